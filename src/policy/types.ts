@@ -1,0 +1,79 @@
+// The decision contract between the session and a policy engine (see docs/policy-api.md).
+import type { StatementFacts } from '../sql/types.js';
+
+export interface Identity {
+  sub: string;
+  iss?: string;
+  email?: string;
+  groups: string[];
+  agent?: string;
+  on_behalf_of?: string;
+  method: 'jwt' | 'api_key';
+  claims: Record<string, unknown>;
+}
+
+export interface SessionFacts {
+  id: string;
+  database: string;
+  target: string;
+  application_name: string;
+  client_addr: string;
+  tls: boolean;
+  in_transaction: boolean;
+}
+
+export interface StatementInput extends StatementFacts {
+  protocol: 'simple' | 'extended';
+  params: (string | null)[] | null;
+  index: number;
+  count: number;
+}
+
+export interface PolicyInput {
+  identity: Identity;
+  session: SessionFacts;
+  statement?: StatementInput;
+  now_ns: number;
+}
+
+export interface ApprovalRequirement {
+  reason: string;
+  approvers: string[];
+  quorum: number;
+  ttl_seconds: number;
+}
+
+export interface Limits {
+  max_rows?: number;
+  timeout_ms?: number;
+}
+
+export type Decision =
+  | { kind: 'allow'; mask: Record<string, string>; limits: Limits; reasons: string[] }
+  | { kind: 'deny'; reasons: string[]; hint?: string }
+  | { kind: 'approval'; approval: ApprovalRequirement; reasons: string[]; hint?: string };
+
+/** A decision together with the bookkeeping the recorder and the client error need. */
+export interface DecisionRecord {
+  decision: Decision;
+  /** Unique per decision, shown to agents in error DETAIL. */
+  id: string;
+  policyVersion: string;
+}
+
+/** What any policy engine offers the session (built-in Rego, opa-wasm, allow-all). */
+export interface PolicyEngine {
+  /** Content hash or label of the loaded policy. */
+  readonly version: string;
+  /** Decide one statement. Must not throw: an engine error is a deny. */
+  decide(input: PolicyInput): Decision;
+  /** Evaluate the `connect` rule; undefined rule means allowed. */
+  connect(input: PolicyInput): { allowed: boolean; reason?: string };
+  /**
+   * Whether decisions depend on anything but facts, identity and session state
+   * (statement text, parameters, time). When false, the session may cache them.
+   */
+  readonly readsVolatileInput: boolean;
+  /** Whether decisions read bound parameter values (decide again at Bind). */
+  readonly readsParams: boolean;
+}

@@ -1,0 +1,28 @@
+// One real PostgreSQL for the whole test run; tests find it through PORTCULLIS_TEST_PG_* env.
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { startEmbedded, type EmbeddedHandle } from '../src/upstream/embedded.js';
+
+let handle: EmbeddedHandle | undefined;
+
+export async function setup(project: TestProject): Promise<void> {
+  handle = await startEmbedded({
+    dataDir: join(process.cwd(), '.data', `test-pg-${process.pid}`),
+    password: 'test-upstream-secret',
+    ephemeral: true,
+    flags: ['-c', 'max_connections=700', '-c', 'log_statement=all', '-c', 'fsync=off'],
+  });
+  const env = {
+    PORTCULLIS_TEST_PG_HOST: handle.host,
+    PORTCULLIS_TEST_PG_PORT: String(handle.port),
+    PORTCULLIS_TEST_PG_USER: handle.user,
+    PORTCULLIS_TEST_PG_PASSWORD: handle.password,
+    PORTCULLIS_TEST_PG_DATADIR: handle.dataDir,
+  };
+  Object.assign(process.env, env);
+  for (const [k, v] of Object.entries(env)) project.provide(k as never, v as never);
+}
+
+export async function teardown(): Promise<void> {
+  await handle?.stop();
+}
