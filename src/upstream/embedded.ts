@@ -51,7 +51,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedHand
     createPostgresUser: process.getuid?.() === 0,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', ...(opts.flags ?? [])],
     onLog: opts.onLog ?? (() => {}),
-    onError: opts.onLog ?? (() => {}),
+    onError: (e: unknown) => opts.onLog?.(String(e)),
   });
   let fresh = true;
   try {
