@@ -1,0 +1,139 @@
+// Client authentication: the agent's cleartext password is a JWT or an API key; returns an Identity or a reason.
+import type { Identity } from '../policy/types.js';
+import {
+  createApiKeyVerifier,
+  isApiKey,
+  type ApiKeyEntry,
+  type ApiKeyVerifier,
+} from './api-key.js';
+import { claimAt, mapClaims, type ClaimMapping } from './claims.js';
+import { AuthError } from './errors.js';
+import { createJwtVerifier, type JwtOptions, type JwtVerifier } from './jwt.js';
+import {
+  createFailureLimiter,
+  type FailureLimiter,
+  type FailureLimiterOptions,
+} from './limiter.js';
+
+export interface AuthOptions {
+  /** Accept JWTs verified against these keys. */
+  jwt?: JwtOptions & { claims?: ClaimMapping };
+  /** Accept `pcl_<id>_<secret>` API keys listed here. */
+  apiKeys?: ApiKeyEntry[];
+  /**
+   * Require the startup `user` to equal a claim: 'sub', any claim path, or 'none' (default;
+   * the startup user is then only a label).
+   */
+  bindUser?: 'sub' | 'none' | (string & {});
+  /** Failure limiting, or a limiter shared across config reloads; false disables it. */
+  rateLimit?: FailureLimiterOptions | FailureLimiter | false;
+  /** Clock in ms epoch, for JWT time checks and the limiter. Default Date.now. */
+  now?: () => number;
+}
+
+export interface AuthContext {
+  user: string;
+  clientAddr: string;
+}
+
+export type AuthResult =
+  | { ok: true; identity: Identity; expiresAt?: number }
+  | { ok: false; reason: string; retryAfterMs?: number };
+
+export interface Authenticator {
+  /**
+   * Verify the password sent by the client. Never throws for bad input; `reason` is for logs
+   * only and never contains the password.
+   */
+  authenticate(password: string, ctx: AuthContext): Promise<AuthResult>;
+}
+
+function isLimiter(v: unknown): v is FailureLimiter {
+  return typeof (v as FailureLimiter | undefined)?.begin === 'function';
+}
+
+/**
+ * Build the client authenticator once per config; throws AuthError('config') on unsafe options.
+ *
+ * @example
+ * const auth = createAuthenticator({ jwt: { jwks: { kind: 'inline', keys: dev.publicJwks },
+ *   issuer: 'portcullis-dev', audience: 'portcullis' } });
+ * const r = await auth.authenticate(password, { user, clientAddr });
+ */
+export function createAuthenticator(opts: AuthOptions): Authenticator {
+  const now = opts.now ?? Date.now;
+  if (!opts.jwt && !opts.apiKeys?.length) {
+    throw new AuthError('config', 'no client authentication configured (jwt or apiKeys)');
+  }
+  const jwt: JwtVerifier | undefined = opts.jwt ? createJwtVerifier(opts.jwt, now) : undefined;
+  const keys: ApiKeyVerifier | undefined = opts.apiKeys?.length
+    ? createApiKeyVerifier(opts.apiKeys)
+    : undefined;
+  const limiter: FailureLimiter | undefined =
+    opts.rateLimit === false
+      ? undefined
+      : isLimiter(opts.rateLimit)
+        ? opts.rateLimit
+        : createFailureLimiter({ now, ...opts.rateLimit });
+  const bindUser = opts.bindUser ?? 'none';
+
+  async function verify(password: string, ctx: AuthContext): Promise<AuthResult> {
+    if (password.length === 0) return { ok: false, reason: 'empty password' };
+    if (isApiKey(password)) {
+      if (!keys) return { ok: false, reason: 'api keys not enabled' };
+      const r = await keys.verify(password);
+      if (!r.ok) return r;
+      const e = r.entry;
+      const claims: Record<string, unknown> = {
+        ...e.claims,
+        sub: e.sub,
+        groups: e.groups ?? [],
+        api_key_id: e.id,
+      };
+      if (e.email !== undefined) claims.email = e.email;
+      if (e.agent !== undefined) claims.agent_id = e.agent;
+      const identity: Identity = {
+        sub: e.sub,
+        groups: [...(e.groups ?? [])],
+        method: 'api_key',
+        claims,
+      };
+      if (e.email !== undefined) identity.email = e.email;
+      if (e.agent !== undefined) identity.agent = e.agent;
+      return bind({ ok: true, identity }, ctx);
+    }
+    if (!jwt) return { ok: false, reason: 'jwt not enabled' };
+    const r = await jwt.verify(password);
+    if (!r.ok) return r;
+    const mapped = mapClaims(r.payload as Record<string, unknown>, 'jwt', opts.jwt?.claims);
+    if (!mapped.ok) return mapped;
+    return bind({ ok: true, identity: mapped.identity, expiresAt: r.expiresAt }, ctx);
+  }
+
+  function bind(result: AuthResult & { ok: true }, ctx: AuthContext): AuthResult {
+    if (bindUser === 'none') return result;
+    const path = bindUser === 'sub' ? (opts.jwt?.claims?.sub ?? 'sub') : bindUser;
+    const value = bindUser === 'sub' ? result.identity.sub : claimAt(result.identity.claims, path);
+    if (value !== ctx.user)
+      return { ok: false, reason: `startup user does not match claim ${path}` };
+    return result;
+  }
+
+  return {
+    async authenticate(password, ctx) {
+      const attempt = limiter?.begin(ctx.clientAddr, ctx.user);
+      if (attempt && !attempt.ok) {
+        return { ok: false, reason: attempt.reason, retryAfterMs: attempt.retryAfterMs };
+      }
+      let result: AuthResult;
+      try {
+        result = await verify(password, ctx);
+      } catch (e) {
+        // Any surprise (a JWKS fetch bug, a crypto error) is a failed login, not a crash.
+        result = { ok: false, reason: `auth error: ${(e as Error)?.name ?? 'unknown'}` };
+      }
+      attempt?.finish(result.ok);
+      return result;
+    },
+  };
+}

@@ -1,0 +1,86 @@
+// Resolves the configured JWT key source (remote JWKS URL, JWKS file, inline keys, HMAC secret) for jose.
+import { readFileSync } from 'node:fs';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  type JSONWebKeySet,
+  type JWTVerifyGetKey,
+} from 'jose';
+import { AuthError } from './errors.js';
+
+export type JwksSource =
+  | {
+      kind: 'remote';
+      url: string;
+      /** How long fetched keys are trusted. Default 10 minutes. */
+      cacheMaxAgeMs?: number;
+      /** Minimum time between refetches (an unknown `kid` triggers one). Default 30 s. */
+      cooldownMs?: number;
+      /** Fetch timeout. Default 5 s. */
+      timeoutMs?: number;
+      /** Allow plain http to a non-loopback host. Default false. */
+      allowHttp?: boolean;
+    }
+  | { kind: 'file'; path: string }
+  | { kind: 'inline'; keys: JSONWebKeySet }
+  /** Shared HMAC secret (at least 32 bytes): the only source that permits HS256/384/512. */
+  | { kind: 'secret'; secret: string };
+
+export type ResolvedKey = JWTVerifyGetKey | Uint8Array;
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', '[::1]', 'localhost']);
+
+function checkJwks(value: unknown, where: string): JSONWebKeySet {
+  const keys = (value as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys) || keys.length === 0) {
+    throw new AuthError('config', `${where}: not a JWKS (no "keys" array)`);
+  }
+  for (const k of keys) {
+    if (k && typeof k === 'object' && ('d' in k || 'k' in k)) {
+      throw new AuthError('config', `${where}: holds private or symmetric key material`);
+    }
+  }
+  return value as JSONWebKeySet;
+}
+
+/** Build the jose key resolver once; file and inline sets are checked at construction. */
+export function resolveKeys(source: JwksSource): ResolvedKey {
+  switch (source.kind) {
+    case 'remote': {
+      let url: URL;
+      try {
+        url = new URL(source.url);
+      } catch {
+        throw new AuthError('config', 'jwks url is not a URL');
+      }
+      const insecure = url.protocol === 'http:' && !LOOPBACK.has(url.hostname);
+      if (
+        (url.protocol !== 'https:' && url.protocol !== 'http:') ||
+        (insecure && !source.allowHttp)
+      ) {
+        throw new AuthError('config', 'jwks url must be https (or http to a loopback address)');
+      }
+      return createRemoteJWKSet(url, {
+        cacheMaxAge: source.cacheMaxAgeMs ?? 600_000,
+        cooldownDuration: source.cooldownMs ?? 30_000,
+        timeoutDuration: source.timeoutMs ?? 5_000,
+      });
+    }
+    case 'file': {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(readFileSync(source.path, 'utf8'));
+      } catch (e) {
+        throw new AuthError('config', `jwks file ${source.path}: ${(e as Error).message}`);
+      }
+      return createLocalJWKSet(checkJwks(parsed, `jwks file ${source.path}`));
+    }
+    case 'inline':
+      return createLocalJWKSet(checkJwks(source.keys, 'inline jwks'));
+    case 'secret': {
+      const secret = new TextEncoder().encode(source.secret);
+      if (secret.length < 32) throw new AuthError('config', 'jwt secret must be at least 32 bytes');
+      return secret;
+    }
+  }
+}

@@ -1,0 +1,119 @@
+// JWT verification: size and shape checks before parsing, then jose with an algorithm allow-list.
+import { decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
+import { AuthError } from './errors.js';
+import { resolveKeys, type JwksSource } from './jwks.js';
+
+export interface JwtOptions {
+  jwks: JwksSource;
+  /** Accepted `iss` value(s). Required. */
+  issuer: string | string[];
+  /** Accepted `aud` value(s). Required. */
+  audience: string | string[];
+  /**
+   * Allowed `alg` values. Default: the asymmetric algorithms (ES*, RS*, PS*, EdDSA/Ed25519),
+   * or ['HS256'] with a secret. `none` is never accepted; HS* only with a secret source.
+   */
+  algorithms?: string[];
+  /** Seconds of leeway for exp/nbf/iat. Default 30. */
+  clockToleranceSeconds?: number;
+  /** Tokens longer than this are refused before any parsing. Default 16 KiB. */
+  maxTokenBytes?: number;
+  /** Optional required `typ` header (e.g. 'JWT' or 'at+jwt'). */
+  typ?: string;
+}
+
+export type JwtResult =
+  { ok: true; payload: JWTPayload; expiresAt: number } | { ok: false; reason: string };
+
+export interface JwtVerifier {
+  verify(token: string): Promise<JwtResult>;
+}
+
+const ASYMMETRIC = [
+  'ES256',
+  'ES384',
+  'ES512',
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'EdDSA',
+  'Ed25519',
+];
+const HMAC = ['HS256', 'HS384', 'HS512'];
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+function allowedAlgorithms(opts: JwtOptions): string[] {
+  const secret = opts.jwks.kind === 'secret';
+  const algs = opts.algorithms ?? (secret ? ['HS256'] : ASYMMETRIC);
+  if (algs.length === 0) throw new AuthError('config', 'jwt algorithms is empty');
+  for (const a of algs) {
+    if (a.toLowerCase() === 'none') throw new AuthError('config', 'jwt algorithm none is refused');
+    const known = secret ? HMAC.includes(a) : ASYMMETRIC.includes(a);
+    if (!known) {
+      throw new AuthError(
+        'config',
+        secret
+          ? `jwt algorithm ${a} cannot be used with a shared secret`
+          : `jwt algorithm ${a} needs a shared secret source or is unknown`,
+      );
+    }
+  }
+  return algs;
+}
+
+/** Create a verifier; throws AuthError('config') for an unsafe or unreadable configuration. */
+export function createJwtVerifier(opts: JwtOptions, now: () => number = Date.now): JwtVerifier {
+  const algorithms = allowedAlgorithms(opts);
+  const key = resolveKeys(opts.jwks);
+  const maxBytes = opts.maxTokenBytes ?? 16 * 1024;
+  const tolerance = opts.clockToleranceSeconds ?? 30;
+  if (!opts.issuer || !opts.audience)
+    throw new AuthError('config', 'jwt issuer and audience are required');
+
+  return {
+    async verify(token) {
+      if (token.length > maxBytes)
+        return { ok: false, reason: `jwt longer than ${maxBytes} bytes` };
+      if (!COMPACT_JWS.test(token)) return { ok: false, reason: 'jwt malformed' };
+      let alg: unknown;
+      try {
+        alg = decodeProtectedHeader(token).alg;
+      } catch {
+        return { ok: false, reason: 'jwt header malformed' };
+      }
+      if (typeof alg !== 'string' || !algorithms.includes(alg)) {
+        return {
+          ok: false,
+          reason: `jwt alg ${JSON.stringify(String(alg)).slice(0, 24)} not allowed`,
+        };
+      }
+      try {
+        const verifyOpts = {
+          issuer: opts.issuer,
+          audience: opts.audience,
+          algorithms,
+          clockTolerance: tolerance,
+          requiredClaims: ['exp'],
+          currentDate: new Date(now()),
+          typ: opts.typ,
+        };
+        const { payload } =
+          key instanceof Uint8Array
+            ? await jwtVerify(token, key, verifyOpts)
+            : await jwtVerify(token, key, verifyOpts);
+        if (typeof payload.exp !== 'number') return { ok: false, reason: 'jwt exp missing' };
+        return { ok: true, payload, expiresAt: payload.exp * 1000 };
+      } catch (e) {
+        const err = e as { code?: string; message?: string };
+        // jose messages name the failed check, never the token itself.
+        return {
+          ok: false,
+          reason: `jwt ${err.code ?? 'error'}: ${String(err.message).slice(0, 200)}`,
+        };
+      }
+    },
+  };
+}
