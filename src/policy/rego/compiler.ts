@@ -1,0 +1,954 @@
+// Compiler: modules -> data tree of compiled rules; terms and bodies -> closures over frame slots.
+import type { Expr, Module, Rule, Term, With } from './ast.js';
+import { BUILTINS } from './builtins/registry.js';
+import { BuiltinError, RegoError, type Loc } from './errors.js';
+import {
+  Ctx,
+  builtinFailed,
+  callFunc,
+  eachChild,
+  hasUnbound,
+  newNode,
+  nodeValue,
+  unify,
+  unifyTV,
+  walk,
+  walkData,
+  type CBody,
+  type CRule,
+  type CTerm,
+  type DNode,
+  type Frame,
+  type K,
+  type Mock,
+  type VK,
+} from './runtime.js';
+import { RSet, equal, isObj, objGet, objPut, type Obj, type Value } from './value.js';
+
+export class Scope {
+  readonly vars = new Map<string, number>();
+  constructor(
+    readonly parent: Scope | null,
+    readonly alloc: { n: number },
+  ) {}
+  lookup(name: string): number | undefined {
+    for (let s: Scope | null = this; s; s = s.parent) {
+      const v = s.vars.get(name);
+      if (v !== undefined) return v;
+    }
+    return undefined;
+  }
+  declare(name: string): number {
+    const slot = this.alloc.n++;
+    if (name !== '_') this.vars.set(name, slot);
+    return slot;
+  }
+}
+
+interface ModCtx {
+  file: string;
+  pkg: string[];
+  imports: Map<string, string[]>;
+  ruleNames: Set<string>;
+}
+
+export class Compiler {
+  readonly root = newNode([]);
+  readonly pkgRules = new Map<string, Set<string>>();
+  readonly inputPaths = new Set<string>();
+  readonly tests: { name: string; node: DNode }[] = [];
+
+  addModules(mods: Module[]): void {
+    for (const m of mods) {
+      const key = m.pkg.join('.');
+      let names = this.pkgRules.get(key);
+      if (!names) this.pkgRules.set(key, (names = new Set()));
+      for (const r of m.rules) names.add((r.ref[0] as { name: string }).name);
+    }
+    const pending: (() => void)[] = [];
+    for (const m of mods) {
+      const mc = this.modCtx(m);
+      for (const r of m.rules) pending.push(this.placeRule(r, mc));
+    }
+    for (const p of pending) p();
+  }
+
+  modCtx(m: Module): ModCtx {
+    const imports = new Map<string, string[]>();
+    for (const im of m.imports) {
+      if (im.path[0] === 'rego' || im.path[0] === 'future') continue;
+      if (im.path[0] !== 'data' && im.path[0] !== 'input')
+        throw new RegoError('rego_parse_error', 'invalid import path', m.file, im.line, im.col);
+      imports.set(im.alias ?? im.path[im.path.length - 1], im.path);
+    }
+    return {
+      file: m.file,
+      pkg: ['data', ...m.pkg],
+      imports,
+      ruleNames: this.pkgRules.get(m.pkg.join('.')) ?? new Set(),
+    };
+  }
+
+  private loc(mc: ModCtx, p: { line: number; col: number }): Loc {
+    return { file: mc.file, line: p.line, col: p.col };
+  }
+
+  private node(path: string[]): DNode {
+    let n = this.root;
+    for (let i = 0; i < path.length; i++) {
+      let ch = n.children.get(path[i]);
+      if (!ch) n.children.set(path[i], (ch = newNode(path.slice(0, i + 1))));
+      n = ch;
+    }
+    return n;
+  }
+
+  /** Puts a rule into the tree now; returns a thunk compiling it once all nodes exist. */
+  private placeRule(r: Rule, mc: ModCtx): () => void {
+    const loc = this.loc(mc, r);
+    const stat: string[] = [...mc.pkg.slice(1)];
+    let i = 0;
+    for (; i < r.ref.length; i++) {
+      const t = r.ref[i];
+      if (t.t === 'var' && i === 0) stat.push(t.name);
+      else if (t.t === 'scalar' && typeof t.v === 'string') stat.push(t.v);
+      else break;
+    }
+    let dyn = r.ref.slice(i);
+    if (
+      dyn.length === 0 &&
+      r.value === undefined &&
+      r.contains === undefined &&
+      !r.args &&
+      r.ref.length > 1
+    ) {
+      // `a.b.c if ...` : value true
+    }
+    let n: DNode;
+    if (r.contains && dyn.length > 0)
+      throw new RegoError(
+        'rego_parse_error',
+        'ref head with contains must be static',
+        loc.file,
+        loc.line,
+        loc.col,
+      );
+    if (
+      !r.contains &&
+      !r.args &&
+      dyn.length === 0 &&
+      r.ref.length > 1 &&
+      !r.value &&
+      r.ref[r.ref.length - 1].t !== 'scalar'
+    )
+      dyn = [];
+    if (dyn.length > 0) n = this.node(stat);
+    else n = this.node(stat);
+    const name = stat[stat.length - 1];
+    const cr: CRule = { loc, nslots: 0, clauses: [] };
+    if (r.isDefault) {
+      if (n.dflt)
+        throw new RegoError(
+          'rego_type_error',
+          `multiple default rules data.${stat.join('.')} found`,
+          loc.file,
+          loc.line,
+          loc.col,
+        );
+      n.dflt = cr;
+    } else if (r.args) {
+      n.funcs.push(cr);
+      if (n.arity !== undefined && n.arity !== r.args.length)
+        throw new RegoError(
+          'rego_type_error',
+          `conflicting rules data.${stat.join('.')} found`,
+          loc.file,
+          loc.line,
+          loc.col,
+        );
+      n.arity = r.args.length;
+    } else if (r.contains) n.sets.push(cr);
+    else if (dyn.length > 0) n.grefs.push(cr);
+    else n.complete.push(cr);
+    if (r.args === undefined && r.ref.length === 1 && name.startsWith('test_') && !r.isDefault)
+      this.tests.push({ name: 'data.' + stat.join('.'), node: n });
+    return () => this.compileRule(r, cr, mc, dyn);
+  }
+
+  private compileRule(r: Rule, cr: CRule, mc: ModCtx, dyn: Term[]): void {
+    const alloc = { n: 0 };
+    const mk = (body: Expr[], value: Term | undefined, first: boolean) => {
+      const sc = new Scope(null, alloc);
+      if (r.args && first) {
+        const argScope = sc;
+        for (const a of r.args) this.declarePattern(a, argScope, mc);
+      }
+      this.precollect(body, sc, mc, [value, ...(first ? dyn : []), first ? r.contains : undefined]);
+      const b = this.body(body, sc, mc);
+      if (first && r.args) cr.args = r.args.map((a) => this.term(a, sc, mc));
+      if (first && r.contains) cr.elem = this.term(r.contains, sc, mc);
+      if (first && dyn.length > 0) cr.keys = dyn.map((d) => this.term(d, sc, mc));
+      const v = value
+        ? this.term(value, sc, mc)
+        : this.term({ t: 'scalar', v: true, line: r.line, col: r.col }, sc, mc);
+      return { body: b, value: v };
+    };
+    if (r.args) {
+      // all clauses share the argument bindings; the else chain is evaluated per call
+      const sc = new Scope(null, alloc);
+      for (const a of r.args) this.declarePattern(a, sc, mc);
+      cr.args = r.args.map((a) => this.term(a, sc, mc));
+      const clauses = [
+        { body: r.body, value: r.value },
+        ...r.elses.map((e) => ({ body: e.body, value: e.value ?? r.value })),
+      ];
+      for (const cl of clauses) {
+        const s2 = new Scope(sc, alloc);
+        this.precollect(cl.body, s2, mc, [cl.value]);
+        const b = this.body(cl.body, s2, mc);
+        const v = cl.value
+          ? this.term(cl.value, s2, mc)
+          : this.term({ t: 'scalar', v: true, line: r.line, col: r.col }, s2, mc);
+        cr.clauses.push({ body: b, value: v });
+      }
+      cr.nslots = alloc.n;
+      return;
+    }
+    cr.clauses.push(mk(r.body, r.value, true));
+    for (const e of r.elses) cr.clauses.push(mk(e.body, e.value ?? r.value, false));
+    cr.nslots = alloc.n;
+  }
+
+  private declarePattern(t: Term, sc: Scope, mc: ModCtx): void {
+    const names = new Set<string>();
+    patternVars(t, names);
+    for (const n of names) if (sc.vars.get(n) === undefined) sc.declare(n);
+    void mc;
+  }
+
+  /** Declares the vars a body binds (some, :=, unresolvable names) in its scope. */
+  precollect(body: Expr[], sc: Scope, mc: ModCtx, extra: (Term | undefined)[] = []): void {
+    const declared = new Set<string>();
+    const used = new Set<string>();
+    for (const e of body) {
+      switch (e.k) {
+        case 'some':
+          for (const v of e.vars) declared.add(v);
+          break;
+        case 'somein':
+          if (e.key) patternVars(e.key, declared);
+          patternVars(e.val, declared);
+          termVars(e.coll, used);
+          for (const w of e.with) termVars(w.value, used);
+          break;
+        case 'every':
+          termVars(e.dom, used);
+          break;
+        case 'expr':
+          if (e.term.t === 'call' && e.term.name === 'assign') {
+            patternVars(e.term.args[0], declared);
+            termVars(e.term.args[1], used);
+          } else termVars(e.term, used);
+          for (const w of e.with) termVars(w.value, used);
+          break;
+      }
+    }
+    for (const t of extra) if (t) termVars(t, used);
+    for (const n of declared) sc.declare(n);
+    for (const n of used) {
+      if (declared.has(n) || sc.lookup(n) !== undefined) continue;
+      if (n === 'input' || n === 'data' || mc.imports.has(n) || mc.ruleNames.has(n)) continue;
+      sc.declare(n);
+    }
+  }
+
+  body(exprs: Expr[], sc: Scope, mc: ModCtx): CBody {
+    const steps = exprs.map((e) => this.literal(e, sc, mc));
+    let next: CBody = (_f, _c, k) => k();
+    for (let i = steps.length - 1; i >= 0; i--) {
+      const step = steps[i];
+      const rest = next;
+      next = i === steps.length - 1 ? step : (f, c, k) => step(f, c, () => rest(f, c, k));
+    }
+    return next;
+  }
+
+  private literal(e: Expr, sc: Scope, mc: ModCtx): CBody {
+    const loc = this.loc(mc, e);
+    let step: CBody;
+    switch (e.k) {
+      case 'some':
+        return (_f, _c, k) => k();
+      case 'somein': {
+        const coll = this.term(e.coll, sc, mc);
+        const val = this.term(e.val, sc, mc);
+        const key = e.key ? this.term(e.key, sc, mc) : undefined;
+        step = (f, c, k) =>
+          coll.ev(f, c, (cv) =>
+            eachChild(cv, (kv, el) =>
+              unifyTV(val, el, f, c, key ? () => unifyTV(key, kv, f, c, k) : k),
+            ),
+          );
+        break;
+      }
+      case 'every': {
+        const dom = this.term(e.dom, sc, mc);
+        const inner = new Scope(sc, sc.alloc);
+        if (e.key) this.declarePattern(e.key, inner, mc);
+        this.declarePattern(e.val, inner, mc);
+        this.precollect(e.body, inner, mc);
+        const key = e.key ? this.term(e.key, inner, mc) : undefined;
+        const val = this.term(e.val, inner, mc);
+        const body = this.body(e.body, inner, mc);
+        const stop: K = () => true;
+        step = (f, c, k) =>
+          dom.ev(f, c, (d) => {
+            if (typeof d !== 'object' || d === null) return false;
+            const failed = eachChild(d, (kv, el) => {
+              const ok = unifyTV(
+                val,
+                el,
+                f,
+                c,
+                key ? () => unifyTV(key, kv, f, c, () => body(f, c, stop)) : () => body(f, c, stop),
+              );
+              return !ok;
+            });
+            return failed ? false : k();
+          });
+        break;
+      }
+      case 'expr': {
+        const t = e.term;
+        if (t.t === 'call' && (t.name === 'eq' || t.name === 'assign')) {
+          const a = this.term(t.args[0], sc, mc);
+          const b = this.term(t.args[1], sc, mc);
+          step = (f, c, k) => unify(a, b, f, c, k, loc);
+        } else {
+          const ct = this.term(t, sc, mc);
+          const g = ct.get;
+          step = g
+            ? (f, c, k) => {
+                const v = g(f, c);
+                return v !== undefined && v !== false && k();
+              }
+            : (f, c, k) => ct.ev(f, c, (v) => v !== false && k());
+        }
+        if (e.neg) {
+          const pos = step;
+          const stop: K = () => true;
+          step = (f, c, k) => (pos(f, c, stop) ? false : k());
+        }
+        break;
+      }
+    }
+    if (e.with.length > 0) return this.withs(e.with, step, sc, mc, loc);
+    return step;
+  }
+
+  private withs(ws: With[], step: CBody, sc: Scope, mc: ModCtx, loc: Loc): CBody {
+    type W = { kind: 'input' | 'data' | 'fn'; path: string[]; value: CTerm; name: string };
+    const list: W[] = ws.map((w) => {
+      const val = this.term(w.value, sc, mc);
+      const segs = refSegs(w.target);
+      if (!segs)
+        throw new RegoError(
+          'rego_compile_error',
+          'with keyword target must reference existing input, data, or a function',
+          loc.file,
+          loc.line,
+          loc.col,
+        );
+      let path = segs;
+      const head = segs[0];
+      if (head !== 'input' && head !== 'data') {
+        const imp = mc.imports.get(head);
+        if (imp) path = [...imp, ...segs.slice(1)];
+        else if (mc.ruleNames.has(head)) path = [...mc.pkg, ...segs];
+      }
+      if (path[0] === 'input') return { kind: 'input', path: path.slice(1), value: val, name: '' };
+      if (path[0] === 'data') {
+        const n = this.findNode(path.slice(1));
+        if (n && n.funcs.length > 0) return { kind: 'fn', path, value: val, name: path.join('.') };
+        return { kind: 'data', path: path.slice(1), value: val, name: '' };
+      }
+      const name = segs.join('.');
+      if (BUILTINS.has(name) || name === 'internal.member_2')
+        return { kind: 'fn', path, value: val, name };
+      throw new RegoError(
+        'rego_compile_error',
+        'with keyword target must reference existing input, data, or a function',
+        loc.file,
+        loc.line,
+        loc.col,
+      );
+    });
+    const self = this;
+    const mockOf = (w: W, f: Frame, c: Ctx): Mock | undefined => {
+      const vt = w.value;
+      const segs = refSegs(ws[list.indexOf(w)].value);
+      if (segs) {
+        const nm = segs.join('.');
+        const full =
+          segs[0] === 'data' ? segs : mc.ruleNames.has(segs[0]) ? [...mc.pkg, ...segs] : undefined;
+        if (full) {
+          const n = self.findNode(full.slice(1));
+          if (n && n.funcs.length > 0) return { fn: n };
+        }
+        if (BUILTINS.has(nm) && segs.length >= 1 && !sc.lookup(segs[0])) return { builtin: nm };
+      }
+      const v = vt.get ? vt.get(f, c) : firstVal(vt, f, c);
+      return v === undefined ? undefined : { value: v };
+    };
+    return (f, c, k) => {
+      const c2 = c.child();
+      for (const w of list) {
+        if (w.kind === 'fn') {
+          const m = mockOf(w, f, c);
+          if (!m) return false;
+          c2.mocks = new Map(c2.mocks ?? []);
+          c2.mocks.set(w.name, m);
+          continue;
+        }
+        const v = w.value.get ? w.value.get(f, c) : firstVal(w.value, f, c);
+        if (v === undefined) return false;
+        if (w.kind === 'input') c2.input = patch(c2.input, w.path, v);
+        else {
+          c2.data = patch(c2.data, w.path, v) as Value;
+          const n = self.findNode(w.path);
+          if (n) {
+            c2.overrides = new Map(c2.overrides ?? []);
+            c2.overrides.set(n, v);
+            // an override replaces rule values below too
+            if (w.path.length > 0) {
+              const parentPath = w.path.slice(0, -1);
+              const parent = self.findNode(parentPath);
+              if (parent) self.dropOverridesBelow(c2, n);
+              c2.overrides.set(n, v);
+            }
+          } else {
+            // base data below a rule-free namespace: also shadow any ancestor rule node
+            for (let i = w.path.length - 1; i >= 0; i--) {
+              const an = self.findNode(w.path.slice(0, i));
+              if (an && (an.complete.length || an.grefs.length || an.sets.length)) {
+                const cur = nodeValue(an, c);
+                c2.overrides = new Map(c2.overrides ?? []);
+                c2.overrides.set(an, patch(cur, w.path.slice(i), v) as Value);
+                break;
+              }
+            }
+          }
+        }
+      }
+      return step(f, c2, k);
+    };
+  }
+
+  private dropOverridesBelow(c: Ctx, n: DNode): void {
+    if (!c.overrides) return;
+    for (const ch of n.children.values()) {
+      c.overrides.delete(ch);
+      this.dropOverridesBelow(c, ch);
+    }
+  }
+
+  findNode(path: string[]): DNode | undefined {
+    let n: DNode | undefined = this.root;
+    for (const p of path) {
+      n = n.children.get(p);
+      if (!n) return undefined;
+    }
+    return n;
+  }
+
+  term(t: Term, sc: Scope, mc: ModCtx): CTerm {
+    const loc = this.loc(mc, t);
+    switch (t.t) {
+      case 'scalar':
+        return scalarTerm(t.v, loc);
+      case 'var': {
+        if (t.name === '_') return varTerm(sc.declare('_'), loc);
+        const slot = sc.lookup(t.name);
+        if (slot !== undefined) return varTerm(slot, loc);
+        return this.globalRef(t.name, [], sc, mc, loc);
+      }
+      case 'ref': {
+        const path = t.path.map((p) => this.term(p, sc, mc));
+        if (t.head.t === 'var') {
+          const slot = sc.lookup(t.head.name);
+          if (slot !== undefined) return walkTerm(varTerm(slot, loc), path, loc);
+          return this.globalRef(t.head.name, path, sc, mc, loc);
+        }
+        return walkTerm(this.term(t.head, sc, mc), path, loc);
+      }
+      case 'array': {
+        const items = t.items.map((x) => this.term(x, sc, mc));
+        return compositeTerm('array', items, loc, (vs) => vs);
+      }
+      case 'set': {
+        const items = t.items.map((x) => this.term(x, sc, mc));
+        const ct = compositeTerm('other', items, loc, (vs) => new RSet(vs));
+        ct.pvars = [];
+        return ct;
+      }
+      case 'object': {
+        const entries = t.items.map(
+          ([k, v]) => [this.term(k, sc, mc), this.term(v, sc, mc)] as [CTerm, CTerm],
+        );
+        const flat = entries.flat();
+        const ct = compositeTerm('object', flat, loc, (vs) => {
+          let o: Obj = {};
+          for (let i = 0; i < vs.length; i += 2) o = objPut(o, vs[i], vs[i + 1]);
+          return o;
+        });
+        ct.entries = entries;
+        ct.pvars = entries.flatMap((e) => e[1].pvars);
+        return ct;
+      }
+      case 'arraycomp':
+      case 'setcomp':
+      case 'objcomp': {
+        const inner = new Scope(sc, sc.alloc);
+        const heads = t.t === 'objcomp' ? [t.key, t.value] : [t.term];
+        this.precollect(t.body, inner, mc, heads);
+        const body = this.body(t.body, inner, mc);
+        const hs = heads.map((h) => this.term(h, inner, mc));
+        let get: (f: Frame, c: Ctx) => Value;
+        if (t.t === 'arraycomp') {
+          const h = hs[0];
+          get = (f, c) => {
+            const out: Value[] = [];
+            body(f, c, () => h.ev(f, c, (v) => (out.push(v), false)));
+            return out;
+          };
+        } else if (t.t === 'setcomp') {
+          const h = hs[0];
+          get = (f, c) => {
+            const out = new RSet();
+            body(f, c, () => h.ev(f, c, (v) => (out.add(v), false)));
+            return out;
+          };
+        } else {
+          const [hk, hv] = hs;
+          get = (f, c) => {
+            let out: Obj = {};
+            body(f, c, () =>
+              hk.ev(f, c, (kv) =>
+                hv.ev(f, c, (vv) => {
+                  const cur = objGet(out, kv);
+                  if (cur !== undefined && !equal(cur, vv))
+                    throw new RegoError(
+                      'eval_conflict_error',
+                      'object keys must be unique',
+                      loc.file,
+                      loc.line,
+                      loc.col,
+                    );
+                  out = objPut(out, kv, vv);
+                  return false;
+                }),
+              ),
+            );
+            return out;
+          };
+        }
+        return { kind: 'other', pvars: [], loc, get, ev: (f, c, k) => k(get(f, c)) };
+      }
+      case 'call':
+        return this.call(t, sc, mc, loc);
+    }
+  }
+
+  private globalRef(name: string, path: CTerm[], sc: Scope, mc: ModCtx, loc: Loc): CTerm {
+    let segs: string[];
+    if (name === 'input' || name === 'data') segs = [name];
+    else if (mc.imports.has(name)) segs = mc.imports.get(name) as string[];
+    else if (mc.ruleNames.has(name)) segs = [...mc.pkg, name];
+    else {
+      // unresolvable: a fresh local (unsafe unless bound later)
+      return walkTerm(varTerm(sc.declare(name), loc), path, loc);
+    }
+    const all = [...segs.slice(1).map((s) => scalarTerm(s, loc)), ...path];
+    if (segs[0] === 'input') {
+      this.recordInput(all);
+      return inputTerm(all, loc);
+    }
+    // static descent into the data tree
+    let n = this.root;
+    let i = 0;
+    while (i < all.length && all[i].kind === 'scalar' && typeof all[i].value === 'string') {
+      const ch = n.children.get(all[i].value as string);
+      if (!ch || n.complete.length || n.grefs.length || n.sets.length || n.dflt) break;
+      n = ch;
+      i++;
+    }
+    const rest = all.slice(i);
+    const node = n;
+    const ev = (f: Frame, c: Ctx, k: VK) => walkData(node, rest, 0, f, c, k);
+    const ct: CTerm = { kind: 'other', pvars: [], loc, ev };
+    if (rest.length === 0) ct.get = (_f, c) => nodeValue(node, c);
+    else if (rest.every((r) => r.kind === 'scalar'))
+      ct.get = (f, c) => {
+        let out: Value | undefined;
+        walkData(node, rest, 0, f, c, (v) => ((out = v), true));
+        return out;
+      };
+    return ct;
+  }
+
+  private recordInput(path: CTerm[]): void {
+    let s = 'input';
+    for (const p of path) {
+      if (p.kind === 'scalar' && typeof p.value === 'string') s += '.' + p.value;
+      else break;
+    }
+    this.inputPaths.add(s);
+  }
+
+  private call(t: Term & { t: 'call' }, sc: Scope, mc: ModCtx, loc: Loc): CTerm {
+    if (t.name === 'eq' || t.name === 'assign')
+      throw new RegoError(
+        'rego_parse_error',
+        'unexpected assignment in term',
+        loc.file,
+        loc.line,
+        loc.col,
+      );
+    const args = t.args.map((a) => this.term(a, sc, mc));
+    const segs = t.name.split('.');
+    let fnNode: DNode | undefined;
+    let full: string[] | undefined;
+    if (segs[0] === 'data') full = segs;
+    else if (mc.imports.has(segs[0]))
+      full = [...(mc.imports.get(segs[0]) as string[]), ...segs.slice(1)];
+    else if (mc.ruleNames.has(segs[0])) full = [...mc.pkg, ...segs];
+    if (full && full[0] === 'data') {
+      fnNode = this.findNode(full.slice(1));
+      if (!fnNode || fnNode.funcs.length === 0) {
+        if (!fnNode || !fnNode.dflt)
+          throw new RegoError(
+            'rego_type_error',
+            `undefined function ${t.name}`,
+            loc.file,
+            loc.line,
+            loc.col,
+          );
+      }
+    }
+    const name = full ? full.join('.') : t.name;
+    let arity: number;
+    let impl: (vs: Value[], c: Ctx) => Value | undefined;
+    if (fnNode) {
+      const n = fnNode;
+      arity = n.arity ?? args.length;
+      impl = (vs, c) => callFunc(n, vs, c);
+    } else {
+      const b = BUILTINS.get(t.name);
+      if (!b)
+        throw new RegoError(
+          'rego_type_error',
+          `undefined function ${t.name}`,
+          loc.file,
+          loc.line,
+          loc.col,
+        );
+      arity = b.arity;
+      const fn = b.fn;
+      const bname = t.name;
+      impl = (vs, c) => {
+        try {
+          return fn(vs, c);
+        } catch (e) {
+          builtinFailed(e, c, bname, loc);
+          return undefined;
+        }
+      };
+    }
+    if (arity >= 0 && args.length !== arity && args.length !== arity + 1)
+      throw new RegoError(
+        'rego_type_error',
+        `${t.name}: arity mismatch`,
+        loc.file,
+        loc.line,
+        loc.col,
+      );
+    const self = this;
+    const invoke = (vs: Value[], c: Ctx): Value | undefined => {
+      if (c.mocks !== null) {
+        const m = c.mocks.get(name);
+        if (m) return self.runMock(m, vs, c, loc);
+      }
+      return impl(vs, c);
+    };
+    const nIn = arity >= 0 ? arity : args.length;
+    const inArgs = args.slice(0, nIn);
+    const outArg = args.length > nIn ? args[nIn] : undefined;
+    const allGet = inArgs.every((a) => a.get);
+    let get: ((f: Frame, c: Ctx) => Value | undefined) | undefined;
+    if (allGet && !outArg) {
+      const gs = inArgs.map((a) => a.get as (f: Frame, c: Ctx) => Value | undefined);
+      if (gs.length === 2) {
+        const [g0, g1] = gs;
+        get = (f, c) => {
+          const a = g0(f, c);
+          if (a === undefined) return undefined;
+          const b = g1(f, c);
+          if (b === undefined) return undefined;
+          return invoke([a, b], c);
+        };
+      } else
+        get = (f, c) => {
+          const vs: Value[] = new Array(gs.length);
+          for (let i = 0; i < gs.length; i++) {
+            const v = gs[i](f, c);
+            if (v === undefined) return undefined;
+            vs[i] = v;
+          }
+          return invoke(vs, c);
+        };
+    }
+    const evArgs = (
+      f: Frame,
+      c: Ctx,
+      i: number,
+      vs: Value[],
+      k: (vs: Value[]) => boolean,
+    ): boolean => {
+      if (i === inArgs.length) return k(vs);
+      return inArgs[i].ev(f, c, (v) => {
+        vs[i] = v;
+        return evArgs(f, c, i + 1, vs, k);
+      });
+    };
+    let ev: (f: Frame, c: Ctx, k: VK) => boolean;
+    if (outArg) {
+      ev = (f, c, k) =>
+        evArgs(f, c, 0, new Array(inArgs.length), (vs) => {
+          const r = invoke(vs.slice(), c);
+          return r !== undefined && unifyTV(outArg, r, f, c, () => k(true));
+        });
+    } else if (get) {
+      const g = get;
+      ev = (f, c, k) => {
+        const v = g(f, c);
+        return v !== undefined && k(v);
+      };
+    } else
+      ev = (f, c, k) =>
+        evArgs(f, c, 0, new Array(inArgs.length), (vs) => {
+          const r = invoke(vs.slice(), c);
+          return r !== undefined && k(r);
+        });
+    return { kind: 'other', pvars: [], loc, ev, get };
+  }
+
+  private runMock(m: Mock, vs: Value[], c: Ctx, loc: Loc): Value | undefined {
+    if ('value' in m) return m.value;
+    if ('fn' in m) return callFunc(m.fn, vs, c);
+    const b = BUILTINS.get(m.builtin);
+    if (!b) return undefined;
+    try {
+      return b.fn(vs, c);
+    } catch (e) {
+      builtinFailed(e, c, m.builtin, loc);
+      return undefined;
+    }
+  }
+
+  /** Compiles a query body; returns the body, its scope slots for named vars and frame size. */
+  query(exprs: Expr[], mc: ModCtx): { body: CBody; vars: [string, number][]; nslots: number } {
+    const alloc = { n: 0 };
+    const sc = new Scope(null, alloc);
+    this.precollect(exprs, sc, mc);
+    const body = this.body(exprs, sc, mc);
+    const vars = [...sc.vars.entries()].filter(([n]) => !n.startsWith('__') && n !== '_');
+    return { body, vars, nslots: alloc.n };
+  }
+
+  rootModCtx(): ModCtx {
+    return { file: 'query', pkg: ['data'], imports: new Map(), ruleNames: new Set() };
+  }
+}
+
+export function firstVal(t: CTerm, f: Frame, c: Ctx): Value | undefined {
+  let out: Value | undefined;
+  t.ev(f, c, (v) => ((out = v), true));
+  return out;
+}
+
+function patch(base: Value | undefined, path: string[], v: Value): Value {
+  if (path.length === 0) return v;
+  let o: Obj = {};
+  if (base !== undefined && isObj(base))
+    for (const k of Object.keys(base)) o = objPut(o, k, objGet(base, k) as Value);
+  if (
+    base !== undefined &&
+    isObj(base) &&
+    !(Object.getPrototypeOf(base) === Object.prototype || Object.getPrototypeOf(base) === null)
+  ) {
+    // RObj: copy via its entries
+    o = {};
+    for (const [kk, vv] of (base as unknown as { m: Map<string, [Value, Value]> }).m.values())
+      o = objPut(o, kk, vv);
+  }
+  const cur = objGet(o, path[0]);
+  return objPut(o, path[0], patch(cur, path.slice(1), v));
+}
+
+function refSegs(t: Term): string[] | undefined {
+  if (t.t === 'var') return [t.name];
+  if (t.t !== 'ref' || t.head.t !== 'var') return undefined;
+  const out = [t.head.name];
+  for (const p of t.path) {
+    if (p.t !== 'scalar' || typeof p.v !== 'string') return undefined;
+    out.push(p.v);
+  }
+  return out;
+}
+
+function patternVars(t: Term, out: Set<string>): void {
+  if (t.t === 'var') {
+    if (t.name !== '_') out.add(t.name);
+  } else if (t.t === 'array') for (const x of t.items) patternVars(x, out);
+  else if (t.t === 'object') for (const [, v] of t.items) patternVars(v, out);
+}
+
+/** Var names used in a term (not inside nested closures). */
+function termVars(t: Term, out: Set<string>): void {
+  switch (t.t) {
+    case 'var':
+      if (t.name !== '_') out.add(t.name);
+      return;
+    case 'ref':
+      termVars(t.head, out);
+      for (const p of t.path) termVars(p, out);
+      return;
+    case 'array':
+    case 'set':
+      for (const x of t.items) termVars(x, out);
+      return;
+    case 'object':
+      for (const [k, v] of t.items) {
+        termVars(k, out);
+        termVars(v, out);
+      }
+      return;
+    case 'call':
+      for (const a of t.args) termVars(a, out);
+      return;
+    default:
+      return;
+  }
+}
+
+function scalarTerm(v: Value, loc: Loc): CTerm {
+  return { kind: 'scalar', value: v, pvars: [], loc, get: () => v, ev: (_f, _c, k) => k(v) };
+}
+
+function varTerm(slot: number, loc: Loc): CTerm {
+  return {
+    kind: 'var',
+    slot,
+    pvars: [slot],
+    loc,
+    get: (f) => f[slot],
+    ev: (f, _c, k) => {
+      const v = f[slot];
+      return v !== undefined && k(v);
+    },
+  };
+}
+
+function inputTerm(path: CTerm[], loc: Loc): CTerm {
+  const ct: CTerm = {
+    kind: 'other',
+    pvars: [],
+    loc,
+    ev: (f, c, k) => c.input !== undefined && walk(c.input, path, 0, f, c, k),
+  };
+  if (path.every((p) => p.kind === 'scalar')) {
+    const keys = path.map((p) => p.value as Value);
+    const n = keys.length;
+    ct.get = (_f, c) => {
+      let v = c.input;
+      for (let i = 0; i < n && v !== undefined; i++) v = childOfFast(v, keys[i]);
+      return v;
+    };
+  }
+  return ct;
+}
+
+function childOfFast(v: Value, key: Value): Value | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  if (typeof key === 'string' && !Array.isArray(v) && !(v instanceof RSet))
+    return objGet(v as Obj, key);
+  if (Array.isArray(v))
+    return typeof key === 'number' && Number.isInteger(key) && key >= 0 ? v[key] : undefined;
+  if (v instanceof RSet) return v.has(key) ? key : undefined;
+  return objGet(v as Obj, key);
+}
+
+function walkTerm(head: CTerm, path: CTerm[], loc: Loc): CTerm {
+  if (path.length === 0) return head;
+  const ct: CTerm = {
+    kind: 'other',
+    pvars: [],
+    loc,
+    ev: (f, c, k) => head.ev(f, c, (hv) => walk(hv, path, 0, f, c, k)),
+  };
+  if (head.get && path.every((p) => p.kind === 'scalar')) {
+    const hg = head.get;
+    const keys = path.map((p) => p.value as Value);
+    ct.get = (f, c) => {
+      let v = hg(f, c);
+      for (let i = 0; i < keys.length && v !== undefined; i++) v = childOfFast(v, keys[i]);
+      return v;
+    };
+  }
+  return ct;
+}
+
+function compositeTerm(
+  kind: CTerm['kind'],
+  items: CTerm[],
+  loc: Loc,
+  build: (vs: Value[]) => Value,
+): CTerm {
+  const ct: CTerm = {
+    kind,
+    items,
+    pvars: items.flatMap((i) => i.pvars),
+    loc,
+    ev: (f, c, k) => {
+      const vs: Value[] = new Array(items.length);
+      const step = (i: number): boolean => {
+        if (i === items.length) return k(build(vs.slice()));
+        return items[i].ev(f, c, (v) => {
+          vs[i] = v;
+          return step(i + 1);
+        });
+      };
+      return step(0);
+    },
+  };
+  if (items.every((i) => i.get)) {
+    const gs = items.map((i) => i.get as (f: Frame, c: Ctx) => Value | undefined);
+    const get = (f: Frame, c: Ctx) => {
+      const vs: Value[] = new Array(gs.length);
+      for (let i = 0; i < gs.length; i++) {
+        const v = gs[i](f, c);
+        if (v === undefined) return undefined;
+        vs[i] = v;
+      }
+      return build(vs);
+    };
+    ct.get = get;
+    ct.ev = (f, c, k) => {
+      const v = get(f, c);
+      return v !== undefined && k(v);
+    };
+  }
+  return ct;
+}
+
+export { BuiltinError, hasUnbound };
