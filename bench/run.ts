@@ -211,6 +211,22 @@ async function main(): Promise<void> {
     { env },
   );
   const serverVersion = server.stdout.trim();
+  const secret = await run(
+    '/usr/bin/psql',
+    [
+      '-XAtc',
+      `select rolpassword from pg_authid where rolname = current_user`,
+      '-h',
+      up.host,
+      '-p',
+      String(up.port),
+      '-U',
+      up.user,
+      'postgres',
+    ],
+    { env },
+  );
+  if (secret.stdout.startsWith('SCRAM-SHA-256$')) up.scramSecret = secret.stdout.trim();
   log(`PostgreSQL ${serverVersion} on ${up.host}:${up.port}; pgbench -i -s ${opt.scale}`);
   const init = await run(
     '/usr/bin/pgbench',
