@@ -1,0 +1,187 @@
+// Reading recordings: list sessions, read one session's events, join statements with results.
+import type { RecordedEvent } from './event.js';
+import { byInstance, splitLines } from './segment.js';
+import type { SegmentSource } from './types.js';
+import { collectSegments } from './verify.js';
+
+export interface SessionSummary {
+  session_id: string;
+  sub: string | null;
+  auth_method: string | null;
+  groups: string[];
+  agent: string | null;
+  on_behalf_of: string | null;
+  client_addr: string | null;
+  application_name: string | null;
+  database: string | null;
+  target: string | null;
+  started_at: string;
+  ended_at: string | null;
+  end_reason: string | null;
+  statements: number;
+  decisions: { allow: number; deny: number; approval: number };
+  segments: string[];
+}
+
+/** A statement joined with its `statement_result` (matched by statement_seq), or another event. */
+export interface TimelineEntry {
+  seq: number;
+  ts: string;
+  type: string;
+  event: RecordedEvent;
+  result?: RecordedEvent;
+}
+
+export interface SessionFilter {
+  /** Matches sub, agent or on_behalf_of. */
+  identity?: string;
+  /** ISO time or epoch ms: sessions active at or after it. */
+  since?: string | number;
+  until?: string | number;
+  /** Sessions with at least one statement decided this way. */
+  decision?: 'allow' | 'deny' | 'approval';
+}
+
+export interface RecordingReader {
+  listSessions(filter?: SessionFilter): Promise<SessionSummary[]>;
+  /** Events of one session in seq order, or undefined when no source holds it. */
+  sessionEvents(id: string): Promise<RecordedEvent[] | undefined>;
+  /** Every event of every chain, in segment order (for `policy replay`). */
+  allEvents(filter?: { since?: string | number }): Promise<RecordedEvent[]>;
+}
+
+const toMs = (t: string | number) => (typeof t === 'number' ? t : Date.parse(t));
+
+/** Join statements with their results; other events stay as they are. */
+export function timeline(events: RecordedEvent[]): TimelineEntry[] {
+  const out: TimelineEntry[] = [];
+  const bySeq = new Map<number, TimelineEntry>();
+  for (const ev of events) {
+    if (ev.type === 'statement_result') {
+      const st = bySeq.get(ev.statement_seq as number);
+      if (st) {
+        st.result = ev;
+        continue;
+      }
+    }
+    const e: TimelineEntry = { seq: ev.seq, ts: ev.ts, type: ev.type, event: ev };
+    if (ev.type === 'statement') bySeq.set(ev.seq, e);
+    out.push(e);
+  }
+  return out;
+}
+
+function parseEvents(bytes: Uint8Array): RecordedEvent[] {
+  const out: RecordedEvent[] = [];
+  for (const { text } of splitLines(bytes).lines) {
+    try {
+      out.push(JSON.parse(text) as RecordedEvent);
+    } catch {
+      /* verify reports it */
+    }
+  }
+  return out;
+}
+
+/**
+ * A reader over sinks and/or the spool. Sealed segments are parsed once and cached; the
+ * newest segment of each instance (possibly still being written) is read every time.
+ * @example
+ * const reader = createReader([fileSink({ dir }), dirSource(spoolDir)]);
+ * const sessions = await reader.listSessions({ identity: 'alice', decision: 'deny' });
+ */
+export function createReader(sources: SegmentSource[]): RecordingReader {
+  const cache = new Map<string, RecordedEvent[]>();
+
+  async function segments(): Promise<Array<{ name: string; events: RecordedEvent[] }>> {
+    const where = await collectSegments(sources);
+    const out: Array<{ name: string; events: RecordedEvent[] }> = [];
+    for (const segs of byInstance([...where.keys()]).values()) {
+      for (let i = 0; i < segs.length; i++) {
+        const name = segs[i].name;
+        let events = cache.get(name);
+        if (!events) {
+          events = parseEvents(await where.get(name)!.read(name));
+          if (i < segs.length - 1) cache.set(name, events);
+        }
+        out.push({ name, events });
+      }
+    }
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  return {
+    async listSessions(f: SessionFilter = {}): Promise<SessionSummary[]> {
+      const map = new Map<string, SessionSummary>();
+      for (const seg of await segments()) {
+        for (const ev of seg.events) {
+          if (ev.session_id.startsWith('gateway:')) continue;
+          let s = map.get(ev.session_id);
+          if (!s) {
+            s = {
+              session_id: ev.session_id,
+              sub: ev.sub,
+              auth_method: ev.auth_method,
+              groups: ev.groups,
+              agent: ev.agent,
+              on_behalf_of: ev.on_behalf_of,
+              client_addr: null,
+              application_name: null,
+              database: null,
+              target: null,
+              started_at: ev.ts,
+              ended_at: null,
+              end_reason: null,
+              statements: 0,
+              decisions: { allow: 0, deny: 0, approval: 0 },
+              segments: [],
+            };
+            map.set(ev.session_id, s);
+          }
+          if (s.segments.at(-1) !== seg.name) s.segments.push(seg.name);
+          if (ev.type === 'session_start') {
+            s.client_addr = ev.client_addr as string;
+            s.application_name = ev.application_name as string;
+            s.database = ev.database as string;
+            s.target = ev.target as string;
+            s.started_at = ev.ts;
+          } else if (ev.type === 'statement') {
+            s.statements++;
+            const k = ev.decision as keyof SessionSummary['decisions'];
+            if (k in s.decisions) s.decisions[k]++;
+          } else if (ev.type === 'session_end') {
+            s.ended_at = ev.ts;
+            s.end_reason = ev.reason as string;
+          }
+        }
+      }
+      const since = f.since !== undefined ? toMs(f.since) : -Infinity;
+      const until = f.until !== undefined ? toMs(f.until) : Infinity;
+      return [...map.values()].filter(
+        (s) =>
+          (!f.identity ||
+            s.sub === f.identity ||
+            s.agent === f.identity ||
+            s.on_behalf_of === f.identity) &&
+          (!f.decision || s.decisions[f.decision] > 0) &&
+          Date.parse(s.started_at) <= until &&
+          (s.ended_at === null || Date.parse(s.ended_at) >= since),
+      );
+    },
+
+    async sessionEvents(id: string): Promise<RecordedEvent[] | undefined> {
+      const out: RecordedEvent[] = [];
+      for (const seg of await segments())
+        for (const ev of seg.events) if (ev.session_id === id) out.push(ev);
+      return out.length ? out.sort((a, b) => a.seq - b.seq) : undefined;
+    },
+
+    async allEvents(f: { since?: string | number } = {}): Promise<RecordedEvent[]> {
+      const since = f.since !== undefined ? toMs(f.since) : -Infinity;
+      const out: RecordedEvent[] = [];
+      for (const seg of await segments())
+        for (const ev of seg.events) if (Date.parse(ev.ts) >= since) out.push(ev);
+      return out;
+    },
+  };
+}

@@ -1,0 +1,338 @@
+// Recorder: chains, checkpoints, group commit, fail closed / open, recovery from a torn tail.
+import { readFile, readdir, writeFile, truncate, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compactVerify } from 'jose';
+import { checkLine } from './event.js';
+import { createRecorder } from './recorder.js';
+import { dirSource, fileSink } from './sinks/file.js';
+import { nodeSpoolFs } from './spool.js';
+import { alice, edKeys, startInfo, stmt, tempDir } from './testkit.js';
+import { RecordingUnavailable, type SpoolFs } from './types.js';
+import { verifyRecording } from './verify.js';
+import { createSigner, verifyKey } from './sign.js';
+
+const totals = {
+  statements: 1,
+  allowed: 1,
+  denied: 0,
+  held: 0,
+  errors: 0,
+  rows: 1,
+  duration_ms: 3,
+  reason: 'client_terminate',
+};
+
+async function lines(dir: string) {
+  const out = [];
+  for (const n of (await readdir(dir)).filter((n) => n.endsWith('.jsonl')).sort())
+    for (const l of (await readFile(join(dir, n), 'utf8')).split('\n').filter(Boolean))
+      out.push(JSON.parse(l));
+  return out;
+}
+
+/** node fs with counters, and a switch that makes writes fail. */
+function countingFs() {
+  const c = { writes: 0, syncs: 0, failWrites: false };
+  const fs: SpoolFs = {
+    ...nodeSpoolFs,
+    async open(p, flags) {
+      if (c.failWrites) throw Object.assign(new Error('EIO: injected'), { code: 'EIO' });
+      const f = await nodeSpoolFs.open(p, flags);
+      return {
+        write: async (d) => {
+          if (c.failWrites) throw Object.assign(new Error('EIO: injected'), { code: 'EIO' });
+          c.writes++;
+          return f.write(d);
+        },
+        datasync: async () => {
+          c.syncs++;
+          return f.datasync();
+        },
+        truncate: (n) => f.truncate(n),
+        close: () => f.close(),
+      };
+    },
+  };
+  return { c, fs };
+}
+
+describe('recorder', () => {
+  it('chains every event of a session and joins results by statement_seq', async () => {
+    const dir = await tempDir();
+    const rec = createRecorder({ spoolDir: dir });
+    const s = await rec.openSession(startInfo({ sessionId: 's-1' }));
+    const seq = await s.statement(stmt());
+    s.result(seq, { outcome: 'ok', duration_ms: 1.5, rows: 1, command_tag: 'SELECT 1' });
+    await s.event('mask_applied', { columns: ['email'], masker: 'hash' });
+    await s.end(totals);
+    await rec.close();
+    const evs = (await lines(dir)).filter((e) => e.session_id === 's-1');
+    expect(evs.map((e) => e.type)).toEqual([
+      'session_start',
+      'statement',
+      'statement_result',
+      'mask_applied',
+      'session_end',
+    ]);
+    expect(evs.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+    for (let i = 1; i < evs.length; i++) expect(evs[i].prev_hash).toBe(evs[i - 1].hash);
+    for (const e of evs) {
+      expect(e.sub).toBe('alice');
+      expect(e.groups).toEqual(['analysts']);
+      expect(e.agent).toBe('report-bot');
+      expect(e.on_behalf_of).toBe('bob');
+      expect(e.auth_method).toBe('jwt');
+    }
+    expect(evs[2].statement_seq).toBe(seq);
+    expect(evs[1]).toMatchObject({ decision: 'allow', params: ['42'], policy_version: 'p1' });
+    const report = await verifyRecording(dirSource(dir));
+    expect(report.breaks).toEqual([]);
+    expect(report.sealed).toBe(true);
+  });
+
+  it('signs checkpoints with the configured key (jose verifies them)', async () => {
+    const dir = await tempDir();
+    const k = edKeys();
+    const rec = createRecorder({
+      spoolDir: dir,
+      checkpoint: { signingKey: k.privateJwk, kid: 'rec-1', everyEvents: 3 },
+    });
+    const s = await rec.openSession(startInfo());
+    for (let i = 0; i < 7; i++) await s.statement(stmt());
+    await s.end(totals);
+    await rec.close();
+    const raw = (await readdir(dir)).filter((n) => n.endsWith('.jsonl'));
+    const text = await readFile(join(dir, raw[0]), 'utf8');
+    const cps = text.split('\n').filter((l) => l.includes('"type":"checkpoint"'));
+    expect(cps.length).toBeGreaterThanOrEqual(3);
+    const last = JSON.parse(cps.at(-1)!);
+    expect(last.final).toBe(true);
+    const { protectedHeader } = await compactVerify(last.sig, verifyKey(k.publicJwk));
+    expect(protectedHeader).toMatchObject({ alg: 'EdDSA', kid: 'rec-1' });
+    for (const l of cps) expect(checkLine(l).ok).toBe(true);
+    const report = await verifyRecording(dirSource(dir), { publicKey: k.publicJwk });
+    expect(report.breaks).toEqual([]);
+    expect(report.signedCheckpoints).toBe(cps.length);
+    expect(report.sealed).toBe(true);
+    // A different key: every checkpoint signature fails.
+    const other = await verifyRecording(dirSource(dir), { publicKey: edKeys().publicJwk });
+    expect(other.ok).toBe(false);
+    expect(other.breaks[0].reason).toMatch(/signature invalid/);
+  });
+
+  it('signs with EC P-256 and PEM keys too', async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
+    const signer = createSigner(pem, 'k');
+    expect(signer.alg).toBe('ES256');
+    const jws = signer.sign('abc');
+    const { payload } = await compactVerify(jws, verifyKey(signer.publicJwk));
+    expect(new TextDecoder().decode(payload)).toBe('abc');
+  });
+
+  it('group-commits concurrent appends from many sessions: one write and one fdatasync', async () => {
+    const dir = await tempDir();
+    const { c, fs } = countingFs();
+    const rec = createRecorder({ spoolDir: dir, fs });
+    const sessions = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => rec.openSession(startInfo({ sessionId: 'g' + i }))),
+    );
+    const before = { ...c };
+    const seqs = await Promise.all(
+      sessions.flatMap((s) => Array.from({ length: 25 }, () => s.statement(stmt()))),
+    );
+    expect(seqs).toHaveLength(200);
+    expect(c.writes - before.writes).toBe(1);
+    expect(c.syncs - before.syncs).toBe(1);
+    // While a batch is in flight, the next appends gather into the following batch.
+    const b2 = { ...c };
+    const first = sessions[0].statement(stmt());
+    await new Promise((r) => setImmediate(r));
+    const more = sessions.map((s) => s.statement(stmt()));
+    await Promise.all([first, ...more]);
+    expect(c.syncs - b2.syncs).toBeLessThanOrEqual(2);
+    await rec.close();
+    expect((await verifyRecording(dirSource(dir))).ok).toBe(true);
+  });
+
+  it("'write' durability resolves without an fdatasync per batch", async () => {
+    const dir = await tempDir();
+    const { c, fs } = countingFs();
+    const rec = createRecorder({ spoolDir: dir, fs, durability: 'write', syncIntervalMs: 60_000 });
+    const s = await rec.openSession(startInfo());
+    const syncs = c.syncs;
+    for (let i = 0; i < 10; i++) await s.statement(stmt());
+    expect(c.syncs).toBe(syncs);
+    expect(c.writes).toBeGreaterThanOrEqual(10);
+    await rec.close();
+  });
+
+  it('fails closed when the spool cannot be written, and recovers', async () => {
+    const dir = await tempDir();
+    const { c, fs } = countingFs();
+    const alerts: string[] = [];
+    const rec = createRecorder({ spoolDir: dir, fs, onAlert: (m) => alerts.push(m) });
+    const s = await rec.openSession(startInfo({ sessionId: 'fc' }));
+    await s.statement(stmt());
+    c.failWrites = true;
+    await expect(s.statement(stmt('SELECT 2'))).rejects.toBeInstanceOf(RecordingUnavailable);
+    expect(rec.healthy).toBe(false);
+    await expect(s.statement(stmt('SELECT 3'))).rejects.toBeInstanceOf(RecordingUnavailable);
+    expect(alerts.some((a) => /refused/.test(a))).toBe(true);
+    c.failWrites = false;
+    await expect.poll(() => rec.healthy, { timeout: 5000 }).toBe(true);
+    await s.statement(stmt('SELECT 4'));
+    await rec.close();
+    const evs = (await lines(dir)).filter((e) => e.session_id === 'fc');
+    // The refused statement's record is kept (it was decided), the gated one never assigned a seq.
+    expect(evs.map((e) => e.sql).filter(Boolean)).toEqual([
+      'SELECT * FROM orders WHERE id = $1',
+      'SELECT 2',
+      'SELECT 4',
+    ]);
+    const report = await verifyRecording(dirSource(dir));
+    expect(report.breaks).toEqual([]);
+  });
+
+  it('fails closed when the spool path is a file', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'not-a-dir');
+    await writeFile(file, 'x');
+    const rec = createRecorder({ spoolDir: file, onAlert: () => undefined });
+    await expect(rec.openSession(startInfo())).rejects.toBeInstanceOf(RecordingUnavailable);
+    expect(rec.healthy).toBe(false);
+    await rec.close();
+  });
+
+  it('fails open when configured: statements resolve, a loud alert is raised', async () => {
+    const dir = await tempDir();
+    const { c, fs } = countingFs();
+    const alerts: string[] = [];
+    const rec = createRecorder({
+      spoolDir: dir,
+      fs,
+      failOpen: true,
+      onAlert: (m) => alerts.push(m),
+    });
+    const s = await rec.openSession(startInfo());
+    c.failWrites = true;
+    await expect(s.statement(stmt('SELECT 2'))).resolves.toBeTypeOf('number');
+    await expect(s.statement(stmt('SELECT 3'))).resolves.toBeTypeOf('number');
+    expect(alerts.some((a) => /fail-open.*UNRECORDED/.test(a))).toBe(true);
+    c.failWrites = false;
+    await expect.poll(() => rec.healthy, { timeout: 5000 }).toBe(true);
+    await rec.close();
+    expect((await verifyRecording(dirSource(dir))).ok).toBe(true);
+  });
+
+  it('reports unhealthy when the unshipped backlog passes the spool bound', async () => {
+    const dir = await tempDir();
+    const never = { name: 'down', put: async () => Promise.reject(new Error('down')) };
+    const rec = createRecorder({
+      spoolDir: dir,
+      sinks: [never],
+      spoolBound: 4000,
+      segment: { maxBytes: 1500 },
+      retry: { minMs: 10_000 },
+      onAlert: () => undefined,
+    });
+    const s = await rec.openSession(startInfo());
+    let refused = 0;
+    for (let i = 0; i < 20; i++) await s.statement(stmt()).catch(() => refused++);
+    expect(refused).toBeGreaterThan(0);
+    expect(rec.healthy).toBe(false);
+  });
+
+  it('recovers from a torn last line: keeps it, records it, continues in a new segment', async () => {
+    const dir = await tempDir();
+    const k = edKeys();
+    const rec = createRecorder({
+      spoolDir: dir,
+      checkpoint: { signingKey: k.privateJwk, everyEvents: 2 },
+    });
+    const s = await rec.openSession(startInfo({ sessionId: 'torn' }));
+    for (let i = 0; i < 5; i++) await s.statement(stmt('SELECT ' + i));
+    // Simulate a crash: no close(); cut the last line in half.
+    const seg = (await readdir(dir)).filter((n) => n.endsWith('.jsonl'))[0];
+    const size = (await stat(join(dir, seg))).size;
+    await truncate(join(dir, seg), size - 40);
+    const before = await verifyRecording(dirSource(dir), { publicKey: k.publicJwk });
+    expect(before.torn).toHaveLength(1);
+    expect(before.torn[0].reason).toMatch(
+      new RegExp(`torn tail after seq \\d+ of .* in segment ${seg}`),
+    );
+    expect(before.sealed).toBe(false);
+
+    const alerts: Array<[string, Record<string, unknown>]> = [];
+    const rec2 = createRecorder({
+      spoolDir: dir,
+      checkpoint: { signingKey: k.privateJwk },
+      onAlert: (m, f) => alerts.push([m, f]),
+    });
+    const s2 = await rec2.openSession(startInfo({ sessionId: 'after' }));
+    await s2.statement(stmt());
+    await s2.end(totals);
+    await rec2.close();
+    expect(alerts.find(([m]) => /unclean/.test(m))?.[1]).toMatchObject({
+      torn: { segment: seg },
+      interrupted_sessions: ['torn'],
+    });
+    const segs = (await readdir(dir)).filter((n) => n.endsWith('.jsonl')).sort();
+    expect(segs).toHaveLength(2);
+    expect((await stat(join(dir, seg))).size).toBe(size - 40);
+    const after = await verifyRecording(dirSource(dir), { publicKey: k.publicJwk });
+    expect(after.breaks).toEqual([]);
+    expect(after.torn).toHaveLength(1);
+    expect(after.torn[0].acknowledged).toBe(true);
+    expect(after.sealed).toBe(true);
+  });
+
+  it('rejects reserved event types and identity stays on gateway events', async () => {
+    const dir = await tempDir();
+    const rec = createRecorder({ spoolDir: dir });
+    const s = await rec.openSession(startInfo());
+    await expect(s.event('checkpoint', {})).rejects.toThrow(/reserved/);
+    await expect(rec.gatewayEvent('checkpoint', {})).rejects.toThrow(/reserved/);
+    await rec.gatewayEvent('auth_failure', {
+      sub: 'mallory',
+      client_addr: '10.0.0.9',
+      reason: 'expired token',
+    });
+    await rec.gatewayEvent('config_reload', { version: 'abc', ok: true });
+    await rec.close();
+    const evs = await lines(dir);
+    expect(evs.find((e) => e.type === 'auth_failure')).toMatchObject({
+      sub: 'mallory',
+      groups: [],
+      agent: null,
+      client_addr: '10.0.0.9',
+    });
+    expect(evs.find((e) => e.type === 'config_reload')).toMatchObject({
+      sub: null,
+      version: 'abc',
+    });
+    void alice;
+  });
+
+  it('rotates segments by size; verify follows chains across segments', async () => {
+    const dir = await tempDir();
+    const out = await tempDir('out');
+    const rec = createRecorder({
+      spoolDir: dir,
+      sinks: [fileSink({ dir: out, rotateBytes: 3000 })],
+    });
+    const s = await rec.openSession(startInfo());
+    for (let i = 0; i < 30; i++) await s.statement(stmt());
+    await s.end(totals);
+    await rec.close();
+    const segs = (await readdir(out)).filter((n) => n.endsWith('.jsonl'));
+    expect(segs.length).toBeGreaterThan(5);
+    const report = await verifyRecording(dirSource(out));
+    expect(report.breaks).toEqual([]);
+    expect(report.sealed).toBe(true);
+    // The spool keeps only the newest segments once every sink has them.
+    expect((await readdir(dir)).filter((n) => n.endsWith('.jsonl')).length).toBeLessThanOrEqual(2);
+  });
+});

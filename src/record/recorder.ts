@@ -1,0 +1,698 @@
+// The recorder: per-session hash chains over one group-committed spool, checkpoints, shipping.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { log } from '../util/logger.js';
+import {
+  GENESIS,
+  checkLine,
+  eventPrefix,
+  fieldsFragment,
+  identityFragment,
+  identityFromFields,
+  sealLine,
+  sha256hex,
+} from './event.js';
+import { parseSegmentName, segmentName, splitLines } from './segment.js';
+import { Shipper } from './ship.js';
+import { createSigner, type CheckpointSigner } from './sign.js';
+import { SpoolWriter, nodeSpoolFs } from './spool.js';
+import {
+  RecordingUnavailable,
+  type Recorder,
+  type RecorderOptions,
+  type RecorderStats,
+  type SessionRecording,
+  type SessionStartInfo,
+  type SessionTotals,
+  type StatementEventInput,
+  type StatementOutcome,
+} from './types.js';
+
+/** Event types only the recorder writes (on the gateway chain). */
+export const GATEWAY_INTERNAL = new Set([
+  'checkpoint',
+  'segment_start',
+  'recovery',
+  'recording_gap',
+]);
+
+interface Chain {
+  id: string;
+  idJson: string;
+  seq: number;
+  hash: string;
+  dirty: boolean;
+  closed: boolean;
+}
+
+const NO_IDENTITY = identityFragment(undefined);
+
+/** Fragments of fact arrays, cached by identity: the SQL stage reuses fact objects. */
+const fragCache = new WeakMap<object, string>();
+function cachedJson(v: object): string {
+  let s = fragCache.get(v);
+  if (s === undefined) fragCache.set(v, (s = JSON.stringify(v)));
+  return s;
+}
+
+function statementFragment(ev: StatementEventInput): string {
+  const d = ev.decision;
+  let s =
+    ',"sql":' +
+    JSON.stringify(ev.sql) +
+    ',"fingerprint":' +
+    JSON.stringify(ev.fingerprint) +
+    ',"command":' +
+    JSON.stringify(ev.command) +
+    ',"class":"' +
+    ev.class +
+    '","relations":' +
+    cachedJson(ev.relations) +
+    ',"columns":' +
+    cachedJson(ev.columns) +
+    ',"functions":' +
+    cachedJson(ev.functions) +
+    ',"has_where":' +
+    ev.has_where +
+    ',"opaque":' +
+    ev.opaque +
+    ',"parse_error":' +
+    (ev.parse_error === undefined ? 'null' : JSON.stringify(ev.parse_error)) +
+    ',"extra":' +
+    (ev.extra ? cachedJson(ev.extra) : 'null') +
+    ',"protocol":"' +
+    ev.protocol +
+    '","params":' +
+    (ev.params === null ? 'null' : JSON.stringify(ev.params)) +
+    ',"index":' +
+    ev.index +
+    ',"count":' +
+    ev.count +
+    ',"in_transaction":' +
+    ev.in_transaction +
+    ',"decision":"' +
+    d.kind +
+    '","reasons":' +
+    JSON.stringify(d.reasons);
+  if (d.kind === 'allow')
+    s +=
+      ',"hint":null,"mask":' +
+      cachedJson(d.mask) +
+      ',"limits":' +
+      cachedJson(d.limits) +
+      ',"approval":null';
+  else if (d.kind === 'deny')
+    s += ',"hint":' + JSON.stringify(d.hint ?? null) + ',"mask":null,"limits":null,"approval":null';
+  else
+    s +=
+      ',"hint":' +
+      JSON.stringify(d.hint ?? null) +
+      ',"mask":null,"limits":null,"approval":' +
+      JSON.stringify(d.approval);
+  return (
+    s +
+    ',"decision_id":' +
+    JSON.stringify(ev.decision_id) +
+    ',"policy_version":' +
+    JSON.stringify(ev.policy_version)
+  );
+}
+
+interface Recovered {
+  gwSeq: number;
+  gwHash: string;
+  last: string | null;
+  info: Record<string, unknown> | null;
+}
+
+class SpoolRecorder implements Recorder {
+  private readonly fs;
+  private readonly clock: () => number;
+  private readonly alert: (msg: string, fields: Record<string, unknown>) => void;
+  private readonly signer: CheckpointSigner | undefined;
+  private readonly everyEvents: number;
+  private readonly everyMs: number;
+  private readonly maxBytes: number;
+  private readonly maxMs: number;
+  private readonly bound: number;
+  private readonly failOpen: boolean;
+  private readonly runId = randomBytes(6).toString('hex');
+  private readonly ready: Promise<void>;
+  private instance = '';
+  private writer!: SpoolWriter;
+  private shipper: Shipper;
+  private gw!: Chain;
+  private chains = new Map<string, Chain>();
+  private segN = 0;
+  private curSeg = '';
+  private segQueued = 0;
+  private segOpenedAt = 0;
+  private sinceCp = 0;
+  private lastCpAt = 0;
+  private inCheckpoint = false;
+  private timer: NodeJS.Timeout | null = null;
+  private initError: unknown = null;
+  private closed = false;
+  private dropped = 0;
+  private unshipped = new Map<string, number>();
+  private spoolSegs: string[] = [];
+  private shipped = new Set<string>();
+
+  constructor(private readonly o: RecorderOptions) {
+    this.fs = o.fs ?? nodeSpoolFs;
+    this.clock = o.clock ?? Date.now;
+    this.alert = o.onAlert ?? ((msg, fields) => log.error(msg, fields));
+    const cp = o.checkpoint ?? {};
+    this.signer = cp.signingKey ? createSigner(cp.signingKey, cp.kid, cp.alg) : undefined;
+    this.everyEvents = cp.everyEvents ?? 1000;
+    this.everyMs = cp.everyMs ?? 1000;
+    const sinks = o.sinks ?? [];
+    this.maxBytes = Math.min(
+      o.segment?.maxBytes ?? 64 << 20,
+      ...sinks.map((s) => s.rotation?.maxBytes ?? Infinity),
+    );
+    this.maxMs = Math.min(
+      o.segment?.maxMs ?? 3_600_000,
+      ...sinks.map((s) => s.rotation?.maxMs ?? Infinity),
+    );
+    this.bound = o.spoolBound ?? 1 << 30;
+    this.failOpen = o.failOpen ?? false;
+    this.shipper = new Shipper({
+      dir: o.spoolDir,
+      fs: this.fs,
+      sinks,
+      minMs: o.retry?.minMs ?? 200,
+      maxMs: o.retry?.maxMs ?? 30_000,
+      onAlert: (m, f) => this.alert(m, f),
+      onShipped: (seg) => this.onShipped(seg),
+    });
+    this.ready = this.init().catch((e) => {
+      this.initError = e;
+      this.alert('recording spool unavailable', { dir: o.spoolDir, error: String(e) });
+    });
+  }
+
+  get healthy(): boolean {
+    if (this.initError || this.closed) return false;
+    if (!this.writer) return true;
+    return !this.writer.failed && this.unshippedBytes() <= this.bound;
+  }
+
+  private unshippedBytes(): number {
+    if (!(this.o.sinks ?? []).length) return 0;
+    let n = this.writer.written + this.writer.pendingBytes;
+    for (const v of this.unshipped.values()) n += v;
+    return n;
+  }
+
+  stats(): RecorderStats {
+    return {
+      instance: this.instance,
+      segment: this.curSeg,
+      unshippedBytes: this.writer ? this.unshippedBytes() : 0,
+      pendingBytes: this.writer?.pendingBytes ?? 0,
+      healthy: this.healthy,
+      writes: this.writer?.writes ?? 0,
+      syncs: this.writer?.syncs ?? 0,
+      dropped: this.dropped,
+    };
+  }
+
+  // ---- start-up and recovery -------------------------------------------------------
+
+  private async init(): Promise<void> {
+    const { spoolDir } = this.o;
+    await this.fs.mkdir(spoolDir);
+    try {
+      this.instance = Buffer.from(await this.fs.readFile(join(spoolDir, 'instance')))
+        .toString('utf8')
+        .trim();
+    } catch {
+      this.instance = randomBytes(4).toString('hex');
+      await this.fs.writeFile(join(spoolDir, 'instance'), this.instance + '\n');
+    }
+    const mine = (await this.fs.readdir(spoolDir))
+      .map(parseSegmentName)
+      .filter((s) => s !== undefined && s.instance === this.instance)
+      .sort((a, b) => a!.n - b!.n)
+      .map((s) => s!);
+    this.segN = mine.length ? mine[mine.length - 1].n : 0;
+    this.spoolSegs = mine.map((s) => s.name);
+    const rec = await this.recover(this.spoolSegs);
+    this.gw = {
+      id: 'gateway:' + this.instance,
+      idJson: JSON.stringify('gateway:' + this.instance),
+      seq: rec.gwSeq,
+      hash: rec.gwHash,
+      dirty: false,
+      closed: false,
+    };
+    this.curSeg = segmentName(this.clock(), this.instance, ++this.segN);
+    this.spoolSegs.push(this.curSeg);
+    this.segOpenedAt = this.lastCpAt = this.clock();
+    this.writer = new SpoolWriter(
+      {
+        dir: spoolDir,
+        fs: this.fs,
+        durability: this.o.durability ?? 'fsync',
+        syncIntervalMs: this.o.syncIntervalMs ?? 200,
+        failOpen: this.failOpen,
+        makeError: (e) =>
+          new RecordingUnavailable('session recording is unavailable', { cause: e }),
+        onWriteError: (e) =>
+          this.alert(
+            this.failOpen
+              ? 'RECORDING SPOOL WRITE FAILED: fail-open, statements are forwarded UNRECORDED'
+              : 'recording spool write failed: statements are refused until it recovers',
+            { dir: spoolDir, segment: this.writer.segment, error: String(e) },
+          ),
+        onRecovered: () => {
+          this.alert('recording spool recovered', { dir: spoolDir });
+          if (this.dropped) {
+            this.gwAppend('recording_gap', ',"dropped_events":' + this.dropped, false);
+            this.dropped = 0;
+          }
+        },
+        onSealed: (seg, bytes) => this.onSealed(seg, bytes),
+      },
+      this.curSeg,
+    );
+    const started = this.gwAppend(
+      'segment_start',
+      ',"segment":' +
+        JSON.stringify(this.curSeg) +
+        ',"prev_segment":' +
+        JSON.stringify(rec.last) +
+        ',"reason":"' +
+        (rec.info ? 'recover' : 'start') +
+        '","run_id":"' +
+        this.runId +
+        '"',
+      true,
+    );
+    if (rec.info) {
+      this.alert('recording recovered after an unclean stop', rec.info);
+      this.gwAppend('recovery', fieldsFragment(rec.info), false);
+    }
+    await started;
+    for (const seg of this.spoolSegs.slice(0, -1)) {
+      this.unshipped.set(seg, (await this.fs.stat(join(spoolDir, seg))).size);
+      void this.shipper.enqueue(seg);
+    }
+    const tick = Math.max(50, Math.min(this.everyMs, 1000));
+    this.timer = setInterval(() => this.onTick(), tick);
+    this.timer.unref();
+  }
+
+  /**
+   * Read this instance's spool segments: continue the gateway chain from its last event,
+   * and, if the last run stopped without its final checkpoint, describe what it left:
+   * a torn line (kept as is for `verify`) and the heads of chains no checkpoint covers.
+   */
+  private async recover(segs: string[]): Promise<Recovered> {
+    const out: Recovered = { gwSeq: 0, gwHash: GENESIS, last: segs.at(-1) ?? null, info: null };
+    if (!segs.length) return out;
+    const gwId = 'gateway:' + this.instance;
+    const heads = new Map<string, [number, string]>();
+    const covered = new Map<string, number>();
+    const ended = new Set<string>();
+    const started = new Set<string>();
+    let clean = false;
+    let torn: Record<string, unknown> | null = null;
+    let lastEvent: { session_id: string; seq: number } | null = null;
+    for (const seg of segs) {
+      const split = splitLines(await this.fs.readFile(join(this.o.spoolDir, seg)));
+      for (const { text } of split.lines) {
+        const c = checkLine(text);
+        if (!c.ok) continue;
+        const ev = c.event;
+        lastEvent = { session_id: ev.session_id, seq: ev.seq };
+        heads.set(ev.session_id, [ev.seq, ev.hash]);
+        if (ev.session_id === gwId) {
+          out.gwSeq = ev.seq;
+          out.gwHash = ev.hash;
+          clean = ev.type === 'checkpoint' && ev.final === true;
+          if (ev.type === 'checkpoint')
+            for (const [id, h] of Object.entries((ev.heads ?? {}) as Record<string, [number]>))
+              covered.set(id, h[0]);
+          if (ev.type === 'recovery')
+            for (const [id, h] of Object.entries((ev.heads ?? {}) as Record<string, [number]>))
+              covered.set(id, h[0]);
+        } else if (ev.type === 'session_end') ended.add(ev.session_id);
+        else if (ev.type === 'session_start') started.add(ev.session_id);
+      }
+      if (split.torn)
+        torn = {
+          segment: seg,
+          offset: split.torn.offset,
+          bytes: split.torn.bytes,
+          after_session_id: lastEvent?.session_id ?? null,
+          after_seq: lastEvent?.seq ?? null,
+        };
+    }
+    if (clean && !torn) return out;
+    const uncovered: Record<string, [number, string]> = {};
+    for (const [id, h] of heads)
+      if (id !== gwId && (covered.get(id) ?? 0) < h[0]) uncovered[id] = h;
+    out.info = {
+      previous_segment: out.last,
+      torn,
+      heads: uncovered,
+      interrupted_sessions: [...started].filter((id) => !ended.has(id)),
+    };
+    return out;
+  }
+
+  // ---- appending ----------------------------------------------------------------
+
+  /** Assign seq and prev_hash, hash the line, queue it. Synchronous: file order = chain order. */
+  private push(chain: Chain, type: string, rest: string, wait: boolean): Promise<void> | undefined {
+    if (this.writer.pendingBytes > this.bound) {
+      this.dropped++;
+      this.alert('recording backlog over bound: event dropped', { session_id: chain.id, type });
+      return this.failOpen
+        ? Promise.resolve()
+        : Promise.reject(new RecordingUnavailable('recording backlog full'));
+    }
+    const prefix = eventPrefix(
+      type,
+      chain.idJson,
+      chain.seq + 1,
+      new Date(this.clock()).toISOString(),
+      chain.hash,
+      rest,
+    );
+    const { line, hash } = sealLine(prefix);
+    chain.seq++;
+    chain.hash = hash;
+    chain.dirty = true;
+    this.segQueued += line.length;
+    // Fail open: while the spool is broken nobody waits for it.
+    const p = this.writer.append(line, wait && !(this.failOpen && this.writer.failed));
+    if (!this.inCheckpoint) {
+      if (++this.sinceCp >= this.everyEvents) this.checkpoint(false);
+      if (this.segQueued >= this.maxBytes) this.rotate();
+    }
+    return wait && !p ? Promise.resolve() : p;
+  }
+
+  private gwAppend(type: string, rest: string, wait: boolean): Promise<void> | undefined {
+    return this.push(this.gw, type, NO_IDENTITY + rest, wait);
+  }
+
+  /** Signed statement of every chain head that moved since the previous checkpoint. */
+  private checkpoint(final: boolean): void {
+    this.inCheckpoint = true;
+    try {
+      let heads = '';
+      for (const c of this.chains.values()) {
+        if (!c.dirty) continue;
+        heads += (heads ? ',' : '') + c.idJson + ':[' + c.seq + ',"' + c.hash + '"]';
+        c.dirty = false;
+        if (c.closed) this.chains.delete(c.id);
+      }
+      const prefix0 = eventPrefix(
+        'checkpoint',
+        this.gw.idJson,
+        this.gw.seq + 1,
+        new Date(this.clock()).toISOString(),
+        this.gw.hash,
+        NO_IDENTITY +
+          ',"segment":' +
+          JSON.stringify(this.curSeg) +
+          ',"heads":{' +
+          heads +
+          '},"final":' +
+          final +
+          ',"kid":' +
+          JSON.stringify(this.signer?.kid ?? null),
+      );
+      const sig = this.signer ? '"' + this.signer.sign(sha256hex(prefix0)) + '"' : 'null';
+      const { line, hash } = sealLine(prefix0 + ',"sig":' + sig);
+      this.gw.seq++;
+      this.gw.hash = hash;
+      this.segQueued += line.length;
+      this.writer.append(line, false);
+      this.sinceCp = 0;
+      this.lastCpAt = this.clock();
+    } finally {
+      this.inCheckpoint = false;
+    }
+  }
+
+  /** Seal the active segment with a checkpoint and continue in a new one. */
+  private rotate(): void {
+    this.checkpoint(false);
+    const prev = this.curSeg;
+    this.curSeg = segmentName(this.clock(), this.instance, ++this.segN);
+    this.spoolSegs.push(this.curSeg);
+    this.writer.rotate(this.curSeg);
+    this.segQueued = 0;
+    this.segOpenedAt = this.clock();
+    this.inCheckpoint = true;
+    try {
+      this.gwAppend(
+        'segment_start',
+        ',"segment":' +
+          JSON.stringify(this.curSeg) +
+          ',"prev_segment":' +
+          JSON.stringify(prev) +
+          ',"reason":"rotate","run_id":"' +
+          this.runId +
+          '"',
+        false,
+      );
+    } finally {
+      this.inCheckpoint = false;
+    }
+  }
+
+  private onTick(): void {
+    if (this.closed || this.writer.failed) return;
+    const now = this.clock();
+    if (this.sinceCp > 0 && now - this.lastCpAt >= this.everyMs) this.checkpoint(false);
+    if (now - this.segOpenedAt >= this.maxMs && this.segQueued > 0) this.rotate();
+  }
+
+  private onSealed(seg: string, bytes: number): void {
+    this.unshipped.set(seg, bytes);
+    void this.shipper.enqueue(seg);
+  }
+
+  private onShipped(seg: string): void {
+    this.unshipped.delete(seg);
+    this.shipped.add(seg);
+    if (!(this.o.sinks ?? []).length) return;
+    // Keep the two newest segments: recovery continues the gateway chain from them.
+    while (this.spoolSegs.length > 2 && this.shipped.has(this.spoolSegs[0])) {
+      const old = this.spoolSegs.shift()!;
+      this.shipped.delete(old);
+      void this.fs.unlink(join(this.o.spoolDir, old)).catch(() => undefined);
+    }
+  }
+
+  private refuse(): Promise<never> | null {
+    if (this.healthy || this.failOpen) return null;
+    return Promise.reject(
+      new RecordingUnavailable(
+        this.initError || this.writer?.failed
+          ? 'session recording is unavailable'
+          : this.closed
+            ? 'recorder is closed'
+            : 'recording backlog is over its bound',
+      ),
+    );
+  }
+
+  // ---- public API ----------------------------------------------------------------
+
+  async openSession(info: SessionStartInfo): Promise<SessionRecording> {
+    await this.ready;
+    const r = this.refuse();
+    if (r) return r;
+    const id = info.sessionId ?? randomUUID();
+    if (this.chains.has(id)) throw new Error(`session ${id} is already open`);
+    const chain: Chain = {
+      id,
+      idJson: JSON.stringify(id),
+      seq: 0,
+      hash: GENESIS,
+      dirty: false,
+      closed: false,
+    };
+    this.chains.set(id, chain);
+    const ident = identityFragment(info.identity);
+    const rec = new Session(this, chain, ident);
+    await this.push(
+      chain,
+      'session_start',
+      ident +
+        ',"client_addr":' +
+        JSON.stringify(info.client_addr) +
+        ',"application_name":' +
+        JSON.stringify(info.application_name) +
+        ',"database":' +
+        JSON.stringify(info.database) +
+        ',"target":' +
+        JSON.stringify(info.target) +
+        ',"tls":' +
+        info.tls +
+        ',"upstream_user":' +
+        JSON.stringify(info.upstream_user ?? null) +
+        ',"email":' +
+        JSON.stringify(info.identity.email ?? null),
+      true,
+    );
+    return rec;
+  }
+
+  async gatewayEvent(type: string, fields: Record<string, unknown>): Promise<void> {
+    await this.ready;
+    if (GATEWAY_INTERNAL.has(type)) throw new Error(`event type ${type} is reserved`);
+    if (this.initError || this.closed) return this.refuse() ?? undefined;
+    await this.push(this.gw, type, identityFromFields(fields) + fieldsFragment(fields, true), true);
+  }
+
+  /** @internal used by Session */
+  append(
+    chain: Chain,
+    type: string,
+    rest: string,
+    wait: boolean,
+    gate: boolean,
+  ): Promise<void> | undefined {
+    if (gate) {
+      const r = this.refuse();
+      if (r) return r;
+    }
+    return this.push(chain, type, rest, wait);
+  }
+
+  async close(): Promise<void> {
+    await this.ready;
+    if (this.closed) return;
+    if (this.timer) clearInterval(this.timer);
+    if (this.initError) {
+      this.closed = true;
+      return;
+    }
+    this.checkpoint(true);
+    this.closed = true;
+    const drained = await Promise.race([
+      this.writer.drain().then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), 5000).unref()),
+    ]);
+    if (!drained) {
+      const n = this.writer.abandon();
+      this.alert('recorder closed with unwritten events', { events: n });
+    }
+    await this.writer.close();
+    this.onSealed(this.curSeg, this.writer.written);
+    if (!(await this.shipper.settle(10_000)))
+      this.alert('recorder closed before every segment was shipped; they stay in the spool', {
+        backlog: this.shipper.backlog,
+      });
+    this.shipper.stop();
+    for (const s of this.o.sinks ?? []) await s.close?.();
+  }
+}
+
+class Session implements SessionRecording {
+  constructor(
+    private readonly r: SpoolRecorder,
+    private readonly chain: Chain,
+    private readonly ident: string,
+  ) {}
+
+  get sessionId(): string {
+    return this.chain.id;
+  }
+
+  statement(ev: StatementEventInput): Promise<number> {
+    if (this.chain.closed) return Promise.reject(new Error('session recording has ended'));
+    const p = this.r.append(
+      this.chain,
+      'statement',
+      this.ident + statementFragment(ev),
+      true,
+      true,
+    )!;
+    const seq = this.chain.seq;
+    return p.then(() => seq);
+  }
+
+  result(seq: number, o: StatementOutcome): void {
+    if (this.chain.closed) return;
+    const p = this.r.append(
+      this.chain,
+      'statement_result',
+      this.ident +
+        ',"statement_seq":' +
+        seq +
+        ',"outcome":"' +
+        o.outcome +
+        '","duration_ms":' +
+        o.duration_ms +
+        ',"rows":' +
+        (o.rows ?? 'null') +
+        ',"command_tag":' +
+        JSON.stringify(o.command_tag ?? null) +
+        ',"sqlstate":' +
+        JSON.stringify(o.sqlstate ?? null),
+      false,
+      false,
+    );
+    p?.catch(() => undefined);
+  }
+
+  event(type: string, fields: Record<string, unknown>): Promise<void> {
+    if (GATEWAY_INTERNAL.has(type) || type.startsWith('session_') || type.startsWith('statement'))
+      return Promise.reject(new Error(`event type ${type} is reserved`));
+    if (this.chain.closed) return Promise.reject(new Error('session recording has ended'));
+    return this.r.append(this.chain, type, this.ident + fieldsFragment(fields, true), true, false)!;
+  }
+
+  end(t: SessionTotals): Promise<void> {
+    if (this.chain.closed) return Promise.resolve();
+    const p = this.r.append(
+      this.chain,
+      'session_end',
+      this.ident +
+        ',"statements":' +
+        t.statements +
+        ',"allowed":' +
+        t.allowed +
+        ',"denied":' +
+        t.denied +
+        ',"held":' +
+        t.held +
+        ',"errors":' +
+        t.errors +
+        ',"rows":' +
+        t.rows +
+        ',"duration_ms":' +
+        t.duration_ms +
+        ',"reason":' +
+        JSON.stringify(t.reason),
+      true,
+      false,
+    )!;
+    this.chain.closed = true;
+    return p;
+  }
+}
+
+/**
+ * Create a recorder over a local spool. The returned object is usable at once; start-up
+ * (spool scan, crash recovery) completes before the first session opens.
+ *
+ * @example
+ * const rec = createRecorder({ spoolDir: '.data/spool', sinks: [fileSink({ dir: 'rec' })],
+ *   checkpoint: { signingKey: jwk, kid: 'rec-1' } });
+ * const s = await rec.openSession({ identity, client_addr, application_name, database, target, tls });
+ * const seq = await s.statement(ev); // durable before the statement is forwarded
+ * s.result(seq, { outcome: 'ok', duration_ms: 1.2, rows: 1, command_tag: 'SELECT 1' });
+ */
+export function createRecorder(opts: RecorderOptions): Recorder {
+  return new SpoolRecorder(opts);
+}

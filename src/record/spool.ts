@@ -1,0 +1,243 @@
+// Spool writer: group commit of event lines into the active segment, rotation, fail-closed I/O.
+import { open, mkdir, readdir, readFile, writeFile, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Durability, SpoolFile, SpoolFs } from './types.js';
+
+/** node:fs/promises behind the small interface the spool needs. */
+export const nodeSpoolFs: SpoolFs = {
+  open: (p, flags) => open(p, flags),
+  mkdir: async (p) => {
+    await mkdir(p, { recursive: true });
+  },
+  readdir: (p) => readdir(p),
+  readFile: (p) => readFile(p),
+  writeFile: (p, d) => writeFile(p, d),
+  stat: (p) => stat(p),
+  unlink: (p) => unlink(p),
+};
+
+interface Waiter {
+  resolve(): void;
+  reject(e: unknown): void;
+}
+/** A queued line, or a marker: seal the active segment and continue in `rotateTo`. */
+type Item = { line: string; w?: Waiter } | { rotateTo: string };
+
+export interface SpoolWriterOptions {
+  dir: string;
+  fs: SpoolFs;
+  durability: Durability;
+  syncIntervalMs: number;
+  /** A write failed: waiters of the batch are settled by the caller's policy. */
+  onWriteError(err: unknown): void;
+  onRecovered(): void;
+  /** The previous segment has been synced and closed. */
+  onSealed(segment: string, bytes: number): void;
+  /** Reject (fail closed) or resolve (fail open) waiters of a failed batch. */
+  failOpen: boolean;
+  makeError(err: unknown): Error;
+}
+
+/**
+ * Appends from every session within one event-loop turn, or while the previous write is
+ * in flight, go out as one write and (in 'fsync' mode) one fdatasync; their promises
+ * resolve together. Lines of a failed batch stay queued and are retried.
+ */
+export class SpoolWriter {
+  private queue: Item[] = [];
+  private flushing = false;
+  private scheduled = false;
+  private file: SpoolFile | null = null;
+  private dirty = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private syncTimer: NodeJS.Timeout | null = null;
+  private drained: Array<() => void> = [];
+  /** Bytes confirmed written in the active segment (used to cut a partial write). */
+  written = 0;
+  /** Bytes queued but not yet written (memory backlog). */
+  pendingBytes = 0;
+  failed = false;
+  writes = 0;
+  syncs = 0;
+  segment: string;
+
+  constructor(
+    private readonly o: SpoolWriterOptions,
+    first: string,
+  ) {
+    this.segment = first;
+    if (o.durability !== 'fsync' && o.syncIntervalMs > 0) {
+      this.syncTimer = setInterval(() => {
+        if (this.dirty && !this.flushing) void this.syncNow();
+      }, o.syncIntervalMs);
+      this.syncTimer.unref();
+    }
+  }
+
+  /** Queue a line; with `wait`, the promise settles per the durability mode. */
+  append(line: string, wait: boolean): Promise<void> | undefined {
+    this.pendingBytes += line.length;
+    if (!wait || this.o.durability === 'off') {
+      this.queue.push({ line });
+      this.schedule();
+      return wait ? Promise.resolve() : undefined;
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ line, w: { resolve, reject } });
+      this.schedule();
+    });
+  }
+
+  /** Seal the active segment after the lines queued so far; continue in `next`. */
+  rotate(next: string): void {
+    this.queue.push({ rotateTo: next });
+    this.schedule();
+  }
+
+  /** Resolves when everything queued so far is written (and synced). */
+  async drain(): Promise<void> {
+    if (!this.queue.length && !this.flushing) return;
+    await new Promise<void>((r) => this.drained.push(r));
+  }
+
+  async close(): Promise<void> {
+    if (this.syncTimer) clearInterval(this.syncTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    await this.drain();
+    if (this.file) {
+      if (this.dirty) await this.file.datasync().catch(() => undefined);
+      await this.file.close().catch(() => undefined);
+      this.file = null;
+    }
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.flushing || this.retryTimer) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.flush();
+    });
+  }
+
+  private async syncNow(): Promise<void> {
+    if (!this.file) return;
+    this.flushing = true;
+    try {
+      this.dirty = false;
+      await this.file.datasync();
+      this.syncs++;
+    } catch (e) {
+      this.dirty = true;
+      this.o.onWriteError(e);
+    } finally {
+      this.flushing = false;
+      if (this.queue.length) this.schedule();
+    }
+  }
+
+  private async ensureOpen(): Promise<SpoolFile> {
+    if (this.file) return this.file;
+    const f = await this.o.fs.open(join(this.o.dir, this.segment), 'a');
+    // After a failed write the file may hold a partial line: cut back to the last good byte.
+    if (this.written > 0 || this.failed) await f.truncate(this.written);
+    this.file = f;
+    return f;
+  }
+
+  private async flush(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.queue.length) {
+        const batch = this.queue;
+        this.queue = [];
+        let i = 0;
+        try {
+          while (i < batch.length) {
+            let j = i;
+            let text = '';
+            while (j < batch.length && 'line' in batch[j])
+              text += (batch[j++] as { line: string }).line;
+            if (text) {
+              const f = await this.ensureOpen();
+              const buf = Buffer.from(text);
+              await f.write(buf);
+              this.writes++;
+              this.written += buf.length;
+              this.dirty = true;
+              if (this.o.durability === 'fsync') {
+                await f.datasync();
+                this.syncs++;
+                this.dirty = false;
+              }
+              this.pendingBytes -= text.length;
+            }
+            for (let k = i; k < j; k++) (batch[k] as { w?: Waiter }).w?.resolve();
+            i = j;
+            if (i < batch.length) {
+              const marker = batch[i] as { rotateTo: string };
+              const f = await this.ensureOpen();
+              await f.datasync();
+              this.syncs++;
+              await f.close();
+              this.file = null;
+              this.dirty = false;
+              const sealed = this.segment;
+              const bytes = this.written;
+              this.segment = marker.rotateTo;
+              this.written = 0;
+              this.o.onSealed(sealed, bytes);
+              i++;
+            }
+          }
+          if (this.failed) {
+            this.failed = false;
+            this.o.onRecovered();
+          }
+        } catch (e) {
+          this.fail(e, batch.slice(i));
+          return;
+        }
+      }
+    } finally {
+      this.flushing = false;
+      if (!this.queue.length && !this.retryTimer) for (const r of this.drained.splice(0)) r();
+    }
+  }
+
+  private fail(err: unknown, rest: Item[]): void {
+    this.failed = true;
+    if (this.file) {
+      const f = this.file;
+      this.file = null;
+      void f.close().catch(() => undefined);
+    }
+    const e = this.o.makeError(err);
+    this.queue = rest.concat(this.queue);
+    for (const it of this.queue) {
+      if ('line' in it && it.w) {
+        if (this.o.failOpen) it.w.resolve();
+        else it.w.reject(e);
+        it.w = undefined;
+      }
+    }
+    this.o.onWriteError(err);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      void this.flush();
+    }, 250);
+    this.retryTimer.unref();
+  }
+
+  /** Give up on queued lines (close while the spool is broken). */
+  abandon(): number {
+    const n = this.queue.length;
+    for (const it of this.queue) if ('line' in it && it.w) it.w.reject(this.o.makeError('closed'));
+    this.queue = [];
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    for (const r of this.drained.splice(0)) r();
+    return n;
+  }
+}

@@ -1,0 +1,71 @@
+// Test fixtures for the recording stage: identities, statement inputs, temp dirs, keys.
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Identity } from '../policy/types.js';
+import type { SessionStartInfo, StatementEventInput } from './types.js';
+
+export const alice: Identity = {
+  sub: 'alice',
+  iss: 'https://idp.example',
+  groups: ['analysts'],
+  agent: 'report-bot',
+  on_behalf_of: 'bob',
+  method: 'jwt',
+  claims: {},
+};
+
+export function startInfo(over: Partial<SessionStartInfo> = {}): SessionStartInfo {
+  return {
+    identity: alice,
+    client_addr: '127.0.0.1:50000',
+    application_name: 'psql',
+    database: 'app',
+    target: 'primary',
+    tls: true,
+    ...over,
+  };
+}
+
+export function stmt(
+  sql = 'SELECT * FROM orders WHERE id = $1',
+  over: Partial<StatementEventInput> = {},
+): StatementEventInput {
+  return {
+    sql,
+    fingerprint: 'fp-' + sql.length,
+    command: 'SELECT',
+    class: 'read',
+    relations: [{ schema: 'public', name: 'orders', kind: 'table', access: 'read' }],
+    columns: [],
+    functions: [],
+    has_where: true,
+    opaque: false,
+    protocol: 'extended',
+    params: ['42'],
+    index: 0,
+    count: 1,
+    in_transaction: false,
+    decision: { kind: 'allow', mask: {}, limits: {}, reasons: ['analysts may read orders'] },
+    decision_id: 'd-1',
+    policy_version: 'p1',
+    ...over,
+  };
+}
+
+export async function tempDir(tag = 'rec'): Promise<string> {
+  return mkdtemp(join(tmpdir(), `portcullis-${tag}-`));
+}
+
+/** An Ed25519 key pair as JWKs (private for the recorder, public for verify). */
+export function edKeys(): {
+  privateJwk: Record<string, unknown>;
+  publicJwk: Record<string, unknown>;
+} {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return {
+    privateJwk: privateKey.export({ format: 'jwk' }) as Record<string, unknown>,
+    publicJwk: publicKey.export({ format: 'jwk' }) as Record<string, unknown>,
+  };
+}

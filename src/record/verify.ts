@@ -1,0 +1,336 @@
+// Verification: hash chains, sequence continuity, signed checkpoints, torn and unsealed tails.
+import type { KeyObject } from 'node:crypto';
+import { GENESIS, checkLine, sha256hex, type RecordedEvent } from './event.js';
+import { byInstance, splitLines, type SegmentName } from './segment.js';
+import { verifyCheckpointSig, verifyKey } from './sign.js';
+import type { SegmentSource, SigningKeyInput } from './types.js';
+
+/** One finding, precise enough to open the file at the right byte. */
+export interface Finding {
+  segment: string;
+  /** Byte offset of the line in the segment. */
+  offset?: number;
+  session_id?: string;
+  seq?: number;
+  reason: string;
+}
+
+export interface VerifyReport {
+  /** No broken link (torn or unsealed tails are listed separately). */
+  ok: boolean;
+  /** True when `ok` and every chain is sealed by a checkpoint or a recovery record. */
+  sealed: boolean;
+  segments: number;
+  events: number;
+  chains: number;
+  checkpoints: number;
+  signedCheckpoints: number;
+  /** Broken links in file order; the first is the first broken link. */
+  breaks: Finding[];
+  /** Partially written last lines (a crash), with whether a later recovery recorded them. */
+  torn: Array<Finding & { bytes: number; acknowledged: boolean }>;
+  /** Chains whose last events no checkpoint covers: a live recording, a crash, or truncation. */
+  unsealed: Array<Finding & { last_seq: number }>;
+  warnings: string[];
+}
+
+export interface VerifyOptions {
+  /** Public key (JWK or PEM; a private key works too) for checkpoint signatures. */
+  publicKey?: SigningKeyInput;
+  /** Treat unsigned checkpoints as broken links (default: when a key is given). */
+  requireSignatures?: boolean;
+}
+
+interface ChainState {
+  seq: number;
+  hash: string;
+  segment: string;
+  covered: number;
+  coveredIn: string;
+}
+
+/** Read every segment once, from the first source that lists it. */
+export async function collectSegments(
+  sources: SegmentSource[],
+): Promise<Map<string, SegmentSource>> {
+  const where = new Map<string, SegmentSource>();
+  for (const s of sources)
+    for (const name of await s.list()) if (!where.has(name)) where.set(name, s);
+  return where;
+}
+
+/**
+ * Check every chain in the given sources and name the first broken link.
+ * @example
+ * const r = await verifyRecording([fileSink({ dir })], { publicKey: jwk });
+ * if (!r.ok) console.log(r.breaks[0]);
+ */
+export async function verifyRecording(
+  sources: SegmentSource | SegmentSource[],
+  opts: VerifyOptions = {},
+): Promise<VerifyReport> {
+  const list = Array.isArray(sources) ? sources : [sources];
+  const key: KeyObject | undefined = opts.publicKey ? verifyKey(opts.publicKey) : undefined;
+  const requireSig = opts.requireSignatures ?? key !== undefined;
+  const r: VerifyReport = {
+    ok: true,
+    sealed: true,
+    segments: 0,
+    events: 0,
+    chains: 0,
+    checkpoints: 0,
+    signedCheckpoints: 0,
+    breaks: [],
+    torn: [],
+    unsealed: [],
+    warnings: [],
+  };
+  const where = await collectSegments(list);
+  for (const name of where.keys())
+    if (!/^\d{8}T\d{9}Z-/.test(name)) r.warnings.push(`ignored ${name}: not a segment name`);
+  const chains = new Map<string, ChainState>();
+  for (const [instance, segs] of byInstance([...where.keys()])) {
+    await verifyInstance(instance, segs, where, chains, r, key, requireSig);
+  }
+  for (const [id, st] of chains) {
+    if (st.covered < st.seq)
+      r.unsealed.push({
+        segment: st.segment,
+        session_id: id,
+        seq: st.covered,
+        last_seq: st.seq,
+        reason:
+          `torn tail after seq ${st.covered} in segment ${st.coveredIn || st.segment}: ` +
+          `seq ${st.covered + 1}..${st.seq} (through segment ${st.segment}) not covered by a checkpoint`,
+      });
+  }
+  r.chains = chains.size;
+  r.ok = r.breaks.length === 0;
+  r.sealed = r.ok && r.unsealed.length === 0 && r.torn.every((t) => t.acknowledged);
+  if (!key && r.checkpoints)
+    r.warnings.push('checkpoint signatures not checked: no public key given');
+  return r;
+}
+
+async function verifyInstance(
+  instance: string,
+  segs: SegmentName[],
+  where: Map<string, SegmentSource>,
+  chains: Map<string, ChainState>,
+  r: VerifyReport,
+  key: KeyObject | undefined,
+  requireSig: boolean,
+): Promise<void> {
+  const gwId = 'gateway:' + instance;
+  // A spool or a pruned sink may start after segment 1: chains first seen there may start mid-way.
+  const partialStart = segs[0].n > 1;
+  if (partialStart)
+    r.warnings.push(
+      `instance ${instance}: recording starts at segment ${segs[0].name} (earlier ones absent)`,
+    );
+  let prev: SegmentName | undefined;
+  const tornPending: VerifyReport['torn'] = [];
+  for (const seg of segs) {
+    r.segments++;
+    if (prev && seg.n !== prev.n + 1)
+      brk(r, {
+        segment: seg.name,
+        reason: `segment ${prev.n + 1} of instance ${instance} is missing (between ${prev.name} and ${seg.name})`,
+      });
+    const bytes = await where.get(seg.name)!.read(seg.name);
+    const split = splitLines(bytes);
+    const mayStartMidway = partialStart && seg === segs[0];
+    let last: { session_id: string; seq: number } | undefined;
+    for (const { text, offset } of split.lines) {
+      const at = { segment: seg.name, offset };
+      const c = checkLine(text);
+      if (!c.ok) {
+        brk(r, { ...at, session_id: c.event?.session_id, seq: c.event?.seq, reason: c.reason });
+        // Keep following the chain from the recorded hash, so one edit is one finding.
+        if (c.event && typeof c.event.session_id === 'string' && typeof c.event.seq === 'number') {
+          const st = chains.get(c.event.session_id);
+          if (st && typeof c.event.hash === 'string') {
+            st.seq = c.event.seq;
+            st.hash = c.event.hash;
+            st.segment = seg.name;
+          }
+        }
+        continue;
+      }
+      const ev = c.event;
+      r.events++;
+      last = { session_id: ev.session_id, seq: ev.seq };
+      const st = chains.get(ev.session_id);
+      if (!st) {
+        if (ev.seq !== 1 || ev.prev_hash !== GENESIS) {
+          if (!mayStartMidway)
+            brk(r, {
+              ...at,
+              session_id: ev.session_id,
+              seq: ev.seq,
+              reason: `chain starts at seq ${ev.seq}: events 1..${ev.seq - 1} are missing`,
+            });
+        }
+        chains.set(ev.session_id, {
+          seq: ev.seq,
+          hash: ev.hash,
+          segment: seg.name,
+          covered: mayStartMidway ? ev.seq - 1 : 0,
+          coveredIn: '',
+        });
+      } else {
+        if (ev.seq !== st.seq + 1) {
+          brk(r, {
+            ...at,
+            session_id: ev.session_id,
+            seq: ev.seq,
+            reason:
+              ev.seq <= st.seq
+                ? `out of order: seq ${ev.seq} after seq ${st.seq} (events reordered or duplicated)`
+                : `expected seq ${st.seq + 1}, found seq ${ev.seq}: events ${st.seq + 1}..${ev.seq - 1} deleted`,
+          });
+        } else if (ev.prev_hash !== st.hash) {
+          brk(r, {
+            ...at,
+            session_id: ev.session_id,
+            seq: ev.seq,
+            reason: `prev_hash does not match the hash of seq ${st.seq}`,
+          });
+        }
+        st.seq = ev.seq;
+        st.hash = ev.hash;
+        st.segment = seg.name;
+      }
+      if (ev.session_id !== gwId) continue;
+      if (ev.type === 'segment_start') {
+        if (ev.segment !== seg.name)
+          brk(r, {
+            ...at,
+            session_id: ev.session_id,
+            seq: ev.seq,
+            reason: `segment_start names ${String(ev.segment)}: segment renamed`,
+          });
+        if (prev && ev.prev_segment !== prev.name)
+          brk(r, {
+            ...at,
+            session_id: ev.session_id,
+            seq: ev.seq,
+            reason: `segment_start follows ${String(ev.prev_segment)}, not ${prev.name}`,
+          });
+      } else if (ev.type === 'checkpoint') {
+        await checkCheckpoint(ev, c.signedPrefix, at, chains, r, key, requireSig);
+      } else if (ev.type === 'recovery') {
+        const torn = ev.torn as { segment: string; offset: number } | null;
+        if (torn)
+          for (const t of [...r.torn, ...tornPending])
+            if (t.segment === torn.segment && t.offset === torn.offset) t.acknowledged = true;
+        cover(ev, at, chains, r, 'recovery', false);
+      }
+    }
+    if (split.torn) {
+      const after = last ? `after seq ${last.seq} of ${last.session_id}` : 'at the start';
+      tornPending.push({
+        segment: seg.name,
+        offset: split.torn.offset,
+        bytes: split.torn.bytes,
+        session_id: last?.session_id,
+        seq: last?.seq,
+        acknowledged: false,
+        reason: `torn tail ${after} in segment ${seg.name}: ${split.torn.bytes} bytes at offset ${split.torn.offset}`,
+      });
+    }
+    for (const t of tornPending.splice(0)) r.torn.push(t);
+    prev = seg;
+  }
+  // A torn line is what a crash leaves at the end of a run; anywhere else without a
+  // recovery record naming it, the bytes after it were appended by someone else.
+  for (const t of r.torn)
+    if (!t.acknowledged && t.segment !== prev?.name && t.segment.includes(`-${instance}-`))
+      brk(r, {
+        segment: t.segment,
+        offset: t.offset,
+        reason: `${t.reason}, not at the end of the recording and not recorded by a recovery`,
+      });
+}
+
+function brk(r: VerifyReport, f: Finding): void {
+  r.breaks.push(f);
+}
+
+/** Checkpoint and recovery heads must equal the chain state at that point of the file. */
+function cover(
+  ev: RecordedEvent,
+  at: { segment: string; offset: number },
+  chains: Map<string, ChainState>,
+  r: VerifyReport,
+  what: string,
+  coversSelf: boolean,
+): void {
+  const heads = (ev.heads ?? {}) as Record<string, [number, string]>;
+  for (const [id, [seq, hash]] of Object.entries(heads)) {
+    const st = chains.get(id);
+    const where = { ...at, session_id: id, seq };
+    if (!st)
+      brk(r, {
+        ...where,
+        reason: `${what} seq ${ev.seq} covers ${id} seq ${seq}, but no event of that chain precedes it (deleted)`,
+      });
+    else if (st.seq < seq)
+      brk(r, {
+        ...where,
+        reason: `${what} seq ${ev.seq} covers seq ${seq}, but the chain ends at seq ${st.seq} before it (events deleted)`,
+      });
+    else if (st.seq > seq)
+      brk(r, {
+        ...where,
+        reason: `${what} seq ${ev.seq} covers seq ${seq}, but seq ${st.seq} precedes it (events reordered)`,
+      });
+    else if (st.hash !== hash)
+      brk(r, {
+        ...where,
+        reason: `${what} seq ${ev.seq} records a different hash for seq ${seq} (event replaced)`,
+      });
+    else {
+      st.covered = seq;
+      st.coveredIn = st.segment;
+    }
+  }
+  const gw = chains.get(ev.session_id);
+  if (gw && coversSelf) {
+    gw.covered = ev.seq;
+    gw.coveredIn = at.segment;
+  }
+}
+
+async function checkCheckpoint(
+  ev: RecordedEvent,
+  signedPrefix: string | undefined,
+  at: { segment: string; offset: number },
+  chains: Map<string, ChainState>,
+  r: VerifyReport,
+  key: KeyObject | undefined,
+  requireSig: boolean,
+): Promise<void> {
+  r.checkpoints++;
+  const where = { ...at, session_id: ev.session_id, seq: ev.seq };
+  if (ev.segment !== at.segment)
+    brk(r, { ...where, reason: `checkpoint names segment ${String(ev.segment)}: segment renamed` });
+  let trusted = !requireSig;
+  if (typeof ev.sig === 'string' && signedPrefix !== undefined) {
+    if (key) {
+      try {
+        const payload = await verifyCheckpointSig(ev.sig, key);
+        if (payload !== sha256hex(signedPrefix))
+          brk(r, { ...where, reason: 'checkpoint signature is valid but signs other content' });
+        else {
+          r.signedCheckpoints++;
+          trusted = true;
+        }
+      } catch (e) {
+        brk(r, { ...where, reason: `checkpoint signature invalid: ${(e as Error).message}` });
+      }
+    }
+  } else if (requireSig) brk(r, { ...where, reason: 'checkpoint is not signed' });
+  if (!trusted) return;
+  cover(ev, at, chains, r, 'checkpoint', true);
+}
