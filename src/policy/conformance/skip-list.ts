@@ -1,3 +1,8 @@
 // Conformance cases skipped on purpose: case note -> reason.
 
-export const SKIP: ReadonlyMap<string, string> = new Map<string, string>([]);
+export const SKIP: ReadonlyMap<string, string> = new Map<string, string>([
+  [
+    'strings/sprintf: float too big',
+    'number literals beyond float64 range (2e308) need arbitrary-precision decimals; numbers are float64 or bigint here',
+  ],
+]);

@@ -156,6 +156,7 @@ export class Compiler {
           loc.col,
         );
       n.dflt = cr;
+      if (r.args) n.arity = r.args.length;
     } else if (r.args) {
       n.funcs.push(cr);
       if (n.arity !== undefined && n.arity !== r.args.length)
@@ -215,7 +216,8 @@ export class Compiler {
       return;
     }
     cr.clauses.push(mk(r.body, r.value, true));
-    for (const e of r.elses) cr.clauses.push(mk(e.body, e.value ?? r.value, false));
+    // an else without a value has the value true
+    for (const e of r.elses) cr.clauses.push(mk(e.body, e.value, false));
     cr.nslots = alloc.n;
   }
 

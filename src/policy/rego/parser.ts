@@ -30,6 +30,10 @@ const KEYWORDS = new Set([
 class Parser {
   private i = 0;
   private nest = 0;
+  /** While parsing the head of a possible comprehension, `|` is not set union. */
+  private noOr = false;
+  /** Inside parentheses (or at statement level) `k, v in c` is allowed. */
+  private allowKV = false;
   constructor(
     private readonly toks: Token[],
     private readonly file: string,
@@ -318,7 +322,7 @@ class Parser {
 
   private inExpr(): Term {
     let lhs = this.relation();
-    if (this.is(',') && this.nest === 0 && this.peekIn()) {
+    if (this.is(',') && (this.nest === 0 || this.allowKV) && this.peekIn()) {
       this.i++;
       const v = this.relation();
       this.expect('in');
@@ -382,7 +386,12 @@ class Parser {
     if (level >= Parser.LEVELS.length) return this.term();
     const ops = Parser.LEVELS[level];
     let lhs = this.binary(level + 1);
-    while (this.tok.kind === 'op' && ops[this.tok.text] && !this.atBreak()) {
+    while (
+      this.tok.kind === 'op' &&
+      ops[this.tok.text] &&
+      !this.atBreak() &&
+      !(level === 0 && this.noOr)
+    ) {
       const name = ops[this.toks[this.i++].text];
       const rhs = this.binary(level + 1);
       lhs = { t: 'call', name, args: [lhs, rhs], line: lhs.line, col: lhs.col };
@@ -425,7 +434,13 @@ class Parser {
     } else if (t.kind === 'op' && t.text === '(') {
       this.i++;
       this.nest++;
+      const saveOr = this.noOr;
+      const saveKV = this.allowKV;
+      this.noOr = false;
+      this.allowKV = true;
       base = this.exprTerm();
+      this.noOr = saveOr;
+      this.allowKV = saveKV;
       this.nest--;
       this.expect(')');
     } else if (t.kind === 'op' && t.text === '[') {
@@ -483,9 +498,22 @@ class Parser {
     return cur;
   }
 
+  private headTerm(): Term {
+    const save = this.noOr;
+    const saveKV = this.allowKV;
+    this.noOr = true;
+    this.allowKV = false;
+    try {
+      return this.exprTerm();
+    } finally {
+      this.noOr = save;
+      this.allowKV = saveKV;
+    }
+  }
+
   private arrayLit(p: Pos): Term {
     if (this.is(']')) return { t: 'array', items: [], ...p };
-    const first = this.exprTerm();
+    const first = this.headTerm();
     if (this.is('|')) {
       this.i++;
       return { t: 'arraycomp', term: first, body: this.body(']'), ...p };
@@ -501,10 +529,10 @@ class Parser {
 
   private braceLit(p: Pos): Term {
     if (this.is('}')) return { t: 'object', items: [], ...p };
-    const first = this.exprTerm();
+    const first = this.headTerm();
     if (this.is(':')) {
       this.i++;
-      const v = this.exprTerm();
+      const v = this.headTerm();
       if (this.is('|')) {
         this.i++;
         return { t: 'objcomp', key: first, value: v, body: this.body('}'), ...p };

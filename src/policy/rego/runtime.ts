@@ -216,13 +216,24 @@ export function eachChild(v: Value, k: (key: Value, child: Value) => boolean): b
 }
 
 /** Walks path[i..] from a plain value. */
-export function walk(v: Value, path: CTerm[], i: number, f: Frame, c: Ctx, k: VK): boolean {
+export function walk(
+  v: Value,
+  path: CTerm[],
+  i: number,
+  f: Frame,
+  c: Ctx,
+  k: VK,
+  numKeys = false,
+): boolean {
   for (; i < path.length; i++) {
     const p = path[i];
     if (p.get && !hasUnbound(p, f)) {
       const key = p.get(f, c);
       if (key === undefined) return false;
-      const x = childOf(v, key);
+      const x =
+        numKeys && typeof key === 'number' && isObj(v)
+          ? (objGet(v, key) ?? objGet(v, String(key)))
+          : childOf(v, key);
       if (x === undefined) return false;
       v = x;
       continue;
@@ -257,7 +268,7 @@ export function walkData(n: DNode, path: CTerm[], i: number, f: Frame, c: Ctx, k
   for (; i < path.length; i++) {
     if (c.overrides !== null && c.overrides.has(n))
       return walk(c.overrides.get(n) as Value, path, i, f, c, k);
-    if (hasRules(n) || n.funcs.length > 0) break;
+    if (hasRules(n) || n.arity !== undefined) break;
     const p = path[i];
     if (!p.get || hasUnbound(p, f)) break;
     const key = p.get(f, c);
@@ -269,8 +280,10 @@ export function walkData(n: DNode, path: CTerm[], i: number, f: Frame, c: Ctx, k
     }
     const b = baseAt(c, n.path);
     if (b === undefined) return false;
-    const x = childOf(b, key);
-    return x !== undefined && walk(x, path, i + 1, f, c, k);
+    // numeric keys address base documents by their string form (data[2] reads data["2"])
+    const x =
+      childOf(b, key) ?? (typeof key === 'number' && isObj(b) ? objGet(b, String(key)) : undefined);
+    return x !== undefined && walk(x, path, i + 1, f, c, k, true);
   }
   const v = nodeValue(n, c);
   return v !== undefined && walk(v, path, i, f, c, k);
@@ -285,7 +298,7 @@ export function nodeValue(n: DNode, c: Ctx): Value | undefined {
       throw new RegoError('rego_recursion_error', `rule data.${n.path.join('.')} is recursive`);
     return hit === UNDEF ? undefined : hit;
   }
-  if (n.funcs.length > 0) return undefined;
+  if (n.arity !== undefined) return undefined;
   c.cache.set(n, IN_PROGRESS);
   let v: Value | undefined;
   try {

@@ -155,7 +155,7 @@ def('format_int', 2, (a) => {
   const base = int('format_int', a, 1);
   if (![2, 8, 10, 16].includes(base))
     throw new BuiltinError(
-      'eval_builtin_error',
+      'eval_type_error',
       'format_int: operand 2 must be one of {2, 8, 10, 16}',
     );
   const i = typeof x === 'bigint' ? x : BigInt(Math.trunc(x));
