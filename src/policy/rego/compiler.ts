@@ -32,11 +32,9 @@ export class Scope {
     readonly alloc: { n: number },
   ) {}
   lookup(name: string): number | undefined {
-    for (let s: Scope | null = this; s; s = s.parent) {
-      const v = s.vars.get(name);
-      if (v !== undefined) return v;
-    }
-    return undefined;
+    const v = this.vars.get(name);
+    if (v !== undefined) return v;
+    return this.parent ? this.parent.lookup(name) : undefined;
   }
   declare(name: string): number {
     const slot = this.alloc.n++;
@@ -385,7 +383,6 @@ export class Compiler {
         loc.col,
       );
     });
-    const self = this;
     const mockOf = (w: W, f: Frame, c: Ctx): Mock | undefined => {
       const vt = w.value;
       const segs = refSegs(ws[list.indexOf(w)].value);
@@ -394,7 +391,7 @@ export class Compiler {
         const full =
           segs[0] === 'data' ? segs : mc.ruleNames.has(segs[0]) ? [...mc.pkg, ...segs] : undefined;
         if (full) {
-          const n = self.findNode(full.slice(1));
+          const n = this.findNode(full.slice(1));
           if (n && n.funcs.length > 0) return { fn: n };
         }
         if (BUILTINS.has(nm) && segs.length >= 1 && !sc.lookup(segs[0])) return { builtin: nm };
@@ -417,21 +414,21 @@ export class Compiler {
         if (w.kind === 'input') c2.input = patch(c2.input, w.path, v);
         else {
           c2.data = patch(c2.data, w.path, v) as Value;
-          const n = self.findNode(w.path);
+          const n = this.findNode(w.path);
           if (n) {
             c2.overrides = new Map(c2.overrides ?? []);
             c2.overrides.set(n, v);
             // an override replaces rule values below too
             if (w.path.length > 0) {
               const parentPath = w.path.slice(0, -1);
-              const parent = self.findNode(parentPath);
-              if (parent) self.dropOverridesBelow(c2, n);
+              const parent = this.findNode(parentPath);
+              if (parent) this.dropOverridesBelow(c2, n);
               c2.overrides.set(n, v);
             }
           } else {
             // base data below a rule-free namespace: also shadow any ancestor rule node
             for (let i = w.path.length - 1; i >= 0; i--) {
-              const an = self.findNode(w.path.slice(0, i));
+              const an = this.findNode(w.path.slice(0, i));
               if (an && (an.complete.length || an.grefs.length || an.sets.length)) {
                 const cur = nodeValue(an, c);
                 c2.overrides = new Map(c2.overrides ?? []);
@@ -674,11 +671,10 @@ export class Compiler {
         loc.line,
         loc.col,
       );
-    const self = this;
     const invoke = (vs: Value[], c: Ctx): Value | undefined => {
       if (c.mocks !== null) {
         const m = c.mocks.get(name);
-        if (m) return self.runMock(m, vs, c, loc);
+        if (m) return this.runMock(m, vs, c, loc);
       }
       return impl(vs, c);
     };
