@@ -6,6 +6,8 @@ export interface LimitRule {
   windowMs: number;
   /** How long a locked key is refused without verifying anything. */
   lockoutMs: number;
+  /** Attempts verified at once for one key; more are refused (not counted). Default 64. */
+  maxInFlight?: number;
 }
 
 export interface FailureLimiterOptions {
@@ -98,8 +100,12 @@ export function createFailureLimiter(opts: FailureLimiterOptions = {}): FailureL
             retryAfterMs: entry.lockedUntil - t,
           };
         }
-        // After a first failure, in-flight attempts count against the budget too.
-        if (entry.failures > 0 && entry.failures + entry.inFlight >= rule.maxFailures) {
+        // After a first failure, in-flight attempts count against the budget too; before it,
+        // a burst of concurrent guesses is still capped.
+        const busy =
+          entry.inFlight >= (rule.maxInFlight ?? 64) ||
+          (entry.failures > 0 && entry.failures + entry.inFlight >= rule.maxFailures);
+        if (busy) {
           return {
             ok: false,
             reason: `${kind(key)} has too many attempts in flight`,

@@ -37,7 +37,7 @@ class Reader {
   private waiting: (() => void) | undefined;
   private ended = false;
   constructor(sock: Socket) {
-    sock.on('data', (d) => {
+    sock.on('data', (d: Buffer) => {
       this.buf = Buffer.concat([this.buf, d]);
       this.waiting?.();
     });
