@@ -200,7 +200,8 @@ class SpoolRecorder implements Recorder {
 
   private unshippedBytes(): number {
     if (!(this.o.sinks ?? []).length) return 0;
-    let n = this.writer.written + this.writer.pendingBytes;
+    // After close the last segment is counted in `unshipped` until a sink has it.
+    let n = this.closed ? 0 : this.writer.written + this.writer.pendingBytes;
     for (const v of this.unshipped.values()) n += v;
     return n;
   }

@@ -129,6 +129,9 @@ async function verifyInstance(
       `instance ${instance}: recording starts at segment ${segs[0].name} (earlier ones absent)`,
     );
   let prev: SegmentName | undefined;
+  /** Whether the gateway chain's latest event is a final checkpoint (a clean stop). */
+  let clean: boolean | undefined;
+  let lastGw: Finding | undefined;
   const tornPending: VerifyReport['torn'] = [];
   for (const seg of segs) {
     r.segments++;
@@ -202,6 +205,15 @@ async function verifyInstance(
         st.segment = seg.name;
       }
       if (ev.session_id !== gwId) continue;
+      if (ev.type === 'segment_start' && ev.reason === 'start' && clean === false)
+        brk(r, {
+          ...at,
+          session_id: ev.session_id,
+          seq: ev.seq,
+          reason: `the previous run ends without its final checkpoint (after seq ${ev.seq - 1}), but this run recorded no recovery: tail truncated`,
+        });
+      clean = ev.type === 'checkpoint' && ev.final === true;
+      lastGw = { segment: seg.name, session_id: ev.session_id, seq: ev.seq, reason: '' };
       if (ev.type === 'segment_start') {
         if (ev.segment !== seg.name)
           brk(r, {
@@ -241,6 +253,13 @@ async function verifyInstance(
     }
     for (const t of tornPending.splice(0)) r.torn.push(t);
     prev = seg;
+  }
+  const gw = chains.get(gwId);
+  if (clean === false && lastGw && gw) {
+    // Everything may be covered by a checkpoint and still be a prefix: only a final
+    // checkpoint says the recording ended here.
+    if (gw.covered >= gw.seq) gw.covered = gw.seq - 1;
+    gw.coveredIn = lastGw.segment;
   }
   // A torn line is what a crash leaves at the end of a run; anywhere else without a
   // recovery record naming it, the bytes after it were appended by someone else.
