@@ -145,7 +145,7 @@ describe('verify', () => {
     await writeLines(d, last, cut);
     const r = await verify(d);
     expect(r.sealed).toBe(false);
-    const gw = r.unsealed.find((u) => u.session_id.startsWith('gateway:'));
+    const gw = r.unsealed.find((u) => u.session_id?.startsWith('gateway:'));
     expect(gw?.reason).toMatch(/^torn tail after seq \d+ in segment /);
     // Cutting mid-line leaves a torn line, named with its byte offset.
     await writeFile(join(d, last), lines.join('\n').slice(0, -50));
