@@ -1,0 +1,135 @@
+// The `portcullis` command: start, check, token, apikey, policy, replay, verify.
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config/load.js';
+import { log } from '../util/logger.js';
+
+const USAGE = `usage: portcullis <command> [options]
+
+commands:
+  start   [--config FILE]                 run the gateway (embedded PostgreSQL when no upstream is configured)
+  check   [--config FILE]                 validate the config and compile the policy
+  token   --sub NAME [--groups a,b] [--email E] [--agent ID] [--ttl SECONDS] [--config FILE]
+                                          mint a short-lived token with the local development key
+  apikey  --id NAME                       generate an API key and the hash to put in the config
+  policy test [FILES...]                  run the policy's test_ rules
+  policy eval --sql SQL [--identity JSON] [--config FILE]
+                                          print the decision for a statement and the rules behind it
+  replay  <session-id> [--dir DIR]        print a recorded session as a timeline
+  verify  [--dir DIR]                     check recording chains and signatures
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'start':
+        return await (await import('./start.js')).startCommand(rest);
+      case 'check':
+        return await checkCommand(rest);
+      case 'token':
+        return await tokenCommand(rest);
+      case 'apikey':
+        return await apikeyCommand(rest);
+      case 'policy':
+        return await (await import('./policy.js')).policyCommand(rest);
+      case 'replay':
+        return await (await import('./commands/replay.js')).replayCommand(rest, {});
+      case 'verify':
+        return await (await import('./commands/verify.js')).verifyCommand(rest, {});
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        process.stdout.write(USAGE);
+        return cmd === undefined ? 2 : 0;
+      default:
+        process.stderr.write(`portcullis: unknown command "${cmd}"\n${USAGE}`);
+        return 2;
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`portcullis: ${err.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`portcullis: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+async function checkCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string' } } });
+  const { config, filepath } = await loadConfig(values.config);
+  const baseDir = filepath ? dirname(filepath) : process.cwd();
+  const { loadPolicy } = await import('../runtime/policy.js');
+  const engine = await loadPolicy(config.policy, baseDir);
+  process.stdout.write(
+    `${filepath ?? '(defaults)'}: configuration valid; policy ${engine.version}\n`,
+  );
+  return 0;
+}
+
+async function tokenCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      sub: { type: 'string' },
+      groups: { type: 'string' },
+      email: { type: 'string' },
+      agent: { type: 'string' },
+      ttl: { type: 'string' },
+      config: { type: 'string' },
+    },
+  });
+  if (!values.sub) {
+    process.stderr.write('portcullis token: --sub is required\n');
+    return 2;
+  }
+  const { config, filepath } = await loadConfig(values.config);
+  const dataDir = resolve(filepath ? dirname(filepath) : process.cwd(), config.dataDir ?? '.data');
+  const { loadOrCreateDevKey, mintToken, DEV_AUDIENCE, DEV_ISSUER } =
+    await import('../auth/index.js');
+  const key = await loadOrCreateDevKey(dataDir);
+  const token = await mintToken(key, {
+    sub: values.sub,
+    groups: values.groups
+      ? values.groups
+          .split(',')
+          .map((g) => g.trim())
+          .filter(Boolean)
+      : undefined,
+    email: values.email,
+    agent: values.agent,
+    ttlSeconds: values.ttl ? Number(values.ttl) : 3600,
+    issuer: DEV_ISSUER,
+    audience: DEV_AUDIENCE,
+  });
+  process.stdout.write(token + '\n');
+  return 0;
+}
+
+async function apikeyCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { id: { type: 'string' } } });
+  if (!values.id) {
+    process.stderr.write('portcullis apikey: --id is required\n');
+    return 2;
+  }
+  const { generateApiKey } = await import('../auth/index.js');
+  const k = generateApiKey(values.id);
+  process.stdout.write(`key:  ${k.key}\nhash: ${k.hash}\n`);
+  return 0;
+}
+
+// Run when executed directly (tsx src/cli/main.ts, or the bundled dist/portcullis.mjs).
+const invoked = process.argv[1] ?? '';
+if (/(cli[\\/]main\.ts|portcullis\.mjs|portcullis)$/.test(invoked)) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      if (code !== 0 || process.argv[2] !== 'start') process.exit(code);
+    },
+    (err) => {
+      log.error('fatal', { err });
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,91 @@
+// `portcullis start`: load config, start the embedded database when no upstream is set,
+// run the gateway, reload on SIGHUP and file changes, shut down gracefully on SIGTERM.
+import { watch } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/load.js';
+import { Gateway } from '../runtime/gateway.js';
+import { startDemoDatabase } from '../runtime/demo.js';
+import { buildRecorder } from '../runtime/recording.js';
+import { log } from '../util/logger.js';
+
+export async function startCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string' } } });
+  const { config, filepath } = await loadConfig(values.config);
+  const baseDir = filepath ? dirname(filepath) : process.cwd();
+  const dataDir = resolve(baseDir, config.dataDir ?? '.data');
+  let demo: Awaited<ReturnType<typeof startDemoDatabase>> | undefined;
+  if (!config.upstream) {
+    log.info('no upstream configured: starting the embedded demo PostgreSQL', { dir: dataDir });
+    demo = await startDemoDatabase(dataDir);
+  }
+  const recorder = await buildRecorder(config.recording, baseDir);
+  const gw = new Gateway({
+    config,
+    baseDir,
+    configFile: filepath,
+    embedded: demo?.target,
+    recorder,
+    mountAdmin: (app, g) => {
+      void import('../runtime/admin-routes.js')
+        .then((m) => m.mountRoutes(app, g, config, baseDir))
+        .catch(() => {});
+    },
+  });
+  try {
+    await gw.start();
+  } catch (err) {
+    await demo?.handle.stop().catch(() => {});
+    throw err;
+  }
+
+  const stop = async (signal: string) => {
+    log.info('shutting down', { signal });
+    await gw.stop(10_000);
+    await recorder?.close().catch(() => {});
+    await demo?.handle.stop().catch(() => {});
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGHUP', () => void gw.reload());
+
+  // Hot reload on changes to the config file or policy files (debounced).
+  let timer: NodeJS.Timeout | undefined;
+  const watched = [
+    filepath,
+    ...(config.policy?.files ?? ['policies.rego']).map((f) => resolve(baseDir, f)),
+  ];
+  for (const f of watched) {
+    if (!f) continue;
+    try {
+      watch(f, () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => void gw.reload(), 200);
+      }).unref();
+    } catch {
+      // A missing file is reported by the policy loader, not here.
+    }
+  }
+
+  if (demo) {
+    const { loadOrCreateDevKey, mintToken, DEV_AUDIENCE, DEV_ISSUER } =
+      await import('../auth/index.js');
+    const key = await loadOrCreateDevKey(dataDir);
+    const token = await mintToken(key, {
+      sub: 'demo-agent',
+      groups: ['agents'],
+      issuer: DEV_ISSUER,
+      audience: DEV_AUDIENCE,
+    });
+    process.stdout.write(
+      `\nPortcullis is ready on ${gw.snapshot.listen.host}:${gw.port} (admin http://${gw.snapshot.admin.host}:${gw.adminPort}).\n` +
+        `Connect as a demo agent (token valid for 1 hour):\n\n` +
+        `  PGPASSWORD='${token}' psql "host=127.0.0.1 port=${gw.port} dbname=demo user=demo-agent sslmode=disable"\n\n` +
+        `Mint another token: npx portcullis token --sub my-agent --groups agents\n\n`,
+    );
+  } else {
+    process.stdout.write(`Portcullis is ready on ${gw.snapshot.listen.host}:${gw.port}\n`);
+  }
+  return 0;
+}

@@ -1,0 +1,84 @@
+// Finds and loads gateway.config.ts (or .mjs/.js/.json) with cosmiconfig; TypeScript is
+// compiled with esbuild into a temporary ES module first.
+import { rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { cosmiconfig, type Loader } from 'cosmiconfig';
+import { build } from 'esbuild';
+import type { GatewayConfig } from './types.js';
+import { validateConfig } from './validate.js';
+
+export class ConfigError extends Error {
+  constructor(
+    message: string,
+    readonly problems: string[] = [],
+  ) {
+    super(problems.length ? `${message}\n  - ${problems.join('\n  - ')}` : message);
+  }
+}
+
+const loadTs: Loader = async (filepath) => {
+  const out = await build({
+    entryPoints: [filepath],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    write: false,
+    logLevel: 'silent',
+    // Packages stay imports (resolved from the config's folder); local files are inlined.
+    packages: 'external',
+    absWorkingDir: dirname(filepath),
+  });
+  // Written beside the config so that its package imports resolve from the same folder.
+  const file = join(dirname(filepath), `.portcullis-config-${process.pid}-${Date.now()}.mjs`);
+  writeFileSync(file, out.outputFiles[0].text);
+  try {
+    const mod = await import(pathToFileURL(file).href);
+    return mod.default ?? mod;
+  } finally {
+    rmSync(file, { force: true });
+  }
+};
+
+const SEARCH = [
+  'gateway.config.ts',
+  'gateway.config.mjs',
+  'gateway.config.js',
+  'gateway.config.json',
+];
+
+function explorer() {
+  return cosmiconfig('portcullis', {
+    searchPlaces: SEARCH,
+    loaders: { '.ts': loadTs, '.mts': loadTs },
+    cache: false,
+    searchStrategy: 'none',
+  });
+}
+
+export interface LoadedConfig {
+  config: GatewayConfig;
+  /** The file it came from, or undefined when no config file exists (defaults). */
+  filepath: string | undefined;
+}
+
+/** Load and validate a config file (an explicit path, or searched from `cwd`). */
+export async function loadConfig(file?: string, cwd = process.cwd()): Promise<LoadedConfig> {
+  let result;
+  try {
+    result = file ? await explorer().load(resolve(cwd, file)) : await explorer().search(cwd);
+  } catch (err) {
+    const msg = (err as Error).message ?? String(err);
+    throw new ConfigError(`cannot load ${file ?? 'gateway.config.ts'}: ${msg.split('\n')[0]}`);
+  }
+  if (!result) {
+    if (file) throw new ConfigError(`config file not found: ${file}`);
+    return { config: {}, filepath: undefined };
+  }
+  const config = (result.config ?? {}) as GatewayConfig;
+  const problems = validateConfig(config);
+  if (problems.length)
+    throw new ConfigError(`invalid configuration in ${result.filepath}`, problems);
+  return { config, filepath: result.filepath };
+}

@@ -1,0 +1,24 @@
+// Secrets named in config ({env}, {file}, {value}) are read when the gateway starts and
+// registered with the logger so they never appear in a log line.
+import { readFileSync } from 'node:fs';
+import { registerSecret } from '../util/logger.js';
+import type { SecretRef } from './types.js';
+import { ConfigError } from './load.js';
+
+export function readSecret(ref: SecretRef | undefined, what: string): string | undefined {
+  if (!ref) return undefined;
+  let v: string | undefined;
+  if ('env' in ref) {
+    v = process.env[ref.env];
+    if (v === undefined)
+      throw new ConfigError(`${what}: environment variable ${ref.env} is not set`);
+  } else if ('file' in ref) {
+    try {
+      v = readFileSync(ref.file, 'utf8').replace(/\r?\n$/, '');
+    } catch {
+      throw new ConfigError(`${what}: cannot read secret file ${ref.file}`);
+    }
+  } else v = ref.value;
+  registerSecret(v);
+  return v;
+}

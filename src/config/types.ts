@@ -1,0 +1,142 @@
+// The typed shape of gateway.config.ts: what users write, before validation and defaults.
+
+/** A secret is never written inline in committed config: it names where to read it. */
+export type SecretRef = { env: string } | { file: string } | { value: string };
+
+export interface TlsServerConfig {
+  /** PEM certificate file. */
+  cert: string;
+  /** PEM private key file. */
+  key: string;
+  /** Optional CA bundle for client certificates. */
+  ca?: string;
+}
+
+export interface ListenConfig {
+  host?: string;
+  port?: number;
+  tls?: TlsServerConfig;
+  /** Refuse cleartext (non-TLS) clients that are not on loopback. Default true. */
+  requireTlsForRemote?: boolean;
+  /** Most client connections held at once; further ones get 53300. Default 1000. */
+  maxClients?: number;
+}
+
+export interface AdminConfig {
+  host?: string;
+  /** Admin HTTP port (0 picks a free one). Default 9187. */
+  port?: number;
+}
+
+export interface UpstreamTargetConfig {
+  host: string;
+  port?: number;
+  database: string;
+  user: string;
+  password?: SecretRef;
+  /** 'disable' | 'require' (encrypt, no verification) | 'verify-full'. Default 'disable'. */
+  tls?: 'disable' | 'require' | 'verify-full';
+  /** CA file for verify-full. */
+  ca?: string;
+  /** Most upstream connections to this target. Default 100. */
+  maxConnections?: number;
+}
+
+export interface UpstreamConfig {
+  targets: Record<string, UpstreamTargetConfig>;
+  /**
+   * Client database name → target name. '*' matches any database. A function may pick a
+   * target per identity.
+   */
+  routes?: Record<string, string>;
+  /** Upstream connect timeout in ms. Default 10000. */
+  connectTimeoutMs?: number;
+}
+
+export interface JwtConfig {
+  /** Where the verification keys come from. `dev: true` trusts the local development key. */
+  jwks:
+    | { url: string; cacheMaxAgeMs?: number; allowHttp?: boolean }
+    | { file: string }
+    | { keys: { keys: Record<string, unknown>[] } }
+    | { dev: true };
+  issuer?: string | string[];
+  audience?: string | string[];
+  algorithms?: string[];
+  clockToleranceSec?: number;
+  /** Claim names (dotted paths) for the identity fields. */
+  claims?: {
+    sub?: string;
+    email?: string;
+    groups?: string;
+    agent?: string;
+    onBehalfOf?: string | string[];
+  };
+  /** Require the startup user to equal this claim ('sub', a claim path) or 'none'. Default 'none'. */
+  bindUser?: string;
+}
+
+export interface ApiKeyConfig {
+  id: string;
+  /** `sha256:<hex>` or `scrypt:...` as printed by `portcullis apikey`. */
+  hash: string;
+  sub: string;
+  groups?: string[];
+  email?: string;
+  agent?: string;
+}
+
+export interface AuthConfig {
+  jwt?: JwtConfig;
+  apiKeys?: ApiKeyConfig[];
+  /** Milliseconds a client has to complete startup and authentication. Default 10000. */
+  timeoutMs?: number;
+}
+
+export interface PolicyConfig {
+  /** Rego files or directories for the built-in evaluator. Default ['policies.rego']. */
+  files?: string[];
+  /** An `opa build -t wasm` bundle (bundle.tar.gz) or policy.wasm; replaces `files`. */
+  wasm?: string;
+  /** Development only: allow every statement that parses. */
+  allowAll?: boolean;
+  /** Extra data document for the policy (data.*). */
+  data?: Record<string, unknown>;
+}
+
+export interface RecordingConfig {
+  enabled?: boolean;
+  spoolDir?: string;
+  durability?: 'fsync' | 'write' | 'off';
+  failOpen?: boolean;
+  sinks?: unknown[];
+  signingKey?: SecretRef;
+}
+
+export interface SessionConfig {
+  /** search_path pinned on every upstream session. Default ['public']. */
+  searchPath?: string[];
+  /** Statement timeout pinned upstream (ms), 0 for none. Default 0. */
+  statementTimeoutMs?: number;
+  /** Largest frontend message accepted (bytes). Default 16 MiB. */
+  maxMessageBytes?: number;
+  /** Largest SQL text accepted before parsing (bytes). Default 1 MiB. */
+  maxQueryBytes?: number;
+  /** Close a client that leaves a message half-sent for this long (ms). Default 30000. */
+  messageTimeoutMs?: number;
+  /** Most bytes queued towards a client that does not read before it is cut. Default 64 MiB. */
+  maxClientBacklogBytes?: number;
+}
+
+export interface GatewayConfig {
+  listen?: ListenConfig;
+  admin?: AdminConfig;
+  /** Omit for the embedded development PostgreSQL. */
+  upstream?: UpstreamConfig;
+  auth?: AuthConfig;
+  policy?: PolicyConfig;
+  recording?: RecordingConfig;
+  session?: SessionConfig;
+  /** Where local state lives (dev key, embedded database, spool). Default '.data'. */
+  dataDir?: string;
+}

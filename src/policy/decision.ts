@@ -1,0 +1,71 @@
+// Combines the values of data.portcullis into one Decision, the same way for every engine:
+// deny wins; an approval document holds; allow with mask and limits; otherwise deny.
+import type { ApprovalRequirement, Decision, Limits } from './types.js';
+
+/** The rule values an engine produced for one statement (OPA JSON form). */
+export interface RuleValues {
+  allow?: unknown;
+  deny?: unknown;
+  hint?: unknown;
+  approval?: unknown;
+  mask?: unknown;
+  limits?: unknown;
+}
+
+const NO_RULE = 'no policy rule allows this statement';
+
+function strings(v: unknown): string[] {
+  if (Array.isArray(v)) return v.map((x) => (typeof x === 'string' ? x : JSON.stringify(x)));
+  if (typeof v === 'string') return [v];
+  return [];
+}
+
+function approvalOf(v: unknown): ApprovalRequirement | undefined {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const o = v as Record<string, unknown>;
+  return {
+    reason: typeof o.reason === 'string' ? o.reason : 'approval required',
+    approvers: strings(o.approvers),
+    quorum: typeof o.quorum === 'number' && o.quorum >= 1 ? Math.floor(o.quorum) : 1,
+    ttl_seconds: typeof o.ttl_seconds === 'number' && o.ttl_seconds > 0 ? o.ttl_seconds : 900,
+  };
+}
+
+function maskOf(v: unknown): Record<string, string> | undefined {
+  if (v === undefined) return {};
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, s] of Object.entries(v)) {
+    if (typeof s !== 'string') return undefined;
+    out[k] = s;
+  }
+  return out;
+}
+
+function limitsOf(v: unknown): Limits {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return {};
+  const o = v as Record<string, unknown>;
+  const l: Limits = {};
+  if (typeof o.max_rows === 'number' && o.max_rows >= 0) l.max_rows = o.max_rows;
+  if (typeof o.timeout_ms === 'number' && o.timeout_ms > 0) l.timeout_ms = o.timeout_ms;
+  return l;
+}
+
+/** Decide from rule values; anything malformed denies (fail closed). */
+export function combine(r: RuleValues): Decision {
+  const hint = typeof r.hint === 'string' ? r.hint : undefined;
+  const denies = strings(r.deny);
+  if (denies.length) return { kind: 'deny', reasons: denies.sort(), hint };
+  if (r.approval !== undefined && r.approval !== false) {
+    const approval = approvalOf(r.approval);
+    if (!approval)
+      return { kind: 'deny', reasons: ['the policy returned a malformed approval document'], hint };
+    return { kind: 'approval', approval, reasons: [approval.reason], hint };
+  }
+  if (r.allow === true) {
+    const mask = maskOf(r.mask);
+    if (!mask) return { kind: 'deny', reasons: ['the policy returned a malformed mask'], hint };
+    return { kind: 'allow', mask, limits: limitsOf(r.limits), reasons: [] };
+  }
+  return { kind: 'deny', reasons: [NO_RULE], hint };
+}

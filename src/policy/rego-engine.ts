@@ -1,0 +1,67 @@
+// PolicyEngine over the built-in Rego evaluator.
+import { createHash } from 'node:crypto';
+import { compileModules, type CompiledPolicy } from './rego/index.js';
+import { combine } from './decision.js';
+import type { Decision, PolicyEngine, PolicyInput } from './types.js';
+
+export interface RegoSource {
+  path: string;
+  source: string;
+}
+
+/** Input paths whose values differ between otherwise identical statements. */
+const VOLATILE = [
+  'input',
+  'input.now_ns',
+  'input.statement',
+  'input.statement.text',
+  'input.statement.params',
+];
+const PARAMS = ['input', 'input.statement', 'input.statement.params'];
+const VOLATILE_BUILTINS = /\b(time\.now_ns|rand\.|uuid\.|http\.send|opa\.runtime)/;
+
+export function regoEngine(
+  modules: RegoSource[],
+  data?: Record<string, unknown>,
+): PolicyEngine & { compiled: CompiledPolicy } {
+  const compiled = compileModules(modules, { data });
+  const paths = compiled.inputPathsRead();
+  const hash = createHash('sha256');
+  for (const m of modules) hash.update(m.path).update('\0').update(m.source).update('\0');
+  hash.update(JSON.stringify(data ?? {}));
+  const version = 'rego:' + hash.digest('hex').slice(0, 12);
+  const usesClock = modules.some((m) => VOLATILE_BUILTINS.test(m.source));
+  const ev = (rule: string, input: PolicyInput) =>
+    compiled.evalRef(`data.portcullis.${rule}`, input);
+  return {
+    compiled,
+    version,
+    readsVolatileInput: usesClock || paths.some((p) => VOLATILE.includes(p)),
+    readsParams: paths.some((p) => PARAMS.includes(p)),
+    decide(input: PolicyInput): Decision {
+      try {
+        const deny = ev('deny', input);
+        const hint = ev('hint', input);
+        if (Array.isArray(deny) && deny.length) return combine({ deny, hint });
+        return combine({
+          approval: ev('approval', input),
+          allow: ev('allow', input),
+          mask: ev('mask', input),
+          limits: ev('limits', input),
+          hint,
+        });
+      } catch (err) {
+        return { kind: 'deny', reasons: [`the policy failed: ${(err as Error).message}`] };
+      }
+    },
+    connect(input: PolicyInput) {
+      try {
+        const v = ev('connect', input);
+        if (v === undefined || v === true) return { allowed: true };
+        return { allowed: false, reason: 'connection refused by policy' };
+      } catch {
+        return { allowed: false, reason: 'connection refused: the policy failed' };
+      }
+    },
+  };
+}

@@ -1,0 +1,36 @@
+// Admin routes that need the running gateway: POST /explain.
+import type { Hono } from 'hono';
+import type { GatewayConfig } from '../config/index.js';
+import { explain } from '../policy/explain.js';
+import type { Gateway } from './gateway.js';
+import { explainInputs } from './explain-input.js';
+
+export function mountRoutes(
+  app: Hono,
+  gw: Gateway,
+  _config: GatewayConfig,
+  _baseDir: string,
+): void {
+  app.post('/explain', async (c) => {
+    let body: { sql?: unknown; identity?: unknown; database?: unknown };
+    try {
+      body = await c.req.json();
+    } catch {
+      return c.json({ error: 'body must be JSON: {"sql": "...", "identity": {...}}' }, 400);
+    }
+    if (typeof body.sql !== 'string') return c.json({ error: '"sql" (string) is required' }, 400);
+    const identity =
+      body.identity && typeof body.identity === 'object'
+        ? (body.identity as Record<string, unknown>)
+        : {};
+    const { inputs, error } = explainInputs(body.sql, identity, {
+      searchPath: gw.snapshot.settings.searchPath,
+      database: typeof body.database === 'string' ? body.database : undefined,
+    });
+    if (error) return c.json({ decision: { kind: 'deny', reasons: [`parse error: ${error}`] } });
+    const engine = gw.snapshot.policy;
+    return c.json(
+      inputs.map((input) => ({ statement: input.statement?.text, ...explain(engine, input) })),
+    );
+  });
+}

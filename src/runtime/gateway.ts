@@ -1,0 +1,174 @@
+// Composition root: builds the runtime from config, runs the Postgres listener and the admin
+// HTTP API, swaps config and policy on reload (old one kept on failure), shuts down gracefully.
+import { createServer, type Server, type Socket } from 'node:net';
+import { dirname } from 'node:path';
+import { serve, type ServerType } from '@hono/node-server';
+import type { GatewayConfig } from '../config/index.js';
+import { loadConfig } from '../config/load.js';
+import { adminApp } from '../admin/app.js';
+import { initSql } from '../sql/index.js';
+import { acceptClient } from '../session/accept.js';
+import { CancelRegistry } from '../session/cancel.js';
+import type { GatewayContext, SessionRecorderPort } from '../session/context.js';
+import type { UpstreamTarget } from '../upstream/connect.js';
+import { log } from '../util/logger.js';
+import { Metrics } from '../util/metrics.js';
+import { buildSnapshot, type Snapshot } from './snapshot.js';
+
+export interface GatewayOptions {
+  config: GatewayConfig;
+  /** Where relative paths in the config are resolved. */
+  baseDir: string;
+  /** The config file, for reloads. */
+  configFile?: string;
+  /** Used when the config names no upstream (the embedded development database). */
+  embedded?: UpstreamTarget;
+  /** Recorder, when recording is on (built by the caller from config.recording). */
+  recorder?: SessionRecorderPort & {
+    gatewayEvent?(type: string, f: Record<string, unknown>): Promise<void>;
+  };
+  /** Extra admin routes mounted by other stages. */
+  mountAdmin?: (app: ReturnType<typeof adminApp>, gw: Gateway) => void;
+}
+
+export class Gateway {
+  snapshot!: Snapshot;
+  readonly metrics = new Metrics();
+  readonly cancels = new CancelRegistry();
+  readonly sessions = new Set<{
+    id: string;
+    shutdown(reason: 'shutdown'): void;
+    idle(): boolean;
+  }>();
+  private readonly upstreamInUse = new Map<string, number>();
+  private server: Server | undefined;
+  private admin: ServerType | undefined;
+  private shuttingDown = false;
+  private ready = false;
+  readonly context: GatewayContext;
+  port = 0;
+  adminPort = 0;
+
+  constructor(private readonly opts: GatewayOptions) {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const gw = this;
+    this.context = {
+      settings: () => gw.snapshot.settings,
+      tls: () => gw.snapshot.tls,
+      authenticate: (password, ctx) => gw.snapshot.authenticator.authenticate(password, ctx),
+      policy: () => gw.snapshot.policy,
+      route: (database) => {
+        const s = gw.snapshot;
+        const name = s.routes.get(database) ?? s.routes.get('*');
+        return name ? s.targets.get(name) : undefined;
+      },
+      acquireUpstream: (target) => {
+        const max = gw.snapshot.targets.get(target)?.maxConnections ?? 0;
+        const n = gw.upstreamInUse.get(target) ?? 0;
+        if (n >= max) return false;
+        gw.upstreamInUse.set(target, n + 1);
+        return true;
+      },
+      releaseUpstream: (target) => {
+        gw.upstreamInUse.set(target, Math.max(0, (gw.upstreamInUse.get(target) ?? 0) - 1));
+      },
+      recorder: () => gw.opts.recorder,
+      metrics: this.metrics,
+      cancels: this.cancels,
+      sessions: this.sessions,
+      isShuttingDown: () => gw.shuttingDown,
+      auditGateway: (type, fields) => {
+        gw.opts.recorder
+          ?.gatewayEvent?.(type, fields)
+          .catch(() => log.error('could not record a gateway event', { type }));
+      },
+    };
+  }
+
+  /** Build the runtime and start listening. */
+  async start(): Promise<void> {
+    await initSql();
+    this.snapshot = await buildSnapshot(this.opts.config, {
+      baseDir: this.opts.baseDir,
+      embedded: this.opts.embedded,
+    });
+    const { listen, admin } = this.snapshot;
+    this.server = createServer({ pauseOnConnect: false }, (sock: Socket) => {
+      acceptClient(this.context, sock, this.snapshot.listen.maxClients).catch((err) => {
+        log.error('client setup failed', { err });
+        sock.destroy();
+      });
+    });
+    this.server.maxConnections = listen.maxClients + 100;
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(listen.port, listen.host, () => resolve());
+    });
+    const addr = this.server.address();
+    this.port = typeof addr === 'object' && addr ? addr.port : listen.port;
+    const app = adminApp({
+      ready: () => this.ready && !this.shuttingDown,
+      metrics: () => this.metrics.render(),
+    });
+    this.opts.mountAdmin?.(app, this);
+    await new Promise<void>((resolve) => {
+      this.admin = serve({ fetch: app.fetch, port: admin.port, hostname: admin.host }, (info) => {
+        this.adminPort = info.port;
+        resolve();
+      });
+    });
+    this.ready = true;
+    log.info('gateway ready', {
+      host: listen.host,
+      port: this.port,
+      admin_port: this.adminPort,
+      policy: this.snapshot.policy.version,
+    });
+  }
+
+  /**
+   * Reload config and policy from disk: the new snapshot is built (policy compiled, its
+   * tests run) before the swap; on failure the old one stays and the reason is logged.
+   * Statements already decided keep the decision they got.
+   */
+  async reload(): Promise<boolean> {
+    try {
+      const file = this.opts.configFile;
+      const config = file ? (await loadConfig(file)).config : this.opts.config;
+      const baseDir = file ? dirname(file) : this.opts.baseDir;
+      const next = await buildSnapshot(config, { baseDir, embedded: this.opts.embedded });
+      const prev = this.snapshot.policy.version;
+      this.snapshot = { ...next, listen: this.snapshot.listen, admin: this.snapshot.admin };
+      log.info('configuration reloaded', { policy: next.policy.version, previous_policy: prev });
+      this.context.auditGateway('config_reload', {
+        ok: true,
+        policy_version: next.policy.version,
+        previous_policy_version: prev,
+      });
+      return true;
+    } catch (err) {
+      log.error('reload failed; keeping the running configuration', {
+        err: (err as Error).message,
+      });
+      this.context.auditGateway('config_reload', { ok: false, error: (err as Error).message });
+      return false;
+    }
+  }
+
+  /**
+   * Stop accepting, let in-flight statements finish within `graceMs`, then close everyone.
+   */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (this.shuttingDown) return;
+    this.shuttingDown = true;
+    this.server?.close();
+    for (const s of this.sessions) s.shutdown('shutdown');
+    const deadline = Date.now() + graceMs;
+    while (this.sessions.size > 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 25));
+    for (const s of [...this.sessions]) (s as unknown as { close(): void }).close();
+    await new Promise<void>((resolve) =>
+      this.admin ? this.admin.close(() => resolve()) : resolve(),
+    );
+  }
+}

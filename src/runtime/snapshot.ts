@@ -1,0 +1,159 @@
+// Compiles a validated GatewayConfig into a runtime snapshot: defaults applied, secrets read,
+// authenticator and policy built. The hot path only ever reads snapshots.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import {
+  createAuthenticator,
+  devJwtOptions,
+  loadOrCreateDevKey,
+  type Authenticator,
+} from '../auth/index.js';
+import type { JwksSource } from '../auth/jwks.js';
+import { readSecret, type GatewayConfig } from '../config/index.js';
+import { ConfigError } from '../config/load.js';
+import type { PolicyEngine } from '../policy/types.js';
+import { pinnedSettings } from '../session/params.js';
+import type { SessionSettings } from '../session/context.js';
+import type { UpstreamTarget } from '../upstream/connect.js';
+import { loadPolicy } from './policy.js';
+
+export interface Snapshot {
+  settings: SessionSettings;
+  tls: SecureContext | undefined;
+  authenticator: Authenticator;
+  policy: PolicyEngine;
+  targets: Map<string, UpstreamTarget & { maxConnections: number }>;
+  routes: Map<string, string>;
+  listen: { host: string; port: number; maxClients: number };
+  admin: { host: string; port: number };
+  dataDir: string;
+}
+
+const MiB = 1024 * 1024;
+
+export async function buildSnapshot(
+  config: GatewayConfig,
+  opts: { baseDir: string; embedded?: UpstreamTarget },
+): Promise<Snapshot> {
+  const dataDir = resolve(opts.baseDir, config.dataDir ?? '.data');
+  const s = config.session ?? {};
+  const searchPath = s.searchPath ?? ['public'];
+  const statementTimeoutMs = s.statementTimeoutMs ?? 0;
+  const listenTls = config.listen?.tls;
+  let tls: SecureContext | undefined;
+  if (listenTls) {
+    try {
+      tls = createSecureContext({
+        cert: readFileSync(resolve(opts.baseDir, listenTls.cert)),
+        key: readFileSync(resolve(opts.baseDir, listenTls.key)),
+        ca: listenTls.ca ? readFileSync(resolve(opts.baseDir, listenTls.ca)) : undefined,
+        minVersion: 'TLSv1.2',
+      });
+    } catch (err) {
+      throw new ConfigError(
+        `listen.tls: cannot load certificate or key: ${(err as Error).message}`,
+      );
+    }
+  }
+  const settings: SessionSettings = {
+    limits: {
+      maxMessageBytes: s.maxMessageBytes ?? 16 * MiB,
+      maxQueryBytes: s.maxQueryBytes ?? 1 * MiB,
+      authTimeoutMs: config.auth?.timeoutMs ?? 10_000,
+      messageTimeoutMs: s.messageTimeoutMs ?? 30_000,
+      maxClientBacklogBytes: s.maxClientBacklogBytes ?? 64 * MiB,
+    },
+    searchPath,
+    pinned: pinnedSettings({ searchPath, statementTimeoutMs }),
+    requireTlsForRemote: config.listen?.requireTlsForRemote ?? true,
+    bindClientCertToUser: Boolean(listenTls?.ca),
+  };
+
+  // Client authentication: JWT (dev key by default) and API keys.
+  const jwtCfg =
+    config.auth?.jwt ??
+    (config.auth?.apiKeys?.length ? undefined : { jwks: { dev: true as const } });
+  let jwt: Parameters<typeof createAuthenticator>[0]['jwt'];
+  if (jwtCfg) {
+    const j = jwtCfg.jwks;
+    if ('dev' in j) {
+      const dev = await loadOrCreateDevKey(dataDir);
+      jwt = { ...devJwtOptions(dev), claims: jwtCfg.claims };
+    } else {
+      const source: JwksSource =
+        'url' in j
+          ? { kind: 'remote', url: j.url, cacheMaxAgeMs: j.cacheMaxAgeMs, allowHttp: j.allowHttp }
+          : 'file' in j
+            ? { kind: 'file', path: resolve(opts.baseDir, j.file) }
+            : { kind: 'inline', keys: j.keys as never };
+      if (!jwtCfg.issuer || !jwtCfg.audience)
+        throw new ConfigError('auth.jwt: issuer and audience are required');
+      jwt = {
+        jwks: source,
+        issuer: jwtCfg.issuer,
+        audience: jwtCfg.audience,
+        algorithms: jwtCfg.algorithms,
+        clockToleranceSeconds: jwtCfg.clockToleranceSec,
+        claims: jwtCfg.claims,
+      };
+    }
+  }
+  let authenticator: Authenticator;
+  try {
+    authenticator = createAuthenticator({
+      jwt,
+      apiKeys: config.auth?.apiKeys,
+      bindUser: config.auth?.jwt?.bindUser,
+    });
+  } catch (err) {
+    throw new ConfigError(`auth: ${(err as Error).message}`);
+  }
+
+  const targets = new Map<string, UpstreamTarget & { maxConnections: number }>();
+  const routes = new Map<string, string>();
+  const connectTimeoutMs = config.upstream?.connectTimeoutMs ?? 10_000;
+  if (config.upstream) {
+    for (const [name, t] of Object.entries(config.upstream.targets)) {
+      targets.set(name, {
+        name,
+        host: t.host,
+        port: t.port ?? 5432,
+        database: t.database,
+        user: t.user,
+        password: readSecret(t.password, `upstream.targets.${name}.password`) ?? '',
+        tls: t.tls ?? 'disable',
+        ca: t.ca ? resolve(opts.baseDir, t.ca) : undefined,
+        connectTimeoutMs,
+        maxConnections: t.maxConnections ?? 100,
+      });
+    }
+    const r = config.upstream.routes ?? { '*': Object.keys(config.upstream.targets)[0] };
+    for (const [db, name] of Object.entries(r)) {
+      if (!targets.has(name))
+        throw new ConfigError(`upstream.routes.${db}: no target named "${name}"`);
+      routes.set(db, name);
+    }
+  } else if (opts.embedded) {
+    targets.set(opts.embedded.name, { ...opts.embedded, connectTimeoutMs, maxConnections: 200 });
+    routes.set('*', opts.embedded.name);
+  } else throw new ConfigError('upstream: no targets configured');
+
+  const policy = await loadPolicy(config.policy, opts.baseDir);
+
+  return {
+    settings,
+    tls,
+    authenticator,
+    policy,
+    targets,
+    routes,
+    listen: {
+      host: config.listen?.host ?? '127.0.0.1',
+      port: config.listen?.port ?? 6432,
+      maxClients: config.listen?.maxClients ?? 1000,
+    },
+    admin: { host: config.admin?.host ?? '127.0.0.1', port: config.admin?.port ?? 9187 },
+    dataDir,
+  };
+}

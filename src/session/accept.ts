@@ -1,0 +1,102 @@
+// From an accepted TCP connection to a running session: startup, routing, the `connect`
+// rule, an upstream login with the gateway's credential, and the client's own key data.
+import type { Socket } from 'node:net';
+import { connectUpstream } from '../upstream/connect.js';
+import { AUTH_OK, ClientError, backendKeyData, readyForQuery } from '../wire/index.js';
+import { log } from '../util/logger.js';
+import type { GatewayContext, SessionRecordingPort } from './context.js';
+import { Session } from './session.js';
+import { refuse, runStartup } from './startup.js';
+
+export async function acceptClient(
+  ctx: GatewayContext,
+  raw: Socket,
+  maxClients: number,
+): Promise<void> {
+  raw.setNoDelay(true);
+  raw.on('error', () => raw.destroy());
+  ctx.metrics.connectionsTotal.inc();
+  if (ctx.isShuttingDown()) return refuse(raw, ClientError.shuttingDown());
+  if (ctx.sessions.size >= maxClients) return refuse(raw, ClientError.tooManyConnections());
+  const a = await runStartup(ctx, raw);
+  if (!a) return;
+  const { socket } = a;
+  const target = ctx.route(a.startup.database, a.identity);
+  if (!target) return refuse(socket, ClientError.unknownDatabase(a.startup.database));
+  const sessionFacts = {
+    id: '',
+    database: a.startup.database,
+    target: target.name,
+    application_name: a.startup.applicationName,
+    client_addr: a.clientAddr,
+    tls: a.tls,
+    in_transaction: false,
+  };
+  const verdict = ctx
+    .policy()
+    .connect({ identity: a.identity, session: sessionFacts, now_ns: Date.now() * 1e6 });
+  if (!verdict.allowed) {
+    ctx.auditGateway('connect_refused', {
+      sub: a.identity.sub,
+      client_addr: a.clientAddr,
+      reason: verdict.reason ?? '',
+    });
+    return refuse(
+      socket,
+      ClientError.connectRefused(verdict.reason ?? 'connection refused by policy'),
+    );
+  }
+  if (!ctx.acquireUpstream(target.name)) return refuse(socket, ClientError.tooManyConnections());
+  let released = false;
+  const release = () => {
+    if (!released) ctx.releaseUpstream(target.name);
+    released = true;
+  };
+  let up;
+  try {
+    up = await connectUpstream(target, { ...a.startup.passthrough, ...ctx.settings().pinned });
+  } catch (err) {
+    release();
+    log.error('upstream login failed', { target: target.name, err });
+    return refuse(socket, ClientError.upstreamUnavailable());
+  }
+  if (socket.destroyed) {
+    release();
+    up.socket.destroy();
+    return;
+  }
+  const keys = ctx.cancels.issue(target, up.pid, up.secret);
+  const session = new Session(ctx, a, target, up, keys.pid);
+  let recording: SessionRecordingPort | undefined;
+  const recorder = ctx.recorder();
+  if (recorder) {
+    try {
+      recording = await recorder.openSession({
+        sessionId: session.id,
+        identity: a.identity,
+        client_addr: a.clientAddr,
+        application_name: a.startup.applicationName,
+        database: a.startup.database,
+        target: target.name,
+        tls: a.tls,
+        upstream_user: target.user,
+      });
+    } catch (err) {
+      log.error('recording unavailable: connection refused', { err });
+      ctx.cancels.release(keys.pid);
+      release();
+      up.socket.destroy();
+      return refuse(socket, ClientError.connectRefused('the session cannot be recorded right now'));
+    }
+  }
+  ctx.metrics.connections.add(1);
+  ctx.metrics.upstreamConnections.add(1);
+  ctx.sessions.add(session);
+  socket.cork();
+  socket.write(AUTH_OK);
+  for (const p of up.parameterFrames) socket.write(p);
+  socket.write(backendKeyData(keys.pid, keys.secret.readInt32BE(0)));
+  socket.write(readyForQuery(up.status));
+  socket.uncork();
+  session.start(recording, [a.leftover]);
+}

@@ -1,0 +1,59 @@
+// What a session needs from the running gateway: a read-only view built by runtime/.
+import type { SecureContext } from 'node:tls';
+import type { Identity, PolicyEngine } from '../policy/types.js';
+import type { UpstreamTarget } from '../upstream/connect.js';
+import type { Metrics } from '../util/metrics.js';
+import type { CancelRegistry } from './cancel.js';
+
+export type {
+  Recorder as SessionRecorderPort,
+  SessionRecording as SessionRecordingPort,
+} from '../record/types.js';
+import type { Recorder } from '../record/types.js';
+
+export type AuthResult =
+  { ok: true; identity: Identity; expiresAt?: number } | { ok: false; reason: string };
+
+export interface SessionLimits {
+  /** Largest frontend message (bytes). */
+  maxMessageBytes: number;
+  /** Largest SQL text parsed (bytes). */
+  maxQueryBytes: number;
+  /** Time allowed for startup and authentication (ms). */
+  authTimeoutMs: number;
+  /** Time a client may leave a message half-sent (ms). */
+  messageTimeoutMs: number;
+  /** Bytes queued towards a client that does not read before it is cut. */
+  maxClientBacklogBytes: number;
+}
+
+export interface SessionSettings {
+  limits: SessionLimits;
+  searchPath: string[];
+  /** GUCs pinned upstream on every session. */
+  pinned: Record<string, string>;
+  requireTlsForRemote: boolean;
+  /** When set, a client certificate's CN must equal the startup user. */
+  bindClientCertToUser: boolean;
+}
+
+export interface GatewayContext {
+  settings(): SessionSettings;
+  tls(): SecureContext | undefined;
+  authenticate(password: string, ctx: { user: string; clientAddr: string }): Promise<AuthResult>;
+  /** The current policy (hot-reloaded); a session reads it once per decision. */
+  policy(): PolicyEngine;
+  /** Upstream target for a client database and identity; undefined when not served. */
+  route(database: string, identity: Identity): UpstreamTarget | undefined;
+  /** Reserve an upstream slot for a target; false when the cap is reached. */
+  acquireUpstream(target: string): boolean;
+  releaseUpstream(target: string): void;
+  recorder(): Recorder | undefined;
+  readonly metrics: Metrics;
+  readonly cancels: CancelRegistry;
+  /** Live sessions, for shutdown and the admin API. */
+  readonly sessions: Set<{ id: string; shutdown(reason: 'shutdown'): void; idle(): boolean }>;
+  isShuttingDown(): boolean;
+  /** Audit gateway-level events (auth failures). Never throws. */
+  auditGateway(type: string, fields: Record<string, unknown>): void;
+}

@@ -1,0 +1,140 @@
+// Startup parameters: which client settings may reach upstream, which are refused, and the
+// values the gateway pins on every upstream session.
+
+/** Settings a client may choose freely; passed upstream as sent. Names are case-insensitive. */
+const PASSTHROUGH = new Set([
+  'application_name',
+  'datestyle',
+  'timezone',
+  'intervalstyle',
+  'extra_float_digits',
+  'client_min_messages',
+  'lc_messages',
+  'lc_monetary',
+  'lc_numeric',
+  'lc_time',
+  'bytea_output',
+  'geqo',
+]);
+
+/** Accepted but never forwarded: the gateway pins its own value (UTF8). */
+const PINNED_BY_GATEWAY = new Set(['client_encoding']);
+
+export interface StartupDecision {
+  ok: true;
+  user: string;
+  database: string;
+  applicationName: string;
+  /** Parameters to send upstream (client choices that are safe). */
+  passthrough: Record<string, string>;
+  /** `_pq_.*` protocol options we do not support (reported in NegotiateProtocolVersion). */
+  unsupportedOptions: string[];
+}
+
+export type StartupVerdict =
+  StartupDecision | { ok: false; refused: string; kind: 'param' | 'database' };
+
+/** Split a libpq `options` string into -c settings (`-c a=b`, `-ca=b`, `--a=b`). */
+export function parseOptions(options: string): { settings: [string, string][]; bad?: string } {
+  const words: string[] = [];
+  let cur = '';
+  let escaped = false;
+  let any = false;
+  for (const ch of options) {
+    if (escaped) {
+      cur += ch;
+      escaped = false;
+      any = true;
+    } else if (ch === '\\') escaped = true;
+    else if (ch === ' ' || ch === '\t' || ch === '\n' || ch === '\r') {
+      if (any) words.push(cur);
+      cur = '';
+      any = false;
+    } else {
+      cur += ch;
+      any = true;
+    }
+  }
+  if (any) words.push(cur);
+  const settings: [string, string][] = [];
+  for (let i = 0; i < words.length; i++) {
+    let w = words[i];
+    if (w === '-c') {
+      if (i + 1 >= words.length) return { settings, bad: '-c' };
+      w = words[++i];
+    } else if (w.startsWith('-c')) w = w.slice(2);
+    else if (w.startsWith('--')) w = w.slice(2);
+    else return { settings, bad: w };
+    const eq = w.indexOf('=');
+    if (eq <= 0) return { settings, bad: w };
+    settings.push([w.slice(0, eq).replace(/-/g, '_'), w.slice(eq + 1)]);
+  }
+  return { settings };
+}
+
+/**
+ * Decide what happens to a client's startup parameters. Anything security-relevant
+ * (role, session_authorization, search_path, replication, standard_conforming_strings,
+ * options setting anything but a passthrough setting, unknown parameters) is refused.
+ */
+export function checkStartupParams(params: Map<string, string>): StartupVerdict {
+  const user = params.get('user') ?? '';
+  if (!user) return { ok: false, refused: 'user', kind: 'param' };
+  const database = params.get('database');
+  if (database === undefined || database === '')
+    return { ok: false, refused: 'database', kind: 'database' };
+  const passthrough: Record<string, string> = {};
+  const unsupportedOptions: string[] = [];
+  for (const [rawKey, value] of params) {
+    const key = rawKey.toLowerCase();
+    if (key === 'user' || key === 'database') continue;
+    if (rawKey.startsWith('_pq_.')) {
+      unsupportedOptions.push(rawKey);
+      continue;
+    }
+    if (key === 'options') {
+      const { settings, bad } = parseOptions(value);
+      if (bad !== undefined) return { ok: false, refused: 'options', kind: 'param' };
+      for (const [k, v] of settings) {
+        const lk = k.toLowerCase();
+        if (PINNED_BY_GATEWAY.has(lk)) continue;
+        if (!PASSTHROUGH.has(lk)) return { ok: false, refused: k, kind: 'param' };
+        passthrough[lk] = v;
+      }
+      continue;
+    }
+    if (PINNED_BY_GATEWAY.has(key)) continue;
+    if (key === 'replication') {
+      // Only "false"/"off"/"0" (libpq sends nothing when not asked) keep a normal session.
+      if (/^(false|off|0|no)$/i.test(value)) continue;
+      return { ok: false, refused: rawKey, kind: 'param' };
+    }
+    if (!PASSTHROUGH.has(key)) return { ok: false, refused: rawKey, kind: 'param' };
+    passthrough[key] = value;
+  }
+  // PostgreSQL truncates names to NAMEDATALEN-1 bytes; keep application_name printable.
+  const applicationName = (passthrough['application_name'] ?? '')
+    .replace(/[^\x20-\x7e]/g, '?')
+    .slice(0, 63);
+  if ('application_name' in passthrough) passthrough['application_name'] = applicationName;
+  return { ok: true, user, database, applicationName, passthrough, unsupportedOptions };
+}
+
+/** Quote a schema name for a search_path setting. */
+function quoteIdent(s: string): string {
+  return /^[a-z_][a-z0-9_$]*$/.test(s) ? s : '"' + s.replace(/"/g, '""') + '"';
+}
+
+/** Settings pinned on every upstream session, whatever the client asked. */
+export function pinnedSettings(opts: {
+  searchPath: string[];
+  statementTimeoutMs: number;
+}): Record<string, string> {
+  const s: Record<string, string> = {
+    client_encoding: 'UTF8',
+    standard_conforming_strings: 'on',
+    search_path: opts.searchPath.map(quoteIdent).join(', '),
+  };
+  if (opts.statementTimeoutMs > 0) s.statement_timeout = String(opts.statementTimeoutMs);
+  return s;
+}

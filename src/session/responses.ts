@@ -1,0 +1,105 @@
+// Upstream → client: scans backend message headers in each chunk, forwards untouched runs
+// of bytes, and hands the few messages the session must see (ReadyForQuery, ErrorResponse,
+// CommandComplete, ParameterStatus, Copy*Response) to a handler. DataRows are never decoded.
+import { B } from '../wire/index.js';
+
+/** Backend messages whose body the session reads. Everything else is passed through. */
+const WATCHED = new Uint8Array(256);
+for (const t of [
+  B.ReadyForQuery,
+  B.ErrorResponse,
+  B.CommandComplete,
+  B.ParameterStatus,
+  B.CopyInResponse,
+  B.CopyOutResponse,
+  B.CopyBothResponse,
+  B.EmptyQueryResponse,
+  B.PortalSuspended,
+  B.Authentication,
+  B.BackendKeyData,
+])
+  WATCHED[t] = 1;
+
+/** Largest watched message buffered whole (an ErrorResponse can carry a long message). */
+const MAX_WATCHED = 1024 * 1024;
+
+export interface ResponseHandler {
+  /**
+   * A watched message. Return undefined to forward it as is, null to drop it, or bytes to
+   * send instead.
+   */
+  onMessage(type: number, body: Buffer, raw: Buffer): Buffer | null | undefined;
+  /** Bytes ready for the client, in order. */
+  emit(chunks: Buffer[]): void;
+  /** The upstream broke the protocol; the session must close. */
+  onViolation(reason: string): void;
+}
+
+export class ResponseScanner {
+  /** Bytes of the current pass-through message still to come. */
+  private skip = 0;
+  /** A header or watched message split across chunks. */
+  private partial: Buffer | undefined;
+
+  constructor(private readonly handler: ResponseHandler) {}
+
+  push(chunk: Buffer): void {
+    const out: Buffer[] = [];
+    let buf = chunk;
+    if (this.partial) {
+      buf = Buffer.concat([this.partial, chunk]);
+      this.partial = undefined;
+    }
+    let pos = 0;
+    let runStart = 0;
+    const len = buf.length;
+    if (this.skip > 0) {
+      const n = Math.min(this.skip, len);
+      this.skip -= n;
+      pos = n;
+    }
+    while (pos < len) {
+      if (len - pos < 5) {
+        if (pos > runStart) out.push(buf.subarray(runStart, pos));
+        this.partial = Buffer.from(buf.subarray(pos));
+        runStart = pos = len;
+        break;
+      }
+      const type = buf[pos];
+      const mlen = buf.readInt32BE(pos + 1);
+      if (mlen < 4) {
+        this.handler.onViolation(`invalid backend message length ${mlen}`);
+        return;
+      }
+      const total = mlen + 1;
+      if (WATCHED[type] === 0) {
+        if (pos + total <= len) pos += total;
+        else {
+          this.skip = pos + total - len;
+          pos = len;
+        }
+        continue;
+      }
+      if (mlen > MAX_WATCHED) {
+        this.handler.onViolation(`backend message ${String.fromCharCode(type)} too long`);
+        return;
+      }
+      if (pos + total > len) {
+        if (pos > runStart) out.push(buf.subarray(runStart, pos));
+        this.partial = Buffer.from(buf.subarray(pos));
+        runStart = pos = len;
+        break;
+      }
+      const raw = buf.subarray(pos, pos + total);
+      const r = this.handler.onMessage(type, raw.subarray(5), raw);
+      if (r !== undefined) {
+        if (pos > runStart) out.push(buf.subarray(runStart, pos));
+        if (r !== null) out.push(r);
+        runStart = pos + total;
+      }
+      pos += total;
+    }
+    if (runStart < len && pos > runStart) out.push(buf.subarray(runStart, Math.min(pos, len)));
+    if (out.length) this.handler.emit(out);
+  }
+}

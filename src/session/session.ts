@@ -1,0 +1,867 @@
+// One client connection after login: the loop of the data path. Frontend messages are
+// buffered to their boundary (Query, or Sync/Flush for the extended protocol), every
+// statement is analysed and decided, and only then are the untouched bytes forwarded.
+// A refused batch never reaches upstream: the gateway sends upstream a marker that fails
+// at parse time (so transaction state stays the same on both sides) and substitutes its
+// own ErrorResponse for the marker's.
+import { isUtf8 } from 'node:buffer';
+import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { analyze } from '../sql/index.js';
+import type { StatementFacts } from '../sql/types.js';
+import type { DecisionRecord, SessionFacts } from '../policy/types.js';
+import type { UpstreamSession, UpstreamTarget } from '../upstream/connect.js';
+import {
+  B,
+  ClientError,
+  F,
+  FLUSH,
+  FrameError,
+  FrameReader,
+  SYNC,
+  TERMINATE,
+  bindParamsAsText,
+  errorResponse,
+  parseBind,
+  parseDescribeOrClose,
+  parseErrorFields,
+  parseExecute,
+  parseMessage,
+  parseParameterStatus,
+  parseParse,
+  queryMessage,
+  toWire,
+  type Frame,
+  type TxStatus,
+} from '../wire/index.js';
+import type { ErrorFields } from '../wire/backend.js';
+import { log } from '../util/logger.js';
+import type { GatewayContext, SessionRecordingPort } from './context.js';
+import type { StatementEventInput } from '../record/types.js';
+import { DecisionPoint, refusalFields } from './decide.js';
+import { NameTable, type Prepared } from './statements.js';
+import type { Authenticated } from './startup.js';
+import { ResponseScanner } from './responses.js';
+
+/** SQL that fails in PostgreSQL's parser, used to mirror a refusal upstream. */
+const MARKER_SQL = '/* refused by the gateway */ portcullis_refused_statement';
+
+interface StatementRun {
+  seq: number;
+  started: number;
+}
+
+/** A unit of upstream work that ends with one ReadyForQuery (a Query or a Sync). */
+interface Item {
+  started: number;
+  /** ErrorResponses to send instead of the upstream's next ones (refusal markers). */
+  replace: Buffer[];
+  /** Recorded statements awaiting their outcome, in execution order. */
+  runs: StatementRun[];
+}
+
+interface Portal {
+  prepared: Prepared;
+  params: (string | null)[];
+}
+
+type Pending =
+  | { type: 'parse'; frame: Frame; name: string; sql: string }
+  | { type: 'bind'; frame: Frame; portal: string; statement: string; params: (string | null)[] }
+  | { type: 'execute'; frame: Frame; portal: string }
+  | { type: 'close'; frame: Frame; kind: 'S' | 'P'; name: string }
+  | { type: 'describe'; frame: Frame };
+
+const newItem = (): Item => ({ started: performance.now(), replace: [], runs: [] });
+
+export class Session {
+  readonly id = randomUUID();
+  private readonly reader: FrameReader;
+  private status: TxStatus;
+  private readonly items: Item[] = [];
+  private openItem: Item = newItem();
+  private batch: Pending[] = [];
+  private skipUntilSync = false;
+  private copyIn = false;
+  private busy = false;
+  private closed = false;
+  private draining = false;
+  private clientPaused = false;
+  private upstreamPaused = false;
+  private messageTimer: NodeJS.Timeout | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private readonly prepared = new NameTable<Prepared>();
+  private readonly portals = new NameTable<Portal>(1000);
+  private readonly decisions: DecisionPoint;
+  private readonly facts: SessionFacts;
+  private recording: SessionRecordingPort | undefined;
+  private readonly client: Socket;
+  private readonly upstream: Socket;
+  private statements = 0;
+  private refused = 0;
+  private errors = 0;
+  private rows = 0;
+  private readonly startedAt = Date.now();
+  private endReason = 'client_disconnect';
+  private readonly log;
+
+  constructor(
+    private readonly ctx: GatewayContext,
+    private readonly auth: Authenticated,
+    private readonly target: UpstreamTarget,
+    up: UpstreamSession,
+    private readonly cancelPid: number,
+  ) {
+    const s = ctx.settings();
+    this.client = auth.socket;
+    this.upstream = up.socket;
+    this.status = up.status;
+    this.reader = new FrameReader(s.limits.maxMessageBytes);
+    this.facts = {
+      id: this.id,
+      database: auth.startup.database,
+      target: target.name,
+      application_name: auth.startup.applicationName,
+      client_addr: auth.clientAddr,
+      tls: auth.tls,
+      in_transaction: up.status !== 'I',
+    };
+    this.decisions = new DecisionPoint(() => ctx.policy(), auth.identity, this.facts);
+    this.log = log.child({ session: this.id });
+  }
+
+  /** Start relaying. `recording` is already open when recording is on. */
+  start(recording: SessionRecordingPort | undefined, leftover: Buffer[]): void {
+    this.recording = recording;
+    const { client, upstream } = this;
+    client.on('data', (c: Buffer) => this.onClientData(c));
+    client.on('drain', () => this.resumeUpstream());
+    client.on('error', () => this.close());
+    client.on('close', () => this.close());
+    const scanner = new ResponseScanner({
+      onMessage: (t, b, r) => this.onBackendMessage(t, b, r),
+      emit: (chunks) => this.emitToClient(chunks),
+      onViolation: () => this.upstreamGone(),
+    });
+    upstream.on('data', (c: Buffer) => {
+      if (!this.closed) scanner.push(c);
+    });
+    upstream.on('drain', () => this.resumeClient());
+    upstream.on('error', () => this.upstreamGone());
+    upstream.on('close', () => this.upstreamGone());
+    if (this.auth.expiresAt) {
+      const ms = Math.max(0, this.auth.expiresAt - Date.now());
+      // setTimeout caps at 2^31-1 ms; tokens live far less than 24 days.
+      this.expiryTimer = setTimeout(
+        () => this.fatal(ClientError.tokenExpired()),
+        Math.min(ms, 2 ** 31 - 1),
+      );
+      this.expiryTimer.unref();
+    }
+    for (const b of leftover) if (b.length) this.onClientData(b);
+    client.resume();
+  }
+
+  idle(): boolean {
+    return this.items.length === 0 && this.batch.length === 0 && !this.busy;
+  }
+
+  /** Graceful shutdown: close now when idle, else after the in-flight work completes. */
+  shutdown(_reason: 'shutdown'): void {
+    this.draining = true;
+    this.endReason = 'shutdown';
+    if (this.idle()) this.fatal(ClientError.shuttingDown());
+  }
+
+  // ---- client → upstream -------------------------------------------------------------
+
+  private onClientData(chunk: Buffer): void {
+    if (this.closed) return;
+    this.reader.push(chunk);
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.busy || this.closed) return;
+    this.upstream.cork();
+    try {
+      while (!this.busy && !this.closed) {
+        const f = this.reader.next();
+        if (!f) break;
+        this.handle(f);
+      }
+    } catch (err) {
+      if (err instanceof FrameError) {
+        this.ctx.metrics.protocolErrors.inc();
+        this.fatal(ClientError.protocolViolation(err.message));
+      } else {
+        this.log.error('session error', { err });
+        this.fatal(ClientError.internal());
+      }
+    } finally {
+      this.upstream.uncork();
+    }
+    this.armMessageTimer();
+  }
+
+  /** A message left half-sent for too long ends the session (slowloris). */
+  private armMessageTimer(): void {
+    if (this.reader.pending > 0 && !this.closed) {
+      if (!this.messageTimer) {
+        this.messageTimer = setTimeout(
+          () => this.fatal(ClientError.protocolViolation('incomplete message timed out')),
+          this.ctx.settings().limits.messageTimeoutMs,
+        );
+      }
+    } else if (this.messageTimer) {
+      clearTimeout(this.messageTimer);
+      this.messageTimer = undefined;
+    }
+  }
+
+  private handle(f: Frame): void {
+    switch (f.type) {
+      case F.Query:
+        return this.onQuery(f);
+      case F.Parse: {
+        if (this.skipUntilSync) return;
+        const p = parseParse(f.body);
+        this.batch.push({ type: 'parse', frame: f, name: p.name, sql: p.sql });
+        return;
+      }
+      case F.Bind: {
+        if (this.skipUntilSync) return;
+        const b = parseBind(f.body);
+        this.batch.push({
+          type: 'bind',
+          frame: f,
+          portal: b.portal,
+          statement: b.statement,
+          params: bindParamsAsText(b),
+        });
+        return;
+      }
+      case F.Execute: {
+        if (this.skipUntilSync) return;
+        this.batch.push({ type: 'execute', frame: f, portal: parseExecute(f.body).portal });
+        return;
+      }
+      case F.Describe:
+        if (this.skipUntilSync) return;
+        parseDescribeOrClose(f.body);
+        this.batch.push({ type: 'describe', frame: f });
+        return;
+      case F.Close: {
+        if (this.skipUntilSync) return;
+        const c = parseDescribeOrClose(f.body);
+        this.batch.push({ type: 'close', frame: f, kind: c.kind, name: c.name });
+        return;
+      }
+      case F.Sync:
+        if (this.skipUntilSync) {
+          this.skipUntilSync = false;
+          this.sendItem(SYNC);
+          return;
+        }
+        return this.flushBatch(true, f.raw);
+      case F.Flush:
+        if (this.skipUntilSync) return;
+        return this.flushBatch(false, f.raw);
+      case F.CopyData:
+      case F.CopyDone:
+      case F.CopyFail:
+        // Outside COPY IN these are ignored, as PostgreSQL does.
+        if (!this.copyIn) return;
+        if (f.type !== F.CopyData) this.copyIn = false;
+        this.write(f.raw);
+        return;
+      case F.FunctionCall:
+        // The fast-path interface runs a function by OID with no SQL text to decide on.
+        this.countDecision('deny');
+        this.refuse(ClientError.functionCallRefused(), 'simple');
+        return;
+      case F.Terminate:
+        this.endReason = 'client_terminate';
+        this.closed = true;
+        this.upstream.end(TERMINATE);
+        this.client.end();
+        this.finish();
+        return;
+      default:
+        throw new FrameError(
+          `unexpected message type 0x${f.type.toString(16).padStart(2, '0')} from client`,
+          '08P01',
+        );
+    }
+  }
+
+  private analyzeOpts() {
+    const s = this.ctx.settings();
+    return {
+      searchPath: s.searchPath,
+      database: this.auth.startup.database,
+      maxBytes: s.limits.maxQueryBytes,
+    };
+  }
+
+  /** Facts of the statement that will actually run (EXECUTE runs a prepared statement). */
+  private effective(st: StatementFacts): StatementFacts {
+    const ex = st.execute as { name?: string } | undefined;
+    if (ex && typeof ex.name === 'string') {
+      const p = this.prepared.get(ex.name);
+      if (p) return { ...p.facts, text: st.text, command: p.facts.command, execute: ex };
+    }
+    return st;
+  }
+
+  /** Stage name changes a forwarded statement makes (PREPARE, DEALLOCATE, DISCARD). */
+  private stageNames(st: StatementFacts, rec: DecisionRecord): void {
+    const prep = st.prepare as { name?: string; statement?: StatementFacts } | undefined;
+    if (prep?.name && prep.statement) {
+      const inner = this.decisions.decide(prep.statement, 'simple', null, 0, 1);
+      this.prepared.stage(prep.name, {
+        facts: prep.statement,
+        decision: inner.decision.kind === 'allow' ? inner : rec,
+      });
+    }
+    const dealloc = st.deallocate as { name?: string | null } | undefined;
+    if (dealloc) {
+      if (dealloc.name) this.prepared.stage(dealloc.name, null);
+      else this.prepared.stageClear();
+    }
+    if (
+      st.command === 'DISCARD ALL' ||
+      (st.command === 'DISCARD' && (st.set as { all?: boolean })?.all)
+    ) {
+      this.prepared.stageClear();
+    }
+  }
+
+  private onQuery(f: Frame): void {
+    const body = f.body;
+    const n = body.length - 1;
+    if (n < 0 || body[n] !== 0 || body.indexOf(0) !== n)
+      throw new FrameError('invalid Query message', '08P01');
+    const t0 = performance.now();
+    const bytes = body.subarray(0, n);
+    if (!isUtf8(bytes)) {
+      this.countDecision('deny');
+      return this.refuse(
+        { severity: 'ERROR', code: '22021', message: 'query text is not valid UTF-8' },
+        'simple',
+      );
+    }
+    const a = analyze(bytes.toString('utf8'), this.analyzeOpts());
+    if (a.error) {
+      this.countDecision('deny');
+      this.recordRefusal(
+        undefined,
+        bytes.toString('utf8').slice(0, 4096),
+        a.error.message,
+        'simple',
+      );
+      return this.refuse(
+        a.error.code === '54000'
+          ? ClientError.tooLarge(a.error.message)
+          : ClientError.syntax(a.error.message),
+        'simple',
+      );
+    }
+    const count = a.statements.length;
+    const decided: { facts: StatementFacts; rec: DecisionRecord }[] = [];
+    for (let i = 0; i < count; i++) {
+      const facts = this.effective(a.statements[i]);
+      const rec = this.decisions.decide(facts, 'simple', null, i, count);
+      if (rec.decision.kind !== 'allow') {
+        this.countDecision(rec.decision.kind);
+        this.prepared.rollback();
+        this.recordRefusal(facts, facts.text, undefined, 'simple', rec);
+        return this.refuse(refusalFields(rec), 'simple', rec);
+      }
+      this.stageNames(facts, rec);
+      decided.push({ facts, rec });
+    }
+    this.ctx.metrics.decisionSeconds.observe((performance.now() - t0) / 1000);
+    this.prepared.commit();
+    this.countDecision('allow', count);
+    this.statements += count;
+    this.forwardRecorded(
+      decided.map((d) => ({ facts: d.facts, rec: d.rec, protocol: 'simple', params: null })),
+      [f.raw],
+      true,
+    );
+  }
+
+  /** Decide a whole extended-protocol batch; forward all of it or none. */
+  private flushBatch(sync: boolean, boundary: Buffer): void {
+    const batch = this.batch;
+    this.batch = [];
+    const t0 = performance.now();
+    const toRecord: {
+      facts: StatementFacts;
+      rec: DecisionRecord;
+      protocol: 'extended';
+      params: (string | null)[] | null;
+    }[] = [];
+    const deny = (
+      fields: ErrorFields,
+      facts?: StatementFacts,
+      rec?: DecisionRecord,
+      parseError?: string,
+    ) => {
+      this.prepared.rollback();
+      this.portals.rollback();
+      this.countDecision(rec?.decision.kind ?? 'deny');
+      this.recordRefusal(facts, facts?.text ?? '', parseError, 'extended', rec);
+      this.refuse(fields, sync ? 'sync' : 'flush', rec);
+    };
+    for (const m of batch) {
+      switch (m.type) {
+        case 'parse': {
+          if (!isUtf8(m.frame.body)) {
+            return deny({
+              severity: 'ERROR',
+              code: '22021',
+              message: 'query text is not valid UTF-8',
+            });
+          }
+          const a = analyze(m.sql, this.analyzeOpts());
+          if (a.error)
+            return deny(
+              a.error.code === '54000'
+                ? ClientError.tooLarge(a.error.message)
+                : ClientError.syntax(a.error.message),
+              undefined,
+              undefined,
+              a.error.message,
+            );
+          if (a.statements.length > 1) {
+            return deny(
+              ClientError.syntax('cannot insert multiple commands into a prepared statement'),
+            );
+          }
+          // An empty query only yields EmptyQueryResponse: nothing to decide.
+          const facts = a.statements[0] ? this.effective(a.statements[0]) : emptyFacts();
+          const rec = a.statements[0]
+            ? this.decisions.decide(facts, 'extended', null, 0, 1)
+            : EMPTY_ALLOWED;
+          if (rec.decision.kind !== 'allow') return deny(refusalFields(rec), facts, rec);
+          if (a.statements[0]) this.stageNames(facts, rec);
+          this.prepared.stage(m.name, { facts, decision: rec });
+          break;
+        }
+        case 'bind': {
+          const p = this.prepared.get(m.statement);
+          if (p) {
+            let rec = p.decision;
+            if (this.ctx.policy().readsParams) {
+              rec = this.decisions.decide(p.facts, 'extended', m.params, 0, 1);
+              if (rec.decision.kind !== 'allow') return deny(refusalFields(rec), p.facts, rec);
+            }
+            this.portals.stage(m.portal, {
+              prepared: { facts: p.facts, decision: rec },
+              params: m.params,
+            });
+          } else this.portals.stage(m.portal, null);
+          break;
+        }
+        case 'execute': {
+          const portal = this.portals.get(m.portal);
+          if (portal) {
+            toRecord.push({
+              facts: portal.prepared.facts,
+              rec: portal.prepared.decision,
+              protocol: 'extended',
+              params: portal.params,
+            });
+          }
+          break;
+        }
+        case 'close':
+          if (m.kind === 'S') this.prepared.stage(m.name, null);
+          else this.portals.stage(m.name, null);
+          break;
+        case 'describe':
+          break;
+      }
+    }
+    this.ctx.metrics.decisionSeconds.observe((performance.now() - t0) / 1000);
+    this.prepared.commit();
+    this.portals.commit();
+    this.countDecision('allow', toRecord.length);
+    this.statements += toRecord.length;
+    const frames = batch.map((m) => m.frame.raw);
+    frames.push(boundary);
+    this.forwardRecorded(toRecord, frames, sync);
+  }
+
+  /**
+   * Write-ahead: when recording is on, the statements' records must be durable before the
+   * bytes are forwarded. Reading stops meanwhile so order is kept.
+   */
+  private forwardRecorded(
+    runs: {
+      facts: StatementFacts;
+      rec: DecisionRecord;
+      protocol: 'simple' | 'extended';
+      params: (string | null)[] | null;
+    }[],
+    frames: Buffer[],
+    endsItem: boolean,
+  ): void {
+    const rec = this.recording;
+    if (!rec || runs.length === 0) {
+      this.forward(frames, endsItem, undefined);
+      return;
+    }
+    this.busy = true;
+    Promise.all(
+      runs.map((r, i) =>
+        rec.statement(this.statementEvent(r.facts, r.rec, r.protocol, r.params, i, runs.length)),
+      ),
+    ).then(
+      (seqs) => {
+        this.busy = false;
+        if (this.closed) return;
+        this.upstream.cork();
+        this.forward(frames, endsItem, seqs);
+        this.upstream.uncork();
+        this.pump();
+      },
+      () => {
+        this.busy = false;
+        if (this.closed) return;
+        this.log.error('recording unavailable: statement refused');
+        this.upstream.cork();
+        this.refuse(
+          ClientError.recordingUnavailable(),
+          endsItem ? (runs[0].protocol === 'simple' ? 'simple' : 'sync') : 'flush',
+        );
+        this.upstream.uncork();
+        this.pump();
+      },
+    );
+  }
+
+  private forward(frames: Buffer[], endsItem: boolean, seqs: number[] | undefined): void {
+    const now = performance.now();
+    if (seqs) for (const seq of seqs) this.openItem.runs.push({ seq, started: now });
+    for (const b of frames) this.write(b);
+    if (endsItem) {
+      this.openItem.started = now;
+      this.items.push(this.openItem);
+      this.openItem = newItem();
+    }
+  }
+
+  /** Forward a frame that ends an item (Sync after a skipped batch). */
+  private sendItem(frame: Buffer): void {
+    this.write(frame);
+    this.openItem.started = performance.now();
+    this.items.push(this.openItem);
+    this.openItem = newItem();
+  }
+
+  /**
+   * Refuse the current unit of work. The upstream gets a statement that fails to parse, so
+   * it reports an error and aborts an open transaction exactly as a real error would; the
+   * client gets our error in its place, then the upstream's ReadyForQuery.
+   */
+  private refuse(
+    fields: ErrorFields,
+    mode: 'simple' | 'sync' | 'flush',
+    _rec?: DecisionRecord,
+  ): void {
+    this.refused++;
+    const err = errorResponse(fields);
+    if (mode === 'simple') {
+      this.openItem.replace.push(err);
+      this.sendItem(queryMessage(MARKER_SQL));
+    } else if (mode === 'sync') {
+      this.openItem.replace.push(err);
+      this.write(parseMessage('', MARKER_SQL));
+      this.sendItem(SYNC);
+    } else {
+      // Flush: the error is due now; everything up to the next Sync is discarded, as
+      // PostgreSQL does after an error in the extended protocol.
+      this.openItem.replace.push(err);
+      this.write(parseMessage('', MARKER_SQL));
+      this.write(FLUSH);
+      this.skipUntilSync = true;
+    }
+  }
+
+  private write(b: Buffer): void {
+    if (!this.upstream.write(b) && !this.clientPaused) {
+      this.clientPaused = true;
+      this.client.pause();
+    }
+  }
+
+  private resumeClient(): void {
+    if (this.clientPaused && !this.closed) {
+      this.clientPaused = false;
+      this.client.resume();
+    }
+  }
+
+  private resumeUpstream(): void {
+    if (this.upstreamPaused && !this.closed) {
+      this.upstreamPaused = false;
+      this.upstream.resume();
+    }
+  }
+
+  // ---- upstream → client -------------------------------------------------------------
+
+  /** Handle a watched backend message (see responses.ts). */
+  onBackendMessage(type: number, body: Buffer, _raw: Buffer): Buffer | null | undefined {
+    const item = this.items[0] ?? this.openItem;
+    switch (type) {
+      case B.ReadyForQuery: {
+        const st = String.fromCharCode(body[0]) as TxStatus;
+        this.status = st;
+        this.facts.in_transaction = st !== 'I';
+        this.copyIn = false;
+        const done = this.items.shift();
+        if (done) {
+          this.ctx.metrics.statementSeconds.observe((performance.now() - done.started) / 1000);
+          // Statements that produced no completion (skipped after an earlier error).
+          for (const r of done.runs)
+            this.recording?.result(r.seq, { outcome: 'cancelled', duration_ms: 0 });
+        }
+        if (this.draining && this.idle())
+          setImmediate(() => this.fatal(ClientError.shuttingDown()));
+        return undefined;
+      }
+      case B.ErrorResponse: {
+        this.copyIn = false;
+        const rep = item.replace.shift();
+        if (rep) return rep;
+        this.errors++;
+        const run = item.runs.shift();
+        if (run && this.recording) {
+          const e = parseErrorFields(body);
+          this.recording.result(run.seq, {
+            outcome: 'error',
+            sqlstate: e.C ?? '',
+            duration_ms: performance.now() - run.started,
+          });
+        }
+        return undefined;
+      }
+      case B.CommandComplete:
+      case B.EmptyQueryResponse:
+      case B.PortalSuspended: {
+        const run = item.runs.shift();
+        if (run && this.recording) {
+          const tag =
+            type === B.CommandComplete
+              ? body.toString('utf8', 0, Math.max(0, body.length - 1))
+              : '';
+          const m = /(\d+)$/.exec(tag);
+          if (m) this.rows += Number(m[1]);
+          this.recording.result(run.seq, {
+            outcome: 'ok',
+            command_tag: tag,
+            rows: m ? Number(m[1]) : 0,
+            duration_ms: performance.now() - run.started,
+          });
+        }
+        return undefined;
+      }
+      case B.ParameterStatus: {
+        const p = parseParameterStatus(body);
+        // The parser assumes these; a session where they change is closed (fail closed).
+        if (
+          (p.name === 'standard_conforming_strings' && p.value !== 'on') ||
+          (p.name === 'client_encoding' && p.value.toUpperCase() !== 'UTF8')
+        ) {
+          setImmediate(() =>
+            this.fatal(
+              ClientError.unsafeSetting(`the session setting ${p.name} changed to an unsafe value`),
+            ),
+          );
+          return null;
+        }
+        return undefined;
+      }
+      case B.CopyInResponse:
+      case B.CopyBothResponse:
+        this.copyIn = true;
+        return undefined;
+      case B.CopyOutResponse:
+        return undefined;
+      default:
+        // Authentication or BackendKeyData after login: the upstream is not behaving.
+        setImmediate(() => this.upstreamGone());
+        return null;
+    }
+  }
+
+  emitToClient(chunks: Buffer[]): void {
+    if (this.closed) return;
+    const c = this.client;
+    if (chunks.length > 1) c.cork();
+    let ok = true;
+    for (const b of chunks) ok = c.write(b);
+    if (chunks.length > 1) c.uncork();
+    if (!ok && !this.upstreamPaused) {
+      this.upstreamPaused = true;
+      this.upstream.pause();
+    }
+    if (c.writableLength > this.ctx.settings().limits.maxClientBacklogBytes) {
+      this.log.warn('client is not reading; session cut');
+      this.close();
+    }
+  }
+
+  // ---- endings -----------------------------------------------------------------------
+
+  private recordRefusal(
+    facts: StatementFacts | undefined,
+    text: string,
+    parseError: string | undefined,
+    protocol: 'simple' | 'extended',
+    rec?: DecisionRecord,
+  ): void {
+    const r = this.recording;
+    if (!r) return;
+    const f = facts ?? {
+      ...emptyFacts(),
+      text,
+      class: 'unknown' as const,
+      parse_error: parseError,
+    };
+    const d = rec ?? {
+      decision: {
+        kind: 'deny' as const,
+        reasons: [parseError ? `parse error: ${parseError}` : 'refused'],
+      },
+      id: '',
+      policyVersion: this.ctx.policy().version,
+    };
+    r.statement(this.statementEvent({ ...f, text }, d, protocol, null, 0, 1))
+      .then((seq) => r.result(seq, { outcome: 'refused', duration_ms: 0 }))
+      .catch(() => this.log.error('could not record a refused statement'));
+  }
+
+  private statementEvent(
+    f: StatementFacts,
+    rec: DecisionRecord,
+    protocol: 'simple' | 'extended',
+    params: (string | null)[] | null,
+    index: number,
+    count: number,
+  ): StatementEventInput {
+    const {
+      text,
+      fingerprint,
+      command,
+      relations,
+      columns,
+      functions,
+      has_where,
+      opaque,
+      parse_error,
+      ...extra
+    } = f;
+    return {
+      sql: text,
+      fingerprint,
+      command,
+      class: f.class,
+      relations,
+      columns,
+      functions,
+      has_where,
+      opaque,
+      parse_error,
+      extra,
+      protocol,
+      params,
+      index,
+      count,
+      in_transaction: this.facts.in_transaction,
+      decision: rec.decision,
+      decision_id: rec.id,
+      policy_version: rec.policyVersion,
+    };
+  }
+
+  private countDecision(kind: string, n = 1): void {
+    if (n > 0) this.ctx.metrics.statements.inc({ decision: kind }, n);
+  }
+
+  /** Send a fatal error to the client and close both sides. */
+  fatal(f: ErrorFields): void {
+    if (this.closed) return;
+    this.client.end(toWire(f));
+    this.close();
+  }
+
+  private upstreamGone(): void {
+    if (this.closed) return;
+    this.endReason = 'upstream_lost';
+    this.fatal(ClientError.upstreamLost());
+  }
+
+  close(): void {
+    if (!this.closed) {
+      this.closed = true;
+      if (!this.upstream.destroyed) this.upstream.end(TERMINATE);
+      setTimeout(() => {
+        this.upstream.destroy();
+        this.client.destroy();
+      }, 1000).unref();
+      if (!this.client.writableEnded) this.client.end();
+    }
+    this.finish();
+  }
+
+  private finished = false;
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.messageTimer);
+    clearTimeout(this.expiryTimer);
+    this.ctx.cancels.release(this.cancelPid);
+    this.ctx.releaseUpstream(this.target.name);
+    this.ctx.metrics.connections.add(-1);
+    this.ctx.metrics.upstreamConnections.add(-1);
+    this.ctx.sessions.delete(this);
+    this.recording
+      ?.end({
+        statements: this.statements + this.refused,
+        allowed: this.statements,
+        denied: this.refused,
+        held: 0,
+        errors: this.errors,
+        rows: this.rows,
+        duration_ms: Date.now() - this.startedAt,
+        reason: this.endReason,
+      })
+      .catch(() => this.log.error('could not record the session end'));
+  }
+}
+
+const EMPTY_ALLOWED: DecisionRecord = {
+  decision: { kind: 'allow', mask: {}, limits: {}, reasons: [] },
+  id: '',
+  policyVersion: '',
+};
+
+function emptyFacts(): StatementFacts {
+  return {
+    text: '',
+    fingerprint: '',
+    command: '',
+    class: 'utility',
+    relations: [],
+    columns: [],
+    functions: [],
+    has_where: false,
+    opaque: false,
+  };
+}

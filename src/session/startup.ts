@@ -1,0 +1,218 @@
+// The startup phase of one client: SSL/GSS negotiation, cancel requests, protocol version,
+// startup parameters and token authentication. Ends with an authenticated client or a close.
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import type { Identity } from '../policy/types.js';
+import {
+  AUTH_CLEARTEXT,
+  ClientError,
+  F,
+  FrameError,
+  FrameReader,
+  SSL_NO,
+  SSL_YES,
+  negotiateProtocolVersion,
+  parsePassword,
+  parseStartupPacket,
+  toWire,
+} from '../wire/index.js';
+import type { ErrorFields } from '../wire/backend.js';
+import type { GatewayContext } from './context.js';
+import { checkStartupParams, type StartupDecision } from './params.js';
+
+/** PostgreSQL's own cap on a startup packet (MAX_STARTUP_PACKET_LENGTH). */
+const MAX_STARTUP_PACKET = 10_000;
+/** A token is the password: JWTs are long but bounded. */
+const MAX_PASSWORD_MESSAGE = 16 * 1024;
+
+export interface Authenticated {
+  socket: Socket;
+  tls: boolean;
+  clientAddr: string;
+  startup: StartupDecision;
+  identity: Identity;
+  expiresAt?: number;
+  /** Bytes the client sent after its password (pipelined queries). */
+  leftover: Buffer;
+}
+
+export function isLoopback(addr: string | undefined): boolean {
+  if (!addr) return false;
+  return addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.');
+}
+
+/** Send a fatal error and close. */
+export function refuse(socket: Socket, f: ErrorFields): void {
+  if (!socket.destroyed && socket.writable) socket.end(toWire(f));
+  else socket.destroy();
+  setTimeout(() => socket.destroy(), 1000).unref();
+}
+
+/**
+ * Run the startup phase. Resolves with the authenticated client, or undefined when the
+ * connection was closed (cancel request, refusal, bad input, timeout).
+ */
+export function runStartup(ctx: GatewayContext, raw: Socket): Promise<Authenticated | undefined> {
+  const settings = ctx.settings();
+  const clientAddr = raw.remoteAddress ?? '';
+  return new Promise((resolve) => {
+    let socket: Socket = raw;
+    let tls = false;
+    let done = false;
+    let phase: 'startup' | 'password' = 'startup';
+    let startup: StartupDecision | undefined;
+    const reader = new FrameReader(MAX_STARTUP_PACKET, false);
+
+    const finish = (result: Authenticated | undefined) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.removeListener('data', onData);
+      if (!result) setImmediate(() => socket.destroy());
+      resolve(result);
+    };
+    const fail = (f: ErrorFields) => {
+      if (done) return;
+      refuse(socket, f);
+      finish(undefined);
+    };
+    const timer = setTimeout(() => fail(ClientError.authTimeout()), settings.limits.authTimeoutMs);
+
+    const onData = (chunk: Buffer) => {
+      try {
+        reader.push(chunk);
+        for (let f = reader.next(); f && !done; f = done ? undefined : reader.next()) {
+          if (phase === 'startup') handleStartup(f.body);
+          else handlePassword(f.type, f.body);
+        }
+      } catch (err) {
+        if (err instanceof FrameError) {
+          ctx.metrics.protocolErrors.inc();
+          fail(
+            err.code === '0A000'
+              ? ClientError.unsupportedProtocol(err.message)
+              : ClientError.protocolViolation(err.message),
+          );
+        } else fail(ClientError.internal());
+      }
+    };
+
+    const handleStartup = (body: Buffer) => {
+      const pkt = parseStartupPacket(body);
+      switch (pkt.kind) {
+        case 'ssl': {
+          const secure = ctx.tls();
+          if (tls || !secure) {
+            // A second SSLRequest inside TLS is a protocol violation; without a certificate we say no.
+            if (tls)
+              return fail(ClientError.protocolViolation('SSLRequest inside an encrypted session'));
+            socket.write(SSL_NO);
+            return;
+          }
+          // Plaintext bytes pipelined behind SSLRequest would be read as if encrypted (CVE-2021-23214).
+          if (reader.pending > 0) {
+            return fail(
+              ClientError.protocolViolation('received unencrypted data after SSL request'),
+            );
+          }
+          socket.removeListener('data', onData);
+          socket.write(SSL_YES);
+          const t = new TLSSocket(socket, {
+            isServer: true,
+            secureContext: secure,
+            requestCert: settings.bindClientCertToUser,
+            rejectUnauthorized: false,
+          });
+          t.on('error', () => finish(undefined));
+          t.setNoDelay(true);
+          socket = t;
+          tls = true;
+          t.on('data', onData);
+          return;
+        }
+        case 'gssenc':
+          if (reader.pending > 0) {
+            return fail(
+              ClientError.protocolViolation('received unencrypted data after GSSENC request'),
+            );
+          }
+          socket.write(SSL_NO);
+          return;
+        case 'cancel':
+          ctx.cancels.cancel(clientAddr, pkt.pid, pkt.secret);
+          return finish(undefined);
+        case 'startup': {
+          if (settings.requireTlsForRemote && !tls && !isLoopback(clientAddr)) {
+            return fail(ClientError.tlsRequired());
+          }
+          const verdict = checkStartupParams(pkt.params);
+          if (!verdict.ok) {
+            return fail(
+              verdict.kind === 'database'
+                ? ClientError.noDatabase()
+                : ClientError.startupParamRefused(verdict.refused),
+            );
+          }
+          if (settings.bindClientCertToUser && tls) {
+            const cert = (socket as TLSSocket).getPeerCertificate?.();
+            const cn = cert && typeof cert.subject?.CN === 'string' ? cert.subject.CN : undefined;
+            if (cn !== undefined && cn !== verdict.user) {
+              return fail(
+                ClientError.connectRefused('the client certificate does not match the user'),
+              );
+            }
+          }
+          startup = verdict;
+          // Protocol 3.x with x > 0, or _pq_ options: tell the client what we speak (3.0).
+          if (pkt.minor > 0 || verdict.unsupportedOptions.length > 0) {
+            socket.write(negotiateProtocolVersion(0, verdict.unsupportedOptions));
+          }
+          phase = 'password';
+          reader.maxLength = MAX_PASSWORD_MESSAGE;
+          reader.typed = true;
+          socket.write(AUTH_CLEARTEXT);
+          return;
+        }
+      }
+    };
+
+    const handlePassword = (type: number, body: Buffer) => {
+      if (type !== F.Password) {
+        return fail(ClientError.protocolViolation('expected a password message'));
+      }
+      const password = parsePassword(body);
+      const st = startup!;
+      phase = 'startup'; // nothing more is read until authentication resolves
+      socket.pause();
+      const leftover = reader.drain();
+      ctx
+        .authenticate(password, { user: st.user, clientAddr })
+        .then((res) => {
+          if (done) return;
+          if (!res.ok) {
+            ctx.metrics.authFailures.inc();
+            ctx.auditGateway('auth_failure', {
+              user: st.user,
+              client_addr: clientAddr,
+              reason: res.reason,
+            });
+            return fail(ClientError.authFailed(st.user));
+          }
+          finish({
+            socket,
+            tls,
+            clientAddr,
+            startup: st,
+            identity: res.identity,
+            expiresAt: res.expiresAt,
+            leftover,
+          });
+        })
+        .catch(() => fail(ClientError.authFailed(st.user)));
+    };
+
+    socket.on('data', onData);
+    socket.on('error', () => finish(undefined));
+    socket.on('close', () => finish(undefined));
+  });
+}

@@ -1,0 +1,52 @@
+// The catalogue of errors the gateway sends to clients: named constructors with SQLSTATEs.
+// Internal messages and secrets never pass through here.
+import { errorResponse, type ErrorFields } from './backend.js';
+
+const e = (code: string, message: string, extra?: Partial<ErrorFields>): ErrorFields => ({
+  severity: 'ERROR',
+  code,
+  message,
+  ...extra,
+});
+const fatal = (code: string, message: string, extra?: Partial<ErrorFields>): ErrorFields => ({
+  severity: 'FATAL',
+  code,
+  message,
+  ...extra,
+});
+
+export const ClientError = {
+  /** 28P01: the same text whatever failed (unknown key, bad signature, expired). */
+  authFailed: (user: string) => fatal('28P01', `password authentication failed for user "${user}"`),
+  authTimeout: () => fatal('08006', 'authentication timed out'),
+  tokenExpired: () => fatal('28000', 'the session token has expired; reconnect with a fresh token'),
+  tlsRequired: () => fatal('28000', 'TLS is required for connections from this address'),
+  connectRefused: (reason: string) => fatal('28000', reason),
+  startupParamRefused: (name: string) =>
+    fatal('42501', `startup parameter "${name}" is not allowed through the gateway`),
+  noDatabase: () => fatal('3D000', 'a database name is required'),
+  unknownDatabase: (db: string) => fatal('3D000', `database "${db}" is not served by this gateway`),
+  tooManyConnections: () => fatal('53300', 'sorry, too many clients already'),
+  upstreamUnavailable: () => fatal('08006', 'the upstream database is unavailable'),
+  upstreamLost: () => fatal('08006', 'lost the connection to the upstream database'),
+  protocolViolation: (msg: string) => fatal('08P01', msg),
+  unsupportedProtocol: (msg: string) => fatal('0A000', msg),
+  shuttingDown: () => fatal('57P01', 'terminating connection because the gateway is shutting down'),
+  unsafeSetting: (msg: string) => fatal('42501', msg),
+
+  syntax: (msg: string) => e('42601', msg),
+  tooLarge: (msg: string) => e('54000', msg),
+  denied: (message: string, detail?: string, hint?: string) =>
+    e('42501', message, { detail, hint }),
+  functionCallRefused: () =>
+    e('42501', 'the fast-path function call interface is not allowed through the gateway', {
+      hint: 'call the function from a SQL statement instead',
+    }),
+  recordingUnavailable: () =>
+    e('58030', 'the statement was refused because the audit record could not be written'),
+  internal: () => e('XX000', 'internal gateway error'),
+};
+
+export function toWire(f: ErrorFields): Buffer {
+  return errorResponse(f);
+}
