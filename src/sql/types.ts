@@ -12,11 +12,18 @@ export interface RelationFact {
   /** Resolved schema (against the pinned search_path), or the one written. */
   schema: string;
   name: string;
-  /** "table" unless known otherwise: "function" (in FROM), "cte" is never reported. */
+  /**
+   * "table" unless known otherwise: "view" (known catalog views), "function" (in FROM),
+   * "sequence" (nextval/setval/currval argument), "index", ...; "cte" is never reported.
+   */
   kind: string;
   access: Access;
   /** Database part of a three-part name, when one was written. */
   catalog?: string;
+  /** True when the schema was resolved (search_path or pg_catalog), not written. */
+  unqualified?: boolean;
+  /** True for relations locked by FOR UPDATE/SHARE (access is then "write"). */
+  locking?: boolean;
 }
 
 export interface ColumnFact {
@@ -29,6 +36,8 @@ export interface ColumnFact {
    * operator, cast, aggregate, row constructor...), not as a bare reference.
    */
   derived?: boolean;
+  /** True when the owning table could not be decided (reported for each candidate). */
+  ambiguous?: boolean;
 }
 
 export type FunctionEffect = 'read' | 'side_effect' | 'unknown';
@@ -37,6 +46,54 @@ export interface FunctionFact {
   schema: string;
   name: string;
   effect: FunctionEffect;
+}
+
+/** COPY facts. */
+export interface CopyFact {
+  direction: 'from' | 'to';
+  program: boolean;
+  /** Server-side file name (or the PROGRAM command line), null for STDIN/STDOUT. */
+  file: string | null;
+  stdio: boolean;
+  format: 'text' | 'csv' | 'binary';
+  /** True for COPY (query) TO. */
+  query: boolean;
+}
+
+export type TransactionKind =
+  | 'begin'
+  | 'start'
+  | 'commit'
+  | 'rollback'
+  | 'savepoint'
+  | 'release'
+  | 'rollback_to'
+  | 'prepare'
+  | 'commit_prepared'
+  | 'rollback_prepared';
+
+export interface TransactionFact {
+  kind: TransactionKind;
+  read_only?: boolean;
+  read_write?: boolean;
+  isolation?: string;
+  deferrable?: boolean;
+  /** Savepoint name or prepared-transaction id. */
+  name?: string;
+  chain?: boolean;
+}
+
+/** SET / RESET (and SET ROLE, SET SESSION AUTHORIZATION, SET TRANSACTION...). */
+export interface SetFact {
+  /** Lower-case setting name ("role", "session_authorization", "search_path"); null for RESET ALL. */
+  name: string | null;
+  /** Value as text (list values joined by ", "); null for DEFAULT/RESET/FROM CURRENT. */
+  value: string | null;
+  local: boolean;
+  reset: boolean;
+  all: boolean;
+  /** SET x TO DEFAULT. */
+  default: boolean;
 }
 
 export interface StatementFacts {
@@ -51,7 +108,11 @@ export interface StatementFacts {
   has_where: boolean;
   opaque: boolean;
   parse_error?: string;
-  /** Extra facts by statement kind (copy, transaction, set, prepare...). */
+  /**
+   * Extra facts by statement kind (see README in this folder):
+   * copy, transaction, set, show, discard, prepare, execute, deallocate, cursor,
+   * cursor_op, explain, lock, notify, locking, cross_database, select_into, writes_cte.
+   */
   [extra: string]: unknown;
 }
 
@@ -59,7 +120,15 @@ export interface StatementFacts {
 export interface AnalyzedText {
   statements: StatementFacts[];
   /** Set when the whole string was refused before or during parsing. */
-  error?: { code: string; message: string };
+  error?: { code: string; message: string; position?: number };
   /** True for an empty (or comments-only) query string. */
   empty: boolean;
+}
+
+/** Options of one analysis: the session's pinned search_path and database. */
+export interface AnalyzeOptions {
+  searchPath: string[];
+  database?: string;
+  /** Refuse strings larger than this many UTF-8 bytes (default 1 MiB). */
+  maxBytes?: number;
 }

@@ -1,0 +1,97 @@
+// Basic analyze() behaviour: statements, empty input, errors, size cap, cache.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { analyze, clearSqlCache, initSql, sqlCacheStats } from './index.js';
+
+const opts = { searchPath: ['public'], database: 'postgres' };
+
+beforeAll(async () => {
+  await initSql();
+});
+
+describe('analyze', () => {
+  it('reports a plain read', () => {
+    const r = analyze('SELECT id, amount FROM public.orders WHERE status = $1', opts);
+    expect(r.error).toBeUndefined();
+    expect(r.statements).toHaveLength(1);
+    const s = r.statements[0];
+    expect(s.command).toBe('SELECT');
+    expect(s.class).toBe('read');
+    expect(s.relations).toEqual([
+      { schema: 'public', name: 'orders', kind: 'table', access: 'read' },
+    ]);
+    expect(s.has_where).toBe(true);
+  });
+
+  it('splits multi-statement strings with their own text', () => {
+    const r = analyze('SELECT 1; DELETE FROM orders', opts);
+    expect(r.statements.map((s) => s.text)).toEqual(['SELECT 1', 'DELETE FROM orders']);
+    expect(r.statements.map((s) => s.command)).toEqual(['SELECT', 'DELETE']);
+  });
+
+  it('handles empty and comment-only text', () => {
+    for (const t of ['', '   ', '-- nothing', '/* a */', ';', ' ; ; ']) {
+      expect(analyze(t, opts)).toEqual({ statements: [], empty: true });
+    }
+  });
+
+  it('returns parse errors with position, never throws', () => {
+    const r = analyze("SELECT 'a' 'b'", opts);
+    expect(r.statements).toEqual([]);
+    expect(r.error?.code).toBe('42601');
+    expect(r.error?.message).toMatch(/syntax error/);
+    expect(r.error?.position).toBe(12);
+  });
+
+  it('refuses oversized text before parsing', () => {
+    const big = "SELECT '" + 'x'.repeat(2 * 1024 * 1024) + "'";
+    const t0 = Date.now();
+    const r = analyze(big, opts);
+    expect(Date.now() - t0).toBeLessThan(200);
+    expect(r.error).toEqual({
+      code: '54000',
+      message: expect.stringMatching(/statement too large/),
+    });
+    expect(analyze('SELECT 12345', { ...opts, maxBytes: 8 }).error?.code).toBe('54000');
+    expect(analyze('SELECT 1', { ...opts, maxBytes: 8 }).error).toBeUndefined();
+    // Multi-byte characters count as bytes.
+    expect(analyze("SELECT 'ééé'", { ...opts, maxBytes: 14 }).error?.code).toBe('54000');
+  });
+
+  it('refuses a NUL byte', () => {
+    expect(analyze('SELECT 1\u0000; DELETE FROM orders', opts).error?.code).toBe('08P01');
+  });
+
+  it('shares one cache entry across literals, with the actual text', () => {
+    clearSqlCache();
+    const a = analyze('SELECT abalance FROM pgbench_accounts WHERE aid = 123', opts);
+    const b = analyze('SELECT abalance FROM pgbench_accounts WHERE aid = 456', opts);
+    expect(sqlCacheStats()).toEqual({ hits: 1, misses: 1 });
+    expect(b.statements[0].text).toBe('SELECT abalance FROM pgbench_accounts WHERE aid = 456');
+    expect(b.statements[0].fingerprint).toBe(a.statements[0].fingerprint);
+    expect({ ...b.statements[0], text: '' }).toEqual({ ...a.statements[0], text: '' });
+  });
+
+  it('keeps per-statement texts on cache hits of multi-statement strings', () => {
+    clearSqlCache();
+    analyze("SELECT 1; UPDATE orders SET status = 'x' WHERE id = 1", opts);
+    const r = analyze("SELECT 22; UPDATE orders SET status = 'yyyy' WHERE id = 333", opts);
+    expect(sqlCacheStats().hits).toBe(1);
+    expect(r.statements.map((s) => s.text)).toEqual([
+      'SELECT 22',
+      "UPDATE orders SET status = 'yyyy' WHERE id = 333",
+    ]);
+  });
+
+  it('separates cache entries by search_path and database', () => {
+    clearSqlCache();
+    const a = analyze('SELECT * FROM t', { searchPath: ['public'] });
+    const b = analyze('SELECT * FROM t', { searchPath: ['app'] });
+    expect(a.statements[0].relations[0].schema).toBe('public');
+    expect(b.statements[0].relations[0].schema).toBe('app');
+  });
+
+  it('returns immutable shared templates', () => {
+    const r = analyze('SELECT id FROM orders', opts);
+    expect(Object.isFrozen(r.statements[0].relations)).toBe(true);
+  });
+});

@@ -1,0 +1,140 @@
+// analyze(): client SQL string → StatementFacts per statement, with a literal-free cache.
+import { Lru } from '../util/lru.js';
+import type { AnalyzeOptions, AnalyzedText, StatementFacts } from './types.js';
+import { scanKey } from './cache-key.js';
+import { type FactsTemplate, buildTemplate } from './facts.js';
+import { parseText } from './parse.js';
+
+export const DEFAULT_MAX_BYTES = 1024 * 1024;
+const CACHE_ENTRIES = 10_000;
+/** Longest text kept as a cache key (raw keys are whole texts). */
+const MAX_KEY_CHARS = 16 * 1024;
+
+interface Entry {
+  templates: readonly FactsTemplate[];
+  /** Statement bounds for raw-text entries (normalized entries use the scan's bounds). */
+  bounds?: readonly number[];
+  /** Normalized entries only: facts depend on literals; look up the raw text instead. */
+  sensitive?: boolean;
+}
+
+const caches = new Map<string, Lru<string, Entry>>();
+const stats = { hits: 0, misses: 0 };
+
+function cacheFor(opts: AnalyzeOptions): Lru<string, Entry> {
+  const k = `${opts.database ?? ''}\u0000${opts.searchPath.join('\u0000')}`;
+  let c = caches.get(k);
+  if (!c) {
+    if (caches.size >= 32) caches.clear();
+    c = new Lru<string, Entry>(CACHE_ENTRIES);
+    caches.set(k, c);
+  }
+  return c;
+}
+
+/** Drop every cached template (tests, config reload). */
+export function clearSqlCache(): void {
+  caches.clear();
+  stats.hits = 0;
+  stats.misses = 0;
+}
+
+export function sqlCacheStats(): { hits: number; misses: number } {
+  return { ...stats };
+}
+
+/**
+ * Analyse a client SQL string: one StatementFacts per statement. Synchronous and never
+ * throws; refusals come back as `error` (54000 too large, 42601 syntax, ...).
+ * @example
+ *   await initSql();
+ *   const r = analyze('SELECT card FROM customers', { searchPath: ['public'] });
+ *   r.statements[0].relations; // [{ schema: 'public', name: 'customers', kind: 'table', access: 'read', unqualified: true }]
+ */
+export function analyze(text: string, opts: AnalyzeOptions): AnalyzedText {
+  try {
+    return analyzeUnsafe(text, opts);
+  } catch {
+    return {
+      statements: [],
+      empty: false,
+      error: { code: 'XX000', message: 'statement could not be analysed' },
+    };
+  }
+}
+
+function analyzeUnsafe(text: string, opts: AnalyzeOptions): AnalyzedText {
+  const max = opts.maxBytes ?? DEFAULT_MAX_BYTES;
+  if (text.length > max || (text.length * 3 > max && Buffer.byteLength(text, 'utf8') > max)) {
+    return {
+      statements: [],
+      empty: false,
+      error: { code: '54000', message: `statement too large (limit ${max} bytes)` },
+    };
+  }
+  if (text.indexOf('\u0000') >= 0) {
+    return {
+      statements: [],
+      empty: false,
+      error: { code: '08P01', message: 'query string contains a zero byte' },
+    };
+  }
+  const scan = scanKey(text);
+  const cacheable = text.length <= MAX_KEY_CHARS;
+  const cache = cacheable ? cacheFor(opts) : undefined;
+  const normKey = scan.exact && scan.dmlOnly ? 'N' + scan.key : null;
+  if (cache) {
+    let e = normKey ? cache.get(normKey) : undefined;
+    if (e?.sensitive || !normKey) e = cache.get('R' + text);
+    if (e && !e.sensitive) {
+      const b = e.bounds ?? scan.bounds;
+      if (b.length === e.templates.length * 2) {
+        stats.hits++;
+        return { statements: withTexts(text, e.templates, b), empty: false };
+      }
+    }
+  }
+  stats.misses++;
+  const parsed = parseText(text);
+  if (parsed.kind === 'empty') return { statements: [], empty: true };
+  if (parsed.kind === 'error') {
+    const error: { code: string; message: string; position?: number } = {
+      code: /too deeply nested/.test(parsed.message) ? '54001' : '42601',
+      message: parsed.message,
+    };
+    if (parsed.position !== undefined) error.position = parsed.position;
+    return { statements: [], empty: false, error };
+  }
+  const templates: FactsTemplate[] = [];
+  const bounds: number[] = [];
+  let sensitive = false;
+  for (const s of parsed.stmts) {
+    const r = buildTemplate(s.node, text.slice(s.start, s.end), opts.searchPath, opts.database);
+    templates.push(r.template);
+    bounds.push(s.start, s.end);
+    if (r.literalSensitive) sensitive = true;
+  }
+  if (cache) {
+    const sameBounds =
+      bounds.length === scan.bounds.length && bounds.every((v, i) => v === scan.bounds[i]);
+    if (normKey && !sensitive && sameBounds) cache.set(normKey, { templates });
+    else {
+      if (normKey && sensitive) cache.set(normKey, { templates: [], sensitive: true });
+      cache.set('R' + text, { templates, bounds });
+    }
+  }
+  return { statements: withTexts(text, templates, bounds), empty: false };
+}
+
+function withTexts(
+  text: string,
+  templates: readonly FactsTemplate[],
+  b: readonly number[],
+): StatementFacts[] {
+  if (templates.length === 1 && b[0] === 0 && b[1] === text.length)
+    return [{ text, ...templates[0] } as StatementFacts];
+  const out: StatementFacts[] = [];
+  for (let i = 0; i < templates.length; i++)
+    out.push({ text: text.slice(b[2 * i], b[2 * i + 1]), ...templates[i] } as StatementFacts);
+  return out;
+}

@@ -1,0 +1,67 @@
+// Facts of one parsed statement, as a text-free template the cache can share.
+import type { StatementClass, StatementFacts } from './types.js';
+import { Collector } from './collector.js';
+import { describe } from './command.js';
+import { fingerprint } from './fingerprint.js';
+import { Walker } from './walk.js';
+
+/** Everything of StatementFacts but the text. */
+export type FactsTemplate = Omit<StatementFacts, 'text'>;
+
+export interface TemplateResult {
+  template: FactsTemplate;
+  /** Some fact was read from a literal's value (nextval('seq')...): do not share by key. */
+  literalSensitive: boolean;
+}
+
+/** Build the facts of `node`, whose source text is `text` (used for the fingerprint). */
+export function buildTemplate(
+  node: Record<string, any>,
+  text: string,
+  searchPath: readonly string[],
+  database: string | undefined,
+): TemplateResult {
+  const fp = fingerprint(text);
+  let sensitive = false;
+  const build = (n: Record<string, any>, inner: boolean): FactsTemplate => {
+    const out = new Collector(database);
+    const w = new Walker(out, searchPath);
+    const d = describe(n, w, out, (q) => ({ text, ...build(q, true) }), searchPath);
+    let cls: StatementClass = d.class;
+    const writes = out.relations.some((r) => r.access === 'write');
+    if (cls === 'read' && (writes || out.nestedWrite || out.locking)) cls = 'write';
+    if (out.selectInto && (cls === 'read' || cls === 'write')) cls = 'ddl';
+    if (out.literalSensitive) sensitive = true;
+    const t: FactsTemplate = {
+      fingerprint: fp,
+      command: d.command,
+      class: cls,
+      relations: out.relations,
+      columns: out.columns,
+      functions: out.functions,
+      has_where: d.has_where,
+      opaque: out.opaque,
+      ...d.extra,
+    };
+    if (out.locking) t.locking = true;
+    if (out.crossDatabase) t.cross_database = true;
+    if (out.selectInto) t.select_into = true;
+    if (out.nestedWrite) t.writes_cte = true;
+    if (inner && out.literalSensitive) t.literal_sensitive = true;
+    return t;
+  };
+  const template = build(node, false);
+  return { template: deepFreeze(template), literalSensitive: sensitive };
+}
+
+/** Freeze a plain tree without recursion. */
+export function deepFreeze<T>(root: T): T {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const o = stack.pop();
+    if (!o || typeof o !== 'object' || Object.isFrozen(o)) continue;
+    Object.freeze(o);
+    for (const v of Object.values(o)) if (v && typeof v === 'object') stack.push(v);
+  }
+  return root;
+}

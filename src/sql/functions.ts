@@ -1,0 +1,163 @@
+// Function catalogue: the effect of calling a function, from PostgreSQL's own volatility plus lists.
+import type { FunctionEffect } from './types.js';
+import { PG_CATALOG_FUNCTIONS } from './pg-catalog-data.js';
+
+const VOLATILITY = new Map<string, string>(Object.entries(PG_CATALOG_FUNCTIONS));
+
+/**
+ * Functions with effects beyond returning a value: files, large objects, other sessions,
+ * settings, sequences, locks, notifications, sleeping, server administration,
+ * replication, and functions that run SQL given as text (the *_to_xml family, ts_stat,
+ * ts_rewrite), which the gateway cannot see into. Matched by exact name.
+ */
+const SIDE_EFFECT = new Set([
+  'pg_read_file',
+  'pg_read_binary_file',
+  'pg_stat_file',
+  'set_config',
+  'pg_terminate_backend',
+  'pg_cancel_backend',
+  'pg_log_backend_memory_contexts',
+  'nextval',
+  'setval',
+  'setseed',
+  'pg_notify',
+  'pg_sleep',
+  'pg_sleep_for',
+  'pg_sleep_until',
+  'pg_reload_conf',
+  'pg_rotate_logfile',
+  'pg_import_system_collations',
+  'pg_switch_wal',
+  'pg_promote',
+  'pg_backup_start',
+  'pg_backup_stop',
+  'pg_create_restore_point',
+  'pg_wal_replay_pause',
+  'pg_wal_replay_resume',
+  'pg_drop_replication_slot',
+  'pg_replication_slot_advance',
+  'pg_sync_replication_slots',
+  'pg_log_standby_snapshot',
+  'pg_nextoid',
+  'pg_stop_making_pinned_objects',
+  'pg_export_snapshot',
+  'pg_stat_force_next_flush',
+  'pg_clear_attribute_stats',
+  'pg_clear_relation_stats',
+  'pg_restore_attribute_stats',
+  'pg_restore_relation_stats',
+  'pg_extension_config_dump',
+  'brin_summarize_new_values',
+  'brin_summarize_range',
+  'brin_desummarize_range',
+  'gin_clean_pending_list',
+  'database_to_xml',
+  'database_to_xmlschema',
+  'database_to_xml_and_xmlschema',
+  'schema_to_xml',
+  'schema_to_xmlschema',
+  'schema_to_xml_and_xmlschema',
+  'table_to_xml',
+  'table_to_xmlschema',
+  'table_to_xml_and_xmlschema',
+  'query_to_xml',
+  'query_to_xmlschema',
+  'query_to_xml_and_xmlschema',
+  'cursor_to_xml',
+  'cursor_to_xmlschema',
+  'ts_stat',
+  'ts_rewrite',
+  // Common extensions, in whatever schema they were installed.
+  'pg_file_write',
+  'pg_file_rename',
+  'pg_file_unlink',
+  'pg_file_sync',
+  'pg_logdir_ls',
+  'pg_stat_statements_reset',
+  'pg_prewarm',
+]);
+
+/** Name prefixes with side effects (families: lo_*, dblink*, pg_advisory_*, pg_ls_*...). */
+const SIDE_EFFECT_PREFIXES = [
+  'lo_',
+  'dblink',
+  'pg_advisory_',
+  'pg_try_advisory_',
+  'pg_ls_',
+  'pg_stat_reset',
+  'pg_create_',
+  'pg_copy_',
+  'pg_logical_',
+  'pg_replication_origin_',
+  'binary_upgrade_',
+];
+
+/** Large-object functions without the lo_ prefix. */
+const LO_OTHERS = new Set(['loread', 'lowrite']);
+
+/** Volatile pg_catalog functions that only return a value. */
+const VOLATILE_READ = new Set([
+  'random',
+  'random_normal',
+  'array_sample',
+  'array_shuffle',
+  'clock_timestamp',
+  'timeofday',
+  'gen_random_uuid',
+  'uuidv4',
+  'uuidv7',
+  'currval',
+  'lastval',
+  'pg_current_logfile',
+  'pg_is_in_recovery',
+  'pg_relation_size',
+  'pg_table_size',
+  'pg_indexes_size',
+  'pg_total_relation_size',
+  'pg_database_size',
+  'pg_tablespace_size',
+  'pg_blocking_pids',
+  'pg_safe_snapshot_blocking_pids',
+  'pg_xact_status',
+  'txid_status',
+  'pg_xact_commit_timestamp',
+  'pg_partition_tree',
+  'pg_partition_ancestors',
+  'pg_sequence_last_value',
+  'pg_notification_queue_usage',
+  'pg_jit_available',
+  'pg_current_wal_lsn',
+  'pg_current_wal_insert_lsn',
+  'pg_current_wal_flush_lsn',
+  'pg_last_wal_receive_lsn',
+  'pg_last_wal_replay_lsn',
+  'pg_last_xact_replay_timestamp',
+  'pg_is_wal_replay_paused',
+  'pg_stat_clear_snapshot',
+  'pg_stat_have_stats',
+]);
+
+function sideEffectName(name: string): boolean {
+  if (SIDE_EFFECT.has(name) || LO_OTHERS.has(name)) return true;
+  for (const p of SIDE_EFFECT_PREFIXES) if (name.startsWith(p)) return true;
+  return false;
+}
+
+/** True when `name` is a pg_catalog function (any overload). */
+export function isCatalogFunction(name: string): boolean {
+  return VOLATILITY.has(name);
+}
+
+/**
+ * Effect of calling `schema.name` (schema already resolved). Anything outside pg_catalog
+ * is "unknown" (its body is not ours to see) unless its name is a known side effect.
+ */
+export function functionEffect(schema: string, name: string): FunctionEffect {
+  if (sideEffectName(name)) return 'side_effect';
+  if (schema !== 'pg_catalog') return 'unknown';
+  const v = VOLATILITY.get(name);
+  if (v === undefined) return 'unknown';
+  if (v === 'i' || v === 's') return 'read';
+  return VOLATILE_READ.has(name) ? 'read' : 'unknown';
+}

@@ -1,0 +1,22 @@
+// Public API of the sql stage: parse a client SQL string into per-statement facts.
+export { analyze, clearSqlCache, sqlCacheStats, DEFAULT_MAX_BYTES } from './analyze.js';
+export { initSql } from './parse.js';
+export { fingerprint } from './fingerprint.js';
+export { scanKey, type ScanResult } from './cache-key.js';
+export { functionEffect } from './functions.js';
+export type {
+  AnalyzeOptions,
+  AnalyzedText,
+  Access,
+  Clause,
+  ColumnFact,
+  CopyFact,
+  FunctionEffect,
+  FunctionFact,
+  RelationFact,
+  SetFact,
+  StatementClass,
+  StatementFacts,
+  TransactionFact,
+  TransactionKind,
+} from './types.js';

@@ -1,0 +1,75 @@
+// Name resolution as PostgreSQL would do it under the gateway's pinned search_path.
+import { PG_CATALOG_RELATIONS } from './pg-catalog-data.js';
+import { isCatalogFunction } from './functions.js';
+
+const CATALOG_RELATIONS = new Map<string, string>(Object.entries(PG_CATALOG_RELATIONS));
+
+const RELKIND: Record<string, string> = {
+  r: 'table',
+  p: 'table',
+  v: 'view',
+  m: 'matview',
+  S: 'sequence',
+  f: 'foreign_table',
+};
+
+/** Schema that receives unqualified names: the first real entry of the search_path. */
+export function defaultSchema(searchPath: readonly string[]): string {
+  for (const s of searchPath) {
+    const t = s.trim().replace(/^"(.*)"$/, '$1');
+    if (t && t !== '$user' && t !== 'pg_catalog') return t;
+  }
+  return 'public';
+}
+
+export interface ResolvedRelation {
+  schema: string;
+  name: string;
+  kind: string;
+  catalog?: string;
+  unqualified: boolean;
+}
+
+/**
+ * Resolve a RangeVar-like name. pg_catalog is implicitly searched first, so an
+ * unqualified catalog relation name (pg_authid, pg_stat_activity...) resolves there;
+ * other unqualified names go to the first search_path schema. Temporary relations being
+ * created (relpersistence "t") live in pg_temp.
+ */
+export function resolveRelation(
+  rv: { catalogname?: string; schemaname?: string; relname?: string; relpersistence?: string },
+  searchPath: readonly string[],
+): ResolvedRelation {
+  const name = rv.relname ?? '';
+  if (rv.schemaname) {
+    const kind =
+      rv.schemaname === 'pg_catalog' ? RELKIND[CATALOG_RELATIONS.get(name) ?? 'r'] : 'table';
+    const out: ResolvedRelation = { schema: rv.schemaname, name, kind, unqualified: false };
+    if (rv.catalogname) out.catalog = rv.catalogname;
+    return out;
+  }
+  if (rv.relpersistence === 't')
+    return { schema: 'pg_temp', name, kind: 'table', unqualified: true };
+  const k = CATALOG_RELATIONS.get(name);
+  if (k !== undefined)
+    return { schema: 'pg_catalog', name, kind: RELKIND[k] ?? 'table', unqualified: true };
+  return { schema: defaultSchema(searchPath), name, kind: 'table', unqualified: true };
+}
+
+/** Resolve a function name list ([name] or [schema, name] or [db, schema, name]). */
+export function resolveFunction(
+  parts: readonly string[],
+  searchPath: readonly string[],
+): { schema: string; name: string; catalog?: string } {
+  const name = parts[parts.length - 1] ?? '';
+  if (parts.length >= 2) {
+    const out: { schema: string; name: string; catalog?: string } = {
+      schema: parts[parts.length - 2],
+      name,
+    };
+    if (parts.length >= 3) out.catalog = parts[parts.length - 3];
+    return out;
+  }
+  if (isCatalogFunction(name)) return { schema: 'pg_catalog', name };
+  return { schema: defaultSchema(searchPath), name };
+}

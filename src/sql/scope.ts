@@ -1,0 +1,111 @@
+// Query scopes: FROM items, CTE names and the output shape of subqueries, for column lineage.
+
+/** A base relation as resolved. */
+export interface RelRef {
+  schema: string;
+  name: string;
+}
+
+/** Where an output column comes from. */
+export interface Origin {
+  schema: string;
+  table: string;
+  column: string;
+  derived?: boolean;
+  ambiguous?: boolean;
+}
+
+/** One output column of a subquery/CTE: pass-through origins, or derived (no origin kept). */
+export interface ShapeCol {
+  name: string | null;
+  origins: Origin[];
+  derived: boolean;
+}
+
+/** Output of a subquery: named columns plus relations whose "*" it passes through. */
+export interface Shape {
+  cols: ShapeCol[];
+  stars: RelRef[];
+}
+
+export interface ScopeItem {
+  alias: string;
+  rel?: RelRef;
+  shape?: Shape;
+  /** Column aliases on a base relation (customers AS c(a, b)): names no longer map. */
+  renamed?: boolean;
+}
+
+export interface Level {
+  parent: Level | null;
+  items: ScopeItem[];
+}
+
+export interface CteScope {
+  parent: CteScope | null;
+  map: Map<string, Shape>;
+}
+
+export function newShape(): Shape {
+  return { cols: [], stars: [] };
+}
+
+export function findCte(scope: CteScope | null, name: string): Shape | undefined {
+  for (let s = scope; s; s = s.parent) {
+    const hit = s.map.get(name);
+    if (hit) return hit;
+  }
+  return undefined;
+}
+
+/** Columns named `col` ("*" for all) of one FROM item. */
+export function originsOf(item: ScopeItem, col: string): Origin[] {
+  if (item.rel) {
+    if (item.renamed && col !== '*') {
+      return [
+        {
+          schema: item.rel.schema,
+          table: item.rel.name,
+          column: '*',
+          derived: true,
+          ambiguous: true,
+        },
+      ];
+    }
+    return [{ schema: item.rel.schema, table: item.rel.name, column: col }];
+  }
+  const shape = item.shape;
+  if (!shape) return [];
+  const out: Origin[] = [];
+  if (col === '*') {
+    for (const c of shape.cols) for (const o of c.origins) out.push(o);
+    for (const r of shape.stars) out.push({ schema: r.schema, table: r.name, column: '*' });
+    return out;
+  }
+  let named = false;
+  for (const c of shape.cols) {
+    if (c.name !== col) continue;
+    named = true;
+    for (const o of c.origins) out.push(o);
+  }
+  if (!named)
+    for (const r of shape.stars) out.push({ schema: r.schema, table: r.name, column: col });
+  return out;
+}
+
+/** Whether an item can supply a column named `col` (base relations always might). */
+export function mayHave(item: ScopeItem, col: string): boolean {
+  if (item.rel) return true;
+  const s = item.shape;
+  if (!s) return false;
+  return s.stars.length > 0 || s.cols.some((c) => c.name === col);
+}
+
+/** Rename a shape's columns positionally (alias column lists). */
+export function renameShape(shape: Shape, names: string[]): Shape {
+  if (names.length === 0) return shape;
+  return {
+    cols: shape.cols.map((c, i) => ({ ...c, name: names[i] ?? c.name })),
+    stars: shape.stars,
+  };
+}

@@ -1,0 +1,720 @@
+// Iterative walk of one parse tree: relations, columns and functions with their access and clause.
+import type { Access, Clause } from './types.js';
+import { Collector } from './collector.js';
+import { functionEffect } from './functions.js';
+import { resolveFunction, resolveRelation } from './names.js';
+import {
+  type CteScope,
+  type Level,
+  type Origin,
+  type ScopeItem,
+  type Shape,
+  findCte,
+  mayHave,
+  newShape,
+  originsOf,
+  renameShape,
+} from './scope.js';
+
+type N = Record<string, any>;
+
+export interface Ctx {
+  level: Level | null;
+  ctes: CteScope | null;
+  clause: Clause;
+  /** Inside an expression: a column found here does not reach the output bare. */
+  derived: boolean;
+  /** Access for relations met outside FROM (DDL targets, generic positions). */
+  access: Access;
+}
+
+type Task = (() => void) | { n: unknown; c: Ctx };
+
+/** Node types that keep a column bare (no expression between it and its clause). */
+const TRANSPARENT = new Set(['List', 'SortBy', 'ResTarget', 'GroupingSet', 'Alias', 'String']);
+
+const DML = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
+
+/** Functions whose first (text) argument names a sequence. */
+const SEQUENCE_FUNCS: Record<string, Access> = {
+  nextval: 'write',
+  setval: 'write',
+  currval: 'read',
+};
+
+/** The wrapped node's type ("SelectStmt") or null for a bare struct. */
+export function nodeType(n: unknown): string | null {
+  if (!n || typeof n !== 'object' || Array.isArray(n)) return null;
+  for (const k in n) {
+    const c = k.charCodeAt(0);
+    return c >= 65 && c <= 90 ? k : null;
+  }
+  return null;
+}
+
+/** Body of a wrapped node, or the node itself when bare. */
+export function body(n: any): N {
+  const t = nodeType(n);
+  return t ? n[t] : n;
+}
+
+/** String values of a name list ([{String:{sval}}...]); A_Star as "*". */
+export function names(list: unknown): string[] {
+  const out: string[] = [];
+  if (!Array.isArray(list)) return out;
+  for (const x of list) {
+    if (x?.String) out.push(String(x.String.sval ?? ''));
+    else if (x?.A_Star) out.push('*');
+    else out.push('');
+  }
+  return out;
+}
+
+export class Walker {
+  private readonly stack: Task[] = [];
+
+  constructor(
+    readonly out: Collector,
+    private readonly searchPath: readonly string[],
+  ) {}
+
+  static rootCtx(access: Access = 'read'): Ctx {
+    return { level: null, ctes: null, clause: 'select', derived: false, access };
+  }
+
+  /** Walk `node` (any statement or expression) to completion. */
+  walk(node: unknown, ctx: Ctx): void {
+    this.stack.push({ n: node, c: ctx });
+    this.drain();
+  }
+
+  /** Walk a statement that produces rows into `shape` (SELECT or DML with RETURNING). */
+  walkQuery(node: unknown, ctx: Ctx, shape: Shape = newShape()): Shape {
+    this.stack.push(() => this.query(node, ctx, shape, false));
+    this.drain();
+    return shape;
+  }
+
+  private drain(): void {
+    const st = this.stack;
+    while (st.length > 0) {
+      const t = st.pop()!;
+      if (typeof t === 'function') t();
+      else this.dispatch(t.n, t.c);
+    }
+  }
+
+  private pushAll(tasks: Task[]): void {
+    for (let i = tasks.length - 1; i >= 0; i--) this.stack.push(tasks[i]);
+  }
+
+  private dispatch(n: unknown, c: Ctx): void {
+    if (!n || typeof n !== 'object') return;
+    if (Array.isArray(n)) {
+      for (let i = n.length - 1; i >= 0; i--) this.stack.push({ n: n[i], c });
+      return;
+    }
+    const t = nodeType(n);
+    const b = t ? (n as N)[t] : (n as N);
+    if (!b || typeof b !== 'object') return;
+    switch (t) {
+      case 'SelectStmt':
+      case 'InsertStmt':
+      case 'UpdateStmt':
+      case 'DeleteStmt':
+      case 'MergeStmt':
+        this.query(n, c, newShape(), false);
+        return;
+      case 'RangeVar':
+        this.relation(b, c.access);
+        return;
+      case 'ColumnRef':
+        this.columnRef(b, c);
+        return;
+      case 'FuncCall':
+        this.funcCall(b, c);
+        return;
+      case 'SubLink':
+        this.subLink(b, c);
+        return;
+      case 'WindowDef':
+        this.windowDef(b, c);
+        return;
+      case 'IntoClause':
+        this.into(b);
+        return;
+      case 'RangeSubselect':
+      case 'RangeFunction':
+      case 'JoinExpr':
+      case 'RangeTableSample':
+        this.fromItem(n, c, { parent: c.level, items: [] });
+        return;
+      case 'A_Const':
+        return;
+      case null:
+        if (typeof b.relname === 'string') {
+          this.relation(b, c.access);
+          return;
+        }
+        break;
+    }
+    const cc = t && !TRANSPARENT.has(t) && !c.derived ? { ...c, derived: true } : c;
+    const keys = Object.keys(b);
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const v = b[keys[i]];
+      if (v && typeof v === 'object') this.stack.push({ n: v, c: cc });
+    }
+  }
+
+  // ---- statements producing rows ------------------------------------------------------
+
+  /** SELECT or DML (wrapped or bare); `forceDerived` for subqueries used as expressions. */
+  private query(n: unknown, c: Ctx, out: Shape, forceDerived: boolean): void {
+    const t = nodeType(n);
+    const b = t ? (n as N)[t] : (n as N);
+    if (!b || typeof b !== 'object') return;
+    if (t === null || t === 'SelectStmt') {
+      if (t === null && ('relation' in b || 'mergeWhenClauses' in b)) {
+        this.dispatch(n, c);
+        return;
+      }
+      this.select(b, c, out, forceDerived);
+    } else if (DML.has(t)) {
+      this.dml(t, b, c, out);
+    } else this.dispatch(n, c);
+  }
+
+  private select(b: N, c: Ctx, out: Shape, forceDerived: boolean): void {
+    const tasks: Task[] = [];
+    const cc = b.withClause ? this.withClause(body(b.withClause), c, tasks) : c;
+    if (b.op && b.op !== 'SETOP_NONE') {
+      const l = newShape();
+      const r = newShape();
+      tasks.push(() => this.query(b.larg, cc, l, forceDerived));
+      tasks.push(() => this.query(b.rarg, cc, r, forceDerived));
+      tasks.push(() => {
+        const width = Math.max(l.cols.length, r.cols.length);
+        for (let i = 0; i < width; i++) {
+          const a = l.cols[i];
+          const z = r.cols[i];
+          out.cols.push({
+            name: a?.name ?? z?.name ?? null,
+            origins: [...(a?.origins ?? []), ...(z?.origins ?? [])],
+            derived: Boolean(a?.derived || z?.derived),
+          });
+        }
+        out.stars.push(...l.stars, ...r.stars);
+      });
+      const lc: Ctx = { ...cc, clause: 'order', derived: false, access: 'read' };
+      tasks.push(
+        { n: b.sortClause, c: lc },
+        { n: b.limitCount, c: lc },
+        { n: b.limitOffset, c: lc },
+      );
+      this.pushAll(tasks);
+      return;
+    }
+    if (b.valuesLists) {
+      const vc: Ctx = { ...cc, clause: 'values', derived: false, access: 'read' };
+      tasks.push({ n: b.valuesLists, c: vc });
+      tasks.push(() => {
+        const first = b.valuesLists?.[0]?.List?.items ?? [];
+        for (let i = 0; i < first.length; i++)
+          out.cols.push({ name: `column${i + 1}`, origins: [], derived: true });
+      });
+      tasks.push(
+        { n: b.sortClause, c: vc },
+        { n: b.limitCount, c: vc },
+        { n: b.limitOffset, c: vc },
+      );
+      this.pushAll(tasks);
+      return;
+    }
+    const level: Level = { parent: cc.level, items: [] };
+    const lc: Ctx = { level, ctes: cc.ctes, clause: 'select', derived: false, access: 'read' };
+    for (const f of b.fromClause ?? []) tasks.push(() => this.fromItem(f, lc, level));
+    if (b.intoClause) tasks.push(() => this.into(body(b.intoClause)));
+    tasks.push(() => this.targetList(b.targetList, lc, 'select', forceDerived));
+    tasks.push({ n: b.distinctClause, c: lc });
+    tasks.push({ n: b.whereClause, c: { ...lc, clause: 'where' } });
+    tasks.push({ n: b.groupClause, c: { ...lc, clause: 'group' } });
+    tasks.push({ n: b.havingClause, c: { ...lc, clause: 'having' } });
+    tasks.push({ n: b.windowClause, c: lc });
+    tasks.push({ n: b.sortClause, c: { ...lc, clause: 'order' } });
+    tasks.push({ n: b.limitOffset, c: lc }, { n: b.limitCount, c: lc });
+    if (b.lockingClause) tasks.push(() => this.locking(b.lockingClause, level));
+    tasks.push(() => {
+      this.shapeOf(b.targetList, level, out, forceDerived);
+      // GROUP BY 1 / ORDER BY 2 name select-list positions; without reading the literal,
+      // count every output column as grouped/ordered.
+      if (hasConst(b.groupClause)) this.reportShape(out, 'group');
+      if (hasConst(b.sortClause)) this.reportShape(out, 'order');
+    });
+    this.pushAll(tasks);
+  }
+
+  private dml(t: string, b: N, c: Ctx, out: Shape): void {
+    if (c.level !== null || c.ctes !== null) this.out.nestedWrite = true;
+    const tasks: Task[] = [];
+    const cc = b.withClause ? this.withClause(body(b.withClause), c, tasks) : c;
+    const level: Level = { parent: cc.level, items: [] };
+    const lc: Ctx = { level, ctes: cc.ctes, clause: 'select', derived: false, access: 'read' };
+    let target: ScopeItem | undefined;
+    tasks.push(() => {
+      // The target of INSERT/UPDATE/DELETE/MERGE is always a table, never a CTE.
+      if (b.relation) target = this.relItem(body(b.relation), 'write', lc, false);
+      if (target) level.items.push(target);
+    });
+    if (t === 'InsertStmt') {
+      tasks.push(() => {
+        for (const col of b.cols ?? []) {
+          const name = body(col).name;
+          if (target?.rel && name) this.column(target.rel, name, 'values', false);
+        }
+      });
+      // The source query does not see the target.
+      if (b.selectStmt) tasks.push(() => this.query(b.selectStmt, cc, newShape(), false));
+      const oc = b.onConflictClause ? body(b.onConflictClause) : undefined;
+      if (oc) {
+        tasks.push(() => {
+          if (target?.rel) level.items.push({ alias: 'excluded', rel: target.rel });
+        });
+        tasks.push({ n: oc.infer, c: { ...lc, clause: 'where' } });
+        tasks.push(() => this.setList(oc.targetList, lc, () => target));
+        tasks.push({ n: oc.whereClause, c: { ...lc, clause: 'where' } });
+      }
+    } else if (t === 'UpdateStmt') {
+      for (const f of b.fromClause ?? []) tasks.push(() => this.fromItem(f, lc, level));
+      tasks.push(() => this.setList(b.targetList, lc, () => target));
+    } else if (t === 'DeleteStmt') {
+      for (const f of b.usingClause ?? []) tasks.push(() => this.fromItem(f, lc, level));
+    } else if (t === 'MergeStmt') {
+      if (b.sourceRelation) tasks.push(() => this.fromItem(b.sourceRelation, lc, level));
+      tasks.push({ n: b.joinCondition, c: { ...lc, clause: 'join' } });
+      for (const w of b.mergeWhenClauses ?? []) {
+        const m = body(w);
+        tasks.push({ n: m.condition, c: { ...lc, clause: 'where' } });
+        if (m.commandType === 'CMD_INSERT') {
+          tasks.push(() => {
+            for (const col of m.targetList ?? []) {
+              const name = body(col).name;
+              if (target?.rel && name) this.column(target.rel, name, 'values', false);
+            }
+          });
+          tasks.push({ n: m.values, c: { ...lc, clause: 'values' } });
+        } else tasks.push(() => this.setList(m.targetList, lc, () => target));
+      }
+    }
+    tasks.push({ n: b.whereClause, c: { ...lc, clause: 'where' } });
+    if (b.returningList) {
+      tasks.push(() => this.targetList(b.returningList, lc, 'returning', false));
+      tasks.push(() => this.shapeOf(b.returningList, level, out, false));
+    }
+    this.pushAll(tasks);
+  }
+
+  /** UPDATE SET / ON CONFLICT DO UPDATE SET / MERGE UPDATE SET. */
+  private setList(list: unknown, lc: Ctx, target: () => ScopeItem | undefined): void {
+    if (!Array.isArray(list)) return;
+    const tasks: Task[] = [];
+    for (const x of list) {
+      const rt = body(x);
+      const tg = target();
+      if (tg?.rel && rt.name) this.column(tg.rel, rt.name, 'set', false);
+      tasks.push({ n: rt.indirection, c: { ...lc, clause: 'set', derived: true } });
+      const v = rt.val;
+      if (nodeType(v) === 'ColumnRef')
+        tasks.push({ n: v, c: { ...lc, clause: 'set', derived: false } });
+      else tasks.push({ n: v, c: { ...lc, clause: 'set', derived: true } });
+    }
+    this.pushAll(tasks);
+  }
+
+  private withClause(w: N, c: Ctx, tasks: Task[]): Ctx {
+    const scope: CteScope = { parent: c.ctes, map: new Map() };
+    const nc: Ctx = { ...c, ctes: scope };
+    for (const x of w.ctes ?? []) {
+      const cte = body(x);
+      const name = String(cte.ctename ?? '');
+      const shape = newShape();
+      if (w.recursive) scope.map.set(name, shape);
+      tasks.push(() => this.query(cte.ctequery, nc, shape, false));
+      tasks.push(() => {
+        const renamed = renameShape(shape, names(cte.aliascolnames));
+        scope.map.set(name, renamed);
+      });
+    }
+    return nc;
+  }
+
+  // ---- FROM ---------------------------------------------------------------------------
+
+  private fromItem(n: unknown, c: Ctx, level: Level): void {
+    const t = nodeType(n);
+    const b = t ? (n as N)[t] : (n as N);
+    if (!b || typeof b !== 'object') return;
+    if (t === 'RangeVar' || (t === null && typeof b.relname === 'string')) {
+      const it = this.relItem(b, 'read', c, true);
+      if (it) level.items.push(it);
+      return;
+    }
+    if (t === 'RangeSubselect') {
+      const shape = newShape();
+      const alias = b.alias ? body(b.alias) : undefined;
+      this.stack.push(() => {
+        level.items.push({
+          alias: alias?.aliasname ?? '',
+          shape: renameShape(shape, names(alias?.colnames)),
+        });
+      });
+      // LATERAL or not, the subquery may see earlier items (harmless over-approximation).
+      this.stack.push(() => this.query(b.subquery, { ...c, level }, shape, false));
+      return;
+    }
+    if (t === 'RangeFunction') {
+      const alias = b.alias ? body(b.alias) : undefined;
+      let first = '';
+      for (const f of b.functions ?? []) {
+        const fc = body(f)?.items?.[0];
+        if (nodeType(fc) === 'FuncCall') {
+          const parts = names(fc.FuncCall.funcname);
+          const r = resolveFunction(parts, this.searchPath);
+          first ||= r.name;
+          this.out.addRelation({
+            schema: r.schema,
+            name: r.name,
+            kind: 'function',
+            access: 'read',
+          });
+        }
+      }
+      level.items.push({ alias: alias?.aliasname ?? first, shape: newShape() });
+      this.stack.push({ n: b.functions, c: { ...c, level, clause: 'select', derived: true } });
+      this.stack.push({ n: b.coldeflist, c: { ...c, level } });
+      return;
+    }
+    if (t === 'JoinExpr') {
+      const start = level.items.length;
+      const tasks: Task[] = [
+        () => this.fromItem(b.larg, c, level),
+        () => this.fromItem(b.rarg, c, level),
+        { n: b.quals, c: { ...c, level, clause: 'join', derived: false } },
+        () => {
+          for (const col of names(b.usingClause))
+            this.resolveAndReport([col], { ...c, level, clause: 'join' });
+          const alias = b.alias
+            ? body(b.alias)
+            : b.join_using_alias
+              ? body(b.join_using_alias)
+              : undefined;
+          if (alias?.aliasname) {
+            const shape = newShape();
+            for (const it of level.items.slice(start)) {
+              if (it.rel) shape.stars.push(it.rel);
+              else if (it.shape) {
+                shape.cols.push(...it.shape.cols);
+                shape.stars.push(...it.shape.stars);
+              }
+            }
+            level.items.push({ alias: alias.aliasname, shape });
+          }
+        },
+      ];
+      this.pushAll(tasks);
+      return;
+    }
+    if (t === 'RangeTableSample') {
+      this.stack.push({ n: b.args, c: { ...c, level, clause: 'select', derived: true } });
+      this.stack.push({ n: b.repeatable, c: { ...c, level, clause: 'select', derived: true } });
+      this.stack.push(() => this.fromItem(b.relation, c, level));
+      return;
+    }
+    // XMLTABLE, JSON_TABLE and anything else: walk it, name it.
+    const alias = b.alias ? body(b.alias) : undefined;
+    level.items.push({ alias: alias?.aliasname ?? '', shape: newShape() });
+    this.stack.push({ n, c: { ...c, level, clause: 'select', derived: true } });
+  }
+
+  /** A RangeVar as FROM item (or DML target): a CTE reference or a reported relation. */
+  private relItem(rv: N, access: Access, c: Ctx, allowCte: boolean): ScopeItem | undefined {
+    const alias = rv.alias ? body(rv.alias) : undefined;
+    if (allowCte && !rv.schemaname && !rv.catalogname) {
+      const shape = findCte(c.ctes, String(rv.relname));
+      if (shape) {
+        return {
+          alias: alias?.aliasname ?? rv.relname,
+          shape: renameShape(shape, names(alias?.colnames)),
+        };
+      }
+    }
+    const r = this.relation(rv, access);
+    const item: ScopeItem = {
+      alias: alias?.aliasname ?? rv.relname,
+      rel: { schema: r.schema, name: r.name },
+    };
+    if (alias?.colnames?.length) item.renamed = true;
+    return item;
+  }
+
+  private relation(rv: N, access: Access): { schema: string; name: string } {
+    const r = resolveRelation(rv, this.searchPath);
+    const fact: import('./types.js').RelationFact = {
+      schema: r.schema,
+      name: r.name,
+      kind: r.kind,
+      access,
+    };
+    if (r.catalog !== undefined) fact.catalog = r.catalog;
+    if (r.unqualified) fact.unqualified = true;
+    this.out.addRelation(fact);
+    return r;
+  }
+
+  private into(ic: N): void {
+    if (!ic?.rel) return;
+    this.out.selectInto = true;
+    this.relation(body(ic.rel), 'write');
+  }
+
+  private locking(list: unknown, level: Level): void {
+    if (!Array.isArray(list)) return;
+    this.out.locking = true;
+    for (const x of list) {
+      const lc = body(x);
+      const locked = Array.isArray(lc.lockedRels) ? lc.lockedRels : [];
+      const targets: { schema: string; name: string }[] = [];
+      if (locked.length === 0) {
+        for (const r of this.out.readRelations()) targets.push(r);
+      } else {
+        for (const rv of locked) {
+          const want = body(rv).relname;
+          for (const it of level.items) {
+            if (it.alias !== want) continue;
+            if (it.rel) targets.push(it.rel);
+            for (const o of it.shape ? originsOf(it, '*') : [])
+              targets.push({ schema: o.schema, name: o.table });
+          }
+        }
+      }
+      for (const r of targets) {
+        this.out.addRelation({
+          schema: r.schema,
+          name: r.name,
+          kind: 'table',
+          access: 'write',
+          locking: true,
+        });
+      }
+    }
+  }
+
+  // ---- expressions ----------------------------------------------------------------------
+
+  private targetList(list: unknown, lc: Ctx, clause: Clause, forceDerived: boolean): void {
+    if (!Array.isArray(list)) return;
+    const tasks: Task[] = [];
+    for (const x of list) {
+      const rt = body(x);
+      const v = rt.val;
+      if (nodeType(v) === 'ColumnRef')
+        tasks.push({ n: v, c: { ...lc, clause, derived: forceDerived } });
+      else tasks.push({ n: v, c: { ...lc, clause, derived: true } });
+    }
+    this.pushAll(tasks);
+  }
+
+  /** Output shape of a target list, for lineage through subqueries and CTEs. */
+  private shapeOf(list: unknown, level: Level, out: Shape, forceDerived: boolean): void {
+    if (!Array.isArray(list)) return;
+    for (const x of list) {
+      const rt = body(x);
+      const v = rt.val;
+      if (nodeType(v) === 'ColumnRef') {
+        const f = names(v.ColumnRef.fields);
+        if (f[f.length - 1] === '*') {
+          for (const it of this.itemsFor(f.slice(0, -1), level)) {
+            if (it.rel) out.stars.push(it.rel);
+            else if (it.shape) {
+              for (const col of it.shape.cols)
+                out.cols.push({ ...col, derived: col.derived || forceDerived });
+              out.stars.push(...it.shape.stars);
+            }
+          }
+          continue;
+        }
+        const origins = this.resolve(f, level).filter((o) => o.column !== '*');
+        out.cols.push({ name: rt.name ?? f[f.length - 1], origins, derived: forceDerived });
+      } else {
+        out.cols.push({ name: rt.name ?? null, origins: [], derived: true });
+      }
+    }
+  }
+
+  private reportShape(shape: Shape, clause: Clause): void {
+    for (const col of shape.cols) {
+      for (const o of col.origins)
+        this.column({ schema: o.schema, name: o.table }, o.column, clause, true);
+    }
+  }
+
+  private columnRef(b: N, c: Ctx): void {
+    this.resolveAndReport(names(b.fields), c);
+  }
+
+  private resolveAndReport(fields: string[], c: Ctx): void {
+    const level = c.level;
+    if (!level) return;
+    for (const o of this.resolve(fields, level)) {
+      this.out.addColumn({
+        schema: o.schema,
+        table: o.table,
+        column: o.column,
+        clause: c.clause,
+        ...(c.derived || o.derived ? { derived: true } : {}),
+        ...(o.ambiguous ? { ambiguous: true } : {}),
+      });
+    }
+  }
+
+  private column(
+    rel: { schema: string; name: string },
+    column: string,
+    clause: Clause,
+    derived: boolean,
+  ): void {
+    this.out.addColumn({
+      schema: rel.schema,
+      table: rel.name,
+      column,
+      clause,
+      ...(derived ? { derived } : {}),
+    });
+  }
+
+  /** FROM items a qualifier names (all items of the innermost non-empty level when none). */
+  private itemsFor(qual: string[], level: Level): ScopeItem[] {
+    if (qual.length === 0) {
+      for (let l: Level | null = level; l; l = l.parent) if (l.items.length) return l.items;
+      return [];
+    }
+    const alias = qual[qual.length - 1];
+    const schema = qual.length >= 2 ? qual[qual.length - 2] : undefined;
+    for (let l: Level | null = level; l; l = l.parent) {
+      const hits = l.items.filter(
+        (it) => it.alias === alias && (!schema || it.rel?.schema === schema),
+      );
+      if (hits.length) return hits;
+    }
+    return [];
+  }
+
+  /** Origins of a column reference (fields as written). */
+  private resolve(fields: string[], level: Level): Origin[] {
+    if (fields.length === 0) return [];
+    const col = fields[fields.length - 1];
+    if (fields.length > 1) {
+      const items = this.itemsFor(fields.slice(0, -1), level);
+      if (items.length === 0) {
+        // A qualifier that names no FROM item: keep what was written.
+        const q = fields.slice(0, -1);
+        return [
+          { schema: q.length >= 2 ? q[q.length - 2] : '', table: q[q.length - 1], column: col },
+        ];
+      }
+      const out: Origin[] = [];
+      for (const it of items) out.push(...originsOf(it, col));
+      return col === '*' ? out.map((o) => ({ ...o })) : out;
+    }
+    if (col === '*') {
+      const out: Origin[] = [];
+      for (const it of this.itemsFor([], level)) out.push(...originsOf(it, '*'));
+      return out;
+    }
+    const out: Origin[] = [];
+    // A bare name equal to a FROM item's name may be a whole-row reference (row_to_json(c)).
+    for (let l: Level | null = level; l; l = l.parent) {
+      const whole = l.items.filter((it) => it.alias === col);
+      if (whole.length) {
+        for (const it of whole)
+          for (const o of originsOf(it, '*')) out.push({ ...o, derived: true });
+        break;
+      }
+    }
+    for (let l: Level | null = level; l; l = l.parent) {
+      if (l.items.length === 0) continue;
+      const cands = l.items.length === 1 ? l.items : l.items.filter((it) => mayHave(it, col));
+      if (cands.length === 0) continue;
+      if (cands.length === 1) {
+        const os = originsOf(cands[0], col);
+        if (os.length === 0 && !cands[0].rel && l.parent) continue;
+        out.push(...os);
+      } else {
+        for (const it of cands)
+          for (const o of originsOf(it, col)) out.push({ ...o, ambiguous: true });
+      }
+      break;
+    }
+    return out;
+  }
+
+  private funcCall(b: N, c: Ctx): void {
+    const parts = names(b.funcname);
+    const r = resolveFunction(parts, this.searchPath);
+    this.out.addFunction({
+      schema: r.schema,
+      name: r.name,
+      effect: functionEffect(r.schema, r.name),
+    });
+    const seqAccess = r.schema === 'pg_catalog' ? SEQUENCE_FUNCS[r.name] : undefined;
+    if (seqAccess) {
+      // nextval('orders_id_seq'): the sequence is named by a literal; facts now depend on it.
+      const a0 = body(b.args?.[0]);
+      const arg = a0?.arg && nodeType(a0.arg) === 'A_Const' ? body(a0.arg) : a0;
+      const sval = arg?.sval?.sval;
+      if (typeof sval === 'string') {
+        this.out.literalSensitive = true;
+        const parts2 = sval.split('.');
+        const rel =
+          parts2.length > 1 ? { schemaname: parts2[0], relname: parts2[1] } : { relname: sval };
+        const rr = resolveRelation(rel, this.searchPath);
+        this.out.addRelation({
+          schema: rr.schema,
+          name: rr.name,
+          kind: 'sequence',
+          access: seqAccess,
+        });
+      }
+    }
+    const dc: Ctx = { ...c, derived: true };
+    const tasks: Task[] = [
+      { n: b.args, c: dc },
+      { n: b.agg_order, c: dc },
+      { n: b.agg_filter, c: { ...dc, clause: 'where' } },
+      { n: b.over, c: dc },
+    ];
+    this.pushAll(tasks);
+  }
+
+  private windowDef(b: N, c: Ctx): void {
+    this.pushAll([
+      { n: b.partitionClause, c: { ...c, clause: 'group', derived: true } },
+      { n: b.orderClause, c: { ...c, clause: 'order', derived: true } },
+      { n: b.startOffset, c },
+      { n: b.endOffset, c },
+    ]);
+  }
+
+  private subLink(b: N, c: Ctx): void {
+    const dc: Ctx = { ...c, derived: true };
+    this.pushAll([{ n: b.testexpr, c: dc }, () => this.query(b.subselect, dc, newShape(), true)]);
+  }
+}
+
+function hasConst(list: unknown): boolean {
+  if (!Array.isArray(list)) return false;
+  for (const x of list) {
+    const n = nodeType(x) === 'SortBy' ? x.SortBy.node : x;
+    if (nodeType(n) === 'A_Const') return true;
+  }
+  return false;
+}
