@@ -2,6 +2,7 @@
 import type { Expr, Module, Rule, Term, With } from './ast.js';
 import { BUILTINS } from './builtins/registry.js';
 import { BuiltinError, RegoError, type Loc } from './errors.js';
+import { orderBody, type SafetyEnv } from './safety.js';
 import {
   Ctx,
   builtinFailed,
@@ -31,10 +32,12 @@ export class Scope {
     readonly parent: Scope | null,
     readonly alloc: { n: number },
   ) {}
-  lookup(name: string): number | undefined {
+  /** Names declared with := that nested scopes cannot see before the declaring literal. */
+  readonly hidden = new Set<string>();
+  lookup(name: string, fromChild = false): number | undefined {
     const v = this.vars.get(name);
-    if (v !== undefined) return v;
-    return this.parent ? this.parent.lookup(name) : undefined;
+    if (v !== undefined && !(fromChild && this.hidden.has(name))) return v;
+    return this.parent ? this.parent.lookup(name, true) : undefined;
   }
   declare(name: string): number {
     const slot = this.alloc.n++;
@@ -183,7 +186,11 @@ export class Compiler {
         for (const a of r.args) this.declarePattern(a, argScope, mc);
       }
       this.precollect(body, sc, mc, [value, ...(first ? dyn : []), first ? r.contains : undefined]);
-      const b = this.body(body, sc, mc);
+      const b = this.body(body, sc, mc, [
+        value,
+        ...(first ? dyn : []),
+        first ? r.contains : undefined,
+      ]);
       if (first && r.args) cr.args = r.args.map((a) => this.term(a, sc, mc));
       if (first && r.contains) cr.elem = this.term(r.contains, sc, mc);
       if (first && dyn.length > 0) cr.keys = dyn.map((d) => this.term(d, sc, mc));
@@ -204,7 +211,7 @@ export class Compiler {
       for (const cl of clauses) {
         const s2 = new Scope(sc, alloc);
         this.precollect(cl.body, s2, mc, [cl.value]);
-        const b = this.body(cl.body, s2, mc);
+        const b = this.body(cl.body, s2, mc, [cl.value]);
         const v = cl.value
           ? this.term(cl.value, s2, mc)
           : this.term({ t: 'scalar', v: true, line: r.line, col: r.col }, s2, mc);
@@ -255,6 +262,12 @@ export class Compiler {
     }
     for (const t of extra) if (t) termVars(t, used);
     for (const n of declared) sc.declare(n);
+    for (const e of body)
+      if (e.k === 'expr' && e.term.t === 'call' && e.term.name === 'assign') {
+        const s = new Set<string>();
+        patternVars(e.term.args[0], s);
+        for (const n of s) sc.hidden.add(n);
+      }
     for (const n of used) {
       if (declared.has(n) || sc.lookup(n) !== undefined) continue;
       if (n === 'input' || n === 'data' || mc.imports.has(n) || mc.ruleNames.has(n)) continue;
@@ -262,8 +275,26 @@ export class Compiler {
     }
   }
 
-  body(exprs: Expr[], sc: Scope, mc: ModCtx): CBody {
-    const steps = exprs.map((e) => this.literal(e, sc, mc));
+  body(
+    exprs: Expr[],
+    sc: Scope,
+    mc: ModCtx,
+    heads: (Term | undefined)[] = [],
+    preBound?: Set<string>,
+  ): CBody {
+    const locals = new Set(sc.vars.keys());
+    if (preBound) for (const n of preBound) locals.delete(n);
+    const env: SafetyEnv = {
+      locals,
+      loc: (p) => this.loc(mc, p),
+      arity: (name) => this.arityOf(name, mc),
+    };
+    const ordered = orderBody(
+      exprs,
+      env,
+      heads.filter((h): h is Term => h !== undefined),
+    );
+    const steps = ordered.map((e) => this.literal(e, sc, mc));
     let next: CBody = (_f, _c, k) => k();
     for (let i = steps.length - 1; i >= 0; i--) {
       const step = steps[i];
@@ -299,7 +330,10 @@ export class Compiler {
         this.precollect(e.body, inner, mc);
         const key = e.key ? this.term(e.key, inner, mc) : undefined;
         const val = this.term(e.val, inner, mc);
-        const body = this.body(e.body, inner, mc);
+        const pre = new Set<string>();
+        for (const t of e.key ? [e.key, e.val] : [e.val])
+          for (const [n] of inner.vars) if (termHasVar(t, n)) pre.add(n);
+        const body = this.body(e.body, inner, mc, [], pre);
         const stop: K = () => true;
         step = (f, c, k) =>
           dom.ev(f, c, (d) => {
@@ -321,6 +355,11 @@ export class Compiler {
       case 'expr': {
         const t = e.term;
         if (t.t === 'call' && (t.name === 'eq' || t.name === 'assign')) {
+          if (t.name === 'assign') {
+            const s = new Set<string>();
+            patternVars(t.args[0], s);
+            for (const n of s) sc.hidden.delete(n);
+          }
           const a = this.term(t.args[0], sc, mc);
           const b = this.term(t.args[1], sc, mc);
           step = (f, c, k) => unify(a, b, f, c, k, loc);
@@ -451,6 +490,18 @@ export class Compiler {
     }
   }
 
+  private arityOf(name: string, mc: ModCtx): number | undefined {
+    const segs = name.split('.');
+    let full: string[] | undefined;
+    if (segs[0] === 'data') full = segs;
+    else if (mc.imports.has(segs[0]))
+      full = [...(mc.imports.get(segs[0]) as string[]), ...segs.slice(1)];
+    else if (mc.ruleNames.has(segs[0])) full = [...mc.pkg, ...segs];
+    if (full) return this.findNode(full.slice(1))?.arity;
+    const b = BUILTINS.get(name);
+    return b && b.arity >= 0 ? b.arity : undefined;
+  }
+
   findNode(path: string[]): DNode | undefined {
     let n: DNode | undefined = this.root;
     for (const p of path) {
@@ -510,7 +561,7 @@ export class Compiler {
         const inner = new Scope(sc, sc.alloc);
         const heads = t.t === 'objcomp' ? [t.key, t.value] : [t.term];
         this.precollect(t.body, inner, mc, heads);
-        const body = this.body(t.body, inner, mc);
+        const body = this.body(t.body, inner, mc, heads);
         const hs = heads.map((h) => this.term(h, inner, mc));
         let get: (f: Frame, c: Ctx) => Value;
         if (t.t === 'arraycomp') {
@@ -802,6 +853,12 @@ function refSegs(t: Term): string[] | undefined {
     out.push(p.v);
   }
   return out;
+}
+
+function termHasVar(t: Term, name: string): boolean {
+  const s = new Set<string>();
+  patternVars(t, s);
+  return s.has(name);
 }
 
 function patternVars(t: Term, out: Set<string>): void {
