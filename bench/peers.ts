@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { freePort } from '../src/upstream/embedded.js';
 import { run, spawnLogged, waitForPort, type Spawned } from './procs.js';
 
@@ -294,7 +294,12 @@ export function gatewayCommand(): { cmd: string; args: string[]; how: string } {
   if (existsSync(dist)) return { cmd: process.execPath, args: [dist], how: 'dist/portcullis.mjs' };
   return {
     cmd: process.execPath,
-    args: ['--import', 'tsx', join(repoRoot, 'src', 'cli', 'main.ts')],
+    // By URL: the gateway runs in its own directory, from which 'tsx' would not resolve.
+    args: [
+      '--import',
+      pathToFileURL(join(repoRoot, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href,
+      join(repoRoot, 'src', 'cli', 'main.ts'),
+    ],
     how: 'node --import tsx src/cli/main.ts',
   };
 }
@@ -305,6 +310,19 @@ const UPSTREAM_PASSWORD_ENV = 'PORTCULLIS_BENCH_UPSTREAM_PASSWORD';
 async function gatewayToken(configFile: string, cwd: string): Promise<string> {
   const { cmd, args } = gatewayCommand();
   const attempts = [
+    // A day, so the token outlives a long run (the default is an hour).
+    [
+      ...args,
+      'token',
+      '--config',
+      configFile,
+      '--sub',
+      'bench',
+      '--groups',
+      'bench',
+      '--ttl',
+      '86400',
+    ],
     [...args, 'token', '--config', configFile, '--sub', 'bench', '--groups', 'bench'],
     [...args, 'token', '--sub', 'bench', '--groups', 'bench'],
   ];
@@ -348,10 +366,12 @@ export function gatewayTarget(levelName: string, configOverrides: Plain): Target
           routes: { '*': 'main' },
         },
         auth: { jwt: { jwks: { dev: true } } },
-        policy: { allowAll: true },
         recording: { enabled: false },
         dataDir: join(ctx.dir, 'data'),
       };
+      // The policy section is taken whole from the level (merging `files` into a base
+      // `allowAll: true` would leave allowAll on); allowAll when the level names none.
+      if (!('policy' in configOverrides)) baseCfg.policy = { allowAll: true };
       const cfgObj = mergeConfig(baseCfg, configOverrides);
       const cfg = join(ctx.dir, 'portcullis.config.mjs');
       writeFileSync(

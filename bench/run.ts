@@ -16,6 +16,7 @@ import {
 } from './peers.js';
 import { killAllChildren, run } from './procs.js';
 import { checkGoals, formatReport, summarize } from './report.js';
+import { median } from './stats.js';
 import {
   MAX_LOAD_CLIENTS,
   measureIdle,
@@ -280,7 +281,7 @@ async function main(): Promise<void> {
         runs.push(r);
         const extra = w.latency ? ` p50 ${r.p50Us} µs p99 ${r.p99Us} µs` : '';
         log(
-          `round ${round} ${w.id} ${t.name}: ${r.ok ? `${r.tps?.toFixed(0)} tps` : `FAILED ${r.error}`}${r.cpuUsPerTx !== null ? ` cpu ${r.cpuUsPerTx.toFixed(1)} µs/tx` : ''}${extra}`,
+          `round ${round} ${w.id} ${t.name}: ${r.ok ? `${r.tps?.toFixed(0)} tps` : `FAILED ${r.error}`}${r.cpuUsPerTx !== null ? ` cpu ${r.cpuUsPerTx.toFixed(1)} µs/tx` : ''}${extra} (load ${r.load1})`,
         );
       }
     }
@@ -339,6 +340,11 @@ async function main(): Promise<void> {
   console.log(
     'Ratios are medians of per-round ratios; cpu µs/tx is the proxy process tree (utime+stime); rss is at the end of the run.',
   );
+  const loads = runs.map((r) => r.load1);
+  if (loads.length)
+    console.log(
+      `Machine load (1-min average at run start): median ${median(loads)?.toFixed(1)}, max ${Math.max(...loads).toFixed(1)} on ${env0.cpus} CPUs`,
+    );
   console.log(formatReport(cells, workloads, idle, goals));
   for (const [name, why] of Object.entries(skipped)) console.log(`skipped ${name}: ${why}`);
 

@@ -1,5 +1,6 @@
 // The workloads of BENCHMARKS.md: pgbench runs against one target, and held idle connections.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { RunningTarget } from './peers.js';
@@ -55,6 +56,8 @@ export interface PgbenchResult {
   rssKb: number | null;
   p50Us?: number | null;
   p99Us?: number | null;
+  /** 1-minute load average when the run started: how busy the shared machine was. */
+  load1: number;
 }
 
 const PGBENCH = '/usr/bin/pgbench';
@@ -82,6 +85,7 @@ export async function runPgbench(
   const logDir = w.latency ? mkdtempSync('/tmp/portcullis-bench-log-') : null;
   const args = [...w.args, '-T', String(seconds), '-n'];
   if (logDir) args.push('-l', `--log-prefix=${join(logDir, 'tx')}`);
+  const load1 = Number(loadavg()[0].toFixed(2));
   const cpu0 = t.pids.length ? treeCpuMicros(t.pids) : null;
   const r = await run(PGBENCH, args, {
     env: pgEnv(t),
@@ -100,6 +104,7 @@ export async function runPgbench(
     cpuUsPerTx:
       cpu0 !== null && cpu1 !== null && s.transactions ? (cpu1 - cpu0) / s.transactions : null,
     rssKb: t.pids.length ? treeMemory(t.pids).rssKb : null,
+    load1,
   };
   if (!res.ok) {
     const msg = (r.stderr || r.stdout).trim().split('\n').slice(-2).join(' | ');
