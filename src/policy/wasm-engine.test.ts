@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { contractInput, runEngineContract, type ContractSubject } from './engine.contract.js';
 import { regoEngine } from './rego-engine.js';
 import { readTar, TarError, writeTar } from './tar.js';
+import { builtinBridge } from './wasm-builtins.js';
 import { wasmEngine, WasmPolicyError } from './wasm-engine.js';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
@@ -135,7 +136,7 @@ describe('wasmEngine decisions', () => {
 });
 
 describe('wasmEngine host builtins (served by the Rego evaluator implementations)', () => {
-  it('time.now_ns reads the clock once per evaluation, with exact integers', async () => {
+  it('time.now_ns answers with the wall clock through the bridge', async () => {
     const e = await wasmEngine(WASM);
     const before = Date.now() * 1e6;
     const v = e.evaluate(contractInput()) as { now_ns: unknown };
@@ -169,6 +170,36 @@ describe('wasmEngine host builtins (served by the Rego evaluator implementations
       /io\.jwt\.decode/,
     );
     expect(e.decide(contractInput()).kind).toBe('allow');
+  });
+
+  it('accepts a module needing a builtin the SDK itself provides', async () => {
+    const e = await wasmEngine(patched('io.jwt.decode', 'yaml.is_valid'));
+    expect(e.hostBuiltins).toEqual(['time.now_ns', 'yaml.is_valid']);
+  });
+
+  it('the bridge fixes the clock per evaluation and passes large integers exactly', async () => {
+    const b = builtinBridge();
+    const now = () => {
+      const v = b.builtins['time.now_ns']();
+      expect(v).toBeInstanceOf(ArrayBuffer);
+      return BigInt(new TextDecoder().decode(v as ArrayBuffer));
+    };
+    b.begin();
+    const t1 = now();
+    await new Promise((r) => setTimeout(r, 5));
+    expect(now()).toBe(t1);
+    b.begin();
+    expect(now()).toBeGreaterThan(t1);
+    expect(b.calls.get('time.now_ns')).toBe(3);
+  });
+
+  it('the bridge converts JSON arguments and results, and reports errors', () => {
+    const b = builtinBridge();
+    expect(b.builtins['count']([1, 2, 3])).toBe(3);
+    expect(b.builtins['object.get']({ a: { b: 1 } }, ['a', 'b'], 0)).toBe(1);
+    expect(b.builtins['time.parse_rfc3339_ns']('2024-01-01T00:00:00Z')).toBeInstanceOf(ArrayBuffer);
+    expect(() => b.builtins['io.jwt.decode']('nope')).toThrow(/io\.jwt\.decode/);
+    expect(() => b.builtins['count']()).toThrow(/expected 1 arguments/);
   });
 
   it('refuses at load a module that needs builtins nobody provides', async () => {
