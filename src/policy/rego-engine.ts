@@ -9,14 +9,6 @@ export interface RegoSource {
   source: string;
 }
 
-/** Input paths whose values differ between otherwise identical statements. */
-const VOLATILE = [
-  'input',
-  'input.now_ns',
-  'input.statement',
-  'input.statement.text',
-  'input.statement.params',
-];
 const PARAMS = ['input', 'input.statement', 'input.statement.params'];
 const VOLATILE_BUILTINS = /\b(time\.now_ns|rand\.|uuid\.|http\.send|opa\.runtime)/;
 
@@ -36,7 +28,8 @@ export function regoEngine(
   return {
     compiled,
     version,
-    readsVolatileInput: usesClock || paths.some((p) => VOLATILE.includes(p)),
+    // Reads of text, params and now_ns are also detected per decision by the session.
+    readsVolatileInput: usesClock,
     readsParams: paths.some((p) => PARAMS.includes(p)),
     decide(input: PolicyInput): Decision {
       try {

@@ -59,6 +59,8 @@ export interface DecisionRecord {
   /** Unique per decision, shown to agents in error DETAIL. */
   id: string;
   policyVersion: string;
+  /** The policy read the text, parameters or clock: decide again at Bind, never cache. */
+  volatile?: boolean;
 }
 
 /** What any policy engine offers the session (built-in Rego, opa-wasm, allow-all). */

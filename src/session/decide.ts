@@ -38,20 +38,33 @@ export class DecisionPoint {
       this.cache.clear();
       this.cachedFor = engine;
     }
-    const cacheable = !engine.readsVolatileInput && !(params && engine.readsParams);
+    // Cached decisions are keyed by the facts' identity (see factsKey) and the session
+    // state the policy can see; a decision that read the text, the parameters or the
+    // clock is never cached.
+    const cacheable = !engine.readsVolatileInput;
     let key = '';
     if (cacheable) {
-      key = `${facts.fingerprint}\0${protocol}\0${this.session.in_transaction ? 1 : 0}\0${index}\0${count}`;
+      key = `${factsKey(facts)}\0${protocol}\0${this.session.in_transaction ? 1 : 0}\0${index}\0${count}`;
       const hit = this.cache.get(key);
       if (hit) return hit;
     }
-    const statement: StatementInput = { ...facts, protocol, params, index, count };
-    const input: PolicyInput = {
-      identity: this.identity,
-      session: this.session,
-      statement,
-      now_ns: Date.now() * 1e6,
-    };
+    let volatileRead = false;
+    const statement = { ...facts, protocol, index, count } as StatementInput;
+    const text = facts.text;
+    Object.defineProperty(statement, 'text', {
+      enumerable: true,
+      get: () => ((volatileRead = true), text),
+    });
+    Object.defineProperty(statement, 'params', {
+      enumerable: true,
+      get: () => ((volatileRead = true), params),
+    });
+    const now = Date.now() * 1e6;
+    const input = { identity: this.identity, session: this.session, statement } as PolicyInput;
+    Object.defineProperty(input, 'now_ns', {
+      enumerable: true,
+      get: () => ((volatileRead = true), now),
+    });
     let decision: Decision;
     try {
       decision = engine.decide(input);
@@ -62,13 +75,27 @@ export class DecisionPoint {
       decision,
       id: decision.kind === 'allow' ? '' : randomUUID(),
       policyVersion: engine.version,
+      volatile: volatileRead || engine.readsVolatileInput,
     };
-    if (cacheable) {
+    if (cacheable && !volatileRead) {
       if (this.cache.size >= MAX_CACHED) this.cache.clear();
       this.cache.set(key, rec);
     }
     return rec;
   }
+}
+
+/**
+ * Identity of a statement's facts for the decision cache. The sql stage shares one facts
+ * template between texts that differ only in literals, and marks it; without the mark the
+ * exact text is the key (never the fingerprint alone, which ignores literals that can
+ * matter, e.g. set_config's first argument).
+ */
+export const FACTS_KEY = Symbol.for('portcullis.factsKey');
+
+function factsKey(facts: StatementFacts): string {
+  const k = (facts as unknown as Record<symbol, unknown>)[FACTS_KEY];
+  return typeof k === 'string' ? k : 'T' + facts.text;
 }
 
 /** The error an agent sees for a refused statement: reason, JSON detail, hint. */

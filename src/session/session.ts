@@ -455,7 +455,7 @@ export class Session {
           const p = this.prepared.get(m.statement);
           if (p) {
             let rec = p.decision;
-            if (this.ctx.policy().readsParams) {
+            if (rec.volatile) {
               rec = this.decisions.decide(p.facts, 'extended', m.params, 0, 1);
               if (rec.decision.kind !== 'allow') return deny(refusalFields(rec), p.facts, rec);
             }

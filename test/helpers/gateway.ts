@@ -1,0 +1,96 @@
+// Starts an in-process gateway in front of the run's PostgreSQL, with its own data dir and
+// development key, and mints tokens for it.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { DEV_AUDIENCE, DEV_ISSUER, loadOrCreateDevKey, mintToken } from '../../src/auth/index.js';
+import type { GatewayConfig } from '../../src/config/index.js';
+import { Gateway, type GatewayOptions } from '../../src/runtime/gateway.js';
+import { testPg } from '../pg-env.js';
+
+export interface TestGateway {
+  gw: Gateway;
+  port: number;
+  adminPort: number;
+  dataDir: string;
+  token(sub?: string, groups?: string[], ttlSeconds?: number): Promise<string>;
+  /** libpq connection string for psql/pgbench/pg_dump (password via PGPASSWORD). */
+  conninfo(database: string, user?: string): string;
+  stop(): Promise<void>;
+}
+
+/** Superuser client on the run's PostgreSQL (for setup and server-side checks). */
+export async function adminClient(database = 'postgres'): Promise<pg.Client> {
+  const t = testPg();
+  const c = new pg.Client({
+    host: t.host,
+    port: t.port,
+    user: t.user,
+    password: t.password,
+    database,
+  });
+  await c.connect();
+  return c;
+}
+
+/** Create (or recreate) a database for one test file. */
+export async function freshDatabase(name: string, setupSql?: string): Promise<void> {
+  const c = await adminClient();
+  await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await c.query(`CREATE DATABASE ${name}`);
+  await c.end();
+  if (setupSql) {
+    const d = await adminClient(name);
+    await d.query(setupSql);
+    await d.end();
+  }
+}
+
+export async function startTestGateway(
+  database: string,
+  config: Partial<GatewayConfig> = {},
+  extra: Partial<GatewayOptions> = {},
+): Promise<TestGateway> {
+  const t = testPg();
+  const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-test-'));
+  const full: GatewayConfig = {
+    listen: { host: '127.0.0.1', port: 0 },
+    admin: { host: '127.0.0.1', port: 0 },
+    dataDir,
+    upstream: {
+      targets: {
+        main: {
+          host: t.host,
+          port: t.port,
+          database,
+          user: t.user,
+          password: { value: t.password },
+          maxConnections: 700,
+        },
+      },
+      routes: { '*': 'main' },
+    },
+    auth: { jwt: { jwks: { dev: true } } },
+    policy: { allowAll: true },
+    recording: { enabled: false },
+    ...config,
+  };
+  const gw = new Gateway({ config: full, baseDir: process.cwd(), ...extra });
+  await gw.start();
+  const key = await loadOrCreateDevKey(dataDir);
+  return {
+    gw,
+    port: gw.port,
+    adminPort: gw.adminPort,
+    dataDir,
+    token: (sub = 'agent-1', groups = ['agents'], ttlSeconds = 600) =>
+      mintToken(key, { sub, groups, ttlSeconds, issuer: DEV_ISSUER, audience: DEV_AUDIENCE }),
+    conninfo: (db: string, user = 'agent-1') =>
+      `host=127.0.0.1 port=${gw.port} dbname=${db} user=${user} sslmode=disable`,
+    stop: async () => {
+      await gw.stop(2000);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
