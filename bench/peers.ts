@@ -46,6 +46,13 @@ export interface TargetSpec {
   kind: 'direct' | 'peer' | 'gateway';
   /** Starts the target; throws SkipTarget when it cannot run here. */
   start(ctx: StartContext): Promise<RunningTarget>;
+  /** A query whose `psql -At` output shows the level's feature is active (e.g. a mask). */
+  probe?: Probe;
+}
+
+export interface Probe {
+  sql: string;
+  expect: string;
 }
 
 /** Thrown when a target is unavailable on this machine; the bench reports it and goes on. */
@@ -341,10 +348,15 @@ async function gatewayToken(configFile: string, cwd: string): Promise<string> {
  * The gateway under test at one feature level: the same build, started with the base bench
  * config merged with `configOverrides`. The client password is a JWT from `portcullis token`.
  */
-export function gatewayTarget(levelName: string, configOverrides: Plain): TargetSpec {
+export function gatewayTarget(
+  levelName: string,
+  configOverrides: Plain,
+  probe?: Probe,
+): TargetSpec {
   return {
     name: levelName,
     kind: 'gateway',
+    probe,
     start: async (ctx) => {
       openDir(ctx.dir);
       const port = await freePort();
@@ -407,7 +419,12 @@ const rego = (f: string) => join(here, 'policies', f);
  * Gateway feature levels, cheapest first: one line per level. Each is the same build with
  * a different config, so the cost of each feature shows as the step between two levels.
  */
-export const GATEWAY_LEVELS: { name: string; overrides: Plain; byDefault: boolean }[] = [
+export const GATEWAY_LEVELS: {
+  name: string;
+  overrides: Plain;
+  byDefault: boolean;
+  probe?: Probe;
+}[] = [
   { name: 'gw-allow', overrides: { policy: { allowAll: true } }, byDefault: true },
   { name: 'gw-policy', overrides: { policy: { files: [rego('bench.rego')] } }, byDefault: true },
   {
@@ -434,7 +451,7 @@ export const ALL_TARGETS: { spec: TargetSpec; byDefault: boolean }[] = [
   { spec: haproxy, byDefault: true },
   { spec: nodePipe, byDefault: true },
   ...GATEWAY_LEVELS.map((l) => ({
-    spec: gatewayTarget(l.name, l.overrides),
+    spec: gatewayTarget(l.name, l.overrides, l.probe),
     byDefault: l.byDefault,
   })),
 ];

@@ -144,21 +144,28 @@ async function startTarget(
   try {
     const t = await spec.start({ upstream: up, dir, maxClients });
     // A target that starts but cannot serve one query is skipped, not benchmarked.
-    const probe = await run('/usr/bin/psql', ['-XAtc', 'select 1'], {
-      env: {
-        ...process.env,
-        PGHOST: t.host,
-        PGPORT: String(t.port),
-        PGUSER: t.user,
-        PGDATABASE: t.database,
-        PGPASSWORD: t.password,
-        PGSSLMODE: 'disable',
-      },
-      timeoutMs: 30000,
-    });
-    if (probe.code !== 0 || probe.stdout.trim() !== '1') {
-      await t.stop();
-      return `${spec.name} started but a query failed: ${probe.stderr.trim().split('\n')[0]} (dir ${dir})`;
+    const checks = [{ sql: 'select 1', expect: '1' }, ...(spec.probe ? [spec.probe] : [])];
+    for (const c of checks) {
+      const probe = await run('/usr/bin/psql', ['-XAtc', c.sql], {
+        env: {
+          ...process.env,
+          PGHOST: t.host,
+          PGPORT: String(t.port),
+          PGUSER: t.user,
+          PGDATABASE: t.database,
+          PGPASSWORD: t.password,
+          PGSSLMODE: 'disable',
+        },
+        timeoutMs: 30000,
+      });
+      if (probe.code !== 0 || probe.stdout.trim() !== c.expect) {
+        await t.stop();
+        const got =
+          probe.code === 0
+            ? `got '${probe.stdout.trim()}', want '${c.expect}'`
+            : probe.stderr.trim().split('\n')[0];
+        return `${spec.name} started but \`${c.sql}\` failed: ${got} (dir ${dir})`;
+      }
     }
     return t;
   } catch (err) {
