@@ -6,9 +6,9 @@ import {
   type ApiKeyEntry,
   type ApiKeyVerifier,
 } from './api-key.js';
-import { claimAt, mapClaims, type ClaimMapping } from './claims.js';
+import { claimAt, mapClaims } from './claims.js';
 import { AuthError } from './errors.js';
-import { createJwtVerifier, type JwtOptions, type JwtVerifier } from './jwt.js';
+import { createJwtTrust, type JwtTrust, type TrustedIssuer } from './jwt-trust.js';
 import {
   createFailureLimiter,
   type FailureLimiter,
@@ -16,8 +16,8 @@ import {
 } from './limiter.js';
 
 export interface AuthOptions {
-  /** Accept JWTs verified against these keys. */
-  jwt?: JwtOptions & { claims?: ClaimMapping };
+  /** Accept JWTs from this issuer, or from any of several (each with its own keys and claims). */
+  jwt?: TrustedIssuer | TrustedIssuer[];
   /** Accept `pcl_<id>_<secret>` API keys listed here. */
   apiKeys?: ApiKeyEntry[];
   /**
@@ -62,10 +62,11 @@ function isLimiter(v: unknown): v is FailureLimiter {
  */
 export function createAuthenticator(opts: AuthOptions): Authenticator {
   const now = opts.now ?? Date.now;
-  if (!opts.jwt && !opts.apiKeys?.length) {
+  if (!(Array.isArray(opts.jwt) ? opts.jwt.length : opts.jwt) && !opts.apiKeys?.length) {
     throw new AuthError('config', 'no client authentication configured (jwt or apiKeys)');
   }
-  const jwt: JwtVerifier | undefined = opts.jwt ? createJwtVerifier(opts.jwt, now) : undefined;
+  const issuers = opts.jwt ? (Array.isArray(opts.jwt) ? opts.jwt : [opts.jwt]) : [];
+  const jwt: JwtTrust | undefined = issuers.length ? createJwtTrust(issuers, now) : undefined;
   const keys: ApiKeyVerifier | undefined = opts.apiKeys?.length
     ? createApiKeyVerifier(opts.apiKeys)
     : undefined;
@@ -105,17 +106,16 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
     if (!jwt) return { ok: false, reason: 'jwt not enabled' };
     const r = await jwt.verify(password);
     if (!r.ok) return r;
-    const mapped = mapClaims(r.payload as Record<string, unknown>, 'jwt', opts.jwt?.claims);
+    const mapped = mapClaims(r.payload as Record<string, unknown>, 'jwt', r.claims);
     if (!mapped.ok) return mapped;
     return bind({ ok: true, identity: mapped.identity, expiresAt: r.expiresAt }, ctx);
   }
 
   function bind(result: AuthResult & { ok: true }, ctx: AuthContext): AuthResult {
     if (bindUser === 'none') return result;
-    const path = bindUser === 'sub' ? (opts.jwt?.claims?.sub ?? 'sub') : bindUser;
-    const value = bindUser === 'sub' ? result.identity.sub : claimAt(result.identity.claims, path);
-    if (value !== ctx.user)
-      return { ok: false, reason: `startup user does not match claim ${path}` };
+    const value =
+      bindUser === 'sub' ? result.identity.sub : claimAt(result.identity.claims, bindUser);
+    if (value !== ctx.user) return { ok: false, reason: `startup user does not match ${bindUser}` };
     return result;
   }
 

@@ -9,6 +9,7 @@ export {
 } from './authenticator.js';
 export { createJwtVerifier, type JwtOptions, type JwtResult, type JwtVerifier } from './jwt.js';
 export type { JwksSource } from './jwks.js';
+export { createJwtTrust, type JwtTrust, type TrustedIssuer } from './jwt-trust.js';
 export { claimAt, mapClaims, type ClaimMapping } from './claims.js';
 export {
   API_KEY_PREFIX,
@@ -19,9 +20,11 @@ export {
   type ApiKeyEntry,
 } from './api-key.js';
 export {
+  addressKey,
   createFailureLimiter,
   type FailureLimiter,
   type FailureLimiterOptions,
+  type AttemptCheck,
   type LimitRule,
 } from './limiter.js';
 export {

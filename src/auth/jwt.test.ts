@@ -42,10 +42,17 @@ function auth(
 
 async function token(
   claims: Record<string, unknown> = {},
-  opts: { key?: CryptoKey; alg?: string; iss?: string; aud?: string; exp?: number | null } = {},
+  opts: {
+    key?: CryptoKey;
+    alg?: string;
+    kid?: string;
+    iss?: string;
+    aud?: string;
+    exp?: number | null;
+  } = {},
 ) {
   let t = new SignJWT({ groups: ['analysts'], ...claims })
-    .setProtectedHeader({ alg: opts.alg ?? 'ES256', kid: 'k1' })
+    .setProtectedHeader({ alg: opts.alg ?? 'ES256', kid: opts.kid ?? 'k1' })
     .setSubject('alice')
     .setIssuer(opts.iss ?? ISS)
     .setAudience(opts.aud ?? AUD)
@@ -224,5 +231,39 @@ describe('JWT authentication', () => {
       rateLimit: false,
     });
     expect(reason(await a.authenticate(await token(), ctx))).toBe('jwt not enabled');
+  });
+
+  it('routes tokens to one of several trusted issuers by iss', async () => {
+    const idp = {
+      jwks: { kind: 'inline' as const, keys: { keys: [publicJwk] } },
+      issuer: ISS,
+      audience: AUD,
+    };
+    const otherJwk = { ...(await exportJWK(other.publicKey)), kid: 'k2', alg: 'ES256' };
+    const dev = {
+      jwks: { kind: 'inline' as const, keys: { keys: [otherJwk] } },
+      issuer: 'portcullis-dev',
+      audience: AUD,
+      claims: { groups: 'roles' },
+    };
+    const a = createAuthenticator({ jwt: [idp, dev], rateLimit: false, now: () => NOW });
+    expect((await a.authenticate(await token(), ctx)).ok).toBe(true);
+    const devToken = await token(
+      { roles: 'r1 r2' },
+      { key: other.privateKey, kid: 'k2', iss: 'portcullis-dev' },
+    );
+    expect(await a.authenticate(devToken, ctx)).toMatchObject({
+      ok: true,
+      identity: { iss: 'portcullis-dev', groups: ['r1', 'r2'] },
+    });
+    // Signed by the IdP's key but claiming the dev issuer: verified against dev keys, fails.
+    const crossed = await token({}, { kid: 'k2', iss: 'portcullis-dev' });
+    expect(reason(await a.authenticate(crossed, ctx))).toMatch(/SIGNATURE/);
+    expect(reason(await a.authenticate(await token({}, { iss: 'nobody' }), ctx))).toBe(
+      'jwt issuer not trusted',
+    );
+    expect(reason(await a.authenticate('x'.repeat(20_000), ctx))).toMatch(/longer than/);
+    expect(() => createAuthenticator({ jwt: [idp, idp] })).toThrow(/twice/);
+    expect(() => createAuthenticator({ jwt: [] })).toThrow(AuthError);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { generateApiKey } from './api-key.js';
 import { createAuthenticator, type AuthResult } from './authenticator.js';
-import { createFailureLimiter } from './limiter.js';
+import { addressKey, createFailureLimiter } from './limiter.js';
 
 function clock(start = 1_000_000) {
   let t = start;
@@ -141,5 +141,26 @@ describe('failure limiter', () => {
       ok: false,
       reason: 'client address locked out',
     });
+  });
+
+  it('limits IPv6 clients by /64 and unwraps IPv4-mapped addresses', () => {
+    expect(addressKey('2001:db8:1:2:3:4:5:6')).toBe('2001:db8:1:2::/64');
+    expect(addressKey('2001:db8:0001:0002::9')).toBe('2001:db8:1:2::/64');
+    expect(addressKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(addressKey('::1')).toBe('0:0:0:0::/64');
+    expect(addressKey('::ffff:192.0.2.1')).toBe('192.0.2.1');
+    expect(addressKey('192.0.2.1')).toBe('192.0.2.1');
+    const c = clock();
+    const l = createFailureLimiter({
+      now: c.now,
+      perUser: false,
+      perAddress: { maxFailures: 3, windowMs: 1000, lockoutMs: 5000 },
+    });
+    for (let i = 1; i <= 3; i++) {
+      const a = l.begin(`2001:db8:1:2::${i}`, `u${i}`);
+      if (a.ok) a.finish(false);
+    }
+    expect(l.begin('2001:db8:1:2:ffff::7', 'x').ok).toBe(false);
+    expect(l.begin('2001:db8:1:3::1', 'x').ok).toBe(true);
   });
 });

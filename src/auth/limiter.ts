@@ -1,4 +1,5 @@
 // Failure limiter: per client address and per user, lock out after repeated failed logins.
+import { isIPv6 } from 'node:net';
 
 export interface LimitRule {
   /** Failures within `windowMs` that trigger a lockout. */
@@ -89,7 +90,7 @@ export function createFailureLimiter(opts: FailureLimiterOptions = {}): FailureL
     begin(clientAddr, user) {
       const t = now();
       const keyed = rules.map(([prefix, rule]) => {
-        const key = prefix + (prefix === 'a:' ? clientAddr : user);
+        const key = prefix + (prefix === 'a:' ? addressKey(clientAddr) : user);
         return { key, rule, entry: entryFor(key, rule, t) };
       });
       for (const { key, rule, entry } of keyed) {
@@ -149,6 +150,30 @@ export function createFailureLimiter(opts: FailureLimiterOptions = {}): FailureL
       return entries.size;
     },
   };
+}
+
+/**
+ * The unit an address is limited by: IPv4 as is (IPv4-mapped IPv6 unwrapped), IPv6 by its
+ * /64 prefix, since one host commonly holds a whole /64 and could rotate through it.
+ */
+export function addressKey(addr: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr);
+  if (mapped) return mapped[1];
+  if (isIPv6(addr)) {
+    const [head, tail = ''] = addr.toLowerCase().split('::');
+    const left = head ? head.split(':') : [];
+    const right = tail ? tail.split(':') : [];
+    const groups = addr.includes('::')
+      ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right]
+      : left;
+    return (
+      groups
+        .slice(0, 4)
+        .map((g) => g.replace(/^0+(?=.)/, ''))
+        .join(':') + '::/64'
+    );
+  }
+  return addr;
 }
 
 function kind(key: string): string {

@@ -105,13 +105,6 @@ describe('SCRAM-SHA-256 client', () => {
       c.clientFirst();
       expect(code(() => c.handleServerFirst(`r=${NONCE}x,s=${salt},i=4096`))).toBe('salt');
     });
-
-    it('rejects a 100 KB nonce quickly', () => {
-      const t = performance.now();
-      const c = started();
-      code(() => c.handleServerFirst(`r=${NONCE}${'A'.repeat(100_000)},s=${salt},i=4096`));
-      expect(performance.now() - t).toBeLessThan(50);
-    });
   });
 
   it('enforces the message order', () => {

@@ -1,4 +1,5 @@
 // Upstream login state machine: answers the real PostgreSQL's Authentication* requests with our credential.
+import { registerSecret } from '../util/logger.js';
 import { AuthError } from './errors.js';
 import { md5Password } from './md5.js';
 import { SCRAM_MECHANISM, createScramClient, type ScramClient, type ScramLimits } from './scram.js';
@@ -44,6 +45,7 @@ const MAX_MECHANISM_LIST = 1024;
  * // for each 'R' message: const reply = auth.handle(code, rest); send(encodeUpstreamAuthReply(reply))
  */
 export function createUpstreamAuth(opts: UpstreamAuthOptions): UpstreamAuth {
+  registerSecret(opts.password); // no log line may ever contain the upstream password
   const allow = new Set<UpstreamAuthMethod>(
     opts.allow ?? ['scram-sha-256', 'md5', 'password', 'trust'],
   );
