@@ -11,6 +11,7 @@ import { wasmEngine, WasmPolicyError } from './wasm-engine.js';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
 const WASM = fixture('decision.wasm');
+const WASM_ABI13 = fixture('decision-abi13.wasm');
 const REGO = fixture('decision.rego').toString('utf8');
 
 function bundle(files: { path: string; data: Uint8Array | string; type?: string }[]): Buffer {
@@ -63,6 +64,11 @@ runEngineContract('opa-wasm, bundle.tar.gz', async () => ({
       { path: '/data.json', data: '{"settings":{"region":"eu"}}' },
     ]),
   ),
+  scenarios,
+}));
+
+runEngineContract('opa-wasm, ABI 1.3 (one-call opa_eval path)', async () => ({
+  engine: await wasmEngine(WASM_ABI13),
   scenarios,
 }));
 
@@ -354,8 +360,21 @@ describe('tar reader', () => {
 });
 
 describe('the wasm fixture and its Rego source decide alike', () => {
-  it('gives the same decision and connect answer as the built-in Rego engine', async () => {
-    const w = await wasmEngine(WASM, { settings: { a: 1 } });
+  it('the ABI 1.3 variant is evaluated through opa_eval by the SDK', async () => {
+    const { loadPolicy } = await import('@open-policy-agent/opa-wasm');
+    const p = await loadPolicy(WASM_ABI13, undefined, builtinBridge().builtins);
+    expect(p.minorVersion).toBe(3);
+    const rs = p.evaluate(contractInput({ class: 'write' }), 'portcullis') as {
+      result: { approval: unknown };
+    }[];
+    expect(rs[0].result.approval).toMatchObject({ reason: 'writes need approval' });
+  });
+
+  it.each([
+    ['ABI 1.1', WASM],
+    ['ABI 1.3', WASM_ABI13],
+  ])('%s: same decision and connect answer as the built-in Rego engine', async (_abi, bytes) => {
+    const w = await wasmEngine(bytes, { settings: { a: 1 } });
     const r = regoEngine([{ path: 'decision.rego', source: REGO }], { settings: { a: 1 } });
     const token = jwt({ alg: 'none' }, { sub: 'x' });
     const classes = [
