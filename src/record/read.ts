@@ -50,6 +50,53 @@ export interface RecordingReader {
   allEvents(filter?: { since?: string | number }): Promise<RecordedEvent[]>;
 }
 
+function newSummary(ev: RecordedEvent): SessionSummary {
+  return {
+    session_id: ev.session_id,
+    sub: ev.sub,
+    auth_method: ev.auth_method,
+    groups: ev.groups,
+    agent: ev.agent,
+    on_behalf_of: ev.on_behalf_of,
+    client_addr: null,
+    application_name: null,
+    database: null,
+    target: null,
+    started_at: ev.ts,
+    ended_at: null,
+    end_reason: null,
+    statements: 0,
+    decisions: { allow: 0, deny: 0, approval: 0 },
+    segments: [],
+  };
+}
+
+function addToSummary(s: SessionSummary, ev: RecordedEvent, segment?: string): void {
+  if (segment && s.segments.at(-1) !== segment) s.segments.push(segment);
+  if (ev.type === 'session_start') {
+    s.client_addr = ev.client_addr as string;
+    s.application_name = ev.application_name as string;
+    s.database = ev.database as string;
+    s.target = ev.target as string;
+    s.started_at = ev.ts;
+  } else if (ev.type === 'statement') {
+    s.statements++;
+    const k = ev.decision as keyof SessionSummary['decisions'];
+    if (k in s.decisions) s.decisions[k]++;
+  } else if (ev.type === 'session_end') {
+    s.ended_at = ev.ts;
+    s.end_reason = ev.reason as string;
+  }
+}
+
+/** Summary of one session from its events (segments left empty). */
+export function summarize(events: RecordedEvent[]): SessionSummary | undefined {
+  if (!events.length) return undefined;
+  const s = newSummary(events[0]);
+  for (const ev of events) addToSummary(s, ev);
+  return s;
+}
+
 const toMs = (t: string | number) => (typeof t === 'number' ? t : Date.parse(t));
 
 /** Join statements with their results; other events stay as they are. */
@@ -117,42 +164,8 @@ export function createReader(sources: SegmentSource[]): RecordingReader {
         for (const ev of seg.events) {
           if (ev.session_id.startsWith('gateway:')) continue;
           let s = map.get(ev.session_id);
-          if (!s) {
-            s = {
-              session_id: ev.session_id,
-              sub: ev.sub,
-              auth_method: ev.auth_method,
-              groups: ev.groups,
-              agent: ev.agent,
-              on_behalf_of: ev.on_behalf_of,
-              client_addr: null,
-              application_name: null,
-              database: null,
-              target: null,
-              started_at: ev.ts,
-              ended_at: null,
-              end_reason: null,
-              statements: 0,
-              decisions: { allow: 0, deny: 0, approval: 0 },
-              segments: [],
-            };
-            map.set(ev.session_id, s);
-          }
-          if (s.segments.at(-1) !== seg.name) s.segments.push(seg.name);
-          if (ev.type === 'session_start') {
-            s.client_addr = ev.client_addr as string;
-            s.application_name = ev.application_name as string;
-            s.database = ev.database as string;
-            s.target = ev.target as string;
-            s.started_at = ev.ts;
-          } else if (ev.type === 'statement') {
-            s.statements++;
-            const k = ev.decision as keyof SessionSummary['decisions'];
-            if (k in s.decisions) s.decisions[k]++;
-          } else if (ev.type === 'session_end') {
-            s.ended_at = ev.ts;
-            s.end_reason = ev.reason as string;
-          }
+          if (!s) map.set(ev.session_id, (s = newSummary(ev)));
+          addToSummary(s, ev, seg.name);
         }
       }
       const since = f.since !== undefined ? toMs(f.since) : -Infinity;

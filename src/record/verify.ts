@@ -100,7 +100,9 @@ export async function verifyRecording(
         seq: st.covered,
         last_seq: st.seq,
         reason:
-          `torn tail after seq ${st.covered} in segment ${st.coveredIn || st.segment}: ` +
+          (st.covered > 0
+            ? `torn tail after seq ${st.covered} in segment ${st.coveredIn || st.segment}: `
+            : `no checkpoint covers this chain: `) +
           `seq ${st.covered + 1}..${st.seq} (through segment ${st.segment}) not covered by a checkpoint`,
       });
   }

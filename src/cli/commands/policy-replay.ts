@@ -1,0 +1,69 @@
+// `portcullis policy replay --policy <dir> --since <time>`: which recorded decisions would change.
+import { parseArgs } from 'node:util';
+import type { PolicyEngine } from '../../policy/types.js';
+import { createReader } from '../../record/read.js';
+import {
+  SOURCE_OPTIONS,
+  resolveSources,
+  type RecordingCommandContext,
+} from '../../record/sources.js';
+import { whatIf } from '../../record/what-if.js';
+
+export const POLICY_REPLAY_USAGE = `usage: portcullis policy replay --policy DIR [--since TIME] [--dir DIR]... [--all] [--json]
+  exit 0: no decision changes; 3: some decisions change; 2: usage
+`;
+
+export interface PolicyReplayContext extends RecordingCommandContext {
+  /** Builds the candidate policy engine from a policy directory (the policy stage provides it). */
+  engineFactory?: (policyDir: string) => PolicyEngine | Promise<PolicyEngine>;
+}
+
+export async function policyReplayCommand(
+  args: string[],
+  ctx: PolicyReplayContext = {},
+): Promise<number> {
+  const out = ctx.out ?? ((t: string) => void process.stdout.write(t));
+  if (args[0] === 'replay') args = args.slice(1);
+  let v;
+  try {
+    v = parseArgs({
+      args,
+      options: {
+        ...SOURCE_OPTIONS,
+        policy: { type: 'string' },
+        since: { type: 'string' },
+        all: { type: 'boolean' },
+        json: { type: 'boolean' },
+      },
+    }).values;
+  } catch (e) {
+    out(`${(e as Error).message}\n${POLICY_REPLAY_USAGE}`);
+    return 2;
+  }
+  const since =
+    v.since === undefined
+      ? undefined
+      : /^\d+$/.test(v.since)
+        ? Number(v.since)
+        : Date.parse(v.since);
+  if (!v.policy || !ctx.engineFactory || (since !== undefined && Number.isNaN(since))) {
+    out(!ctx.engineFactory ? 'policy replay: no policy engine available\n' : POLICY_REPLAY_USAGE);
+    return 2;
+  }
+  const engine = await ctx.engineFactory(v.policy);
+  const events = await createReader(resolveSources(v, ctx)).allEvents();
+  const all = whatIf(events, engine, { since, all: true });
+  const changed = all.filter((c) => c.before !== c.after);
+  if (v.json) out(JSON.stringify(v.all ? all : changed, null, 2) + '\n');
+  else {
+    for (const c of v.all ? all : changed)
+      out(
+        `${c.ts}  ${c.session_id}#${c.seq}  ${c.before} -> ${c.after}${c.before === c.after ? ' (same)' : ''}  ` +
+          `${c.sql.replace(/\s+/g, ' ').slice(0, 120)}\n    reasons: ${c.reasons.join('; ') || '-'}\n`,
+      );
+    out(
+      `${all.length} statements re-decided under policy ${engine.version}; ${changed.length} would change\n`,
+    );
+  }
+  return changed.length ? 3 : 0;
+}

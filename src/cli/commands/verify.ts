@@ -1,0 +1,55 @@
+// `portcullis verify`: check chains and checkpoint signatures; name the first broken link.
+import { parseArgs } from 'node:util';
+import {
+  readKeyFile,
+  SOURCE_OPTIONS,
+  resolveSources,
+  type RecordingCommandContext,
+} from '../../record/sources.js';
+import { verifyRecording, type Finding } from '../../record/verify.js';
+
+export const VERIFY_USAGE = `usage: portcullis verify [--dir DIR]... [--s3-bucket B [--s3-prefix P] [--s3-endpoint URL]] [--key FILE] [--json]
+  exit 0: intact and sealed; 1: a broken link; 2: intact, but a tail is not sealed
+  (a live recording, a crash not yet recovered, or a truncated tail)
+`;
+
+const at = (f: Finding) =>
+  `${f.session_id ? `session ${f.session_id}` : ''}${f.seq !== undefined ? ` seq ${f.seq}` : ''} in segment ${f.segment}` +
+  (f.offset !== undefined ? ` at byte ${f.offset}` : '');
+
+export async function verifyCommand(
+  args: string[],
+  ctx: RecordingCommandContext = {},
+): Promise<number> {
+  const out = ctx.out ?? ((t: string) => void process.stdout.write(t));
+  let v;
+  try {
+    v = parseArgs({
+      args,
+      options: { ...SOURCE_OPTIONS, key: { type: 'string' }, json: { type: 'boolean' } },
+    }).values;
+  } catch (e) {
+    out(`${(e as Error).message}\n${VERIFY_USAGE}`);
+    return 2;
+  }
+  const publicKey = v.key ? await readKeyFile(v.key) : ctx.publicKey;
+  const r = await verifyRecording(resolveSources(v, ctx), { publicKey });
+  if (v.json) out(JSON.stringify(r, null, 2) + '\n');
+  else {
+    out(
+      `${r.segments} segments, ${r.events} events, ${r.chains} chains, ` +
+        `${r.checkpoints} checkpoints (${r.signedCheckpoints} signatures verified)\n`,
+    );
+    if (r.breaks.length) {
+      out(`BROKEN: first broken link: ${at(r.breaks[0])}: ${r.breaks[0].reason}\n`);
+      for (const b of r.breaks.slice(1, 20)) out(`  also: ${at(b)}: ${b.reason}\n`);
+      if (r.breaks.length > 20) out(`  ... ${r.breaks.length - 20} more\n`);
+    }
+    for (const t of r.torn) out(`${t.acknowledged ? 'recovered' : 'TORN'}: ${t.reason}\n`);
+    for (const u of r.unsealed) out(`UNSEALED: ${u.session_id}: ${u.reason}\n`);
+    for (const w of r.warnings) out(`warning: ${w}\n`);
+    if (r.sealed) out('OK: every chain is intact and sealed\n');
+    else if (r.ok) out('INTACT, NOT SEALED: see above\n');
+  }
+  return r.breaks.length ? 1 : r.sealed ? 0 : 2;
+}

@@ -1,0 +1,89 @@
+// Session timelines for people: time, identity, statement, decision, rows, duration.
+import type { RecordedEvent } from './event.js';
+import { summarize, timeline } from './read.js';
+
+const DECISION: Record<string, string> = { allow: 'ALLOW', deny: 'DENY', approval: 'HOLD' };
+
+function oneLine(sql: string, max: number): string {
+  const s = sql.replace(/\s+/g, ' ').trim();
+  return s.length > max ? s.slice(0, max - 1) + '…' : s;
+}
+
+function who(ev: RecordedEvent): string {
+  let s = ev.sub ?? '-';
+  if (ev.agent) s += ` via ${ev.agent}`;
+  if (ev.on_behalf_of) s += ` for ${ev.on_behalf_of}`;
+  return s;
+}
+
+/**
+ * Render one session's events as a readable timeline.
+ * @example
+ * process.stdout.write(formatTimeline(await reader.sessionEvents(id)));
+ */
+export function formatTimeline(events: RecordedEvent[], opts: { width?: number } = {}): string {
+  const width = opts.width ?? 100;
+  const s = summarize(events);
+  if (!s) return '';
+  const out: string[] = [];
+  out.push(
+    `session ${s.session_id}  ${s.sub ?? '-'} (${s.auth_method ?? '?'})` +
+      (s.agent ? `  agent=${s.agent}` : '') +
+      (s.on_behalf_of ? `  on_behalf_of=${s.on_behalf_of}` : '') +
+      (s.groups.length ? `  groups=${s.groups.join(',')}` : ''),
+  );
+  out.push(
+    `from ${s.client_addr ?? '?'}  app=${s.application_name || '-'}  db=${s.database ?? '?'}  target=${s.target ?? '?'}` +
+      `  tls=${events[0].tls === true ? 'yes' : events[0].tls === false ? 'no' : '?'}`,
+  );
+  out.push('');
+  out.push(
+    `${'time'.padEnd(24)} ${'seq'.padStart(5)}  ${'identity'.padEnd(20)} ${'decision'.padEnd(13)} ${'rows'.padStart(7)} ${'duration'.padStart(10)}  statement`,
+  );
+  for (const e of timeline(events)) {
+    const ev = e.event;
+    const head = `${ev.ts.padEnd(24)} ${String(ev.seq).padStart(5)}  ${oneLine(who(ev), 20).padEnd(20)} `;
+    if (e.type === 'statement') {
+      const r = e.result;
+      const rows = r?.rows === null || r?.rows === undefined ? '-' : String(r.rows);
+      const dur = r ? `${Number(r.duration_ms).toFixed(2)} ms` : '-';
+      let decision = DECISION[ev.decision as string] ?? String(ev.decision);
+      if (r && r.outcome !== 'ok') decision = decision + '/' + String(r.outcome);
+      let line = `${head}${decision.padEnd(13)} ${rows.padStart(7)} ${dur.padStart(10)}  ${oneLine(String(ev.sql), width)}`;
+      if (Array.isArray(ev.params) && ev.params.length)
+        line += `  params=${JSON.stringify(ev.params)}`;
+      else if (ev.params === 'redacted') line += '  params=[redacted]';
+      out.push(line);
+      const reasons = (ev.reasons as string[] | undefined) ?? [];
+      const extra = [
+        reasons.length ? `reasons: ${reasons.join('; ')}` : '',
+        r?.sqlstate ? `sqlstate ${String(r.sqlstate)}` : '',
+        r?.command_tag ? `tag ${String(r.command_tag)}` : '',
+        `policy ${String(ev.policy_version)}`,
+      ].filter(Boolean);
+      out.push(' '.repeat(33) + extra.join('  '));
+    } else {
+      const skip = new Set([
+        'v',
+        'type',
+        'session_id',
+        'seq',
+        'ts',
+        'prev_hash',
+        'hash',
+        'sub',
+        'iss',
+        'auth_method',
+        'groups',
+        'agent',
+        'on_behalf_of',
+      ]);
+      const fields = Object.entries(ev)
+        .filter(([k, v]) => !skip.has(k) && v !== null)
+        .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+        .join(' ');
+      out.push(`${head}${e.type}  ${oneLine(fields, width + 20)}`);
+    }
+  }
+  return out.join('\n') + '\n';
+}
