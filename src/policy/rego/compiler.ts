@@ -71,7 +71,29 @@ export class Compiler {
       const mc = this.modCtx(m);
       for (const r of m.rules) pending.push(this.placeRule(r, mc));
     }
+    this.checkKinds(this.root);
     for (const p of pending) p();
+  }
+
+  /** A path holds one kind of rule; only object (ref-head) rules may have rules below them. */
+  private checkKinds(n: DNode): void {
+    const isFn = n.arity !== undefined;
+    const kinds =
+      (n.complete.length > 0 || (n.dflt && !isFn) ? 1 : 0) +
+      (n.sets.length > 0 ? 1 : 0) +
+      (n.grefs.length > 0 ? 1 : 0) +
+      (isFn ? 1 : 0);
+    const first = n.complete[0] ?? n.sets[0] ?? n.funcs[0] ?? n.grefs[0] ?? n.dflt;
+    const below = [...n.children.values()].some((ch) => subtreeHasRules(ch));
+    if (first && (kinds > 1 || (below && n.grefs.length === 0)))
+      throw new RegoError(
+        'rego_type_error',
+        `conflicting rules data.${n.path.join('.')} found`,
+        first.loc.file,
+        first.loc.line,
+        first.loc.col,
+      );
+    for (const ch of n.children.values()) this.checkKinds(ch);
   }
 
   modCtx(m: Module): ModCtx {
@@ -646,7 +668,11 @@ export class Compiler {
     return ct;
   }
 
+  /** Module compilation records input paths; queries compiled later do not. */
+  recordInputs = true;
+
   private recordInput(path: CTerm[]): void {
+    if (!this.recordInputs) return;
     let s = 'input';
     for (const p of path) {
       if (p.kind === 'scalar' && typeof p.value === 'string') s += '.' + p.value;
@@ -853,6 +879,12 @@ function refSegs(t: Term): string[] | undefined {
     out.push(p.v);
   }
   return out;
+}
+
+function subtreeHasRules(n: DNode): boolean {
+  if (n.complete.length || n.sets.length || n.grefs.length || n.funcs.length || n.dflt) return true;
+  for (const ch of n.children.values()) if (subtreeHasRules(ch)) return true;
+  return false;
 }
 
 function termHasVar(t: Term, name: string): boolean {

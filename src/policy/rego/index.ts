@@ -6,7 +6,7 @@ import './builtins/all.js';
 import { Compiler, Scope, firstVal } from './compiler.js';
 import { RegoError } from './errors.js';
 import { parseBody, parseModule, parseTerm } from './parser.js';
-import { Ctx, nodeValue, type Frame } from './runtime.js';
+import { Ctx, nodeValue, walkData, type CTerm, type Frame } from './runtime.js';
 import { fromJS, toJSONish, type Value } from './value.js';
 
 export { RegoError } from './errors.js';
@@ -43,10 +43,12 @@ export interface CompileOptions {
  */
 export class CompiledPolicy {
   private readonly baseData: Value;
+  private readonly refCache = new Map<string, CTerm[]>();
   constructor(
     private readonly compiler: Compiler,
     opts: CompileOptions = {},
   ) {
+    compiler.recordInputs = false;
     this.baseData = opts.data === undefined ? {} : fromJS(opts.data);
   }
 
@@ -65,12 +67,10 @@ export class CompiledPolicy {
     let v: Value | undefined;
     if (n) v = nodeValue(n, c);
     else {
-      v = nodeValue(this.compiler.root, c);
-      for (const s of segs.slice(1)) {
-        if (v === undefined || v === null || typeof v !== 'object' || Array.isArray(v))
-          return undefined;
-        v = (v as Record<string, Value>)[s];
-      }
+      // a path below a rule or into base data: walk from the root without evaluating siblings
+      let terms = this.refCache.get(path);
+      if (!terms) this.refCache.set(path, (terms = segs.slice(1).map((s) => constTerm(s))));
+      walkData(this.compiler.root, terms, 0, [], c, (x) => ((v = x), true));
     }
     if (v === undefined) return undefined;
     return opts.raw ? v : toJSONish(v);
@@ -140,6 +140,11 @@ export class CompiledPolicy {
       }
     });
   }
+}
+
+function constTerm(v: Value): CTerm {
+  const loc = { file: '', line: 0, col: 0 };
+  return { kind: 'scalar', value: v, pvars: [], loc, get: () => v, ev: (_f, _c, k) => k(v) };
 }
 
 /** Parses and compiles Rego v1 modules. Throws RegoError with file:line:col on errors. */
