@@ -120,9 +120,10 @@ async function apikeyCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-// Run when executed directly (tsx src/cli/main.ts, or the bundled dist/portcullis.mjs).
+// Run when executed directly (tsx src/cli/main.ts, or node dist/portcullis.mjs); the bin
+// script imports main() instead.
 const invoked = process.argv[1] ?? '';
-if (/(cli[\\/]main\.ts|portcullis\.mjs|portcullis)$/.test(invoked)) {
+if (/(cli[\\/]main\.ts|dist[\\/]portcullis\.mjs)$/.test(invoked)) {
   main(process.argv.slice(2)).then(
     (code) => {
       if (code !== 0 || process.argv[2] !== 'start') process.exit(code);
