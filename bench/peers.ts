@@ -1,6 +1,6 @@
 // The targets pgbench is pointed at: direct PostgreSQL, the C/Node peers, and the gateway.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { freePort } from '../src/upstream/embedded.js';
@@ -298,7 +298,10 @@ export function mergeConfig(baseCfg: Plain, over: Plain): Plain {
 /** How to run the gateway CLI: the built bundle when present, otherwise the sources via tsx. */
 export function gatewayCommand(): { cmd: string; args: string[]; how: string } {
   const dist = join(repoRoot, 'dist', 'portcullis.mjs');
-  if (existsSync(dist)) return { cmd: process.execPath, args: [dist], how: 'dist/portcullis.mjs' };
+  if (existsSync(dist)) {
+    const built = statSync(dist).mtime.toISOString().slice(0, 19);
+    return { cmd: process.execPath, args: [dist], how: `dist/portcullis.mjs (built ${built}Z)` };
+  }
   return {
     cmd: process.execPath,
     // By URL: the gateway runs in its own directory, from which 'tsx' would not resolve.

@@ -174,6 +174,14 @@ async function startTarget(
   }
 }
 
+/** The commit the run measured, marked dirty when src/ has uncommitted changes. */
+async function gitDescribe(): Promise<string> {
+  const head = await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot });
+  const dirty = await run('git', ['status', '--porcelain', '--', 'src'], { cwd: repoRoot });
+  if (head.code !== 0) return 'unknown';
+  return head.stdout.trim() + (dirty.stdout.trim() ? ' (src has uncommitted changes)' : '');
+}
+
 async function main(): Promise<void> {
   installPeers();
   const password = `bench-${Math.random().toString(36).slice(2)}`;
@@ -336,6 +344,7 @@ async function main(): Promise<void> {
     seconds,
     rounds,
     gateway: gatewayCommand().how,
+    commit: await gitDescribe(),
   };
 
   console.log(`\n=== Portcullis bench: ${rounds} round(s), ${seconds} s per run, medians ===`);
@@ -344,6 +353,7 @@ async function main(): Promise<void> {
     `NOTE: fsync is OFF on the benchmark PostgreSQL (measures the proxies, not the disk).`,
   );
   console.log(`${env0.pgbench}; node ${env0.node}; ${env0.cpus} CPUs; all traffic on 127.0.0.1`);
+  console.log(`Gateway: ${env0.gateway}; commit ${env0.commit}`);
   console.log(
     'Ratios are medians of per-round ratios; cpu µs/tx is the proxy process tree (utime+stime); rss is at the end of the run.',
   );
@@ -351,6 +361,10 @@ async function main(): Promise<void> {
   if (loads.length)
     console.log(
       `Machine load (1-min average at run start): median ${median(loads)?.toFixed(1)}, max ${Math.max(...loads).toFixed(1)} on ${env0.cpus} CPUs`,
+    );
+  if ((median(loads) ?? 0) > env0.cpus)
+    console.log(
+      'WARNING: the machine was busy with other work during the run: TPS and latency figures are unreliable; cpu µs/tx holds up better. Re-run when it is quiet.',
     );
   console.log(formatReport(cells, workloads, idle, goals));
   for (const [name, why] of Object.entries(skipped)) console.log(`skipped ${name}: ${why}`);
