@@ -1,0 +1,289 @@
+// A tiny raw v3 protocol client for tests: naive message builders written independently of
+// src/wire, and a socket reader that yields backend messages (or single bytes, for the
+// answer to SSLRequest/GSSENCRequest).
+import { connect, type Socket } from 'node:net';
+
+// ---- builders ------------------------------------------------------------------------
+
+function cstr(s: string): Buffer {
+  return Buffer.concat([Buffer.from(s, 'utf8'), Buffer.from([0])]);
+}
+
+function i16(n: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeInt16BE(n);
+  return b;
+}
+
+function i32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeInt32BE(n);
+  return b;
+}
+
+/** A typed message: type byte, Int32 length (counting itself), body. */
+export function msg(type: string, ...parts: Buffer[]): Buffer {
+  const body = Buffer.concat(parts);
+  return Buffer.concat([Buffer.from(type, 'latin1'), i32(body.length + 4), body]);
+}
+
+/** A startup-phase packet: Int32 length, then the body. */
+export function untyped(...parts: Buffer[]): Buffer {
+  const body = Buffer.concat(parts);
+  return Buffer.concat([i32(body.length + 4), body]);
+}
+
+export function startup(params: Record<string, string> | [string, string][], minor = 0): Buffer {
+  const pairs = Array.isArray(params) ? params : Object.entries(params);
+  return untyped(
+    i32((3 << 16) | minor),
+    ...pairs.flatMap(([k, v]) => [cstr(k), cstr(v)]),
+    Buffer.from([0]),
+  );
+}
+
+export const sslRequest = (): Buffer => untyped(i32(80877103));
+export const gssencRequest = (): Buffer => untyped(i32(80877104));
+export const cancelRequest = (pid: number, secret: number): Buffer =>
+  untyped(i32(80877102), i32(pid), i32(secret));
+
+export const password = (p: string): Buffer => msg('p', cstr(p));
+export const query = (sql: string): Buffer => msg('Q', cstr(sql));
+export const parse = (name: string, sql: string, types: number[] = []): Buffer =>
+  msg('P', cstr(name), cstr(sql), i16(types.length), ...types.map(i32));
+
+/** Bind with text parameters and text results. */
+export function bind(portal: string, statement: string, params: (string | null)[] = []): Buffer {
+  const values = params.map((p) => {
+    if (p === null) return i32(-1);
+    const v = Buffer.from(p, 'utf8');
+    return Buffer.concat([i32(v.length), v]);
+  });
+  return msg('B', cstr(portal), cstr(statement), i16(0), i16(params.length), ...values, i16(0));
+}
+
+export const execute = (portal = '', maxRows = 0): Buffer => msg('E', cstr(portal), i32(maxRows));
+export const describe = (kind: 'S' | 'P', name: string): Buffer =>
+  msg('D', Buffer.from(kind), cstr(name));
+export const sync = (): Buffer => msg('S');
+export const flush = (): Buffer => msg('H');
+export const terminate = (): Buffer => msg('X');
+export const copyData = (data: string | Buffer): Buffer =>
+  msg('d', typeof data === 'string' ? Buffer.from(data) : data);
+/** FunctionCall: function OID with text arguments, text result. */
+export function functionCall(oid: number, args: string[]): Buffer {
+  return msg(
+    'F',
+    i32(oid),
+    i16(0),
+    i16(args.length),
+    ...args.flatMap((a) => [i32(Buffer.byteLength(a)), Buffer.from(a)]),
+    i16(0),
+  );
+}
+
+// ---- reading -------------------------------------------------------------------------
+
+export interface Message {
+  /** Type as a one-character string ('Z', 'E', ...). */
+  type: string;
+  body: Buffer;
+}
+
+/** Fields of an ErrorResponse/NoticeResponse keyed by their one-letter code. */
+export function fields(m: Message): Record<string, string> {
+  const out: Record<string, string> = {};
+  let pos = 0;
+  const b = m.body;
+  while (pos < b.length && b[pos] !== 0) {
+    const code = String.fromCharCode(b[pos]);
+    const end = b.indexOf(0, pos + 1);
+    out[code] = b.toString('utf8', pos + 1, end);
+    pos = end + 1;
+  }
+  return out;
+}
+
+/** CommandComplete tag / DataRow text columns, for convenience. */
+export function tag(m: Message): string {
+  return m.body.toString('utf8', 0, m.body.length - 1);
+}
+
+export function dataRow(m: Message): (string | null)[] {
+  const n = m.body.readInt16BE(0);
+  const out: (string | null)[] = [];
+  let pos = 2;
+  for (let i = 0; i < n; i++) {
+    const len = m.body.readInt32BE(pos);
+    pos += 4;
+    if (len < 0) out.push(null);
+    else {
+      out.push(m.body.toString('utf8', pos, pos + len));
+      pos += len;
+    }
+  }
+  return out;
+}
+
+export class RawClient {
+  private buf = Buffer.alloc(0);
+  private waiter: (() => void) | undefined;
+  /** True once the server closed the connection (or it errored). */
+  ended = false;
+  readonly closed: Promise<void>;
+
+  constructor(readonly sock: Socket) {
+    sock.on('data', (c: Buffer) => {
+      this.buf = this.buf.length ? Buffer.concat([this.buf, c]) : c;
+      this.wake();
+    });
+    this.closed = new Promise((resolve) => {
+      const done = () => {
+        this.ended = true;
+        this.wake();
+        resolve();
+      };
+      sock.on('close', done);
+      sock.on('error', () => {
+        /* a reset counts as closed */
+      });
+    });
+  }
+
+  static connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const s = connect({ port, host });
+      s.once('connect', () => {
+        s.removeListener('error', reject);
+        resolve(new RawClient(s));
+      });
+      s.once('error', reject);
+    });
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.();
+  }
+
+  private async waitData(deadline: number): Promise<boolean> {
+    if (this.ended) return false;
+    const ms = deadline - Date.now();
+    if (ms <= 0) throw new Error('timed out waiting for the server');
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.waiter = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+    return true;
+  }
+
+  /** Write bytes; resolves once handed to the kernel (or immediately on a closed socket). */
+  write(b: Buffer): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.sock.destroyed || !this.sock.writable) return resolve();
+      this.sock.write(b, () => resolve());
+    });
+  }
+
+  /** One raw byte (the answer to SSLRequest), or undefined on close. */
+  async byte(timeoutMs = 15_000): Promise<string | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.buf.length < 1) if (!(await this.waitData(deadline))) return undefined;
+    const c = String.fromCharCode(this.buf[0]);
+    this.buf = this.buf.subarray(1);
+    return c;
+  }
+
+  /** Next backend message, or undefined once the connection is closed. */
+  async next(timeoutMs = 15_000): Promise<Message | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.buf.length >= 5) {
+        const len = this.buf.readInt32BE(1);
+        if (this.buf.length >= len + 1) {
+          const m = {
+            type: String.fromCharCode(this.buf[0]),
+            body: Buffer.from(this.buf.subarray(5, len + 1)),
+          };
+          this.buf = this.buf.subarray(len + 1);
+          return m;
+        }
+      }
+      if (!(await this.waitData(deadline))) return undefined;
+    }
+  }
+
+  /** Messages up to and including the next one of `type` (or until close). */
+  async until(type: string, timeoutMs = 15_000): Promise<Message[]> {
+    const deadline = Date.now() + timeoutMs;
+    const out: Message[] = [];
+    for (;;) {
+      const m = await this.next(Math.max(1, deadline - Date.now()));
+      if (!m) return out;
+      out.push(m);
+      if (m.type === type) return out;
+    }
+  }
+
+  /** All messages until the server closes the connection. */
+  async rest(timeoutMs = 15_000): Promise<Message[]> {
+    const deadline = Date.now() + timeoutMs;
+    const out: Message[] = [];
+    for (;;) {
+      const m = await this.next(Math.max(1, deadline - Date.now()));
+      if (!m) return out;
+      out.push(m);
+    }
+  }
+
+  /** Resolves true when the server closed within the time, false otherwise. */
+  async closedWithin(ms: number): Promise<boolean> {
+    if (this.ended) return true;
+    return Promise.race([
+      this.closed.then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), ms)),
+    ]);
+  }
+
+  /** Startup + password; resolves with everything up to the first ReadyForQuery. */
+  async login(
+    database: string,
+    token: string,
+    extra: Record<string, string> = {},
+  ): Promise<Message[]> {
+    await this.write(startup({ user: 'agent-1', database, ...extra }));
+    const first = await this.next();
+    if (!first || first.type !== 'R' || first.body.readInt32BE(0) !== 3)
+      throw new Error(`expected a cleartext password request, got ${first?.type}`);
+    await this.write(password(token));
+    const rest = await this.until('Z');
+    if (rest.at(-1)?.type !== 'Z')
+      throw new Error(`login failed: ${rest.map((m) => m.type).join(',')}`);
+    return rest;
+  }
+
+  /** Simple query; resolves with messages up to ReadyForQuery. */
+  async simple(sql: string): Promise<Message[]> {
+    await this.write(query(sql));
+    return this.until('Z');
+  }
+
+  destroy(): void {
+    this.sock.destroy();
+  }
+}
+
+/** Rows (text columns) of the DataRows in a message list. */
+export function rows(ms: Message[]): (string | null)[][] {
+  return ms.filter((m) => m.type === 'D').map(dataRow);
+}
+
+/** Error fields of the first ErrorResponse in a list, if any. */
+export function firstError(ms: Message[]): Record<string, string> | undefined {
+  const e = ms.find((m) => m.type === 'E');
+  return e ? fields(e) : undefined;
+}
