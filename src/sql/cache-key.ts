@@ -31,17 +31,28 @@ const DML_START = new Set([
 
 // Character classes of PostgreSQL's scanner (scan.l), applied to UTF-16 units: every
 // non-ASCII unit counts as an identifier character, as every byte >= 0x80 does there.
+const SPACE = 1;
+const IDENT_START = 2;
+const DIGIT = 4;
+const IDENT_CONT = 8;
+const CLASS = new Uint8Array(128);
+for (const c of [32, 9, 10, 11, 12, 13]) CLASS[c] = SPACE;
+for (let c = 65; c <= 90; c++) CLASS[c] = CLASS[c + 32] = IDENT_START | IDENT_CONT;
+CLASS[95] = IDENT_START | IDENT_CONT;
+for (let c = 48; c <= 57; c++) CLASS[c] = DIGIT | IDENT_CONT;
+CLASS[36] = IDENT_CONT; // $
+
 function isIdentStart(c: number): boolean {
-  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c >= 128;
+  return c >= 128 || (CLASS[c] & IDENT_START) !== 0;
 }
 function isIdentCont(c: number): boolean {
-  return isIdentStart(c) || (c >= 48 && c <= 57) || c === 36;
+  return c >= 128 || (CLASS[c] & IDENT_CONT) !== 0;
 }
 function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
 }
 function isSpace(c: number): boolean {
-  return c === 32 || (c >= 9 && c <= 13);
+  return c < 128 && CLASS[c] === SPACE;
 }
 
 /** Scan `text` once; see ScanResult. Linear time, no regular expressions. */
@@ -181,12 +192,16 @@ export function scanKey(text: string): ScanResult {
         const p = c | 32;
         if (p === 101 || p === 110 || p === 98 || p === 120) {
           const esc = p === 101;
-          const k = scanQuoted(text, j + 1, esc);
-          if (k < 0) {
+          const bits = p === 98 || p === 120;
+          // Bit strings have no '' escape: they end at the first quote.
+          const k = bits ? text.indexOf("'", j + 1) + 1 : scanQuoted(text, j + 1, esc);
+          if (k <= 0) {
             exact = false;
             break;
           }
           if (hasBackslash(text, j, k)) exact = false;
+          // A continuation ('...'\n'...') of a bit string lexes by bit-string rules: unsure.
+          if (bits && quoteFollows(text, k)) exact = false;
           key += text.slice(copied, i) + String.fromCharCode(c & ~32) + "''";
           copied = k;
           i = k;
@@ -198,7 +213,7 @@ export function scanKey(text: string): ScanResult {
         // U&'...' and U&"...": Unicode escapes (and UESCAPE) are left to the parser.
         exact = false;
       }
-      if (atStart && !DML_START.has(text.slice(i, j).toLowerCase())) dmlOnly = false;
+      if (atStart && !isDmlStart(text, i, j)) dmlOnly = false;
       i = j;
       continue;
     }
@@ -214,6 +229,27 @@ export function scanKey(text: string): ScanResult {
   if (inStmt) bounds.push(n);
   key += text.slice(copied);
   return { key, exact, dmlOnly, bounds };
+}
+
+/** Whether text[i..j) is one of DML_START, case-insensitively. */
+function isDmlStart(text: string, i: number, j: number): boolean {
+  const len = j - i;
+  if (len < 4 || len > 6) return false;
+  const w = text.slice(i, j);
+  return DML_START.has(w) || DML_START.has(w.toLowerCase());
+}
+
+/** Whether the next token after `from` (skipping whitespace and -- comments) is a quote. */
+function quoteFollows(text: string, from: number): boolean {
+  let j = from;
+  while (j < text.length) {
+    const c = text.charCodeAt(j);
+    if (isSpace(c)) j++;
+    else if (c === 45 && text.charCodeAt(j + 1) === 45) {
+      while (j < text.length && text.charCodeAt(j) !== 10 && text.charCodeAt(j) !== 13) j++;
+    } else return c === 39;
+  }
+  return false;
 }
 
 /** End (exclusive) of a '...' body starting at `from`; -1 when unterminated. */
@@ -276,17 +312,14 @@ function dollarTagEnd(text: string, i: number): number {
 }
 
 /** A numeric literal: canonical shape (each digit run becomes "0") and whether it is plain. */
-function scanNumber(text: string, i: number): { end: number; canon: string; exact: boolean } {
+function scanNumber(text: string, i: number): NumberScan {
   const n = text.length;
   let j = i;
   let canon = '';
-  const digits = (): void => {
-    if (j < n && isDigit(text.charCodeAt(j))) {
-      while (j < n && isDigit(text.charCodeAt(j))) j++;
-      canon += '0';
-    }
-  };
-  digits();
+  if (isDigit(text.charCodeAt(j))) {
+    while (j < n && isDigit(text.charCodeAt(j))) j++;
+    canon = '0';
+  }
   if (text.charCodeAt(j) === 46) {
     if (text.charCodeAt(j + 1) === 46) {
       // "1..": PostgreSQL lexes 1 then "..": leave it to the raw key.
@@ -294,23 +327,31 @@ function scanNumber(text: string, i: number): { end: number; canon: string; exac
     }
     j++;
     canon += '.';
-    digits();
+    if (isDigit(text.charCodeAt(j))) {
+      while (j < n && isDigit(text.charCodeAt(j))) j++;
+      canon += '0';
+    }
   }
   const e = text.charCodeAt(j);
   if (e === 101 || e === 69) {
     const s = text.charCodeAt(j + 1);
-    if (isDigit(s)) {
-      j++;
-      canon += 'e';
-      digits();
-    } else if ((s === 43 || s === 45) && isDigit(text.charCodeAt(j + 2))) {
-      canon += 'e' + String.fromCharCode(s);
-      j += 2;
-      digits();
+    let k = -1;
+    if (isDigit(s)) k = j + 1;
+    else if ((s === 43 || s === 45) && isDigit(text.charCodeAt(j + 2))) k = j + 2;
+    if (k > 0) {
+      canon += k === j + 1 ? 'e0' : 'e' + String.fromCharCode(s) + '0';
+      j = k;
+      while (j < n && isDigit(text.charCodeAt(j))) j++;
     }
   }
   const after = text.charCodeAt(j);
   // Trailing identifier characters, a second dot, or _ (1_000), 0x.. : not plain.
   const exact = !(j < n && (isIdentCont(after) || after === 46));
   return { end: j, canon, exact };
+}
+
+interface NumberScan {
+  end: number;
+  canon: string;
+  exact: boolean;
 }

@@ -14,6 +14,8 @@ export class Collector {
   locking = false;
   /** A data-modifying statement nested inside another (WITH ... DELETE ...). */
   nestedWrite = false;
+  /** Commands of nested data-modifying statements ("DELETE", "INSERT"...). */
+  readonly nestedCommands = new Set<string>();
   /** SELECT ... INTO seen. */
   selectInto = false;
   /** Something runs code the gateway cannot see (DO, CALL, PROGRAM...). */

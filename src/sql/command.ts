@@ -247,6 +247,8 @@ export function describe(
       w.walkQuery(node, Walker.rootCtx());
       if (t === 'SelectStmt' && b.intoClause) d.command = 'SELECT INTO';
       d.has_where = Boolean(b.whereClause) || t === 'MergeStmt';
+      const oc = b.onConflictClause ? body(b.onConflictClause) : undefined;
+      if (oc) d.extra.on_conflict = oc.action === 'ONCONFLICT_UPDATE' ? 'update' : 'nothing';
       break;
     }
     case 'ExplainStmt': {

@@ -46,7 +46,10 @@ export function buildTemplate(
     if (out.locking) t.locking = true;
     if (out.crossDatabase) t.cross_database = true;
     if (out.selectInto) t.select_into = true;
-    if (out.nestedWrite) t.writes_cte = true;
+    if (out.nestedWrite) {
+      t.writes_cte = true;
+      t.nested_commands = [...out.nestedCommands];
+    }
     if (inner && out.literalSensitive) t.literal_sensitive = true;
     return t;
   };

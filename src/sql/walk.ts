@@ -152,8 +152,17 @@ export class Walker {
       case 'A_Const':
         return;
       case null:
+        // Fields typed as a specific struct come unwrapped: recognise them by shape.
         if (typeof b.relname === 'string') {
           this.relation(b, c.access);
+          return;
+        }
+        if (Array.isArray(b.funcname) && 'funcformat' in b) {
+          this.funcCall(b, c);
+          return;
+        }
+        if ('frameOptions' in b) {
+          this.windowDef(b, c);
           return;
         }
         break;
@@ -234,7 +243,15 @@ export class Walker {
     const lc: Ctx = { level, ctes: cc.ctes, clause: 'select', derived: false, access: 'read' };
     for (const f of b.fromClause ?? []) tasks.push(() => this.fromItem(f, lc, level));
     if (b.intoClause) tasks.push(() => this.into(body(b.intoClause)));
-    tasks.push(() => this.targetList(b.targetList, lc, 'select', forceDerived));
+    let tlStart = 0;
+    let tlEnd = 0;
+    tasks.push(() => {
+      tlStart = this.out.columns.length;
+      this.targetList(b.targetList, lc, 'select', forceDerived);
+    });
+    tasks.push(() => {
+      tlEnd = this.out.columns.length;
+    });
     tasks.push({ n: b.distinctClause, c: lc });
     tasks.push({ n: b.whereClause, c: { ...lc, clause: 'where' } });
     tasks.push({ n: b.groupClause, c: { ...lc, clause: 'group' } });
@@ -247,14 +264,26 @@ export class Walker {
       this.shapeOf(b.targetList, level, out, forceDerived);
       // GROUP BY 1 / ORDER BY 2 name select-list positions; without reading the literal,
       // count every output column as grouped/ordered.
-      if (hasConst(b.groupClause)) this.reportShape(out, 'group');
-      if (hasConst(b.sortClause)) this.reportShape(out, 'order');
+      // Columns met in the select list (derived ones included) count for the clause too.
+      const listed = this.out.columns.slice(tlStart, tlEnd).filter((x) => x.clause === 'select');
+      for (const [list, clause] of [
+        [b.groupClause, 'group'],
+        [b.sortClause, 'order'],
+        [b.distinctClause, 'group'],
+      ] as const) {
+        if (!hasConst(list)) continue;
+        this.reportShape(out, clause);
+        for (const x of listed) this.out.addColumn({ ...x, clause, derived: true });
+      }
     });
     this.pushAll(tasks);
   }
 
   private dml(t: string, b: N, c: Ctx, out: Shape): void {
-    if (c.level !== null || c.ctes !== null) this.out.nestedWrite = true;
+    if (c.level !== null || c.ctes !== null) {
+      this.out.nestedWrite = true;
+      this.out.nestedCommands.add(t.replace(/Stmt$/, '').toUpperCase());
+    }
     const tasks: Task[] = [];
     const cc = b.withClause ? this.withClause(body(b.withClause), c, tasks) : c;
     const level: Level = { parent: cc.level, items: [] };
