@@ -268,7 +268,7 @@ export class Compiler {
           if (e.key) patternVars(e.key, declared);
           patternVars(e.val, declared);
           termVars(e.coll, used);
-          for (const w of e.with) termVars(w.value, used);
+          for (const w of e.with) if (!this.isFnRef(w.value, mc)) termVars(w.value, used);
           break;
         case 'every':
           termVars(e.dom, used);
@@ -278,7 +278,7 @@ export class Compiler {
             patternVars(e.term.args[0], declared);
             termVars(e.term.args[1], used);
           } else termVars(e.term, used);
-          for (const w of e.with) termVars(w.value, used);
+          for (const w of e.with) if (!this.isFnRef(w.value, mc)) termVars(w.value, used);
           break;
       }
     }
@@ -310,6 +310,7 @@ export class Compiler {
       locals,
       loc: (p) => this.loc(mc, p),
       arity: (name) => this.arityOf(name, mc),
+      isFn: (t) => this.isFnRef(t, mc),
     };
     const ordered = orderBody(
       exprs,
@@ -410,7 +411,9 @@ export class Compiler {
   private withs(ws: With[], step: CBody, sc: Scope, mc: ModCtx, loc: Loc): CBody {
     type W = { kind: 'input' | 'data' | 'fn'; path: string[]; value: CTerm; name: string };
     const list: W[] = ws.map((w) => {
-      const val = this.term(w.value, sc, mc);
+      const val = this.isFnRef(w.value, mc)
+        ? scalarTerm(null, this.loc(mc, w.value))
+        : this.term(w.value, sc, mc);
       const segs = refSegs(w.target);
       if (!segs)
         throw new RegoError(
@@ -510,6 +513,17 @@ export class Compiler {
       c.overrides.delete(ch);
       this.dropOverridesBelow(c, ch);
     }
+  }
+
+  /** Whether a `with` value names a function or builtin (a replacement, not a value). */
+  private isFnRef(t: Term, mc: ModCtx): boolean {
+    const segs = refSegs(t);
+    if (!segs) return false;
+    const name = segs.join('.');
+    if (segs.length === 1 && (mc.imports.has(name) || name === 'input' || name === 'data'))
+      return false;
+    if (BUILTINS.has(name)) return true;
+    return this.arityOf(name, mc) !== undefined;
   }
 
   private arityOf(name: string, mc: ModCtx): number | undefined {
@@ -819,11 +833,14 @@ export class Compiler {
 
   private runMock(m: Mock, vs: Value[], c: Ctx, loc: Loc): Value | undefined {
     if ('value' in m) return m.value;
-    if ('fn' in m) return callFunc(m.fn, vs, c);
+    // a replacement function runs without any mocks (it may call the original)
+    const plain = c.mocks === null ? c : c.child();
+    plain.mocks = null;
+    if ('fn' in m) return callFunc(m.fn, vs, plain);
     const b = BUILTINS.get(m.builtin);
     if (!b) return undefined;
     try {
-      return b.fn(vs, c);
+      return b.fn(vs, plain);
     } catch (e) {
       builtinFailed(e, c, m.builtin, loc);
       return undefined;

@@ -146,3 +146,26 @@ describe('tests', () => {
     ]);
   });
 });
+
+describe('with: function and builtin replacement', () => {
+  it('replaces builtins with values, functions and other builtins; a replacement may call the original', () => {
+    const p = pol(`package t
+mock_count("one") := 1
+mock_count(x) := count(x) if x != "one"
+a := s if s := {count(n) | some n in {"one", "three"}} with count as mock_count
+b := x if x = count([{}, {"foo": 3}]) with count as object.union_n
+c if count([], 1) with count as 1
+f(x) := 2
+g(x) := f(x)
+d := y if y := f(1) with f as g
+now_is_one if time.now_ns() == 1
+e if now_is_one with time.now_ns as 1
+`);
+    expect(p.evalRef('data.t', {})).toEqual({ a: [1, 5], b: { foo: 3 }, c: true, d: 2, e: true });
+  });
+
+  it('parses `if {k: v | ...}` as an object comprehension literal', () => {
+    const p = pol('package t\nf(x) := 1 if {k: 1 | some k in x}\n');
+    expect(p.query('y := data.t.f(["a"])')).toEqual([{ y: 1 }]);
+  });
+});

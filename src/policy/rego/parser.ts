@@ -198,11 +198,28 @@ class Parser {
 
   private ruleBody(): Expr[] {
     if (this.is('{')) {
-      this.i++;
-      const b = this.body('}');
-      this.expect('}');
-      return b;
+      const start = this.i;
+      const nest = this.nest;
+      try {
+        this.i++;
+        const b = this.body('}');
+        this.expect('}');
+        return b;
+      } catch (e) {
+        // `if {x: y | ...}`: a single literal that starts with an object/set term
+        this.i = start;
+        this.nest = nest;
+        try {
+          return this.singleLiteral();
+        } catch {
+          throw e;
+        }
+      }
     }
+    return this.singleLiteral();
+  }
+
+  private singleLiteral(): Expr[] {
     const save = this.nest;
     this.nest = 0;
     const e = this.literal();

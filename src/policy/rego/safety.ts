@@ -16,6 +16,8 @@ export interface SafetyEnv {
   /** Input arity of a called function, when known (a further argument is an output). */
   arity(name: string): number | undefined;
   loc(e: { line: number; col: number }): Loc;
+  /** Whether a term names a function or builtin (a `with` replacement). */
+  isFn?(t: Term): boolean;
 }
 
 function io(): IO {
@@ -165,7 +167,7 @@ function literalIO(e: Expr, env: SafetyEnv): IO {
       break;
     }
   }
-  for (const w of e.with) termIO(w.value, false, env, r);
+  for (const w of e.with) if (!env.isFn?.(w.value)) termIO(w.value, false, env, r);
   return r;
 }
 
