@@ -13,9 +13,12 @@ commands:
                                           mint a short-lived token with the local development key
   apikey  --id NAME                       generate an API key and the hash to put in the config
   policy test [FILES...]                  run the policy's test_ rules
+  policy replay --policy DIR [--since TIME]
+                                          re-decide recorded statements under a candidate policy
   policy eval --sql SQL [--identity JSON] [--config FILE]
                                           print the decision for a statement and the rules behind it
   replay  <session-id> [--dir DIR]        print a recorded session as a timeline
+  replay  --list [--identity SUB]         list recorded sessions
   verify  [--dir DIR]                     check recording chains and signatures
 `;
 
@@ -32,11 +35,22 @@ export async function main(argv: string[]): Promise<number> {
       case 'apikey':
         return await apikeyCommand(rest);
       case 'policy':
+        if (rest[0] === 'replay') {
+          const { policyReplayCommand } = await import('./commands/policy-replay.js');
+          return await policyReplayCommand(rest, {
+            ...(await recordingContext(rest)),
+            engineFactory: policyFromDir,
+          });
+        }
         return await (await import('./policy.js')).policyCommand(rest);
       case 'replay':
-        return await (await import('./commands/replay.js')).replayCommand(rest, {});
+        return await (
+          await import('./commands/replay.js')
+        ).replayCommand(rest, await recordingContext(rest));
       case 'verify':
-        return await (await import('./commands/verify.js')).verifyCommand(rest, {});
+        return await (
+          await import('./commands/verify.js')
+        ).verifyCommand(rest, await recordingContext(rest));
       case undefined:
       case '-h':
       case '--help':
@@ -55,6 +69,29 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`portcullis: ${(err as Error).message}\n`);
     return 1;
   }
+}
+
+/** Config, base dir and checkpoint public key for the recording commands. */
+async function recordingContext(args: string[]) {
+  const i = args.indexOf('--config');
+  const { config, filepath } = await loadConfig(i >= 0 ? args[i + 1] : undefined);
+  const baseDir = filepath ? dirname(filepath) : process.cwd();
+  const { loadOrCreateDevKey } = await import('../auth/index.js');
+  const { existsSync } = await import('node:fs');
+  const dataDir = resolve(baseDir, config.dataDir ?? '.data');
+  const publicKey =
+    config.recording?.signingKey === undefined &&
+    existsSync(resolve(dataDir, 'dev-signing-key.json'))
+      ? ((await loadOrCreateDevKey(dataDir)).publicJwks.keys[0] as Record<string, unknown>)
+      : undefined;
+  if (i >= 0) args.splice(i, 2);
+  return { config: config as never, baseDir, publicKey };
+}
+
+async function policyFromDir(dir: string) {
+  const { readRegoSources } = await import('../runtime/policy.js');
+  const { regoEngine } = await import('../policy/rego-engine.js');
+  return regoEngine(readRegoSources([dir], process.cwd()));
 }
 
 async function checkCommand(args: string[]): Promise<number> {

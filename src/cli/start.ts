@@ -7,6 +7,7 @@ import { loadConfig } from '../config/load.js';
 import { Gateway } from '../runtime/gateway.js';
 import { startDemoDatabase } from '../runtime/demo.js';
 import { buildRecorder } from '../runtime/recording.js';
+import { mountRoutes } from '../runtime/admin-routes.js';
 import { log } from '../util/logger.js';
 
 export async function startCommand(args: string[]): Promise<number> {
@@ -19,18 +20,14 @@ export async function startCommand(args: string[]): Promise<number> {
     log.info('no upstream configured: starting the embedded demo PostgreSQL', { dir: dataDir });
     demo = await startDemoDatabase(dataDir);
   }
-  const recorder = await buildRecorder(config.recording, baseDir);
+  const recorder = await buildRecorder(config.recording, baseDir, config.dataDir);
   const gw = new Gateway({
     config,
     baseDir,
     configFile: filepath,
     embedded: demo?.target,
     recorder,
-    mountAdmin: (app, g) => {
-      void import('../runtime/admin-routes.js')
-        .then((m) => m.mountRoutes(app, g, config, baseDir))
-        .catch(() => {});
-    },
+    mountAdmin: (app, g) => mountRoutes(app, g, config, baseDir),
   });
   try {
     await gw.start();

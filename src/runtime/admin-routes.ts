@@ -1,16 +1,18 @@
-// Admin routes that need the running gateway: POST /explain.
+// Admin routes that need the running gateway: POST /explain, GET /sessions[/:id].
 import type { Hono } from 'hono';
 import type { GatewayConfig } from '../config/index.js';
 import { explain } from '../policy/explain.js';
+import { sessionsRoutes } from '../admin/sessions.js';
+import { createReader } from '../record/read.js';
+import { resolveSources } from '../record/sources.js';
 import type { Gateway } from './gateway.js';
 import { explainInputs } from './explain-input.js';
 
-export function mountRoutes(
-  app: Hono,
-  gw: Gateway,
-  _config: GatewayConfig,
-  _baseDir: string,
-): void {
+export function mountRoutes(app: Hono, gw: Gateway, config: GatewayConfig, baseDir: string): void {
+  if (config.recording?.enabled !== false) {
+    const sources = resolveSources({}, { config: config as never, baseDir });
+    app.route('/', sessionsRoutes(createReader(sources)));
+  }
   app.post('/explain', async (c) => {
     let body: { sql?: unknown; identity?: unknown; database?: unknown };
     try {
