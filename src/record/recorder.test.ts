@@ -336,3 +336,19 @@ describe('recorder', () => {
     expect((await readdir(dir)).filter((n) => n.endsWith('.jsonl')).length).toBeLessThanOrEqual(2);
   });
 });
+
+describe('recorder after close', () => {
+  it('refuses new events instead of writing after the final checkpoint', async () => {
+    const dir = await tempDir();
+    const rec = createRecorder({ spoolDir: dir });
+    const s = await rec.openSession(startInfo());
+    await rec.close();
+    await expect(s.statement(stmt())).rejects.toBeInstanceOf(RecordingUnavailable);
+    s.result(1, { outcome: 'ok', duration_ms: 1 });
+    await expect(rec.openSession(startInfo())).rejects.toBeInstanceOf(RecordingUnavailable);
+    await new Promise((r) => setTimeout(r, 20));
+    const report = await verifyRecording(dirSource(dir));
+    expect(report.breaks).toEqual([]);
+    expect(report.sealed).toBe(true);
+  });
+});

@@ -155,6 +155,9 @@ class SpoolRecorder implements Recorder {
   private closed = false;
   private dropped = 0;
   private unshipped = new Map<string, number>();
+  private lastMs = -1;
+  private lastIso = '';
+  private lastPrune = 0;
   private spoolSegs: string[] = [];
   private shipped = new Set<string>();
 
@@ -196,6 +199,16 @@ class SpoolRecorder implements Recorder {
     if (this.initError || this.closed) return false;
     if (!this.writer) return true;
     return !this.writer.failed && this.unshippedBytes() <= this.bound;
+  }
+
+  /** ISO time of the clock, computed once per millisecond. */
+  private now(): string {
+    const ms = this.clock();
+    if (ms !== this.lastMs) {
+      this.lastMs = ms;
+      this.lastIso = new Date(ms).toISOString();
+    }
+    return this.lastIso;
   }
 
   private unshippedBytes(): number {
@@ -368,6 +381,9 @@ class SpoolRecorder implements Recorder {
 
   /** Assign seq and prev_hash, hash the line, queue it. Synchronous: file order = chain order. */
   private push(chain: Chain, type: string, rest: string, wait: boolean): Promise<void> | undefined {
+    if (this.closed) {
+      return wait ? Promise.reject(new RecordingUnavailable('recorder is closed')) : undefined;
+    }
     if (this.writer.pendingBytes > this.bound) {
       this.dropped++;
       this.alert('recording backlog over bound: event dropped', { session_id: chain.id, type });
@@ -375,14 +391,7 @@ class SpoolRecorder implements Recorder {
         ? Promise.resolve()
         : Promise.reject(new RecordingUnavailable('recording backlog full'));
     }
-    const prefix = eventPrefix(
-      type,
-      chain.idJson,
-      chain.seq + 1,
-      new Date(this.clock()).toISOString(),
-      chain.hash,
-      rest,
-    );
+    const prefix = eventPrefix(type, chain.idJson, chain.seq + 1, this.now(), chain.hash, rest);
     const { line, hash } = sealLine(prefix);
     chain.seq++;
     chain.hash = hash;
@@ -416,7 +425,7 @@ class SpoolRecorder implements Recorder {
         'checkpoint',
         this.gw.idJson,
         this.gw.seq + 1,
-        new Date(this.clock()).toISOString(),
+        this.now(),
         this.gw.hash,
         NO_IDENTITY +
           ',"segment":' +
@@ -483,7 +492,17 @@ class SpoolRecorder implements Recorder {
   private onShipped(seg: string): void {
     this.unshipped.delete(seg);
     this.shipped.add(seg);
-    if (!(this.o.sinks ?? []).length) return;
+    const sinks = this.o.sinks ?? [];
+    if (!sinks.length) return;
+    // Retention: at most hourly, each sink drops what is past its own retention.
+    const now = this.clock();
+    if (now - this.lastPrune >= 3_600_000) {
+      this.lastPrune = now;
+      for (const s of sinks)
+        s.prune?.(now).catch((e: unknown) =>
+          this.alert('recording sink prune failed', { sink: s.name, error: String(e) }),
+        );
+    }
     // Keep the two newest segments: recovery continues the gateway chain from them.
     while (this.spoolSegs.length > 2 && this.shipped.has(this.spoolSegs[0])) {
       const old = this.spoolSegs.shift()!;
