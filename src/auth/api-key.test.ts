@@ -52,11 +52,13 @@ describe('API keys', () => {
     const wrong = etl.key.slice(0, -4) + (etl.key.endsWith('AAAA') ? 'BBBB' : 'AAAA');
     expect(await auth.authenticate(wrong, ctx)).toEqual({
       ok: false,
+      code: 'invalid',
       reason: 'api key etl: wrong secret',
     });
     const unknown = etl.key.replace('pcl_etl_', 'pcl_nobody_');
     expect(await auth.authenticate(unknown, ctx)).toEqual({
       ok: false,
+      code: 'invalid',
       reason: 'api key id nobody unknown',
     });
     for (const k of [
@@ -67,7 +69,11 @@ describe('API keys', () => {
       `pcl_etl_${'a'.repeat(300)}`,
       'pcl_e!l_' + 'a'.repeat(40),
     ]) {
-      expect(await auth.authenticate(k, ctx)).toEqual({ ok: false, reason: 'api key malformed' });
+      expect(await auth.authenticate(k, ctx)).toEqual({
+        ok: false,
+        code: 'invalid',
+        reason: 'api key malformed',
+      });
     }
   });
 
@@ -95,6 +101,7 @@ describe('API keys', () => {
     });
     expect(await jwtOnly.authenticate(etl.key, ctx)).toEqual({
       ok: false,
+      code: 'invalid',
       reason: 'api keys not enabled',
     });
   });

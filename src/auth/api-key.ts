@@ -1,5 +1,6 @@
 // API keys for service accounts: `pcl_<id>_<secret>`, stored as sha256 or scrypt hashes, compared in constant time.
 import { createHash, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
+import type { Identity } from '../policy/types.js';
 import { AuthError } from './errors.js';
 
 /** One configured key. `hash` is `sha256:<hex>` or `scrypt:N=<n>,r=<r>,p=<p>:<salt hex>:<hash hex>`. */
@@ -121,6 +122,16 @@ export function generateApiKey(
   if (!ID.test(id)) throw new AuthError('config', 'api key id must be 1-64 of [A-Za-z0-9-]');
   const key = `${API_KEY_PREFIX}${id}_${randomBytes(32).toString('base64url')}`;
   return { key, hash: hashApiKey(key, opts) };
+}
+
+/** The identity of a verified key: its entry's fields, with claims mirroring them for policy. */
+export function apiKeyIdentity(e: ApiKeyEntry): Identity {
+  const groups = [...(e.groups ?? [])];
+  const claims: Record<string, unknown> = { ...e.claims, sub: e.sub, groups, api_key_id: e.id };
+  const identity: Identity = { sub: e.sub, groups, method: 'api_key', claims };
+  if (e.email !== undefined) identity.email = claims.email = e.email;
+  if (e.agent !== undefined) identity.agent = claims.agent_id = e.agent;
+  return identity;
 }
 
 /** Build the lookup once; throws AuthError('config') for bad ids, hashes or duplicates. */

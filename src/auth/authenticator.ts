@@ -1,6 +1,7 @@
 // Client authentication: the agent's cleartext password is a JWT or an API key; returns an Identity or a reason.
 import type { Identity } from '../policy/types.js';
 import {
+  apiKeyIdentity,
   createApiKeyVerifier,
   isApiKey,
   type ApiKeyEntry,
@@ -36,9 +37,19 @@ export interface AuthContext {
   clientAddr: string;
 }
 
+/**
+ * Why a login failed, for choosing the client error: `invalid` credentials (28P01),
+ * `locked` by the failure limiter, or `unavailable` (the JWKS endpoint could not be reached).
+ */
+export type AuthFailureCode = 'invalid' | 'locked' | 'unavailable';
+
 export type AuthResult =
   | { ok: true; identity: Identity; expiresAt?: number }
-  | { ok: false; reason: string; retryAfterMs?: number };
+  | { ok: false; code: AuthFailureCode; reason: string; retryAfterMs?: number };
+
+type Verified =
+  | { ok: true; identity: Identity; expiresAt?: number }
+  | { ok: false; reason: string; unavailable?: true };
 
 export interface Authenticator {
   /**
@@ -78,30 +89,13 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
         : createFailureLimiter({ now, ...opts.rateLimit });
   const bindUser = opts.bindUser ?? 'none';
 
-  async function verify(password: string, ctx: AuthContext): Promise<AuthResult> {
+  async function verify(password: string, ctx: AuthContext): Promise<Verified> {
     if (password.length === 0) return { ok: false, reason: 'empty password' };
     if (isApiKey(password)) {
       if (!keys) return { ok: false, reason: 'api keys not enabled' };
       const r = await keys.verify(password);
       if (!r.ok) return r;
-      const e = r.entry;
-      const claims: Record<string, unknown> = {
-        ...e.claims,
-        sub: e.sub,
-        groups: e.groups ?? [],
-        api_key_id: e.id,
-      };
-      if (e.email !== undefined) claims.email = e.email;
-      if (e.agent !== undefined) claims.agent_id = e.agent;
-      const identity: Identity = {
-        sub: e.sub,
-        groups: [...(e.groups ?? [])],
-        method: 'api_key',
-        claims,
-      };
-      if (e.email !== undefined) identity.email = e.email;
-      if (e.agent !== undefined) identity.agent = e.agent;
-      return bind({ ok: true, identity }, ctx);
+      return bind({ ok: true, identity: apiKeyIdentity(r.entry) }, ctx);
     }
     if (!jwt) return { ok: false, reason: 'jwt not enabled' };
     const r = await jwt.verify(password);
@@ -111,7 +105,7 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
     return bind({ ok: true, identity: mapped.identity, expiresAt: r.expiresAt }, ctx);
   }
 
-  function bind(result: AuthResult & { ok: true }, ctx: AuthContext): AuthResult {
+  function bind(result: Verified & { ok: true }, ctx: AuthContext): Verified {
     if (bindUser === 'none') return result;
     const value =
       bindUser === 'sub' ? result.identity.sub : claimAt(result.identity.claims, bindUser);
@@ -123,17 +117,23 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
     async authenticate(password, ctx) {
       const attempt = limiter?.begin(ctx.clientAddr, ctx.user);
       if (attempt && !attempt.ok) {
-        return { ok: false, reason: attempt.reason, retryAfterMs: attempt.retryAfterMs };
+        const { reason, retryAfterMs } = attempt;
+        return { ok: false, code: 'locked', reason, retryAfterMs };
       }
-      let result: AuthResult;
+      let result: Verified;
       try {
         result = await verify(password, ctx);
       } catch (e) {
-        // Any surprise (a JWKS fetch bug, a crypto error) is a failed login, not a crash.
+        // Any surprise (a crypto error, a bug) is a failed login, not a crash.
         result = { ok: false, reason: `auth error: ${(e as Error)?.name ?? 'unknown'}` };
       }
-      attempt?.finish(result.ok);
-      return result;
+      if (result.ok) {
+        attempt?.finish('success');
+        return result;
+      }
+      attempt?.finish(result.unavailable ? 'neutral' : 'failure');
+      const code = result.unavailable ? 'unavailable' : 'invalid';
+      return { ok: false, code, reason: result.reason };
     },
   };
 }

@@ -3,6 +3,7 @@ export { AuthError, type AuthErrorCode } from './errors.js';
 export {
   createAuthenticator,
   type AuthContext,
+  type AuthFailureCode,
   type AuthOptions,
   type AuthResult,
   type Authenticator,
@@ -13,6 +14,7 @@ export { createJwtTrust, type JwtTrust, type TrustedIssuer } from './jwt-trust.j
 export { claimAt, mapClaims, type ClaimMapping } from './claims.js';
 export {
   API_KEY_PREFIX,
+  apiKeyIdentity,
   createApiKeyVerifier,
   generateApiKey,
   hashApiKey,
@@ -25,6 +27,7 @@ export {
   type FailureLimiter,
   type FailureLimiterOptions,
   type AttemptCheck,
+  type AttemptOutcome,
   type LimitRule,
 } from './limiter.js';
 export {

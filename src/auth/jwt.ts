@@ -23,7 +23,9 @@ export interface JwtOptions {
 }
 
 export type JwtResult =
-  { ok: true; payload: JWTPayload; expiresAt: number } | { ok: false; reason: string };
+  | { ok: true; payload: JWTPayload; expiresAt: number }
+  /** `unavailable`: the keys could not be fetched; not the client's fault. */
+  | { ok: false; reason: string; unavailable?: true };
 
 export interface JwtVerifier {
   verify(token: string): Promise<JwtResult>;
@@ -43,6 +45,8 @@ const ASYMMETRIC = [
   'Ed25519',
 ];
 const HMAC = ['HS256', 'HS384', 'HS512'];
+// jose errors that mean the remote JWKS could not be fetched or read (an unknown kid is not one).
+const UNAVAILABLE = new Set(['ERR_JWKS_TIMEOUT', 'ERR_JOSE_GENERIC', 'ERR_JWKS_INVALID']);
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 function allowedAlgorithms(opts: JwtOptions): string[] {
@@ -108,6 +112,13 @@ export function createJwtVerifier(opts: JwtOptions, now: () => number = Date.now
         return { ok: true, payload, expiresAt: payload.exp * 1000 };
       } catch (e) {
         const err = e as { code?: string; message?: string };
+        if (opts.jwks.kind === 'remote' && (!err.code || UNAVAILABLE.has(err.code))) {
+          return {
+            ok: false,
+            reason: `jwks unavailable: ${err.code ?? 'fetch failed'}`,
+            unavailable: true,
+          };
+        }
         // jose messages name the failed check, never the token itself.
         return {
           ok: false,

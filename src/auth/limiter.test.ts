@@ -26,11 +26,12 @@ describe('failure limiter', () => {
     const ctx = { user: 'u', clientAddr: '203.0.113.5' };
     for (let i = 0; i < 20; i++) {
       const r = await auth.authenticate(wrong, ctx);
-      expect(r).toEqual({ ok: false, reason: 'api key etl: wrong secret' });
+      expect(r).toEqual({ ok: false, code: 'invalid', reason: 'api key etl: wrong secret' });
     }
     const r = await auth.authenticate(good.key, ctx);
     expect(r).toMatchObject({
       ok: false,
+      code: 'locked',
       reason: 'client address locked out',
       retryAfterMs: 300_000,
     });
@@ -76,7 +77,7 @@ describe('failure limiter', () => {
       await auth.authenticate(wrong, { user: 'agent1', clientAddr: `10.0.${i >> 4}.${i}` });
     }
     const r = await auth.authenticate(good.key, { user: 'agent1', clientAddr: '10.9.9.9' });
-    expect(r).toMatchObject({ ok: false, reason: 'user locked out' });
+    expect(r).toMatchObject({ ok: false, code: 'locked', reason: 'user locked out' });
     expect((await auth.authenticate(good.key, { user: 'agent2', clientAddr: '10.9.9.9' })).ok).toBe(
       true,
     );
@@ -105,7 +106,7 @@ describe('failure limiter', () => {
     for (let i = 0; i < 2; i++) {
       const a = l.begin('a', 'u');
       expect(a.ok).toBe(true);
-      if (a.ok) a.finish(false);
+      if (a.ok) a.finish('failure');
     }
     expect(l.begin('a', 'u')).toMatchObject({ ok: false, retryAfterMs: 5000 });
     c.advance(5000);
@@ -117,12 +118,12 @@ describe('failure limiter', () => {
     const l = createFailureLimiter({ now: c.now, maxEntries: 100 });
     for (let i = 0; i < 10; i++) {
       const a = l.begin(`ok-${i}`, 'u');
-      if (a.ok) a.finish(true);
+      if (a.ok) a.finish('success');
     }
     expect(l.size).toBe(0);
     for (let i = 0; i < 1000; i++) {
       const a = l.begin(`bad-${i}`, `user-${i}`);
-      if (a.ok) a.finish(false);
+      if (a.ok) a.finish('failure');
     }
     expect(l.size).toBeLessThanOrEqual(100);
   });
@@ -139,6 +140,7 @@ describe('failure limiter', () => {
     for (let i = 0; i < 20; i++) await make().authenticate(wrong, ctx);
     expect(await make().authenticate(good.key, ctx)).toMatchObject({
       ok: false,
+      code: 'locked',
       reason: 'client address locked out',
     });
   });
@@ -158,7 +160,7 @@ describe('failure limiter', () => {
     });
     for (let i = 1; i <= 3; i++) {
       const a = l.begin(`2001:db8:1:2::${i}`, `u${i}`);
-      if (a.ok) a.finish(false);
+      if (a.ok) a.finish('failure');
     }
     expect(l.begin('2001:db8:1:2:ffff::7', 'x').ok).toBe(false);
     expect(l.begin('2001:db8:1:3::1', 'x').ok).toBe(true);

@@ -22,8 +22,11 @@ export interface FailureLimiterOptions {
   now?: () => number;
 }
 
+/** 'neutral': neither success nor the client's fault (the JWKS endpoint is down), not counted. */
+export type AttemptOutcome = 'success' | 'failure' | 'neutral';
+
 export type AttemptCheck =
-  | { ok: true; finish(success: boolean): void }
+  | { ok: true; finish(outcome: AttemptOutcome): void }
   | { ok: false; reason: string; retryAfterMs: number };
 
 export interface FailureLimiter {
@@ -48,7 +51,7 @@ interface Entry {
  * const limiter = createFailureLimiter();
  * const a = limiter.begin(addr, user);
  * if (!a.ok) return refuse(a.reason);
- * a.finish(await verify());
+ * a.finish((await verify()) ? 'success' : 'failure');
  */
 export function createFailureLimiter(opts: FailureLimiterOptions = {}): FailureLimiter {
   const defaults = (max: number): LimitRule => ({
@@ -118,13 +121,13 @@ export function createFailureLimiter(opts: FailureLimiterOptions = {}): FailureL
       let done = false;
       return {
         ok: true,
-        finish(success) {
+        finish(outcome) {
           if (done) return;
           done = true;
           const t2 = now();
           for (const { key, rule, entry } of keyed) {
             entry.inFlight--;
-            if (success) {
+            if (outcome !== 'failure') {
               // Keep the map small: a clean key with nothing pending need not be remembered.
               if (entry.failures === 0 && entry.inFlight === 0 && entry.lockedUntil <= t2) {
                 entries.delete(key);
