@@ -1,0 +1,632 @@
+// Facts of statements by kind: relations and access, columns and clauses, functions, extras.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { analyze, initSql } from './index.js';
+import type { StatementFacts } from './types.js';
+
+const opts = { searchPath: ['public'], database: 'postgres' };
+
+beforeAll(async () => {
+  await initSql();
+});
+
+function one(sql: string, o = opts): StatementFacts {
+  const r = analyze(sql, o);
+  expect(r.error, sql).toBeUndefined();
+  expect(r.statements, sql).toHaveLength(1);
+  return r.statements[0];
+}
+const rels = (s: StatementFacts): string[] =>
+  s.relations
+    .map(
+      (r) =>
+        `${r.schema}.${r.name}:${r.access}${r.kind !== 'table' ? ':' + r.kind : ''}${r.locking ? ':lock' : ''}`,
+    )
+    .sort();
+const cols = (s: StatementFacts): string[] =>
+  s.columns
+    .map(
+      (c) => `${c.table}.${c.column}:${c.clause}${c.derived ? ':d' : ''}${c.ambiguous ? ':a' : ''}`,
+    )
+    .sort();
+const fns = (s: StatementFacts): string[] =>
+  s.functions.map((f) => `${f.schema}.${f.name}:${f.effect}`).sort();
+
+describe('relations', () => {
+  it('resolves unqualified names against the search_path, pg_catalog first', () => {
+    expect(rels(one('SELECT * FROM pg_class, orders'))).toEqual([
+      'pg_catalog.pg_class:read',
+      'public.orders:read',
+    ]);
+    expect(
+      rels(one('SELECT * FROM orders', { searchPath: ['app', 'public'], database: 'd' })),
+    ).toEqual(['app.orders:read']);
+    expect(rels(one('SELECT * FROM pg_stat_activity'))).toEqual([
+      'pg_catalog.pg_stat_activity:read:view',
+    ]);
+    expect(one('SELECT * FROM orders').relations[0].unqualified).toBe(true);
+    expect(one('SELECT * FROM public.orders').relations[0].unqualified).toBeUndefined();
+  });
+
+  it('keeps quoted case and truncates to 63 bytes as the parser does', () => {
+    expect(rels(one('SELECT * FROM "Orders"'))).toEqual(['public.Orders:read']);
+    expect(rels(one('SELECT * FROM ORDERS'))).toEqual(['public.orders:read']);
+    expect(one(`SELECT * FROM ${'a'.repeat(70)}`).relations[0].name).toBe('a'.repeat(63));
+  });
+
+  it('marks other databases', () => {
+    expect(one('SELECT * FROM postgres.public.t').cross_database).toBeUndefined();
+    expect(one('SELECT * FROM other.public.t').cross_database).toBe(true);
+    expect(one('SELECT * FROM other.public.t', { searchPath: ['public'] }).cross_database).toBe(
+      true,
+    );
+  });
+
+  it('reports writes of DML, writable CTEs, INSERT sources, UPDATE FROM, DELETE USING', () => {
+    expect(rels(one('INSERT INTO orders SELECT * FROM staging'))).toEqual([
+      'public.orders:write',
+      'public.staging:read',
+    ]);
+    expect(
+      rels(one('UPDATE orders o SET status = c.name FROM customers c WHERE c.id = o.customer_id')),
+    ).toEqual(['public.customers:read', 'public.orders:write']);
+    expect(
+      rels(one('DELETE FROM orders USING customers c WHERE c.id = orders.customer_id')),
+    ).toEqual(['public.customers:read', 'public.orders:write']);
+    const w = one(
+      'WITH moved AS (DELETE FROM orders RETURNING *) INSERT INTO orders_archive SELECT * FROM moved',
+    );
+    expect(rels(w)).toEqual(['public.orders:write', 'public.orders_archive:write']);
+    expect(w.nested_commands).toEqual(['DELETE']);
+    const m = one(
+      'MERGE INTO orders o USING staging s ON o.id = s.id WHEN MATCHED THEN UPDATE SET amount = s.amount WHEN NOT MATCHED THEN INSERT (id, amount) VALUES (s.id, s.amount)',
+    );
+    expect([m.command, m.class]).toEqual(['MERGE', 'write']);
+    expect(rels(m)).toEqual(['public.orders:write', 'public.staging:read']);
+    expect(cols(m)).toContain('orders.amount:set');
+    expect(cols(m)).toContain('orders.id:values');
+    expect(cols(m)).toContain('staging.amount:set');
+  });
+
+  it('does not let a CTE shadow a DML target', () => {
+    expect(rels(one('WITH orders AS (SELECT 1) DELETE FROM orders'))).toEqual([
+      'public.orders:write',
+    ]);
+  });
+
+  it('scopes CTE names', () => {
+    expect(rels(one('WITH orders AS (SELECT * FROM customers) SELECT * FROM orders'))).toEqual([
+      'public.customers:read',
+    ]);
+    // Inside its own (non-recursive) definition the name is the table.
+    expect(rels(one('WITH orders AS (SELECT * FROM orders) SELECT * FROM orders'))).toEqual([
+      'public.orders:read',
+    ]);
+    // A CTE of a subquery is not visible outside it.
+    expect(rels(one('SELECT * FROM (WITH c AS (SELECT 1) SELECT * FROM c) x, c'))).toEqual([
+      'public.c:read',
+    ]);
+    // Schema-qualified names never name a CTE.
+    expect(rels(one('WITH orders AS (SELECT 1) SELECT * FROM public.orders'))).toEqual([
+      'public.orders:read',
+    ]);
+    expect(
+      rels(
+        one(
+          'WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT * FROM r',
+        ),
+      ),
+    ).toEqual([]);
+  });
+
+  it('finds relations in every subquery position', () => {
+    const s = one(
+      'SELECT (SELECT max(a) FROM t1), x.* FROM t2 x JOIN LATERAL (SELECT * FROM t3) y ON true WHERE EXISTS (SELECT 1 FROM t4) GROUP BY 1 HAVING count(*) > (SELECT count(*) FROM t5) ORDER BY (SELECT 1 FROM t6 LIMIT 1)',
+    );
+    expect(rels(s)).toEqual([
+      'public.t1:read',
+      'public.t2:read',
+      'public.t3:read',
+      'public.t4:read',
+      'public.t5:read',
+      'public.t6:read',
+    ]);
+    expect(rels(one('SELECT coalesce((SELECT 1 FROM t7), 0), f((SELECT 2 FROM t8))'))).toEqual([
+      'public.t7:read',
+      'public.t8:read',
+    ]);
+    expect(rels(one('SELECT 1 FROM a UNION SELECT 2 FROM b EXCEPT SELECT 3 FROM c'))).toEqual([
+      'public.a:read',
+      'public.b:read',
+      'public.c:read',
+    ]);
+  });
+
+  it('reports functions in FROM as relations of kind function', () => {
+    const s = one('SELECT * FROM generate_series(1, 3) g, public.report_orders() r');
+    expect(rels(s)).toEqual([
+      'pg_catalog.generate_series:read:function',
+      'public.report_orders:read:function',
+    ]);
+    expect(fns(s)).toEqual(['pg_catalog.generate_series:read', 'public.report_orders:unknown']);
+  });
+
+  it('reports SELECT INTO targets and locking clauses', () => {
+    const s = one('SELECT * INTO TEMP stolen FROM orders');
+    expect([s.command, s.class, s.select_into]).toEqual(['SELECT INTO', 'ddl', true]);
+    expect(rels(s)).toEqual(['pg_temp.stolen:write', 'public.orders:read']);
+    const l = one(
+      'SELECT * FROM orders o JOIN customers c ON c.id = o.customer_id FOR UPDATE OF o',
+    );
+    expect(rels(l)).toEqual([
+      'public.customers:read',
+      'public.orders:read',
+      'public.orders:write:lock',
+    ]);
+    expect([l.class, l.locking]).toEqual(['write', true]);
+    const all = one('SELECT * FROM orders, customers FOR SHARE');
+    expect(rels(all)).toContain('public.customers:write:lock');
+  });
+
+  it('reports sequences named by nextval() and does not share them by key', () => {
+    const a = analyze("SELECT nextval('seq_a')", opts).statements[0];
+    const b = analyze("SELECT nextval('seq_b')", opts).statements[0];
+    expect(rels(a)).toEqual(['public.seq_a:write:sequence']);
+    expect(rels(b)).toEqual(['public.seq_b:write:sequence']);
+    expect(rels(one("SELECT currval('app.s')"))).toEqual(['app.s:read:sequence']);
+  });
+});
+
+describe('columns', () => {
+  it('resolves through aliases and single-table scopes', () => {
+    expect(
+      cols(one('SELECT c.card, o.id FROM customers c JOIN orders o ON o.customer_id = c.id')),
+    ).toEqual([
+      'customers.card:select',
+      'customers.id:join:d',
+      'orders.customer_id:join:d',
+      'orders.id:select',
+    ]);
+    expect(cols(one('SELECT id FROM orders o JOIN customers c USING (id)'))).toEqual([
+      'customers.id:join:a',
+      'customers.id:select:a',
+      'orders.id:join:a',
+      'orders.id:select:a',
+    ]);
+  });
+
+  it('marks derived columns for every kind of expression', () => {
+    for (const e of [
+      'upper(card)',
+      "card || ''",
+      'card::text',
+      'CASE WHEN true THEN card END',
+      'count(card)',
+      'max(card) OVER ()',
+      'ARRAY[card]',
+      'ROW(card)',
+      '(ARRAY[card])[1]',
+      "COALESCE(card, '')",
+      "NULLIF(card, '')",
+      'GREATEST(card, card)',
+      'card IS NULL',
+      'card COLLATE "C"',
+      'xmlelement(name x, card)',
+      "json_build_object('k', card)",
+      '(SELECT card)',
+    ]) {
+      expect(cols(one(`SELECT ${e} FROM customers`)), e).toContain('customers.card:select:d');
+    }
+    expect(cols(one('SELECT (card) AS x FROM customers'))).toEqual(['customers.card:select']);
+  });
+
+  it('reports whole-row references as "*" derived', () => {
+    expect(cols(one('SELECT row_to_json(c) FROM customers c'))).toContain('customers.*:select:d');
+    expect(cols(one('SELECT (c.*)::text FROM customers c'))).toEqual(['customers.*:select:d']);
+    expect(cols(one('SELECT (c).card FROM customers c'))).toContain('customers.*:select:d');
+    expect(cols(one('SELECT customers FROM customers'))).toContain('customers.*:select:d');
+    expect(cols(one('SELECT * FROM customers'))).toEqual(['customers.*:select']);
+    expect(cols(one('SELECT c.* FROM customers c'))).toEqual(['customers.*:select']);
+    expect(cols(one('TABLE customers'))).toEqual(['customers.*:select']);
+  });
+
+  it('uses clauses: where, group, having, order, window, returning, set, values', () => {
+    const s = one('SELECT a, count(*) FROM t WHERE b = 1 GROUP BY a HAVING max(c) > 1 ORDER BY d');
+    expect(cols(s)).toEqual([
+      't.a:group',
+      't.a:select',
+      't.b:where:d',
+      't.c:having:d',
+      't.d:order',
+    ]);
+    expect(cols(one('SELECT rank() OVER (PARTITION BY a ORDER BY b) FROM t'))).toEqual([
+      't.a:group:d',
+      't.b:order:d',
+    ]);
+    expect(
+      cols(one('SELECT sum(x) OVER w FROM t WINDOW w AS (PARTITION BY a ORDER BY b)')),
+    ).toEqual(['t.a:group', 't.b:order', 't.x:select:d']);
+    expect(cols(one('UPDATE t SET a = b + 1 WHERE c = 2 RETURNING d'))).toEqual([
+      't.a:set',
+      't.b:set:d',
+      't.c:where:d',
+      't.d:returning',
+    ]);
+    expect(cols(one('INSERT INTO t (a, b) VALUES (1, 2) RETURNING *'))).toEqual([
+      't.*:returning',
+      't.a:values',
+      't.b:values',
+    ]);
+  });
+
+  it('counts ordinal GROUP BY / ORDER BY for every select-list column', () => {
+    expect(cols(one('SELECT left(card, 1), count(*) FROM customers GROUP BY 1'))).toEqual([
+      'customers.card:group:d',
+      'customers.card:select:d',
+    ]);
+    expect(cols(one('SELECT id, card FROM customers ORDER BY 2'))).toContain(
+      'customers.card:order:d',
+    );
+  });
+
+  it('follows columns through CTEs and subqueries', () => {
+    expect(cols(one('WITH x AS (SELECT card FROM customers) SELECT card FROM x'))).toEqual([
+      'customers.card:select',
+    ]);
+    expect(cols(one('SELECT s.k FROM (SELECT card AS k FROM customers) s'))).toEqual([
+      'customers.card:select',
+    ]);
+    expect(cols(one('SELECT upper(k) FROM (SELECT card AS k FROM customers) s'))).toEqual([
+      'customers.card:select',
+      'customers.card:select:d',
+    ]);
+    expect(cols(one('SELECT z FROM (SELECT card FROM customers) s(z)'))).toEqual([
+      'customers.card:select',
+    ]);
+    expect(cols(one('WITH x(z) AS (SELECT card FROM customers) SELECT z FROM x'))).toEqual([
+      'customers.card:select',
+    ]);
+    expect(cols(one('SELECT card FROM (SELECT * FROM customers) s'))).toEqual([
+      'customers.*:select',
+      'customers.card:select',
+    ]);
+    expect(cols(one('SELECT * FROM (SELECT card FROM customers) s'))).toEqual([
+      'customers.card:select',
+    ]);
+    // Scalar subqueries lose the origin in RowDescription: derived.
+    expect(cols(one('SELECT (SELECT card FROM customers LIMIT 1)'))).toEqual([
+      'customers.card:select:d',
+    ]);
+  });
+
+  it('resolves correlated references to the outer query', () => {
+    expect(
+      cols(one('SELECT (SELECT 1 FROM customers c WHERE c.id = o.customer_id) FROM orders o')),
+    ).toEqual(['customers.id:where:d', 'orders.customer_id:where:d']);
+  });
+});
+
+describe('functions', () => {
+  it('classifies from the catalogue', () => {
+    expect(
+      fns(one('SELECT lower(x), now(), count(*), jsonb_build_object(1, 2), random() FROM t')),
+    ).toEqual([
+      'pg_catalog.count:read',
+      'pg_catalog.jsonb_build_object:read',
+      'pg_catalog.lower:read',
+      'pg_catalog.now:read',
+      'pg_catalog.random:read',
+    ]);
+    for (const f of [
+      "pg_read_file('x')",
+      "pg_read_binary_file('x')",
+      "pg_ls_dir('.')",
+      'lo_import(1)',
+      'pg_cancel_backend(1)',
+      'pg_advisory_xact_lock(1)',
+      'pg_try_advisory_lock(1)',
+      "pg_notify('a', 'b')",
+      'pg_sleep_for(1)',
+      'pg_reload_conf()',
+      'pg_switch_wal()',
+      "pg_create_physical_replication_slot('s')",
+      "pg_logical_emit_message(true, 'a', 'b')",
+      'pg_promote()',
+      "query_to_xml('select 1', true, true, '')",
+      "table_to_xml('customers', true, true, '')",
+      "cursor_to_xml('c', 1, true, true, '')",
+      "dblink_exec('x')",
+      "set_config('a', 'b', false)",
+    ]) {
+      expect(one(`SELECT ${f}`).functions[0].effect, f).toBe('side_effect');
+    }
+  });
+
+  it('treats functions outside pg_catalog as unknown, wherever they are called', () => {
+    expect(fns(one('SELECT pg_temp.f()'))).toEqual(['pg_temp.f:unknown']);
+    expect(fns(one('SELECT my_func(1)'))).toEqual(['public.my_func:unknown']);
+    expect(fns(one('SELECT pg_catalog.no_such_function()'))).toEqual([
+      'pg_catalog.no_such_function:unknown',
+    ]);
+    expect(fns(one('UPDATE t SET a = f() WHERE g(b)'))).toEqual([
+      'public.f:unknown',
+      'public.g:unknown',
+    ]);
+    expect(fns(one('INSERT INTO t VALUES (f())'))).toEqual(['public.f:unknown']);
+    expect(fns(one('SELECT * FROM t ORDER BY f(a)'))).toEqual(['public.f:unknown']);
+    expect(fns(one('SELECT count(*) FILTER (WHERE f(a)) FROM t'))).toEqual([
+      'pg_catalog.count:read',
+      'public.f:unknown',
+    ]);
+    expect(fns(one('CREATE TABLE t (a int DEFAULT f())'))).toEqual(['public.f:unknown']);
+    expect(fns(one('CALL p(f())'))).toEqual(['public.f:unknown', 'public.p:unknown']);
+  });
+
+  it('reports the SQL-syntax functions', () => {
+    expect(
+      fns(
+        one(
+          "SELECT extract(year FROM now()), substring('a' FROM 1), position('a' IN 'b'), trim(' a ')",
+        ),
+      ),
+    ).toEqual([
+      'pg_catalog.btrim:read',
+      'pg_catalog.extract:read',
+      'pg_catalog.now:read',
+      'pg_catalog.position:read',
+      'pg_catalog.substring:read',
+    ]);
+  });
+});
+
+describe('commands and classes', () => {
+  const table: [string, string, string][] = [
+    ['SELECT 1', 'SELECT', 'read'],
+    ['VALUES (1)', 'SELECT', 'read'],
+    ['INSERT INTO t VALUES (1)', 'INSERT', 'write'],
+    ['UPDATE t SET a = 1', 'UPDATE', 'write'],
+    ['DELETE FROM t', 'DELETE', 'write'],
+    ['CREATE TABLE t (a int)', 'CREATE TABLE', 'ddl'],
+    ['CREATE TABLE t AS SELECT 1', 'CREATE TABLE AS', 'ddl'],
+    ['CREATE MATERIALIZED VIEW v AS SELECT 1', 'CREATE MATERIALIZED VIEW', 'ddl'],
+    ['CREATE VIEW v AS SELECT * FROM customers', 'CREATE VIEW', 'ddl'],
+    ['CREATE INDEX ON t (a)', 'CREATE INDEX', 'ddl'],
+    ['DROP TABLE t', 'DROP TABLE', 'ddl'],
+    ['DROP VIEW v', 'DROP VIEW', 'ddl'],
+    ['DROP FUNCTION f(int)', 'DROP FUNCTION', 'ddl'],
+    ['ALTER TABLE t ADD COLUMN b int', 'ALTER TABLE', 'ddl'],
+    ['ALTER TABLE t RENAME TO u', 'ALTER TABLE', 'ddl'],
+    ['ALTER TABLE t OWNER TO x', 'ALTER TABLE', 'ddl'],
+    ['TRUNCATE t', 'TRUNCATE TABLE', 'write'],
+    ['BEGIN', 'BEGIN', 'transaction'],
+    ['START TRANSACTION', 'START TRANSACTION', 'transaction'],
+    ['COMMIT', 'COMMIT', 'transaction'],
+    ['END', 'COMMIT', 'transaction'],
+    ['ROLLBACK', 'ROLLBACK', 'transaction'],
+    ['ABORT', 'ROLLBACK', 'transaction'],
+    ['SAVEPOINT s', 'SAVEPOINT', 'transaction'],
+    ['RELEASE SAVEPOINT s', 'RELEASE', 'transaction'],
+    ["COMMIT PREPARED 'x'", 'COMMIT PREPARED', 'transaction'],
+    ["ROLLBACK PREPARED 'x'", 'ROLLBACK PREPARED', 'transaction'],
+    ['SET x = 1', 'SET', 'session'],
+    ['RESET x', 'RESET', 'session'],
+    ['SHOW x', 'SHOW', 'session'],
+    ['DISCARD ALL', 'DISCARD ALL', 'session'],
+    ['DISCARD PLANS', 'DISCARD PLANS', 'session'],
+    ['LISTEN c', 'LISTEN', 'session'],
+    ['UNLISTEN *', 'UNLISTEN', 'session'],
+    ["NOTIFY c, 'x'", 'NOTIFY', 'utility'],
+    ['VACUUM t', 'VACUUM', 'utility'],
+    ['ANALYZE t', 'ANALYZE', 'utility'],
+    ['CLUSTER t USING i', 'CLUSTER', 'utility'],
+    ['REINDEX TABLE t', 'REINDEX', 'utility'],
+    ['CHECKPOINT', 'CHECKPOINT', 'utility'],
+    ["LOAD 'x'", 'LOAD', 'utility'],
+    ['REFRESH MATERIALIZED VIEW v', 'REFRESH MATERIALIZED VIEW', 'ddl'],
+    ["COMMENT ON TABLE t IS 'x'", 'COMMENT', 'ddl'],
+    ["SECURITY LABEL ON TABLE t IS 'x'", 'SECURITY LABEL', 'ddl'],
+    ['GRANT SELECT ON t TO r', 'GRANT', 'dcl'],
+    ['REVOKE SELECT ON t FROM r', 'REVOKE', 'dcl'],
+    ['GRANT r TO u', 'GRANT ROLE', 'dcl'],
+    ['CREATE ROLE r', 'CREATE ROLE', 'dcl'],
+    ['ALTER ROLE r SUPERUSER', 'ALTER ROLE', 'dcl'],
+    ['ALTER ROLE r SET search_path = evil', 'ALTER ROLE', 'dcl'],
+    ['DROP ROLE r', 'DROP ROLE', 'dcl'],
+    ['ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO r', 'ALTER DEFAULT PRIVILEGES', 'dcl'],
+    ["ALTER SYSTEM SET log_statement = 'none'", 'ALTER SYSTEM', 'ddl'],
+    ['ALTER DATABASE d SET x = 1', 'ALTER DATABASE', 'ddl'],
+    ['CREATE DATABASE d', 'CREATE DATABASE', 'ddl'],
+    ['CREATE SCHEMA s', 'CREATE SCHEMA', 'ddl'],
+    ['CREATE SEQUENCE s', 'CREATE SEQUENCE', 'ddl'],
+    ["CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'", 'CREATE FUNCTION', 'ddl'],
+    ["CREATE PROCEDURE p() LANGUAGE sql AS 'SELECT 1'", 'CREATE PROCEDURE', 'ddl'],
+    ['CREATE RULE r AS ON INSERT TO t DO INSTEAD NOTHING', 'CREATE RULE', 'ddl'],
+    ['CREATE EXTENSION x', 'CREATE EXTENSION', 'ddl'],
+    ["CREATE SUBSCRIPTION s CONNECTION 'x' PUBLICATION p", 'CREATE SUBSCRIPTION', 'ddl'],
+    ['DO $$ BEGIN END $$', 'DO', 'unknown'],
+    ['CALL p()', 'CALL', 'unknown'],
+    ['PREPARE p AS SELECT 1', 'PREPARE', 'read'],
+    ['EXECUTE p', 'EXECUTE', 'unknown'],
+    ['DEALLOCATE p', 'DEALLOCATE', 'session'],
+    ['DEALLOCATE ALL', 'DEALLOCATE ALL', 'session'],
+    ['DECLARE c CURSOR FOR SELECT 1', 'DECLARE CURSOR', 'read'],
+    ['FETCH 10 FROM c', 'FETCH', 'read'],
+    ['MOVE 10 IN c', 'MOVE', 'read'],
+    ['CLOSE c', 'CLOSE CURSOR', 'utility'],
+    ['LOCK TABLE t', 'LOCK TABLE', 'write'],
+    ['COPY t TO STDOUT', 'COPY', 'read'],
+    ['COPY t FROM STDIN', 'COPY', 'write'],
+    ['EXPLAIN SELECT 1', 'EXPLAIN', 'read'],
+    ['SET CONSTRAINTS ALL DEFERRED', 'SET CONSTRAINTS', 'transaction'],
+  ];
+  for (const [sql, command, cls] of table) {
+    it(sql, () => {
+      const s = one(sql);
+      expect([s.command, s.class]).toEqual([command, cls]);
+    });
+  }
+
+  it('marks opaque statements', () => {
+    for (const sql of [
+      'DO $$ BEGIN END $$',
+      'CALL p()',
+      "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+      'CREATE TRIGGER t AFTER INSERT ON x FOR EACH ROW EXECUTE FUNCTION f()',
+      'CREATE RULE r AS ON INSERT TO t DO INSTEAD NOTHING',
+      "COPY t FROM PROGRAM 'x'",
+      "LOAD 'x'",
+    ]) {
+      expect(one(sql).opaque, sql).toBe(true);
+    }
+    expect(one('SELECT 1').opaque).toBe(false);
+  });
+});
+
+describe('kind-specific facts', () => {
+  it('COPY', () => {
+    expect(one("COPY t (a, b) FROM '/tmp/x' WITH (FORMAT csv)").copy).toEqual({
+      direction: 'from',
+      program: false,
+      file: '/tmp/x',
+      stdio: false,
+      format: 'csv',
+      query: false,
+    });
+    const p = one("COPY t TO PROGRAM 'gzip > /tmp/x'");
+    expect(p.copy).toMatchObject({ direction: 'to', program: true, stdio: false });
+    expect([p.class, p.opaque]).toEqual(['utility', true]);
+    const q = one('COPY (SELECT card FROM customers WHERE id = 1) TO STDOUT');
+    expect(q.copy).toMatchObject({ query: true, stdio: true });
+    expect(cols(q)).toEqual(['customers.card:select', 'customers.id:where:d']);
+    expect(cols(one('COPY t (a, b) TO STDOUT'))).toEqual(['t.a:select', 't.b:select']);
+    expect(one('COPY t TO STDOUT BINARY').copy).toMatchObject({ format: 'binary' });
+  });
+
+  it('transactions', () => {
+    expect(one('BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY').transaction).toEqual({
+      kind: 'begin',
+      isolation: 'serializable',
+      read_only: true,
+    });
+    expect(one('START TRANSACTION READ WRITE').transaction).toEqual({
+      kind: 'start',
+      read_write: true,
+    });
+    expect(one('COMMIT AND CHAIN').transaction).toEqual({ kind: 'commit', chain: true });
+    expect(one('ROLLBACK TO SAVEPOINT s').transaction).toEqual({ kind: 'rollback_to', name: 's' });
+    expect(one("PREPARE TRANSACTION 'g'").transaction).toEqual({ kind: 'prepare', name: 'g' });
+  });
+
+  it('SET / RESET / SHOW', () => {
+    expect(one('SET search_path TO evil, public').set).toEqual({
+      name: 'search_path',
+      value: 'evil, public',
+      local: false,
+      reset: false,
+      all: false,
+      default: false,
+    });
+    expect(one('SET LOCAL statement_timeout = 0').set).toMatchObject({ value: '0', local: true });
+    expect(one("SET TIME ZONE 'UTC'").set).toMatchObject({ name: 'timezone', value: 'UTC' });
+    expect(one("SET NAMES 'SJIS'").set).toMatchObject({ name: 'client_encoding', value: 'SJIS' });
+    expect(one('SET ROLE NONE').set).toMatchObject({ name: 'role', value: 'none' });
+    expect(one('RESET ROLE').set).toMatchObject({ name: 'role', reset: true, all: false });
+    expect(one('RESET SESSION AUTHORIZATION').set).toMatchObject({
+      name: 'session_authorization',
+      reset: true,
+    });
+    expect(one('SET standard_conforming_strings = off').set).toMatchObject({ value: 'off' });
+    const t = one('SET TRANSACTION READ WRITE');
+    expect(t.set).toMatchObject({ name: 'transaction' });
+    expect(t.transaction_options).toEqual({ read_write: true });
+    expect(one('SHOW ALL').show).toEqual({ name: 'all' });
+  });
+
+  it('PREPARE / EXECUTE / DEALLOCATE', () => {
+    const p = one('PREPARE q (int) AS UPDATE orders SET amount = 0 WHERE id = $1');
+    expect([p.command, p.class]).toEqual(['PREPARE', 'write']);
+    expect(p.prepare).toMatchObject({
+      name: 'q',
+      types: ['pg_catalog.int4'],
+      statement: { command: 'UPDATE' },
+    });
+    expect(rels(p)).toEqual(['public.orders:write']);
+    const e = one("EXECUTE q(1, 'x', pg_sleep(1))");
+    expect(e.execute).toEqual({ name: 'q', params: ['1', 'x', null] });
+    expect(fns(e)).toEqual(['pg_catalog.pg_sleep:side_effect']);
+    expect(one('DEALLOCATE PREPARE q').deallocate).toEqual({ name: 'q' });
+    expect(one('DEALLOCATE ALL').deallocate).toEqual({ name: null });
+  });
+
+  it('cursors', () => {
+    const d = one('DECLARE c SCROLL CURSOR WITH HOLD FOR SELECT card FROM customers FOR UPDATE');
+    expect(d.cursor).toEqual({ name: 'c', hold: true, scroll: true });
+    expect(d.class).toBe('write');
+    expect(one('FETCH NEXT FROM c').cursor_op).toMatchObject({ kind: 'fetch', name: 'c' });
+    expect(one('CLOSE c').cursor_op).toEqual({ kind: 'close', name: 'c' });
+  });
+
+  it('EXPLAIN', () => {
+    const a = one('EXPLAIN (ANALYZE, BUFFERS) SELECT pg_sleep(1) FROM orders');
+    expect(a.explain).toEqual({ analyze: true, command: 'SELECT' });
+    expect(fns(a)).toEqual(['pg_catalog.pg_sleep:side_effect']);
+    expect(one('EXPLAIN (ANALYZE false) SELECT 1').explain).toMatchObject({ analyze: false });
+    expect(one('EXPLAIN (ANALYZE 1) SELECT 1').explain).toMatchObject({ analyze: true });
+    expect(one('EXPLAIN ANALYZE VERBOSE SELECT 1').explain).toMatchObject({ analyze: true });
+    const i = one('EXPLAIN ANALYZE INSERT INTO t SELECT * FROM customers');
+    expect(i.class).toBe('write');
+    expect(rels(i)).toEqual(['public.customers:read', 'public.t:write']);
+    const c = one('EXPLAIN ANALYZE CREATE TABLE x AS SELECT 1');
+    expect(c.class).toBe('ddl');
+  });
+
+  it('LOCK, LISTEN/NOTIFY', () => {
+    expect(one('LOCK TABLE orders IN SHARE MODE NOWAIT').lock).toEqual({
+      mode: 'SHARE',
+      nowait: true,
+    });
+    expect(one('LOCK orders').lock).toEqual({ mode: 'ACCESS EXCLUSIVE', nowait: false });
+    expect(one('LISTEN ch').notify).toEqual({ kind: 'listen', channel: 'ch' });
+    expect(one('UNLISTEN *').notify).toEqual({ kind: 'unlisten', channel: null });
+  });
+
+  it('DDL targets', () => {
+    expect(rels(one('DROP TABLE a.b, c'))).toEqual(['a.b:write', 'public.c:write']);
+    expect(rels(one('CREATE VIEW v AS SELECT * FROM customers'))).toEqual([
+      'public.customers:read',
+      'public.v:write',
+    ]);
+    expect(rels(one('CREATE TEMP TABLE x AS SELECT * FROM customers'))).toEqual([
+      'pg_temp.x:write',
+      'public.customers:read',
+    ]);
+    expect(rels(one('ALTER TABLE orders ADD COLUMN x int'))).toEqual(['public.orders:write']);
+    expect(rels(one('TRUNCATE orders, customers'))).toEqual([
+      'public.customers:write',
+      'public.orders:write',
+    ]);
+    expect(rels(one("COMMENT ON COLUMN orders.status IS 'x'"))).toEqual(['public.orders:write']);
+    expect(rels(one('GRANT SELECT ON orders TO r'))).toEqual(['public.orders:write']);
+    expect(rels(one('CREATE INDEX i ON orders (status)'))).toEqual(['public.orders:write']);
+    expect(rels(one('VACUUM ANALYZE orders'))).toEqual(['public.orders:write']);
+  });
+});
+
+describe('robustness', () => {
+  it('never throws on odd input', () => {
+    for (const t of [
+      '\\',
+      "'",
+      '"',
+      '$$',
+      '/*',
+      '--',
+      ';;;',
+      'SELECT (',
+      '\u0001',
+      'é',
+      'SELECT 1 FROM',
+    ]) {
+      expect(() => analyze(t, opts)).not.toThrow();
+    }
+  });
+});
