@@ -330,12 +330,7 @@ export class Session {
       if (dealloc.name) this.prepared.stage(dealloc.name, null);
       else this.prepared.stageClear();
     }
-    if (
-      st.command === 'DISCARD ALL' ||
-      (st.command === 'DISCARD' && (st.set as { all?: boolean })?.all)
-    ) {
-      this.prepared.stageClear();
-    }
+    if ((st.discard as { target?: string } | undefined)?.target === 'all') this.prepared.stageClear();
   }
 
   private onQuery(f: Frame): void {
