@@ -137,36 +137,9 @@ export class Compiler {
       else if (t.t === 'scalar' && typeof t.v === 'string') stat.push(t.v);
       else break;
     }
-    let dyn = r.ref.slice(i);
-    if (
-      dyn.length === 0 &&
-      r.value === undefined &&
-      r.contains === undefined &&
-      !r.args &&
-      r.ref.length > 1
-    ) {
-      // `a.b.c if ...` : value true
-    }
-    let n: DNode;
-    if (r.contains && dyn.length > 0)
-      throw new RegoError(
-        'rego_parse_error',
-        'ref head with contains must be static',
-        loc.file,
-        loc.line,
-        loc.col,
-      );
-    if (
-      !r.contains &&
-      !r.args &&
-      dyn.length === 0 &&
-      r.ref.length > 1 &&
-      !r.value &&
-      r.ref[r.ref.length - 1].t !== 'scalar'
-    )
-      dyn = [];
-    if (dyn.length > 0) n = this.node(stat);
-    else n = this.node(stat);
+    // the static prefix names the node; the rest (from the first non-string term) are keys
+    const dyn = r.ref.slice(i);
+    const n = this.node(stat);
     const name = stat[stat.length - 1];
     const cr: CRule = { loc, nslots: 0, clauses: [] };
     if (r.isDefault) {
@@ -191,7 +164,7 @@ export class Compiler {
           loc.col,
         );
       n.arity = r.args.length;
-    } else if (r.contains) n.sets.push(cr);
+    } else if (r.contains && dyn.length === 0) n.sets.push(cr);
     else if (dyn.length > 0) n.grefs.push(cr);
     else n.complete.push(cr);
     if (r.args === undefined && r.ref.length === 1 && name.startsWith('test_') && !r.isDefault)

@@ -350,10 +350,12 @@ function computeNode(n: DNode, c: Ctx): Value | undefined {
       const fr: Frame = new Array(r.nslots);
       const keys = r.keys as CTerm[];
       const cl = r.clauses[0];
+      // multi-value ref heads (`a[x].b contains y`) collect a set at each leaf
+      const leaf = r.elem ?? cl.value;
       cl.body(fr, c, () =>
         evalKeys(keys, 0, [], fr, c, (ks) =>
-          cl.value.ev(fr, c, (v) => {
-            holder.o = insertPath(holder.o, ks, 0, v, r.loc);
+          leaf.ev(fr, c, (v) => {
+            holder.o = insertPath(holder.o, ks, 0, v, r.loc, r.elem !== undefined);
             return false;
           }),
         ),
@@ -406,9 +408,16 @@ function evalKeys(
   });
 }
 
-function insertPath(o: Obj, ks: Value[], i: number, v: Value, loc: Loc): Obj {
+function insertPath(o: Obj, ks: Value[], i: number, v: Value, loc: Loc, multi = false): Obj {
   const key = ks[i];
   const cur = objGet(o, key);
+  if (i === ks.length - 1 && multi) {
+    if (cur !== undefined && !(cur instanceof RSet))
+      throw conflict('object keys must be unique', loc);
+    const s = new RSet(cur instanceof RSet ? cur.m.values() : []);
+    s.add(v);
+    return objPut(o, key, s);
+  }
   if (i === ks.length - 1) {
     if (cur !== undefined) {
       if (!equal(cur, v)) throw conflict('object keys must be unique', loc);
@@ -417,7 +426,7 @@ function insertPath(o: Obj, ks: Value[], i: number, v: Value, loc: Loc): Obj {
     return objPut(o, key, v);
   }
   if (cur !== undefined && !isObj(cur)) throw conflict('object keys must be unique', loc);
-  const inner = insertPath(cur === undefined ? {} : copyObj(cur as Obj), ks, i + 1, v, loc);
+  const inner = insertPath(cur === undefined ? {} : copyObj(cur as Obj), ks, i + 1, v, loc, multi);
   return objPut(o, key, inner);
 }
 
