@@ -1,7 +1,7 @@
 // Facts of statements by kind: relations and access, columns and clauses, functions, extras.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { analyze, initSql } from './index.js';
-import type { StatementFacts } from './types.js';
+import type { AnalyzeOptions, StatementFacts } from './types.js';
 
 const opts = { searchPath: ['public'], database: 'postgres' };
 
@@ -9,7 +9,7 @@ beforeAll(async () => {
   await initSql();
 });
 
-function one(sql: string, o = opts): StatementFacts {
+function one(sql: string, o: AnalyzeOptions = opts): StatementFacts {
   const r = analyze(sql, o);
   expect(r.error, sql).toBeUndefined();
   expect(r.statements, sql).toHaveLength(1);
@@ -244,7 +244,7 @@ describe('columns', () => {
     ]);
     expect(
       cols(one('SELECT sum(x) OVER w FROM t WINDOW w AS (PARTITION BY a ORDER BY b)')),
-    ).toEqual(['t.a:group', 't.b:order', 't.x:select:d']);
+    ).toEqual(['t.a:group:d', 't.b:order:d', 't.x:select:d']);
     expect(cols(one('UPDATE t SET a = b + 1 WHERE c = 2 RETURNING d'))).toEqual([
       't.a:set',
       't.b:set:d',
