@@ -2,6 +2,7 @@
 // session reaches a LISTENing client, RAISE NOTICE reaches the client as a NoticeResponse.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
+import type { NoticeMessage } from 'pg-protocol/dist/messages.js';
 import {
   adminClient,
   freshDatabase,
@@ -76,7 +77,7 @@ describe('asynchronous messages through the gateway', () => {
 
   it('RAISE NOTICE in a DO block reaches the client as a notice, and the query completes', async () => {
     const c = await client();
-    const notices: pg.NoticeMessage[] = [];
+    const notices: NoticeMessage[] = [];
     c.on('notice', (n) => notices.push(n));
     const r = await c.query(
       "DO $$ BEGIN RAISE NOTICE 'hello from %', 'plpgsql'; RAISE WARNING 'careful'; END $$",
@@ -100,7 +101,7 @@ describe('asynchronous messages through the gateway', () => {
 
   it('server notices from ordinary statements pass through (DROP ... IF EXISTS)', async () => {
     const c = await client();
-    const notices: pg.NoticeMessage[] = [];
+    const notices: NoticeMessage[] = [];
     c.on('notice', (n) => notices.push(n));
     await c.query('DROP TABLE IF EXISTS no_such_table');
     expect(notices).toHaveLength(1);

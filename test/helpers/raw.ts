@@ -126,7 +126,7 @@ export function dataRow(m: Message): (string | null)[] {
 }
 
 export class RawClient {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   private waiter: (() => void) | undefined;
   /** True once the server closed the connection (or it errored). */
   ended = false;
