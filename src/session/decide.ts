@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { ClientError } from '../wire/index.js';
 import type { ErrorFields } from '../wire/backend.js';
+import { FACTS_KEY } from '../sql/index.js';
 import type { StatementFacts } from '../sql/types.js';
 import type {
   Decision,
@@ -91,8 +92,6 @@ export class DecisionPoint {
  * exact text is the key (never the fingerprint alone, which ignores literals that can
  * matter, e.g. set_config's first argument).
  */
-export const FACTS_KEY = Symbol.for('portcullis.factsKey');
-
 function factsKey(facts: StatementFacts): string {
   const k = (facts as unknown as Record<symbol, unknown>)[FACTS_KEY];
   return typeof k === 'string' ? k : 'T' + facts.text;

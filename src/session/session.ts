@@ -330,7 +330,8 @@ export class Session {
       if (dealloc.name) this.prepared.stage(dealloc.name, null);
       else this.prepared.stageClear();
     }
-    if ((st.discard as { target?: string } | undefined)?.target === 'all') this.prepared.stageClear();
+    if ((st.discard as { target?: string } | undefined)?.target === 'all')
+      this.prepared.stageClear();
   }
 
   private onQuery(f: Frame): void {
