@@ -216,6 +216,10 @@ export class Compiler {
       return;
     }
     cr.clauses.push(mk(r.body, r.value, true));
+    if (r.body.length === 0 && r.elses.length === 0 && !r.contains && r.ref.length === 1) {
+      const v = constValue(r.value);
+      if (v !== undefined) cr.constValue = v;
+    }
     // an else without a value has the value true
     for (const e of r.elses) cr.clauses.push(mk(e.body, e.value, false));
     cr.nslots = alloc.n;
@@ -869,6 +873,46 @@ function refSegs(t: Term): string[] | undefined {
     out.push(p.v);
   }
   return out;
+}
+
+/** The value of a term made only of literals (no vars, refs or calls), else undefined. */
+function constValue(t: Term | undefined): Value | undefined {
+  if (t === undefined) return true;
+  switch (t.t) {
+    case 'scalar':
+      return t.v;
+    case 'array': {
+      const out: Value[] = [];
+      for (const x of t.items) {
+        const v = constValue(x);
+        if (v === undefined) return undefined;
+        out.push(v);
+      }
+      return out;
+    }
+    case 'set': {
+      const out = new RSet();
+      for (const x of t.items) {
+        const v = constValue(x);
+        if (v === undefined) return undefined;
+        out.add(v);
+      }
+      return out;
+    }
+    case 'object': {
+      let o: Obj = {};
+      for (const [k, x] of t.items) {
+        const kv = constValue(k);
+        const v = constValue(x);
+        if (kv === undefined || v === undefined) return undefined;
+        if (objGet(o, kv) !== undefined && !equal(objGet(o, kv) as Value, v)) return undefined;
+        o = objPut(o, kv, v);
+      }
+      return o;
+    }
+    default:
+      return undefined;
+  }
 }
 
 function subtreeHasRules(n: DNode): boolean {

@@ -46,6 +46,8 @@ export interface CRule {
   /** Set rules: element term; object (ref-head) rules: key terms. */
   elem?: CTerm;
   keys?: CTerm[];
+  /** Value of a body-less rule whose value is a constant term, computed once at compile time. */
+  constValue?: Value;
 }
 
 export interface DNode {
@@ -91,8 +93,14 @@ export class Ctx {
   }
   /** Time fixed for the whole evaluation (time.now_ns). */
   wallNs: bigint | undefined;
+  /** time.now_ns(): the fixed evaluation time, else input.now_ns, else the wall clock (once). */
   now(): bigint {
     if (this.nowNs !== undefined) return BigInt(this.nowNs);
+    const i = this.input;
+    if (i !== null && typeof i === 'object' && !Array.isArray(i)) {
+      const n = (i as Record<string, Value>).now_ns;
+      if (typeof n === 'bigint' || (typeof n === 'number' && Number.isInteger(n))) return BigInt(n);
+    }
     if (this.wallNs === undefined) this.wallNs = BigInt(Date.now()) * 1000000n;
     return this.wallNs;
   }
@@ -438,6 +446,7 @@ function copyObj(o: Obj): Obj {
 
 /** Evaluates a rule with its else chain; value of the first clause with a solution. */
 export function evalChain(r: CRule, c: Ctx, msg: string): Value | undefined {
+  if (r.constValue !== undefined) return r.constValue;
   const f: Frame = new Array(r.nslots);
   for (const cl of r.clauses) {
     let out: Value | undefined;
