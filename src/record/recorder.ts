@@ -79,7 +79,7 @@ function statementFragment(ev: StatementEventInput): string {
     ',"parse_error":' +
     (ev.parse_error === undefined ? 'null' : JSON.stringify(ev.parse_error)) +
     ',"extra":' +
-    (ev.extra ? cachedJson(ev.extra) : 'null') +
+    (ev.extra ? JSON.stringify(ev.extra) : 'null') +
     ',"protocol":"' +
     ev.protocol +
     '","params":' +

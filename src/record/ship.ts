@@ -21,6 +21,8 @@ interface SinkQueue {
 }
 
 const MARKERS = '.shipped';
+/** A sink name as a directory name. */
+const dirName = (name: string) => name.replace(/[^A-Za-z0-9._-]/g, '_');
 
 /**
  * One ordered queue per sink, so a slow or absent sink never delays another. Shipped
@@ -42,7 +44,7 @@ export class Shipper {
     const out = new Set<string>();
     for (const q of this.queues) {
       try {
-        await this.o.fs.stat(join(this.o.dir, MARKERS, q.sink.name, segment));
+        await this.o.fs.stat(join(this.o.dir, MARKERS, dirName(q.sink.name), segment));
         out.add(q.sink.name);
       } catch {
         /* not shipped */
@@ -105,8 +107,8 @@ export class Shipper {
         try {
           const bytes = await this.o.fs.readFile(join(this.o.dir, segment));
           await q.sink.put(segment, bytes);
-          await this.o.fs.mkdir(join(this.o.dir, MARKERS, q.sink.name));
-          await this.o.fs.writeFile(join(this.o.dir, MARKERS, q.sink.name, segment), '');
+          await this.o.fs.mkdir(join(this.o.dir, MARKERS, dirName(q.sink.name)));
+          await this.o.fs.writeFile(join(this.o.dir, MARKERS, dirName(q.sink.name), segment), '');
         } catch (e) {
           q.failures++;
           const delay = Math.min(this.o.maxMs, this.o.minMs * 2 ** Math.min(q.failures - 1, 20));

@@ -196,3 +196,52 @@ describe('verify', () => {
     expect(r.breaks[0].reason).toMatch(/not signed/);
   });
 });
+
+describe('verify across restarts', () => {
+  async function twoRuns() {
+    const spool = await tempDir('runs');
+    for (let run = 0; run < 2; run++) {
+      const rec = createRecorder({ spoolDir: spool, checkpoint: { signingKey: keys.privateJwk } });
+      const s = await rec.openSession(startInfo({ sessionId: 'run-' + run }));
+      await s.statement(stmt());
+      await s.end({
+        statements: 1,
+        allowed: 1,
+        denied: 0,
+        held: 0,
+        errors: 0,
+        rows: 0,
+        duration_ms: 1,
+        reason: 'x',
+      });
+      await rec.close();
+    }
+    return spool;
+  }
+
+  it('links runs: the gateway chain continues after a clean stop', async () => {
+    const spool = await twoRuns();
+    const names = (await readdir(spool)).filter((n) => n.endsWith('.jsonl')).sort();
+    expect(names).toHaveLength(2);
+    const second = JSON.parse((await readLines(spool, names[1]))[0]);
+    expect(second).toMatchObject({
+      type: 'segment_start',
+      reason: 'start',
+      prev_segment: names[0],
+    });
+    expect(second.seq).toBeGreaterThan(1);
+    const r = await verify(spool);
+    expect(r.breaks).toEqual([]);
+    expect(r.sealed).toBe(true);
+  });
+
+  it("catches a run's final checkpoint cut off when a later run follows", async () => {
+    const spool = await twoRuns();
+    const names = (await readdir(spool)).filter((n) => n.endsWith('.jsonl')).sort();
+    const lines = await readLines(spool, names[0]);
+    await writeLines(spool, names[0], lines.slice(0, -1));
+    const r = await verify(spool);
+    expect(r.breaks[0]).toMatchObject({ segment: names[1] });
+    expect(r.breaks[0].reason).toMatch(/expected seq|final checkpoint/);
+  });
+});
