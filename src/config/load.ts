@@ -1,10 +1,11 @@
 // Finds and loads gateway.config.ts (or .mjs/.js/.json) with cosmiconfig; TypeScript is
 // compiled with esbuild into a temporary ES module first.
 import { rmSync, writeFileSync } from 'node:fs';
+import { createRequire, isBuiltin } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { cosmiconfig, type Loader } from 'cosmiconfig';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import type { GatewayConfig } from './types.js';
 import { validateConfig } from './validate.js';
 
@@ -17,6 +18,35 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * Package imports stay imports. One that does not resolve from the config's folder (a config
+ * kept outside the project that imports `defineConfig` by relative path pulls in this
+ * stage's own packages) is pinned to the file the importing source resolves it to.
+ */
+function packagesFrom(configDir: string): Plugin {
+  const fromConfig = createRequire(join(configDir, 'config.js'));
+  return {
+    name: 'portcullis-packages',
+    setup(b) {
+      b.onResolve({ filter: /^[^./]/ }, (args) => {
+        if (isBuiltin(args.path)) return { external: true };
+        try {
+          fromConfig.resolve(args.path);
+          return { external: true };
+        } catch {
+          // Not installed beside the config: try where the importing file lives.
+        }
+        try {
+          const file = createRequire(join(args.resolveDir, 'importer.js')).resolve(args.path);
+          return { external: true, path: pathToFileURL(file).href };
+        } catch {
+          return { external: true };
+        }
+      });
+    },
+  };
+}
+
 const loadTs: Loader = async (filepath) => {
   const out = await build({
     entryPoints: [filepath],
@@ -27,7 +57,7 @@ const loadTs: Loader = async (filepath) => {
     write: false,
     logLevel: 'silent',
     // Packages stay imports (resolved from the config's folder); local files are inlined.
-    packages: 'external',
+    plugins: [packagesFrom(dirname(filepath))],
     absWorkingDir: dirname(filepath),
   });
   // Written beside the config so that its package imports resolve from the same folder.

@@ -1,0 +1,215 @@
+// Config stage: validation messages, loading real config files (.ts, .mjs, .json), secrets.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { log, setLogSink } from '../util/logger.js';
+import { ConfigError, loadConfig } from './load.js';
+import { readSecret } from './secrets.js';
+import { validateConfig } from './validate.js';
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'portcullis-config-'));
+  dirs.push(d);
+  return d;
+}
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+const upstream = {
+  targets: { main: { host: 'db', database: 'app', user: 'gw', password: { env: 'X' } } },
+};
+
+describe('validateConfig', () => {
+  it('accepts a full valid config', () => {
+    expect(
+      validateConfig({
+        listen: { host: '0.0.0.0', port: 6432, tls: { cert: 'a', key: 'b' } },
+        admin: { port: 0 },
+        upstream: { ...upstream, routes: { '*': 'main' } },
+        auth: {
+          jwt: { jwks: { url: 'https://idp/jwks' }, issuer: 'https://idp/', audience: ['a'] },
+          apiKeys: [{ id: 'etl', hash: 'sha256:00', sub: 'svc' }],
+        },
+        policy: { files: ['policies.rego'] },
+        recording: { enabled: true, durability: 'fsync', sinks: [{}] },
+        session: { searchPath: ['public'] },
+        dataDir: '.data',
+      }),
+    ).toEqual([]);
+  });
+
+  it('names an unknown top-level key and suggests the closest known one', () => {
+    expect(validateConfig({ upstrem: upstream })).toEqual([
+      'unknown key "upstrem" (did you mean "upstream"?)',
+    ]);
+  });
+
+  it('names an unknown nested key with its full path', () => {
+    const errs = validateConfig({
+      upstream: {
+        targets: { main: { host: 'db', database: 'app', user: 'gw', pasword: { env: 'X' } } },
+      },
+    });
+    expect(errs).toEqual([
+      'unknown key "upstream.targets.main.pasword" (did you mean "password"?)',
+    ]);
+    expect(validateConfig({ recording: { durabilty: 'fsync' } })).toEqual([
+      'unknown key "recording.durabilty" (did you mean "durability"?)',
+    ]);
+    expect(
+      validateConfig({ auth: { apiKeys: [{ id: 'a', hash: 'h', sub: 's', grups: [] }] } }),
+    ).toEqual(['unknown key "auth.apiKeys[0].grups" (did you mean "groups"?)']);
+  });
+
+  it('gives no suggestion when nothing is close', () => {
+    expect(validateConfig({ listen: { zzzzzzzzz: 1 } })).toEqual([
+      'unknown key "listen.zzzzzzzzz"',
+    ]);
+  });
+
+  it('names the key of a type error and what was expected', () => {
+    expect(validateConfig({ listen: { port: '6432' } })).toEqual([
+      'listen.port: expected a number, got string',
+    ]);
+    expect(validateConfig({ recording: { durability: 'sometimes' } })).toEqual([
+      'recording.durability: expected one of "fsync", "write", "off"',
+    ]);
+    expect(validateConfig({ policy: { files: 'policies.rego' } })).toEqual([
+      'policy.files: expected an array, got string',
+    ]);
+    expect(validateConfig({ upstream: { targets: { main: { host: 'db' } } } })).toEqual([
+      'upstream.targets.main.database: required',
+      'upstream.targets.main.user: required',
+    ]);
+    expect(validateConfig([])).toEqual(['(root): expected an object, got array']);
+  });
+
+  it('reports a malformed secret reference at its key', () => {
+    const errs = validateConfig({
+      upstream: {
+        targets: { main: { host: 'db', database: 'd', user: 'u', password: 'hunter2' } },
+      },
+    });
+    expect(errs).toEqual(['upstream.targets.main.password: expected an object, got string']);
+  });
+});
+
+describe('loadConfig', () => {
+  const defineConfigPath = (dir: string) =>
+    relative(dir, join(process.cwd(), 'src', 'config', 'index.js')).replaceAll('\\', '/');
+
+  it('loads a gateway.config.ts that imports defineConfig by relative path', async () => {
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, 'gateway.config.ts'),
+      `import { defineConfig, env } from '${defineConfigPath(dir)}';\n` +
+        `const port: number = 7000 + 1;\n` +
+        `export default defineConfig({\n` +
+        `  listen: { port },\n` +
+        `  upstream: { targets: { main: { host: 'db', database: 'app', user: 'gw', password: env('PGPW') } } },\n` +
+        `});\n`,
+    );
+    const { config, filepath } = await loadConfig(undefined, dir);
+    expect(filepath).toBe(join(dir, 'gateway.config.ts'));
+    expect(config.listen?.port).toBe(7001);
+    expect(config.upstream?.targets.main.password).toEqual({ env: 'PGPW' });
+    // The compiled module is removed after loading.
+    const { readdirSync } = await import('node:fs');
+    expect(readdirSync(dir)).toEqual(['gateway.config.ts']);
+  });
+
+  it('loads .mjs and .json config files by explicit path', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'a.mjs'), `export default { listen: { port: 7100 } };\n`);
+    writeFileSync(join(dir, 'b.json'), JSON.stringify({ admin: { port: 9999 } }));
+    expect((await loadConfig(join(dir, 'a.mjs'))).config).toEqual({ listen: { port: 7100 } });
+    const b = await loadConfig('b.json', dir);
+    expect(b.config).toEqual({ admin: { port: 9999 } });
+    expect(b.filepath).toBe(join(dir, 'b.json'));
+  });
+
+  it('searches gateway.config.mjs when there is no .ts', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'gateway.config.mjs'), `export default { dataDir: 'x' };\n`);
+    expect((await loadConfig(undefined, dir)).config).toEqual({ dataDir: 'x' });
+  });
+
+  it('returns defaults when no config file exists and none was named', async () => {
+    expect(await loadConfig(undefined, tempDir())).toEqual({ config: {}, filepath: undefined });
+  });
+
+  it('names a missing config file', async () => {
+    const dir = tempDir();
+    const err = await loadConfig('nope.ts', dir).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toMatch(/nope\.ts/);
+  });
+
+  it('reports validation problems with the file they came from', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'gateway.config.json'), JSON.stringify({ listn: { port: 1 } }));
+    const err = (await loadConfig(undefined, dir).catch((e: unknown) => e)) as ConfigError;
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.problems).toEqual(['unknown key "listn" (did you mean "listen"?)']);
+    expect(err.message).toContain(join(dir, 'gateway.config.json'));
+  });
+
+  it('reports a TypeScript syntax error as a ConfigError naming the file', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'gateway.config.ts'), `export default { listen: { port: 1 }\n`);
+    const err = (await loadConfig(undefined, dir).catch((e: unknown) => e)) as ConfigError;
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toMatch(/gateway\.config\.ts/);
+  });
+});
+
+describe('secrets', () => {
+  const lines: string[] = [];
+  afterEach(() => {
+    setLogSink((line) => process.stderr.write(line + '\n'));
+    lines.length = 0;
+  });
+
+  it('reads {env} and {file} secrets and scrubs them from every log line', () => {
+    setLogSink((line) => lines.push(line));
+    const envSecret = `env-secret-${process.pid}-${Date.now()}`;
+    const fileSecret = `file-secret-${process.pid}-${Date.now()}`;
+    process.env.PORTCULLIS_TEST_SECRET = envSecret;
+    const dir = tempDir();
+    writeFileSync(join(dir, 'pw'), fileSecret + '\n');
+    try {
+      expect(readSecret({ env: 'PORTCULLIS_TEST_SECRET' }, 'x')).toBe(envSecret);
+      // The trailing newline of a mounted secret file is not part of the secret.
+      expect(readSecret({ file: join(dir, 'pw') }, 'y')).toBe(fileSecret);
+      log.error('upstream login failed', {
+        err: new Error(`password authentication failed for "${envSecret}"`),
+        detail: { nested: [`...${fileSecret}...`] },
+      });
+      log.info(`connecting with ${fileSecret}`);
+      log.child({ pw: envSecret }).warn('child logger');
+    } finally {
+      delete process.env.PORTCULLIS_TEST_SECRET;
+    }
+    expect(lines).toHaveLength(3);
+    for (const l of lines) {
+      expect(l).not.toContain(envSecret);
+      expect(l).not.toContain(fileSecret);
+    }
+    expect(lines[0]).toContain('[redacted]');
+    expect(JSON.parse(lines[0]).err.message).toBe(
+      'password authentication failed for "[redacted]"',
+    );
+  });
+
+  it('names the key when a secret cannot be read', () => {
+    expect(() =>
+      readSecret({ env: 'PORTCULLIS_SURELY_UNSET_VAR' }, 'upstream.targets.m.password'),
+    ).toThrow(/upstream\.targets\.m\.password: environment variable PORTCULLIS_SURELY_UNSET_VAR/);
+    expect(() => readSecret({ file: '/nonexistent/pw' }, 'recording.signingKey')).toThrow(
+      /recording\.signingKey: cannot read secret file/,
+    );
+  });
+});
