@@ -1,4 +1,5 @@
 // The typed shape of gateway.config.ts: what users write, before validation and defaults.
+import type { Identity } from '../policy/types.js';
 
 /** A secret is never written inline in committed config: it names where to read it. */
 export type SecretRef = { env: string } | { file: string } | { value: string };
@@ -49,6 +50,12 @@ export interface UpstreamConfig {
    * target per identity.
    */
   routes?: Record<string, string>;
+  /**
+   * Pick a target per identity (e.g. a read replica for some groups); returning undefined
+   * falls back to `routes`.
+   * @example select: ({ database, identity }) => (identity.groups.includes('analysts') ? 'replica' : undefined)
+   */
+  select?: (ctx: { database: string; identity: Identity }) => string | undefined;
   /** Upstream connect timeout in ms. Default 10000. */
   connectTimeoutMs?: number;
 }

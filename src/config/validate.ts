@@ -5,6 +5,7 @@ type Spec =
   | 'number'
   | 'boolean'
   | 'any'
+  | 'function'
   | { enum: readonly unknown[] }
   | { object: Record<string, Spec>; required?: string[] }
   | { array: Spec }
@@ -169,6 +170,10 @@ function distance(a: string, b: string): number {
 function check(spec: Spec, v: unknown, path: string, errors: string[]): void {
   const at = path || '(root)';
   if (spec === 'any') return;
+  if (spec === 'function') {
+    if (typeof v !== 'function') errors.push(`${at}: expected a function, got ${typeName(v)}`);
+    return;
+  }
   if (spec === 'string' || spec === 'number' || spec === 'boolean') {
     if (typeof v !== spec || (spec === 'number' && !Number.isFinite(v))) {
       errors.push(`${at}: expected a ${spec}, got ${typeName(v)}`);

@@ -57,8 +57,16 @@ export class Gateway {
       tls: () => gw.snapshot.tls,
       authenticate: (password, ctx) => gw.snapshot.authenticator.authenticate(password, ctx),
       policy: () => gw.snapshot.policy,
-      route: (database) => {
+      route: (database, identity) => {
         const s = gw.snapshot;
+        let picked: string | undefined;
+        try {
+          picked = s.select?.({ database, identity });
+        } catch (err) {
+          log.error('upstream.select failed; refusing the connection', { err });
+          return undefined;
+        }
+        if (picked !== undefined) return s.targets.get(picked);
         const name = s.routes.get(database) ?? s.routes.get('*');
         return name ? s.targets.get(name) : undefined;
       },

@@ -12,7 +12,7 @@ import {
 import type { JwksSource } from '../auth/jwks.js';
 import { readSecret, type GatewayConfig } from '../config/index.js';
 import { ConfigError } from '../config/load.js';
-import type { PolicyEngine } from '../policy/types.js';
+import type { Identity, PolicyEngine } from '../policy/types.js';
 import { pinnedSettings } from '../session/params.js';
 import type { SessionSettings } from '../session/context.js';
 import type { UpstreamTarget } from '../upstream/connect.js';
@@ -25,6 +25,7 @@ export interface Snapshot {
   policy: PolicyEngine;
   targets: Map<string, UpstreamTarget & { maxConnections: number }>;
   routes: Map<string, string>;
+  select?: (ctx: { database: string; identity: Identity }) => string | undefined;
   listen: { host: string; port: number; maxClients: number };
   admin: { host: string; port: number };
   dataDir: string;
@@ -148,6 +149,7 @@ export async function buildSnapshot(
     policy,
     targets,
     routes,
+    select: config.upstream?.select,
     listen: {
       host: config.listen?.host ?? '127.0.0.1',
       port: config.listen?.port ?? 6432,

@@ -47,6 +47,23 @@ import { ResponseScanner } from './responses.js';
 /** SQL that fails in PostgreSQL's parser, used to mirror a refusal upstream. */
 const MARKER_SQL = '/* refused by the gateway */ portcullis_refused_statement';
 
+/** Message types a client may send after login. */
+const FRONTEND_TYPES = new Set<number>([
+  F.Query,
+  F.Parse,
+  F.Bind,
+  F.Execute,
+  F.Describe,
+  F.Close,
+  F.Sync,
+  F.Flush,
+  F.CopyData,
+  F.CopyDone,
+  F.CopyFail,
+  F.FunctionCall,
+  F.Terminate,
+]);
+
 interface StatementRun {
   seq: number;
   started: number;
@@ -187,6 +204,14 @@ export class Session {
     this.upstream.cork();
     try {
       while (!this.busy && !this.closed) {
+        // Judge the type byte before waiting for a body, as PostgreSQL does: an unknown type
+        // claiming a long length would otherwise hold the session until the message timeout.
+        const t = this.reader.peekType();
+        if (t !== undefined && !FRONTEND_TYPES.has(t))
+          throw new FrameError(
+            `unexpected message type 0x${t.toString(16).padStart(2, '0')} from client`,
+            '08P01',
+          );
         const f = this.reader.next();
         if (!f) break;
         this.handle(f);
@@ -487,8 +512,9 @@ export class Session {
     this.portals.commit();
     this.countDecision('allow', toRecord.length);
     this.statements += toRecord.length;
-    const frames = batch.map((m) => m.frame.raw);
-    frames.push(boundary);
+    const frames: Buffer[] = [];
+    for (const m of batch) appendCoalesced(frames, m.frame.raw);
+    appendCoalesced(frames, boundary);
     this.forwardRecorded(toRecord, frames, sync);
   }
 
@@ -840,6 +866,17 @@ export class Session {
       })
       .catch(() => this.log.error('could not record the session end'));
   }
+}
+
+/**
+ * Append a frame, merging it with the previous one when they are adjacent bytes of the
+ * same received chunk (the usual case for a pipelined batch): one write instead of many.
+ */
+function appendCoalesced(out: Buffer[], b: Buffer): void {
+  const last = out[out.length - 1];
+  if (last && last.buffer === b.buffer && last.byteOffset + last.length === b.byteOffset) {
+    out[out.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + b.length);
+  } else out.push(b);
 }
 
 const EMPTY_ALLOWED: DecisionRecord = {

@@ -81,7 +81,16 @@ export function runStartup(ctx: GatewayContext, raw: Socket): Promise<Authentica
     const onData = (chunk: Buffer) => {
       try {
         reader.push(chunk);
-        for (let f = reader.next(); f && !done; f = done ? undefined : reader.next()) {
+        // Like PostgreSQL, judge the password message by its type byte before waiting for a
+        // body: a second StartupMessage here would otherwise be read as a message of ~11 KB
+        // and hold the connection until the authentication timeout.
+        const next = () => {
+          const t = phase === 'password' ? reader.peekType() : undefined;
+          if (t !== undefined && t !== F.Password)
+            throw new FrameError('expected a password message', '08P01');
+          return reader.next();
+        };
+        for (let f = next(); f && !done; f = done ? undefined : next()) {
           if (phase === 'startup') handleStartup(f.body);
           else handlePassword(f.type, f.body);
         }

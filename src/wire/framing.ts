@@ -40,6 +40,11 @@ export class FrameReader {
     return this.buf.length;
   }
 
+  /** Type byte of the next (possibly incomplete) typed message, if one has begun. */
+  peekType(): number | undefined {
+    return this.typed && this.buf.length > 0 ? this.buf[0] : undefined;
+  }
+
   push(chunk: Buffer): void {
     this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
   }
