@@ -213,6 +213,14 @@ export class Walker {
           });
         }
         out.stars.push(...l.stars, ...r.stars);
+        // UNION (without ALL), INTERSECT and EXCEPT compare whole rows: every output
+        // column of both arms is a grouping key (an equality oracle on its values).
+        if (b.op !== 'SETOP_UNION' || !b.all) {
+          for (const s of [l, r]) {
+            this.reportShape(s, 'group');
+            for (const rel of s.stars) this.column(rel, '*', 'group', true);
+          }
+        }
       });
       const lc: Ctx = { ...cc, clause: 'order', derived: false, access: 'read' };
       tasks.push(
@@ -271,7 +279,8 @@ export class Walker {
         [b.sortClause, 'order'],
         [b.distinctClause, 'group'],
       ] as const) {
-        if (!hasConst(list)) continue;
+        // Plain DISTINCT ([{}]) groups by every output column.
+        if (!hasConst(list) && !(list === b.distinctClause && plainDistinct(list))) continue;
         this.reportShape(out, clause);
         for (const x of listed) this.out.addColumn({ ...x, clause, derived: true });
       }
@@ -431,6 +440,17 @@ export class Walker {
         () => {
           for (const col of names(b.usingClause))
             this.resolveAndReport([col], { ...c, level, clause: 'join' });
+          // NATURAL JOIN compares every column name both sides share; without the catalog,
+          // every column of both sides may be a join key.
+          if (b.isNatural) {
+            for (const it of level.items.slice(start)) {
+              if (it.rel) this.column(it.rel, '*', 'join', true);
+              else if (it.shape) {
+                this.reportShape(it.shape, 'join');
+                for (const rel of it.shape.stars) this.column(rel, '*', 'join', true);
+              }
+            }
+          }
           const alias = b.alias
             ? body(b.alias)
             : b.join_using_alias
@@ -737,6 +757,14 @@ export class Walker {
     const dc: Ctx = { ...c, derived: true };
     this.pushAll([{ n: b.testexpr, c: dc }, () => this.query(b.subselect, dc, newShape(), true)]);
   }
+}
+
+function plainDistinct(list: unknown): boolean {
+  return (
+    Array.isArray(list) &&
+    list.length > 0 &&
+    list.every((x) => !x || (typeof x === 'object' && Object.keys(x as object).length === 0))
+  );
 }
 
 function hasConst(list: unknown): boolean {
