@@ -73,6 +73,49 @@ export class Compiler {
     }
     this.checkKinds(this.root);
     for (const p of pending) p();
+    this.checkRecursion();
+  }
+
+  /** Node whose rules are being compiled, and the nodes each rule node refers to. */
+  private current: DNode | undefined;
+  private readonly deps = new Map<DNode, Set<DNode>>();
+
+  private depend(target: DNode): void {
+    if (!this.current) return;
+    let s = this.deps.get(this.current);
+    if (!s) this.deps.set(this.current, (s = new Set()));
+    s.add(target);
+  }
+
+  /** Rules that depend on themselves (directly or through other rules) are compile errors. */
+  private checkRecursion(): void {
+    const state = new Map<DNode, 1 | 2>();
+    const below = (n: DNode, out: DNode[]) => {
+      if (this.deps.has(n)) out.push(n);
+      for (const ch of n.children.values()) below(ch, out);
+      return out;
+    };
+    const visit = (n: DNode, stack: DNode[]): void => {
+      const st = state.get(n);
+      if (st === 2) return;
+      if (st === 1) {
+        const cycle = stack.slice(stack.indexOf(n)).map((x) => 'data.' + x.path.join('.'));
+        const r = n.complete[0] ?? n.sets[0] ?? n.grefs[0] ?? n.funcs[0] ?? n.dflt;
+        throw new RegoError(
+          'rego_recursion_error',
+          `rule ${cycle[0]} is recursive: ${[...cycle, cycle[0]].join(' -> ')}`,
+          r?.loc.file,
+          r?.loc.line,
+          r?.loc.col,
+        );
+      }
+      state.set(n, 1);
+      stack.push(n);
+      for (const t of this.deps.get(n) ?? []) for (const m of below(t, [])) visit(m, stack);
+      stack.pop();
+      state.set(n, 2);
+    };
+    for (const n of this.deps.keys()) visit(n, []);
   }
 
   /** A path holds one kind of rule; only object (ref-head) rules may have rules below them. */
@@ -169,7 +212,11 @@ export class Compiler {
     else n.complete.push(cr);
     if (r.args === undefined && r.ref.length === 1 && name.startsWith('test_') && !r.isDefault)
       this.tests.push({ name: 'data.' + stat.join('.'), node: n });
-    return () => this.compileRule(r, cr, mc, dyn);
+    return () => {
+      this.current = n;
+      this.compileRule(r, cr, mc, dyn);
+      this.current = undefined;
+    };
   }
 
   private compileRule(r: Rule, cr: CRule, mc: ModCtx, dyn: Term[]): void {
@@ -646,6 +693,13 @@ export class Compiler {
       i++;
     }
     const rest = all.slice(i);
+    // a constant key that is not a child leads into base data only: no rule dependency
+    const intoBase =
+      i < all.length &&
+      all[i].kind === 'scalar' &&
+      !hasRulesAt(n) &&
+      !n.children.has(all[i].value as string);
+    if (!intoBase) this.depend(n);
     const node = n;
     const ev = (f: Frame, c: Ctx, k: VK) => walkData(node, rest, 0, f, c, k);
     const ct: CTerm = { kind: 'other', pvars: [], loc, ev };
@@ -703,6 +757,7 @@ export class Compiler {
       }
     }
     const name = full ? full.join('.') : t.name;
+    if (fnNode) this.depend(fnNode);
     let arity: number;
     let impl: (vs: Value[], c: Ctx) => Value | undefined;
     if (fnNode) {
@@ -913,6 +968,10 @@ function constValue(t: Term | undefined): Value | undefined {
     default:
       return undefined;
   }
+}
+
+function hasRulesAt(n: DNode): boolean {
+  return n.complete.length > 0 || n.grefs.length > 0 || n.sets.length > 0 || n.dflt !== undefined;
 }
 
 function subtreeHasRules(n: DNode): boolean {

@@ -128,8 +128,11 @@ describe('bodies', () => {
   });
 
   it('reports recursion', () => {
-    const p = pol('package t\np if q\nq if p\n');
-    expect(evalErr(() => p.evalRef('data.t.p', {})).code).toBe('rego_recursion_error');
+    const e = evalErr(() => pol('package t\np if q\nq if p\n'));
+    expect(e.code).toBe('rego_recursion_error');
+    expect(e.message).toMatch(/data\.t\.p -> data\.t\.q -> data\.t\.p/);
+    const f = evalErr(() => pol('package t\nf(x) := f(x - 1) if x > 0\n'));
+    expect(f.code).toBe('rego_recursion_error');
   });
 });
 
