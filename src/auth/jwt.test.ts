@@ -266,4 +266,21 @@ describe('JWT authentication', () => {
     expect(() => createAuthenticator({ jwt: [idp, idp] })).toThrow(/twice/);
     expect(() => createAuthenticator({ jwt: [] })).toThrow(AuthError);
   });
+
+  it('still enforces exp for a token remembered from an earlier login', async () => {
+    let t = NOW;
+    const a = createAuthenticator({
+      jwt: { jwks: { kind: 'inline', keys: { keys: [publicJwk] } }, issuer: ISS, audience: AUD },
+      rateLimit: false,
+      now: () => t,
+    });
+    const tok = await token({}, { exp: nowSec + 60 });
+    const first = await a.authenticate(tok, ctx);
+    expect(first.ok).toBe(true);
+    if (first.ok) first.identity.claims.sub = 'mallory'; // a caller mutating its copy
+    const again = await a.authenticate(tok, ctx);
+    expect(again).toMatchObject({ ok: true, identity: { sub: 'alice', claims: { sub: 'alice' } } });
+    t = NOW + 60_000 + 30_000 + 1; // past exp + tolerance, within the cache lifetime
+    expect(reason(await a.authenticate(tok, ctx))).toMatch(/EXPIRED/);
+  });
 });

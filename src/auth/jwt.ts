@@ -1,5 +1,7 @@
 // JWT verification: size and shape checks before parsing, then jose with an algorithm allow-list.
+import { createHash } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
+import { Lru } from '../util/lru.js';
 import { AuthError } from './errors.js';
 import { resolveKeys, type JwksSource } from './jwks.js';
 
@@ -20,6 +22,11 @@ export interface JwtOptions {
   maxTokenBytes?: number;
   /** Optional required `typ` header (e.g. 'JWT' or 'at+jwt'). */
   typ?: string;
+  /**
+   * Remember a verified token this long (ms; exp is still checked on every use), so agents
+   * that reconnect with one token do not pay a signature check each time. Default 60 s; 0 off.
+   */
+  verifiedCacheMs?: number;
 }
 
 export type JwtResult =
@@ -76,12 +83,24 @@ export function createJwtVerifier(opts: JwtOptions, now: () => number = Date.now
   const tolerance = opts.clockToleranceSeconds ?? 30;
   if (!opts.issuer || !opts.audience)
     throw new AuthError('config', 'jwt issuer and audience are required');
+  const cacheMs = opts.verifiedCacheMs ?? 60_000;
+  // Keyed by a digest so the cache holds no bearer token; only successes are kept.
+  const verified = new Lru<string, { payload: JWTPayload; expiresAt: number; until: number }>(1024);
 
   return {
     async verify(token) {
       if (token.length > maxBytes)
         return { ok: false, reason: `jwt longer than ${maxBytes} bytes` };
       if (!COMPACT_JWS.test(token)) return { ok: false, reason: 'jwt malformed' };
+      const digest = cacheMs > 0 ? createHash('sha256').update(token).digest('base64') : '';
+      const hit = cacheMs > 0 ? verified.get(digest) : undefined;
+      if (hit) {
+        const t = now();
+        if (t < hit.until && t < hit.expiresAt + tolerance * 1000) {
+          // A copy: callers own identity.claims and may not alter what the next login sees.
+          return { ok: true, payload: structuredClone(hit.payload), expiresAt: hit.expiresAt };
+        }
+      }
       let alg: unknown;
       try {
         alg = decodeProtectedHeader(token).alg;
@@ -109,7 +128,12 @@ export function createJwtVerifier(opts: JwtOptions, now: () => number = Date.now
             ? await jwtVerify(token, key, verifyOpts)
             : await jwtVerify(token, key, verifyOpts);
         if (typeof payload.exp !== 'number') return { ok: false, reason: 'jwt exp missing' };
-        return { ok: true, payload, expiresAt: payload.exp * 1000 };
+        const expiresAt = payload.exp * 1000;
+        if (cacheMs > 0) {
+          const entry = { payload: structuredClone(payload), expiresAt, until: now() + cacheMs };
+          verified.set(digest, entry);
+        }
+        return { ok: true, payload, expiresAt };
       } catch (e) {
         const err = e as { code?: string; message?: string };
         if (opts.jwks.kind === 'remote' && (!err.code || UNAVAILABLE.has(err.code))) {

@@ -1,0 +1,64 @@
+// Secrets never leave the authenticator: not in results, not in log lines.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setLogSink } from '../util/logger.js';
+import { generateApiKey } from './api-key.js';
+import { createAuthenticator } from './authenticator.js';
+import {
+  DEV_AUDIENCE,
+  DEV_ISSUER,
+  devJwtOptions,
+  loadOrCreateDevKey,
+  mintToken,
+} from './dev-key.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const lines: string[] = [];
+let dir: string;
+beforeAll(async () => {
+  setLogSink((l) => lines.push(l));
+  dir = await mkdtemp(join(tmpdir(), 'pcl-auth-'));
+});
+afterAll(async () => {
+  setLogSink((l) => process.stderr.write(l + '\n'));
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('authenticator secrecy', () => {
+  it('never returns or logs a token or key secret, whatever fails', async () => {
+    const dev = await loadOrCreateDevKey(dir);
+    const key = generateApiKey('etl');
+    const auth = createAuthenticator({
+      jwt: devJwtOptions(dev),
+      apiKeys: [{ id: 'etl', hash: key.hash, sub: 'svc' }],
+      bindUser: 'sub',
+      rateLimit: { perAddress: { maxFailures: 5, windowMs: 60_000, lockoutMs: 60_000 } },
+    });
+    const good = await mintToken(dev, { sub: 'alice', issuer: DEV_ISSUER, audience: DEV_AUDIENCE });
+    const wrongAud = await mintToken(dev, { sub: 'alice', issuer: DEV_ISSUER, audience: 'x' });
+    const [h, p, s] = good.split('.');
+    const secrets = [
+      good,
+      wrongAud,
+      `${h}.${p}.${s.slice(0, -4)}AAAA`,
+      `${h}.${p}x.${s}`,
+      key.key + 'x',
+      key.key.replace('pcl_etl_', 'pcl_other_'),
+      key.key,
+    ];
+    const results = [];
+    for (const pw of secrets) {
+      // user 'bob' does not match sub 'alice'/'svc', so even valid credentials fail here.
+      results.push(await auth.authenticate(pw, { user: 'bob', clientAddr: '10.0.0.1' }));
+    }
+    expect(results.every((r) => !r.ok)).toBe(true);
+    expect(results.some((r) => !r.ok && r.code === 'locked')).toBe(true);
+    const text = JSON.stringify(results) + lines.join('\n');
+    for (const pw of secrets) {
+      expect(text).not.toContain(pw);
+      expect(text).not.toContain(pw.slice(-24)); // signature or key secret tail
+    }
+    expect(lines).toEqual([]);
+  });
+});
