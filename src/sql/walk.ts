@@ -208,11 +208,11 @@ export class Walker {
           const z = r.cols[i];
           out.cols.push({
             name: a?.name ?? z?.name ?? null,
-            origins: [...(a?.origins ?? []), ...(z?.origins ?? [])],
+            origins: mergeCapped(a?.origins ?? [], z?.origins ?? [], originKey),
             derived: Boolean(a?.derived || z?.derived),
           });
         }
-        out.stars.push(...l.stars, ...r.stars);
+        out.stars.push(...mergeCapped(l.stars, r.stars, relKey));
         // UNION (without ALL), INTERSECT and EXCEPT compare whole rows: every output
         // column of both arms is a grouping key (an equality oracle on its values).
         if (b.op !== 'SETOP_UNION' || !b.all) {
@@ -260,7 +260,7 @@ export class Walker {
     tasks.push(() => {
       tlEnd = this.out.columns.length;
     });
-    tasks.push({ n: b.distinctClause, c: lc });
+    tasks.push({ n: b.distinctClause, c: { ...lc, clause: 'group' } });
     tasks.push({ n: b.whereClause, c: { ...lc, clause: 'where' } });
     tasks.push({ n: b.groupClause, c: { ...lc, clause: 'group' } });
     tasks.push({ n: b.havingClause, c: { ...lc, clause: 'having' } });
@@ -344,9 +344,21 @@ export class Walker {
       }
     }
     tasks.push({ n: b.whereClause, c: { ...lc, clause: 'where' } });
-    if (b.returningList) {
-      tasks.push(() => this.targetList(b.returningList, lc, 'returning', false));
-      tasks.push(() => this.shapeOf(b.returningList, level, out, false));
+    // RETURNING (PG 18: returningClause {exprs, options} with OLD/NEW aliases).
+    const rc = b.returningClause ? body(b.returningClause) : undefined;
+    const returning = b.returningList ?? rc?.exprs;
+    if (returning) {
+      tasks.push(() => {
+        if (!target?.rel) return;
+        const aliases = ['old', 'new'];
+        for (const o of rc?.options ?? []) {
+          const v = body(o).value;
+          if (typeof v === 'string') aliases.push(v);
+        }
+        for (const a of aliases) level.items.push({ alias: a, rel: target.rel });
+      });
+      tasks.push(() => this.targetList(returning, lc, 'returning', false));
+      tasks.push(() => this.shapeOf(returning, level, out, false));
     }
     this.pushAll(tasks);
   }
@@ -698,8 +710,19 @@ export class Walker {
         if (os.length === 0 && !cands[0].rel && l.parent) continue;
         out.push(...os);
       } else {
-        for (const it of cands)
-          for (const o of originsOf(it, col)) out.push({ ...o, ambiguous: true });
+        // Several items may supply it; the same base column through two aliases is not ambiguous.
+        const os: Origin[] = [];
+        const seen = new Set<string>();
+        for (const it of cands) {
+          for (const o of originsOf(it, col)) {
+            const k = `${o.schema}\0${o.table}\0${o.column}`;
+            if (!seen.has(k)) {
+              seen.add(k);
+              os.push(o);
+            }
+          }
+        }
+        for (const o of os) out.push(os.length > 1 ? { ...o, ambiguous: true } : o);
       }
       break;
     }
@@ -758,6 +781,30 @@ export class Walker {
     this.pushAll([{ n: b.testexpr, c: dc }, () => this.query(b.subselect, dc, newShape(), true)]);
   }
 }
+
+/**
+ * Union of two lineage lists without duplicates, capped: a long UNION chain would
+ * otherwise copy ever-growing lists at every level. Each branch has already reported
+ * its own columns, so a capped list only loses redundant pass-through facts.
+ */
+const LINEAGE_CAP = 256;
+function mergeCapped<T>(a: readonly T[], b: readonly T[], key: (x: T) => string): T[] {
+  const out: T[] = [];
+  const seen = new Set<string>();
+  for (const list of [a, b]) {
+    for (const x of list) {
+      if (out.length >= LINEAGE_CAP) return out;
+      const k = key(x);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      out.push(x);
+    }
+  }
+  return out;
+}
+const originKey = (o: Origin): string =>
+  `${o.schema}\0${o.table}\0${o.column}\0${o.derived ? 1 : 0}`;
+const relKey = (r: { schema: string; name: string }): string => `${r.schema}\0${r.name}`;
 
 function plainDistinct(list: unknown): boolean {
   return (
