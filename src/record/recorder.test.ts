@@ -352,3 +352,67 @@ describe('recorder after close', () => {
     expect(report.sealed).toBe(true);
   });
 });
+
+describe('spool failures on a real file system', () => {
+  it('refuses statements when the spool directory is replaced by a file, and recovers', async () => {
+    const { rm, mkdir } = await import('node:fs/promises');
+    const dir = await tempDir();
+    const spool = join(dir, 'spool');
+    const rec = createRecorder({
+      spoolDir: spool,
+      segment: { maxBytes: 2500 },
+      onAlert: () => undefined,
+    });
+    const s = await rec.openSession(startInfo({ sessionId: 'fsfail' }));
+    await s.statement(stmt());
+    await rm(spool, { recursive: true });
+    await writeFile(spool, 'not a directory');
+    let refused = 0;
+    for (let i = 0; i < 20 && !refused; i++) await s.statement(stmt()).catch(() => refused++);
+    expect(refused).toBe(1);
+    expect(rec.healthy).toBe(false);
+    await expect(s.statement(stmt())).rejects.toBeInstanceOf(RecordingUnavailable);
+    await rm(spool);
+    await mkdir(spool);
+    await expect.poll(() => rec.healthy, { timeout: 5000 }).toBe(true);
+    await expect(s.statement(stmt('SELECT after'))).resolves.toBeTypeOf('number');
+    await rec.close();
+    const evs = await lines(spool);
+    expect(evs.some((e) => e.sql === 'SELECT after')).toBe(true);
+  });
+
+  it('rewrites a batch whose fdatasync failed instead of duplicating it', async () => {
+    const dir = await tempDir();
+    let failSync = false;
+    const fs: SpoolFs = {
+      ...nodeSpoolFs,
+      async open(p, flags) {
+        const f = await nodeSpoolFs.open(p, flags);
+        return {
+          write: (d) => f.write(d),
+          datasync: async () => {
+            if (failSync) throw Object.assign(new Error('EIO: injected fsync'), { code: 'EIO' });
+            return f.datasync();
+          },
+          truncate: (n) => f.truncate(n),
+          close: () => f.close(),
+        };
+      },
+    };
+    const rec = createRecorder({ spoolDir: dir, fs, onAlert: () => undefined });
+    const s = await rec.openSession(startInfo({ sessionId: 'syncfail' }));
+    await s.statement(stmt('SELECT 1'));
+    failSync = true;
+    await expect(s.statement(stmt('SELECT 2'))).rejects.toBeInstanceOf(RecordingUnavailable);
+    failSync = false;
+    await expect.poll(() => rec.healthy, { timeout: 5000 }).toBe(true);
+    await s.statement(stmt('SELECT 3'));
+    await rec.close();
+    const sqls = (await lines(dir))
+      .filter((e) => e.session_id === 'syncfail' && e.sql)
+      .map((e) => e.sql);
+    expect(sqls).toEqual(['SELECT 1', 'SELECT 2', 'SELECT 3']);
+    const r = await verifyRecording(dirSource(dir));
+    expect(r.breaks).toEqual([]);
+  });
+});

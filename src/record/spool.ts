@@ -138,9 +138,20 @@ export class SpoolWriter {
 
   private async ensureOpen(): Promise<SpoolFile> {
     if (this.file) return this.file;
-    const f = await this.o.fs.open(join(this.o.dir, this.segment), 'a');
-    // After a failed write the file may hold a partial line: cut back to the last good byte.
-    if (this.written > 0 || this.failed) await f.truncate(this.written);
+    const path = join(this.o.dir, this.segment);
+    const f = await this.o.fs.open(path, 'a');
+    if (this.written > 0 || this.failed) {
+      // After a failed write or fsync the file may hold a partial or unsynced batch: cut
+      // back to the last byte known good (the batch is written again). Never extend it.
+      const size = (await this.o.fs.stat(path)).size;
+      if (size > this.written) await f.truncate(this.written);
+      else if (size < this.written) {
+        this.o.onWriteError(
+          new Error(`spool segment ${this.segment} lost ${this.written - size} bytes`),
+        );
+        this.written = size;
+      }
+    }
     this.file = f;
     return f;
   }
@@ -162,14 +173,25 @@ export class SpoolWriter {
             if (text) {
               const f = await this.ensureOpen();
               const buf = Buffer.from(text);
-              await f.write(buf);
-              this.writes++;
-              this.written += buf.length;
-              this.dirty = true;
-              if (this.o.durability === 'fsync') {
-                await f.datasync();
-                this.syncs++;
-                this.dirty = false;
+              const before = this.written;
+              try {
+                const r = (await f.write(buf)) as { bytesWritten?: number } | undefined;
+                if (typeof r?.bytesWritten === 'number' && r.bytesWritten < buf.length)
+                  throw new Error(
+                    `short write to spool (${r.bytesWritten} of ${buf.length} bytes)`,
+                  );
+                this.writes++;
+                this.written += buf.length;
+                this.dirty = true;
+                if (this.o.durability === 'fsync') {
+                  await f.datasync();
+                  this.syncs++;
+                  this.dirty = false;
+                }
+              } catch (e) {
+                // Not durable: the retry rewrites this batch from its first byte.
+                this.written = before;
+                throw e;
               }
               this.pendingBytes -= text.length;
             }
