@@ -6,7 +6,7 @@
 // own ErrorResponse for the marker's.
 import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
-import type { Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { analyze } from '../sql/index.js';
 import type { StatementFacts } from '../sql/types.js';
@@ -22,6 +22,7 @@ import {
   SYNC,
   TERMINATE,
   bindParamsAsText,
+  cancelRequest,
   errorResponse,
   parseBind,
   parseDescribeOrClose,
@@ -72,6 +73,9 @@ interface StatementRun {
 /** A unit of upstream work that ends with one ReadyForQuery (a Query or a Sync). */
 interface Item {
   started: number;
+  /** Policy limit: the upstream statement is cancelled after this long (ms). */
+  timeoutMs?: number;
+  timer?: NodeJS.Timeout;
   /** ErrorResponses to send instead of the upstream's next ones (refusal markers). */
   replace: Buffer[];
   /** Recorded statements awaiting their outcome, in execution order. */
@@ -115,6 +119,7 @@ export class Session {
   private recording: SessionRecordingPort | undefined;
   private readonly client: Socket;
   private readonly upstream: Socket;
+  private readonly upstreamKey: { pid: number; secret: Buffer };
   private statements = 0;
   private refused = 0;
   private errors = 0;
@@ -134,6 +139,7 @@ export class Session {
     this.client = auth.socket;
     this.upstream = up.socket;
     this.status = up.status;
+    this.upstreamKey = { pid: up.pid, secret: up.secret };
     this.reader = new FrameReader(s.limits.maxMessageBytes);
     this.facts = {
       id: this.id,
@@ -169,6 +175,9 @@ export class Session {
     upstream.on('close', () => this.upstreamGone());
     if (this.auth.expiresAt) {
       const ms = Math.max(0, this.auth.expiresAt - Date.now());
+      // Login accepts a token within the clock tolerance past its expiry: such a session
+      // ends before anything the client pipelined behind its password is read.
+      if (ms === 0) return this.fatal(ClientError.tokenExpired());
       // setTimeout caps at 2^31-1 ms; tokens live far less than 24 days.
       this.expiryTimer = setTimeout(
         () => this.fatal(ClientError.tokenExpired()),
@@ -341,14 +350,13 @@ export class Session {
   }
 
   /** Stage name changes a forwarded statement makes (PREPARE, DEALLOCATE, DISCARD). */
-  private stageNames(st: StatementFacts, rec: DecisionRecord): void {
+  private stageNames(st: StatementFacts, _rec: DecisionRecord): void {
     const prep = st.prepare as { name?: string; statement?: StatementFacts } | undefined;
     if (prep?.name && prep.statement) {
+      // The prepared statement keeps its own decision: a protocol Bind of this name runs
+      // the statement itself, so it must be refused (or held) as the statement would be.
       const inner = this.decisions.decide(prep.statement, 'simple', null, 0, 1);
-      this.prepared.stage(prep.name, {
-        facts: prep.statement,
-        decision: inner.decision.kind === 'allow' ? inner : rec,
-      });
+      this.prepared.stage(prep.name, { facts: prep.statement, decision: inner });
     }
     const dealloc = st.deallocate as { name?: string | null } | undefined;
     if (dealloc) {
@@ -476,10 +484,9 @@ export class Session {
           const p = this.prepared.get(m.statement);
           if (p) {
             let rec = p.decision;
-            if (rec.volatile) {
-              rec = this.decisions.decide(p.facts, 'extended', m.params, 0, 1);
-              if (rec.decision.kind !== 'allow') return deny(refusalFields(rec), p.facts, rec);
-            }
+            if (rec.volatile) rec = this.decisions.decide(p.facts, 'extended', m.params, 0, 1);
+            // A name made by SQL PREPARE carries the decision of the statement it prepared.
+            if (rec.decision.kind !== 'allow') return deny(refusalFields(rec), p.facts, rec);
             this.portals.stage(m.portal, {
               prepared: { facts: p.facts, decision: rec },
               params: m.params,
@@ -533,8 +540,15 @@ export class Session {
     endsItem: boolean,
   ): void {
     const rec = this.recording;
+    let timeoutMs: number | undefined;
+    for (const r of runs) {
+      const d = r.rec.decision;
+      if (d.kind === 'allow' && d.limits.timeout_ms !== undefined) {
+        timeoutMs = Math.min(timeoutMs ?? Infinity, d.limits.timeout_ms);
+      }
+    }
     if (!rec || runs.length === 0) {
-      this.forward(frames, endsItem, undefined);
+      this.forward(frames, endsItem, undefined, timeoutMs);
       return;
     }
     this.busy = true;
@@ -547,7 +561,7 @@ export class Session {
         this.busy = false;
         if (this.closed) return;
         this.upstream.cork();
-        this.forward(frames, endsItem, seqs);
+        this.forward(frames, endsItem, seqs, timeoutMs);
         this.upstream.uncork();
         this.pump();
       },
@@ -566,15 +580,37 @@ export class Session {
     );
   }
 
-  private forward(frames: Buffer[], endsItem: boolean, seqs: number[] | undefined): void {
+  private forward(
+    frames: Buffer[],
+    endsItem: boolean,
+    seqs: number[] | undefined,
+    timeoutMs?: number,
+  ): void {
     const now = performance.now();
     if (seqs) for (const seq of seqs) this.openItem.runs.push({ seq, started: now });
+    if (timeoutMs !== undefined) {
+      this.openItem.timeoutMs = Math.min(this.openItem.timeoutMs ?? Infinity, timeoutMs);
+    }
     for (const b of frames) this.write(b);
     if (endsItem) {
-      this.openItem.started = now;
-      this.items.push(this.openItem);
+      const item = this.openItem;
+      item.started = now;
+      if (item.timeoutMs !== undefined) {
+        item.timer = setTimeout(() => this.cancelUpstream(), item.timeoutMs);
+        item.timer.unref();
+      }
+      this.items.push(item);
       this.openItem = newItem();
     }
+  }
+
+  /** Cancel the running upstream statement (policy time limit), as a client's cancel would. */
+  private cancelUpstream(): void {
+    const { pid, secret } = this.upstreamKey;
+    const sock = connect({ host: this.target.host, port: this.target.port });
+    sock.on('error', () => sock.destroy());
+    sock.setTimeout(5000, () => sock.destroy());
+    sock.on('connect', () => sock.end(cancelRequest(pid, secret)));
   }
 
   /** Forward a frame that ends an item (Sync after a skipped batch). */
@@ -648,6 +684,7 @@ export class Session {
         this.copyIn = false;
         const done = this.items.shift();
         if (done) {
+          clearTimeout(done.timer);
           this.ctx.metrics.statementSeconds.observe((performance.now() - done.started) / 1000);
           // Statements that produced no completion (skipped after an earlier error).
           for (const r of done.runs)
@@ -848,6 +885,7 @@ export class Session {
     this.finished = true;
     clearTimeout(this.messageTimer);
     clearTimeout(this.expiryTimer);
+    for (const it of this.items) clearTimeout(it.timer);
     this.ctx.cancels.release(this.cancelPid);
     this.ctx.releaseUpstream(this.target.name);
     this.ctx.metrics.connections.add(-1);
