@@ -8,3 +8,4 @@ import './regex.js';
 import './time.js';
 import './net.js';
 import './jwt.js';
+import './crypto.js';

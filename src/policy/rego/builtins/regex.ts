@@ -29,7 +29,12 @@ export function re2(pat: string, name = 'regex.match', global = false): RegExp {
       'eval_builtin_error',
       `${name}: error parsing regexp: invalid escape sequence`,
     );
+  // \Q...\E quotes literally in RE2
+  src = src.replace(/\\Q([\s\S]*?)(?:\\E|$)/g, (_m, lit: string) =>
+    lit.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&'),
+  );
   src = src
+    .replace(/\\([pP])([A-Za-z])/g, '\\$1{$2}')
     .replace(/\(\?P</g, '(?<')
     .replace(/\\A/g, '^')
     .replace(/\\z/g, '$(?![\\s\\S])')
