@@ -559,4 +559,22 @@ describe('resource exhaustion', () => {
     c.destroy();
     await canary();
   }, 240_000);
+
+  it('afterwards no client session and no upstream connection is left behind', async () => {
+    const deadline = Date.now() + 60_000;
+    let sessions = -1;
+    let backends = -1;
+    while (Date.now() < deadline) {
+      sessions = g.gw.sessions.size + gt.gw.sessions.size;
+      const r = await admin.query(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
+        [DB],
+      );
+      backends = r.rows[0].n;
+      if (sessions === 0 && backends === 0) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(sessions).toBe(0);
+    expect(backends).toBe(0);
+  }, 90_000);
 });
