@@ -11,6 +11,7 @@ import { regoEngine } from '../../src/policy/rego-engine.js';
 import type { Decision, PolicyEngine, PolicyInput } from '../../src/policy/types.js';
 import { readRegoSources } from '../../src/runtime/policy.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { RawClient, bind, execute, firstError, sync } from '../helpers/raw.js';
 import {
   contextOf,
   loadCases,
@@ -398,4 +399,52 @@ for (const [category, list] of byCategory) {
 
 describe('wire-level cases', () => {
   for (const c of wireCases) it.skip(`${c.id}: wire-level case: test/bad-input.test.ts`, () => {});
+});
+
+describe('prepared statements across SQL and the protocol', () => {
+  async function rawSession(ctx: Context): Promise<RawClient> {
+    const raw = await RawClient.connect(gateways.get(ctx)!.port);
+    await raw.login(DB, await gateways.get(ctx)!.token());
+    return raw;
+  }
+
+  it('SEC-AP-007 class: a SQL-PREPAREd write bound through the protocol still waits for approval', async () => {
+    const before = await digest();
+    const raw = await rawSession('P3');
+    try {
+      const prep = await raw.simple('PREPARE u(int) AS UPDATE orders SET amount = 0 WHERE id = $1');
+      expect(firstError(prep)).toBeUndefined();
+      const from = server.log.length;
+      await raw.write(Buffer.concat([bind('', 'u', ['2']), execute(''), sync()]));
+      const res = await raw.until('Z');
+      const err = firstError(res);
+      expect(err?.C).toBe('42501');
+      expect(err?.M).toMatch(APPROVAL_MESSAGE);
+      // The session stays usable, and the server never ran u.
+      const sentinel = `pc-bind-${process.pid}`;
+      expect(firstError(await raw.simple(`SELECT '${sentinel}'`))).toBeUndefined();
+      const entries = await server.log.waitFor(from, (e) =>
+        e.some((x) => x.text.includes(sentinel)),
+      );
+      expect(entries.filter((x) => /^LOG: {2}execute u\b/.test(x.text))).toEqual([]);
+    } finally {
+      raw.destroy();
+    }
+    expect(await digest()).toBe(before);
+  });
+
+  it('a SQL-PREPAREd allowed read runs through a protocol Bind', async () => {
+    const raw = await rawSession('P1');
+    try {
+      expect(
+        firstError(await raw.simple('PREPARE q(int) AS SELECT id FROM orders WHERE id = $1')),
+      ).toBeUndefined();
+      await raw.write(Buffer.concat([bind('', 'q', ['1']), execute(''), sync()]));
+      const res = await raw.until('Z');
+      expect(firstError(res)).toBeUndefined();
+      expect(res.some((m) => m.type === 'D')).toBe(true);
+    } finally {
+      raw.destroy();
+    }
+  });
 });
