@@ -21,20 +21,32 @@ interface Entry {
 const caches = new Map<string, Lru<string, Entry>>();
 const stats = { hits: 0, misses: 0 };
 
+let last: { path: string[]; db: string | undefined; cache: Lru<string, Entry> } | undefined;
+
+function samePath(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 function cacheFor(opts: AnalyzeOptions): Lru<string, Entry> {
-  const k = `${opts.database ?? ''}\u0000${opts.searchPath.join('\u0000')}`;
+  // Hot path: same options as last time (compared by value: arrays may be mutated).
+  if (last && last.db === opts.database && samePath(last.path, opts.searchPath)) return last.cache;
+  const k = `${opts.database ?? ''}\u0001${opts.searchPath.join('\u0000')}`;
   let c = caches.get(k);
   if (!c) {
     if (caches.size >= 32) caches.clear();
     c = new Lru<string, Entry>(CACHE_ENTRIES);
     caches.set(k, c);
   }
+  last = { path: [...opts.searchPath], db: opts.database, cache: c };
   return c;
 }
 
 /** Drop every cached template (tests, config reload). */
 export function clearSqlCache(): void {
   caches.clear();
+  last = undefined;
   stats.hits = 0;
   stats.misses = 0;
 }

@@ -361,6 +361,12 @@ describe('functions', () => {
     expect(fns(one('CALL p(f())'))).toEqual(['public.f:unknown', 'public.p:unknown']);
   });
 
+  it('reports schema-qualified operators', () => {
+    expect(fns(one('SELECT 1 OPERATOR(public.===) 2'))).toEqual(['public.===:unknown']);
+    expect(fns(one('SELECT 1 OPERATOR(pg_catalog.+) 2'))).toEqual(['pg_catalog.+:read']);
+    expect(fns(one('SELECT 1 + 2'))).toEqual([]);
+  });
+
   it('reports the SQL-syntax functions', () => {
     expect(
       fns(

@@ -151,6 +151,19 @@ export class Walker {
         return;
       case 'A_Const':
         return;
+      case 'A_Expr': {
+        // OPERATOR(schema.op): a schema-qualified operator runs that schema's function.
+        const op = names(b.name);
+        if (op.length >= 2) {
+          const schema = op[op.length - 2];
+          this.out.addFunction({
+            schema,
+            name: op[op.length - 1],
+            effect: schema === 'pg_catalog' ? 'read' : 'unknown',
+          });
+        }
+        break;
+      }
       case null:
         // Fields typed as a specific struct come unwrapped: recognise them by shape.
         if (typeof b.relname === 'string') {
