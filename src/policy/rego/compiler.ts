@@ -1,19 +1,29 @@
 // Compiler: modules -> data tree of compiled rules; terms and bodies -> closures over frame slots.
 import type { Expr, Module, Rule, Term, With } from './ast.js';
 import { BUILTINS } from './builtins/registry.js';
-import { BuiltinError, RegoError, type Loc } from './errors.js';
+import { RegoError, type Loc } from './errors.js';
+import { checkKinds, checkRecursion, hasRulesAt } from './checks.js';
 import { orderBody, type SafetyEnv } from './safety.js';
+import { Scope, patternVars, refSegs, termHasVar, termVars, type ModCtx } from './scope.js';
+import {
+  compositeTerm,
+  constValue,
+  firstVal,
+  inputTerm,
+  patch,
+  scalarTerm,
+  varTerm,
+  walkTerm,
+} from './terms.js';
 import {
   Ctx,
   builtinFailed,
   callFunc,
   eachChild,
-  hasUnbound,
   newNode,
   nodeValue,
   unify,
   unifyTV,
-  walk,
   walkData,
   type CBody,
   type CRule,
@@ -24,34 +34,7 @@ import {
   type Mock,
   type VK,
 } from './runtime.js';
-import { RSet, equal, isObj, objGet, objPut, type Obj, type Value } from './value.js';
-
-export class Scope {
-  readonly vars = new Map<string, number>();
-  constructor(
-    readonly parent: Scope | null,
-    readonly alloc: { n: number },
-  ) {}
-  /** Names declared with := that nested scopes cannot see before the declaring literal. */
-  readonly hidden = new Set<string>();
-  lookup(name: string, fromChild = false): number | undefined {
-    const v = this.vars.get(name);
-    if (v !== undefined && !(fromChild && this.hidden.has(name))) return v;
-    return this.parent ? this.parent.lookup(name, true) : undefined;
-  }
-  declare(name: string): number {
-    const slot = this.alloc.n++;
-    if (name !== '_') this.vars.set(name, slot);
-    return slot;
-  }
-}
-
-interface ModCtx {
-  file: string;
-  pkg: string[];
-  imports: Map<string, string[]>;
-  ruleNames: Set<string>;
-}
+import { RSet, equal, objGet, objPut, type Obj, type Value } from './value.js';
 
 export class Compiler {
   readonly root = newNode([]);
@@ -71,9 +54,9 @@ export class Compiler {
       const mc = this.modCtx(m);
       for (const r of m.rules) pending.push(this.placeRule(r, mc));
     }
-    this.checkKinds(this.root);
+    checkKinds(this.root);
     for (const p of pending) p();
-    this.checkRecursion();
+    checkRecursion(this.deps);
   }
 
   /** Node whose rules are being compiled, and the nodes each rule node refers to. */
@@ -85,58 +68,6 @@ export class Compiler {
     let s = this.deps.get(this.current);
     if (!s) this.deps.set(this.current, (s = new Set()));
     s.add(target);
-  }
-
-  /** Rules that depend on themselves (directly or through other rules) are compile errors. */
-  private checkRecursion(): void {
-    const state = new Map<DNode, 1 | 2>();
-    const below = (n: DNode, out: DNode[]) => {
-      if (this.deps.has(n)) out.push(n);
-      for (const ch of n.children.values()) below(ch, out);
-      return out;
-    };
-    const visit = (n: DNode, stack: DNode[]): void => {
-      const st = state.get(n);
-      if (st === 2) return;
-      if (st === 1) {
-        const cycle = stack.slice(stack.indexOf(n)).map((x) => 'data.' + x.path.join('.'));
-        const r = n.complete[0] ?? n.sets[0] ?? n.grefs[0] ?? n.funcs[0] ?? n.dflt;
-        throw new RegoError(
-          'rego_recursion_error',
-          `rule ${cycle[0]} is recursive: ${[...cycle, cycle[0]].join(' -> ')}`,
-          r?.loc.file,
-          r?.loc.line,
-          r?.loc.col,
-        );
-      }
-      state.set(n, 1);
-      stack.push(n);
-      for (const t of this.deps.get(n) ?? []) for (const m of below(t, [])) visit(m, stack);
-      stack.pop();
-      state.set(n, 2);
-    };
-    for (const n of this.deps.keys()) visit(n, []);
-  }
-
-  /** A path holds one kind of rule; only object (ref-head) rules may have rules below them. */
-  private checkKinds(n: DNode): void {
-    const isFn = n.arity !== undefined;
-    const kinds =
-      (n.complete.length > 0 || (n.dflt && !isFn) ? 1 : 0) +
-      (n.sets.length > 0 ? 1 : 0) +
-      (n.grefs.length > 0 ? 1 : 0) +
-      (isFn ? 1 : 0);
-    const first = n.complete[0] ?? n.sets[0] ?? n.funcs[0] ?? n.grefs[0] ?? n.dflt;
-    const below = [...n.children.values()].some((ch) => subtreeHasRules(ch));
-    if (first && (kinds > 1 || (below && n.grefs.length === 0)))
-      throw new RegoError(
-        'rego_type_error',
-        `conflicting rules data.${n.path.join('.')} found`,
-        first.loc.file,
-        first.loc.line,
-        first.loc.col,
-      );
-    for (const ch of n.children.values()) this.checkKinds(ch);
   }
 
   modCtx(m: Module): ModCtx {
@@ -893,242 +824,3 @@ export class Compiler {
     return { file: 'query', pkg: ['data'], imports: new Map(), ruleNames: new Set() };
   }
 }
-
-export function firstVal(t: CTerm, f: Frame, c: Ctx): Value | undefined {
-  let out: Value | undefined;
-  t.ev(f, c, (v) => ((out = v), true));
-  return out;
-}
-
-function patch(base: Value | undefined, path: string[], v: Value): Value {
-  if (path.length === 0) return v;
-  let o: Obj = {};
-  if (base !== undefined && isObj(base))
-    for (const k of Object.keys(base)) o = objPut(o, k, objGet(base, k) as Value);
-  if (
-    base !== undefined &&
-    isObj(base) &&
-    !(Object.getPrototypeOf(base) === Object.prototype || Object.getPrototypeOf(base) === null)
-  ) {
-    // RObj: copy via its entries
-    o = {};
-    for (const [kk, vv] of (base as unknown as { m: Map<string, [Value, Value]> }).m.values())
-      o = objPut(o, kk, vv);
-  }
-  const cur = objGet(o, path[0]);
-  return objPut(o, path[0], patch(cur, path.slice(1), v));
-}
-
-function refSegs(t: Term): string[] | undefined {
-  if (t.t === 'var') return [t.name];
-  if (t.t !== 'ref' || t.head.t !== 'var') return undefined;
-  const out = [t.head.name];
-  for (const p of t.path) {
-    if (p.t !== 'scalar' || typeof p.v !== 'string') return undefined;
-    out.push(p.v);
-  }
-  return out;
-}
-
-/** The value of a term made only of literals (no vars, refs or calls), else undefined. */
-function constValue(t: Term | undefined): Value | undefined {
-  if (t === undefined) return true;
-  switch (t.t) {
-    case 'scalar':
-      return t.v;
-    case 'array': {
-      const out: Value[] = [];
-      for (const x of t.items) {
-        const v = constValue(x);
-        if (v === undefined) return undefined;
-        out.push(v);
-      }
-      return out;
-    }
-    case 'set': {
-      const out = new RSet();
-      for (const x of t.items) {
-        const v = constValue(x);
-        if (v === undefined) return undefined;
-        out.add(v);
-      }
-      return out;
-    }
-    case 'object': {
-      let o: Obj = {};
-      for (const [k, x] of t.items) {
-        const kv = constValue(k);
-        const v = constValue(x);
-        if (kv === undefined || v === undefined) return undefined;
-        if (objGet(o, kv) !== undefined && !equal(objGet(o, kv) as Value, v)) return undefined;
-        o = objPut(o, kv, v);
-      }
-      return o;
-    }
-    default:
-      return undefined;
-  }
-}
-
-function hasRulesAt(n: DNode): boolean {
-  return n.complete.length > 0 || n.grefs.length > 0 || n.sets.length > 0 || n.dflt !== undefined;
-}
-
-function subtreeHasRules(n: DNode): boolean {
-  if (n.complete.length || n.sets.length || n.grefs.length || n.funcs.length || n.dflt) return true;
-  for (const ch of n.children.values()) if (subtreeHasRules(ch)) return true;
-  return false;
-}
-
-function termHasVar(t: Term, name: string): boolean {
-  const s = new Set<string>();
-  patternVars(t, s);
-  return s.has(name);
-}
-
-function patternVars(t: Term, out: Set<string>): void {
-  if (t.t === 'var') {
-    if (t.name !== '_') out.add(t.name);
-  } else if (t.t === 'array') for (const x of t.items) patternVars(x, out);
-  else if (t.t === 'object') for (const [, v] of t.items) patternVars(v, out);
-}
-
-/** Var names used in a term (not inside nested closures). */
-function termVars(t: Term, out: Set<string>): void {
-  switch (t.t) {
-    case 'var':
-      if (t.name !== '_') out.add(t.name);
-      return;
-    case 'ref':
-      termVars(t.head, out);
-      for (const p of t.path) termVars(p, out);
-      return;
-    case 'array':
-    case 'set':
-      for (const x of t.items) termVars(x, out);
-      return;
-    case 'object':
-      for (const [k, v] of t.items) {
-        termVars(k, out);
-        termVars(v, out);
-      }
-      return;
-    case 'call':
-      for (const a of t.args) termVars(a, out);
-      return;
-    default:
-      return;
-  }
-}
-
-function scalarTerm(v: Value, loc: Loc): CTerm {
-  return { kind: 'scalar', value: v, pvars: [], loc, get: () => v, ev: (_f, _c, k) => k(v) };
-}
-
-function varTerm(slot: number, loc: Loc): CTerm {
-  return {
-    kind: 'var',
-    slot,
-    pvars: [slot],
-    loc,
-    get: (f) => f[slot],
-    ev: (f, _c, k) => {
-      const v = f[slot];
-      return v !== undefined && k(v);
-    },
-  };
-}
-
-function inputTerm(path: CTerm[], loc: Loc): CTerm {
-  const ct: CTerm = {
-    kind: 'other',
-    pvars: [],
-    loc,
-    ev: (f, c, k) => c.input !== undefined && walk(c.input, path, 0, f, c, k),
-  };
-  if (path.every((p) => p.kind === 'scalar')) {
-    const keys = path.map((p) => p.value as Value);
-    const n = keys.length;
-    ct.get = (_f, c) => {
-      let v = c.input;
-      for (let i = 0; i < n && v !== undefined; i++) v = childOfFast(v, keys[i]);
-      return v;
-    };
-  }
-  return ct;
-}
-
-function childOfFast(v: Value, key: Value): Value | undefined {
-  if (typeof v !== 'object' || v === null) return undefined;
-  if (typeof key === 'string' && !Array.isArray(v) && !(v instanceof RSet))
-    return objGet(v as Obj, key);
-  if (Array.isArray(v))
-    return typeof key === 'number' && Number.isInteger(key) && key >= 0 ? v[key] : undefined;
-  if (v instanceof RSet) return v.has(key) ? key : undefined;
-  return objGet(v as Obj, key);
-}
-
-function walkTerm(head: CTerm, path: CTerm[], loc: Loc): CTerm {
-  if (path.length === 0) return head;
-  const ct: CTerm = {
-    kind: 'other',
-    pvars: [],
-    loc,
-    ev: (f, c, k) => head.ev(f, c, (hv) => walk(hv, path, 0, f, c, k)),
-  };
-  if (head.get && path.every((p) => p.kind === 'scalar')) {
-    const hg = head.get;
-    const keys = path.map((p) => p.value as Value);
-    ct.get = (f, c) => {
-      let v = hg(f, c);
-      for (let i = 0; i < keys.length && v !== undefined; i++) v = childOfFast(v, keys[i]);
-      return v;
-    };
-  }
-  return ct;
-}
-
-function compositeTerm(
-  kind: CTerm['kind'],
-  items: CTerm[],
-  loc: Loc,
-  build: (vs: Value[]) => Value,
-): CTerm {
-  const ct: CTerm = {
-    kind,
-    items,
-    pvars: items.flatMap((i) => i.pvars),
-    loc,
-    ev: (f, c, k) => {
-      const vs: Value[] = new Array(items.length);
-      const step = (i: number): boolean => {
-        if (i === items.length) return k(build(vs.slice()));
-        return items[i].ev(f, c, (v) => {
-          vs[i] = v;
-          return step(i + 1);
-        });
-      };
-      return step(0);
-    },
-  };
-  if (items.every((i) => i.get)) {
-    const gs = items.map((i) => i.get as (f: Frame, c: Ctx) => Value | undefined);
-    const get = (f: Frame, c: Ctx) => {
-      const vs: Value[] = new Array(gs.length);
-      for (let i = 0; i < gs.length; i++) {
-        const v = gs[i](f, c);
-        if (v === undefined) return undefined;
-        vs[i] = v;
-      }
-      return build(vs);
-    };
-    ct.get = get;
-    ct.ev = (f, c, k) => {
-      const v = get(f, c);
-      return v !== undefined && k(v);
-    };
-  }
-  return ct;
-}
-
-export { BuiltinError, hasUnbound };

@@ -3,7 +3,9 @@
 // Values inside the evaluator are plain JS (see value.ts): JSON input is read in place, never copied.
 // Results returned by evalRef/query are converted to OPA's JSON form (sets become sorted arrays).
 import './builtins/all.js';
-import { Compiler, Scope, firstVal } from './compiler.js';
+import { Compiler } from './compiler.js';
+import { Scope } from './scope.js';
+import { firstVal } from './terms.js';
 import { RegoError } from './errors.js';
 import { parseBody, parseModule, parseTerm } from './parser.js';
 import { Ctx, nodeValue, walkData, type CTerm, type Frame } from './runtime.js';
