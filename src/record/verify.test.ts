@@ -175,6 +175,32 @@ describe('verify', () => {
     expect(r.breaks[0].reason).toMatch(/segment 2 of instance .* is missing/);
   });
 
+  it('catches a dropped first segment unless the recording is declared partial', async () => {
+    const d = await copy();
+    await rm(join(d, segs[0]));
+    const r = await verify(d);
+    expect(r.breaks[0]).toMatchObject({ segment: segs[1] });
+    expect(r.breaks[0].reason).toMatch(/segments 1\.\.1 of instance \S+ are missing/);
+    const p = await verifyRecording(dirSource(d), { publicKey: keys.publicJwk, partial: true });
+    expect(p.breaks).toEqual([]);
+    expect(p.warnings.join()).toMatch(/starts at segment/);
+  });
+
+  it('catches a whole session removed from the recording', async () => {
+    const d = await copy();
+    for (const seg of segs) {
+      const lines = await readLines(d, seg);
+      await writeLines(
+        d,
+        seg,
+        lines.filter((l) => JSON.parse(l).session_id !== 'bystander'),
+      );
+    }
+    const r = await verify(d);
+    expect(r.breaks[0]).toMatchObject({ session_id: 'bystander' });
+    expect(r.breaks[0].reason).toMatch(/no event of that chain precedes it/);
+  });
+
   it('notices a dropped last segment as an unsealed tail', async () => {
     const d = await copy();
     await rm(join(d, segs.at(-1)!));

@@ -39,6 +39,11 @@ export interface VerifyOptions {
   publicKey?: SigningKeyInput;
   /** Treat unsigned checkpoints as broken links (default: when a key is given). */
   requireSignatures?: boolean;
+  /**
+   * The sources start after an instance's first segment on purpose (retention pruned
+   * the oldest ones): report that as a warning instead of a broken link.
+   */
+  partial?: boolean;
 }
 
 interface ChainState {
@@ -90,7 +95,7 @@ export async function verifyRecording(
     if (!/^\d{8}T\d{9}Z-/.test(name)) r.warnings.push(`ignored ${name}: not a segment name`);
   const chains = new Map<string, ChainState>();
   for (const [instance, segs] of byInstance([...where.keys()])) {
-    await verifyInstance(instance, segs, where, chains, r, key, requireSig);
+    await verifyInstance(instance, segs, where, chains, r, key, requireSig, opts.partial === true);
   }
   for (const [id, st] of chains) {
     if (st.covered < st.seq)
@@ -122,14 +127,20 @@ async function verifyInstance(
   r: VerifyReport,
   key: KeyObject | undefined,
   requireSig: boolean,
+  partial: boolean,
 ): Promise<void> {
   const gwId = 'gateway:' + instance;
   // A spool or a pruned sink may start after segment 1: chains first seen there may start mid-way.
   const partialStart = segs[0].n > 1;
-  if (partialStart)
+  if (partialStart && partial)
     r.warnings.push(
       `instance ${instance}: recording starts at segment ${segs[0].name} (earlier ones absent)`,
     );
+  else if (partialStart)
+    brk(r, {
+      segment: segs[0].name,
+      reason: `segments 1..${segs[0].n - 1} of instance ${instance} are missing before ${segs[0].name} (pass partial / --partial if retention removed them)`,
+    });
   let prev: SegmentName | undefined;
   /** Whether the gateway chain's latest event is a final checkpoint (a clean stop). */
   let clean: boolean | undefined;

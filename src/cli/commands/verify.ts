@@ -8,7 +8,8 @@ import {
 } from '../../record/sources.js';
 import { verifyRecording, type Finding } from '../../record/verify.js';
 
-export const VERIFY_USAGE = `usage: portcullis verify [--dir DIR]... [--s3-bucket B [--s3-prefix P] [--s3-endpoint URL]] [--key FILE] [--json]
+export const VERIFY_USAGE = `usage: portcullis verify [--dir DIR]... [--s3-bucket B [--s3-prefix P] [--s3-endpoint URL]] [--key FILE] [--partial] [--json]
+  --partial: the oldest segments were removed by retention on purpose
   exit 0: intact and sealed; 1: a broken link; 2: intact, but a tail is not sealed
   (a live recording, a crash not yet recovered, or a truncated tail)
 `;
@@ -26,14 +27,19 @@ export async function verifyCommand(
   try {
     v = parseArgs({
       args,
-      options: { ...SOURCE_OPTIONS, key: { type: 'string' }, json: { type: 'boolean' } },
+      options: {
+        ...SOURCE_OPTIONS,
+        key: { type: 'string' },
+        json: { type: 'boolean' },
+        partial: { type: 'boolean' },
+      },
     }).values;
   } catch (e) {
     out(`${(e as Error).message}\n${VERIFY_USAGE}`);
     return 2;
   }
   const publicKey = v.key ? await readKeyFile(v.key) : ctx.publicKey;
-  const r = await verifyRecording(resolveSources(v, ctx), { publicKey });
+  const r = await verifyRecording(resolveSources(v, ctx), { publicKey, partial: v.partial });
   if (v.json) out(JSON.stringify(r, null, 2) + '\n');
   else {
     out(

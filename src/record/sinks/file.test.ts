@@ -1,12 +1,30 @@
 // File sink: contract suite, plus retention by segment age.
-import { readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { tempDir } from '../testkit.js';
 import { fileSink } from './file.js';
 import { sinkContract } from './sink.contract.js';
 
-sinkContract('fileSink', async () => ({ sink: fileSink({ dir: await tempDir('file-sink') }) }));
+sinkContract('fileSink', async () => {
+  const root = await tempDir('file-sink');
+  const dir = join(root, 'sink');
+  return {
+    sink: fileSink({ dir }),
+    // Outage: the directory is moved away and a file stands in its way (put fails).
+    outage: {
+      stop: async () => {
+        await mkdir(dir, { recursive: true });
+        await rename(dir, dir + '.away');
+        await writeFile(dir, 'in the way');
+      },
+      start: async () => {
+        await rm(dir);
+        await rename(dir + '.away', dir);
+      },
+    },
+  };
+});
 
 it('prunes segments older than retainDays and ignores other files', async () => {
   const dir = await tempDir('retain');
