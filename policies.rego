@@ -54,6 +54,13 @@ harmless_set if {
 	not stmt.set.reset
 	not stmt.set.default
 	lower(stmt.set.name) in harmless_settings
+	not disables_timeout
+}
+
+# A timeout set to 0 is switched off: that undoes a limit the gateway pins.
+disables_timeout if {
+	endswith(lower(stmt.set.name), "timeout")
+	regex.match(`^'?0+(\.0*)?\s*(us|ms|s|min|h|d)?'?$`, trim_space(stmt.set.value))
 }
 
 # ---- refusals -------------------------------------------------------------------
@@ -145,16 +152,31 @@ hint := "this agent may only read; ask an operator for the writers group" if {
 	not stmt.has_where
 }
 
-# Writers' UPDATE and DELETE without a WHERE clause wait for a DBA.
+# Writers' writes that may touch every row wait for a DBA.
 approval := {
-	"reason": sprintf("%s without WHERE", [stmt.command]),
+	"reason": unbounded_write,
 	"approvers": ["group:dba"],
 	"quorum": 1,
 	"ttl_seconds": 900,
 } if {
 	writer
+	unbounded_write
+}
+
+# Every way to write every row: UPDATE/DELETE without WHERE, the same run by EXPLAIN
+# ANALYZE, TRUNCATE, and UPDATE/DELETE inside WITH (whose WHERE the facts do not carry).
+unbounded_write := sprintf("%s without WHERE", [stmt.command]) if {
 	stmt.command in {"UPDATE", "DELETE"}
 	not stmt.has_where
+} else := sprintf("EXPLAIN ANALYZE %s without WHERE", [stmt.explain.command]) if {
+	stmt.explain.analyze
+	stmt.explain.command in {"UPDATE", "DELETE"}
+	not stmt.has_where
+} else := "TRUNCATE removes every row" if {
+	stmt.command == "TRUNCATE TABLE"
+} else := "UPDATE or DELETE inside WITH" if {
+	some c in object.get(stmt, "nested_commands", [])
+	c in {"UPDATE", "DELETE"}
 }
 
 # ---- tests (portcullis policy test) ----------------------------------------------
@@ -226,4 +248,34 @@ test_delete_without_where_needs_approval if {
 
 test_opaque_denied if {
 	count(deny) > 0 with input as {"identity": agent, "session": session, "statement": st({"command": "DO", "class": "utility", "opaque": true})}
+}
+
+test_set_statement_timeout_zero_denied if {
+	s := st({"command": "SET", "class": "session", "set": {"name": "statement_timeout", "value": "0", "local": false, "reset": false, "all": false, "default": false}})
+	count(deny) > 0 with input as {"identity": agent, "session": session, "statement": s}
+}
+
+test_set_statement_timeout_allowed if {
+	s := st({"command": "SET", "class": "session", "set": {"name": "statement_timeout", "value": "5s", "local": false, "reset": false, "all": false, "default": false}})
+	count(deny) == 0 with input as {"identity": agent, "session": session, "statement": s}
+}
+
+test_truncate_needs_approval if {
+	s := st({"command": "TRUNCATE TABLE", "class": "write", "relations": [orders_write]})
+	approval.reason == "TRUNCATE removes every row" with input as {"identity": writer_agent, "session": session, "statement": s}
+}
+
+test_explain_analyze_delete_without_where_needs_approval if {
+	s := st({"command": "EXPLAIN", "class": "write", "relations": [orders_write], "explain": {"analyze": true, "command": "DELETE"}})
+	approval.approvers == ["group:dba"] with input as {"identity": writer_agent, "session": session, "statement": s}
+}
+
+test_explain_without_analyze_needs_no_approval if {
+	s := st({"command": "EXPLAIN", "class": "write", "relations": [orders_write], "explain": {"analyze": false, "command": "DELETE"}})
+	not approval with input as {"identity": writer_agent, "session": session, "statement": s}
+}
+
+test_delete_inside_with_needs_approval if {
+	s := st({"command": "SELECT", "class": "write", "relations": [orders_write], "writes_cte": true, "nested_commands": ["DELETE"]})
+	approval.reason == "UPDATE or DELETE inside WITH" with input as {"identity": writer_agent, "session": session, "statement": s}
 }
