@@ -80,6 +80,8 @@ interface Item {
   replace: Buffer[];
   /** Recorded statements awaiting their outcome, in execution order. */
   runs: StatementRun[];
+  /** Ended by a Sync (extended protocol) rather than by a Query. */
+  bySync?: boolean;
 }
 
 interface Portal {
@@ -190,7 +192,7 @@ export class Session {
   }
 
   idle(): boolean {
-    return this.items.length === 0 && this.batch.length === 0 && !this.busy;
+    return this.items.length === 0 && this.batch.length === 0 && !this.busy && !this.copyIn;
   }
 
   /** Graceful shutdown: close now when idle, else after the in-flight work completes. */
@@ -293,6 +295,9 @@ export class Session {
         return;
       }
       case F.Sync:
+        // In copy-in mode the server ignores Sync (and Flush): no unit of work ends here.
+        if (this.copyIn) return this.write(f.raw);
+        this.openItem.bySync = true;
         if (this.skipUntilSync) {
           this.skipUntilSync = false;
           this.sendItem(SYNC);
@@ -300,6 +305,7 @@ export class Session {
         }
         return this.flushBatch(true, f.raw);
       case F.Flush:
+        if (this.copyIn) return this.write(f.raw);
         if (this.skipUntilSync) return;
         return this.flushBatch(false, f.raw);
       case F.CopyData:
@@ -747,9 +753,23 @@ export class Session {
         return undefined;
       }
       case B.CopyInResponse:
-      case B.CopyBothResponse:
+      case B.CopyBothResponse: {
         this.copyIn = true;
+        // The server ignored the Sync that ended this COPY's batch (libpq sends Execute and
+        // Sync before the data): its ReadyForQuery follows the client's next Sync, after
+        // CopyDone. Reopen the item so that Sync ends it and the queue stays in step.
+        const head = this.items[0];
+        if (head?.bySync && this.items.length === 1) {
+          this.items.shift();
+          clearTimeout(head.timer);
+          head.timer = undefined;
+          head.bySync = false;
+          head.runs.push(...this.openItem.runs);
+          head.replace.push(...this.openItem.replace);
+          this.openItem = head;
+        }
         return undefined;
+      }
       case B.CopyOutResponse:
         return undefined;
       default:

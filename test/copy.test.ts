@@ -1,0 +1,130 @@
+// COPY through the gateway at the protocol level: COPY IN and OUT with the simple protocol,
+// CopyFail, and COPY issued with the extended protocol the way libpq does it (a Sync after
+// Execute that the server ignores in copy-in mode, then another after CopyDone).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import {
+  adminClient,
+  freshDatabase,
+  startTestGateway,
+  type TestGateway,
+} from './helpers/gateway.js';
+import {
+  RawClient,
+  bind,
+  copyData,
+  describe as describeMsg,
+  execute,
+  fields,
+  msg,
+  parse,
+  query,
+  rows,
+  sync,
+  tag,
+  type Message,
+} from './helpers/raw.js';
+
+const DB = 'dp_copy';
+let g: TestGateway;
+let admin: pg.Client;
+
+const copyDone = () => msg('c');
+const copyFail = (why: string) => msg('f', Buffer.from(why + '\0'));
+const types = (ms: Message[]) => ms.map((m) => m.type).join('');
+
+beforeAll(async () => {
+  await freshDatabase(DB, 'CREATE TABLE t (id int, name text)');
+  g = await startTestGateway(DB);
+  admin = await adminClient(DB);
+});
+afterAll(async () => {
+  await admin?.end();
+  await g?.stop();
+});
+
+async function raw(): Promise<RawClient> {
+  const c = await RawClient.connect(g.port);
+  await c.login(DB, await g.token());
+  return c;
+}
+
+async function count(where = 'true'): Promise<number> {
+  return (await admin.query(`SELECT count(*)::int AS n FROM t WHERE ${where}`)).rows[0].n;
+}
+
+describe('COPY at the protocol level', () => {
+  it('simple COPY FROM STDIN: CopyInResponse, data, CopyDone, CommandComplete', async () => {
+    const c = await raw();
+    await c.write(query('COPY t FROM STDIN'));
+    expect((await c.next())?.type).toBe('G');
+    await c.write(
+      Buffer.concat([copyData('1\tone\n2\ttwo\n'), copyData('3\tthree\n'), copyDone()]),
+    );
+    const ms = await c.until('Z');
+    expect(types(ms)).toBe('CZ');
+    expect(tag(ms[0])).toBe('COPY 3');
+    expect(await count()).toBe(3);
+    c.destroy();
+  });
+
+  it('CopyFail aborts the COPY: nothing loaded, the session goes on', async () => {
+    const c = await raw();
+    await c.write(query('COPY t FROM STDIN'));
+    expect((await c.next())?.type).toBe('G');
+    await c.write(Buffer.concat([copyData('10\tten\n'), copyFail('client gave up')]));
+    const ms = await c.until('Z');
+    expect(types(ms)).toBe('EZ');
+    expect(fields(ms[0]).M).toContain('client gave up');
+    expect(await count('id = 10')).toBe(0);
+    expect(rows(await c.simple('SELECT 1'))).toEqual([['1']]);
+    c.destroy();
+  });
+
+  it('COPY TO STDOUT streams CopyData rows', async () => {
+    const c = await raw();
+    const ms = await c.simple('COPY (SELECT id, name FROM t ORDER BY id) TO STDOUT');
+    expect(types(ms)).toBe('HdddcCZ');
+    expect(
+      ms
+        .filter((m) => m.type === 'd')
+        .map((m) => m.body.toString())
+        .join(''),
+    ).toBe('1\tone\n2\ttwo\n3\tthree\n');
+    c.destroy();
+  });
+
+  it('regression: extended-protocol COPY FROM STDIN, libpq style, keeps the session in step (the server ignores a Sync in copy-in mode)', async () => {
+    const c = await raw();
+    await c.write(
+      Buffer.concat([
+        parse('', 'COPY t FROM STDIN'),
+        bind('', ''),
+        describeMsg('P', ''),
+        execute(),
+        sync(),
+      ]),
+    );
+    const head = [await c.next(), await c.next(), await c.next(), await c.next()];
+    expect(head.map((m) => m?.type).join('')).toBe('12nG');
+    await c.write(Buffer.concat([copyData('20\ttwenty\n'), copyDone(), sync()]));
+    const ms = await c.until('Z');
+    expect(types(ms)).toBe('CZ');
+    expect(tag(ms[0])).toBe('COPY 1');
+    expect(await count('id = 20')).toBe(1);
+    // The session is in step afterwards: each request gets exactly its own answer, and a
+    // refused statement gets the gateway's error, not the upstream's error for the marker.
+    const after = await c.simple('SELECT 42');
+    expect(types(after)).toBe('TDCZ');
+    expect(rows(after)).toEqual([['42']]);
+    const refused = await c.simple('SELEC broken');
+    expect(types(refused)).toBe('EZ');
+    expect(fields(refused[0]).C).toBe('42601');
+    expect(fields(refused[0]).M).not.toContain('portcullis');
+    expect(fields(refused[0]).M).toContain('SELEC');
+    // Nothing is left pending in the session: a graceful stop closes it at once.
+    const busy = [...g.gw.sessions].filter((s) => !s.idle());
+    expect(busy).toHaveLength(0);
+    c.destroy();
+  });
+});
