@@ -511,8 +511,22 @@ class SpoolRecorder implements Recorder {
     }
   }
 
+  private lastOpenAlert = 0;
+
   private refuse(): Promise<never> | null {
-    if (this.healthy || this.failOpen) return null;
+    if (this.healthy) return null;
+    if (this.failOpen) {
+      const now = Date.now();
+      if (now - this.lastOpenAlert >= 10_000) {
+        this.lastOpenAlert = now;
+        this.alert('RECORDING UNHEALTHY: fail-open, statements are forwarded anyway', {
+          spool_failed: this.writer?.failed ?? true,
+          unshipped_bytes: this.writer ? this.unshippedBytes() : 0,
+          bound: this.bound,
+        });
+      }
+      return null;
+    }
     return Promise.reject(
       new RecordingUnavailable(
         this.initError || this.writer?.failed
