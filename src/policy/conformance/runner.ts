@@ -47,12 +47,13 @@ function yamlFiles(dir: string): string[] {
 }
 
 /** Evaluates one case; returns undefined on pass, else the failure reason. */
-export function runCase(tc: TestCase): string | undefined {
+export function runCase(tc: TestCase, regoVersion: 0 | 1 = 1): string | undefined {
   let rows: Record<string, unknown>[] | undefined;
   let err: unknown;
   try {
     const pol = compileModules(
       (tc.modules ?? []).map((source, i) => ({ path: `mod${i}.rego`, source })),
+      { regoVersion },
     );
     const opts = { data: tc.data ?? {}, strict: !!tc.strict_error, raw: true };
     let input: unknown;
@@ -106,7 +107,7 @@ function safe(v: unknown): unknown {
   );
 }
 
-/** Runs every YAML case file under dir (recursively). Files under a `v0/` directory are skipped. */
+/** Runs every YAML case file under dir (recursively). Files under a `v0/` directory are Rego v0. */
 export function runDir(dir: string): RunSummary {
   const results: CaseResult[] = [];
   for (const file of yamlFiles(dir)) {
@@ -116,15 +117,6 @@ export function runDir(dir: string): RunSummary {
     };
     const isV0 = file.split(path.sep).includes('v0');
     for (const tc of doc.cases ?? []) {
-      if (isV0) {
-        results.push({
-          file: rel,
-          note: tc.note,
-          status: 'skip',
-          reason: 'Rego v0 syntax is not supported',
-        });
-        continue;
-      }
       const skip = SKIP.get(tc.note);
       if (skip) {
         results.push({ file: rel, note: tc.note, status: 'skip', reason: skip });
@@ -132,7 +124,7 @@ export function runDir(dir: string): RunSummary {
       }
       let reason: string | undefined;
       try {
-        reason = runCase(tc);
+        reason = runCase(tc, isV0 ? 0 : 1);
       } catch (e) {
         reason = `runner crash: ${(e as Error).message}`;
       }

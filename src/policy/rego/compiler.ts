@@ -1,6 +1,6 @@
 // Compiler: modules -> data tree of compiled rules; terms and bodies -> closures over frame slots.
 import type { Expr, Module, Rule, Term, With } from './ast.js';
-import { BUILTINS } from './builtins/registry.js';
+import { BUILTINS, BUILTINS_V0 } from './builtins/registry.js';
 import { RegoError, type Loc } from './errors.js';
 import { checkKinds, checkRecursion, hasRulesAt } from './checks.js';
 import { orderBody, type SafetyEnv } from './safety.js';
@@ -37,6 +37,7 @@ import {
 import { RSet, equal, objGet, objPut, type Obj, type Value } from './value.js';
 
 export class Compiler {
+  constructor(readonly v0 = false) {}
   readonly root = newNode([]);
   readonly pkgRules = new Map<string, Set<string>>();
   readonly inputPaths = new Set<string>();
@@ -489,7 +490,7 @@ export class Compiler {
       full = [...(mc.imports.get(segs[0]) as string[]), ...segs.slice(1)];
     else if (mc.ruleNames.has(segs[0])) full = [...mc.pkg, ...segs];
     if (full) return this.findNode(full.slice(1))?.arity;
-    const b = BUILTINS.get(name);
+    const b = BUILTINS.get(name) ?? (this.v0 ? BUILTINS_V0.get(name) : undefined);
     return b && b.arity >= 0 ? b.arity : undefined;
   }
 
@@ -696,7 +697,7 @@ export class Compiler {
       arity = n.arity ?? args.length;
       impl = (vs, c) => callFunc(n, vs, c);
     } else {
-      const b = BUILTINS.get(t.name);
+      const b = BUILTINS.get(t.name) ?? (this.v0 ? BUILTINS_V0.get(t.name) : undefined);
       if (!b)
         throw new RegoError(
           'rego_type_error',

@@ -33,6 +33,8 @@ export interface TestResult {
 }
 
 export interface CompileOptions {
+  /** Rego language version of the sources (default 1). Version 0 enables v0 syntax and deprecated builtins. */
+  regoVersion?: 0 | 1;
   /** Base document used by evalRef/query when an evaluation passes no `data`. */
   data?: unknown;
 }
@@ -154,8 +156,9 @@ export function compileModules(
   modules: { path: string; source: string }[],
   opts: CompileOptions = {},
 ): CompiledPolicy {
-  const parsed = modules.map((m) => parseModule(m.source, m.path));
-  const c = new Compiler();
+  const v0 = opts.regoVersion === 0;
+  const parsed = modules.map((m) => parseModule(m.source, m.path, v0));
+  const c = new Compiler(v0);
   c.addModules(parsed);
   return new CompiledPolicy(c, opts);
 }

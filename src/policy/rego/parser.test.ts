@@ -92,3 +92,12 @@ p.q.r := 1
     });
   });
 });
+
+describe('Rego v0', () => {
+  it('accepts v0 bodies, partial sets and deprecated builtins only when asked', () => {
+    const src = 'package p\nq[x] { x := input.xs[_] }\nr = true { re_match("^a", "abc") }\n';
+    const p = compileModules([{ path: 'v0.rego', source: src }], { regoVersion: 0 });
+    expect(p.evalRef('data.p', { xs: [2, 1] })).toEqual({ q: [1, 2], r: true });
+    expect(() => compileModules([{ path: 'v0.rego', source: src }])).toThrow(/rego_parse_error/);
+  });
+});

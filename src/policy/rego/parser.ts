@@ -37,6 +37,8 @@ class Parser {
   constructor(
     private readonly toks: Token[],
     private readonly file: string,
+    /** Rego v0: bodies need no `if`, and `p[x] { ... }` is a partial set. */
+    private readonly v0 = false,
   ) {}
 
   private get tok(): Token {
@@ -172,10 +174,22 @@ class Parser {
       this.i++;
       rule.body = this.ruleBody();
     } else if (this.is('{') && !this.tok.nl) {
-      this.fail('`if` keyword is required before rule body');
+      if (!this.v0) this.fail('`if` keyword is required before rule body');
+      rule.body = this.ruleBody();
     } else {
       if (!this.tok.nl && this.kind() !== 'eof') this.fail(`unexpected ${this.desc()} token`);
       rule.body = [];
+    }
+    if (
+      this.v0 &&
+      !rule.value &&
+      !rule.contains &&
+      !rule.args &&
+      ref.length > 1 &&
+      ref[ref.length - 1].t !== 'scalar'
+    ) {
+      // v0 `p[x] { ... }` is a partial set rule
+      rule.contains = ref.pop();
     }
     while (this.is('else')) {
       const ep = this.pos();
@@ -189,7 +203,8 @@ class Parser {
         this.i++;
         ec.body = this.ruleBody();
       } else if (this.is('{') && !this.tok.nl) {
-        this.fail('`if` keyword is required before rule body');
+        if (!this.v0) this.fail('`if` keyword is required before rule body');
+        ec.body = this.ruleBody();
       }
       rule.elses.push(ec);
     }
@@ -607,8 +622,8 @@ function parseNum(text: string): number | bigint {
   return Number(text);
 }
 
-export function parseModule(source: string, file: string): Module {
-  return new Parser(lex(source, file), file).module();
+export function parseModule(source: string, file: string, v0 = false): Module {
+  return new Parser(lex(source, file), file, v0).module();
 }
 
 export function parseBody(source: string, file = 'query'): Expr[] {

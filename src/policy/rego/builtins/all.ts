@@ -9,3 +9,4 @@ import './time.js';
 import './net.js';
 import './jwt.js';
 import './crypto.js';
+import './deprecated.js';

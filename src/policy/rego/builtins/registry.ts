@@ -12,6 +12,9 @@ export interface Builtin {
 
 export const BUILTINS = new Map<string, Builtin>();
 
+/** Deprecated builtins only available to Rego v0 modules (re_match, cast_*, ...). */
+export const BUILTINS_V0 = new Map<string, Builtin>();
+
 export function def(name: string, arity: number, fn: BuiltinFn): void {
   BUILTINS.set(name, { arity, fn });
 }
