@@ -27,6 +27,9 @@ introspective_names := {
 
 default allow := false
 
+# Resource limits for every allowed statement (CPU burn, cartesian blow-ups).
+limits := {"max_rows": 500, "timeout_ms": 10000}
+
 allow if stmt.class in allowed_classes
 
 allow if stmt.command in own_state_commands
@@ -100,11 +103,18 @@ function_ok(f) if {
 	not introspective(f.name)
 }
 
-introspective(name) if name in introspective_names
+introspective(name) if {
+	name in introspective_names
+	not name in value_functions
+}
+
+# pg_-prefixed functions that only compute on their argument.
+value_functions := {"pg_typeof", "pg_column_size", "pg_size_pretty"}
 
 introspective(name) if {
 	some p in introspective_prefixes
 	startswith(name, p)
+	not name in value_functions
 }
 
 # ---- masked columns -----------------------------------------------------------------

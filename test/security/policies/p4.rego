@@ -26,6 +26,9 @@ introspective_names := {
 
 default allow := false
 
+# Resource limits for every allowed statement (CPU burn, cartesian blow-ups).
+limits := {"max_rows": 500, "timeout_ms": 10000}
+
 allow if stmt.class in allowed_classes
 
 allow if stmt.command in own_state_commands
@@ -102,6 +105,7 @@ not_metadata := {
 	"pg_backend_memory_contexts", "pg_shmem_allocations", "pg_locks", "pg_prepared_xacts",
 	"pg_replication_slots", "pg_subscription", "pg_config", "pg_settings", "pg_db_role_setting",
 	"pg_cursors", "pg_prepared_statements", "pg_aios", "pg_shmem_allocations_numa",
+	"user_mapping_options", "user_mappings",
 }
 
 same_database(r) if not r.catalog
@@ -131,11 +135,18 @@ function_ok(f) if {
 	not f.name in {"current_setting", "pg_show_all_settings", "pg_get_backend_memory_contexts", "pg_show_all_file_settings", "pg_hba_file_rules", "pg_control_system", "pg_control_checkpoint", "pg_control_recovery", "pg_control_init"}
 }
 
-introspective(name) if name in introspective_names
+introspective(name) if {
+	name in introspective_names
+	not name in value_functions
+}
+
+# pg_-prefixed functions that only compute on their argument.
+value_functions := {"pg_typeof", "pg_column_size", "pg_size_pretty"}
 
 introspective(name) if {
 	some p in introspective_prefixes
 	startswith(name, p)
+	not name in value_functions
 }
 
 # ---- tests ------------------------------------------------------------------------
