@@ -95,3 +95,22 @@ describe('analyze', () => {
     expect(Object.isFrozen(r.statements[0].relations)).toBe(true);
   });
 });
+
+describe('cache keys', () => {
+  it('hashes long keys and never confuses a plain key with a hashed one', async () => {
+    const { createHash } = await import('node:crypto');
+    clearSqlCache();
+    const long =
+      'SELECT ' + Array.from({ length: 200 }, (_, i) => `c${i}`).join(', ') + ' FROM customers';
+    const a = analyze(long, opts);
+    expect(a.statements[0].relations[0].name).toBe('customers');
+    const forged = '#' + createHash('sha256').update(long).digest('base64');
+    const b = analyze(forged, opts);
+    expect(b.error?.code).toBe('42601');
+    // Long literal-only variants still share the entry.
+    const before = sqlCacheStats().hits;
+    analyze(long.replace('c0', "'x'"), opts);
+    analyze(long.replace('c0', "'y'"), opts);
+    expect(sqlCacheStats().hits).toBe(before + 1);
+  });
+});

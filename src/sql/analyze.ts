@@ -1,4 +1,5 @@
 // analyze(): client SQL string → StatementFacts per statement, with a literal-free cache.
+import { createHash } from 'node:crypto';
 import { Lru } from '../util/lru.js';
 import type { AnalyzeOptions, AnalyzedText, StatementFacts } from './types.js';
 import { scanKey } from './cache-key.js';
@@ -7,8 +8,10 @@ import { parseText } from './parse.js';
 
 export const DEFAULT_MAX_BYTES = 1024 * 1024;
 const CACHE_ENTRIES = 10_000;
-/** Longest text kept as a cache key (raw keys are whole texts). */
-const MAX_KEY_CHARS = 16 * 1024;
+/** Longest text cached at all (longer ones are rare and parse slowly anyway). */
+const MAX_CACHED_CHARS = 64 * 1024;
+/** Keys longer than this are stored as their SHA-256, to bound the cache's memory. */
+const MAX_PLAIN_KEY = 512;
 
 interface Entry {
   templates: readonly FactsTemplate[];
@@ -92,12 +95,13 @@ function analyzeUnsafe(text: string, opts: AnalyzeOptions): AnalyzedText {
     };
   }
   const scan = scanKey(text);
-  const cacheable = text.length <= MAX_KEY_CHARS;
+  const cacheable = text.length <= MAX_CACHED_CHARS;
   const cache = cacheable ? cacheFor(opts) : undefined;
-  const normKey = scan.exact && scan.dmlOnly ? 'N' + scan.key : null;
+  const normKey = scan.exact && scan.dmlOnly ? storeKey('N', scan.key) : null;
+  const rawKey = (): string => storeKey('R', text);
   if (cache) {
     let e = normKey ? cache.get(normKey) : undefined;
-    if (e?.sensitive || !normKey) e = cache.get('R' + text);
+    if (e?.sensitive || !normKey) e = cache.get(rawKey());
     if (e && !e.sensitive) {
       const b = e.bounds ?? scan.bounds;
       if (b.length === e.templates.length * 2) {
@@ -132,7 +136,7 @@ function analyzeUnsafe(text: string, opts: AnalyzeOptions): AnalyzedText {
     if (normKey && !sensitive && sameBounds) cache.set(normKey, { templates });
     else {
       if (normKey && sensitive) cache.set(normKey, { templates: [], sensitive: true });
-      cache.set('R' + text, { templates, bounds });
+      cache.set(rawKey(), { templates, bounds });
     }
   }
   return { statements: withTexts(text, templates, bounds), empty: false };
@@ -152,6 +156,13 @@ function mark(facts: StatementFacts, t: FactsTemplate): StatementFacts {
   if (id === undefined) templateIds.set(t, (id = 'F' + (nextTemplateId++).toString(36)));
   Object.defineProperty(facts, FACTS_KEY, { value: id });
   return facts;
+}
+
+/** Cache key: kind prefix plus the key text, or its SHA-256 when long. */
+function storeKey(kind: 'N' | 'R', k: string): string {
+  // Distinct separators: a plain key can never look like a hashed one.
+  if (k.length <= MAX_PLAIN_KEY) return kind + ':' + k;
+  return kind + '#' + createHash('sha256').update(k).digest('base64');
 }
 
 function withTexts(
