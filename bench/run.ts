@@ -108,17 +108,26 @@ function cleanup(): Promise<void> {
     running.clear();
     killAllChildren();
     await pgHandle?.stop().catch(() => {});
-    if (!opt.keep) rmSync(work, { recursive: true, force: true });
+    if (!opt.keep) rmSync(work, { recursive: true, force: true, maxRetries: 3 });
     else log(`kept ${work}`);
   })();
   return cleaning;
 }
+let interrupted = false;
 process.once('SIGINT', () => {
+  interrupted = true;
   console.error('\ninterrupted; stopping peers and PostgreSQL');
   void cleanup().finally(() => process.exit(130));
 });
-process.once('SIGTERM', () => void cleanup().finally(() => process.exit(143)));
-process.on('exit', () => killAllChildren('SIGKILL'));
+process.once('SIGTERM', () => {
+  interrupted = true;
+  void cleanup().finally(() => process.exit(143));
+});
+process.on('exit', () => {
+  killAllChildren('SIGKILL');
+  // Again here: a target being started when ^C came may have written into it after cleanup.
+  if (!opt.keep) rmSync(work, { recursive: true, force: true });
+});
 
 function installPeers(): void {
   if (opt['no-install']) return;
@@ -261,6 +270,7 @@ async function main(): Promise<void> {
     ],
     { env, timeoutMs: 600000 },
   );
+  if (interrupted) return;
   if (init.code !== 0) throw new Error(`pgbench -i failed: ${init.stderr}`);
   const pgbenchVersion = (await run('/usr/bin/pgbench', ['--version'])).stdout.trim();
 
@@ -269,6 +279,7 @@ async function main(): Promise<void> {
   const loadTargets: RunningTarget[] = [];
   if (workloads.length) {
     for (const spec of specs) {
+      if (interrupted) return;
       const r = await startTarget(spec, up, MAX_LOAD_CLIENTS, 'load');
       if (typeof r === 'string') {
         skipped[spec.name] = r;
@@ -292,7 +303,8 @@ async function main(): Promise<void> {
   for (let round = 1; round <= rounds; round++) {
     for (const w of workloads) {
       for (const t of loadTargets) {
-        const r = await runPgbench(t, w, seconds, round);
+        if (interrupted) return;
+        const r = await runPgbench(t, w, seconds, round, work);
         runs.push(r);
         const extra = w.latency ? ` p50 ${r.p50Us} µs p99 ${r.p99Us} µs` : '';
         log(
@@ -311,6 +323,7 @@ async function main(): Promise<void> {
   const idle: IdleResult[] = [];
   if (doIdle) {
     for (const spec of specs) {
+      if (interrupted) return;
       if (skipped[spec.name] && workloads.length) continue;
       const r = await startTarget(spec, up, idleCount, 'idle');
       if (typeof r === 'string') {

@@ -1,6 +1,6 @@
 // The workloads of BENCHMARKS.md: pgbench runs against one target, and held idle connections.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { RunningTarget } from './peers.js';
@@ -81,8 +81,9 @@ export async function runPgbench(
   w: Workload,
   seconds: number,
   round: number,
+  tmpDir = tmpdir(),
 ): Promise<PgbenchResult> {
-  const logDir = w.latency ? mkdtempSync('/tmp/portcullis-bench-log-') : null;
+  const logDir = w.latency ? mkdtempSync(join(tmpDir, 'pgbench-log-')) : null;
   const args = [...w.args, '-T', String(seconds), '-n'];
   if (logDir) args.push('-l', `--log-prefix=${join(logDir, 'tx')}`);
   const load1 = Number(loadavg()[0].toFixed(2));
