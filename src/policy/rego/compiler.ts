@@ -36,6 +36,25 @@ import {
 } from './runtime.js';
 import { RSet, equal, objGet, objPut, type Obj, type Value } from './value.js';
 
+/** walk(x, [path, value]): a relation yielding every nested document, pre-order, keys in Rego order. */
+function walkRelation(x: CTerm, out: CTerm, loc: Loc): CTerm {
+  const visit = (v: Value, path: Value[], f: Frame, c: Ctx, k: VK): boolean => {
+    if (unifyTV(out, [path.slice(), v], f, c, () => k(true))) return true;
+    return eachChild(v, (key, child) => {
+      path.push(key);
+      const r = visit(child, path, f, c, k);
+      path.pop();
+      return r;
+    });
+  };
+  return {
+    kind: 'other',
+    pvars: [],
+    loc,
+    ev: (f, c, k) => x.ev(f, c, (v) => visit(v, [], f, c, k)),
+  };
+}
+
 export class Compiler {
   constructor(readonly v0 = false) {}
   readonly root = newNode([]);
@@ -483,6 +502,7 @@ export class Compiler {
   }
 
   private arityOf(name: string, mc: ModCtx): number | undefined {
+    if (name === 'walk') return 1;
     const segs = name.split('.');
     let full: string[] | undefined;
     if (segs[0] === 'data') full = segs;
@@ -668,6 +688,7 @@ export class Compiler {
         loc.col,
       );
     const args = t.args.map((a) => this.term(a, sc, mc));
+    if (t.name === 'walk' && args.length === 2) return walkRelation(args[0], args[1], loc);
     const segs = t.name.split('.');
     let fnNode: DNode | undefined;
     let full: string[] | undefined;

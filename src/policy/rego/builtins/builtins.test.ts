@@ -131,3 +131,14 @@ describe('encoding, time, net, jwt, types, numbers', () => {
     expect(q('7 / 2')).toBe(3.5);
   });
 });
+
+describe('walk', () => {
+  it('enumerates [path, value] pairs pre-order', () => {
+    expect(p.query('walk({"a": [1]}, x)')).toEqual([
+      { x: [[], { a: [1] }] },
+      { x: [['a'], [1]] },
+      { x: [['a', 0], 1] },
+    ]);
+    expect(p.query('walk(input, [path, "s"])', { a: { b: 's' } })).toEqual([{ path: ['a', 'b'] }]);
+  });
+});

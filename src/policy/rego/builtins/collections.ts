@@ -188,7 +188,7 @@ function subset(sup: Value, sub: Value): boolean {
 }
 
 def('walk', 1, () => {
-  throw new BuiltinError('eval_builtin_error', 'walk: not supported');
+  throw new BuiltinError('eval_builtin_error', 'walk: must be called as walk(x, [path, value])');
 });
 
 export { RObj };
