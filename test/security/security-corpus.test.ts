@@ -22,6 +22,7 @@ import {
   type Outcome,
 } from './corpus.js';
 import { STATE_DIGEST_SQL, startSecurityServer, type SecurityServer } from './server.js';
+import { VARIANTS } from './variants.js';
 
 const CONTEXTS: Context[] = ['P1', 'P2', 'P2-view', 'P3', 'P4'];
 const POLICY_FILE: Record<Context, string> = {
@@ -276,7 +277,7 @@ function refusedPartNotForwarded(run: Run): Run {
   return { ...run, forwarded: run.forwarded.filter((t) => t.trim() === refused) };
 }
 
-const cases = loadCases();
+const cases = [...loadCases(), ...VARIANTS];
 const sqlCases = cases.filter((c) => !c.wire || c.sql || c.sql_generator);
 const wireCases = cases.filter((c) => c.wire && !c.sql && !c.sql_generator);
 
