@@ -158,6 +158,8 @@ class SpoolRecorder implements Recorder {
   private lastMs = -1;
   private lastIso = '';
   private lastPrune = 0;
+  private lastWriteAlert = 0;
+  private lastDropAlert = 0;
   private spoolSegs: string[] = [];
   private shipped = new Set<string>();
 
@@ -273,14 +275,20 @@ class SpoolRecorder implements Recorder {
         failOpen: this.failOpen,
         makeError: (e) =>
           new RecordingUnavailable('session recording is unavailable', { cause: e }),
-        onWriteError: (e) =>
+        onWriteError: (e) => {
+          // Loud on the first failure, then at most every 10 s while it keeps failing.
+          const now = Date.now();
+          if (now - this.lastWriteAlert < 10_000) return;
+          this.lastWriteAlert = now;
           this.alert(
             this.failOpen
               ? 'RECORDING SPOOL WRITE FAILED: fail-open, statements are forwarded UNRECORDED'
               : 'recording spool write failed: statements are refused until it recovers',
             { dir: spoolDir, segment: this.writer.segment, error: String(e) },
-          ),
+          );
+        },
         onRecovered: () => {
+          this.lastWriteAlert = 0;
           this.alert('recording spool recovered', { dir: spoolDir });
           if (this.dropped) {
             this.gwAppend('recording_gap', ',"dropped_events":' + this.dropped, false);
@@ -386,7 +394,15 @@ class SpoolRecorder implements Recorder {
     }
     if (this.writer.pendingBytes > this.bound) {
       this.dropped++;
-      this.alert('recording backlog over bound: event dropped', { session_id: chain.id, type });
+      const now = Date.now();
+      if (now - this.lastDropAlert >= 10_000) {
+        this.lastDropAlert = now;
+        this.alert('recording backlog over bound: events dropped', {
+          session_id: chain.id,
+          type,
+          dropped_so_far: this.dropped,
+        });
+      }
       return this.failOpen
         ? Promise.resolve()
         : Promise.reject(new RecordingUnavailable('recording backlog full'));
