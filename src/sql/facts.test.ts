@@ -268,6 +268,15 @@ describe('columns', () => {
     );
   });
 
+  it('counts GROUP BY / ORDER BY of a select-list alias for the aliased columns', () => {
+    expect(cols(one('SELECT left(card, 1) AS k FROM customers GROUP BY k'))).toContain(
+      'customers.card:group:d',
+    );
+    expect(cols(one('SELECT card AS k FROM customers ORDER BY k'))).toContain(
+      'customers.card:order:d',
+    );
+  });
+
   it('follows columns through CTEs and subqueries', () => {
     expect(cols(one('WITH x AS (SELECT card FROM customers) SELECT card FROM x'))).toEqual([
       'customers.card:select',

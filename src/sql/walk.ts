@@ -293,7 +293,11 @@ export class Walker {
         [b.distinctClause, 'group'],
       ] as const) {
         // Plain DISTINCT ([{}]) groups by every output column.
-        if (!hasConst(list) && !(list === b.distinctClause && plainDistinct(list))) continue;
+        const byOutput =
+          hasConst(list) ||
+          namesOutput(list, b.targetList) ||
+          (list === b.distinctClause && plainDistinct(list));
+        if (!byOutput) continue;
         this.reportShape(out, clause);
         for (const x of listed) this.out.addColumn({ ...x, clause, derived: true });
       }
@@ -825,6 +829,24 @@ function plainDistinct(list: unknown): boolean {
     list.length > 0 &&
     list.every((x) => !x || (typeof x === 'object' && Object.keys(x as object).length === 0))
   );
+}
+
+/** Whether a GROUP BY / ORDER BY item is a bare name of a select-list alias (ORDER BY k). */
+function namesOutput(list: unknown, targetList: unknown): boolean {
+  if (!Array.isArray(list) || !Array.isArray(targetList)) return false;
+  const aliases = new Set<string>();
+  for (const x of targetList) {
+    const n = body(x).name;
+    if (typeof n === 'string') aliases.add(n);
+  }
+  if (aliases.size === 0) return false;
+  for (const x of list) {
+    const n = nodeType(x) === 'SortBy' ? x.SortBy.node : x;
+    if (nodeType(n) !== 'ColumnRef') continue;
+    const f = names(n.ColumnRef.fields);
+    if (f.length === 1 && aliases.has(f[0])) return true;
+  }
+  return false;
 }
 
 function hasConst(list: unknown): boolean {
