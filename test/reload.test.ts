@@ -72,6 +72,7 @@ describe('Gateway.reload()', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'portcullis-reload-'));
     const t = testPg();
+    writeFileSync(join(dir, 'pgpass'), t.password + '\n');
     writeFileSync(
       join(dir, 'gateway.config.json'),
       JSON.stringify({
@@ -84,7 +85,8 @@ describe('Gateway.reload()', () => {
               port: t.port,
               database: DB,
               user: t.user,
-              password: { env: 'PORTCULLIS_TEST_PG_PASSWORD' },
+              // Relative to the config's folder (the test runs elsewhere).
+              password: { file: 'pgpass' },
             },
           },
         },

@@ -204,6 +204,13 @@ describe('secrets', () => {
     );
   });
 
+  it('reads a relative {file} secret from the config folder, not the working directory (regression: it was read from the cwd)', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'db-password'), 'relative-secret-value\n');
+    expect(readSecret({ file: 'db-password' }, 'p', dir)).toBe('relative-secret-value');
+    expect(() => readSecret({ file: 'db-password' }, 'p')).toThrow(/cannot read secret file/);
+  });
+
   it('names the key when a secret cannot be read', () => {
     expect(() =>
       readSecret({ env: 'PORTCULLIS_SURELY_UNSET_VAR' }, 'upstream.targets.m.password'),

@@ -1,11 +1,17 @@
 // Secrets named in config ({env}, {file}, {value}) are read when the gateway starts and
 // registered with the logger so they never appear in a log line.
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { registerSecret } from '../util/logger.js';
 import type { SecretRef } from './types.js';
 import { ConfigError } from './load.js';
 
-export function readSecret(ref: SecretRef | undefined, what: string): string | undefined {
+/** `{file}` paths are relative to `baseDir` (the config's folder), like every other path. */
+export function readSecret(
+  ref: SecretRef | undefined,
+  what: string,
+  baseDir = process.cwd(),
+): string | undefined {
   if (!ref) return undefined;
   let v: string | undefined;
   if ('env' in ref) {
@@ -14,7 +20,7 @@ export function readSecret(ref: SecretRef | undefined, what: string): string | u
       throw new ConfigError(`${what}: environment variable ${ref.env} is not set`);
   } else if ('file' in ref) {
     try {
-      v = readFileSync(ref.file, 'utf8').replace(/\r?\n$/, '');
+      v = readFileSync(resolve(baseDir, ref.file), 'utf8').replace(/\r?\n$/, '');
     } catch {
       throw new ConfigError(`${what}: cannot read secret file ${ref.file}`);
     }

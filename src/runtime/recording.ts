@@ -17,7 +17,7 @@ export async function buildRecorder(
   ];
   let signingKey: string | Record<string, unknown> | undefined;
   let kid: string | undefined;
-  const secret = readSecret(cfg?.signingKey, 'recording.signingKey');
+  const secret = readSecret(cfg?.signingKey, 'recording.signingKey', baseDir);
   if (secret)
     signingKey = secret.trim().startsWith('{')
       ? (JSON.parse(secret) as Record<string, unknown>)

@@ -122,7 +122,7 @@ export async function buildSnapshot(
         port: t.port ?? 5432,
         database: t.database,
         user: t.user,
-        password: readSecret(t.password, `upstream.targets.${name}.password`) ?? '',
+        password: readSecret(t.password, `upstream.targets.${name}.password`, opts.baseDir) ?? '',
         tls: t.tls ?? 'disable',
         ca: t.ca ? resolve(opts.baseDir, t.ca) : undefined,
         connectTimeoutMs,
