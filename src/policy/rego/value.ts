@@ -314,6 +314,11 @@ export function toJSONish(v: Value, keepBig = false): unknown {
   if (Array.isArray(v)) return v.map((x) => toJSONish(x, keepBig));
   if (v instanceof RSet) return v.sorted().map((x) => toJSONish(x, keepBig));
   const out: Record<string, unknown> = {};
+  if (!(v instanceof RObj)) {
+    // string keys: JSON key order is irrelevant, skip sorting
+    for (const k in v) if (v[k] !== undefined) out[k] = toJSONish(v[k], keepBig);
+    return out;
+  }
   for (const k of objKeys(v)) {
     const ks = typeof k === 'string' ? k : marshal(k);
     out[ks] = toJSONish(objGet(v, k) as Value, keepBig);
