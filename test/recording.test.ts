@@ -11,6 +11,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  writeFileSync,
   writeSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -191,6 +192,50 @@ describe('recording with a file sink', () => {
     expect(text).toContain('SELECT secret FROM items WHERE id = $1');
     expect(text).toContain('4242');
     expect(text).not.toContain(SECRET_VALUE);
+  });
+});
+
+describe('a statement refused because of its parameters', () => {
+  it('is recorded with the parameters that decided it (regression: they were recorded as null)', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'portcullis-bindrec-'));
+    const policyFile = join(base, 'params.rego');
+    writeFileSync(
+      policyFile,
+      'package portcullis\nimport rego.v1\ndefault allow := false\n' +
+        'allow if input.statement.class == "read"\n' +
+        'deny contains "id 13 is off limits" if "13" in input.statement.params\n',
+    );
+    const spoolDir = join(base, 'spool');
+    const recording: RecordingConfig = { enabled: true, spoolDir, durability: 'fsync' };
+    const recorder = (await buildRecorder(recording, base, '.data'))!;
+    const g = await startTestGateway(
+      DB,
+      { policy: { files: [policyFile] }, recording },
+      { recorder },
+    );
+    try {
+      const c = await connect(g, 'param-agent', ['agents']);
+      expect((await c.query('SELECT id FROM items WHERE id = $1', [1])).rows).toEqual([{ id: 1 }]);
+      await expect(c.query('SELECT id FROM items WHERE id = $1', [13])).rejects.toMatchObject({
+        code: '42501',
+        message: expect.stringContaining('id 13 is off limits'),
+      });
+      await c.end();
+      await g.stop();
+      await recorder.close();
+      const events = allText(join(base, '.data', 'recordings'))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { type: string; decision?: string; params?: unknown })
+        .filter((e) => e.type === 'statement');
+      expect(events.map((e) => [e.decision, e.params])).toEqual([
+        ['allow', ['1']],
+        ['deny', ['13']],
+      ]);
+    } finally {
+      await g.stop().catch(() => undefined);
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 });
 

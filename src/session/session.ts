@@ -444,11 +444,12 @@ export class Session {
       facts?: StatementFacts,
       rec?: DecisionRecord,
       parseError?: string,
+      params?: (string | null)[],
     ) => {
       this.prepared.rollback();
       this.portals.rollback();
       this.countDecision(rec?.decision.kind ?? 'deny');
-      this.recordRefusal(facts, facts?.text ?? '', parseError, 'extended', rec);
+      this.recordRefusal(facts, facts?.text ?? '', parseError, 'extended', rec, params);
       this.refuse(fields, sync ? 'sync' : 'flush', rec);
     };
     for (const m of batch) {
@@ -492,7 +493,9 @@ export class Session {
             let rec = p.decision;
             if (rec.volatile) rec = this.decisions.decide(p.facts, 'extended', m.params, 0, 1);
             // A name made by SQL PREPARE carries the decision of the statement it prepared.
-            if (rec.decision.kind !== 'allow') return deny(refusalFields(rec), p.facts, rec);
+            // Refused at Bind: the parameters may be why, so they are recorded.
+            if (rec.decision.kind !== 'allow')
+              return deny(refusalFields(rec), p.facts, rec, undefined, m.params);
             this.portals.stage(m.portal, {
               prepared: { facts: p.facts, decision: rec },
               params: m.params,
@@ -804,6 +807,7 @@ export class Session {
     parseError: string | undefined,
     protocol: 'simple' | 'extended',
     rec?: DecisionRecord,
+    params: (string | null)[] | null = null,
   ): void {
     const r = this.recording;
     if (!r) return;
@@ -821,7 +825,7 @@ export class Session {
       id: '',
       policyVersion: this.ctx.policy().version,
     };
-    r.statement(this.statementEvent({ ...f, text }, d, protocol, null, 0, 1))
+    r.statement(this.statementEvent({ ...f, text }, d, protocol, params, 0, 1))
       .then((seq) => r.result(seq, { outcome: 'refused', duration_ms: 0 }))
       .catch(() => this.log.error('could not record a refused statement'));
   }
