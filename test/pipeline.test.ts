@@ -15,6 +15,8 @@ import {
   describe as describeMsg,
   execute,
   fields,
+  flush,
+  msg,
   parse,
   query,
   rows,
@@ -185,6 +187,71 @@ describe('raw pipelined batches', () => {
       got.push(rows(ms)[0][0]!);
     }
     expect(got).toEqual(Array.from({ length: n }, (_, i) => String(i)));
+    c.destroy();
+  });
+});
+
+describe('extended protocol details', () => {
+  it('a refusal before a Flush is reported at once; the rest up to Sync is skipped', async () => {
+    const c = await raw();
+    await c.write(Buffer.concat([parse('', 'SELEC x'), flush()]));
+    const e = await c.next();
+    expect(e?.type).toBe('E');
+    expect(fields(e!).C).toBe('42601');
+    await c.write(Buffer.concat([bind('', ''), execute(), sync()]));
+    expect(types(await c.until('Z'))).toBe('Z');
+    expect(rows(await c.simple('SELECT 1'))).toEqual([['1']]);
+    c.destroy();
+  });
+
+  it('Execute with a row limit: PortalSuspended, then the rest of the portal', async () => {
+    const c = await raw();
+    await c.write(
+      Buffer.concat([
+        query('BEGIN'),
+        parse('', 'SELECT k FROM kv WHERE k <= 5 ORDER BY k'),
+        bind('p', ''),
+        execute('p', 2),
+        sync(),
+      ]),
+    );
+    await c.until('Z');
+    const first = await c.until('Z');
+    expect(types(first)).toBe('12DDsZ');
+    expect(rows(first)).toEqual([['1'], ['2']]);
+    await c.write(Buffer.concat([execute('p', 0), sync()]));
+    const rest = await c.until('Z');
+    expect(types(rest)).toBe('DDDCZ');
+    expect(rows(rest)).toEqual([['3'], ['4'], ['5']]);
+    await c.simple('COMMIT');
+    c.destroy();
+  });
+
+  it('a query text above the size limit is refused (54000) and the session stays usable', async () => {
+    const c = await raw();
+    const big = `SELECT '${'x'.repeat(2 * 1024 * 1024)}'`;
+    const ms = await c.simple(big);
+    expect(types(ms)).toBe('EZ');
+    expect(fields(ms[0]).C).toBe('54000');
+    expect(rows(await c.simple('SELECT 5'))).toEqual([['5']]);
+    c.destroy();
+  });
+
+  it('a named statement survives an unrelated error and can be described and closed', async () => {
+    const c = await raw();
+    await c.write(Buffer.concat([parse('s', 'SELECT $1::int * 3'), sync()]));
+    expect(types(await c.until('Z'))).toBe('1Z');
+    expect(types(await c.simple('SELECT 1 / 0'))).toBe('EZ');
+    await c.write(Buffer.concat([describeMsg('S', 's'), bind('', 's', ['7']), execute(), sync()]));
+    const ms = await c.until('Z');
+    expect(types(ms)).toBe('tT2DCZ');
+    expect(rows(ms)).toEqual([['21']]);
+    await c.write(Buffer.concat([msg('C', Buffer.from('Ss\0')), sync()]));
+    expect(types(await c.until('Z'))).toBe('3Z');
+    await c.write(Buffer.concat([bind('', 's', ['1']), execute(), sync()]));
+    const gone = await c.until('Z');
+    expect(types(gone)).toBe('EZ');
+    expect(fields(gone[0]).C).toBe('26000');
     c.destroy();
   });
 });

@@ -108,6 +108,11 @@ export class Session {
   private skipUntilSync = false;
   private copyIn = false;
   private busy = false;
+  /**
+   * A forwarded statement may change a setting the parser depends on: read nothing more
+   * until its ReadyForQuery (by then a changed ParameterStatus has closed the session).
+   */
+  private barrier = false;
   private closed = false;
   private draining = false;
   private clientPaused = false;
@@ -207,14 +212,15 @@ export class Session {
   private onClientData(chunk: Buffer): void {
     if (this.closed) return;
     this.reader.push(chunk);
+    if (this.barrier) this.client.pause();
     this.pump();
   }
 
   private pump(): void {
-    if (this.busy || this.closed) return;
+    if (this.busy || this.barrier || this.closed) return;
     this.upstream.cork();
     try {
-      while (!this.busy && !this.closed) {
+      while (!this.busy && !this.barrier && !this.closed) {
         // Judge the type byte before waiting for a body, as PostgreSQL does: an unknown type
         // claiming a long length would otherwise hold the session until the message timeout.
         const t = this.reader.peekType();
@@ -243,7 +249,7 @@ export class Session {
 
   /** A message left half-sent for too long ends the session (slowloris). */
   private armMessageTimer(): void {
-    if (this.reader.pending > 0 && !this.closed) {
+    if (this.reader.pending > 0 && !this.closed && !this.barrier) {
       if (!this.messageTimer) {
         this.messageTimer = setTimeout(
           () => this.fatal(ClientError.protocolViolation('incomplete message timed out')),
@@ -426,6 +432,7 @@ export class Session {
       [f.raw],
       true,
     );
+    if (decided.some((d) => mayChangeSettings(d.facts))) this.barrier = true;
   }
 
   /** Decide a whole extended-protocol batch; forward all of it or none. */
@@ -532,6 +539,8 @@ export class Session {
     for (const m of batch) appendCoalesced(frames, m.frame.raw);
     appendCoalesced(frames, boundary);
     this.forwardRecorded(toRecord, frames, sync);
+    // Only a Sync brings a ReadyForQuery to lift the barrier.
+    if (sync && toRecord.some((r) => mayChangeSettings(r.facts))) this.barrier = true;
   }
 
   /**
@@ -701,6 +710,15 @@ export class Session {
         }
         if (this.draining && this.idle())
           setImmediate(() => this.fatal(ClientError.shuttingDown()));
+        if (this.barrier && this.items.length === 0) {
+          // After any fatal a ParameterStatus in this chunk scheduled (setImmediate is FIFO).
+          setImmediate(() => {
+            this.barrier = false;
+            if (this.closed) return;
+            if (!this.clientPaused) this.client.resume();
+            this.pump();
+          });
+        }
         return undefined;
       }
       case B.ErrorResponse: {
@@ -939,6 +957,21 @@ function appendCoalesced(out: Buffer[], b: Buffer): void {
   if (last && last.buffer === b.buffer && last.byteOffset + last.length === b.byteOffset) {
     out[out.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + b.length);
   } else out.push(b);
+}
+
+/**
+ * Whether a statement may change a session setting (standard_conforming_strings,
+ * client_encoding) that decides how the next statements parse: SET/RESET and other session
+ * commands, opaque code (DO), and functions that are not known to be read-only (set_config).
+ * Not covered: a trigger or a function wrongly known as read-only changing them.
+ */
+function mayChangeSettings(f: StatementFacts): boolean {
+  return (
+    f.class === 'session' ||
+    f.class === 'unknown' ||
+    f.opaque ||
+    f.functions.some((fn) => fn.effect !== 'read')
+  );
 }
 
 const EMPTY_ALLOWED: DecisionRecord = {

@@ -1,0 +1,102 @@
+// Session settings through the gateway: ParameterStatus passthrough, and the settings the
+// gateway's parser depends on (standard_conforming_strings, client_encoding) fail closed.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import {
+  adminClient,
+  freshDatabase,
+  startTestGateway,
+  type TestGateway,
+} from './helpers/gateway.js';
+import { RawClient, fields, query, rows, type Message } from './helpers/raw.js';
+
+const DB = 'dp_settings';
+let g: TestGateway;
+let admin: pg.Client;
+
+beforeAll(async () => {
+  await freshDatabase(
+    DB,
+    'CREATE TABLE victims (id int); INSERT INTO victims SELECT generate_series(1, 10);',
+  );
+  g = await startTestGateway(DB);
+  admin = await adminClient(DB);
+});
+afterAll(async () => {
+  await admin?.end();
+  await g?.stop();
+});
+
+async function raw(): Promise<RawClient> {
+  const c = await RawClient.connect(g.port);
+  await c.login(DB, await g.token());
+  return c;
+}
+
+function status(ms: Message[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of ms.filter((x) => x.type === 'S')) {
+    const [k, v] = m.body.toString('utf8').split('\0');
+    out[k] = v;
+  }
+  return out;
+}
+
+async function victims(): Promise<number> {
+  return (await admin.query('SELECT count(*)::int AS n FROM victims')).rows[0].n;
+}
+
+describe('session settings', () => {
+  it('login reports the pinned settings; SET application_name comes back as ParameterStatus', async () => {
+    const c = await RawClient.connect(g.port);
+    const login = await c.login(DB, await g.token());
+    const st = status(login);
+    expect(st.client_encoding).toBe('UTF8');
+    expect(st.standard_conforming_strings).toBe('on');
+    expect(st.server_version).toMatch(/^\d+/);
+    const ms = await c.simple("SET application_name = 'agent-app'");
+    expect(status(ms).application_name).toBe('agent-app');
+    c.destroy();
+  });
+
+  for (const sql of [
+    "SET client_encoding = 'LATIN1'",
+    'SET standard_conforming_strings = off',
+    "SELECT set_config('standard_conforming_strings', 'off', false)",
+  ]) {
+    it(`${sql}: the session is closed (FATAL 42501), the changed value never reaches the client`, async () => {
+      const c = await raw();
+      await c.write(query(sql));
+      const got = await c.rest(20_000);
+      expect(c.ended).toBe(true);
+      const errs = got.filter((m) => m.type === 'E').map(fields);
+      expect(errs.at(-1)?.S).toBe('FATAL');
+      expect(errs.at(-1)?.C).toBe('42501');
+      expect(got.some((m) => m.type === 'S')).toBe(false);
+    });
+  }
+
+  it('regression: a statement pipelined behind SET standard_conforming_strings = off never runs under it', async () => {
+    // Parsed with standard_conforming_strings on (as the gateway does) this is one SELECT of
+    // two literals; parsed with it off, the first literal swallows a quote and a DELETE runs.
+    const c = await raw();
+    await c.write(
+      Buffer.concat([
+        query('SET standard_conforming_strings = off'),
+        query("SELECT 'a\\' , ' ; DELETE FROM victims WHERE id = 2; -- '"),
+      ]),
+    );
+    await c.rest(20_000);
+    expect(c.ended).toBe(true);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await victims()).toBe(10);
+  });
+
+  it('the same text with standard_conforming_strings on is a harmless SELECT', async () => {
+    const c = await raw();
+    const ms = await c.simple("SELECT 'a\\' , ' ; DELETE FROM victims WHERE id = 2; -- '");
+    expect(rows(ms)).toEqual([['a\\', ' ; DELETE FROM victims WHERE id = 2; -- ']]);
+    expect(await victims()).toBe(10);
+    c.destroy();
+  });
+});
