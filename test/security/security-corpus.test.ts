@@ -194,6 +194,19 @@ function statementsOf(sql: string): { texts: string[]; parserError?: string } {
   return { texts: r.statements.map((s) => s.text) };
 }
 
+/** Fragments of a prose setup ("PREPARE u AS ...; EXECUTE u(1) was approved") that parse. */
+function sqlInSetup(setup: string | undefined): string[] {
+  if (!setup) return [];
+  return setup
+    .split(';')
+    .map((x) => x.trim())
+    .filter((x) => {
+      if (!x || !/^[A-Z]/.test(x)) return false;
+      const r = analyze(x, { searchPath: SEARCH_PATH, database: DB });
+      return !r.error && !r.empty && r.statements.length === 1;
+    });
+}
+
 /** The policy's decisions for every statement of `sql`, straight from the engine. */
 function engineDecisions(ctx: Context, sql: string): Decision[] {
   const engine = engines.get(ctx)!;
@@ -228,6 +241,10 @@ async function runCase(ctx: Context, c: Case, sql: string, protocol: Protocol): 
       const r = await attempt(client, s);
       expect(r, `setup "${s}"`).toEqual({ outcome: 'ok' });
     }
+    // A setup not listed above: run the parts of its prose that are SQL, as the agent would.
+    // A refused setup is fine: the state it would create then cannot exist.
+    if (!SESSION_SETUP[c.id] && !REFUSED_SETUP[c.id] && !SERVER_SETUP[c.id])
+      for (const s of sqlInSetup(c.setup)) await attempt(client, s);
     return await observe(client, async (cl) => {
       if (protocol === 'simple') return attempt(cl, sql);
       // Multi-statement text cannot be one prepared statement: each runs on its own.
