@@ -17,11 +17,15 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
 }
 
-async function run(durability: Durability) {
+async function run(
+  durability: Durability,
+  syncMethod: 'open_datasync' | 'fdatasync' = 'open_datasync',
+) {
   const dir = await mkdtemp(join(baseDir, 'pcl-bench-'));
   const rec = createRecorder({
     spoolDir: dir,
     durability,
+    syncMethod,
     checkpoint: { signingKey: keys.privateJwk, everyEvents: 1000, everyMs: 1000 },
   });
   const sessions = await Promise.all(
@@ -58,7 +62,7 @@ async function run(durability: Durability) {
   const syncs = after.syncs - before.syncs;
   const writes = after.writes - before.writes;
   return {
-    durability,
+    durability: durability === 'fsync' ? `fsync (${syncMethod})` : durability,
     statements_per_s: Math.round(n / elapsed),
     events_per_s: Math.round((2 * n) / elapsed),
     p50_us: Math.round(pct(lat, 50) * 1000),
@@ -95,7 +99,9 @@ async function serializeCost() {
 
 const rows = [];
 await serializeCost();
-for (const mode of ['fsync', 'write', 'off'] as Durability[]) rows.push(await run(mode));
+rows.push(await run('fsync', 'open_datasync'));
+rows.push(await run('fsync', 'fdatasync'));
+for (const mode of ['write', 'off'] as Durability[]) rows.push(await run(mode));
 console.log(
   `record-append: ${WRITERS} concurrent writers, ${seconds}s per mode, spool in ${baseDir}`,
 );

@@ -135,7 +135,7 @@ describe('recorder', () => {
   it('group-commits concurrent appends from many sessions: one write and one fdatasync', async () => {
     const dir = await tempDir();
     const { c, fs } = countingFs();
-    const rec = createRecorder({ spoolDir: dir, fs });
+    const rec = createRecorder({ spoolDir: dir, fs, syncMethod: 'fdatasync' });
     const sessions = await Promise.all(
       Array.from({ length: 8 }, (_, i) => rec.openSession(startInfo({ sessionId: 'g' + i }))),
     );
@@ -153,6 +153,29 @@ describe('recorder', () => {
     const more = sessions.map((s) => s.statement(stmt()));
     await Promise.all([first, ...more]);
     expect(c.syncs - b2.syncs).toBeLessThanOrEqual(2);
+    await rec.close();
+    expect((await verifyRecording(dirSource(dir))).ok).toBe(true);
+  });
+
+  it('group-commits with O_DSYNC by default: one durable write per batch, no fdatasync', async () => {
+    const dir = await tempDir();
+    const { c, fs } = countingFs();
+    const flags: Array<string | number> = [];
+    const rec = createRecorder({
+      spoolDir: dir,
+      fs: { ...fs, open: (p, f) => (flags.push(f), fs.open(p, f)) },
+    });
+    const sessions = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => rec.openSession(startInfo({ sessionId: 'd' + i }))),
+    );
+    const before = { ...c };
+    await Promise.all(
+      sessions.flatMap((s) => Array.from({ length: 25 }, () => s.statement(stmt()))),
+    );
+    expect(c.writes - before.writes).toBe(1);
+    expect(c.syncs - before.syncs).toBe(0);
+    const { constants } = await import('node:fs');
+    expect(typeof flags[0] === 'number' && (flags[0] & constants.O_DSYNC) !== 0).toBe(true);
     await rec.close();
     expect((await verifyRecording(dirSource(dir))).ok).toBe(true);
   });
@@ -399,7 +422,12 @@ describe('spool failures on a real file system', () => {
         };
       },
     };
-    const rec = createRecorder({ spoolDir: dir, fs, onAlert: () => undefined });
+    const rec = createRecorder({
+      spoolDir: dir,
+      fs,
+      syncMethod: 'fdatasync',
+      onAlert: () => undefined,
+    });
     const s = await rec.openSession(startInfo({ sessionId: 'syncfail' }));
     await s.statement(stmt('SELECT 1'));
     failSync = true;

@@ -271,6 +271,7 @@ class SpoolRecorder implements Recorder {
         dir: spoolDir,
         fs: this.fs,
         durability: this.o.durability ?? 'fsync',
+        openDsync: (this.o.syncMethod ?? 'open_datasync') === 'open_datasync',
         syncIntervalMs: this.o.syncIntervalMs ?? 200,
         failOpen: this.failOpen,
         makeError: (e) =>

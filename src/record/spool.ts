@@ -1,4 +1,5 @@
 // Spool writer: group commit of event lines into the active segment, rotation, fail-closed I/O.
+import { constants } from 'node:fs';
 import { open, mkdir, readdir, readFile, writeFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Durability, SpoolFile, SpoolFs } from './types.js';
@@ -16,6 +17,10 @@ export const nodeSpoolFs: SpoolFs = {
   unlink: (p) => unlink(p),
 };
 
+/** O_DSYNC append: the write returns once the data (and the size it changes) is durable. */
+const DSYNC_APPEND =
+  constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_DSYNC;
+
 interface Waiter {
   resolve(): void;
   reject(e: unknown): void;
@@ -27,6 +32,8 @@ export interface SpoolWriterOptions {
   dir: string;
   fs: SpoolFs;
   durability: Durability;
+  /** With 'fsync': O_DSYNC writes instead of write + fdatasync. */
+  openDsync: boolean;
   syncIntervalMs: number;
   /** A write failed: waiters of the batch are settled by the caller's policy. */
   onWriteError(err: unknown): void;
@@ -60,12 +67,14 @@ export class SpoolWriter {
   writes = 0;
   syncs = 0;
   segment: string;
+  private readonly dsync: boolean;
 
   constructor(
     private readonly o: SpoolWriterOptions,
     first: string,
   ) {
     this.segment = first;
+    this.dsync = o.durability === 'fsync' && o.openDsync;
     if (o.durability !== 'fsync' && o.syncIntervalMs > 0) {
       this.syncTimer = setInterval(() => {
         if (this.dirty && !this.flushing) void this.syncNow();
@@ -139,7 +148,7 @@ export class SpoolWriter {
   private async ensureOpen(): Promise<SpoolFile> {
     if (this.file) return this.file;
     const path = join(this.o.dir, this.segment);
-    const f = await this.o.fs.open(path, 'a');
+    const f = await this.o.fs.open(path, this.dsync ? DSYNC_APPEND : 'a');
     if (this.written > 0 || this.failed) {
       // After a failed write or fsync the file may hold a partial or unsynced batch: cut
       // back to the last byte known good (the batch is written again). Never extend it.
@@ -183,7 +192,8 @@ export class SpoolWriter {
                 this.writes++;
                 this.written += buf.length;
                 this.dirty = true;
-                if (this.o.durability === 'fsync') {
+                if (this.dsync) this.dirty = false;
+                else if (this.o.durability === 'fsync') {
                   await f.datasync();
                   this.syncs++;
                   this.dirty = false;

@@ -132,7 +132,7 @@ export interface SpoolFile {
   close(): Promise<void>;
 }
 export interface SpoolFs {
-  open(path: string, flags: string): Promise<SpoolFile>;
+  open(path: string, flags: string | number): Promise<SpoolFile>;
   mkdir(path: string): Promise<void>;
   readdir(path: string): Promise<string[]>;
   readFile(path: string): Promise<Uint8Array>;
@@ -154,6 +154,11 @@ export interface RecorderOptions {
   spoolBound?: number;
   /** Segment rotation (default 64 MiB / 1 h); sinks may ask for smaller values. */
   segment?: { maxBytes?: number; maxMs?: number };
+  /**
+   * 'fsync' durability: `open_datasync` (default) opens the segment with O_DSYNC so each
+   * batch is one durable write; `fdatasync` writes, then calls fdatasync (two syscalls).
+   */
+  syncMethod?: 'open_datasync' | 'fdatasync';
   /** 'write' durability: fdatasync interval (default 200 ms). */
   syncIntervalMs?: number;
   /** Ship retry backoff (default 200 ms doubling to 30 s). */
