@@ -8,6 +8,7 @@ import type {
 } from './types.js';
 import type { Collector } from './collector.js';
 import { resolveFunction, resolveRelation } from './names.js';
+import { bodyFacts } from './plpgsql.js';
 import { Walker, body, names, nodeType } from './walk.js';
 
 type N = Record<string, any>;
@@ -406,9 +407,15 @@ export function describe(
         payload: typeof b.payload === 'string' ? b.payload : null,
       };
       break;
-    case 'DoStmt':
-      d.extra.do = { language: doLanguage(b.args) };
+    case 'DoStmt': {
+      const language = doLanguage(b.args);
+      const src = doBody(b.args);
+      const bf = nested(() =>
+        bodyFacts(src ?? '', language, (n) => describe(n, w, out, inner, searchPath)),
+      );
+      d.extra.do = { language, ...bf };
       break;
+    }
     case 'CallStmt':
       w.walk(b.funccall, Walker.rootCtx());
       break;
@@ -422,6 +429,14 @@ export function describe(
         access: 'write',
       });
       w.walk({ ...b, funcname: undefined }, Walker.rootCtx('write'));
+      const language = optionString(b.options, 'language') ?? 'sql';
+      const src = optionString(b.options, 'as');
+      if (src !== null) {
+        const bf = nested(() =>
+          bodyFacts(src, language, (n) => describe(n, w, out, inner, searchPath)),
+        );
+        d.extra.body = { language, ...bf };
+      }
       break;
     }
     case 'CreateTrigStmt': {
@@ -670,6 +685,38 @@ function copyFormat(list: unknown): 'text' | 'csv' | 'binary' {
     else if (de.defname === 'csv') f = 'csv';
   }
   return f;
+}
+
+/** Nesting of bodies analysed inside bodies (DO inside DO...): a few levels, then opaque. */
+let bodyDepth = 0;
+const MAX_BODY_DEPTH = 4;
+const NOT_PARSED = { parsed: false, dynamic: false, statements: 0 };
+
+function nested(fn: () => ReturnType<typeof bodyFacts>): ReturnType<typeof bodyFacts> {
+  if (bodyDepth >= MAX_BODY_DEPTH) return NOT_PARSED;
+  bodyDepth++;
+  try {
+    return fn();
+  } finally {
+    bodyDepth--;
+  }
+}
+
+function doBody(list: unknown): string | null {
+  return optionString(list, 'as');
+}
+
+/** A DefElem option's text (String, or the first String of a List). */
+function optionString(list: unknown, name: string): string | null {
+  if (!Array.isArray(list)) return null;
+  for (const x of list) {
+    const de = body(x);
+    if (de.defname !== name) continue;
+    const s = stringNode(de.arg);
+    if (s !== null) return s;
+    if (nodeType(de.arg) === 'List') return stringNode(de.arg.List.items?.[0]);
+  }
+  return null;
 }
 
 function doLanguage(list: unknown): string {

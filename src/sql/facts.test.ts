@@ -626,6 +626,41 @@ describe('kind-specific facts', () => {
   });
 });
 
+describe('bodies of DO and CREATE FUNCTION', () => {
+  it('reports the static SQL of a DO block and flags dynamic SQL; stays opaque', () => {
+    const d = one(
+      "DO $$ BEGIN EXECUTE 'DELETE FROM ' || 'orders'; DELETE FROM customers WHERE id = 1; PERFORM pg_sleep(1); END $$",
+    );
+    expect([d.class, d.opaque]).toEqual(['unknown', true]);
+    expect(d.do).toMatchObject({ language: 'plpgsql', parsed: true, dynamic: true });
+    expect(rels(d)).toEqual(['public.customers:write']);
+    expect(fns(d)).toEqual(['pg_catalog.pg_sleep:side_effect']);
+    expect(one('DO $$ not plpgsql at all $$').do).toMatchObject({ parsed: false });
+    expect(one("DO LANGUAGE plperlu 'system(1)'").do).toMatchObject({
+      language: 'plperlu',
+      parsed: false,
+    });
+  });
+
+  it('reports what a SQL or PL/pgSQL function body touches', () => {
+    const f = one(
+      "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT count(*) FROM customers'",
+    );
+    expect(rels(f)).toEqual(['public.customers:read', 'public.f:write:function']);
+    const p = one('CREATE PROCEDURE p() LANGUAGE plpgsql AS $$ BEGIN TRUNCATE orders; END $$');
+    expect(rels(p)).toEqual(['public.orders:write', 'public.p:write:procedure']);
+    expect(p.body).toMatchObject({ language: 'plpgsql', parsed: true, dynamic: false });
+  });
+
+  it('bounds nested bodies', () => {
+    let sql = 'DROP TABLE deep';
+    for (let i = 0; i < 8; i++) sql = `DO $t${i}$ BEGIN ${sql}; END $t${i}$`;
+    const d = one(sql);
+    expect(d.opaque).toBe(true);
+    expect(rels(d)).toEqual([]);
+  });
+});
+
 describe('robustness', () => {
   it('never throws on odd input', () => {
     for (const t of [
