@@ -264,4 +264,51 @@ describe('portcullis start', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 300_000);
+
+  it('on SIGTERM lets a statement in flight finish, refuses new clients, and exits 0', async () => {
+    const dir = gatewayDir(DB, { policy: { files: ['policies.rego'] } });
+    writeFileSync(join(dir, 'policies.rego'), ALL_READS);
+    const p = await startGatewayProcess(dir);
+    const locker = await adminClient(DB);
+    try {
+      const c = await p.client(DB);
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE items IN ACCESS EXCLUSIVE MODE');
+      const running = c.query('SELECT count(*)::int AS n FROM items');
+      running.catch(() => undefined);
+      await until('the statement to wait on the lock', async () => {
+        const r = await locker.query(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        );
+        return r.rows[0].n > 0;
+      });
+      p.running.child.kill('SIGTERM');
+      await until('the gateway to stop accepting', async () => {
+        const late = new pg.Client({
+          host: '127.0.0.1',
+          port: p.port,
+          user: 'agent-1',
+          database: DB,
+          password: await p.token(),
+        });
+        late.on('error', () => undefined);
+        return late.connect().then(
+          async () => (await late.end(), false),
+          () => true,
+        );
+      });
+      expect(p.running.child.exitCode).toBeNull();
+      await locker.query('COMMIT');
+      expect((await running).rows).toEqual([{ n: 2 }]);
+      // No second signal: the first one is draining.
+      const r = await p.exited(60_000);
+      expect(r.signal).toBeNull();
+      expect(r.code).toBe(0);
+      expect(p.output().stderr).toContain('"shutting down"');
+    } finally {
+      await locker.end().catch(() => undefined);
+      await p.terminate(1000).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
 });

@@ -50,6 +50,8 @@ export interface GatewayProcess {
   client(database: string, groups?: string[]): Promise<pg.Client>;
   /** SIGTERM and wait for the exit (SIGKILL after `ms`). */
   terminate(ms?: number): Promise<RunResult>;
+  /** Wait for the exit without signalling (SIGKILL after `ms`). */
+  exited(ms?: number): Promise<RunResult>;
 }
 
 /** Start `portcullis start --config <dir>/gateway.config.json` and wait until it listens. */
@@ -106,6 +108,12 @@ export async function startGatewayProcess(
       c.on('error', () => undefined);
       await c.connect();
       return c;
+    },
+    exited: async (ms = 60_000) => {
+      const timer = setTimeout(() => running.child.kill('SIGKILL'), ms);
+      const r = await running.done;
+      clearTimeout(timer);
+      return r;
     },
     terminate: async (ms = 60_000) => {
       if (running.child.exitCode === null) running.child.kill('SIGTERM');
