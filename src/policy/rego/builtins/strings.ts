@@ -140,13 +140,6 @@ function anyMatch(name: string, a: Value[], f: (s: string, p: string) => boolean
   const ps = list(1);
   return ss.some((s) => ps.some((p) => f(s, p)));
 }
-def('split_n', 3, (a) =>
-  strSplitN(
-    str('strings.split_n', a, 0),
-    str('strings.split_n', a, 1),
-    int('strings.split_n', a, 2),
-  ),
-);
 def('strings.split_n', 3, (a) =>
   strSplitN(
     str('strings.split_n', a, 0),
@@ -160,8 +153,6 @@ function strSplitN(s: string, d: string, n: number): Value[] {
   if (n < 0 || parts.length <= n) return parts;
   return [...parts.slice(0, n - 1), parts.slice(n - 1).join(d)];
 }
-
-def('format_string', 1, (a) => str('format_string', a, 0));
 
 function goV(v: Value): string {
   if (typeof v === 'string') return v;
