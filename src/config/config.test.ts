@@ -64,6 +64,12 @@ describe('validateConfig', () => {
     ).toEqual(['unknown key "auth.apiKeys[0].grups" (did you mean "groups"?)']);
   });
 
+  it('names a route to a target that does not exist (regression: check passed it, start failed)', () => {
+    expect(
+      validateConfig({ upstream: { ...upstream, routes: { app: 'main', '*': 'mian' } } }),
+    ).toEqual(['upstream.routes.*: no target named "mian" (did you mean "main"?)']);
+  });
+
   it('gives no suggestion when nothing is close', () => {
     expect(validateConfig({ listen: { zzzzzzzzz: 1 } })).toEqual([
       'unknown key "listen.zzzzzzzzz"',

@@ -232,5 +232,21 @@ function check(spec: Spec, v: unknown, path: string, errors: string[]): void {
 export function validateConfig(config: unknown): string[] {
   const errors: string[] = [];
   check(SCHEMA, config, '', errors);
+  if (errors.length === 0) checkRoutes(config as { upstream?: Record<string, unknown> }, errors);
   return errors;
+}
+
+/** Every route names a configured target (a typo would otherwise pass `check` and fail start). */
+function checkRoutes(config: { upstream?: Record<string, unknown> }, errors: string[]): void {
+  const up = config.upstream as
+    { targets: Record<string, unknown>; routes?: Record<string, string> } | undefined;
+  if (!up?.routes) return;
+  const names = Object.keys(up.targets);
+  for (const [db, name] of Object.entries(up.routes)) {
+    if (names.includes(name)) continue;
+    const hint = closest(name, names);
+    errors.push(
+      `upstream.routes.${db}: no target named "${name}"${hint ? ` (did you mean "${hint}"?)` : ''}`,
+    );
+  }
 }
