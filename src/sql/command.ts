@@ -631,7 +631,7 @@ function variableSet(b: N, d: Described): void {
   } else if (kind === 'VAR_SET_MULTI') {
     // SET TRANSACTION ... / SET SESSION CHARACTERISTICS AS TRANSACTION ...
     d.extra.transaction_options = transactionOptions(b.args);
-  } else if (kind === 'VAR_SET_CURRENT') set.value = null;
+  } else if (kind === 'VAR_SET_CURRENT') set.from_current = true;
   d.extra.set = set;
 }
 

@@ -94,6 +94,8 @@ export interface SetFact {
   all: boolean;
   /** SET x TO DEFAULT. */
   default: boolean;
+  /** SET x FROM CURRENT. */
+  from_current?: boolean;
 }
 
 export interface StatementFacts {
