@@ -411,10 +411,14 @@ export class Session {
     }
     const count = a.statements.length;
     const decided: { facts: StatementFacts; rec: DecisionRecord }[] = [];
+    // Deny wins across the whole string: a statement waiting for approval does not stop the
+    // later ones from being decided, so a batch that also holds a denied statement is denied.
+    let held: { facts: StatementFacts; rec: DecisionRecord } | undefined;
     for (let i = 0; i < count; i++) {
       const facts = this.effective(a.statements[i]);
       const rec = this.decisions.decide(facts, 'simple', null, i, count);
-      if (rec.decision.kind !== 'allow') {
+      if (rec.decision.kind === 'approval') held ??= { facts, rec };
+      else if (rec.decision.kind !== 'allow') {
         this.countDecision(rec.decision.kind);
         this.prepared.rollback();
         this.recordRefusal(facts, facts.text, undefined, 'simple', rec);
@@ -422,6 +426,12 @@ export class Session {
       }
       this.stageNames(facts, rec);
       decided.push({ facts, rec });
+    }
+    if (held) {
+      this.countDecision('approval');
+      this.prepared.rollback();
+      this.recordRefusal(held.facts, held.facts.text, undefined, 'simple', held.rec);
+      return this.refuse(refusalFields(held.rec), 'simple', held.rec);
     }
     this.ctx.metrics.decisionSeconds.observe((performance.now() - t0) / 1000);
     this.prepared.commit();

@@ -113,8 +113,8 @@ interface Run {
   message?: string;
   /** Statements (log_statement entries) the server received from this session. */
   forwarded: string[];
-  /** Extended protocol: the statement of a multi-statement case that was refused. */
-  refusedText?: string;
+  /** Extended protocol: the statements of a multi-statement case that were refused. */
+  refusedTexts?: string[];
 }
 
 async function connect(ctx: Context): Promise<pg.Client> {
@@ -165,7 +165,7 @@ async function observe(client: pg.Client, body: (c: pg.Client) => Promise<Attemp
   return { ...res, forwarded };
 }
 
-type Attempt = Pick<Run, 'outcome' | 'code' | 'message' | 'refusedText'>;
+type Attempt = Pick<Run, 'outcome' | 'code' | 'message' | 'refusedTexts'>;
 
 async function attempt(client: pg.Client, q: string | pg.QueryConfig): Promise<Attempt> {
   try {
@@ -247,12 +247,20 @@ async function runCase(ctx: Context, c: Case, sql: string, protocol: Protocol): 
       for (const s of sqlInSetup(c.setup)) await attempt(client, s);
     return await observe(client, async (cl) => {
       if (protocol === 'simple') return attempt(cl, sql);
-      // Multi-statement text cannot be one prepared statement: each runs on its own.
+      // Multi-statement text cannot be one prepared statement: each runs on its own. As in
+      // the simple protocol, a hold does not end the decision: a later deny still wins.
       const { texts } = statementsOf(sql);
+      let held: Attempt | undefined;
+      const refusedTexts: string[] = [];
       for (const text of texts) {
         const r = await attempt(cl, { text, values: [], queryMode: 'extended' } as pg.QueryConfig);
-        if (r.outcome === 'error') return texts.length > 1 ? { ...r, refusedText: text } : r;
+        if (r.outcome === 'ok') continue;
+        refusedTexts.push(text);
+        const approval = r.code === '42501' && APPROVAL_MESSAGE.test(r.message ?? '');
+        if (!approval) return texts.length > 1 ? { ...r, refusedTexts } : r;
+        held ??= r;
       }
+      if (held) return texts.length > 1 ? { ...held, refusedTexts } : held;
       return { outcome: 'ok' };
     });
   } finally {
@@ -289,9 +297,9 @@ function judge(c: Case, sql: string, run: Run): Outcome {
 
 /** In the extended protocol, allowed leading statements of a multi-statement case do run. */
 function refusedPartNotForwarded(run: Run): Run {
-  if (run.refusedText === undefined) return run;
-  const refused = run.refusedText.trim();
-  return { ...run, forwarded: run.forwarded.filter((t) => t.trim() === refused) };
+  if (run.refusedTexts === undefined) return run;
+  const refused = new Set(run.refusedTexts.map((t) => t.trim()));
+  return { ...run, forwarded: run.forwarded.filter((t) => refused.has(t.trim())) };
 }
 
 const cases = [...loadCases(), ...VARIANTS];

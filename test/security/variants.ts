@@ -199,4 +199,18 @@ export const VARIANTS: Case[] = [
   ),
   v('SEC-AP-010/v2', 'approval-integrity', P3, 'TRUNCATE orders', 'deny'),
   v('SEC-AP-010/v3', 'approval-integrity', P3, 'COPY orders FROM STDIN', 'deny'),
+  v(
+    'SEC-AP-004/v1',
+    'approval-integrity',
+    P3,
+    "UPDATE orders SET status = 'ok' WHERE id = 1; DELETE FROM orders",
+    'deny',
+  ),
+  v(
+    'SEC-AP-004/v2',
+    'approval-integrity',
+    P3,
+    'INSERT INTO orders (customer_id) VALUES (1); SELECT 1; UPDATE orders SET amount = 0',
+    'approval',
+  ),
 ];
