@@ -301,6 +301,13 @@ describe('columns', () => {
     expect(cols(one('SELECT * FROM (SELECT card FROM customers) s'))).toEqual([
       'customers.card:select',
     ]);
+    // Set operations lose the origin in RowDescription (table OID 0): derived.
+    expect(cols(one("SELECT card FROM customers UNION ALL SELECT 'x'"))).toEqual([
+      'customers.card:select:d',
+    ]);
+    expect(
+      cols(one('SELECT s.card FROM (SELECT card FROM customers UNION ALL SELECT card FROM c2) s')),
+    ).toEqual(['c2.card:select:d', 'customers.card:select:d']);
     // Scalar subqueries lose the origin in RowDescription: derived.
     expect(cols(one('SELECT (SELECT card FROM customers LIMIT 1)'))).toEqual([
       'customers.card:select:d',

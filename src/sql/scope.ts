@@ -78,7 +78,9 @@ export function originsOf(item: ScopeItem, col: string): Origin[] {
   if (!shape) return [];
   const out: Origin[] = [];
   if (col === '*') {
-    for (const c of shape.cols) for (const o of c.origins) out.push(o);
+    for (const c of shape.cols) {
+      for (const o of c.origins) out.push(c.derived && !o.derived ? { ...o, derived: true } : o);
+    }
     for (const r of shape.stars) out.push({ schema: r.schema, table: r.name, column: '*' });
     return out;
   }
@@ -86,7 +88,7 @@ export function originsOf(item: ScopeItem, col: string): Origin[] {
   for (const c of shape.cols) {
     if (c.name !== col) continue;
     named = true;
-    for (const o of c.origins) out.push(o);
+    for (const o of c.origins) out.push(c.derived && !o.derived ? { ...o, derived: true } : o);
   }
   if (!named)
     for (const r of shape.stars) out.push({ schema: r.schema, table: r.name, column: col });

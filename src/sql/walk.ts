@@ -212,8 +212,10 @@ export class Walker {
     if (b.op && b.op !== 'SETOP_NONE') {
       const l = newShape();
       const r = newShape();
-      tasks.push(() => this.query(b.larg, cc, l, forceDerived));
-      tasks.push(() => this.query(b.rarg, cc, r, forceDerived));
+      // A set operation's output has no column origin in RowDescription (verified: table
+      // OID 0), so its columns reach the client unmasked by origin: derived.
+      tasks.push(() => this.query(b.larg, cc, l, true));
+      tasks.push(() => this.query(b.rarg, cc, r, true));
       tasks.push(() => {
         const width = Math.max(l.cols.length, r.cols.length);
         for (let i = 0; i < width; i++) {
