@@ -70,6 +70,13 @@ describe('validateConfig', () => {
     ).toEqual(['upstream.routes.*: no target named "mian" (did you mean "main"?)']);
   });
 
+  it('accepts upstream.select, a function (regression: it was an unknown key)', () => {
+    expect(validateConfig({ upstream: { ...upstream, select: () => 'main' } })).toEqual([]);
+    expect(validateConfig({ upstream: { ...upstream, select: 'main' } })).toEqual([
+      'upstream.select: expected a function, got string',
+    ]);
+  });
+
   it('gives no suggestion when nothing is close', () => {
     expect(validateConfig({ listen: { zzzzzzzzz: 1 } })).toEqual([
       'unknown key "listen.zzzzzzzzz"',

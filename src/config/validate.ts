@@ -51,6 +51,7 @@ const SCHEMA: Spec = {
       object: {
         targets: { record: target },
         routes: { record: 'string' },
+        select: 'function',
         connectTimeoutMs: 'number',
       },
       required: ['targets'],
