@@ -123,8 +123,11 @@ export const VARIANTS: Case[] = [
     'SEC-MX-001/v2',
     'masking-exfiltration',
     P2,
+    // PostgreSQL reports no column origin for set-operation output, so the masker could not
+    // find card there: denying is the safe answer, a mask the ideal one.
     'SELECT card FROM customers UNION ALL SELECT status FROM orders',
-    'mask',
+    'deny',
+    ['mask'],
   ),
   v(
     'SEC-OR-004/v1',
