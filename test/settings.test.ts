@@ -8,7 +8,18 @@ import {
   startTestGateway,
   type TestGateway,
 } from './helpers/gateway.js';
-import { RawClient, fields, query, rows, type Message } from './helpers/raw.js';
+import {
+  RawClient,
+  bind,
+  execute,
+  fields,
+  flush,
+  parse,
+  query,
+  rows,
+  sync,
+  type Message,
+} from './helpers/raw.js';
 
 const DB = 'dp_settings';
 let g: TestGateway;
@@ -17,7 +28,7 @@ let admin: pg.Client;
 beforeAll(async () => {
   await freshDatabase(
     DB,
-    'CREATE TABLE victims (id int); INSERT INTO victims SELECT generate_series(1, 10);',
+    'CREATE TABLE victims (id int); INSERT INTO victims SELECT generate_series(1, 10); CREATE SEQUENCE seq;',
   );
   g = await startTestGateway(DB);
   admin = await adminClient(DB);
@@ -90,6 +101,74 @@ describe('session settings', () => {
     expect(c.ended).toBe(true);
     await new Promise((r) => setTimeout(r, 500));
     expect(await victims()).toBe(10);
+  });
+
+  // With Flush instead of Sync, PostgreSQL reports a changed setting only at the next
+  // ReadyForQuery, after the whole sync group has run. The gateway decided on a SELECT of two
+  // constants; under standard_conforming_strings = off PostgreSQL read the table instead
+  // (all ids came back). Now no statement text is accepted until the Sync.
+  it('regression: extended protocol, a Parse after SET standard_conforming_strings = off and a Flush is refused', async () => {
+    const c = await raw();
+    await c.write(
+      Buffer.concat([
+        parse('', 'SET standard_conforming_strings = off'),
+        bind('', ''),
+        execute(),
+        flush(),
+        parse('', "SELECT 'a\\' , ' , id FROM victims --'"),
+        bind('', ''),
+        execute(),
+        sync(),
+      ]),
+    );
+    const ms = await c.until('Z');
+    expect(rows(ms)).toEqual([]);
+    expect(ms.map((m) => m.type).join('')).toBe('12CEZ');
+    expect(fields(ms[3]).C).toBe('42501');
+    // The refusal aborted the sync group, so the SET was rolled back with it.
+    expect(rows(await c.simple('SHOW standard_conforming_strings'))).toEqual([['on']]);
+    c.destroy();
+  });
+
+  it('extended protocol: the same with one Sync (no Flush) is refused too', async () => {
+    const c = await raw();
+    await c.write(
+      Buffer.concat([
+        parse('', "SELECT set_config('standard_conforming_strings', 'off', false)"),
+        bind('', ''),
+        execute(),
+        parse('', "SELECT 'a\\' , ' , id FROM victims --'"),
+        bind('', ''),
+        execute(),
+        sync(),
+      ]),
+    );
+    const ms = await c.until('Z');
+    expect(ms.map((m) => m.type).join('')).toBe('EZ');
+    expect(fields(ms[0]).C).toBe('42501');
+    expect(rows(await c.simple('SHOW standard_conforming_strings'))).toEqual([['on']]);
+    c.destroy();
+  });
+
+  it('extended protocol: statements that cannot change those settings pipeline freely in one Sync group', async () => {
+    const c = await raw();
+    await c.write(
+      Buffer.concat([
+        parse('', "SET application_name = 'x'"),
+        bind('', ''),
+        execute(),
+        parse('', "SELECT nextval('seq'), pg_notify('c', 'x')"),
+        bind('', ''),
+        execute(),
+        parse('', 'SELECT 1'),
+        bind('', ''),
+        execute(),
+        sync(),
+      ]),
+    );
+    const ms = await c.until('Z');
+    expect(ms.map((m) => m.type).join('')).toBe('12C12DC12DCSZ');
+    c.destroy();
   });
 
   it('the same text with standard_conforming_strings on is a harmless SELECT', async () => {

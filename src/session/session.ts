@@ -113,6 +113,12 @@ export class Session {
    * until its ReadyForQuery (by then a changed ParameterStatus has closed the session).
    */
   private barrier = false;
+  /**
+   * Extended protocol: a statement that may change such a setting ran in the current sync
+   * group. PostgreSQL reports the change only at ReadyForQuery, so until Sync no new
+   * statement text is accepted (it could be parsed differently upstream).
+   */
+  private settingsInDoubt = false;
   private closed = false;
   private draining = false;
   private clientPaused = false;
@@ -306,6 +312,7 @@ export class Session {
         this.openItem.bySync = true;
         if (this.skipUntilSync) {
           this.skipUntilSync = false;
+          this.settingsInDoubt = false;
           this.sendItem(SYNC);
           return;
         }
@@ -384,6 +391,13 @@ export class Session {
     const n = body.length - 1;
     if (n < 0 || body[n] !== 0 || body.indexOf(0) !== n)
       throw new FrameError('invalid Query message', '08P01');
+    if (this.settingsInDoubt) {
+      this.settingsInDoubt = false;
+      this.countDecision('deny');
+      this.refuse(settingsInDoubtError(), 'simple');
+      this.barrier = true;
+      return;
+    }
     const t0 = performance.now();
     const bytes = body.subarray(0, n);
     if (!isUtf8(bytes)) {
@@ -469,9 +483,12 @@ export class Session {
       this.recordRefusal(facts, facts?.text ?? '', parseError, 'extended', rec, params);
       this.refuse(fields, sync ? 'sync' : 'flush', rec);
     };
+    let doubt = this.settingsInDoubt;
+    if (sync) this.settingsInDoubt = false;
     for (const m of batch) {
       switch (m.type) {
         case 'parse': {
+          if (doubt) return deny(settingsInDoubtError());
           if (!isUtf8(m.frame.body)) {
             return deny({
               severity: 'ERROR',
@@ -529,6 +546,7 @@ export class Session {
               protocol: 'extended',
               params: portal.params,
             });
+            if (mayChangeSettings(portal.prepared.facts)) doubt = true;
           }
           break;
         }
@@ -551,6 +569,7 @@ export class Session {
     this.forwardRecorded(toRecord, frames, sync);
     // Only a Sync brings a ReadyForQuery to lift the barrier.
     if (sync && toRecord.some((r) => mayChangeSettings(r.facts))) this.barrier = true;
+    if (!sync) this.settingsInDoubt = doubt;
   }
 
   /**
@@ -969,18 +988,29 @@ function appendCoalesced(out: Buffer[], b: Buffer): void {
   } else out.push(b);
 }
 
+function settingsInDoubtError(): ErrorFields {
+  return ClientError.denied(
+    'statement refused: an earlier statement in this pipeline may have changed a setting that decides how SQL is parsed',
+    undefined,
+    'send Sync and wait for its result before sending more statements',
+  );
+}
+
+/** Settings that decide how the gateway's parser must read SQL. */
+const PARSER_SETTINGS = new Set(['standard_conforming_strings', 'client_encoding']);
+
 /**
- * Whether a statement may change a session setting (standard_conforming_strings,
- * client_encoding) that decides how the next statements parse: SET/RESET and other session
- * commands, opaque code (DO), and functions that are not known to be read-only (set_config).
- * Not covered: a trigger or a function wrongly known as read-only changing them.
+ * Whether a statement may change a setting the parser depends on: SET/RESET of one of them
+ * (or RESET ALL), set_config(), opaque code (DO), and functions the gateway does not know
+ * (they may call set_config). Not covered: a trigger changing them.
  */
 function mayChangeSettings(f: StatementFacts): boolean {
+  const set = f.set as { name?: string | null } | undefined;
+  if (set) return set.name == null || PARSER_SETTINGS.has(set.name);
   return (
-    f.class === 'session' ||
     f.class === 'unknown' ||
     f.opaque ||
-    f.functions.some((fn) => fn.effect !== 'read')
+    f.functions.some((fn) => fn.name === 'set_config' || fn.effect === 'unknown')
   );
 }
 
