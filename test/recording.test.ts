@@ -138,17 +138,18 @@ describe('recording with a file sink', () => {
     };
     const stmts = body.timeline.filter((e) => e.type === 'statement');
     expect(
-      stmts.map((e) => [e.event.sql, e.event.decision, e.event.params, e.result?.rows]),
-    ).toEqual(
-      [
-        ['SELECT id, secret FROM items ORDER BY id', 'allow', null, 2],
-        ['SELECT secret FROM items WHERE id = $1', 'allow', ['2'], 1],
-        ['DELETE FROM items', 'deny', null, null],
-        // Refused at Parse, before its Bind was read: no parameters.
-        ['SELECT * FROM pg_authid WHERE rolname = $1', 'deny', null, null],
-      ].map(([sql, d, p, rows]) => [sql, d, p, rows ?? undefined]),
-    );
+      // A refusal's result is appended after its statement event, without waiting.
+      stmts.map((e) => [e.event.sql, e.event.decision, e.event.params, e.result?.rows ?? null]),
+    ).toEqual([
+      ['SELECT id, secret FROM items ORDER BY id', 'allow', null, 2],
+      ['SELECT secret FROM items WHERE id = $1', 'allow', ['2'], 1],
+      ['DELETE FROM items', 'deny', null, null],
+      // Refused at Parse, before its Bind was read: no parameters.
+      ['SELECT * FROM pg_authid WHERE rolname = $1', 'deny', null, null],
+    ]);
     expect((await fetch(`${base_}/sessions/no-such-session`)).status).toBe(404);
+    // A reload is audited on the gateway's own chain.
+    expect(await g.gw.reload()).toBe(true);
   });
 
   it('replays the session from the sink with decisions, rows and bound parameters', async () => {
@@ -192,6 +193,16 @@ describe('recording with a file sink', () => {
     expect(text).toContain('SELECT secret FROM items WHERE id = $1');
     expect(text).toContain('4242');
     expect(text).not.toContain(SECRET_VALUE);
+  });
+
+  it('records the reload on the gateway chain', () => {
+    const reloads = allText(sinkDir)
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { type: string; session_id: string; ok?: boolean })
+      .filter((e) => e.type === 'config_reload');
+    expect(reloads).toHaveLength(1);
+    expect(reloads[0]).toMatchObject({ ok: true, session_id: expect.stringMatching(/^gateway:/) });
   });
 });
 
