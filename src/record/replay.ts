@@ -45,10 +45,13 @@ export function formatTimeline(events: RecordedEvent[], opts: { width?: number }
     const head = `${ev.ts.padEnd(24)} ${String(ev.seq).padStart(5)}  ${oneLine(who(ev), 20).padEnd(20)} `;
     if (e.type === 'statement') {
       const r = e.result;
-      const rows = r?.rows === null || r?.rows === undefined ? '-' : String(r.rows);
-      const dur = r ? `${Number(r.duration_ms).toFixed(2)} ms` : '-';
+      // A refused statement never ran: no rows, no duration; a deny is a refusal already.
+      const ran = r !== undefined && r.outcome !== 'refused';
+      const rows = !ran || r.rows === null || r.rows === undefined ? '-' : String(r.rows);
+      const dur = ran ? `${Number(r.duration_ms).toFixed(2)} ms` : '-';
       let decision = DECISION[ev.decision as string] ?? String(ev.decision);
-      if (r && r.outcome !== 'ok') decision = decision + '/' + String(r.outcome);
+      if (r && r.outcome !== 'ok' && !(r.outcome === 'refused' && ev.decision !== 'allow'))
+        decision = decision + '/' + String(r.outcome);
       let line = `${head}${decision.padEnd(13)} ${rows.padStart(7)} ${dur.padStart(10)}  ${oneLine(String(ev.sql), width)}`;
       if (Array.isArray(ev.params) && ev.params.length)
         line += `  params=${JSON.stringify(ev.params)}`;

@@ -64,6 +64,7 @@ export class SpoolWriter {
   /** Bytes queued but not yet written (memory backlog). */
   pendingBytes = 0;
   failed = false;
+  private abandoned = false;
   writes = 0;
   syncs = 0;
   segment: string;
@@ -109,10 +110,17 @@ export class SpoolWriter {
     await new Promise<void>((r) => this.drained.push(r));
   }
 
+  /**
+   * Close the segment. Call after `drain()` has resolved, or after `abandon()`: a spool
+   * that keeps failing never drains.
+   */
   async close(): Promise<void> {
     if (this.syncTimer) clearInterval(this.syncTimer);
+    if (!this.abandoned) await this.drain();
+    // An abandoned spool may still have a (failing) write in flight: let it finish.
+    while (this.flushing) await new Promise((r) => setTimeout(r, 5));
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    await this.drain();
+    this.retryTimer = null;
     if (this.file) {
       if (this.dirty) await this.file.datasync().catch(() => undefined);
       await this.file.close().catch(() => undefined);
@@ -121,7 +129,7 @@ export class SpoolWriter {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.flushing || this.retryTimer) return;
+    if (this.scheduled || this.flushing || this.retryTimer || this.abandoned) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -234,7 +242,8 @@ export class SpoolWriter {
       }
     } finally {
       this.flushing = false;
-      if (!this.queue.length && !this.retryTimer) for (const r of this.drained.splice(0)) r();
+      if ((!this.queue.length && !this.retryTimer) || this.abandoned)
+        for (const r of this.drained.splice(0)) r();
     }
   }
 
@@ -255,6 +264,10 @@ export class SpoolWriter {
       }
     }
     this.o.onWriteError(err);
+    if (this.abandoned) {
+      this.queue = [];
+      return;
+    }
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       void this.flush();
@@ -264,6 +277,7 @@ export class SpoolWriter {
 
   /** Give up on queued lines (close while the spool is broken). */
   abandon(): number {
+    this.abandoned = true;
     const n = this.queue.length;
     for (const it of this.queue) if ('line' in it && it.w) it.w.reject(this.o.makeError('closed'));
     this.queue = [];
