@@ -40,8 +40,10 @@ const DB = 'dp_bad_input';
 const MiB = 1024 * 1024;
 /** Main gateway: TLS on, 1 MiB message cap, 500 ms message timeout. */
 let g: TestGateway;
-/** Second gateway: no TLS, 1 s authentication timeout. */
+/** Second gateway: no TLS, a short (2 s) authentication timeout. */
 let gt: TestGateway;
+/** Third gateway: no TLS, default timeouts. */
+let gn: TestGateway;
 let certDir: string;
 let admin: pg.Client;
 
@@ -80,13 +82,15 @@ beforeAll(async () => {
     },
     session: { maxMessageBytes: MiB, messageTimeoutMs: 500 },
   });
-  gt = await startTestGateway(DB, { auth: { jwt: { jwks: { dev: true } }, timeoutMs: 1000 } });
+  gt = await startTestGateway(DB, { auth: { jwt: { jwks: { dev: true } }, timeoutMs: 2000 } });
+  gn = await startTestGateway(DB);
   admin = await adminClient(DB);
 });
 afterAll(async () => {
   await admin?.end();
   await g?.stop();
   await gt?.stop();
+  await gn?.stop();
   if (certDir) rmSync(certDir, { recursive: true, force: true });
 });
 
@@ -400,10 +404,10 @@ describe('TLS and GSS negotiation', () => {
   });
 
   it('SSLRequest without TLS configured: N, then a plaintext login on the same socket', async () => {
-    const c = await fresh(gt);
+    const c = await fresh(gn);
     await c.write(sslRequest());
     expect(await c.byte()).toBe('N');
-    await c.login(DB, await gt.token());
+    await c.login(DB, await gn.token());
     expect(rows(await c.simple('SELECT 1'))).toEqual([['1']]);
     c.destroy();
   });
@@ -565,7 +569,7 @@ describe('resource exhaustion', () => {
     let sessions = -1;
     let backends = -1;
     while (Date.now() < deadline) {
-      sessions = g.gw.sessions.size + gt.gw.sessions.size;
+      sessions = g.gw.sessions.size + gt.gw.sessions.size + gn.gw.sessions.size;
       const r = await admin.query(
         "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
         [DB],
