@@ -100,6 +100,40 @@ describe('admin API of a running gateway', () => {
       expect(l).toMatch(/^[a-z_]+(\{[^}]*\})? -?[\d.e+-]+$/);
   });
 
+  it('counts failed logins and returns the connection gauges to zero when clients leave', async () => {
+    const scrape = async () => (await app.request('/metrics')).text();
+    const failures = metric(await scrape(), 'portcullis_auth_failures_total', '');
+    const bad = new pg.Client({
+      host: '127.0.0.1',
+      port: g.port,
+      user: 'agent-1',
+      database: DB,
+      password: 'not-a-token',
+    });
+    await expect(bad.connect()).rejects.toMatchObject({ code: '28P01' });
+    const text = await scrape();
+    const after = text
+      .split('\n')
+      .filter((l) => l.startsWith('portcullis_auth_failures_total'))
+      .reduce((n, l) => n + Number(l.split(' ')[1]), 0);
+    expect(after).toBeGreaterThan(failures);
+    const idle = async () => {
+      const deadline = Date.now() + 30_000;
+      while (metric(await scrape(), 'portcullis_client_connections', '') !== 0) {
+        if (Date.now() > deadline) throw new Error('client_connections never returned to 0');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    await idle(); // clients of earlier tests may still be closing
+    const c = await client();
+    await c.query('SELECT 1');
+    expect(metric(await scrape(), 'portcullis_client_connections', '')).toBe(1);
+    expect(metric(await scrape(), 'portcullis_upstream_connections', '')).toBe(1);
+    await c.end();
+    await idle();
+    expect(metric(await scrape(), 'portcullis_upstream_connections', '')).toBe(0);
+  });
+
   it('POST /explain gives the decision and the rule values for a SQL string', async () => {
     const post = (body: unknown) =>
       app.request('/explain', {
