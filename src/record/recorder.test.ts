@@ -444,3 +444,22 @@ describe('spool failures on a real file system', () => {
     expect(r.breaks).toEqual([]);
   });
 });
+
+describe('close on a broken spool (regression: close waited forever)', () => {
+  it('gives up on unwritable events after its drain timeout and resolves', async () => {
+    const dir = await tempDir();
+    const { c, fs } = countingFs();
+    const alerts: string[] = [];
+    const rec = createRecorder({ spoolDir: dir, fs, onAlert: (m) => alerts.push(m) });
+    const s = await rec.openSession(startInfo());
+    c.failWrites = true;
+    await expect(s.statement(stmt())).rejects.toBeInstanceOf(RecordingUnavailable);
+    const keepAlive = setInterval(() => undefined, 1000);
+    try {
+      await rec.close();
+    } finally {
+      clearInterval(keepAlive);
+    }
+    expect(alerts).toContain('recorder closed with unwritten events');
+  }, 20_000);
+});
