@@ -177,6 +177,24 @@ describe('Gateway.reload()', () => {
     }
   });
 
+  it('warns that a changed listen address is not applied until restart', async () => {
+    const file = join(dir, 'gateway.config.json');
+    const { readFileSync } = await import('node:fs');
+    const good = readFileSync(file, 'utf8');
+    const cfg = JSON.parse(good) as { admin: { port: number } };
+    writeFileSync(file, JSON.stringify({ ...cfg, admin: { ...cfg.admin, port: 1 } }));
+    try {
+      expect(await gw.reload()).toBe(true);
+      expect(
+        logs.find((l) => l.includes('admin changes take effect at the next start')),
+      ).toBeDefined();
+      expect(logs.some((l) => l.includes('listen changes'))).toBe(false);
+      expect(gw.snapshot.admin.port).toBe(0);
+    } finally {
+      writeFileSync(file, good);
+    }
+  });
+
   it('lets a statement in flight finish under the decision it got', async () => {
     policy(ALL_READS);
     expect(await gw.reload()).toBe(true);

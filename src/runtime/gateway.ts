@@ -146,7 +146,18 @@ export class Gateway {
       const baseDir = file ? dirname(file) : this.opts.baseDir;
       const next = await buildSnapshot(config, { baseDir, embedded: this.opts.embedded });
       const prev = this.snapshot.policy.version;
-      this.snapshot = { ...next, listen: this.snapshot.listen, admin: this.snapshot.admin };
+      const { listen, admin } = this.snapshot;
+      // Sockets stay bound: say so rather than let an edited address look applied.
+      for (const [key, was, now] of [
+        ['listen', listen, next.listen],
+        ['admin', admin, next.admin],
+      ] as const)
+        if (JSON.stringify(was) !== JSON.stringify(now))
+          log.warn(`${key} changes take effect at the next start`, {
+            running: was,
+            configured: now,
+          });
+      this.snapshot = { ...next, listen, admin };
       log.info('configuration reloaded', { policy: next.policy.version, previous_policy: prev });
       this.context.auditGateway('config_reload', {
         ok: true,
