@@ -127,4 +127,18 @@ describe('COPY at the protocol level', () => {
     expect(busy).toHaveLength(0);
     c.destroy();
   });
+
+  it('regression: COPY FROM STDIN after a SET in the same query string does not wait forever', async () => {
+    const c = await raw();
+    await c.write(query("SET client_encoding = 'UTF8'; COPY t FROM STDIN"));
+    const head = await c.until('G');
+    expect(head.at(-1)?.type).toBe('G');
+    await c.write(Buffer.concat([copyData('30\tthirty\n'), copyDone()]));
+    const ms = await c.until('Z');
+    expect(ms.map((m) => m.type)).toContain('C');
+    expect(ms.at(-1)?.type).toBe('Z');
+    expect(await count('id = 30')).toBe(1);
+    expect(rows(await c.simple('SELECT 1'))).toEqual([['1']]);
+    c.destroy();
+  });
 });

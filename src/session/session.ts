@@ -218,15 +218,20 @@ export class Session {
   private onClientData(chunk: Buffer): void {
     if (this.closed) return;
     this.reader.push(chunk);
-    if (this.barrier) this.client.pause();
+    if (this.barrier && !this.copyIn) this.client.pause();
     this.pump();
   }
 
+  /** Reading waits on a barrier, except for the data of a running COPY FROM STDIN. */
+  private holding(): boolean {
+    return this.barrier && !this.copyIn;
+  }
+
   private pump(): void {
-    if (this.busy || this.barrier || this.closed) return;
+    if (this.busy || this.holding() || this.closed) return;
     this.upstream.cork();
     try {
-      while (!this.busy && !this.barrier && !this.closed) {
+      while (!this.busy && !this.holding() && !this.closed) {
         // Judge the type byte before waiting for a body, as PostgreSQL does: an unknown type
         // claiming a long length would otherwise hold the session until the message timeout.
         const t = this.reader.peekType();
@@ -255,7 +260,7 @@ export class Session {
 
   /** A message left half-sent for too long ends the session (slowloris). */
   private armMessageTimer(): void {
-    if (this.reader.pending > 0 && !this.closed && !this.barrier) {
+    if (this.reader.pending > 0 && !this.closed && !this.holding()) {
       if (!this.messageTimer) {
         this.messageTimer = setTimeout(
           () => this.fatal(ClientError.protocolViolation('incomplete message timed out')),
@@ -805,6 +810,14 @@ export class Session {
       case B.CopyInResponse:
       case B.CopyBothResponse: {
         this.copyIn = true;
+        // COPY data is read through a barrier (the statement itself is running).
+        if (this.barrier) {
+          setImmediate(() => {
+            if (this.closed) return;
+            if (!this.clientPaused) this.client.resume();
+            this.pump();
+          });
+        }
         // The server ignored the Sync that ended this COPY's batch (libpq sends Execute and
         // Sync before the data): its ReadyForQuery follows the client's next Sync, after
         // CopyDone. Reopen the item so that Sync ends it and the queue stays in step.
