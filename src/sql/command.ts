@@ -515,6 +515,11 @@ export function describe(
       };
       break;
     }
+    case 'CreateSeqStmt':
+    case 'AlterSeqStmt':
+      rel(b.sequence ? body(b.sequence) : undefined, 'write', 'sequence');
+      w.walk(b.options, Walker.rootCtx('write'));
+      break;
     case 'RefreshMatViewStmt':
       rel(b.relation ? body(b.relation) : undefined, 'write', 'matview');
       d.extra.refresh = { concurrent: Boolean(b.concurrent) };

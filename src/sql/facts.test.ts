@@ -630,6 +630,10 @@ describe('kind-specific facts', () => {
     expect(rels(one('GRANT SELECT ON orders TO r'))).toEqual(['public.orders:write']);
     expect(rels(one('CREATE INDEX i ON orders (status)'))).toEqual(['public.orders:write']);
     expect(rels(one('VACUUM ANALYZE orders'))).toEqual(['public.orders:write']);
+    expect(rels(one('ALTER SEQUENCE orders_id_seq RESTART'))).toEqual([
+      'public.orders_id_seq:write:sequence',
+    ]);
+    expect(rels(one('CREATE SEQUENCE s OWNED BY orders.id'))).toEqual(['public.s:write:sequence']);
   });
 });
 
