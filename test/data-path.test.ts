@@ -97,3 +97,28 @@ describe('node pg through the gateway', () => {
     await expect(c.connect()).rejects.toMatchObject({ code: '28P01' });
   });
 });
+
+describe('EXECUTE of a prepared statement', () => {
+  it('is decided on the prepared statement and on its parameter expressions', async () => {
+    const g2 = await startTestGateway(DB, { policy: { files: ['policies.rego'] } });
+    try {
+      const c = new pg.Client({
+        host: '127.0.0.1',
+        port: g2.port,
+        user: 'a',
+        database: DB,
+        password: await g2.token(),
+      });
+      await c.connect();
+      await c.query('PREPARE byid(int) AS SELECT name FROM items WHERE id = $1');
+      expect((await c.query('EXECUTE byid(1)')).rows).toEqual([{ name: 'one' }]);
+      // A side-effecting function smuggled in as a parameter is refused.
+      await expect(
+        c.query('EXECUTE byid(pg_catalog.pg_advisory_lock(1)::int)'),
+      ).rejects.toMatchObject({ code: '42501' });
+      await c.end();
+    } finally {
+      await g2.stop();
+    }
+  });
+});

@@ -368,7 +368,20 @@ export class Session {
     const ex = st.execute as { name?: string } | undefined;
     if (ex && typeof ex.name === 'string') {
       const p = this.prepared.get(ex.name);
-      if (p) return { ...p.facts, text: st.text, command: p.facts.command, execute: ex };
+      // The prepared statement's facts, plus whatever the EXECUTE's own parameter
+      // expressions touch (EXECUTE p(pg_sleep(9)) calls a function too).
+      if (p) {
+        return {
+          ...p.facts,
+          text: st.text,
+          command: p.facts.command,
+          execute: ex,
+          relations: [...p.facts.relations, ...st.relations],
+          columns: [...p.facts.columns, ...st.columns],
+          functions: [...p.facts.functions, ...st.functions],
+          opaque: p.facts.opaque || st.opaque,
+        };
+      }
     }
     return st;
   }
