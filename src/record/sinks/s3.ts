@@ -1,11 +1,10 @@
 // S3 sink: sealed segments as objects under a prefix, through @aws-sdk/client-s3.
-import {
-  GetObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { SegmentSource, Sink } from '../types.js';
+
+// The SDK is large (~25 MB resident): load it only when an S3 sink is used.
+let sdk: Promise<typeof import('@aws-sdk/client-s3')> | undefined;
+const loadSdk = () => (sdk ??= import('@aws-sdk/client-s3'));
 
 export interface S3SinkOptions {
   bucket: string;
@@ -30,8 +29,9 @@ export interface S3SinkOptions {
 export function s3Sink(o: S3SinkOptions) {
   const prefix = o.prefix ? (o.prefix.endsWith('/') ? o.prefix : o.prefix + '/') : '';
   let client: S3Client | undefined;
-  const c = () =>
-    (client ??= new S3Client({
+  const c = async () => {
+    const { S3Client } = await loadSdk();
+    return (client ??= new S3Client({
       region: o.region ?? 'us-east-1',
       endpoint: o.endpoint,
       credentials: o.credentials,
@@ -39,11 +39,15 @@ export function s3Sink(o: S3SinkOptions) {
       maxAttempts: 2,
       requestHandler: { requestTimeout: o.requestTimeoutMs ?? 10_000, connectionTimeout: 3_000 },
     }));
+  };
   return {
     name: o.name ?? 's3:' + o.bucket,
     rotation: { maxBytes: o.rotateBytes, maxMs: o.rotateMs },
     async put(segment: string, bytes: Uint8Array): Promise<void> {
-      await c().send(
+      const { PutObjectCommand } = await loadSdk();
+      await (
+        await c()
+      ).send(
         new PutObjectCommand({
           Bucket: o.bucket,
           Key: prefix + segment,
@@ -56,7 +60,10 @@ export function s3Sink(o: S3SinkOptions) {
       const out: string[] = [];
       let token: string | undefined;
       do {
-        const r = await c().send(
+        const { ListObjectsV2Command } = await loadSdk();
+        const r = await (
+          await c()
+        ).send(
           new ListObjectsV2Command({ Bucket: o.bucket, Prefix: prefix, ContinuationToken: token }),
         );
         for (const obj of r.Contents ?? []) {
@@ -68,7 +75,10 @@ export function s3Sink(o: S3SinkOptions) {
       return out.sort();
     },
     async read(segment: string): Promise<Uint8Array> {
-      const r = await c().send(new GetObjectCommand({ Bucket: o.bucket, Key: prefix + segment }));
+      const { GetObjectCommand } = await loadSdk();
+      const r = await (
+        await c()
+      ).send(new GetObjectCommand({ Bucket: o.bucket, Key: prefix + segment }));
       if (!r.Body) throw new Error(`empty object ${prefix + segment}`);
       return await r.Body.transformToByteArray();
     },
