@@ -42,10 +42,11 @@ export class DecisionPoint {
     // Cached decisions are keyed by the facts' identity (see factsKey) and the session
     // state the policy can see; a decision that read the text, the parameters or the
     // clock is never cached.
-    const cacheable = !engine.readsVolatileInput;
+    const fk = factsKey(facts);
+    const cacheable = !engine.readsVolatileInput && fk !== undefined;
     let key = '';
     if (cacheable) {
-      key = `${factsKey(facts)}\0${protocol}\0${this.session.in_transaction ? 1 : 0}\0${index}\0${count}`;
+      key = `${fk}\0${protocol}\0${this.session.in_transaction ? 1 : 0}\0${index}\0${count}`;
       const hit = this.cache.get(key);
       if (hit) return hit;
     }
@@ -92,9 +93,10 @@ export class DecisionPoint {
  * exact text is the key (never the fingerprint alone, which ignores literals that can
  * matter, e.g. set_config's first argument).
  */
-function factsKey(facts: StatementFacts): string {
+function factsKey(facts: StatementFacts): string | undefined {
   const k = (facts as unknown as Record<symbol, unknown>)[FACTS_KEY];
-  return typeof k === 'string' ? k : 'T' + facts.text;
+  if (typeof k === 'string') return k;
+  return typeof facts.text === 'string' && facts.text !== '' ? 'T' + facts.text : undefined;
 }
 
 /** The error an agent sees for a refused statement: reason, JSON detail, hint. */

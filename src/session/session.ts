@@ -8,7 +8,7 @@ import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { analyze } from '../sql/index.js';
+import { FACTS_KEY, analyze } from '../sql/index.js';
 import type { StatementFacts } from '../sql/types.js';
 import type { DecisionRecord, SessionFacts } from '../policy/types.js';
 import type { UpstreamSession, UpstreamTarget } from '../upstream/connect.js';
@@ -380,6 +380,8 @@ export class Session {
           columns: [...p.facts.columns, ...st.columns],
           functions: [...p.facts.functions, ...st.functions],
           opaque: p.facts.opaque || st.opaque,
+          // Not the prepared statement's template any more: cache by the EXECUTE's text.
+          [FACTS_KEY]: undefined,
         };
       }
     }
@@ -947,7 +949,7 @@ export class Session {
   }
 
   private countDecision(kind: string, n = 1): void {
-    if (n > 0) this.ctx.metrics.statements.inc({ decision: kind }, n);
+    if (n > 0) this.ctx.metrics.statements.inc(DECISION_LABELS[kind] ?? { decision: kind }, n);
   }
 
   /** Send a fatal error to the client and close both sides. */
@@ -1039,6 +1041,13 @@ function mayChangeSettings(f: StatementFacts): boolean {
     f.functions.some((fn) => fn.name === 'set_config' || fn.effect === 'unknown')
   );
 }
+
+/** Constant label objects, so metrics render each series key once. */
+const DECISION_LABELS: Record<string, { decision: string }> = {
+  allow: { decision: 'allow' },
+  deny: { decision: 'deny' },
+  approval: { decision: 'approval' },
+};
 
 const EMPTY_ALLOWED: DecisionRecord = {
   decision: { kind: 'allow', mask: {}, limits: {}, reasons: [] },

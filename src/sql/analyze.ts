@@ -142,21 +142,7 @@ function analyzeUnsafe(text: string, opts: AnalyzeOptions): AnalyzedText {
   return { statements: withTexts(text, templates, bounds), empty: false };
 }
 
-/**
- * Marks facts with the identity of the template they came from (non-enumerable), so that a
- * consumer can cache per template: texts sharing a template differ only in literals that
- * do not change any fact. Used by the session's decision cache.
- */
-export const FACTS_KEY = Symbol.for('portcullis.factsKey');
-const templateIds = new WeakMap<FactsTemplate, string>();
-let nextTemplateId = 0;
-
-function mark(facts: StatementFacts, t: FactsTemplate): StatementFacts {
-  let id = templateIds.get(t);
-  if (id === undefined) templateIds.set(t, (id = 'F' + (nextTemplateId++).toString(36)));
-  Object.defineProperty(facts, FACTS_KEY, { value: id });
-  return facts;
-}
+export { FACTS_KEY } from './facts.js';
 
 /** Cache key: kind prefix plus the key text, or its SHA-256 when long. */
 function storeKey(kind: 'N' | 'R', k: string): string {
@@ -171,14 +157,9 @@ function withTexts(
   b: readonly number[],
 ): StatementFacts[] {
   if (templates.length === 1 && b[0] === 0 && b[1] === text.length)
-    return [mark({ text, ...templates[0] } as StatementFacts, templates[0])];
+    return [{ text, ...templates[0] } as StatementFacts];
   const out: StatementFacts[] = [];
   for (let i = 0; i < templates.length; i++)
-    out.push(
-      mark(
-        { text: text.slice(b[2 * i], b[2 * i + 1]), ...templates[i] } as StatementFacts,
-        templates[i],
-      ),
-    );
+    out.push({ text: text.slice(b[2 * i], b[2 * i + 1]), ...templates[i] } as StatementFacts);
   return out;
 }

@@ -54,8 +54,19 @@ export function buildTemplate(
     return t;
   };
   const template = build(node, false);
+  (template as unknown as Record<symbol, string>)[FACTS_KEY] =
+    'F' + (nextTemplateId++).toString(36);
   return { template: deepFreeze(template), literalSensitive: sensitive };
 }
+
+/**
+ * Facts carry the identity of the template they came from under a symbol key (invisible
+ * to JSON and to Object.keys; object spread copies it), so that a consumer can cache per
+ * template: texts sharing a template differ only in literals that change no fact. Used by
+ * the session's decision cache.
+ */
+export const FACTS_KEY = Symbol.for('portcullis.factsKey');
+let nextTemplateId = 0;
 
 /** Freeze a plain tree without recursion. */
 export function deepFreeze<T>(root: T): T {

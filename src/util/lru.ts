@@ -7,9 +7,12 @@ export class Lru<K, V> {
   get(key: K): V | undefined {
     const v = this.map.get(key);
     if (v === undefined) return undefined;
-    // Refresh recency only occasionally would be cheaper, but correctness first:
-    this.map.delete(key);
-    this.map.set(key, v);
+    // Recency only matters once eviction is near; below half full, skip the re-insert
+    // (a delete and a set on every hit of the per-statement cache).
+    if (this.map.size > this.capacity >> 1) {
+      this.map.delete(key);
+      this.map.set(key, v);
+    }
     return v;
   }
 

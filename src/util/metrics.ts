@@ -2,7 +2,16 @@
 
 type Labels = Record<string, string>;
 
+const keyCache = new WeakMap<Labels, string>();
+
+/** Label set → series key; constant label objects are rendered once. */
 function key(labels: Labels): string {
+  let k = keyCache.get(labels);
+  if (k === undefined) keyCache.set(labels, (k = render(labels)));
+  return k;
+}
+
+function render(labels: Labels): string {
   const ks = Object.keys(labels);
   if (ks.length === 0) return '';
   return (
