@@ -10,7 +10,7 @@ import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { FACTS_KEY, analyze } from '../sql/index.js';
 import type { StatementFacts } from '../sql/types.js';
-import type { DecisionRecord, SessionFacts } from '../policy/types.js';
+import type { DecisionRecord, PolicyEngine, SessionFacts } from '../policy/types.js';
 import type { UpstreamSession, UpstreamTarget } from '../upstream/connect.js';
 import {
   B,
@@ -126,6 +126,11 @@ export class Session {
   private messageTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private readonly prepared = new NameTable<Prepared>();
+  /** Parse text → facts and decision, for drivers that re-send the same Parse. */
+  private readonly parseMemo = new Map<
+    string,
+    { prepared: Prepared; engine: PolicyEngine; inTxn: boolean }
+  >();
   private readonly portals = new NameTable<Portal>(1000);
   private readonly decisions: DecisionPoint;
   private readonly facts: SessionFacts;
@@ -516,6 +521,13 @@ export class Session {
               message: 'query text is not valid UTF-8',
             });
           }
+          // Drivers re-send the same Parse text for every execution (unnamed statements):
+          // reuse the facts and decision when nothing they depend on has changed.
+          const hit = this.parseMemo.get(m.sql);
+          if (hit && hit.engine === this.ctx.policy() && hit.inTxn === this.facts.in_transaction) {
+            this.prepared.stage(m.name, hit.prepared);
+            break;
+          }
           const a = analyze(m.sql, this.analyzeOpts());
           if (a.error)
             return deny(
@@ -538,7 +550,16 @@ export class Session {
             : EMPTY_ALLOWED;
           if (rec.decision.kind !== 'allow') return deny(refusalFields(rec), facts, rec);
           if (a.statements[0]) this.stageNames(facts, rec);
-          this.prepared.stage(m.name, { facts, decision: rec });
+          const prepared = { facts, decision: rec };
+          this.prepared.stage(m.name, prepared);
+          if (memoizable(facts, rec)) {
+            if (this.parseMemo.size >= 256) this.parseMemo.clear();
+            this.parseMemo.set(m.sql, {
+              prepared,
+              engine: this.ctx.policy(),
+              inTxn: this.facts.in_transaction,
+            });
+          }
           break;
         }
         case 'bind': {
@@ -1048,6 +1069,22 @@ const DECISION_LABELS: Record<string, { decision: string }> = {
   deny: { decision: 'deny' },
   approval: { decision: 'approval' },
 };
+
+/**
+ * A Parse may be answered from the memo only when its effect is the decision alone: no
+ * name changes (PREPARE, DEALLOCATE, DISCARD, EXECUTE) and a decision that read nothing
+ * volatile.
+ */
+function memoizable(f: StatementFacts, rec: DecisionRecord): boolean {
+  return (
+    !rec.volatile &&
+    rec.decision.kind === 'allow' &&
+    f.prepare === undefined &&
+    f.deallocate === undefined &&
+    f.discard === undefined &&
+    f.execute === undefined
+  );
+}
 
 const EMPTY_ALLOWED: DecisionRecord = {
   decision: { kind: 'allow', mask: {}, limits: {}, reasons: [] },
