@@ -443,6 +443,15 @@ export const GATEWAY_LEVELS: {
     },
     byDefault: true,
   },
+  {
+    // Write-ahead to the OS before forwarding (survives kill -9), fsync on an interval.
+    name: 'gw-record-write',
+    overrides: {
+      policy: { files: [rego('bench.rego')] },
+      recording: { enabled: true, durability: 'write' },
+    },
+    byDefault: true,
+  },
 ];
 
 /** Every known target, in the order they run within a round. */
