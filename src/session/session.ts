@@ -604,10 +604,10 @@ export class Session {
     this.portals.commit();
     this.countDecision('allow', toRecord.length);
     this.statements += toRecord.length;
-    const frames: Buffer[] = [];
-    for (const m of batch) appendCoalesced(frames, m.frame.raw);
-    appendCoalesced(frames, boundary);
-    this.forwardRecorded(toRecord, frames, sync);
+    const raws: Buffer[] = [];
+    for (const m of batch) raws.push(m.frame.raw);
+    raws.push(boundary);
+    this.forwardRecorded(toRecord, coalesce(raws), sync);
     // Only a Sync brings a ReadyForQuery to lift the barrier.
     if (sync && toRecord.some((r) => mayChangeSettings(r.facts))) this.barrier = true;
     if (!sync) this.settingsInDoubt = doubt;
@@ -1027,14 +1027,33 @@ export class Session {
 }
 
 /**
- * Append a frame, merging it with the previous one when they are adjacent bytes of the
- * same received chunk (the usual case for a pipelined batch): one write instead of many.
+ * Merge frames that are adjacent bytes of the same received chunk (the usual case for a
+ * pipelined batch) into one view per run: one write, one allocation.
  */
-function appendCoalesced(out: Buffer[], b: Buffer): void {
-  const last = out[out.length - 1];
-  if (last && last.buffer === b.buffer && last.byteOffset + last.length === b.byteOffset) {
-    out[out.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + b.length);
-  } else out.push(b);
+function coalesce(frames: Buffer[]): Buffer[] {
+  const out: Buffer[] = [];
+  let run = frames[0];
+  let end = run.byteOffset + run.length;
+  for (let i = 1; i < frames.length; i++) {
+    const b = frames[i];
+    if (b.buffer === run.buffer && b.byteOffset === end) {
+      end += b.length;
+      continue;
+    }
+    out.push(
+      end === run.byteOffset + run.length
+        ? run
+        : Buffer.from(run.buffer, run.byteOffset, end - run.byteOffset),
+    );
+    run = b;
+    end = b.byteOffset + b.length;
+  }
+  out.push(
+    end === run.byteOffset + run.length
+      ? run
+      : Buffer.from(run.buffer, run.byteOffset, end - run.byteOffset),
+  );
+  return out;
 }
 
 function settingsInDoubtError(): ErrorFields {
