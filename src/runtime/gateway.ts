@@ -9,7 +9,7 @@ import { adminApp } from '../admin/app.js';
 import { initSql } from '../sql/index.js';
 import { acceptClient } from '../session/accept.js';
 import { CancelRegistry } from '../session/cancel.js';
-import type { GatewayContext, SessionRecorderPort } from '../session/context.js';
+import type { GatewayContext, LiveSession, SessionRecorderPort } from '../session/context.js';
 import type { UpstreamTarget } from '../upstream/connect.js';
 import { log } from '../util/logger.js';
 import { Metrics } from '../util/metrics.js';
@@ -35,11 +35,7 @@ export class Gateway {
   snapshot!: Snapshot;
   readonly metrics = new Metrics();
   readonly cancels = new CancelRegistry();
-  readonly sessions = new Set<{
-    id: string;
-    shutdown(reason: 'shutdown'): void;
-    idle(): boolean;
-  }>();
+  readonly sessions = new Set<LiveSession>();
   private readonly upstreamInUse = new Map<string, number>();
   private server: Server | undefined;
   private admin: ServerType | undefined;
@@ -185,7 +181,7 @@ export class Gateway {
     const deadline = Date.now() + graceMs;
     while (this.sessions.size > 0 && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 25));
-    for (const s of [...this.sessions]) (s as unknown as { close(): void }).close();
+    for (const s of [...this.sessions]) s.close();
     await new Promise<void>((resolve) =>
       this.admin ? this.admin.close(() => resolve()) : resolve(),
     );

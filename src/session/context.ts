@@ -37,6 +37,16 @@ export interface SessionSettings {
   bindClientCertToUser: boolean;
 }
 
+/** What the runtime and admin API may do with a live session. */
+export interface LiveSession {
+  id: string;
+  /** Close once in-flight work is done (graceful shutdown). */
+  shutdown(reason: 'shutdown'): void;
+  idle(): boolean;
+  /** Close now. */
+  close(): void;
+}
+
 export interface GatewayContext {
   settings(): SessionSettings;
   tls(): SecureContext | undefined;
@@ -52,7 +62,7 @@ export interface GatewayContext {
   readonly metrics: Metrics;
   readonly cancels: CancelRegistry;
   /** Live sessions, for shutdown and the admin API. */
-  readonly sessions: Set<{ id: string; shutdown(reason: 'shutdown'): void; idle(): boolean }>;
+  readonly sessions: Set<LiveSession>;
   isShuttingDown(): boolean;
   /** Audit gateway-level events (auth failures). Never throws. */
   auditGateway(type: string, fields: Record<string, unknown>): void;
