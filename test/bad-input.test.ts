@@ -10,6 +10,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import {
+  rawLogin,
   adminClient,
   freshDatabase,
   startTestGateway,
@@ -109,11 +110,7 @@ async function canary(gw: TestGateway = g): Promise<void> {
   await c.end();
 }
 
-async function loggedIn(gw: TestGateway = g): Promise<RawClient> {
-  const c = await RawClient.connect(gw.port);
-  await c.login(DB, await gw.token());
-  return c;
-}
+const loggedIn = (gw: TestGateway = g): Promise<RawClient> => rawLogin(gw, DB);
 
 async function fresh(gw: TestGateway = g): Promise<RawClient> {
   return RawClient.connect(gw.port);

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import {
+  rawLogin,
   adminClient,
   freshDatabase,
   startTestGateway,
@@ -43,11 +44,7 @@ afterAll(async () => {
   await g?.stop();
 });
 
-async function raw(): Promise<RawClient> {
-  const c = await RawClient.connect(g.port);
-  await c.login(DB, await g.token());
-  return c;
-}
+const raw = (): Promise<RawClient> => rawLogin(g, DB);
 
 async function count(where = 'true'): Promise<number> {
   return (await admin.query(`SELECT count(*)::int AS n FROM t WHERE ${where}`)).rows[0].n;

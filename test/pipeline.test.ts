@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import {
+  rawLogin,
   adminClient,
   freshDatabase,
   startTestGateway,
@@ -37,11 +38,7 @@ beforeAll(async () => {
 });
 afterAll(async () => g?.stop());
 
-async function raw(): Promise<RawClient> {
-  const c = await RawClient.connect(g.port);
-  await c.login(DB, await g.token());
-  return c;
-}
+const raw = (): Promise<RawClient> => rawLogin(g, DB);
 
 const types = (ms: Message[]) => ms.map((m) => m.type).join('');
 

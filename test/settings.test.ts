@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import {
+  rawLogin,
   adminClient,
   freshDatabase,
   startTestGateway,
@@ -38,11 +39,7 @@ afterAll(async () => {
   await g?.stop();
 });
 
-async function raw(): Promise<RawClient> {
-  const c = await RawClient.connect(g.port);
-  await c.login(DB, await g.token());
-  return c;
-}
+const raw = (): Promise<RawClient> => rawLogin(g, DB);
 
 function status(ms: Message[]): Record<string, string> {
   const out: Record<string, string> = {};

@@ -8,6 +8,7 @@ import { DEV_AUDIENCE, DEV_ISSUER, loadOrCreateDevKey, mintToken } from '../../s
 import type { GatewayConfig } from '../../src/config/index.js';
 import { Gateway, type GatewayOptions } from '../../src/runtime/gateway.js';
 import { testPg } from '../pg-env.js';
+import { RawClient } from './raw.js';
 
 export interface TestGateway {
   gw: Gateway;
@@ -45,6 +46,13 @@ export async function freshDatabase(name: string, setupSql?: string): Promise<vo
     await d.query(setupSql);
     await d.end();
   }
+}
+
+/** A raw-protocol client, logged in to `database` through the gateway with a fresh token. */
+export async function rawLogin(g: TestGateway, database: string): Promise<RawClient> {
+  const c = await RawClient.connect(g.port);
+  await c.login(database, await g.token());
+  return c;
 }
 
 export async function startTestGateway(
