@@ -1,4 +1,6 @@
 // The `portcullis` command: start, check, token, apikey, policy, replay, verify.
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load.js';
@@ -157,10 +159,18 @@ async function apikeyCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-// Run when executed directly (tsx src/cli/main.ts, or node dist/portcullis.mjs); the bin
-// script imports main() instead.
-const invoked = process.argv[1] ?? '';
-if (/(cli[\\/]main\.ts|dist[\\/]portcullis\.mjs)$/.test(invoked)) {
+// Run when this file is the entry point (tsx src/cli/main.ts, or node on the bundle under
+// any name); the bin script imports main() instead.
+function isEntryPoint(): boolean {
+  const invoked = process.argv[1];
+  if (!invoked) return false;
+  try {
+    return realpathSync(invoked) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+if (isEntryPoint()) {
   main(process.argv.slice(2)).then(
     (code) => {
       if (code !== 0 || process.argv[2] !== 'start') process.exit(code);

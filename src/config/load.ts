@@ -5,7 +5,7 @@ import { createRequire, isBuiltin } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { cosmiconfig, type Loader } from 'cosmiconfig';
-import { build, type Plugin } from 'esbuild';
+import type { Plugin } from 'esbuild';
 import type { GatewayConfig } from './types.js';
 import { validateConfig } from './validate.js';
 
@@ -48,6 +48,8 @@ function packagesFrom(configDir: string): Plugin {
 }
 
 const loadTs: Loader = async (filepath) => {
+  // Loaded on demand: a bundled gateway with a .mjs or .json config runs without esbuild.
+  const { build } = await import('esbuild');
   const out = await build({
     entryPoints: [filepath],
     bundle: true,

@@ -33,7 +33,7 @@ async function lines(dir: string) {
 
 /** node fs with counters, and a switch that makes writes fail. */
 function countingFs() {
-  const c = { writes: 0, syncs: 0, failWrites: false };
+  const c = { writes: 0, syncWrites: 0, syncs: 0, failWrites: false };
   const fs: SpoolFs = {
     ...nodeSpoolFs,
     async open(p, flags) {
@@ -44,6 +44,12 @@ function countingFs() {
           if (c.failWrites) throw Object.assign(new Error('EIO: injected'), { code: 'EIO' });
           c.writes++;
           return f.write(d);
+        },
+        writeSync: (d) => {
+          if (c.failWrites) throw Object.assign(new Error('EIO: injected'), { code: 'EIO' });
+          c.writes++;
+          c.syncWrites++;
+          return f.writeSync!(d);
         },
         datasync: async () => {
           c.syncs++;
@@ -190,6 +196,51 @@ describe('recorder', () => {
     expect(c.syncs).toBe(syncs);
     expect(c.writes).toBeGreaterThanOrEqual(10);
     await rec.close();
+  });
+
+  it("'write' durability writes a statement before returning its seq, without a thread-pool hop", async () => {
+    const dir = await tempDir();
+    const { c, fs } = countingFs();
+    const rec = createRecorder({ spoolDir: dir, fs, durability: 'write', syncIntervalMs: 60_000 });
+    const s = await rec.openSession(startInfo({ sessionId: 'ws' }));
+    const r = s.statements([stmt('SELECT 1'), stmt('SELECT 2')]);
+    expect(r).toEqual([2, 3]);
+    // Already in the file when the seqs come back: a kill -9 now loses nothing.
+    const text = await readFile(
+      join(
+        dir,
+        (await readdir(dir)).find((n) => n.endsWith('.jsonl'))!,
+      ),
+      'utf8',
+    );
+    expect(text).toContain('"sql":"SELECT 2"');
+    expect(c.syncWrites).toBeGreaterThan(0);
+    await rec.close();
+  });
+
+  it("'write' durability fails closed when the synchronous write fails, and recovers", async () => {
+    const dir = await tempDir();
+    const { c, fs } = countingFs();
+    const rec = createRecorder({
+      spoolDir: dir,
+      fs,
+      durability: 'write',
+      syncIntervalMs: 60_000,
+      onAlert: () => undefined,
+    });
+    const s = await rec.openSession(startInfo({ sessionId: 'wf' }));
+    expect(Array.isArray(s.statements([stmt('SELECT 1')]))).toBe(true);
+    c.failWrites = true;
+    const failed = s.statements([stmt('SELECT 2')]);
+    expect(Array.isArray(failed)).toBe(false);
+    await expect(failed).rejects.toBeInstanceOf(RecordingUnavailable);
+    c.failWrites = false;
+    await expect.poll(() => rec.healthy, { timeout: 5000 }).toBe(true);
+    await s.statement(stmt('SELECT 3'));
+    await rec.close();
+    const evs = (await lines(dir)).filter((e) => e.session_id === 'wf');
+    expect(evs.map((e) => e.sql).filter(Boolean)).toEqual(['SELECT 1', 'SELECT 2', 'SELECT 3']);
+    expect((await verifyRecording(dirSource(dir))).breaks).toEqual([]);
   });
 
   it('fails closed when the spool cannot be written, and recovers', async () => {

@@ -55,11 +55,17 @@ function cachedJson(v: object): string {
   return s;
 }
 
-function statementFragment(ev: StatementEventInput): string {
-  const d = ev.decision;
-  let s =
-    ',"sql":' +
-    JSON.stringify(ev.sql) +
+/** Fields from `fingerprint` to `extra`, shared by every event of one facts template. */
+const factsFrags = new Map<string, string>();
+const MAX_FACTS_FRAGS = 10_000;
+
+function factsFragment(ev: StatementEventInput): string {
+  const key = ev.facts_key;
+  if (key !== undefined) {
+    const hit = factsFrags.get(key);
+    if (hit !== undefined) return hit;
+  }
+  const s =
     ',"fingerprint":' +
     JSON.stringify(ev.fingerprint) +
     ',"command":' +
@@ -79,21 +85,21 @@ function statementFragment(ev: StatementEventInput): string {
     ',"parse_error":' +
     (ev.parse_error === undefined ? 'null' : JSON.stringify(ev.parse_error)) +
     ',"extra":' +
-    (ev.extra ? JSON.stringify(ev.extra) : 'null') +
-    ',"protocol":"' +
-    ev.protocol +
-    '","params":' +
-    (ev.params === null ? 'null' : JSON.stringify(ev.params)) +
-    ',"index":' +
-    ev.index +
-    ',"count":' +
-    ev.count +
-    ',"in_transaction":' +
-    ev.in_transaction +
-    ',"decision":"' +
-    d.kind +
-    '","reasons":' +
-    JSON.stringify(d.reasons);
+    (ev.extra ? JSON.stringify(ev.extra) : 'null');
+  if (key !== undefined) {
+    if (factsFrags.size >= MAX_FACTS_FRAGS) factsFrags.clear();
+    factsFrags.set(key, s);
+  }
+  return s;
+}
+
+/** The decision's fields; decisions the session caches are the same object each time. */
+const decisionFrags = new WeakMap<object, string>();
+
+function decisionFragment(d: StatementEventInput['decision']): string {
+  let s = decisionFrags.get(d);
+  if (s !== undefined) return s;
+  s = ',"decision":"' + d.kind + '","reasons":' + JSON.stringify(d.reasons);
   if (d.kind === 'allow')
     s +=
       ',"hint":null,"mask":' +
@@ -109,8 +115,26 @@ function statementFragment(ev: StatementEventInput): string {
       JSON.stringify(d.hint ?? null) +
       ',"mask":null,"limits":null,"approval":' +
       JSON.stringify(d.approval);
+  decisionFrags.set(d, s);
+  return s;
+}
+
+function statementFragment(ev: StatementEventInput): string {
   return (
-    s +
+    ',"sql":' +
+    JSON.stringify(ev.sql) +
+    factsFragment(ev) +
+    ',"protocol":"' +
+    ev.protocol +
+    '","params":' +
+    (ev.params === null ? 'null' : JSON.stringify(ev.params)) +
+    ',"index":' +
+    ev.index +
+    ',"count":' +
+    ev.count +
+    ',"in_transaction":' +
+    ev.in_transaction +
+    decisionFragment(ev.decision) +
     ',"decision_id":' +
     JSON.stringify(ev.decision_id) +
     ',"policy_version":' +
@@ -420,7 +444,7 @@ class SpoolRecorder implements Recorder {
       if (++this.sinceCp >= this.everyEvents) this.checkpoint(false);
       if (this.segQueued >= this.maxBytes) this.rotate();
     }
-    return wait && !p ? Promise.resolve() : p;
+    return p;
   }
 
   private gwAppend(type: string, rest: string, wait: boolean): Promise<void> | undefined {
@@ -660,16 +684,27 @@ class Session implements SessionRecording {
   }
 
   statement(ev: StatementEventInput): Promise<number> {
+    const r = this.statements([ev]);
+    return Array.isArray(r) ? Promise.resolve(r[0]) : r.then((seqs) => seqs[0]);
+  }
+
+  statements(evs: StatementEventInput[]): number[] | Promise<number[]> {
     if (this.chain.closed) return Promise.reject(new Error('session recording has ended'));
-    const p = this.r.append(
-      this.chain,
-      'statement',
-      this.ident + statementFragment(ev),
-      true,
-      true,
-    )!;
-    const seq = this.chain.seq;
-    return p.then(() => seq);
+    const seqs: number[] = [];
+    let wait: Promise<void>[] | undefined;
+    for (const ev of evs) {
+      const p = this.r.append(
+        this.chain,
+        'statement',
+        this.ident + statementFragment(ev),
+        true,
+        true,
+      );
+      seqs.push(this.chain.seq);
+      if (p) (wait ??= []).push(p);
+    }
+    if (!wait) return seqs;
+    return (wait.length === 1 ? wait[0] : Promise.all(wait)).then(() => seqs);
   }
 
   result(seq: number, o: StatementOutcome): void {
@@ -700,7 +735,10 @@ class Session implements SessionRecording {
     if (GATEWAY_INTERNAL.has(type) || type.startsWith('session_') || type.startsWith('statement'))
       return Promise.reject(new Error(`event type ${type} is reserved`));
     if (this.chain.closed) return Promise.reject(new Error('session recording has ended'));
-    return this.r.append(this.chain, type, this.ident + fieldsFragment(fields, true), true, false)!;
+    return (
+      this.r.append(this.chain, type, this.ident + fieldsFragment(fields, true), true, false) ??
+      Promise.resolve()
+    );
   }
 
   end(t: SessionTotals): Promise<void> {
@@ -727,9 +765,9 @@ class Session implements SessionRecording {
         JSON.stringify(t.reason),
       true,
       false,
-    )!;
+    );
     this.chain.closed = true;
-    return p;
+    return p ?? Promise.resolve();
   }
 }
 

