@@ -38,6 +38,8 @@ const USAGE = `npm run bench -- [options]
     .join(',')}; also: ${ALL_TARGETS.filter((t) => !t.byDefault)
     .map((t) => t.spec.name)
     .join(',')})
+  --warmup N        seconds of untimed pgbench per target and protocol before round 1
+                    (default 3; 1 with --quick; 0 to skip)
   --idle N          idle connections to hold in the IDLE measurement (default 500)
   --scale N         pgbench -i scale (default 10)
   --no-install      do not run scripts/install-bench-peers.sh for missing peers
@@ -51,6 +53,7 @@ const { values: opt } = parseArgs({
     workloads: { type: 'string' },
     targets: { type: 'string' },
     idle: { type: 'string', default: '500' },
+    warmup: { type: 'string' },
     scale: { type: 'string', default: '10' },
     'no-install': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
@@ -65,6 +68,7 @@ if (opt.help) {
 const seconds = Number(opt.seconds ?? (opt.quick ? 3 : 10));
 const rounds = Number(opt.rounds ?? (opt.quick ? 1 : 3));
 const idleCount = Number(opt.idle);
+const warmup = Number(opt.warmup ?? (opt.quick ? 1 : 3));
 const list = (s: string | undefined) =>
   s
     ?.split(',')
@@ -293,6 +297,20 @@ async function main(): Promise<void> {
         `ready ${spec.name} on ${r.host}:${r.port}${r.notes.length ? ` (${r.notes.join('; ')})` : ''}`,
       );
     }
+  }
+
+  // JIT-compiled targets (the gateway, the Node pipe) compile their hot paths and tier up
+  // the parser's WebAssembly in their first seconds; a long-running proxy has done so long
+  // ago. Warm every target the same way, untimed, so round 1 measures steady state too.
+  if (warmup > 0 && loadTargets.length) {
+    log(`warm-up: ${warmup} s of pgbench -S per target in each protocol mode (not measured)`);
+    const modes = WORKLOADS.filter((w) => ['W2', 'W3', 'W4'].includes(w.id));
+    for (const t of loadTargets)
+      for (const w of modes) {
+        if (interrupted) return;
+        const r = await runPgbench(t, w, warmup, 0, work);
+        if (!r.ok) log(`warm-up ${w.id} ${t.name}: ${r.error}`);
+      }
   }
 
   const runs: PgbenchResult[] = [];
