@@ -1,6 +1,7 @@
 // Upstream → client: scans backend message headers in each chunk, forwards untouched runs
 // of bytes, and hands the few messages the session must see (ReadyForQuery, ErrorResponse,
-// CommandComplete, ParameterStatus, Copy*Response) to a handler. DataRows are never decoded.
+// CommandComplete, ParameterStatus, Copy*Response) to a handler. DataRows are never decoded;
+// they are counted against the current statement's row limit, and dropped past it.
 import { B } from '../wire/index.js';
 
 /** Backend messages whose body the session reads. Everything else is passed through. */
@@ -38,12 +39,36 @@ export interface ResponseHandler {
 export class ResponseScanner {
   /** Bytes of the current pass-through message still to come. */
   private skip = 0;
+  /** Those bytes belong to a row past the limit: not forwarded. */
+  private skipDrop = false;
+  /**
+   * Rows (DataRow, or CopyData in COPY TO STDOUT) the current statement may still return;
+   * -1 when it has no limit. The handler sets it as each statement's results begin.
+   */
+  rowsLeft = -1;
+  /** The current statement went past its limit: its further rows are being dropped. */
+  rowsOver = false;
+
+  /** Set by halt(): nothing after the current message reaches the client. */
+  private halted = false;
+
+  /** Forward nothing after the message being handled (the session is about to close). */
+  halt(): void {
+    this.halted = true;
+  }
+
+  /** Start counting rows of the next statement against `limit` (undefined: no limit). */
+  limitRows(limit: number | undefined): void {
+    this.rowsLeft = limit ?? -1;
+    this.rowsOver = false;
+  }
   /** A header or watched message split across chunks. */
   private partial: Buffer | undefined;
 
   constructor(private readonly handler: ResponseHandler) {}
 
   push(chunk: Buffer): void {
+    if (this.halted) return;
     const out: Buffer[] = [];
     let buf = chunk;
     if (this.partial) {
@@ -57,6 +82,7 @@ export class ResponseScanner {
       const n = Math.min(this.skip, len);
       this.skip -= n;
       pos = n;
+      if (this.skipDrop) runStart = n;
     }
     while (pos < len) {
       if (len - pos < 5) {
@@ -73,6 +99,22 @@ export class ResponseScanner {
       }
       const total = mlen + 1;
       if (WATCHED[type] === 0) {
+        if (this.rowsLeft >= 0 && (type === B.DataRow || type === B.CopyData)) {
+          if (this.rowsLeft === 0) {
+            // Past the limit: cut the run before this row and drop the row.
+            this.rowsOver = true;
+            if (pos > runStart) out.push(buf.subarray(runStart, pos));
+            if (pos + total <= len) runStart = pos += total;
+            else {
+              this.skip = pos + total - len;
+              this.skipDrop = true;
+              runStart = pos = len;
+            }
+            continue;
+          }
+          this.rowsLeft--;
+        }
+        this.skipDrop = false;
         if (pos + total <= len) pos += total;
         else {
           this.skip = pos + total - len;
@@ -98,6 +140,11 @@ export class ResponseScanner {
         runStart = pos + total;
       }
       pos += total;
+      if (this.halted) {
+        if (runStart < pos) out.push(buf.subarray(runStart, pos));
+        runStart = pos = len;
+        break;
+      }
     }
     if (runStart < len && pos > runStart) out.push(buf.subarray(runStart, Math.min(pos, len)));
     if (out.length) this.handler.emit(out);

@@ -66,8 +66,11 @@ const FRONTEND_TYPES = new Set<number>([
 ]);
 
 interface StatementRun {
+  /** Recording seq; -1 when the session is not recorded. */
   seq: number;
   started: number;
+  /** The decision's limits.max_rows. */
+  maxRows?: number;
 }
 
 /** A unit of upstream work that ends with one ReadyForQuery (a Query or a Sync). */
@@ -76,10 +79,15 @@ interface Item {
   /** Policy limit: the upstream statement is cancelled after this long (ms). */
   timeoutMs?: number;
   timer?: NodeJS.Timeout;
-  /** ErrorResponses to send instead of the upstream's next ones (refusal markers). */
-  replace: Buffer[];
-  /** Recorded statements awaiting their outcome, in execution order. */
+  /** ErrorResponses to send instead of the upstream's next ones (refusal markers); null drops one. */
+  replace: (Buffer | null)[];
+  /** Forwarded statements awaiting their outcome, in execution order. */
   runs: StatementRun[];
+  /**
+   * A statement of this item was cut at its row limit and the client got an error: if the
+   * upstream transaction is still open and healthy, abort it so both sides agree.
+   */
+  abortOpenTxn?: boolean;
   /** Ended by a Sync (extended protocol) rather than by a Query. */
   bySync?: boolean;
 }
@@ -135,6 +143,13 @@ export class Session {
   private readonly decisions: DecisionPoint;
   private readonly facts: SessionFacts;
   private recording: SessionRecordingPort | undefined;
+  /** A row-limit error is out and the upstream transaction may still need aborting. */
+  private rowHold = false;
+  private readonly scanner = new ResponseScanner({
+    onMessage: (t, b, r) => this.onBackendMessage(t, b, r),
+    emit: (chunks) => this.emitToClient(chunks),
+    onViolation: () => this.upstreamGone(),
+  });
   private readonly client: Socket;
   private readonly upstream: Socket;
   private readonly upstreamKey: { pid: number; secret: Buffer };
@@ -180,11 +195,7 @@ export class Session {
     client.on('drain', () => this.resumeUpstream());
     client.on('error', () => this.close());
     client.on('close', () => this.close());
-    const scanner = new ResponseScanner({
-      onMessage: (t, b, r) => this.onBackendMessage(t, b, r),
-      emit: (chunks) => this.emitToClient(chunks),
-      onViolation: () => this.upstreamGone(),
-    });
+    const scanner = this.scanner;
     upstream.on('data', (c: Buffer) => {
       if (!this.closed) scanner.push(c);
     });
@@ -229,7 +240,7 @@ export class Session {
 
   /** Reading waits on a barrier, except for the data of a running COPY FROM STDIN. */
   private holding(): boolean {
-    return this.barrier && !this.copyIn;
+    return (this.barrier && !this.copyIn) || this.rowHold;
   }
 
   private pump(): void {
@@ -629,14 +640,16 @@ export class Session {
   ): void {
     const rec = this.recording;
     let timeoutMs: number | undefined;
-    for (const r of runs) {
-      const d = r.rec.decision;
-      if (d.kind === 'allow' && d.limits.timeout_ms !== undefined) {
+    let maxRows: (number | undefined)[] | undefined;
+    for (let i = 0; i < runs.length; i++) {
+      const d = runs[i].rec.decision;
+      if (d.kind !== 'allow') continue;
+      if (d.limits.timeout_ms !== undefined)
         timeoutMs = Math.min(timeoutMs ?? Infinity, d.limits.timeout_ms);
-      }
+      if (d.limits.max_rows !== undefined) (maxRows ??= [])[i] = d.limits.max_rows;
     }
     if (!rec || runs.length === 0) {
-      this.forward(frames, endsItem, undefined, timeoutMs);
+      this.forward(frames, endsItem, runs.length, undefined, timeoutMs, maxRows);
       return;
     }
     const evs = runs.map((r, i) =>
@@ -645,7 +658,7 @@ export class Session {
     const written = rec.statements(evs);
     if (Array.isArray(written)) {
       // Already written as the durability mode asks: forward in this turn.
-      this.forward(frames, endsItem, written, timeoutMs);
+      this.forward(frames, endsItem, runs.length, written, timeoutMs, maxRows);
       return;
     }
     this.busy = true;
@@ -654,7 +667,7 @@ export class Session {
         this.busy = false;
         if (this.closed) return;
         this.upstream.cork();
-        this.forward(frames, endsItem, seqs, timeoutMs);
+        this.forward(frames, endsItem, runs.length, seqs, timeoutMs, maxRows);
         this.upstream.uncork();
         this.pump();
       },
@@ -676,11 +689,17 @@ export class Session {
   private forward(
     frames: Buffer[],
     endsItem: boolean,
+    statements: number,
     seqs: number[] | undefined,
     timeoutMs?: number,
+    maxRows?: (number | undefined)[],
   ): void {
     const now = performance.now();
-    if (seqs) for (const seq of seqs) this.openItem.runs.push({ seq, started: now });
+    const head = this.items.length === 0 && this.openItem.runs.length === 0;
+    for (let i = 0; i < statements; i++)
+      this.openItem.runs.push({ seq: seqs ? seqs[i] : -1, started: now, maxRows: maxRows?.[i] });
+    // The first statement of an idle session: its rows are counted from now.
+    if (head && statements > 0) this.scanner.limitRows(maxRows?.[0]);
     if (timeoutMs !== undefined) {
       this.openItem.timeoutMs = Math.min(this.openItem.timeoutMs ?? Infinity, timeoutMs);
     }
@@ -776,6 +795,22 @@ export class Session {
         this.facts.in_transaction = st !== 'I';
         this.copyIn = false;
         const done = this.items.shift();
+        this.armRows();
+        if (done?.abortOpenTxn && st === 'T') {
+          // The client saw an error for a statement the upstream completed inside a
+          // transaction: make the upstream transaction fail too (a marker that does not
+          // parse), drop its error, and let its ReadyForQuery ('E') answer the client.
+          this.status = 'E';
+          const marker = newItem();
+          marker.replace.push(null);
+          this.items.unshift(marker);
+          this.armRows();
+          this.upstream.write(queryMessage(MARKER_SQL));
+          this.releaseRowHold();
+          clearTimeout(done.timer);
+          return null;
+        }
+        if (done?.abortOpenTxn) this.releaseRowHold();
         if (done) {
           clearTimeout(done.timer);
           this.ctx.metrics.statementSeconds.observe((performance.now() - done.started) / 1000);
@@ -799,9 +834,10 @@ export class Session {
       case B.ErrorResponse: {
         this.copyIn = false;
         const rep = item.replace.shift();
-        if (rep) return rep;
+        if (rep !== undefined) return rep;
         this.errors++;
         const run = item.runs.shift();
+        this.armRows();
         if (run && this.recording) {
           const e = parseErrorFields(body);
           this.recording.result(run.seq, {
@@ -816,6 +852,9 @@ export class Session {
       case B.EmptyQueryResponse:
       case B.PortalSuspended: {
         const run = item.runs.shift();
+        const over = this.scanner.rowsOver;
+        this.armRows();
+        if (over && run?.maxRows !== undefined) return this.rowLimitHit(item, run, run.maxRows);
         if (run && this.recording) {
           const tag =
             type === B.CommandComplete
@@ -898,6 +937,48 @@ export class Session {
       this.log.warn('client is not reading; session cut');
       this.close();
     }
+  }
+
+  // ---- row limits ---------------------------------------------------------------------
+
+  /** Count the rows of the statement whose results come next against its limit. */
+  private armRows(): void {
+    const head = this.items[0] ?? this.openItem;
+    this.scanner.limitRows(head.runs[0]?.maxRows);
+  }
+
+  /**
+   * A statement returned more rows than its limit: the rows past it were dropped, its
+   * completion becomes an error. Alone in its batch, the session stays consistent (an open
+   * transaction is aborted upstream at the ReadyForQuery); with more statements of the
+   * batch already sent the client's view cannot be kept, so the session is closed.
+   */
+  private rowLimitHit(item: Item, run: StatementRun, limit: number): Buffer | null {
+    this.errors++;
+    this.ctx.metrics.statements.inc({ decision: 'row_limit' });
+    if (this.recording && run.seq >= 0)
+      this.recording.result(run.seq, {
+        outcome: 'error',
+        sqlstate: '54000',
+        rows: limit,
+        duration_ms: performance.now() - run.started,
+      });
+    this.log.warn('result cut at the policy row limit', { max_rows: limit });
+    if (item.runs.length > 0 || this.items.length > 1 || item === this.openItem) {
+      this.scanner.halt();
+      setImmediate(() => this.close());
+      return toWire(ClientError.rowLimitInBatch(limit));
+    }
+    item.abortOpenTxn = true;
+    // Nothing more from the client until the transaction states agree again.
+    this.rowHold = true;
+    return toWire(ClientError.rowLimit(limit));
+  }
+
+  private releaseRowHold(): void {
+    if (!this.rowHold) return;
+    this.rowHold = false;
+    setImmediate(() => this.pump());
   }
 
   // ---- endings -----------------------------------------------------------------------

@@ -45,6 +45,21 @@ export const ClientError = {
   recordingUnavailable: () =>
     e('58030', 'the statement was refused because the audit record could not be written'),
   internal: () => e('XX000', 'internal gateway error'),
+  /** 54000: the result passed the policy's limits.max_rows; the rows past it were dropped. */
+  rowLimit: (limit: number) =>
+    e(
+      '54000',
+      `the result has more than ${limit} rows, the limit the policy sets for this statement`,
+      {
+        detail: `limits.max_rows is ${limit}; rows past it were not returned`,
+        hint: 'narrow the query (WHERE, LIMIT) or fetch it in smaller pieces',
+      },
+    ),
+  rowLimitInBatch: (limit: number) =>
+    fatal(
+      '54000',
+      `a result passed the policy's row limit (${limit}) with more statements of the same batch already running; the session is closed`,
+    ),
 };
 
 export function toWire(f: ErrorFields): Buffer {

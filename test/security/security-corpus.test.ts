@@ -101,10 +101,7 @@ const TEMP_FUNCTION_STANDIN = {
  * Cases the gateway does not pass yet, with the reason. They run as expected failures, so
  * the suite turns red when a gap closes and the entry must go.
  */
-const KNOWN_GAPS: Record<string, string> = {
-  'SEC-DS-004':
-    'the policy returns limits.max_rows, but the gateway does not cap result rows yet (729 rows here)',
-};
+const KNOWN_GAPS: Record<string, string> = {};
 
 interface Run {
   /** What the client saw. */
