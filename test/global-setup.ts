@@ -1,11 +1,19 @@
 // One real PostgreSQL for the whole test run; tests find it through PORTCULLIS_TEST_PG_* env.
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startEmbedded, type EmbeddedHandle } from '../src/upstream/embedded.js';
 
 let handle: EmbeddedHandle | undefined;
+let runTmp: string | undefined;
 
 export async function setup(project: TestProject): Promise<void> {
+  // Every temporary directory the tests make (spools, sinks, configs) goes under one
+  // directory per run, removed at the end: the test workers inherit TMPDIR.
+  runTmp = mkdtempSync(join(tmpdir(), 'portcullis-tests-'));
+  chmodSync(runTmp, 0o1777);
+  process.env.TMPDIR = runTmp;
   handle = await startEmbedded({
     dataDir: join(process.cwd(), '.data', `test-pg-${process.pid}`),
     password: 'test-upstream-secret',
@@ -25,4 +33,5 @@ export async function setup(project: TestProject): Promise<void> {
 
 export async function teardown(): Promise<void> {
   await handle?.stop();
+  if (runTmp) rmSync(runTmp, { recursive: true, force: true, maxRetries: 3 });
 }
