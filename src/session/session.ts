@@ -35,6 +35,7 @@ import {
   toWire,
   type Frame,
   type TxStatus,
+  type BindMessage,
 } from '../wire/index.js';
 import type { ErrorFields } from '../wire/backend.js';
 import { log } from '../util/logger.js';
@@ -94,12 +95,21 @@ interface Item {
 
 interface Portal {
   prepared: Prepared;
-  params: (string | null)[];
+  params: BindParams;
+}
+
+/** Bind parameters as text, decoded only when a decision, a refusal or the recording reads them. */
+class BindParams {
+  private v: (string | null)[] | undefined;
+  constructor(private readonly b: BindMessage) {}
+  get value(): (string | null)[] {
+    return (this.v ??= bindParamsAsText(this.b));
+  }
 }
 
 type Pending =
   | { type: 'parse'; frame: Frame; name: string; sql: string }
-  | { type: 'bind'; frame: Frame; portal: string; statement: string; params: (string | null)[] }
+  | { type: 'bind'; frame: Frame; portal: string; statement: string; params: BindParams }
   | { type: 'execute'; frame: Frame; portal: string }
   | { type: 'close'; frame: Frame; kind: 'S' | 'P'; name: string }
   | { type: 'describe'; frame: Frame };
@@ -307,7 +317,7 @@ export class Session {
           frame: f,
           portal: b.portal,
           statement: b.statement,
-          params: bindParamsAsText(b),
+          params: new BindParams(b),
         });
         return;
       }
@@ -504,7 +514,7 @@ export class Session {
       facts: StatementFacts;
       rec: DecisionRecord;
       protocol: 'extended';
-      params: (string | null)[] | null;
+      params: BindParams | null;
     }[] = [];
     const deny = (
       fields: ErrorFields,
@@ -577,11 +587,12 @@ export class Session {
           const p = this.prepared.get(m.statement);
           if (p) {
             let rec = p.decision;
-            if (rec.volatile) rec = this.decisions.decide(p.facts, 'extended', m.params, 0, 1);
+            if (rec.volatile)
+              rec = this.decisions.decide(p.facts, 'extended', m.params.value, 0, 1);
             // A name made by SQL PREPARE carries the decision of the statement it prepared.
             // Refused at Bind: the parameters may be why, so they are recorded.
             if (rec.decision.kind !== 'allow')
-              return deny(refusalFields(rec), p.facts, rec, undefined, m.params);
+              return deny(refusalFields(rec), p.facts, rec, undefined, m.params.value);
             this.portals.stage(m.portal, {
               prepared: { facts: p.facts, decision: rec },
               params: m.params,
@@ -633,7 +644,7 @@ export class Session {
       facts: StatementFacts;
       rec: DecisionRecord;
       protocol: 'simple' | 'extended';
-      params: (string | null)[] | null;
+      params: BindParams | null;
     }[],
     frames: Buffer[],
     endsItem: boolean,
@@ -653,7 +664,7 @@ export class Session {
       return;
     }
     const evs = runs.map((r, i) =>
-      this.statementEvent(r.facts, r.rec, r.protocol, r.params, i, runs.length),
+      this.statementEvent(r.facts, r.rec, r.protocol, r.params?.value ?? null, i, runs.length),
     );
     const written = rec.statements(evs);
     if (Array.isArray(written)) {
