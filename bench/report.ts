@@ -107,6 +107,20 @@ export function checkGoals(cells: Cell[], idle: IdleResult[], gatewayNames: stri
   const goals: Goal[] = [];
   const cell = (t: string, w: string) => cells.find((c) => c.target === t && c.workload === w);
   for (const g of gatewayNames) {
+    if (g.startsWith('gw-record')) {
+      // Recording's own goal: at most 10% TPS lost against the same policy unrecorded.
+      const base = cell('gw-policy', 'W3')?.vsDirect ?? null;
+      const mine = cell(g, 'W3')?.vsDirect ?? null;
+      const m = base && mine !== null ? round1(mine / base, 2) : null;
+      goals.push({
+        what: 'W3 TPS / gw-policy (recording cost)',
+        target: g,
+        limit: '>= 0.9',
+        measured: m,
+        pass: m === null ? null : m >= 0.9,
+      });
+      continue;
+    }
     const ratioGoal = (w: string, min: number) => {
       const m = cell(g, w)?.vsPgbouncer ?? null;
       goals.push({
