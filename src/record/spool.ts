@@ -26,6 +26,9 @@ export const nodeSpoolFs: SpoolFs = {
   unlink: (p) => unlink(p),
 };
 
+/** Longest a line nobody waits for stays queued in 'fsync' mode. */
+const LAZY_MS = 20;
+
 /** O_DSYNC append: the write returns once the data (and the size it changes) is durable. */
 const DSYNC_APPEND =
   constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_DSYNC;
@@ -86,6 +89,8 @@ export class SpoolWriter {
   /** 'write'/'off' durability: lines not yet written, nobody waiting (written per turn). */
   private syncText = '';
   private syncImmediate = false;
+  private lazyTimer: NodeJS.Timeout | null = null;
+  private lazyDue = false;
 
   constructor(
     private readonly o: SpoolWriterOptions,
@@ -111,7 +116,11 @@ export class SpoolWriter {
     if (this.syncText || this.canWriteSync()) return this.appendSync(line, wait);
     if (!wait || this.o.durability === 'off') {
       this.queue.push({ line });
-      this.schedule();
+      // With 'fsync' every write is a durable one: a line nobody waits for (a result, a
+      // checkpoint) rides along with the next statement's write instead of costing its
+      // own, or goes out on its own within LAZY_MS.
+      if (this.o.durability === 'fsync') this.scheduleLazy();
+      else this.schedule();
       return undefined;
     }
     return new Promise<void>((resolve, reject) => {
@@ -190,6 +199,8 @@ export class SpoolWriter {
   async drain(): Promise<void> {
     this.writeSyncBatch(false);
     if (!this.queue.length && !this.flushing) return;
+    this.lazyDue = true;
+    if (this.queue.length) this.schedule();
     await new Promise<void>((r) => this.drained.push(r));
   }
 
@@ -211,7 +222,21 @@ export class SpoolWriter {
     }
   }
 
+  private scheduleLazy(): void {
+    if (this.lazyTimer || this.scheduled || this.flushing) return;
+    this.lazyTimer = setTimeout(() => {
+      this.lazyTimer = null;
+      this.lazyDue = true;
+      this.schedule();
+    }, LAZY_MS);
+    this.lazyTimer.unref();
+  }
+
   private schedule(): void {
+    if (this.lazyTimer) {
+      clearTimeout(this.lazyTimer);
+      this.lazyTimer = null;
+    }
     if (this.scheduled || this.flushing || this.retryTimer || this.abandoned) return;
     this.scheduled = true;
     setImmediate(() => {
@@ -256,11 +281,19 @@ export class SpoolWriter {
     return f;
   }
 
+  /** Something in the queue must go out now: a waiter, a rotation, or overdue lazy lines. */
+  private urgent(): boolean {
+    if (this.o.durability !== 'fsync' || this.lazyDue) return true;
+    for (const it of this.queue) if (!('line' in it) || it.w) return true;
+    return false;
+  }
+
   private async flush(): Promise<void> {
     if (this.flushing) return;
     this.flushing = true;
     try {
-      while (this.queue.length) {
+      while (this.queue.length && this.urgent()) {
+        this.lazyDue = false;
         const batch = this.queue;
         this.queue = [];
         let i = 0;
@@ -325,6 +358,8 @@ export class SpoolWriter {
       }
     } finally {
       this.flushing = false;
+      // Lines nobody waits for, left for the next statement's write.
+      if (this.queue.length && !this.retryTimer && !this.abandoned) this.scheduleLazy();
       if ((!this.queue.length && !this.retryTimer) || this.abandoned)
         for (const r of this.drained.splice(0)) r();
     }
