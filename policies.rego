@@ -152,6 +152,11 @@ hint := "this agent may only read; ask an operator for the writers group" if {
 	not stmt.has_where
 }
 
+# Resource limits on every allowed statement: an agent gets at most 10,000 rows from one
+# statement (more is refused with 54000, not silently cut) and 30 s of execution (57014).
+# A cartesian blow-up or a runaway query ends here instead of streaming to the agent.
+limits := {"max_rows": 10000, "timeout_ms": 30000}
+
 # Writers' writes that may touch every row wait for a DBA.
 approval := {
 	"reason": unbounded_write,
@@ -198,6 +203,12 @@ st(props) := object.union(
 orders_read := {"schema": "public", "name": "orders", "kind": "table", "access": "read"}
 
 orders_write := {"schema": "public", "name": "orders", "kind": "table", "access": "write"}
+
+test_every_statement_has_resource_limits if {
+	i := {"identity": agent, "session": session, "statement": st({"relations": [orders_read]})}
+	limits.max_rows == 10000 with input as i
+	limits.timeout_ms == 30000 with input as i
+}
 
 test_read_of_public_table_allowed if {
 	allow with input as {"identity": agent, "session": session, "statement": st({"relations": [orders_read]})}
