@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import type { NoticeMessage } from 'pg-protocol/dist/messages.js';
 import {
+  gatewayClient,
   adminClient,
   freshDatabase,
   startTestGateway,
@@ -13,17 +14,7 @@ import {
 const DB = 'dp_async';
 let g: TestGateway;
 
-async function client(): Promise<pg.Client> {
-  const c = new pg.Client({
-    host: '127.0.0.1',
-    port: g.port,
-    user: 'agent-1',
-    database: DB,
-    password: await g.token(),
-  });
-  await c.connect();
-  return c;
-}
+const client = (): Promise<pg.Client> => gatewayClient(g, DB);
 
 function nextEvent<T>(emitter: pg.Client, event: string, timeoutMs = 15_000): Promise<T> {
   return new Promise((resolve, reject) => {

@@ -10,6 +10,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import {
+  gatewayClient,
   rawLogin,
   adminClient,
   freshDatabase,
@@ -97,14 +98,7 @@ afterAll(async () => {
 
 /** A fresh, well-behaved client connects and queries. */
 async function canary(gw: TestGateway = g): Promise<void> {
-  const c = new pg.Client({
-    host: '127.0.0.1',
-    port: gw.port,
-    user: 'agent-1',
-    database: DB,
-    password: await gw.token(),
-  });
-  await c.connect();
+  const c = await gatewayClient(gw, DB);
   const r = await c.query('SELECT count(*)::int AS n FROM victims');
   expect(r.rows[0].n).toBe(10);
   await c.end();
@@ -387,15 +381,7 @@ describe('TLS and GSS negotiation', () => {
   });
 
   it('node pg with ssl reaches the database through the TLS listener', async () => {
-    const c = new pg.Client({
-      host: '127.0.0.1',
-      port: g.port,
-      user: 'agent-1',
-      database: DB,
-      password: await g.token(),
-      ssl: { rejectUnauthorized: false },
-    });
-    await c.connect();
+    const c = await gatewayClient(g, DB, { pg: { ssl: { rejectUnauthorized: false } } });
     expect((await c.query('SELECT 1 AS one')).rows[0].one).toBe(1);
     await c.end();
   });

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import {
+  gatewayClient,
   adminClient,
   freshDatabase,
   startTestGateway,
@@ -11,17 +12,7 @@ import {
 const DB = 'dp_node_pg';
 let g: TestGateway;
 
-async function client(): Promise<pg.Client> {
-  const c = new pg.Client({
-    host: '127.0.0.1',
-    port: g.port,
-    user: 'agent-1',
-    database: DB,
-    password: await g.token(),
-  });
-  await c.connect();
-  return c;
-}
+const client = (): Promise<pg.Client> => gatewayClient(g, DB);
 
 beforeAll(async () => {
   await freshDatabase(
@@ -87,14 +78,9 @@ describe('node pg through the gateway', () => {
   });
 
   it('rejects a bad token with 28P01', async () => {
-    const c = new pg.Client({
-      host: '127.0.0.1',
-      port: g.port,
-      user: 'agent-1',
-      database: DB,
-      password: 'not-a-token',
+    await expect(gatewayClient(g, DB, { password: 'not-a-token' })).rejects.toMatchObject({
+      code: '28P01',
     });
-    await expect(c.connect()).rejects.toMatchObject({ code: '28P01' });
   });
 });
 

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import {
+  gatewayClient,
   adminClient,
   freshDatabase,
   startTestGateway,
@@ -20,17 +21,8 @@ beforeAll(async () => {
 });
 afterAll(async () => g?.stop());
 
-async function pgClient(gw: TestGateway, token?: string): Promise<pg.Client> {
-  const c = new pg.Client({
-    host: '127.0.0.1',
-    port: gw.port,
-    user: 'agent-1',
-    database: DB,
-    password: token ?? (await gw.token()),
-  });
-  await c.connect();
-  return c;
-}
+const pgClient = (gw: TestGateway, token?: string): Promise<pg.Client> =>
+  gatewayClient(gw, DB, { password: token });
 
 /** Wait until the server runs a statement matching `like`. */
 async function waitActive(like: string): Promise<void> {

@@ -1,7 +1,11 @@
 // Policy limits: timeout_ms cancels the upstream statement (57014); the session stays usable.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
-import { freshDatabase, startTestGateway, type TestGateway } from './helpers/gateway.js';
+import {
+  gatewayClient,
+  freshDatabase,
+  startTestGateway,
+  type TestGateway,
+} from './helpers/gateway.js';
 
 const DB = 'limits_db';
 let g: TestGateway;
@@ -14,14 +18,7 @@ afterAll(async () => g?.stop());
 
 describe('policy limits', () => {
   it('cancels a statement that runs past timeout_ms', async () => {
-    const c = new pg.Client({
-      host: '127.0.0.1',
-      port: g.port,
-      user: 'a',
-      database: DB,
-      password: await g.token(),
-    });
-    await c.connect();
+    const c = await gatewayClient(g, DB, { user: 'a' });
     await expect(c.query('SELECT pg_catalog.pg_sleep(30)')).rejects.toMatchObject({
       code: '57014',
     });

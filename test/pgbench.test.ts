@@ -1,8 +1,8 @@
 // pgbench through the gateway: initialisation (COPY in), then the select-only workload with
 // the simple, extended and prepared protocols on several connections.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
 import {
+  gatewayClient,
   adminClient,
   freshDatabase,
   startTestGateway,
@@ -68,14 +68,7 @@ describe('pgbench through the gateway', () => {
   }, 120_000);
 
   it('the gateway is still usable afterwards', async () => {
-    const c = new pg.Client({
-      host: '127.0.0.1',
-      port: g.port,
-      user: 'agent-1',
-      database: DB,
-      password: await g.token(),
-    });
-    await c.connect();
+    const c = await gatewayClient(g, DB);
     const r = await c.query('SELECT count(*)::int AS n FROM pgbench_tellers');
     expect(r.rows[0].n).toBe(10);
     await c.end();

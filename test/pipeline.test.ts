@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import {
+  gatewayClient,
   rawLogin,
   adminClient,
   freshDatabase,
@@ -44,15 +45,7 @@ const types = (ms: Message[]) => ms.map((m) => m.type).join('');
 
 describe('node pg in pipeline mode', () => {
   it('sends many queries without waiting and gets each result in order', async () => {
-    const c = new pg.Client({
-      host: '127.0.0.1',
-      port: g.port,
-      user: 'agent-1',
-      database: DB,
-      password: await g.token(),
-      pipeline: true,
-    } as pg.ClientConfig);
-    await c.connect();
+    const c = await gatewayClient(g, DB, { pg: { pipeline: true } });
     const ids = Array.from({ length: 100 }, (_, i) => i + 1);
     const results = await Promise.all(
       ids.map((id) => c.query('SELECT v FROM kv WHERE k = $1', [id])),

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import {
+  gatewayClient,
   adminClient,
   freshDatabase,
   startTestGateway,
@@ -180,14 +181,7 @@ describe('psql through the gateway', () => {
   });
 
   it('ignores a CancelRequest with an unknown key: closed silently, the statement runs on', async () => {
-    const c = new pg.Client({
-      host: '127.0.0.1',
-      port: g.port,
-      user: 'agent-1',
-      database: DB,
-      password: await g.token(),
-    });
-    await c.connect();
+    const c = await gatewayClient(g, DB);
     const q = c.query("SELECT pg_sleep(2), 'finished' AS s");
     await waitActive("SELECT pg_sleep(2), 'finished'%");
     const forged = await RawClient.connect(g.port);

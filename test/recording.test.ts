@@ -25,6 +25,7 @@ import { mountRoutes } from '../src/runtime/admin-routes.js';
 import { buildRecorder } from '../src/runtime/recording.js';
 import { setLogSink } from '../src/util/logger.js';
 import {
+  gatewayClient,
   adminClient,
   freshDatabase,
   startTestGateway,
@@ -56,18 +57,8 @@ async function recordingGateway(recording: RecordingConfig, base: string) {
   return { g, recorder };
 }
 
-async function connect(g: TestGateway, sub: string, groups: string[]): Promise<pg.Client> {
-  const c = new pg.Client({
-    host: '127.0.0.1',
-    port: g.port,
-    user: sub,
-    database: DB,
-    password: await g.token(sub, groups),
-  });
-  c.on('error', () => undefined);
-  await c.connect();
-  return c;
-}
+const connect = (g: TestGateway, sub: string, groups: string[]): Promise<pg.Client> =>
+  gatewayClient(g, DB, { user: sub, sub, groups, ignoreErrors: true });
 
 function cli(args: string[], env: Record<string, string> = {}) {
   return run(CLI[0], [...CLI.slice(1), ...args], { cwd: process.cwd(), env, timeoutMs: 180_000 });

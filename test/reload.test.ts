@@ -11,7 +11,7 @@ import { DEV_AUDIENCE, DEV_ISSUER, loadOrCreateDevKey, mintToken } from '../src/
 import { loadConfig } from '../src/config/load.js';
 import { Gateway } from '../src/runtime/gateway.js';
 import { setLogSink } from '../src/util/logger.js';
-import { adminClient, freshDatabase } from './helpers/gateway.js';
+import { adminClient, freshDatabase, gatewayClient } from './helpers/gateway.js';
 import { gatewayDir, startGatewayProcess, until } from './helpers/gateway-process.js';
 import { testPg } from './pg-env.js';
 
@@ -47,15 +47,9 @@ describe('Gateway.reload()', () => {
   const clients: pg.Client[] = [];
 
   async function client(): Promise<pg.Client> {
-    const c = new pg.Client({
-      host: '127.0.0.1',
-      port: gw.port,
-      user: 'agent-1',
-      database: DB,
-      password: token,
+    const c = await gatewayClient({ port: gw.port, token: async () => token }, DB, {
+      ignoreErrors: true,
     });
-    c.on('error', () => undefined);
-    await c.connect();
     clients.push(c);
     return c;
   }

@@ -2,7 +2,13 @@
 // 54000 instead of the completion; the session and its transaction state stay consistent.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { freshDatabase, rawLogin, startTestGateway, type TestGateway } from './helpers/gateway.js';
+import {
+  gatewayClient,
+  freshDatabase,
+  rawLogin,
+  startTestGateway,
+  type TestGateway,
+} from './helpers/gateway.js';
 import { fields, rows } from './helpers/raw.js';
 
 const DB = 'row_limit_db';
@@ -14,18 +20,7 @@ beforeAll(async () => {
 });
 afterAll(async () => g?.stop());
 
-async function client(): Promise<pg.Client> {
-  const c = new pg.Client({
-    host: '127.0.0.1',
-    port: g.port,
-    user: 'a',
-    database: DB,
-    password: await g.token(),
-  });
-  c.on('error', () => undefined);
-  await c.connect();
-  return c;
-}
+const client = (): Promise<pg.Client> => gatewayClient(g, DB, { user: 'a', ignoreErrors: true });
 
 describe('limits.max_rows', () => {
   it('returns a result within the limit untouched', async () => {

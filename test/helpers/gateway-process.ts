@@ -7,6 +7,7 @@ import pg from 'pg';
 import { DEV_AUDIENCE, DEV_ISSUER, loadOrCreateDevKey, mintToken } from '../../src/auth/index.js';
 import type { GatewayConfig } from '../../src/config/index.js';
 import { testPg } from '../pg-env.js';
+import { gatewayClient } from './gateway.js';
 import { start, type RunResult, type Running } from './spawn.js';
 
 /** `portcullis …` through tsx, as `npx tsx src/cli/main.ts …` runs it. */
@@ -97,18 +98,8 @@ export async function startGatewayProcess(
     port,
     output: () => ({ stdout, stderr }),
     token,
-    client: async (database, groups) => {
-      const c = new pg.Client({
-        host: '127.0.0.1',
-        port,
-        user: 'agent-1',
-        database,
-        password: await token('agent-1', groups),
-      });
-      c.on('error', () => undefined);
-      await c.connect();
-      return c;
-    },
+    client: (database, groups) =>
+      gatewayClient({ port, token }, database, { sub: 'agent-1', groups, ignoreErrors: true }),
     exited: async (ms = 60_000) => {
       const timer = setTimeout(() => running.child.kill('SIGKILL'), ms);
       const r = await running.done;

@@ -48,6 +48,39 @@ export async function freshDatabase(name: string, setupSql?: string): Promise<vo
   }
 }
 
+export interface ClientOptions {
+  /** Startup user name (default agent-1); the identity is the token's. */
+  user?: string;
+  /** Token subject and groups, when the test needs a particular identity. */
+  sub?: string;
+  groups?: string[];
+  /** Sent instead of a fresh token. */
+  password?: string;
+  /** For sessions the test expects the server to end: their 'error' events are expected. */
+  ignoreErrors?: boolean;
+  /** More node `pg` settings (ssl, pipeline...). */
+  pg?: Record<string, unknown>;
+}
+
+/** A node `pg` client logged in through a gateway (in-process or a child process). */
+export async function gatewayClient(
+  g: { port: number; token(sub?: string, groups?: string[]): Promise<string> },
+  database: string,
+  o: ClientOptions = {},
+): Promise<pg.Client> {
+  const c = new pg.Client({
+    host: '127.0.0.1',
+    port: g.port,
+    user: o.user ?? 'agent-1',
+    database,
+    password: o.password ?? (await g.token(o.sub, o.groups)),
+    ...o.pg,
+  } as pg.ClientConfig);
+  if (o.ignoreErrors) c.on('error', () => undefined);
+  await c.connect();
+  return c;
+}
+
 /** A raw-protocol client, logged in to `database` through the gateway with a fresh token. */
 export async function rawLogin(g: TestGateway, database: string): Promise<RawClient> {
   const c = await RawClient.connect(g.port);

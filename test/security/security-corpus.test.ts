@@ -10,7 +10,7 @@ import type { StatementFacts } from '../../src/sql/types.js';
 import { regoEngine } from '../../src/policy/rego-engine.js';
 import type { Decision, PolicyEngine, PolicyInput } from '../../src/policy/types.js';
 import { readRegoSources } from '../../src/runtime/policy.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { gatewayClient, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { RawClient, bind, execute, firstError, sync } from '../helpers/raw.js';
 import {
   contextOf,
@@ -116,15 +116,7 @@ interface Run {
 
 async function connect(ctx: Context): Promise<pg.Client> {
   const g = gateways.get(ctx)!;
-  const c = new pg.Client({
-    host: '127.0.0.1',
-    port: g.port,
-    user: 'agent-1',
-    database: DB,
-    password: await g.token(),
-  });
-  c.on('error', () => {});
-  await c.connect();
+  const c = await gatewayClient(g, DB, { ignoreErrors: true });
   return c;
 }
 
