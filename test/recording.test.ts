@@ -104,6 +104,9 @@ describe('recording with a file sink', () => {
     const w = await connect(g, 'rec-writer', ['writers']);
     await w.query('INSERT INTO writes VALUES ($1)', [4242]);
     await w.end();
+    const t = await connect(g, 'rec-setter', ['agents']);
+    await t.query("SET application_name = 'recorded-app'");
+    await t.end();
 
     // Session lists come from the admin API (the spool is read while the gateway runs).
     const base_ = `http://127.0.0.1:${g.adminPort}`;
@@ -184,6 +187,16 @@ describe('recording with a file sink', () => {
     expect(text).toContain('SELECT secret FROM items WHERE id = $1');
     expect(text).toContain('4242');
     expect(text).not.toContain(SECRET_VALUE);
+  });
+
+  it('records the facts beyond the base fields as extra, for re-decision', () => {
+    const set = allText(sinkDir)
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { type: string; sub: string; extra?: Record<string, unknown> })
+      .find((e) => e.type === 'statement' && e.sub === 'rec-setter');
+    expect(set?.extra).toMatchObject({ set: { name: 'application_name' } });
+    expect(set?.extra).not.toHaveProperty('class');
   });
 
   it('records the reload on the gateway chain', () => {

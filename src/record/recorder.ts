@@ -85,7 +85,7 @@ function factsFragment(ev: StatementEventInput): string {
     ',"parse_error":' +
     (ev.parse_error === undefined ? 'null' : JSON.stringify(ev.parse_error)) +
     ',"extra":' +
-    (ev.extra ? JSON.stringify(ev.extra) : 'null');
+    (ev.extra ? JSON.stringify(typeof ev.extra === 'function' ? ev.extra() : ev.extra) : 'null');
   if (key !== undefined) {
     if (factsFrags.size >= MAX_FACTS_FRAGS) factsFrags.clear();
     factsFrags.set(key, s);

@@ -1,6 +1,6 @@
 // Recording types: session-facing inputs, recorder options, the sink interface, errors.
 import type { Identity, Decision, Limits } from '../policy/types.js';
-import type { ColumnFact, FunctionFact, RelationFact, StatementClass } from '../sql/types.js';
+import type { StatementFacts } from '../sql/types.js';
 
 /** How long an append waits before its promise resolves. */
 export type Durability = 'fsync' | 'write' | 'off';
@@ -23,19 +23,24 @@ export interface SessionStartInfo {
  * A statement about to be forwarded or refused. Facts are recorded so that a policy can
  * re-decide it later (`policy replay`); params may already be redacted by the caller.
  */
-export interface StatementEventInput {
+export interface StatementEventInput extends Pick<
+  StatementFacts,
+  | 'fingerprint'
+  | 'command'
+  | 'class'
+  | 'relations'
+  | 'columns'
+  | 'functions'
+  | 'has_where'
+  | 'opaque'
+  | 'parse_error'
+> {
   sql: string;
-  fingerprint: string;
-  command: string;
-  class: StatementClass;
-  relations: RelationFact[];
-  columns: ColumnFact[];
-  functions: FunctionFact[];
-  has_where: boolean;
-  opaque: boolean;
-  parse_error?: string;
-  /** Extra facts (copy, transaction, set...) kept for re-decision. */
-  extra?: Record<string, unknown>;
+  /**
+   * Extra facts (copy, transaction, set...) kept for re-decision. A function is called
+   * only when the fields are serialised (once per `facts_key`).
+   */
+  extra?: Record<string, unknown> | (() => Record<string, unknown>);
   /**
    * Identity of the facts template: events with the same key have the same fields from
    * `fingerprint` to `extra`, so the recorder serialises those once per key.

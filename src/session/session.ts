@@ -1043,7 +1043,7 @@ export class Session {
       has_where: f.has_where,
       opaque: f.opaque,
       parse_error: f.parse_error,
-      extra: extraFactsOf(f, key),
+      extra: () => extraFacts(f),
       facts_key: key,
       protocol,
       params,
@@ -1210,19 +1210,6 @@ function emptyFacts(): StatementFacts {
     has_where: false,
     opaque: false,
   };
-}
-
-/** extra facts per facts template: the recorder serialises them once per template too. */
-const extraByTemplate = new Map<string, Record<string, unknown>>();
-
-function extraFactsOf(f: StatementFacts, key: string | undefined): Record<string, unknown> {
-  if (key === undefined) return extraFacts(f);
-  let e = extraByTemplate.get(key);
-  if (!e) {
-    if (extraByTemplate.size >= 10_000) extraByTemplate.clear();
-    extraByTemplate.set(key, (e = extraFacts(f)));
-  }
-  return e;
 }
 
 /** Facts beyond the base fields every statement event names (copy, transaction, set...). */
