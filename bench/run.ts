@@ -20,6 +20,7 @@ import { median } from './stats.js';
 import {
   MAX_LOAD_CLIENTS,
   measureIdle,
+  pgEnv,
   runPgbench,
   WORKLOADS,
   type IdleResult,
@@ -160,15 +161,7 @@ async function startTarget(
     const checks = [{ sql: 'select 1', expect: '1' }, ...(spec.probe ? [spec.probe] : [])];
     for (const c of checks) {
       const probe = await run('/usr/bin/psql', ['-XAtc', c.sql], {
-        env: {
-          ...process.env,
-          PGHOST: t.host,
-          PGPORT: String(t.port),
-          PGUSER: t.user,
-          PGDATABASE: t.database,
-          PGPASSWORD: t.password,
-          PGSSLMODE: 'disable',
-        },
+        env: pgEnv(t),
         timeoutMs: 30000,
       });
       if (probe.code !== 0 || probe.stdout.trim() !== c.expect) {
@@ -223,57 +216,17 @@ async function main(): Promise<void> {
     password,
     database: pgHandle.database,
   };
-  const env = { ...process.env, PGPASSWORD: password, PGSSLMODE: 'disable' };
-  const server = await run(
-    '/usr/bin/psql',
-    [
-      '-XAtc',
-      'show server_version',
-      '-h',
-      up.host,
-      '-p',
-      String(up.port),
-      '-U',
-      up.user,
-      'postgres',
-    ],
-    { env },
-  );
-  const serverVersion = server.stdout.trim();
-  const secret = await run(
-    '/usr/bin/psql',
-    [
-      '-XAtc',
-      `select rolpassword from pg_authid where rolname = current_user`,
-      '-h',
-      up.host,
-      '-p',
-      String(up.port),
-      '-U',
-      up.user,
-      'postgres',
-    ],
-    { env },
-  );
-  if (secret.stdout.startsWith('SCRAM-SHA-256$')) up.scramSecret = secret.stdout.trim();
+  const env = pgEnv({ ...up, database: 'postgres' });
+  const psql = async (sql: string) =>
+    (await run('/usr/bin/psql', ['-XAtc', sql], { env })).stdout.trim();
+  const serverVersion = await psql('show server_version');
+  const secret = await psql('select rolpassword from pg_authid where rolname = current_user');
+  if (secret.startsWith('SCRAM-SHA-256$')) up.scramSecret = secret;
   log(`PostgreSQL ${serverVersion} on ${up.host}:${up.port}; pgbench -i -s ${opt.scale}`);
-  const init = await run(
-    '/usr/bin/pgbench',
-    [
-      '-i',
-      '-q',
-      '-s',
-      String(opt.scale),
-      '-h',
-      up.host,
-      '-p',
-      String(up.port),
-      '-U',
-      up.user,
-      'postgres',
-    ],
-    { env, timeoutMs: 600000 },
-  );
+  const init = await run('/usr/bin/pgbench', ['-i', '-q', '-s', String(opt.scale)], {
+    env,
+    timeoutMs: 600000,
+  });
   if (interrupted) return;
   if (init.code !== 0) throw new Error(`pgbench -i failed: ${init.stderr}`);
   const pgbenchVersion = (await run('/usr/bin/pgbench', ['--version'])).stdout.trim();

@@ -62,7 +62,10 @@ export interface PgbenchResult {
 
 const PGBENCH = '/usr/bin/pgbench';
 
-function pgEnv(t: RunningTarget): NodeJS.ProcessEnv {
+/** libpq environment that points psql/pgbench at a target. */
+export function pgEnv(
+  t: Pick<RunningTarget, 'host' | 'port' | 'user' | 'database' | 'password'>,
+): NodeJS.ProcessEnv {
   return {
     ...process.env,
     PGHOST: t.host,
