@@ -650,17 +650,8 @@ export class Session {
     endsItem: boolean,
   ): void {
     const rec = this.recording;
-    let timeoutMs: number | undefined;
-    let maxRows: (number | undefined)[] | undefined;
-    for (let i = 0; i < runs.length; i++) {
-      const d = runs[i].rec.decision;
-      if (d.kind !== 'allow') continue;
-      if (d.limits.timeout_ms !== undefined)
-        timeoutMs = Math.min(timeoutMs ?? Infinity, d.limits.timeout_ms);
-      if (d.limits.max_rows !== undefined) (maxRows ??= [])[i] = d.limits.max_rows;
-    }
     if (!rec || runs.length === 0) {
-      this.forward(frames, endsItem, runs.length, undefined, timeoutMs, maxRows);
+      this.forward(frames, endsItem, runs, undefined);
       return;
     }
     const evs = runs.map((r, i) =>
@@ -669,7 +660,7 @@ export class Session {
     const written = rec.statements(evs);
     if (Array.isArray(written)) {
       // Already written as the durability mode asks: forward in this turn.
-      this.forward(frames, endsItem, runs.length, written, timeoutMs, maxRows);
+      this.forward(frames, endsItem, runs, written);
       return;
     }
     this.busy = true;
@@ -678,7 +669,7 @@ export class Session {
         this.busy = false;
         if (this.closed) return;
         this.upstream.cork();
-        this.forward(frames, endsItem, runs.length, seqs, timeoutMs, maxRows);
+        this.forward(frames, endsItem, runs, seqs);
         this.upstream.uncork();
         this.pump();
       },
@@ -697,26 +688,27 @@ export class Session {
     );
   }
 
+  /** Send a decided batch upstream; each statement's outcome and row limit are tracked. */
   private forward(
     frames: Buffer[],
     endsItem: boolean,
-    statements: number,
+    decided: readonly { rec: DecisionRecord }[],
     seqs: number[] | undefined,
-    timeoutMs?: number,
-    maxRows?: (number | undefined)[],
   ): void {
     const now = performance.now();
-    const head = this.items.length === 0 && this.openItem.runs.length === 0;
-    for (let i = 0; i < statements; i++)
-      this.openItem.runs.push({ seq: seqs ? seqs[i] : -1, started: now, maxRows: maxRows?.[i] });
-    // The first statement of an idle session: its rows are counted from now.
-    if (head && statements > 0) this.scanner.limitRows(maxRows?.[0]);
-    if (timeoutMs !== undefined) {
-      this.openItem.timeoutMs = Math.min(this.openItem.timeoutMs ?? Infinity, timeoutMs);
+    const item = this.openItem;
+    const head = this.items.length === 0 && item.runs.length === 0;
+    for (let i = 0; i < decided.length; i++) {
+      const d = decided[i].rec.decision;
+      const limits = d.kind === 'allow' ? d.limits : undefined;
+      if (limits?.timeout_ms !== undefined)
+        item.timeoutMs = Math.min(item.timeoutMs ?? Infinity, limits.timeout_ms);
+      item.runs.push({ seq: seqs ? seqs[i] : -1, started: now, maxRows: limits?.max_rows });
     }
+    // The first statement of an idle session: its rows are counted from now.
+    if (head && decided.length > 0) this.armRows();
     for (const b of frames) this.write(b);
     if (endsItem) {
-      const item = this.openItem;
       item.started = now;
       if (item.timeoutMs !== undefined) {
         item.timer = setTimeout(() => this.cancelUpstream(), item.timeoutMs);
@@ -806,29 +798,30 @@ export class Session {
         this.facts.in_transaction = st !== 'I';
         this.copyIn = false;
         const done = this.items.shift();
-        this.armRows();
-        if (done?.abortOpenTxn && st === 'T') {
-          // The client saw an error for a statement the upstream completed inside a
-          // transaction: make the upstream transaction fail too (a marker that does not
-          // parse), drop its error, and let its ReadyForQuery ('E') answer the client.
-          this.status = 'E';
-          const marker = newItem();
-          marker.replace.push(null);
-          this.items.unshift(marker);
-          this.armRows();
-          this.upstream.write(queryMessage(MARKER_SQL));
-          this.releaseRowHold();
-          clearTimeout(done.timer);
-          return null;
-        }
-        if (done?.abortOpenTxn) this.releaseRowHold();
+        let aborting = false;
         if (done) {
           clearTimeout(done.timer);
           this.ctx.metrics.statementSeconds.observe((performance.now() - done.started) / 1000);
           // Statements that produced no completion (skipped after an earlier error).
           for (const r of done.runs)
             this.recording?.result(r.seq, { outcome: 'cancelled', duration_ms: 0 });
+          if (done.abortOpenTxn) {
+            this.releaseRowHold();
+            if (st === 'T') {
+              // The client saw an error for a statement the upstream completed inside a
+              // transaction: make the upstream transaction fail too (a marker that does not
+              // parse), drop its error, and let its ReadyForQuery ('E') answer the client.
+              this.status = 'E';
+              aborting = true;
+              const marker = newItem();
+              marker.replace.push(null);
+              this.items.unshift(marker);
+              this.upstream.write(queryMessage(MARKER_SQL));
+            }
+          }
         }
+        this.armRows();
+        if (aborting) return null;
         if (this.draining && this.idle())
           setImmediate(() => this.fatal(ClientError.shuttingDown()));
         if (this.barrier && this.items.length === 0) {
