@@ -281,9 +281,12 @@ export class SpoolWriter {
     return f;
   }
 
-  /** Something in the queue must go out now: a waiter, a rotation, or overdue lazy lines. */
+  /**
+   * Something in the queue must go out now: a waiter, a rotation, overdue lazy lines, or a
+   * retry after a failure (its waiters were already settled; recovery needs the write).
+   */
   private urgent(): boolean {
-    if (this.o.durability !== 'fsync' || this.lazyDue) return true;
+    if (this.o.durability !== 'fsync' || this.lazyDue || this.failed) return true;
     for (const it of this.queue) if (!('line' in it) || it.w) return true;
     return false;
   }
