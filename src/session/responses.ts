@@ -29,7 +29,7 @@ export interface ResponseHandler {
    * A watched message. Return undefined to forward it as is, null to drop it, or bytes to
    * send instead.
    */
-  onMessage(type: number, body: Buffer, raw: Buffer): Buffer | null | undefined;
+  onMessage(type: number, body: Buffer): Buffer | null | undefined;
   /** Bytes ready for the client, in order. */
   emit(chunks: Buffer[]): void;
   /** The upstream broke the protocol; the session must close. */
@@ -132,8 +132,7 @@ export class ResponseScanner {
         runStart = pos = len;
         break;
       }
-      const raw = buf.subarray(pos, pos + total);
-      const r = this.handler.onMessage(type, raw.subarray(5), raw);
+      const r = this.handler.onMessage(type, buf.subarray(pos + 5, pos + total));
       if (r !== undefined) {
         if (pos > runStart) out.push(buf.subarray(runStart, pos));
         if (r !== null) out.push(r);
@@ -146,7 +145,8 @@ export class ResponseScanner {
         break;
       }
     }
-    if (runStart < len && pos > runStart) out.push(buf.subarray(runStart, Math.min(pos, len)));
+    if (runStart < len && pos > runStart)
+      out.push(runStart === 0 && pos >= len ? buf : buf.subarray(runStart, Math.min(pos, len)));
     if (out.length) this.handler.emit(out);
   }
 }

@@ -126,6 +126,8 @@ export class Session {
   private skipUntilSync = false;
   private copyIn = false;
   private busy = false;
+  /** Upstream frames gathered during a pump pass (see pump). */
+  private out: Buffer[] | undefined;
   /**
    * A forwarded statement may change a setting the parser depends on: read nothing more
    * until its ReadyForQuery (by then a changed ParameterStatus has closed the session).
@@ -156,7 +158,7 @@ export class Session {
   /** A row-limit error is out and the upstream transaction may still need aborting. */
   private rowHold = false;
   private readonly scanner = new ResponseScanner({
-    onMessage: (t, b, r) => this.onBackendMessage(t, b, r),
+    onMessage: (t, b) => this.onBackendMessage(t, b),
     emit: (chunks) => this.emitToClient(chunks),
     onViolation: () => this.upstreamGone(),
   });
@@ -255,7 +257,9 @@ export class Session {
 
   private pump(): void {
     if (this.busy || this.holding() || this.closed) return;
-    this.upstream.cork();
+    // Frames for upstream are gathered during the pass and written at its end: usually one
+    // write(2), without the stream's cork bookkeeping.
+    this.out = [];
     try {
       while (!this.busy && !this.holding() && !this.closed) {
         // Judge the type byte before waiting for a body, as PostgreSQL does: an unknown type
@@ -279,9 +283,19 @@ export class Session {
         this.fatal(ClientError.internal());
       }
     } finally {
-      this.upstream.uncork();
+      this.flushOut();
     }
     this.armMessageTimer();
+  }
+
+  private flushOut(): void {
+    const out = this.out;
+    this.out = undefined;
+    if (!out || out.length === 0 || this.closed) return;
+    if (out.length === 1) return this.sendUp(out[0]);
+    this.upstream.cork();
+    for (const b of out) this.sendUp(b);
+    this.upstream.uncork();
   }
 
   /** A message left half-sent for too long ends the session (slowloris). */
@@ -470,7 +484,13 @@ export class Session {
       );
     }
     const count = a.statements.length;
-    const decided: { facts: StatementFacts; rec: DecisionRecord }[] = [];
+    const decided: {
+      facts: StatementFacts;
+      rec: DecisionRecord;
+      protocol: 'simple';
+      params: null;
+    }[] = [];
+    let settings = false;
     // Deny wins across the whole string: a statement waiting for approval does not stop the
     // later ones from being decided, so a batch that also holds a denied statement is denied.
     let held: { facts: StatementFacts; rec: DecisionRecord } | undefined;
@@ -485,7 +505,8 @@ export class Session {
         return this.refuse(refusalFields(rec), 'simple', rec);
       }
       this.stageNames(facts, rec);
-      decided.push({ facts, rec });
+      if (mayChangeSettings(facts)) settings = true;
+      decided.push({ facts, rec, protocol: 'simple', params: null });
     }
     if (held) {
       this.countDecision('approval');
@@ -497,12 +518,8 @@ export class Session {
     this.prepared.commit();
     this.countDecision('allow', count);
     this.statements += count;
-    this.forwardRecorded(
-      decided.map((d) => ({ facts: d.facts, rec: d.rec, protocol: 'simple', params: null })),
-      [f.raw],
-      true,
-    );
-    if (decided.some((d) => mayChangeSettings(d.facts))) this.barrier = true;
+    this.forwardRecorded(decided, [f.raw], true);
+    if (settings) this.barrier = true;
   }
 
   /** Decide a whole extended-protocol batch; forward all of it or none. */
@@ -766,6 +783,11 @@ export class Session {
   }
 
   private write(b: Buffer): void {
+    if (this.out) this.out.push(b);
+    else this.sendUp(b);
+  }
+
+  private sendUp(b: Buffer): void {
     if (!this.upstream.write(b) && !this.clientPaused) {
       this.clientPaused = true;
       this.client.pause();
@@ -789,7 +811,7 @@ export class Session {
   // ---- upstream → client -------------------------------------------------------------
 
   /** Handle a watched backend message (see responses.ts). */
-  onBackendMessage(type: number, body: Buffer, _raw: Buffer): Buffer | null | undefined {
+  onBackendMessage(type: number, body: Buffer): Buffer | null | undefined {
     const item = this.items[0] ?? this.openItem;
     switch (type) {
       case B.ReadyForQuery: {

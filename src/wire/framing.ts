@@ -24,8 +24,10 @@ export class FrameError extends Error {
  * Accumulates chunks and yields complete frames. `typed` false reads startup-phase
  * packets (Int32 length, no type byte).
  */
+const EMPTY = Buffer.alloc(0);
+
 export class FrameReader {
-  private buf: Buffer = Buffer.alloc(0);
+  private buf: Buffer = EMPTY;
   typed: boolean;
 
   constructor(
@@ -52,7 +54,7 @@ export class FrameReader {
   /** Remaining bytes, handed over (e.g. when the stream changes hands). */
   drain(): Buffer {
     const b = this.buf;
-    this.buf = Buffer.alloc(0);
+    this.buf = EMPTY;
     return b;
   }
 
@@ -71,7 +73,7 @@ export class FrameReader {
     const total = len + off;
     if (buf.length < total) return undefined;
     const raw = buf.length === total ? buf : buf.subarray(0, total);
-    this.buf = buf.length === total ? Buffer.alloc(0) : buf.subarray(total);
+    this.buf = buf.length === total ? EMPTY : buf.subarray(total);
     return { type: this.typed ? buf[0] : 0, body: raw.subarray(head), raw };
   }
 }
