@@ -138,4 +138,69 @@ describe('COPY at the protocol level', () => {
     expect(rows(await c.simple('SELECT 1'))).toEqual([['1']]);
     c.destroy();
   });
+
+  // asyncpg sends the rows right behind the COPY statement, without waiting for the
+  // CopyInResponse; the server reads them in order, so the gateway must forward them.
+  it('regression: COPY data sent before the CopyInResponse reaches the table (simple protocol)', async () => {
+    const c = await raw();
+    await c.write(
+      Buffer.concat([
+        query('COPY t FROM STDIN'),
+        copyData('40\tforty\n'),
+        copyData('41\tforty-one\n'),
+        copyDone(),
+      ]),
+    );
+    const ms = await c.until('Z');
+    expect(types(ms)).toBe('GCZ');
+    expect(tag(ms[1])).toBe('COPY 2');
+    expect(await count('id IN (40, 41)')).toBe(2);
+    expect(rows(await c.simple('SELECT 43'))).toEqual([['43']]);
+    c.destroy();
+  });
+
+  it('regression: COPY data and the closing Sync sent before the CopyInResponse (extended protocol) keep the session in step', async () => {
+    const c = await raw();
+    await c.write(
+      Buffer.concat([
+        parse('', 'COPY t FROM STDIN'),
+        bind('', ''),
+        execute(),
+        sync(),
+        copyData('50\tfifty\n'),
+        copyDone(),
+        sync(),
+      ]),
+    );
+    const ms = await c.until('Z');
+    expect(types(ms)).toBe('12GCZ');
+    expect(tag(ms[3])).toBe('COPY 1');
+    expect(await count('id = 50')).toBe(1);
+    const after = await c.simple('SELECT 51');
+    expect(types(after)).toBe('TDCZ');
+    expect(rows(after)).toEqual([['51']]);
+    expect([...g.gw.sessions].filter((s) => !s.idle())).toHaveLength(0);
+    c.destroy();
+  });
+
+  it('early COPY data of a COPY that fails upstream is ignored there, as without the gateway', async () => {
+    const c = await raw();
+    await c.write(
+      Buffer.concat([query('COPY missing_table FROM STDIN'), copyData('1\n'), copyDone()]),
+    );
+    const ms = await c.until('Z');
+    expect(types(ms)).toBe('EZ');
+    expect(fields(ms[0]).C).toBe('42P01');
+    expect(rows(await c.simple('SELECT 52'))).toEqual([['52']]);
+    c.destroy();
+  });
+
+  it('COPY data with no COPY sent is dropped: the statement after it runs normally', async () => {
+    const c = await raw();
+    await c.write(Buffer.concat([copyData('60\tsixty\n'), copyDone(), query('SELECT 61')]));
+    const ms = await c.until('Z');
+    expect(rows(ms)).toEqual([['61']]);
+    expect(await count('id = 60')).toBe(0);
+    c.destroy();
+  });
 });

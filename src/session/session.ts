@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { FACTS_KEY, analyze } from '../sql/index.js';
-import type { StatementFacts } from '../sql/types.js';
+import type { CopyFact, StatementFacts } from '../sql/types.js';
 import type { DecisionRecord, PolicyEngine, SessionFacts } from '../policy/types.js';
 import type { UpstreamSession, UpstreamTarget } from '../upstream/connect.js';
 import {
@@ -91,6 +91,11 @@ interface Item {
   abortOpenTxn?: boolean;
   /** Ended by a Sync (extended protocol) rather than by a Query. */
   bySync?: boolean;
+  /**
+   * Holds a COPY FROM STDIN: its data may come before the upstream's CopyInResponse
+   * (asyncpg sends it right behind the statement) and goes upstream in order.
+   */
+  copyFrom?: boolean;
 }
 
 interface Portal {
@@ -369,8 +374,9 @@ export class Session {
       case F.CopyData:
       case F.CopyDone:
       case F.CopyFail:
-        // Outside COPY IN these are ignored, as PostgreSQL does.
-        if (!this.copyIn) return;
+        // Outside COPY IN, and with no COPY FROM STDIN sent whose data this can be, these
+        // are ignored, as PostgreSQL does.
+        if (!this.copyIn && !this.copyFromSent()) return;
         if (f.type !== F.CopyData) this.copyIn = false;
         this.write(f.raw);
         return;
@@ -709,13 +715,15 @@ export class Session {
   private forward(
     frames: Buffer[],
     endsItem: boolean,
-    decided: readonly { rec: DecisionRecord }[],
+    decided: readonly { rec: DecisionRecord; facts: StatementFacts }[],
     seqs: number[] | undefined,
   ): void {
     const now = performance.now();
     const item = this.openItem;
     const head = this.items.length === 0 && item.runs.length === 0;
     for (let i = 0; i < decided.length; i++) {
+      const copy = decided[i].facts.copy as CopyFact | undefined;
+      if (copy && copy.direction === 'from' && copy.stdio) item.copyFrom = true;
       const d = decided[i].rec.decision;
       const limits = d.kind === 'allow' ? d.limits : undefined;
       if (limits?.timeout_ms !== undefined)
@@ -727,13 +735,24 @@ export class Session {
     for (const b of frames) this.write(b);
     if (endsItem) {
       item.started = now;
-      if (item.timeoutMs !== undefined) {
-        item.timer = setTimeout(() => this.cancelUpstream(), item.timeoutMs);
-        item.timer.unref();
-      }
+      this.armTimeout(item);
       this.items.push(item);
       this.openItem = newItem();
     }
+  }
+
+  /** An item with a policy time limit cancels its upstream statement when it runs out. */
+  private armTimeout(item: Item): void {
+    if (item.timeoutMs === undefined) return;
+    item.timer = setTimeout(() => this.cancelUpstream(), item.timeoutMs);
+    item.timer.unref();
+  }
+
+  /** A forwarded COPY FROM STDIN has not finished: data for it may come early. */
+  private copyFromSent(): boolean {
+    if (this.openItem.copyFrom) return true;
+    for (const it of this.items) if (it.copyFrom) return true;
+    return false;
   }
 
   /** Cancel the running upstream statement (policy time limit), as a client's cancel would. */
@@ -926,16 +945,24 @@ export class Session {
         }
         // The server ignored the Sync that ended this COPY's batch (libpq sends Execute and
         // Sync before the data): its ReadyForQuery follows the client's next Sync, after
-        // CopyDone. Reopen the item so that Sync ends it and the queue stays in step.
+        // CopyDone. Fold the item into the next one (already ended when the data and that
+        // Sync came early, else still open) so the queue stays in step.
         const head = this.items[0];
-        if (head?.bySync && this.items.length === 1) {
+        if (head?.bySync) {
           this.items.shift();
           clearTimeout(head.timer);
-          head.timer = undefined;
-          head.bySync = false;
-          head.runs.push(...this.openItem.runs);
-          head.replace.push(...this.openItem.replace);
-          this.openItem = head;
+          const next = this.items[0] ?? this.openItem;
+          next.runs.unshift(...head.runs);
+          next.replace.unshift(...head.replace);
+          if (head.abortOpenTxn) next.abortOpenTxn = true;
+          if (head.copyFrom) next.copyFrom = true;
+          if (head.timeoutMs !== undefined) {
+            next.timeoutMs = Math.min(next.timeoutMs ?? Infinity, head.timeoutMs);
+            if (next !== this.openItem) {
+              clearTimeout(next.timer);
+              this.armTimeout(next);
+            }
+          }
         }
         return undefined;
       }
