@@ -9,7 +9,7 @@ import {
   startTestGateway,
   type TestGateway,
 } from './helpers/gateway.js';
-import { fields, rows } from './helpers/raw.js';
+import { bind, execute, fields, parse, rows, sync } from './helpers/raw.js';
 
 const DB = 'row_limit_db';
 let g: TestGateway;
@@ -97,5 +97,47 @@ describe('limits.max_rows', () => {
     const d = await client();
     expect((await d.query('SELECT 4 AS four')).rows).toEqual([{ four: 4 }]);
     await d.end();
+  });
+
+  it('a SQL cursor read in pieces returns at most max_rows in all, not per FETCH', async () => {
+    const c = await rawLogin(g, DB);
+    await c.simple('BEGIN');
+    await c.simple('DECLARE cur CURSOR FOR SELECT g FROM generate_series(1, 100) g');
+    expect(rows(await c.simple('FETCH 3 FROM cur'))).toEqual([['1'], ['2'], ['3']]);
+    // Two rows are left under the DECLARE's limit of 5: the third is cut.
+    const r = await c.simple('FETCH 3 FROM cur');
+    expect(rows(r)).toEqual([['4'], ['5']]);
+    expect(r.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual(['54000']);
+    expect(fields(r.find((m) => m.type === 'E')!).M).toContain('5 rows');
+    expect(r.at(-1)!.body.toString('latin1')).toBe('E');
+    await c.simple('ROLLBACK');
+    // A new cursor of the same name starts with a full budget.
+    await c.simple('BEGIN');
+    await c.simple('DECLARE cur CURSOR FOR SELECT g FROM generate_series(1, 100) g');
+    expect(rows(await c.simple('FETCH 5 FROM cur'))).toHaveLength(5);
+    await c.simple('ROLLBACK');
+    c.destroy();
+  });
+
+  it('a portal run by several Executes with a row count shares one limit', async () => {
+    const c = await rawLogin(g, DB);
+    await c.simple('BEGIN');
+    await c.write(
+      Buffer.concat([
+        parse('', 'SELECT g FROM generate_series(1, 100) g'),
+        bind('p', ''),
+        execute('p', 3),
+        sync(),
+      ]),
+    );
+    const first = await c.until('Z');
+    expect(rows(first)).toEqual([['1'], ['2'], ['3']]);
+    expect(first.map((m) => m.type).join('')).toBe('12DDDsZ');
+    await c.write(Buffer.concat([execute('p', 3), sync()]));
+    const second = await c.until('Z');
+    expect(rows(second)).toEqual([['4'], ['5']]);
+    expect(second.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual(['54000']);
+    await c.simple('ROLLBACK');
+    c.destroy();
   });
 });

@@ -10,6 +10,7 @@ import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { FACTS_KEY, analyze } from '../sql/index.js';
 import type { CopyFact, StatementFacts } from '../sql/types.js';
+import { CursorBudgets, type RowBudget, rowBudget, runLimit, statedLimit } from './row-budgets.js';
 import type { DecisionRecord, PolicyEngine, SessionFacts } from '../policy/types.js';
 import type { UpstreamSession, UpstreamTarget } from '../upstream/connect.js';
 import {
@@ -72,6 +73,8 @@ interface StatementRun {
   started: number;
   /** The decision's limits.max_rows. */
   maxRows?: number;
+  /** Rows its portal or cursor has left (a result read in pieces shares one limit). */
+  budget?: RowBudget;
 }
 
 /** A unit of upstream work that ends with one ReadyForQuery (a Query or a Sync). */
@@ -101,6 +104,8 @@ interface Item {
 interface Portal {
   prepared: Prepared;
   params: BindParams;
+  /** The statement's max_rows, shared by every Execute of this portal. */
+  rows?: RowBudget;
 }
 
 /** Bind parameters as text, decoded only when a decision, a refusal or the recording reads them. */
@@ -157,6 +162,10 @@ export class Session {
     { prepared: Prepared; engine: PolicyEngine; inTxn: boolean }
   >();
   private readonly portals = new NameTable<Portal>(1000);
+  /** SQL cursors sent upstream, for their row limits across FETCHes. */
+  private readonly cursors = new CursorBudgets();
+  /** The row limit the scanner counts the current run's results against. */
+  private armedRows: number | undefined;
   private readonly decisions: DecisionPoint;
   private readonly facts: SessionFacts;
   private recording: SessionRecordingPort | undefined;
@@ -538,6 +547,7 @@ export class Session {
       rec: DecisionRecord;
       protocol: 'extended';
       params: BindParams | null;
+      budget?: RowBudget;
     }[] = [];
     const deny = (
       fields: ErrorFields,
@@ -619,6 +629,9 @@ export class Session {
             this.portals.stage(m.portal, {
               prepared: { facts: p.facts, decision: rec },
               params: m.params,
+              rows: rowBudget(
+                rec.decision.kind === 'allow' ? rec.decision.limits?.max_rows : undefined,
+              ),
             });
           } else this.portals.stage(m.portal, null);
           break;
@@ -631,6 +644,7 @@ export class Session {
               rec: portal.prepared.decision,
               protocol: 'extended',
               params: portal.params,
+              budget: portal.rows,
             });
             if (mayChangeSettings(portal.prepared.facts)) doubt = true;
           }
@@ -715,7 +729,7 @@ export class Session {
   private forward(
     frames: Buffer[],
     endsItem: boolean,
-    decided: readonly { rec: DecisionRecord; facts: StatementFacts }[],
+    decided: readonly { rec: DecisionRecord; facts: StatementFacts; budget?: RowBudget }[],
     seqs: number[] | undefined,
   ): void {
     const now = performance.now();
@@ -728,7 +742,13 @@ export class Session {
       const limits = d.kind === 'allow' ? d.limits : undefined;
       if (limits?.timeout_ms !== undefined)
         item.timeoutMs = Math.min(item.timeoutMs ?? Infinity, limits.timeout_ms);
-      item.runs.push({ seq: seqs ? seqs[i] : -1, started: now, maxRows: limits?.max_rows });
+      const maxRows = limits?.max_rows;
+      item.runs.push({
+        seq: seqs ? seqs[i] : -1,
+        started: now,
+        maxRows,
+        budget: decided[i].budget ?? this.cursors.follow(decided[i].facts, maxRows),
+      });
     }
     // The first statement of an idle session: its rows are counted from now.
     if (head && decided.length > 0) this.armRows();
@@ -882,6 +902,7 @@ export class Session {
         if (rep !== undefined) return rep;
         this.errors++;
         const run = item.runs.shift();
+        this.spendRows(run);
         this.armRows();
         if (run && this.recording) {
           const e = parseErrorFields(body);
@@ -898,8 +919,9 @@ export class Session {
       case B.PortalSuspended: {
         const run = item.runs.shift();
         const over = this.scanner.rowsOver;
+        this.spendRows(run);
         this.armRows();
-        if (over && run?.maxRows !== undefined) return this.rowLimitHit(item, run, run.maxRows);
+        if (over && run) return this.rowLimitHit(item, run, statedLimit(run.maxRows, run.budget));
         if (run && this.recording) {
           const tag =
             type === B.CommandComplete
@@ -996,8 +1018,15 @@ export class Session {
 
   /** Count the rows of the statement whose results come next against its limit. */
   private armRows(): void {
-    const head = this.items[0] ?? this.openItem;
-    this.scanner.limitRows(head.runs[0]?.maxRows);
+    const run = (this.items[0] ?? this.openItem).runs[0];
+    this.armedRows = run ? runLimit(run.maxRows, run.budget) : undefined;
+    this.scanner.limitRows(this.armedRows);
+  }
+
+  /** The run whose results just ended returned its rows: take them from its budget. */
+  private spendRows(run: StatementRun | undefined): void {
+    if (run?.budget && this.armedRows !== undefined)
+      run.budget.left -= this.armedRows - this.scanner.rowsLeft;
   }
 
   /**
