@@ -140,4 +140,21 @@ describe('limits.max_rows', () => {
     await c.simple('ROLLBACK');
     c.destroy();
   });
+
+  it("a SQL cursor read by protocol Execute is held to its DECLARE's limit; an unknown portal is refused", async () => {
+    const c = await rawLogin(g, DB);
+    await c.simple('BEGIN');
+    await c.simple('DECLARE big CURSOR FOR SELECT g FROM generate_series(1, 100) g');
+    await c.write(Buffer.concat([execute('big', 0), sync()]));
+    const r = await c.until('Z');
+    expect(rows(r)).toEqual([['1'], ['2'], ['3'], ['4'], ['5']]);
+    expect(r.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual(['54000']);
+    await c.simple('ROLLBACK');
+    await c.write(Buffer.concat([execute('nosuch', 0), sync()]));
+    const u = await c.until('Z');
+    expect(u.map((m) => m.type).join('')).toBe('EZ');
+    expect(fields(u[0]).C).toBe('34000');
+    expect(rows(await c.simple('SELECT 6'))).toEqual([['6']]);
+    c.destroy();
+  });
 });

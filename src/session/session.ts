@@ -10,7 +10,7 @@ import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { FACTS_KEY, analyze } from '../sql/index.js';
 import type { CopyFact, StatementFacts } from '../sql/types.js';
-import { CursorBudgets, type RowBudget, rowBudget, runLimit, statedLimit } from './row-budgets.js';
+import { Cursors, type RowBudget, rowBudget, runLimit, statedLimit } from './cursors.js';
 import type { DecisionRecord, PolicyEngine, SessionFacts } from '../policy/types.js';
 import type { UpstreamSession, UpstreamTarget } from '../upstream/connect.js';
 import {
@@ -163,7 +163,7 @@ export class Session {
   >();
   private readonly portals = new NameTable<Portal>(1000);
   /** SQL cursors sent upstream, for their row limits across FETCHes. */
-  private readonly cursors = new CursorBudgets();
+  private readonly cursors = new Cursors();
   /** The row limit the scanner counts the current run's results against. */
   private armedRows: number | undefined;
   private readonly decisions: DecisionPoint;
@@ -548,6 +548,7 @@ export class Session {
       protocol: 'extended';
       params: BindParams | null;
       budget?: RowBudget;
+      cursorRead?: boolean;
     }[] = [];
     const deny = (
       fields: ErrorFields,
@@ -633,7 +634,10 @@ export class Session {
                 rec.decision.kind === 'allow' ? rec.decision.limits?.max_rows : undefined,
               ),
             });
-          } else this.portals.stage(m.portal, null);
+          } else {
+            // Not a statement prepared through the gateway: PostgreSQL would refuse it too.
+            return deny(ClientError.unknownStatement(m.statement));
+          }
           break;
         }
         case 'execute': {
@@ -647,7 +651,20 @@ export class Session {
               budget: portal.rows,
             });
             if (mayChangeSettings(portal.prepared.facts)) doubt = true;
+            break;
           }
+          // A SQL cursor is a portal upstream: reading it is a FETCH under its DECLARE's
+          // decision and row limit. Any other name the gateway never saw is refused.
+          const cursor = this.cursors.get(m.portal);
+          if (!cursor) return deny(ClientError.unknownPortal(m.portal));
+          toRecord.push({
+            facts: cursor.facts,
+            rec: cursor.decision,
+            protocol: 'extended',
+            params: null,
+            budget: cursor.rows,
+            cursorRead: true,
+          });
           break;
         }
         case 'close':
@@ -729,7 +746,14 @@ export class Session {
   private forward(
     frames: Buffer[],
     endsItem: boolean,
-    decided: readonly { rec: DecisionRecord; facts: StatementFacts; budget?: RowBudget }[],
+    decided: readonly {
+      rec: DecisionRecord;
+      facts: StatementFacts;
+      /** The rows left to the portal or cursor this run reads. */
+      budget?: RowBudget;
+      /** The run reads an open SQL cursor (its facts are the DECLARE's). */
+      cursorRead?: boolean;
+    }[],
     seqs: number[] | undefined,
   ): void {
     const now = performance.now();
@@ -747,7 +771,9 @@ export class Session {
         seq: seqs ? seqs[i] : -1,
         started: now,
         maxRows,
-        budget: decided[i].budget ?? this.cursors.follow(decided[i].facts, maxRows),
+        budget: decided[i].cursorRead
+          ? decided[i].budget
+          : (this.cursors.follow(decided[i].facts, decided[i].rec) ?? decided[i].budget),
       });
     }
     // The first statement of an idle session: its rows are counted from now.

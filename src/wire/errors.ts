@@ -38,6 +38,17 @@ export const ClientError = {
   tooLarge: (msg: string) => e('54000', msg),
   denied: (message: string, detail?: string, hint?: string) =>
     e('42501', message, { detail, hint }),
+  unknownStatement: (name: string) =>
+    e(
+      '26000',
+      name === ''
+        ? 'unnamed prepared statement does not exist'
+        : `prepared statement "${name}" does not exist`,
+    ),
+  unknownPortal: (name: string) =>
+    e('34000', `portal "${name}" does not exist`, {
+      detail: 'the gateway runs only portals bound through it and SQL cursors declared through it',
+    }),
   functionCallRefused: () =>
     e('42501', 'the fast-path function call interface is not allowed through the gateway', {
       hint: 'call the function from a SQL statement instead',
