@@ -13,6 +13,8 @@ import { run } from './helpers/spawn.js';
 
 const BIN = '/usr/lib/postgresql/15/bin';
 const DB = 'dp_dump';
+/** Restored into through the gateway by pg_restore. */
+const RESTORED = 'dp_dump_via_gateway';
 const PASSWORD = 'pg15-test-secret';
 let dir: string;
 let port: number;
@@ -72,6 +74,7 @@ beforeAll(async () => {
   ]);
   const admin = await direct('postgres');
   await admin.query(`CREATE DATABASE ${DB}`);
+  await admin.query(`CREATE DATABASE ${RESTORED}`);
   await admin.end();
   const d = await direct(DB);
   await d.query(`
@@ -93,8 +96,16 @@ beforeAll(async () => {
           password: { value: PASSWORD },
           maxConnections: 20,
         },
+        restored: {
+          host: '127.0.0.1',
+          port,
+          database: RESTORED,
+          user: 'postgres',
+          password: { value: PASSWORD },
+          maxConnections: 20,
+        },
       },
-      routes: { '*': 'main' },
+      routes: { [DB]: 'main', [RESTORED]: 'restored' },
     },
   });
 }, 180_000);
@@ -160,6 +171,39 @@ describe('pg_dump through the gateway', () => {
       { id: 2, name: 'Grace', note: null },
       { id: 3, name: 'Linus', note: 'back\\slash' },
     ]);
+    await d.end();
+  });
+
+  it('pg_restore of a custom-format dump through the gateway rebuilds the database', async () => {
+    const file = join(dir, 'dump.custom');
+    const env = { PGPASSWORD: await g.token() };
+    const dump = await run(
+      '/usr/bin/pg_dump',
+      ['--no-sync', '-Fc', '-f', file, '-d', g.conninfo(DB)],
+      {
+        env,
+        timeoutMs: 120_000,
+      },
+    );
+    expect(dump.stderr).toBe('');
+    expect(dump.code).toBe(0);
+    // pg_restore sets search_path to '' with set_config, then creates, copies and setvals.
+    const restore = await run(
+      '/usr/bin/pg_restore',
+      ['--no-owner', '--exit-on-error', '-d', g.conninfo(RESTORED), file],
+      { env, timeoutMs: 120_000 },
+    );
+    expect(restore.stderr).toBe('');
+    expect(restore.code).toBe(0);
+    const d = await direct(RESTORED);
+    const rows = await d.query('SELECT id, name, note FROM customers ORDER BY id');
+    expect(rows.rows).toEqual([
+      { id: 1, name: 'Ada', note: 'tab\tinside' },
+      { id: 2, name: 'Grace', note: null },
+      { id: 3, name: 'Linus', note: 'back\\slash' },
+    ]);
+    expect((await d.query('SELECT count(*)::int AS n FROM customer_names')).rows[0].n).toBe(3);
+    expect((await d.query("SELECT nextval('ticket_seq')::int AS v")).rows[0].v).toBe(100);
     await d.end();
   });
 });
