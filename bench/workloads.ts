@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { RunningTarget } from './peers.js';
 import { run } from './procs.js';
@@ -34,6 +35,21 @@ export const WORKLOADS: Workload[] = [
     id: 'W4',
     title: '-S -M prepared -c 8 -j 2',
     args: ['-S', '-M', 'prepared', '-c', '8', '-j', '2'],
+  },
+  { id: 'W5', title: 'TPC-B -c 8 -j 2 (transactions)', args: ['-c', '8', '-j', '2'] },
+  {
+    id: 'W7',
+    title: '10 reads per pipelined batch -M extended -c 8 -j 2',
+    args: [
+      '-f',
+      fileURLToPath(new URL('./scripts/pipeline.sql', import.meta.url)),
+      '-M',
+      'extended',
+      '-c',
+      '8',
+      '-j',
+      '2',
+    ],
   },
   { id: 'W8', title: '-S -C -c 8 -j 2 reconnect', args: ['-S', '-C', '-c', '8', '-j', '2'] },
   { id: 'W10', title: '-S -c 64 -j 2', args: ['-S', '-c', '64', '-j', '2'] },
