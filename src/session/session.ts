@@ -10,8 +10,8 @@ import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { FACTS_KEY, analyze } from '../sql/index.js';
 import type { CopyFact, StatementFacts } from '../sql/types.js';
-import { Cursors, type RowBudget, rowBudget, runLimit, statedLimit } from './cursors.js';
-import type { DecisionRecord, PolicyEngine, SessionFacts } from '../policy/types.js';
+import { type RowBudget, runLimit, statedLimit } from './cursors.js';
+import type { DecisionRecord, SessionFacts } from '../policy/types.js';
 import type { UpstreamSession, UpstreamTarget } from '../upstream/connect.js';
 import {
   B,
@@ -22,7 +22,6 @@ import {
   FrameReader,
   SYNC,
   TERMINATE,
-  bindParamsAsText,
   cancelRequest,
   errorResponse,
   parseBind,
@@ -36,14 +35,15 @@ import {
   toWire,
   type Frame,
   type TxStatus,
-  type BindMessage,
 } from '../wire/index.js';
 import type { ErrorFields } from '../wire/backend.js';
 import { log } from '../util/logger.js';
 import type { GatewayContext, SessionRecordingPort } from './context.js';
 import type { StatementEventInput } from '../record/types.js';
 import { DecisionPoint, refusalFields } from './decide.js';
-import { NameTable, type Prepared } from './statements.js';
+import { BindParams, SessionNames } from './statements.js';
+import { coalesce, decideBatch, emptyFacts, type Pending } from './batch.js';
+import { mayChangeSettings, safeParameterStatus, settingsInDoubtError } from './parser-settings.js';
 import type { Authenticated } from './startup.js';
 import { ResponseScanner } from './responses.js';
 
@@ -101,29 +101,6 @@ interface Item {
   copyFrom?: boolean;
 }
 
-interface Portal {
-  prepared: Prepared;
-  params: BindParams;
-  /** The statement's max_rows, shared by every Execute of this portal. */
-  rows?: RowBudget;
-}
-
-/** Bind parameters as text, decoded only when a decision, a refusal or the recording reads them. */
-class BindParams {
-  private v: (string | null)[] | undefined;
-  constructor(private readonly b: BindMessage) {}
-  get value(): (string | null)[] {
-    return (this.v ??= bindParamsAsText(this.b));
-  }
-}
-
-type Pending =
-  | { type: 'parse'; frame: Frame; name: string; sql: string }
-  | { type: 'bind'; frame: Frame; portal: string; statement: string; params: BindParams }
-  | { type: 'execute'; frame: Frame; portal: string }
-  | { type: 'close'; frame: Frame; kind: 'S' | 'P'; name: string }
-  | { type: 'describe'; frame: Frame };
-
 const newItem = (): Item => ({ started: performance.now(), replace: [], runs: [] });
 
 export class Session {
@@ -155,15 +132,7 @@ export class Session {
   private upstreamPaused = false;
   private messageTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
-  private readonly prepared = new NameTable<Prepared>();
-  /** Parse text → facts and decision, for drivers that re-send the same Parse. */
-  private readonly parseMemo = new Map<
-    string,
-    { prepared: Prepared; engine: PolicyEngine; inTxn: boolean }
-  >();
-  private readonly portals = new NameTable<Portal>(1000);
-  /** SQL cursors sent upstream, for their row limits across FETCHes. */
-  private readonly cursors = new Cursors();
+  private readonly names: SessionNames;
   /** The row limit the scanner counts the current run's results against. */
   private armedRows: number | undefined;
   private readonly decisions: DecisionPoint;
@@ -210,6 +179,7 @@ export class Session {
       in_transaction: up.status !== 'I',
     };
     this.decisions = new DecisionPoint(() => ctx.policy(), auth.identity, this.facts);
+    this.names = new SessionNames(this.decisions);
     this.log = log.child({ session: this.id });
   }
 
@@ -418,49 +388,6 @@ export class Session {
     };
   }
 
-  /** Facts of the statement that will actually run (EXECUTE runs a prepared statement). */
-  private effective(st: StatementFacts): StatementFacts {
-    const ex = st.execute as { name?: string } | undefined;
-    if (ex && typeof ex.name === 'string') {
-      const p = this.prepared.get(ex.name);
-      // The prepared statement's facts, plus whatever the EXECUTE's own parameter
-      // expressions touch (EXECUTE p(pg_sleep(9)) calls a function too).
-      if (p) {
-        return {
-          ...p.facts,
-          text: st.text,
-          command: p.facts.command,
-          execute: ex,
-          relations: [...p.facts.relations, ...st.relations],
-          columns: [...p.facts.columns, ...st.columns],
-          functions: [...p.facts.functions, ...st.functions],
-          opaque: p.facts.opaque || st.opaque,
-          // Not the prepared statement's template any more: cache by the EXECUTE's text.
-          [FACTS_KEY]: undefined,
-        };
-      }
-    }
-    return st;
-  }
-
-  /** Stage name changes a forwarded statement makes (PREPARE, DEALLOCATE, DISCARD). */
-  private stageNames(st: StatementFacts, _rec: DecisionRecord): void {
-    const prep = st.prepare as { name?: string; statement?: StatementFacts } | undefined;
-    if (prep?.name && prep.statement) {
-      // The prepared statement keeps its own decision: a protocol Bind of this name runs
-      // the statement itself, so it must be refused (or held) as the statement would be.
-      const inner = this.decisions.decide(prep.statement, 'simple', null, 0, 1);
-      this.prepared.stage(prep.name, { facts: prep.statement, decision: inner });
-    }
-    const dealloc = st.deallocate as { name?: string | null } | undefined;
-    if (dealloc) {
-      if (dealloc.name) this.prepared.stage(dealloc.name, null);
-      else this.prepared.stageClear();
-    }
-    if ((st.discard as { target?: string } | undefined)?.target === 'all')
-      this.prepared.stageClear();
-  }
-
   private onQuery(f: Frame): void {
     const body = f.body;
     const n = body.length - 1;
@@ -510,27 +437,27 @@ export class Session {
     // later ones from being decided, so a batch that also holds a denied statement is denied.
     let held: { facts: StatementFacts; rec: DecisionRecord } | undefined;
     for (let i = 0; i < count; i++) {
-      const facts = this.effective(a.statements[i]);
+      const facts = this.names.effective(a.statements[i]);
       const rec = this.decisions.decide(facts, 'simple', null, i, count);
       if (rec.decision.kind === 'approval') held ??= { facts, rec };
       else if (rec.decision.kind !== 'allow') {
         this.countDecision(rec.decision.kind);
-        this.prepared.rollback();
+        this.names.rollback();
         this.recordRefusal(facts, facts.text, undefined, 'simple', rec);
         return this.refuse(refusalFields(rec), 'simple', rec);
       }
-      this.stageNames(facts, rec);
+      this.names.stage(facts);
       if (mayChangeSettings(facts)) settings = true;
       decided.push({ facts, rec, protocol: 'simple', params: null });
     }
     if (held) {
       this.countDecision('approval');
-      this.prepared.rollback();
+      this.names.rollback();
       this.recordRefusal(held.facts, held.facts.text, undefined, 'simple', held.rec);
       return this.refuse(refusalFields(held.rec), 'simple', held.rec);
     }
     this.ctx.metrics.decisionSeconds.observe((performance.now() - t0) / 1000);
-    this.prepared.commit();
+    this.names.commit();
     this.countDecision('allow', count);
     this.statements += count;
     this.forwardRecorded(decided, [f.raw], true);
@@ -542,151 +469,34 @@ export class Session {
     const batch = this.batch;
     this.batch = [];
     const t0 = performance.now();
-    const toRecord: {
-      facts: StatementFacts;
-      rec: DecisionRecord;
-      protocol: 'extended';
-      params: BindParams | null;
-      budget?: RowBudget;
-      cursorRead?: boolean;
-    }[] = [];
-    const deny = (
-      fields: ErrorFields,
-      facts?: StatementFacts,
-      rec?: DecisionRecord,
-      parseError?: string,
-      params?: (string | null)[],
-    ) => {
-      this.prepared.rollback();
-      this.portals.rollback();
-      this.countDecision(rec?.decision.kind ?? 'deny');
-      this.recordRefusal(facts, facts?.text ?? '', parseError, 'extended', rec, params);
-      this.refuse(fields, sync ? 'sync' : 'flush', rec);
-    };
-    let doubt = this.settingsInDoubt;
+    const inDoubt = this.settingsInDoubt;
     if (sync) this.settingsInDoubt = false;
-    for (const m of batch) {
-      switch (m.type) {
-        case 'parse': {
-          if (doubt) return deny(settingsInDoubtError());
-          if (!isUtf8(m.frame.body)) {
-            return deny({
-              severity: 'ERROR',
-              code: '22021',
-              message: 'query text is not valid UTF-8',
-            });
-          }
-          // Drivers re-send the same Parse text for every execution (unnamed statements):
-          // reuse the facts and decision when nothing they depend on has changed.
-          const hit = this.parseMemo.get(m.sql);
-          if (hit && hit.engine === this.ctx.policy() && hit.inTxn === this.facts.in_transaction) {
-            this.prepared.stage(m.name, hit.prepared);
-            break;
-          }
-          const a = analyze(m.sql, this.analyzeOpts());
-          if (a.error)
-            return deny(
-              a.error.code === '54000'
-                ? ClientError.tooLarge(a.error.message)
-                : ClientError.syntax(a.error.message),
-              undefined,
-              undefined,
-              a.error.message,
-            );
-          if (a.statements.length > 1) {
-            return deny(
-              ClientError.syntax('cannot insert multiple commands into a prepared statement'),
-            );
-          }
-          // An empty query only yields EmptyQueryResponse: nothing to decide.
-          const facts = a.statements[0] ? this.effective(a.statements[0]) : emptyFacts();
-          const rec = a.statements[0]
-            ? this.decisions.decide(facts, 'extended', null, 0, 1)
-            : EMPTY_ALLOWED;
-          if (rec.decision.kind !== 'allow') return deny(refusalFields(rec), facts, rec);
-          if (a.statements[0]) this.stageNames(facts, rec);
-          const prepared = { facts, decision: rec };
-          this.prepared.stage(m.name, prepared);
-          if (memoizable(facts, rec)) {
-            if (this.parseMemo.size >= 256) this.parseMemo.clear();
-            this.parseMemo.set(m.sql, {
-              prepared,
-              engine: this.ctx.policy(),
-              inTxn: this.facts.in_transaction,
-            });
-          }
-          break;
-        }
-        case 'bind': {
-          const p = this.prepared.get(m.statement);
-          if (p) {
-            let rec = p.decision;
-            if (rec.volatile)
-              rec = this.decisions.decide(p.facts, 'extended', m.params.value, 0, 1);
-            // A name made by SQL PREPARE carries the decision of the statement it prepared.
-            // Refused at Bind: the parameters may be why, so they are recorded.
-            if (rec.decision.kind !== 'allow')
-              return deny(refusalFields(rec), p.facts, rec, undefined, m.params.value);
-            this.portals.stage(m.portal, {
-              prepared: { facts: p.facts, decision: rec },
-              params: m.params,
-              rows: rowBudget(
-                rec.decision.kind === 'allow' ? rec.decision.limits?.max_rows : undefined,
-              ),
-            });
-          } else {
-            // Not a statement prepared through the gateway: PostgreSQL would refuse it too.
-            return deny(ClientError.unknownStatement(m.statement));
-          }
-          break;
-        }
-        case 'execute': {
-          const portal = this.portals.get(m.portal);
-          if (portal) {
-            toRecord.push({
-              facts: portal.prepared.facts,
-              rec: portal.prepared.decision,
-              protocol: 'extended',
-              params: portal.params,
-              budget: portal.rows,
-            });
-            if (mayChangeSettings(portal.prepared.facts)) doubt = true;
-            break;
-          }
-          // A SQL cursor is a portal upstream: reading it is a FETCH under its DECLARE's
-          // decision and row limit. Any other name the gateway never saw is refused.
-          const cursor = this.cursors.get(m.portal);
-          if (!cursor) return deny(ClientError.unknownPortal(m.portal));
-          toRecord.push({
-            facts: cursor.facts,
-            rec: cursor.decision,
-            protocol: 'extended',
-            params: null,
-            budget: cursor.rows,
-            cursorRead: true,
-          });
-          break;
-        }
-        case 'close':
-          if (m.kind === 'S') this.prepared.stage(m.name, null);
-          else this.portals.stage(m.name, null);
-          break;
-        case 'describe':
-          break;
-      }
+    const v = decideBatch(batch, inDoubt, {
+      names: this.names,
+      decisions: this.decisions,
+      engine: this.ctx.policy(),
+      inTransaction: this.facts.in_transaction,
+      analyzeOpts: () => this.analyzeOpts(),
+    });
+    if (!v.allowed) {
+      const r = v.refusal;
+      this.names.rollback();
+      this.countDecision(r.rec?.decision.kind ?? 'deny');
+      this.recordRefusal(r.facts, r.facts?.text ?? '', r.parseError, 'extended', r.rec, r.params);
+      this.refuse(r.fields, sync ? 'sync' : 'flush', r.rec);
+      return;
     }
     this.ctx.metrics.decisionSeconds.observe((performance.now() - t0) / 1000);
-    this.prepared.commit();
-    this.portals.commit();
-    this.countDecision('allow', toRecord.length);
-    this.statements += toRecord.length;
+    this.names.commit();
+    this.countDecision('allow', v.runs.length);
+    this.statements += v.runs.length;
     const raws: Buffer[] = [];
     for (const m of batch) raws.push(m.frame.raw);
     raws.push(boundary);
-    this.forwardRecorded(toRecord, coalesce(raws), sync);
+    this.forwardRecorded(v.runs, coalesce(raws), sync);
     // Only a Sync brings a ReadyForQuery to lift the barrier.
-    if (sync && toRecord.some((r) => mayChangeSettings(r.facts))) this.barrier = true;
-    if (!sync) this.settingsInDoubt = doubt;
+    if (sync && v.runs.some((r) => mayChangeSettings(r.facts))) this.barrier = true;
+    if (!sync) this.settingsInDoubt = v.doubt;
   }
 
   /**
@@ -773,7 +583,7 @@ export class Session {
         maxRows,
         budget: decided[i].cursorRead
           ? decided[i].budget
-          : (this.cursors.follow(decided[i].facts, decided[i].rec) ?? decided[i].budget),
+          : (this.names.cursors.follow(decided[i].facts, decided[i].rec) ?? decided[i].budget),
       });
     }
     // The first statement of an idle session: its rows are counted from now.
@@ -967,10 +777,7 @@ export class Session {
       case B.ParameterStatus: {
         const p = parseParameterStatus(body);
         // The parser assumes these; a session where they change is closed (fail closed).
-        if (
-          (p.name === 'standard_conforming_strings' && p.value !== 'on') ||
-          (p.name === 'client_encoding' && p.value.toUpperCase() !== 'UTF8')
-        ) {
+        if (!safeParameterStatus(p.name, p.value)) {
           setImmediate(() =>
             this.fatal(
               ClientError.unsafeSetting(`the session setting ${p.name} changed to an unsafe value`),
@@ -1210,104 +1017,12 @@ export class Session {
   }
 }
 
-/**
- * Merge frames that are adjacent bytes of the same received chunk (the usual case for a
- * pipelined batch) into one view per run: one write, one allocation.
- */
-function coalesce(frames: Buffer[]): Buffer[] {
-  const out: Buffer[] = [];
-  let run = frames[0];
-  let end = run.byteOffset + run.length;
-  for (let i = 1; i < frames.length; i++) {
-    const b = frames[i];
-    if (b.buffer === run.buffer && b.byteOffset === end) {
-      end += b.length;
-      continue;
-    }
-    out.push(
-      end === run.byteOffset + run.length
-        ? run
-        : Buffer.from(run.buffer, run.byteOffset, end - run.byteOffset),
-    );
-    run = b;
-    end = b.byteOffset + b.length;
-  }
-  out.push(
-    end === run.byteOffset + run.length
-      ? run
-      : Buffer.from(run.buffer, run.byteOffset, end - run.byteOffset),
-  );
-  return out;
-}
-
-function settingsInDoubtError(): ErrorFields {
-  return ClientError.denied(
-    'statement refused: an earlier statement in this pipeline may have changed a setting that decides how SQL is parsed',
-    undefined,
-    'send Sync and wait for its result before sending more statements',
-  );
-}
-
-/** Settings that decide how the gateway's parser must read SQL. */
-const PARSER_SETTINGS = new Set(['standard_conforming_strings', 'client_encoding']);
-
-/**
- * Whether a statement may change a setting the parser depends on: SET/RESET of one of them
- * (or RESET ALL), set_config(), opaque code (DO), and functions the gateway does not know
- * (they may call set_config). Not covered: a trigger changing them.
- */
-function mayChangeSettings(f: StatementFacts): boolean {
-  const set = f.set as { name?: string | null } | undefined;
-  if (set) return set.name == null || PARSER_SETTINGS.has(set.name);
-  return (
-    f.class === 'unknown' ||
-    f.opaque ||
-    f.functions.some((fn) => fn.name === 'set_config' || fn.effect === 'unknown')
-  );
-}
-
 /** Constant label objects, so metrics render each series key once. */
 const DECISION_LABELS: Record<string, { decision: string }> = {
   allow: { decision: 'allow' },
   deny: { decision: 'deny' },
   approval: { decision: 'approval' },
 };
-
-/**
- * A Parse may be answered from the memo only when its effect is the decision alone: no
- * name changes (PREPARE, DEALLOCATE, DISCARD, EXECUTE) and a decision that read nothing
- * volatile.
- */
-function memoizable(f: StatementFacts, rec: DecisionRecord): boolean {
-  return (
-    !rec.volatile &&
-    rec.decision.kind === 'allow' &&
-    f.prepare === undefined &&
-    f.deallocate === undefined &&
-    f.discard === undefined &&
-    f.execute === undefined
-  );
-}
-
-const EMPTY_ALLOWED: DecisionRecord = {
-  decision: { kind: 'allow', mask: {}, limits: {}, reasons: [] },
-  id: '',
-  policyVersion: '',
-};
-
-function emptyFacts(): StatementFacts {
-  return {
-    text: '',
-    fingerprint: '',
-    command: '',
-    class: 'utility',
-    relations: [],
-    columns: [],
-    functions: [],
-    has_where: false,
-    opaque: false,
-  };
-}
 
 /** Facts beyond the base fields every statement event names (copy, transaction, set...). */
 function extraFacts(f: StatementFacts): Record<string, unknown> {

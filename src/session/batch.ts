@@ -1,0 +1,219 @@
+// Extended protocol: the messages up to a Sync (or Flush), decided as one. Either every
+// statement the group runs is allowed and its bytes go upstream as sent, or none runs.
+import { isUtf8 } from 'node:buffer';
+import { analyze } from '../sql/index.js';
+import type { AnalyzeOptions, StatementFacts } from '../sql/types.js';
+import type { DecisionRecord, PolicyEngine } from '../policy/types.js';
+import { ClientError, type ErrorFields, type Frame } from '../wire/index.js';
+import { rowBudget, type RowBudget } from './cursors.js';
+import { refusalFields, type DecisionPoint } from './decide.js';
+import { mayChangeSettings, settingsInDoubtError } from './parser-settings.js';
+import type { BindParams, SessionNames } from './statements.js';
+
+/** A frontend message of the current group, waiting for its Sync or Flush. */
+export type Pending =
+  | { type: 'parse'; frame: Frame; name: string; sql: string }
+  | { type: 'bind'; frame: Frame; portal: string; statement: string; params: BindParams }
+  | { type: 'execute'; frame: Frame; portal: string }
+  | { type: 'close'; frame: Frame; kind: 'S' | 'P'; name: string }
+  | { type: 'describe'; frame: Frame };
+
+/** An Execute of the group: the statement it runs and the limits it is held to. */
+export interface BatchRun {
+  facts: StatementFacts;
+  rec: DecisionRecord;
+  protocol: 'extended';
+  params: BindParams | null;
+  /** The rows left to the portal (or SQL cursor) it reads. */
+  budget?: RowBudget;
+  /** It reads an open SQL cursor; its facts are the DECLARE's. */
+  cursorRead?: boolean;
+}
+
+/** Why a group is refused, and what the recording keeps of it. */
+export interface Refusal {
+  fields: ErrorFields;
+  facts?: StatementFacts;
+  rec?: DecisionRecord;
+  parseError?: string;
+  params?: (string | null)[];
+}
+
+export type Verdict =
+  | {
+      allowed: true;
+      runs: BatchRun[];
+      /** A run may change a parser setting: statement text after it waits for a Sync. */
+      doubt: boolean;
+    }
+  | { allowed: false; refusal: Refusal };
+
+export interface BatchContext {
+  names: SessionNames;
+  decisions: DecisionPoint;
+  engine: PolicyEngine;
+  inTransaction: boolean;
+  analyzeOpts: () => AnalyzeOptions;
+}
+
+const EMPTY_ALLOWED: DecisionRecord = {
+  decision: { kind: 'allow', mask: {}, limits: {}, reasons: [] },
+  id: '',
+  policyVersion: '',
+};
+
+/**
+ * Decide a group. Name changes (Parse, Bind, Close, PREPARE...) are staged in `c.names`;
+ * the caller commits them when the group goes upstream and rolls them back on refusal.
+ * `inDoubt`: an earlier group since the last Sync may have changed a parser setting.
+ */
+export function decideBatch(batch: readonly Pending[], inDoubt: boolean, c: BatchContext): Verdict {
+  const { names, decisions } = c;
+  const runs: BatchRun[] = [];
+  const refuse = (refusal: Refusal): Verdict => ({ allowed: false, refusal });
+  let doubt = inDoubt;
+  for (const m of batch) {
+    switch (m.type) {
+      case 'parse': {
+        if (doubt) return refuse({ fields: settingsInDoubtError() });
+        if (!isUtf8(m.frame.body)) {
+          return refuse({
+            fields: { severity: 'ERROR', code: '22021', message: 'query text is not valid UTF-8' },
+          });
+        }
+        // Drivers re-send the same Parse text for every execution (unnamed statements):
+        // reuse the facts and decision when nothing they depend on has changed.
+        const hit = names.memo(m.sql, c.engine, c.inTransaction);
+        if (hit) {
+          names.prepared.stage(m.name, hit);
+          break;
+        }
+        const a = analyze(m.sql, c.analyzeOpts());
+        if (a.error) {
+          return refuse({
+            fields:
+              a.error.code === '54000'
+                ? ClientError.tooLarge(a.error.message)
+                : ClientError.syntax(a.error.message),
+            parseError: a.error.message,
+          });
+        }
+        if (a.statements.length > 1) {
+          return refuse({
+            fields: ClientError.syntax('cannot insert multiple commands into a prepared statement'),
+          });
+        }
+        // An empty query only yields EmptyQueryResponse: nothing to decide.
+        const st = a.statements[0];
+        const facts = st ? names.effective(st) : emptyFacts();
+        const rec = st ? decisions.decide(facts, 'extended', null, 0, 1) : EMPTY_ALLOWED;
+        if (rec.decision.kind !== 'allow')
+          return refuse({ fields: refusalFields(rec), facts, rec });
+        if (st) names.stage(facts);
+        const prepared = { facts, decision: rec };
+        names.prepared.stage(m.name, prepared);
+        names.remember(m.sql, prepared, c.engine, c.inTransaction);
+        break;
+      }
+      case 'bind': {
+        const p = names.prepared.get(m.statement);
+        // Not a statement prepared through the gateway: PostgreSQL would refuse it too.
+        if (!p) return refuse({ fields: ClientError.unknownStatement(m.statement) });
+        let rec = p.decision;
+        if (rec.volatile) rec = decisions.decide(p.facts, 'extended', m.params.value, 0, 1);
+        // A name made by SQL PREPARE carries the decision of the statement it prepared.
+        // Refused at Bind: the parameters may be why, so they are recorded.
+        if (rec.decision.kind !== 'allow')
+          return refuse({
+            fields: refusalFields(rec),
+            facts: p.facts,
+            rec,
+            params: m.params.value,
+          });
+        names.portals.stage(m.portal, {
+          prepared: { facts: p.facts, decision: rec },
+          params: m.params,
+          rows: rowBudget(rec.decision.limits?.max_rows),
+        });
+        break;
+      }
+      case 'execute': {
+        const portal = names.portals.get(m.portal);
+        if (portal) {
+          runs.push({
+            facts: portal.prepared.facts,
+            rec: portal.prepared.decision,
+            protocol: 'extended',
+            params: portal.params,
+            budget: portal.rows,
+          });
+          if (mayChangeSettings(portal.prepared.facts)) doubt = true;
+          break;
+        }
+        // A SQL cursor is a portal upstream: reading it is a FETCH under its DECLARE's
+        // decision and row limit. Any other name the gateway never saw is refused.
+        const cursor = names.cursors.get(m.portal);
+        if (!cursor) return refuse({ fields: ClientError.unknownPortal(m.portal) });
+        runs.push({
+          facts: cursor.facts,
+          rec: cursor.decision,
+          protocol: 'extended',
+          params: null,
+          budget: cursor.rows,
+          cursorRead: true,
+        });
+        break;
+      }
+      case 'close':
+        if (m.kind === 'S') names.prepared.stage(m.name, null);
+        else names.portals.stage(m.name, null);
+        break;
+      case 'describe':
+        break;
+    }
+  }
+  return { allowed: true, runs, doubt };
+}
+
+/**
+ * Merge frames that are adjacent bytes of the same received chunk (the usual case for a
+ * pipelined batch) into one view per run: one write, one allocation.
+ */
+export function coalesce(frames: Buffer[]): Buffer[] {
+  const out: Buffer[] = [];
+  let run = frames[0];
+  let end = run.byteOffset + run.length;
+  const flush = () =>
+    out.push(
+      end === run.byteOffset + run.length
+        ? run
+        : Buffer.from(run.buffer, run.byteOffset, end - run.byteOffset),
+    );
+  for (let i = 1; i < frames.length; i++) {
+    const b = frames[i];
+    if (b.buffer === run.buffer && b.byteOffset === end) {
+      end += b.length;
+      continue;
+    }
+    flush();
+    run = b;
+    end = b.byteOffset + b.length;
+  }
+  flush();
+  return out;
+}
+
+/** Facts of an empty query string, and the base of a refusal's facts when none parsed. */
+export function emptyFacts(): StatementFacts {
+  return {
+    text: '',
+    fingerprint: '',
+    command: '',
+    class: 'utility',
+    relations: [],
+    columns: [],
+    functions: [],
+    has_where: false,
+    opaque: false,
+  };
+}

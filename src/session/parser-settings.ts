@@ -1,0 +1,35 @@
+// Settings that decide how the gateway's parser reads SQL, and statements that may change them.
+import type { StatementFacts } from '../sql/types.js';
+import { ClientError, type ErrorFields } from '../wire/index.js';
+
+const PARSER_SETTINGS = new Set(['standard_conforming_strings', 'client_encoding']);
+
+/**
+ * Whether a statement may change a setting the parser depends on: SET/RESET of one of them
+ * (or RESET ALL), set_config(), opaque code (DO), and functions the gateway does not know
+ * (they may call set_config). Not covered: a trigger changing them.
+ */
+export function mayChangeSettings(f: StatementFacts): boolean {
+  const set = f.set as { name?: string | null } | undefined;
+  if (set) return set.name == null || PARSER_SETTINGS.has(set.name);
+  return (
+    f.class === 'unknown' ||
+    f.opaque ||
+    f.functions.some((fn) => fn.name === 'set_config' || fn.effect === 'unknown')
+  );
+}
+
+/** Whether a reported setting value leaves the parser's assumptions intact. */
+export function safeParameterStatus(name: string, value: string): boolean {
+  if (name === 'standard_conforming_strings') return value === 'on';
+  if (name === 'client_encoding') return value.toUpperCase() === 'UTF8';
+  return true;
+}
+
+export function settingsInDoubtError(): ErrorFields {
+  return ClientError.denied(
+    'statement refused: an earlier statement in this pipeline may have changed a setting that decides how SQL is parsed',
+    undefined,
+    'send Sync and wait for its result before sending more statements',
+  );
+}
