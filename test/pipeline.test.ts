@@ -194,6 +194,31 @@ describe('extended protocol details', () => {
     c.destroy();
   });
 
+  it('a Query after extended messages with no Sync runs after them, as PostgreSQL orders it', async () => {
+    const c = await raw();
+    await c.write(
+      Buffer.concat([parse('', 'SELECT 1 AS first'), bind('', ''), execute(), query('SELECT 2')]),
+    );
+    const ms = await c.until('Z');
+    expect(types(ms)).toBe('12DCTDCZ');
+    expect(rows(ms)).toEqual([['1'], ['2']]);
+    expect(rows(await c.simple('SELECT 3'))).toEqual([['3']]);
+    c.destroy();
+  });
+
+  it('a Query while an extended group is being skipped after an error is skipped too', async () => {
+    const c = await raw();
+    await c.write(Buffer.concat([parse('', 'SELEC x'), flush()]));
+    expect(fields((await c.next())!).C).toBe('42601');
+    // PostgreSQL ignores everything up to Sync, a Query included: only Sync is answered.
+    await c.write(Buffer.concat([query('SELECT 4'), sync()]));
+    expect(types(await c.until('Z'))).toBe('Z');
+    expect(rows(await c.simple('SELECT 5'))).toEqual([['5']]);
+    // The gateway's queue is in step: nothing is left waiting for an answer.
+    expect([...g.gw.sessions].filter((s) => !s.idle())).toHaveLength(0);
+    c.destroy();
+  });
+
   it('Execute with a row limit: PortalSuspended, then the rest of the portal', async () => {
     const c = await raw();
     await c.write(

@@ -254,6 +254,12 @@ export class Session {
             `unexpected message type 0x${t.toString(16).padStart(2, '0')} from client`,
             '08P01',
           );
+        if (t === F.Query && this.batch.length > 0 && !this.skipUntilSync) {
+          // A Query after extended messages with no Sync: PostgreSQL runs those first, so
+          // the group is decided and sent, as at a Flush, before the Query is read.
+          this.flushBatch(false, undefined);
+          continue;
+        }
         const f = this.reader.next();
         if (!f) break;
         this.handle(f);
@@ -300,6 +306,8 @@ export class Session {
   private handle(f: Frame): void {
     switch (f.type) {
       case F.Query:
+        // After an error in an extended group PostgreSQL skips everything up to Sync.
+        if (this.skipUntilSync) return;
         return this.onQuery(f);
       case F.Parse: {
         if (this.skipUntilSync) return;
@@ -465,7 +473,7 @@ export class Session {
   }
 
   /** Decide a whole extended-protocol batch; forward all of it or none. */
-  private flushBatch(sync: boolean, boundary: Buffer): void {
+  private flushBatch(sync: boolean, boundary: Buffer | undefined): void {
     const batch = this.batch;
     this.batch = [];
     const t0 = performance.now();
@@ -492,7 +500,8 @@ export class Session {
     this.statements += v.runs.length;
     const raws: Buffer[] = [];
     for (const m of batch) raws.push(m.frame.raw);
-    raws.push(boundary);
+    if (boundary) raws.push(boundary);
+    if (raws.length === 0) return;
     this.forwardRecorded(v.runs, coalesce(raws), sync);
     // Only a Sync brings a ReadyForQuery to lift the barrier.
     if (sync && v.runs.some((r) => mayChangeSettings(r.facts))) this.barrier = true;
