@@ -18,6 +18,7 @@ import {
   execute,
   fields,
   flush,
+  functionCall,
   msg,
   parse,
   query,
@@ -203,6 +204,18 @@ describe('extended protocol details', () => {
     expect(types(ms)).toBe('12DCTDCZ');
     expect(rows(ms)).toEqual([['1'], ['2']]);
     expect(rows(await c.simple('SELECT 3'))).toEqual([['3']]);
+    c.destroy();
+  });
+
+  it('a refused FunctionCall after unsynced extended messages is answered after them', async () => {
+    const c = await raw();
+    await c.write(
+      Buffer.concat([parse('', 'SELECT 7'), bind('', ''), execute(), functionCall(1299, [])]),
+    );
+    const ms = await c.until('Z');
+    expect(types(ms)).toBe('12DCEZ');
+    expect(fields(ms[4]).C).toBe('42501');
+    expect([...g.gw.sessions].filter((s) => !s.idle())).toHaveLength(0);
     c.destroy();
   });
 

@@ -254,9 +254,13 @@ export class Session {
             `unexpected message type 0x${t.toString(16).padStart(2, '0')} from client`,
             '08P01',
           );
-        if (t === F.Query && this.batch.length > 0 && !this.skipUntilSync) {
-          // A Query after extended messages with no Sync: PostgreSQL runs those first, so
-          // the group is decided and sent, as at a Flush, before the Query is read.
+        if (
+          (t === F.Query || t === F.FunctionCall) &&
+          this.batch.length > 0 &&
+          !this.skipUntilSync
+        ) {
+          // A Query (or FunctionCall) after extended messages with no Sync: PostgreSQL runs
+          // those first, so the group is decided and sent, as at a Flush, before it is read.
           this.flushBatch(false, undefined);
           continue;
         }
@@ -368,6 +372,7 @@ export class Session {
         this.write(f.raw);
         return;
       case F.FunctionCall:
+        if (this.skipUntilSync) return;
         // The fast-path interface runs a function by OID with no SQL text to decide on.
         this.countDecision('deny');
         this.refuse(ClientError.functionCallRefused(), 'simple');
