@@ -203,4 +203,20 @@ describe('COPY at the protocol level', () => {
     expect(await count('id = 60')).toBe(0);
     c.destroy();
   });
+
+  it('a statement sent in the middle of COPY FROM STDIN ends the session (08P01); the COPY loads nothing', async () => {
+    const c = await raw();
+    await c.write(query('COPY t FROM STDIN'));
+    expect((await c.next())?.type).toBe('G');
+    await c.write(Buffer.concat([copyData('70\tseventy\n'), query('SELECT 1')]));
+    const ms = await c.rest();
+    const e = ms.find((m) => m.type === 'E');
+    expect(fields(e!).C).toBe('08P01');
+    expect(fields(e!).S).toBe('FATAL');
+    expect(await c.closedWithin(5000)).toBe(true);
+    expect(await count('id = 70')).toBe(0);
+    const d = await raw();
+    expect(rows(await d.simple('SELECT 71'))).toEqual([['71']]);
+    d.destroy();
+  });
 });

@@ -47,6 +47,16 @@ import { mayChangeSettings, safeParameterStatus, settingsInDoubtError } from './
 import type { Authenticated } from './startup.js';
 import { ResponseScanner } from './responses.js';
 
+/** Messages a client may send while a COPY FROM STDIN reads its data. */
+const COPY_IN_TYPES = new Set<number>([
+  F.CopyData,
+  F.CopyDone,
+  F.CopyFail,
+  F.Sync,
+  F.Flush,
+  F.Terminate,
+]);
+
 /** SQL that fails in PostgreSQL's parser, used to mirror a refusal upstream. */
 const MARKER_SQL = '/* refused by the gateway */ portcullis_refused_statement';
 
@@ -308,6 +318,13 @@ export class Session {
   }
 
   private handle(f: Frame): void {
+    // In copy-in mode PostgreSQL reads only COPY messages (and ignores Sync and Flush); any
+    // other message ends the COPY with a protocol error there, so it ends the session here.
+    if (this.copyIn && !COPY_IN_TYPES.has(f.type))
+      throw new FrameError(
+        `unexpected message type 0x${f.type.toString(16).padStart(2, '0')} during COPY FROM STDIN`,
+        '08P01',
+      );
     switch (f.type) {
       case F.Query:
         // After an error in an extended group PostgreSQL skips everything up to Sync.
