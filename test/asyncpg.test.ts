@@ -2,12 +2,7 @@
 // results, named statements, pipelined executemany, cursor pages, binary COPY, NOTIFY, a refused statement.
 // A missing asyncpg fails the test: CI installs it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  adminClient,
-  freshDatabase,
-  startTestGateway,
-  type TestGateway,
-} from './helpers/gateway.js';
+import { adminClient, startClientsGateway, type TestGateway } from './helpers/gateway.js';
 import { run } from './helpers/spawn.js';
 
 const DB = 'dp_asyncpg';
@@ -15,11 +10,7 @@ const PYTHON = '/usr/bin/python3';
 let g: TestGateway;
 
 beforeAll(async () => {
-  await freshDatabase(
-    DB,
-    'CREATE TABLE items (id int PRIMARY KEY, name text); CREATE TABLE secrets (id int)',
-  );
-  g = await startTestGateway(DB, { policy: { files: ['test/policies/clients.rego'] } });
+  g = await startClientsGateway(DB);
 });
 afterAll(async () => g?.stop());
 

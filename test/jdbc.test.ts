@@ -3,12 +3,7 @@
 // CopyManager, metadata queries and a batch the policy refuses. A missing driver or JDK fails the test: CI installs them.
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  adminClient,
-  freshDatabase,
-  startTestGateway,
-  type TestGateway,
-} from './helpers/gateway.js';
+import { adminClient, startClientsGateway, type TestGateway } from './helpers/gateway.js';
 import { run } from './helpers/spawn.js';
 
 const DB = 'dp_jdbc';
@@ -16,11 +11,7 @@ const JAR = '/usr/share/java/postgresql.jar';
 let g: TestGateway;
 
 beforeAll(async () => {
-  await freshDatabase(
-    DB,
-    'CREATE TABLE items (id int PRIMARY KEY, name text); CREATE TABLE secrets (id int)',
-  );
-  g = await startTestGateway(DB, { policy: { files: ['test/policies/clients.rego'] } });
+  g = await startClientsGateway(DB);
 });
 afterAll(async () => g?.stop());
 

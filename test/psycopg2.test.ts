@@ -1,21 +1,15 @@
 // psycopg2 (Debian's python3-psycopg2, run by /usr/bin/python3) through the gateway:
 // client-side parameters, implicit transactions, named cursors, COPY and notices. A
-// missing psycopg2 fails the test: CI installs it.
+// missing psycopg2 fails the test: CI installs it. The policy refuses one table.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  adminClient,
-  freshDatabase,
-  startTestGateway,
-  type TestGateway,
-} from './helpers/gateway.js';
+import { adminClient, startClientsGateway, type TestGateway } from './helpers/gateway.js';
 import { run } from './helpers/spawn.js';
 
 const DB = 'dp_psycopg2';
 let g: TestGateway;
 
 beforeAll(async () => {
-  await freshDatabase(DB, 'CREATE TABLE items (id int PRIMARY KEY, name text)');
-  g = await startTestGateway(DB);
+  g = await startClientsGateway(DB);
 });
 afterAll(async () => g?.stop());
 

@@ -3,7 +3,7 @@
 import { isUtf8 } from 'node:buffer';
 import { analyze } from '../sql/index.js';
 import type { AnalyzeOptions, StatementFacts } from '../sql/types.js';
-import type { DecisionRecord, PolicyEngine } from '../policy/types.js';
+import type { DecisionRecord, PolicyEngine, SessionFacts } from '../policy/types.js';
 import { ClientError, type ErrorFields, type Frame } from '../wire/index.js';
 import { rowBudget, type RowBudget } from './cursors.js';
 import { refusalFields, type DecisionPoint } from './decide.js';
@@ -18,11 +18,11 @@ export type Pending =
   | { type: 'close'; frame: Frame; kind: 'S' | 'P'; name: string }
   | { type: 'describe'; frame: Frame };
 
-/** An Execute of the group: the statement it runs and the limits it is held to. */
-export interface BatchRun {
+/** A statement allowed to run upstream (a Query's, or an Execute's): its decision and limits. */
+export interface DecidedRun {
   facts: StatementFacts;
   rec: DecisionRecord;
-  protocol: 'extended';
+  protocol: 'simple' | 'extended';
   params: BindParams | null;
   /** The rows left to the portal (or SQL cursor) it reads. */
   budget?: RowBudget;
@@ -42,17 +42,18 @@ export interface Refusal {
 export type Verdict =
   | {
       allowed: true;
-      runs: BatchRun[];
+      runs: DecidedRun[];
       /** A run may change a parser setting: statement text after it waits for a Sync. */
       doubt: boolean;
     }
   | { allowed: false; refusal: Refusal };
 
+/** What a session lends the decision of its groups (made once per session). */
 export interface BatchContext {
   names: SessionNames;
   decisions: DecisionPoint;
-  engine: PolicyEngine;
-  inTransaction: boolean;
+  engine: () => PolicyEngine;
+  session: SessionFacts;
   analyzeOpts: () => AnalyzeOptions;
 }
 
@@ -69,8 +70,9 @@ const EMPTY_ALLOWED: DecisionRecord = {
  */
 export function decideBatch(batch: readonly Pending[], inDoubt: boolean, c: BatchContext): Verdict {
   const { names, decisions } = c;
-  const runs: BatchRun[] = [];
-  const refuse = (refusal: Refusal): Verdict => ({ allowed: false, refusal });
+  const engine = c.engine();
+  const inTxn = c.session.in_transaction;
+  const runs: DecidedRun[] = [];
   let doubt = inDoubt;
   for (const m of batch) {
     switch (m.type) {
@@ -83,7 +85,7 @@ export function decideBatch(batch: readonly Pending[], inDoubt: boolean, c: Batc
         }
         // Drivers re-send the same Parse text for every execution (unnamed statements):
         // reuse the facts and decision when nothing they depend on has changed.
-        const hit = names.memo(m.sql, c.engine, c.inTransaction);
+        const hit = names.memo(m.sql, engine, inTxn);
         if (hit) {
           names.prepared.stage(m.name, hit);
           break;
@@ -112,7 +114,7 @@ export function decideBatch(batch: readonly Pending[], inDoubt: boolean, c: Batc
         if (st) names.stage(facts);
         const prepared = { facts, decision: rec };
         names.prepared.stage(m.name, prepared);
-        names.remember(m.sql, prepared, c.engine, c.inTransaction);
+        names.remember(m.sql, prepared, engine, inTxn);
         break;
       }
       case 'bind': {
@@ -173,6 +175,10 @@ export function decideBatch(batch: readonly Pending[], inDoubt: boolean, c: Batc
     }
   }
   return { allowed: true, runs, doubt };
+}
+
+function refuse(refusal: Refusal): Verdict {
+  return { allowed: false, refusal };
 }
 
 /**

@@ -46,6 +46,8 @@ export class ResponseScanner {
    * -1 when it has no limit. The handler sets it as each statement's results begin.
    */
   rowsLeft = -1;
+  /** The limit rowsLeft started from (-1: none). */
+  private rowsLimit = -1;
   /** The current statement went past its limit: its further rows are being dropped. */
   rowsOver = false;
 
@@ -59,8 +61,13 @@ export class ResponseScanner {
 
   /** Start counting rows of the next statement against `limit` (undefined: no limit). */
   limitRows(limit: number | undefined): void {
-    this.rowsLeft = limit ?? -1;
+    this.rowsLeft = this.rowsLimit = limit ?? -1;
     this.rowsOver = false;
+  }
+
+  /** Rows of the current statement passed to the client so far (counted under a limit only). */
+  get rowsPassed(): number {
+    return this.rowsLimit < 0 ? 0 : this.rowsLimit - this.rowsLeft;
   }
   /** A header or watched message split across chunks. */
   private partial: Buffer | undefined;

@@ -42,7 +42,14 @@ import type { GatewayContext, SessionRecordingPort } from './context.js';
 import type { StatementEventInput } from '../record/types.js';
 import { DecisionPoint, refusalFields } from './decide.js';
 import { BindParams, SessionNames } from './statements.js';
-import { coalesce, decideBatch, emptyFacts, type Pending } from './batch.js';
+import {
+  type BatchContext,
+  coalesce,
+  decideBatch,
+  emptyFacts,
+  type DecidedRun,
+  type Pending,
+} from './batch.js';
 import { mayChangeSettings, safeParameterStatus, settingsInDoubtError } from './parser-settings.js';
 import type { Authenticated } from './startup.js';
 import { ResponseScanner } from './responses.js';
@@ -143,8 +150,7 @@ export class Session {
   private messageTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private readonly names: SessionNames;
-  /** The row limit the scanner counts the current run's results against. */
-  private armedRows: number | undefined;
+  private readonly batchContext: BatchContext;
   private readonly decisions: DecisionPoint;
   private readonly facts: SessionFacts;
   private recording: SessionRecordingPort | undefined;
@@ -190,6 +196,13 @@ export class Session {
     };
     this.decisions = new DecisionPoint(() => ctx.policy(), auth.identity, this.facts);
     this.names = new SessionNames(this.decisions);
+    this.batchContext = {
+      names: this.names,
+      decisions: this.decisions,
+      engine: () => ctx.policy(),
+      session: this.facts,
+      analyzeOpts: () => this.analyzeOpts(),
+    };
     this.log = log.child({ session: this.id });
   }
 
@@ -456,12 +469,7 @@ export class Session {
       );
     }
     const count = a.statements.length;
-    const decided: {
-      facts: StatementFacts;
-      rec: DecisionRecord;
-      protocol: 'simple';
-      params: null;
-    }[] = [];
+    const decided: DecidedRun[] = [];
     let settings = false;
     // Deny wins across the whole string: a statement waiting for approval does not stop the
     // later ones from being decided, so a batch that also holds a denied statement is denied.
@@ -501,13 +509,7 @@ export class Session {
     const t0 = performance.now();
     const inDoubt = this.settingsInDoubt;
     if (sync) this.settingsInDoubt = false;
-    const v = decideBatch(batch, inDoubt, {
-      names: this.names,
-      decisions: this.decisions,
-      engine: this.ctx.policy(),
-      inTransaction: this.facts.in_transaction,
-      analyzeOpts: () => this.analyzeOpts(),
-    });
+    const v = decideBatch(batch, inDoubt, this.batchContext);
     if (!v.allowed) {
       const r = v.refusal;
       this.names.rollback();
@@ -523,7 +525,6 @@ export class Session {
     const raws: Buffer[] = [];
     for (const m of batch) raws.push(m.frame.raw);
     if (boundary) raws.push(boundary);
-    if (raws.length === 0) return;
     this.forwardRecorded(v.runs, coalesce(raws), sync);
     // Only a Sync brings a ReadyForQuery to lift the barrier.
     if (sync && v.runs.some((r) => mayChangeSettings(r.facts))) this.barrier = true;
@@ -534,16 +535,7 @@ export class Session {
    * Write-ahead: when recording is on, the statements' records must be durable before the
    * bytes are forwarded. Reading stops meanwhile so order is kept.
    */
-  private forwardRecorded(
-    runs: {
-      facts: StatementFacts;
-      rec: DecisionRecord;
-      protocol: 'simple' | 'extended';
-      params: BindParams | null;
-    }[],
-    frames: Buffer[],
-    endsItem: boolean,
-  ): void {
+  private forwardRecorded(runs: readonly DecidedRun[], frames: Buffer[], endsItem: boolean): void {
     const rec = this.recording;
     if (!rec || runs.length === 0) {
       this.forward(frames, endsItem, runs, undefined);
@@ -587,14 +579,7 @@ export class Session {
   private forward(
     frames: Buffer[],
     endsItem: boolean,
-    decided: readonly {
-      rec: DecisionRecord;
-      facts: StatementFacts;
-      /** The rows left to the portal or cursor this run reads. */
-      budget?: RowBudget;
-      /** The run reads an open SQL cursor (its facts are the DECLARE's). */
-      cursorRead?: boolean;
-    }[],
+    decided: readonly DecidedRun[],
     seqs: number[] | undefined,
   ): void {
     const now = performance.now();
@@ -883,14 +868,12 @@ export class Session {
   /** Count the rows of the statement whose results come next against its limit. */
   private armRows(): void {
     const run = (this.items[0] ?? this.openItem).runs[0];
-    this.armedRows = run ? runLimit(run.maxRows, run.budget) : undefined;
-    this.scanner.limitRows(this.armedRows);
+    this.scanner.limitRows(run ? runLimit(run.maxRows, run.budget) : undefined);
   }
 
   /** The run whose results just ended returned its rows: take them from its budget. */
   private spendRows(run: StatementRun | undefined): void {
-    if (run?.budget && this.armedRows !== undefined)
-      run.budget.left -= this.armedRows - this.scanner.rowsLeft;
+    if (run?.budget) run.budget.left -= this.scanner.rowsPassed;
   }
 
   /**

@@ -135,3 +135,15 @@ export async function startTestGateway(
     },
   };
 }
+
+/**
+ * The real-client tests' setup: a fresh database with `items` and `secrets`, and a gateway
+ * whose policy (test/policies/clients.rego) allows everything but `secrets`.
+ */
+export async function startClientsGateway(database: string): Promise<TestGateway> {
+  await freshDatabase(
+    database,
+    'CREATE TABLE items (id int PRIMARY KEY, name text); CREATE TABLE secrets (id int)',
+  );
+  return startTestGateway(database, { policy: { files: ['test/policies/clients.rego'] } });
+}
