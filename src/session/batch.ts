@@ -8,7 +8,8 @@ import { ClientError, type ErrorFields, type Frame } from '../wire/index.js';
 import { rowBudget, type RowBudget } from './cursors.js';
 import { refusalFields, type DecisionPoint } from './decide.js';
 import { mayChangeSettings, settingsInDoubtError } from './parser-settings.js';
-import type { BindParams, SessionNames } from './statements.js';
+import { executeOf, type BindParams, type SessionNames } from './statements.js';
+import { UNCERTAIN } from './name-table.js';
 
 /** A frontend message of the current group, waiting for its Sync or Flush. */
 export type Pending =
@@ -33,6 +34,12 @@ export interface DecidedRun {
 /** Why a group is refused, and what the recording keeps of it. */
 export interface Refusal {
   fields: ErrorFields;
+  /**
+   * The index of a message naming a statement or portal PostgreSQL does not have: the
+   * group runs up to it and fails there, as it would upstream (the runs before it are in
+   * the verdict). Without it the whole group is refused.
+   */
+  at?: number;
   facts?: StatementFacts;
   rec?: DecisionRecord;
   parseError?: string;
@@ -46,7 +53,11 @@ export type Verdict =
       /** A run may change a parser setting: statement text after it waits for a Sync. */
       doubt: boolean;
     }
-  | { allowed: false; refusal: Refusal };
+  | { allowed: false; refusal: Refusal; runs?: DecidedRun[]; doubt?: boolean }
+  /** It names something an earlier group changed, whose answer has not come: decide later. */
+  | { allowed: false; wait: true };
+
+const WAIT: Verdict = { allowed: false, wait: true };
 
 /** What a session lends the decision of its groups (made once per session). */
 export interface BatchContext {
@@ -64,8 +75,9 @@ const EMPTY_ALLOWED: DecisionRecord = {
 };
 
 /**
- * Decide a group. Name changes (Parse, Bind, Close, PREPARE...) are staged in `c.names`;
- * the caller commits them when the group goes upstream and rolls them back on refusal.
+ * Decide a group. Name changes (Parse, Bind, Close, PREPARE...) are staged in `c.names`,
+ * each with the message or run that makes it; the caller commits them when the group goes
+ * upstream and rolls them back on refusal (or wait).
  * `inDoubt`: an earlier group since the last Sync may have changed a parser setting.
  */
 export function decideBatch(batch: readonly Pending[], inDoubt: boolean, c: BatchContext): Verdict {
@@ -74,7 +86,8 @@ export function decideBatch(batch: readonly Pending[], inDoubt: boolean, c: Batc
   const inTxn = c.session.in_transaction;
   const runs: DecidedRun[] = [];
   let doubt = inDoubt;
-  for (const m of batch) {
+  for (let i = 0; i < batch.length; i++) {
+    const m = batch[i];
     switch (m.type) {
       case 'parse': {
         if (doubt) return refuse({ fields: settingsInDoubtError() });
@@ -87,7 +100,7 @@ export function decideBatch(batch: readonly Pending[], inDoubt: boolean, c: Batc
         // reuse the facts and decision when nothing they depend on has changed.
         const hit = names.memo(m.sql, engine, inTxn);
         if (hit) {
-          names.prepared.stage(m.name, hit);
+          names.prepared.stage(m.name, hit, i);
           break;
         }
         const a = analyze(m.sql, c.analyzeOpts());
@@ -108,19 +121,20 @@ export function decideBatch(batch: readonly Pending[], inDoubt: boolean, c: Batc
         // An empty query only yields EmptyQueryResponse: nothing to decide.
         const st = a.statements[0];
         const facts = st ? names.effective(st) : emptyFacts();
+        if (facts === UNCERTAIN) return WAIT;
         const rec = st ? decisions.decide(facts, 'extended', null, 0, 1) : EMPTY_ALLOWED;
         if (rec.decision.kind !== 'allow')
           return refuse({ fields: refusalFields(rec), facts, rec });
-        if (st) names.stage(facts);
         const prepared = { facts, decision: rec };
-        names.prepared.stage(m.name, prepared);
+        names.prepared.stage(m.name, prepared, i);
         names.remember(m.sql, prepared, engine, inTxn);
         break;
       }
       case 'bind': {
         const p = names.prepared.get(m.statement);
+        if (p === UNCERTAIN) return WAIT;
         // Not a statement prepared through the gateway: PostgreSQL would refuse it too.
-        if (!p) return refuse({ fields: ClientError.unknownStatement(m.statement) });
+        if (!p) return failAt(i, ClientError.unknownStatement(m.statement));
         let rec = p.decision;
         if (rec.volatile) rec = decisions.decide(p.facts, 'extended', m.params.value, 0, 1);
         // A name made by SQL PREPARE carries the decision of the statement it prepared.
@@ -132,30 +146,61 @@ export function decideBatch(batch: readonly Pending[], inDoubt: boolean, c: Batc
             rec,
             params: m.params.value,
           });
-        names.portals.stage(m.portal, {
-          prepared: { facts: p.facts, decision: rec },
-          params: m.params,
-          rows: rowBudget(rec.decision.limits?.max_rows),
-        });
+        names.portals.stage(
+          m.portal,
+          {
+            prepared: { facts: p.facts, decision: rec },
+            params: m.params,
+            rows: rowBudget(rec.decision.limits?.max_rows),
+          },
+          i,
+        );
         break;
       }
       case 'execute': {
         const portal = names.portals.get(m.portal);
+        if (portal === UNCERTAIN) return WAIT;
         if (portal) {
+          let { facts, decision } = portal.prepared;
+          const of = executeOf(facts);
+          if (of) {
+            // SQL EXECUTE runs what its name holds now, which may not be what it held at
+            // Parse: decide that.
+            const now = names.prepared.get((of.st.execute as { name: string }).name);
+            if (now === UNCERTAIN) return WAIT;
+            if (!now)
+              return failAt(
+                i,
+                ClientError.unknownStatement((of.st.execute as { name: string }).name),
+              );
+            if (now !== of.prepared) {
+              const f = names.effective(of.st);
+              if (f === UNCERTAIN) return WAIT;
+              facts = f;
+              decision = decisions.decide(facts, 'extended', portal.params.value, 0, 1);
+              if (decision.decision.kind !== 'allow')
+                return refuse({ fields: refusalFields(decision), facts, rec: decision });
+            }
+          }
+          // A FETCH reads under its cursor's budget.
+          const cursorBudget = names.cursors.budget(facts);
+          if (cursorBudget === UNCERTAIN) return WAIT;
+          names.stage(facts, decision, runs.length);
           runs.push({
-            facts: portal.prepared.facts,
-            rec: portal.prepared.decision,
+            facts,
+            rec: decision,
             protocol: 'extended',
             params: portal.params,
-            budget: portal.rows,
+            budget: cursorBudget ?? portal.rows,
           });
-          if (mayChangeSettings(portal.prepared.facts)) doubt = true;
+          if (mayChangeSettings(facts)) doubt = true;
           break;
         }
         // A SQL cursor is a portal upstream: reading it is a FETCH under its DECLARE's
         // decision and row limit. Any other name the gateway never saw is refused.
         const cursor = names.cursors.get(m.portal);
-        if (!cursor) return refuse({ fields: ClientError.unknownPortal(m.portal) });
+        if (cursor === UNCERTAIN) return WAIT;
+        if (!cursor) return failAt(i, ClientError.unknownPortal(m.portal));
         runs.push({
           facts: cursor.facts,
           rec: cursor.decision,
@@ -167,14 +212,18 @@ export function decideBatch(batch: readonly Pending[], inDoubt: boolean, c: Batc
         break;
       }
       case 'close':
-        if (m.kind === 'S') names.prepared.stage(m.name, null);
-        else names.portals.stage(m.name, null);
+        if (m.kind === 'S') names.prepared.stage(m.name, null, i);
+        else names.portals.stage(m.name, null, i);
         break;
       case 'describe':
         break;
     }
   }
   return { allowed: true, runs, doubt };
+
+  function failAt(at: number, fields: ErrorFields): Verdict {
+    return { allowed: false, refusal: { fields, at }, runs, doubt };
+  }
 }
 
 function refuse(refusal: Refusal): Verdict {

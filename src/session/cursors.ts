@@ -3,6 +3,7 @@
 // max_rows rows in all, not max_rows per piece.
 import type { StatementFacts } from '../sql/types.js';
 import type { DecisionRecord } from '../policy/types.js';
+import { NameTable, UNCERTAIN, runAt, type Change, type Lookup } from './name-table.js';
 
 /** Rows a portal or cursor may still return under its statement's limit. */
 export interface RowBudget {
@@ -36,39 +37,57 @@ export interface Cursor {
 }
 
 /**
- * The SQL cursors (DECLARE … CURSOR) a session has sent upstream. A cursor is a portal
- * upstream: a protocol Execute of its name reads it as a FETCH would.
+ * The SQL cursors (DECLARE … CURSOR) a session has open upstream. A cursor is a portal
+ * upstream: a protocol Execute of its name reads it as a FETCH would. DECLARE, CLOSE and
+ * DISCARD ALL change the table once PostgreSQL has run them (see name-table.ts).
  */
 export class Cursors {
-  private readonly byName = new Map<string, Cursor>();
-  /** Most cursors tracked at once (the oldest is forgotten past it: fail closed). */
-  constructor(private readonly cap = 1000) {}
-
-  get(name: string): Cursor | undefined {
-    return this.byName.get(name);
+  private readonly table: NameTable<Cursor>;
+  /** `cap`: most cursors tracked at once (the oldest is forgotten past it: fail closed). */
+  constructor(cap = 1000) {
+    this.table = new NameTable<Cursor>(cap);
   }
 
-  /**
-   * Follow a statement sent upstream: DECLARE opens a cursor with its decision's row
-   * limit; CLOSE, CLOSE ALL and DISCARD ALL end cursors. A FETCH gets its cursor's budget.
-   */
-  follow(facts: StatementFacts, decision: DecisionRecord): RowBudget | undefined {
+  get(name: string): Lookup<Cursor> {
+    return this.table.get(name);
+  }
+
+  /** The budget a FETCH reads its cursor under, if it has one. */
+  budget(facts: StatementFacts): Lookup<RowBudget> {
+    const op = facts.cursor_op as { kind?: string; name?: string | null } | undefined;
+    if (op?.kind !== 'fetch' || typeof op.name !== 'string') return undefined;
+    const c = this.table.get(op.name);
+    return c === UNCERTAIN ? UNCERTAIN : c?.rows;
+  }
+
+  /** Stage what an allowed statement (run `run` of its group) does to cursors. */
+  stage(facts: StatementFacts, decision: DecisionRecord, run: number): void {
+    const at = runAt(run);
     const declare = facts.cursor as { name?: string } | undefined;
     if (declare?.name !== undefined) {
-      this.byName.delete(declare.name);
-      if (this.byName.size >= this.cap) this.byName.delete(this.byName.keys().next().value!);
       const d = decision.decision;
       const rows = rowBudget(d.kind === 'allow' ? d.limits?.max_rows : undefined);
-      this.byName.set(declare.name, { facts, decision, rows });
-      return undefined;
+      this.table.stage(declare.name, { facts, decision, rows }, at);
+      return;
     }
     const op = facts.cursor_op as { kind?: string; name?: string | null } | undefined;
-    if (op?.kind === 'fetch' && typeof op.name === 'string') return this.byName.get(op.name)?.rows;
     if (op?.kind === 'close') {
-      if (typeof op.name === 'string') this.byName.delete(op.name);
-      else this.byName.clear();
+      if (typeof op.name === 'string') this.table.stage(op.name, null, at);
+      else this.table.stageClear(at);
     }
-    if ((facts.discard as { target?: string } | undefined)?.target === 'all') this.byName.clear();
-    return undefined;
+    if ((facts.discard as { target?: string } | undefined)?.target === 'all')
+      this.table.stageClear(at);
+  }
+
+  commit(out: Change[]): void {
+    this.table.commit(out);
+  }
+
+  rollback(): void {
+    this.table.rollback();
+  }
+
+  endSpan(): void {
+    this.table.endSpan();
   }
 }

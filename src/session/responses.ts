@@ -16,10 +16,29 @@ for (const t of [
   B.CopyBothResponse,
   B.EmptyQueryResponse,
   B.PortalSuspended,
+  B.CloseComplete,
   B.Authentication,
   B.BackendKeyData,
 ])
   WATCHED[t] = 1;
+
+/**
+ * The one answer each single extended-protocol message gets when it succeeds (Parse, Bind,
+ * Close, Describe, Execute): counted, so that the session can tell which message an
+ * ErrorResponse belongs to.
+ */
+const TERMINAL = new Uint8Array(256);
+for (const t of [
+  B.ParseComplete,
+  B.BindComplete,
+  B.CloseComplete,
+  B.RowDescription,
+  B.NoData,
+  B.CommandComplete,
+  B.EmptyQueryResponse,
+  B.PortalSuspended,
+])
+  TERMINAL[t] = 1;
 
 /** Largest watched message buffered whole (an ErrorResponse can carry a long message). */
 const MAX_WATCHED = 1024 * 1024;
@@ -50,6 +69,9 @@ export class ResponseScanner {
   private rowsLimit = -1;
   /** The current statement went past its limit: its further rows are being dropped. */
   rowsOver = false;
+
+  /** Messages passed so far that answer one extended-protocol message (see TERMINAL). */
+  terminals = 0;
 
   /** Set by halt(): nothing after the current message reaches the client. */
   private halted = false;
@@ -106,6 +128,7 @@ export class ResponseScanner {
       }
       const total = mlen + 1;
       if (WATCHED[type] === 0) {
+        this.terminals += TERMINAL[type];
         if (this.rowsLeft >= 0 && (type === B.DataRow || type === B.CopyData)) {
           if (this.rowsLeft === 0) {
             // Past the limit: cut the run before this row and drop the row.
@@ -139,6 +162,7 @@ export class ResponseScanner {
         runStart = pos = len;
         break;
       }
+      this.terminals += TERMINAL[type];
       const r = this.handler.onMessage(type, buf.subarray(pos + 5, pos + total));
       if (r !== undefined) {
         if (pos > runStart) out.push(buf.subarray(runStart, pos));

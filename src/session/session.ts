@@ -28,6 +28,7 @@ import {
   parseDescribeOrClose,
   parseErrorFields,
   parseExecute,
+  closeMessage,
   parseMessage,
   parseParameterStatus,
   parseParse,
@@ -42,6 +43,7 @@ import type { GatewayContext, SessionRecordingPort } from './context.js';
 import type { StatementEventInput } from '../record/types.js';
 import { DecisionPoint, refusalFields } from './decide.js';
 import { BindParams, SessionNames } from './statements.js';
+import { UNCERTAIN, runOf, type Change } from './name-table.js';
 import {
   type BatchContext,
   coalesce,
@@ -49,6 +51,7 @@ import {
   emptyFacts,
   type DecidedRun,
   type Pending,
+  type Refusal,
 } from './batch.js';
 import { mayChangeSettings, safeParameterStatus, settingsInDoubtError } from './parser-settings.js';
 import type { Authenticated } from './startup.js';
@@ -92,6 +95,8 @@ interface StatementRun {
   maxRows?: number;
   /** Rows its portal or cursor has left (a result read in pieces shares one limit). */
   budget?: RowBudget;
+  /** It completed upstream (its name changes, if any, were made). */
+  ok?: boolean;
 }
 
 /** A unit of upstream work that ends with one ReadyForQuery (a Query or a Sync). */
@@ -100,8 +105,12 @@ interface Item {
   /** Policy limit: the upstream statement is cancelled after this long (ms). */
   timeoutMs?: number;
   timer?: NodeJS.Timeout;
-  /** ErrorResponses to send instead of the upstream's next ones (refusal markers); null drops one. */
-  replace: (Buffer | null)[];
+  /**
+   * Refusal markers sent in this item: the ErrorResponse to send instead of the marker's
+   * (null drops it), and the marker's index among the item's extended messages (a marker
+   * Query comes after them all). An earlier error makes PostgreSQL skip the marker.
+   */
+  replace: { at: number; err: Buffer | null }[];
   /** Forwarded statements awaiting their outcome, in execution order. */
   runs: StatementRun[];
   /**
@@ -111,14 +120,30 @@ interface Item {
   abortOpenTxn?: boolean;
   /** Ended by a Sync (extended protocol) rather than by a Query. */
   bySync?: boolean;
+  /** Extended-protocol messages sent in this item (each is answered once, or skipped). */
+  sent?: number;
+  /** Index of the first of them that failed, once an ErrorResponse came. */
+  errAt?: number;
+  /** Name changes its messages and statements make, in order, settled at its ReadyForQuery. */
+  changes?: Change[];
   /**
    * Holds a COPY FROM STDIN: its data may come before the upstream's CopyInResponse
    * (asyncpg sends it right behind the statement) and goes upstream in order.
    */
   copyFrom?: boolean;
+  /** CopyDone/CopyFail the client sent for it before its CopyInResponse came. */
+  copyEnds?: number;
+  /** Of those, the ones sent before the item's own Sync (which the server then reads). */
+  copyEndsInside?: number;
 }
 
 const newItem = (): Item => ({ started: performance.now(), replace: [], runs: [] });
+
+/** An item is answered: each name change stands if PostgreSQL made it. */
+function settleChanges(item: Item): void {
+  for (const c of item.changes!)
+    c.settle(c.ran ? c.ran.ok === true : item.errAt === undefined || c.pos < item.errAt);
+}
 
 export class Session {
   readonly id = randomUUID();
@@ -128,6 +153,27 @@ export class Session {
   private openItem: Item = newItem();
   private batch: Pending[] = [];
   private skipUntilSync = false;
+  /** Extended messages went upstream at a Flush and no Sync has followed yet. */
+  private unsynced = false;
+  /**
+   * A Query came after extended messages with no Sync: those went upstream followed by a
+   * probe (Close of a portal that does not exist, then Flush), and the Query waits. The
+   * probe's CloseComplete means they succeeded and the Query runs, as PostgreSQL would run
+   * it; an error first means PostgreSQL now skips to the next Sync, and so does the session.
+   */
+  private probing = false;
+  /** Index of the probe among the extended messages of its item. */
+  private probeAt = 0;
+  /** The response scanner's count of answers to single messages, when the head item began. */
+  private termBase = 0;
+  /**
+   * A group or Query names something an earlier one changed, and that change has no answer
+   * yet: reading waits until everything sent is answered, then `deferred` is handled again.
+   */
+  private waitAnswers = false;
+  /** The upstream sent a FATAL (or PANIC) error: its close needs no error of ours. */
+  private upstreamFatal = false;
+  private deferred: Frame | undefined;
   private copyIn = false;
   private busy = false;
   /** Upstream frames gathered during a pump pass (see pump). */
@@ -259,7 +305,7 @@ export class Session {
 
   /** Reading waits on a barrier, except for the data of a running COPY FROM STDIN. */
   private holding(): boolean {
-    return (this.barrier && !this.copyIn) || this.rowHold;
+    return (this.barrier && !this.copyIn) || this.rowHold || this.probing || this.waitAnswers;
   }
 
   private pump(): void {
@@ -269,6 +315,13 @@ export class Session {
     this.out = [];
     try {
       while (!this.busy && !this.holding() && !this.closed) {
+        if (this.deferred) {
+          // A message that waited for earlier answers goes before anything read after it.
+          const d = this.deferred;
+          this.deferred = undefined;
+          this.handle(d);
+          continue;
+        }
         // Judge the type byte before waiting for a body, as PostgreSQL does: an unknown type
         // claiming a long length would otherwise hold the session until the message timeout.
         const t = this.reader.peekType();
@@ -279,12 +332,24 @@ export class Session {
           );
         if (
           (t === F.Query || t === F.FunctionCall) &&
-          this.batch.length > 0 &&
+          (this.batch.length > 0 || this.unsynced) &&
           !this.skipUntilSync
         ) {
           // A Query (or FunctionCall) after extended messages with no Sync: PostgreSQL runs
-          // those first, so the group is decided and sent, as at a Flush, before it is read.
-          this.flushBatch(false, undefined);
+          // those first, and skips the Query (up to the next Sync) if one of them failed.
+          // They go upstream now, with a probe; the Query is read once it answers.
+          if (!this.flushBatch(false, undefined, true)) this.awaitAnswers(undefined);
+          continue;
+        }
+        if (
+          (t === F.CopyData || t === F.CopyDone || t === F.CopyFail) &&
+          this.batch.length > 0 &&
+          !this.skipUntilSync &&
+          !this.copyIn
+        ) {
+          // COPY data right after an Execute with no Sync (or Flush): PostgreSQL runs the
+          // COPY and reads the data, so the group is decided and sent first, as at a Flush.
+          if (!this.flushBatch(false, undefined)) this.awaitAnswers(undefined);
           continue;
         }
         const f = this.reader.next();
@@ -381,24 +446,36 @@ export class Session {
         // In copy-in mode the server ignores Sync (and Flush): no unit of work ends here.
         if (this.copyIn) return this.write(f.raw);
         this.openItem.bySync = true;
+        this.unsynced = false;
         if (this.skipUntilSync) {
           this.skipUntilSync = false;
           this.settingsInDoubt = false;
           this.sendItem(SYNC);
           return;
         }
-        return this.flushBatch(true, f.raw);
+        if (!this.flushBatch(true, f.raw)) this.awaitAnswers(f);
+        return;
       case F.Flush:
         if (this.copyIn) return this.write(f.raw);
         if (this.skipUntilSync) return;
-        return this.flushBatch(false, f.raw);
+        if (!this.flushBatch(false, f.raw)) this.awaitAnswers(f);
+        return;
       case F.CopyData:
       case F.CopyDone:
       case F.CopyFail:
         // Outside COPY IN, and with no COPY FROM STDIN sent whose data this can be, these
         // are ignored, as PostgreSQL does.
-        if (!this.copyIn && !this.copyFromSent()) return;
-        if (f.type !== F.CopyData) this.copyIn = false;
+        if (this.copyIn) {
+          if (f.type !== F.CopyData) this.copyIn = false;
+        } else {
+          const owner = this.copyFromItem();
+          if (!owner) return;
+          // The whole COPY came before its CopyInResponse: that answer starts no copy-in.
+          if (f.type !== F.CopyData) {
+            owner.copyEnds = (owner.copyEnds ?? 0) + 1;
+            if (owner === this.openItem) owner.copyEndsInside = (owner.copyEndsInside ?? 0) + 1;
+          }
+        }
         this.write(f.raw);
         return;
       case F.FunctionCall:
@@ -476,6 +553,13 @@ export class Session {
     let held: { facts: StatementFacts; rec: DecisionRecord } | undefined;
     for (let i = 0; i < count; i++) {
       const facts = this.names.effective(a.statements[i]);
+      // A FETCH reads under its cursor's budget.
+      const budget = facts === UNCERTAIN ? UNCERTAIN : this.names.cursors.budget(facts);
+      if (facts === UNCERTAIN || budget === UNCERTAIN) {
+        this.names.rollback();
+        return this.awaitAnswers(f);
+      }
+
       const rec = this.decisions.decide(facts, 'simple', null, i, count);
       if (rec.decision.kind === 'approval') held ??= { facts, rec };
       else if (rec.decision.kind !== 'allow') {
@@ -484,9 +568,9 @@ export class Session {
         this.recordRefusal(facts, facts.text, undefined, 'simple', rec);
         return this.refuse(refusalFields(rec), 'simple', rec);
       }
-      this.names.stage(facts);
+      this.names.stage(facts, rec, i);
       if (mayChangeSettings(facts)) settings = true;
-      decided.push({ facts, rec, protocol: 'simple', params: null });
+      decided.push({ facts, rec, protocol: 'simple', params: null, budget });
     }
     if (held) {
       this.countDecision('approval');
@@ -495,50 +579,106 @@ export class Session {
       return this.refuse(refusalFields(held.rec), 'simple', held.rec);
     }
     this.ctx.metrics.decisionSeconds.observe((performance.now() - t0) / 1000);
-    this.names.commit();
+    const changes = this.names.commit();
     this.countDecision('allow', count);
     this.statements += count;
-    this.forwardRecorded(decided, [f.raw], true);
+    this.forwardRecorded(decided, [f.raw], true, changes, 0);
     if (settings) this.barrier = true;
   }
 
-  /** Decide a whole extended-protocol batch; forward all of it or none. */
-  private flushBatch(sync: boolean, boundary: Buffer | undefined): void {
+  /**
+   * Wait for every answer still to come before deciding `f` (or, with undefined, the
+   * message the reader holds): it names something whose last change is not answered yet.
+   */
+  private awaitAnswers(f: Frame | undefined): void {
+    // Uncertain names belong to items still in flight; with none there is nothing to
+    // wait for, and deciding again would loop.
+    if (this.items.length === 0) throw new Error('a name is uncertain with nothing in flight');
+    this.deferred = f;
+    this.waitAnswers = true;
+  }
+
+  /**
+   * Decide a whole extended-protocol batch; forward all of it or none. With `probe`, a probe
+   * follows it (see `probing`). False: it must wait for earlier answers (nothing was done).
+   */
+  private flushBatch(sync: boolean, boundary: Buffer | undefined, probe = false): boolean {
     const batch = this.batch;
-    this.batch = [];
     const t0 = performance.now();
     const inDoubt = this.settingsInDoubt;
-    if (sync) this.settingsInDoubt = false;
     const v = decideBatch(batch, inDoubt, this.batchContext);
-    if (!v.allowed) {
+    if ('wait' in v) {
+      this.names.rollback();
+      return false;
+    }
+    this.batch = [];
+    if (sync) {
+      this.settingsInDoubt = false;
+      this.unsynced = false;
+    }
+    const failAt = v.allowed ? undefined : v.refusal.at;
+    if (!v.allowed && failAt === undefined) {
       const r = v.refusal;
       this.names.rollback();
       this.countDecision(r.rec?.decision.kind ?? 'deny');
       this.recordRefusal(r.facts, r.facts?.text ?? '', r.parseError, 'extended', r.rec, r.params);
       this.refuse(r.fields, sync ? 'sync' : 'flush', r.rec);
-      return;
+      return true;
     }
     this.ctx.metrics.decisionSeconds.observe((performance.now() - t0) / 1000);
-    this.names.commit();
-    this.countDecision('allow', v.runs.length);
-    this.statements += v.runs.length;
+    const runs = v.runs ?? [];
+    const changes = this.names.commit();
+    this.countDecision('allow', runs.length);
+    this.statements += runs.length;
     const raws: Buffer[] = [];
-    for (const m of batch) raws.push(m.frame.raw);
-    if (boundary) raws.push(boundary);
-    this.forwardRecorded(v.runs, coalesce(raws), sync);
+    let msgs = failAt ?? batch.length;
+    for (let i = 0; i < msgs; i++) raws.push(batch[i].frame.raw);
+    let fail: Buffer | undefined;
+    if (failAt !== undefined) {
+      // The messages before the one naming what PostgreSQL does not have run; that one
+      // becomes a Parse that fails, whose error the client gets as ours; PostgreSQL skips
+      // the rest up to Sync, and so does the session.
+      this.refused++;
+      this.countDecision('deny');
+      fail = errorResponse((v as { refusal: Refusal }).refusal.fields);
+      raws.push(parseMessage('', MARKER_SQL));
+      msgs++;
+      if (!sync) {
+        raws.push(FLUSH);
+        this.skipUntilSync = true;
+      }
+    }
+    if (boundary && (sync || failAt === undefined)) raws.push(boundary);
+    if (probe && failAt === undefined) {
+      // Close of a portal no client can have named, then Flush: answered unless an error
+      // came first.
+      raws.push(closeMessage('P', `probe ${randomUUID()}`), FLUSH);
+      this.probeAt = (this.openItem.sent ?? 0) + msgs++;
+      this.probing = true;
+    }
+    this.forwardRecorded(runs, coalesce(raws), sync, changes, msgs, fail);
+    if (!sync && batch.length) this.unsynced = true;
     // Only a Sync brings a ReadyForQuery to lift the barrier.
-    if (sync && v.runs.some((r) => mayChangeSettings(r.facts))) this.barrier = true;
-    if (!sync) this.settingsInDoubt = v.doubt;
+    if (sync && runs.some((r) => mayChangeSettings(r.facts))) this.barrier = true;
+    if (!sync) this.settingsInDoubt = v.doubt ?? false;
+    return true;
   }
 
   /**
    * Write-ahead: when recording is on, the statements' records must be durable before the
    * bytes are forwarded. Reading stops meanwhile so order is kept.
    */
-  private forwardRecorded(runs: readonly DecidedRun[], frames: Buffer[], endsItem: boolean): void {
+  private forwardRecorded(
+    runs: readonly DecidedRun[],
+    frames: Buffer[],
+    endsItem: boolean,
+    changes: Change[],
+    msgs: number,
+    fail?: Buffer,
+  ): void {
     const rec = this.recording;
     if (!rec || runs.length === 0) {
-      this.forward(frames, endsItem, runs, undefined);
+      this.forward(frames, endsItem, runs, undefined, changes, msgs, fail);
       return;
     }
     const evs = runs.map((r, i) =>
@@ -547,7 +687,7 @@ export class Session {
     const written = rec.statements(evs);
     if (Array.isArray(written)) {
       // Already written as the durability mode asks: forward in this turn.
-      this.forward(frames, endsItem, runs, written);
+      this.forward(frames, endsItem, runs, written, changes, msgs, fail);
       return;
     }
     this.busy = true;
@@ -556,7 +696,7 @@ export class Session {
         this.busy = false;
         if (this.closed) return;
         this.upstream.cork();
-        this.forward(frames, endsItem, runs, seqs);
+        this.forward(frames, endsItem, runs, seqs, changes, msgs, fail);
         this.upstream.uncork();
         this.pump();
       },
@@ -564,6 +704,9 @@ export class Session {
         this.busy = false;
         if (this.closed) return;
         this.log.error('recording unavailable: statement refused');
+        // Nothing of the group went upstream.
+        for (const c of changes) c.settle(false);
+        this.probing = false;
         this.upstream.cork();
         this.refuse(
           ClientError.recordingUnavailable(),
@@ -575,16 +718,24 @@ export class Session {
     );
   }
 
-  /** Send a decided batch upstream; each statement's outcome and row limit are tracked. */
+  /**
+   * Send a decided batch upstream; each statement's outcome and row limit are tracked, and
+   * its name changes settle at the item's ReadyForQuery. `msgs`: its extended messages;
+   * with `fail`, the last is a marker Parse whose error is replaced by this one.
+   */
   private forward(
     frames: Buffer[],
     endsItem: boolean,
     decided: readonly DecidedRun[],
     seqs: number[] | undefined,
+    changes: Change[],
+    msgs: number,
+    fail?: Buffer,
   ): void {
     const now = performance.now();
     const item = this.openItem;
     const head = this.items.length === 0 && item.runs.length === 0;
+    const first = item.runs.length;
     for (let i = 0; i < decided.length; i++) {
       const copy = decided[i].facts.copy as CopyFact | undefined;
       if (copy && copy.direction === 'from' && copy.stdio) item.copyFrom = true;
@@ -597,20 +748,36 @@ export class Session {
         seq: seqs ? seqs[i] : -1,
         started: now,
         maxRows,
-        budget: decided[i].cursorRead
-          ? decided[i].budget
-          : (this.names.cursors.follow(decided[i].facts, decided[i].rec) ?? decided[i].budget),
+        budget: decided[i].budget,
       });
     }
+    if (changes.length) {
+      const base = item.sent ?? 0;
+      for (const c of changes) {
+        if (c.at >= 0) c.pos = base + c.at;
+        else c.ran = item.runs[first + runOf(c.at)];
+      }
+      if (item.changes) item.changes.push(...changes);
+      else item.changes = changes;
+    }
+    if (fail) item.replace.push({ at: (item.sent ?? 0) + msgs - 1, err: fail });
+    if (msgs) item.sent = (item.sent ?? 0) + msgs;
     // The first statement of an idle session: its rows are counted from now.
     if (head && decided.length > 0) this.armRows();
     for (const b of frames) this.write(b);
     if (endsItem) {
       item.started = now;
       this.armTimeout(item);
-      this.items.push(item);
-      this.openItem = newItem();
+      this.pushItem(item);
     }
+  }
+
+  /** The open item is sent whole: its answer is awaited, and a new item opens. */
+  private pushItem(item: Item): void {
+    this.items.push(item);
+    this.openItem = newItem();
+    // What it changed is uncertain to later groups until its ReadyForQuery.
+    this.names.endSpan();
   }
 
   /** An item with a policy time limit cancels its upstream statement when it runs out. */
@@ -620,11 +787,10 @@ export class Session {
     item.timer.unref();
   }
 
-  /** A forwarded COPY FROM STDIN has not finished: data for it may come early. */
-  private copyFromSent(): boolean {
-    if (this.openItem.copyFrom) return true;
-    for (const it of this.items) if (it.copyFrom) return true;
-    return false;
+  /** The item of a forwarded COPY FROM STDIN that has not finished: data for it may come early. */
+  private copyFromItem(): Item | undefined {
+    for (const it of this.items) if (it.copyFrom) return it;
+    return this.openItem.copyFrom ? this.openItem : undefined;
   }
 
   /** Cancel the running upstream statement (policy time limit), as a client's cancel would. */
@@ -640,8 +806,7 @@ export class Session {
   private sendItem(frame: Buffer): void {
     this.write(frame);
     this.openItem.started = performance.now();
-    this.items.push(this.openItem);
-    this.openItem = newItem();
+    this.pushItem(this.openItem);
   }
 
   /**
@@ -656,21 +821,25 @@ export class Session {
   ): void {
     this.refused++;
     const err = errorResponse(fields);
+    this.openItem.replace.push({ at: this.openItem.sent ?? 0, err });
     if (mode === 'simple') {
-      this.openItem.replace.push(err);
       this.sendItem(queryMessage(MARKER_SQL));
     } else if (mode === 'sync') {
-      this.openItem.replace.push(err);
-      this.write(parseMessage('', MARKER_SQL));
+      this.writeMarkerParse();
       this.sendItem(SYNC);
     } else {
       // Flush: the error is due now; everything up to the next Sync is discarded, as
       // PostgreSQL does after an error in the extended protocol.
-      this.openItem.replace.push(err);
-      this.write(parseMessage('', MARKER_SQL));
+      this.writeMarkerParse();
       this.write(FLUSH);
       this.skipUntilSync = true;
     }
+  }
+
+  /** A Parse that fails upstream, in place of a refused group (one extended message). */
+  private writeMarkerParse(): void {
+    this.write(parseMessage('', MARKER_SQL));
+    this.openItem.sent = (this.openItem.sent ?? 0) + 1;
   }
 
   private write(b: Buffer): void {
@@ -710,10 +879,14 @@ export class Session {
         this.status = st;
         this.facts.in_transaction = st !== 'I';
         this.copyIn = false;
+        this.termBase = this.scanner.terminals;
         const done = this.items.shift();
         let aborting = false;
         if (done) {
           clearTimeout(done.timer);
+          if (done.changes) settleChanges(done);
+          // Protocol portals end with their transaction.
+          if (st === 'I') this.names.transactionEnded();
           this.ctx.metrics.statementSeconds.observe((performance.now() - done.started) / 1000);
           // Statements that produced no completion (skipped after an earlier error).
           for (const r of done.runs)
@@ -727,31 +900,38 @@ export class Session {
               this.status = 'E';
               aborting = true;
               const marker = newItem();
-              marker.replace.push(null);
+              marker.replace.push({ at: 0, err: null });
               this.items.unshift(marker);
               this.upstream.write(queryMessage(MARKER_SQL));
             }
           }
         }
         this.armRows();
+        if (this.waitAnswers && this.items.length === 0) {
+          this.waitAnswers = false;
+          this.readSoon();
+        }
         if (aborting) return null;
         if (this.draining && this.idle())
           setImmediate(() => this.fatal(ClientError.shuttingDown()));
-        if (this.barrier && this.items.length === 0) {
-          // After any fatal a ParameterStatus in this chunk scheduled (setImmediate is FIFO).
-          setImmediate(() => {
-            this.barrier = false;
-            if (this.closed) return;
-            if (!this.clientPaused) this.client.resume();
-            this.pump();
-          });
-        }
+        this.liftBarrier();
         return undefined;
       }
       case B.ErrorResponse: {
         this.copyIn = false;
-        const rep = item.replace.shift();
-        if (rep !== undefined) return rep;
+        // FATAL or PANIC: the upstream ends the session and has said why.
+        const severity = parseErrorFields(body).V;
+        if (severity === 'FATAL' || severity === 'PANIC') this.upstreamFatal = true;
+        // PostgreSQL skips the rest of an extended group after its first error.
+        const at = this.scanner.terminals - this.termBase;
+        item.errAt ??= at;
+        if (this.probing && item === this.openItem) {
+          // The extended messages before a held Query failed: PostgreSQL skips to Sync.
+          this.probing = false;
+          this.skipUntilSync = true;
+          this.readSoon();
+        }
+        if (item.replace.length && item.replace[0].at === at) return item.replace.shift()!.err;
         this.errors++;
         const run = item.runs.shift();
         this.spendRows(run);
@@ -770,6 +950,7 @@ export class Session {
       case B.EmptyQueryResponse:
       case B.PortalSuspended: {
         const run = item.runs.shift();
+        if (run) run.ok = true;
         const over = this.scanner.rowsOver;
         this.spendRows(run);
         this.armRows();
@@ -805,7 +986,15 @@ export class Session {
       }
       case B.CopyInResponse:
       case B.CopyBothResponse: {
-        this.copyIn = true;
+        // Whether the Sync that ended this item reached the server in copy-in mode.
+        let syncIgnored = true;
+        if (item.copyEnds) {
+          item.copyEnds--;
+          if (item.copyEndsInside) {
+            item.copyEndsInside--;
+            syncIgnored = false;
+          }
+        } else this.copyIn = true;
         // COPY data is read through a barrier (the statement itself is running).
         if (this.barrier) {
           setImmediate(() => {
@@ -819,14 +1008,25 @@ export class Session {
         // CopyDone. Fold the item into the next one (already ended when the data and that
         // Sync came early, else still open) so the queue stays in step.
         const head = this.items[0];
-        if (head?.bySync) {
+        if (head?.bySync && syncIgnored) {
           this.items.shift();
           clearTimeout(head.timer);
           const next = this.items[0] ?? this.openItem;
           next.runs.unshift(...head.runs);
           next.replace.unshift(...head.replace);
+          const shift = head.sent ?? 0;
           if (head.abortOpenTxn) next.abortOpenTxn = true;
           if (head.copyFrom) next.copyFrom = true;
+          if (head.copyEnds) next.copyEnds = (next.copyEnds ?? 0) + head.copyEnds;
+          // Its messages are answered before the next item's, with no ReadyForQuery between.
+          if (shift) {
+            for (const c of next.changes ?? []) if (!c.ran) c.pos += shift;
+            for (let i = head.replace.length; i < next.replace.length; i++)
+              next.replace[i].at += shift;
+            next.sent = (next.sent ?? 0) + shift;
+            if (next === this.openItem && this.probing) this.probeAt += shift;
+          }
+          if (head.changes) next.changes = head.changes.concat(next.changes ?? []);
           if (head.timeoutMs !== undefined) {
             next.timeoutMs = Math.min(next.timeoutMs ?? Infinity, head.timeoutMs);
             if (next !== this.openItem) {
@@ -839,11 +1039,39 @@ export class Session {
       }
       case B.CopyOutResponse:
         return undefined;
+      case B.CloseComplete:
+        if (
+          this.probing &&
+          item === this.openItem &&
+          this.scanner.terminals - this.termBase - 1 === this.probeAt
+        ) {
+          // The probe: the extended messages before the held Query succeeded.
+          this.probing = false;
+          this.unsynced = false;
+          this.readSoon();
+          return null;
+        }
+        return undefined;
       default:
         // Authentication or BackendKeyData after login: the upstream is not behaving.
         setImmediate(() => this.upstreamGone());
         return null;
     }
+  }
+
+  /** Everything sent has its answer: read the client's messages again. */
+  private liftBarrier(): void {
+    if (this.barrier && this.items.length === 0) this.readSoon(true);
+  }
+
+  /** Read the client's messages again, after anything already scheduled (a fatal). */
+  private readSoon(liftBarrier = false): void {
+    setImmediate(() => {
+      if (liftBarrier) this.barrier = false;
+      if (this.closed) return;
+      if (!this.clientPaused) this.client.resume();
+      this.pump();
+    });
   }
 
   emitToClient(chunks: Buffer[]): void {
@@ -988,7 +1216,9 @@ export class Session {
   private upstreamGone(): void {
     if (this.closed) return;
     this.endReason = 'upstream_lost';
-    this.fatal(ClientError.upstreamLost());
+    // The client already has the upstream's own FATAL error.
+    if (this.upstreamFatal) this.close();
+    else this.fatal(ClientError.upstreamLost());
   }
 
   close(): void {

@@ -6,6 +6,25 @@ import type { DecisionRecord, PolicyEngine } from '../policy/types.js';
 import { bindParamsAsText, type BindMessage } from '../wire/index.js';
 import { Cursors, type RowBudget } from './cursors.js';
 import type { DecisionPoint } from './decide.js';
+import { NameTable, UNCERTAIN, runAt, type Change } from './name-table.js';
+
+/**
+ * On the facts of a SQL EXECUTE: the EXECUTE as written, and the prepared statement it was
+ * resolved to (none when the name was unknown). EXECUTE runs whatever the name holds when it
+ * runs, so a protocol Execute resolves it again.
+ */
+export interface ExecuteOf {
+  st: StatementFacts;
+  prepared?: Prepared;
+}
+/** What a statement's decision is cached under (see decide.ts). */
+function factsIdentity(f: StatementFacts): string {
+  const k = (f as unknown as Record<symbol, unknown>)[FACTS_KEY];
+  return typeof k === 'string' ? k : `T${f.text}`;
+}
+
+const executes = new WeakMap<StatementFacts, ExecuteOf>();
+export const executeOf = (facts: StatementFacts): ExecuteOf | undefined => executes.get(facts);
 
 export interface Prepared {
   facts: StatementFacts;
@@ -28,60 +47,6 @@ export interface Portal {
   rows?: RowBudget;
 }
 
-/** Holds names with staged changes that only apply when a batch is forwarded. */
-export class NameTable<T> {
-  private readonly live = new Map<string, T>();
-  private staged = new Map<string, T | null>();
-  private clearAll = false;
-  /** Most names one session may hold (PostgreSQL has no cap; we keep memory bounded). */
-  constructor(private readonly cap = 10_000) {}
-
-  get(name: string): T | undefined {
-    const s = this.staged.get(name);
-    if (s !== undefined) return s ?? undefined;
-    return this.clearAll ? undefined : this.live.get(name);
-  }
-
-  /** Stage removal of every name (DEALLOCATE ALL, DISCARD ALL). */
-  stageClear(): void {
-    this.staged.clear();
-    this.clearAll = true;
-  }
-
-  stage(name: string, value: T | null): void {
-    this.staged.set(name, value);
-  }
-
-  /** Apply staged changes (the batch reached upstream). */
-  commit(): void {
-    if (this.clearAll) {
-      this.live.clear();
-      this.clearAll = false;
-    }
-    if (this.staged.size === 0) return;
-    for (const [k, v] of this.staged) {
-      if (v === null) this.live.delete(k);
-      else this.live.set(k, v);
-    }
-    this.staged.clear();
-    if (this.live.size > this.cap) {
-      const oldest = this.live.keys().next().value as string;
-      this.live.delete(oldest);
-    }
-  }
-
-  /** Drop staged changes (the batch was refused). */
-  rollback(): void {
-    this.staged.clear();
-    this.clearAll = false;
-  }
-
-  clear(): void {
-    this.live.clear();
-    this.staged.clear();
-  }
-}
-
 /** A Parse text answered without analysing it again (drivers re-send the same Parse). */
 interface Memo {
   prepared: Prepared;
@@ -100,15 +65,20 @@ export class SessionNames {
 
   constructor(private readonly decisions: DecisionPoint) {}
 
-  /** Facts of the statement that will actually run (EXECUTE runs a prepared statement). */
-  effective(st: StatementFacts): StatementFacts {
+  /**
+   * Facts of the statement that will actually run (EXECUTE runs a prepared statement), or
+   * UNCERTAIN while the prepared statement's last change has no answer yet.
+   */
+  effective(st: StatementFacts): StatementFacts | typeof UNCERTAIN {
     const ex = st.execute as { name?: string } | undefined;
     if (ex && typeof ex.name === 'string') {
       const p = this.prepared.get(ex.name);
+      if (p === UNCERTAIN) return UNCERTAIN;
+      const of: ExecuteOf = { st, prepared: p };
       // The prepared statement's facts, plus whatever the EXECUTE's own parameter
       // expressions touch (EXECUTE p(pg_sleep(9)) calls a function too).
       if (p) {
-        return {
+        const merged: StatementFacts = {
           ...p.facts,
           text: st.text,
           command: p.facts.command,
@@ -117,42 +87,69 @@ export class SessionNames {
           columns: [...p.facts.columns, ...st.columns],
           functions: [...p.facts.functions, ...st.functions],
           opaque: p.facts.opaque || st.opaque,
-          // Not the prepared statement's template any more: cache by the EXECUTE's text.
-          [FACTS_KEY]: undefined,
+          // Decisions are cached by the EXECUTE and by the statement the name holds
+          // (the same text runs another statement once the name is prepared again).
+          [FACTS_KEY]: `X${factsIdentity(p.facts)}\u0000${factsIdentity(st)}`,
         };
+        executes.set(merged, of);
+        return merged;
       }
+      const copy = { ...st };
+      executes.set(copy, of);
+      return copy;
     }
     return st;
   }
 
-  /** Stage name changes an allowed statement makes (PREPARE, DEALLOCATE, DISCARD). */
-  stage(st: StatementFacts): void {
+  /**
+   * Stage the name changes an allowed statement makes when it runs (PREPARE, DEALLOCATE,
+   * DISCARD ALL, DECLARE, CLOSE); `run` is its index among the runs of its group.
+   */
+  stage(st: StatementFacts, rec: DecisionRecord, run: number): void {
+    const at = runAt(run);
     const prep = st.prepare as { name?: string; statement?: StatementFacts } | undefined;
     if (prep?.name && prep.statement) {
       // The prepared statement keeps its own decision: a protocol Bind of this name runs
       // the statement itself, so it must be refused (or held) as the statement would be.
       const inner = this.decisions.decide(prep.statement, 'simple', null, 0, 1);
-      this.prepared.stage(prep.name, { facts: prep.statement, decision: inner });
+      this.prepared.stage(prep.name, { facts: prep.statement, decision: inner }, at);
     }
     const dealloc = st.deallocate as { name?: string | null } | undefined;
     if (dealloc) {
-      if (dealloc.name) this.prepared.stage(dealloc.name, null);
-      else this.prepared.stageClear();
+      if (dealloc.name) this.prepared.stage(dealloc.name, null, at);
+      else this.prepared.stageClear(at);
     }
     if ((st.discard as { target?: string } | undefined)?.target === 'all')
-      this.prepared.stageClear();
+      this.prepared.stageClear(at);
+    this.cursors.stage(st, rec, run);
   }
 
-  /** The batch went upstream: its name changes apply. */
-  commit(): void {
-    this.prepared.commit();
-    this.portals.commit();
+  /** The group went upstream: its changes, in order, to settle when it is answered. */
+  commit(): Change[] {
+    const out: Change[] = [];
+    this.prepared.commit(out);
+    this.portals.commit(out);
+    this.cursors.commit(out);
+    return out;
   }
 
-  /** The batch was refused: its name changes are dropped. */
+  /** The group was refused (or waits for earlier answers): its changes are dropped. */
   rollback(): void {
     this.prepared.rollback();
     this.portals.rollback();
+    this.cursors.rollback();
+  }
+
+  /** A Sync or a Query went upstream: what was sent before it is uncertain until answered. */
+  endSpan(): void {
+    this.prepared.endSpan();
+    this.portals.endSpan();
+    this.cursors.endSpan();
+  }
+
+  /** The upstream transaction ended: its protocol portals are gone. */
+  transactionEnded(): void {
+    this.portals.clearLive();
   }
 
   /** A remembered Parse of this text, if the policy and transaction state are unchanged. */

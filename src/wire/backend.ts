@@ -173,6 +173,10 @@ export function parseMessage(name: string, sql: string): Buffer {
   return new MessageWriter(0x50).cstring(name).cstring(sql).int16(0).end();
 }
 
+export function closeMessage(kind: 'S' | 'P', name: string): Buffer {
+  return new MessageWriter(0x43).byte(kind.charCodeAt(0)).cstring(name).end();
+}
+
 export function startupMessage(params: Record<string, string>): Buffer {
   const w = new MessageWriter();
   w.int32(196608);

@@ -1,0 +1,156 @@
+// A table of session names (prepared statements, portals, SQL cursors) that follows what
+// PostgreSQL did, not what was sent. PostgreSQL skips every message after an error up to the
+// next Sync, and refuses a Parse or PREPARE of a name that exists: a change sent upstream is
+// only known to be made once its answer is in. Until then the name is uncertain to later
+// groups, which wait for the answer; the group that made the change sees it at once (if the
+// change was skipped, so is everything after it up to Sync).
+
+/** A name whose last change has no answer yet: decide once it has. */
+export const UNCERTAIN: unique symbol = Symbol('uncertain');
+export type Lookup<T> = T | undefined | typeof UNCERTAIN;
+
+/**
+ * Where the outcome of a change shows, within its group: the index of the extended-protocol
+ * message that made it (0, 1, …), or of the statement (run) that made it (runAt(i) < 0).
+ */
+export type At = number;
+export const runAt = (run: number): At => -1 - run;
+export const runOf = (at: At): number => -1 - at;
+
+/** A change sent upstream: settle it with whether PostgreSQL made it. */
+export interface Change {
+  readonly at: At;
+  /** Set by the session: the message's index within its item … */
+  pos: number;
+  /** … or the statement whose completion makes the change. */
+  ran: { ok?: boolean } | undefined;
+  settle(made: boolean): void;
+}
+
+class Rec<T> implements Change {
+  /** Counted as uncertain (its group has ended). */
+  unsure = false;
+  settled = false;
+  pos = 0;
+  ran: { ok?: boolean } | undefined = undefined;
+  constructor(
+    readonly table: NameTable<T>,
+    /** The name changed, or null: every name removed. */
+    readonly name: string | null,
+    readonly value: T | null,
+    readonly at: At,
+  ) {}
+
+  settle(made: boolean): void {
+    this.table.settle(this, made);
+  }
+}
+
+export class NameTable<T> {
+  /** What PostgreSQL is known to have. */
+  private readonly live = new Map<string, T>();
+  /** The group being decided. */
+  private readonly staged = new Map<string, T | null>();
+  private stagedClear = false;
+  private readonly stagedRecs: Rec<T>[] = [];
+  /** Sent since the last Sync: visible to the groups that follow before that Sync. */
+  private readonly span = new Map<string, T | null>();
+  private spanClear = false;
+  private readonly spanRecs: Rec<T>[] = [];
+  /** Sent before a Sync whose answer has not come: names → changes outstanding. */
+  private readonly unsure = new Map<string, number>();
+  private unsureClears = 0;
+
+  /** Most names one session may hold (PostgreSQL has no cap; we keep memory bounded). */
+  constructor(private readonly cap = 10_000) {}
+
+  get(name: string): Lookup<T> {
+    let v = this.staged.get(name);
+    if (v !== undefined) return v ?? undefined;
+    if (this.stagedClear) return undefined;
+    v = this.span.get(name);
+    if (v !== undefined) return v ?? undefined;
+    if (this.spanClear) return undefined;
+    if (this.unsureClears > 0 || this.unsure.has(name)) return UNCERTAIN;
+    return this.live.get(name);
+  }
+
+  /** Stage a change made by the group being decided (value null: the name is removed). */
+  stage(name: string, value: T | null, at: At): void {
+    this.staged.set(name, value);
+    this.stagedRecs.push(new Rec(this, name, value, at));
+  }
+
+  /** Stage removal of every name (DEALLOCATE ALL, DISCARD ALL, CLOSE ALL). */
+  stageClear(at: At): void {
+    this.staged.clear();
+    this.stagedClear = true;
+    this.stagedRecs.push(new Rec<T>(this, null, null, at));
+  }
+
+  /** The group went upstream: its changes, in order, to settle when answered. */
+  commit(out: Change[]): void {
+    if (this.stagedRecs.length === 0) return;
+    if (this.stagedClear) {
+      this.span.clear();
+      this.spanClear = true;
+    }
+    for (const [k, v] of this.staged) this.span.set(k, v);
+    for (const r of this.stagedRecs) {
+      this.spanRecs.push(r);
+      out.push(r);
+    }
+    this.dropStaged();
+  }
+
+  /** The group was refused (or waits): its changes are dropped. */
+  rollback(): void {
+    if (this.stagedRecs.length) this.dropStaged();
+  }
+
+  /** A Sync (or a Query) went upstream: changes sent so far are uncertain until answered. */
+  endSpan(): void {
+    if (this.spanRecs.length === 0) return;
+    for (const r of this.spanRecs) {
+      if (r.settled) continue;
+      r.unsure = true;
+      if (r.name === null) this.unsureClears++;
+      else this.unsure.set(r.name, (this.unsure.get(r.name) ?? 0) + 1);
+    }
+    this.spanRecs.length = 0;
+    this.span.clear();
+    this.spanClear = false;
+  }
+
+  /** The transaction ended upstream: names that die with it (protocol portals) are gone. */
+  clearLive(): void {
+    this.live.clear();
+  }
+
+  /** See Change.settle. */
+  settle(r: Rec<T>, made: boolean): void {
+    if (r.settled) return;
+    r.settled = true;
+    if (r.unsure) {
+      if (r.name === null) this.unsureClears--;
+      else {
+        const n = (this.unsure.get(r.name) ?? 1) - 1;
+        if (n > 0) this.unsure.set(r.name, n);
+        else this.unsure.delete(r.name);
+      }
+    }
+    if (!made) return;
+    if (r.name === null) this.live.clear();
+    else if (r.value === null) this.live.delete(r.name);
+    else {
+      this.live.set(r.name, r.value);
+      if (this.live.size > this.cap) this.live.delete(this.live.keys().next().value as string);
+    }
+  }
+
+  private dropStaged(): void {
+    this.staged.clear();
+    this.stagedClear = false;
+    this.stagedRecs.length = 0;
+  }
+}
