@@ -1,8 +1,15 @@
 // Differential protocol test: seeded random sequences of frontend messages (extended and
 // simple protocol, pipelined batches, errors mid-batch, COPY, cursors, portals with row
 // counts, transactions) must get the same answer through the gateway as from PostgreSQL
-// directly. WIRE_DIFF_SEEDS / WIRE_DIFF_FROM run more or other seeds.
+// directly, with recording off and with write-ahead recording on (whose forwarding waits
+// for the spool). WIRE_DIFF_SEEDS / WIRE_DIFF_FROM run more or other seeds.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RecordingConfig } from '../src/config/index.js';
+import { dirSource, verifyRecording } from '../src/record/index.js';
+import { buildRecorder } from '../src/runtime/recording.js';
 import { connectUpstream } from '../src/upstream/connect.js';
 import { freshDatabase, rawLogin, startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { RawClient } from './helpers/raw.js';
@@ -19,13 +26,10 @@ import {
 const DB = 'dp_wire_diff';
 const SEEDS = Number(process.env.WIRE_DIFF_SEEDS ?? 300);
 const FROM = Number(process.env.WIRE_DIFF_FROM ?? 1);
-let g: TestGateway;
 
 beforeAll(async () => {
   await freshDatabase(DB, DIFF_SCHEMA);
-  g = await startTestGateway(DB);
 });
-afterAll(async () => g?.stop());
 
 async function direct(): Promise<RawClient> {
   const t = testPg();
@@ -55,31 +59,60 @@ async function run(c: RawClient, seed: number): Promise<DiffAnswer> {
   }
 }
 
+/** Play seeds [from, from + count) both ways; the first few differences, described. */
+async function differences(g: TestGateway, from: number, count: number): Promise<string> {
+  const failures: string[] = [];
+  for (let seed = from; seed < from + count && failures.length < 3; seed++) {
+    const want = await run(await direct(), seed);
+    const got = await run(await rawLogin(g, DB), seed);
+    if (!want.finished && !want.closed) throw new Error(`seed ${seed}: PostgreSQL timed out`);
+    if (sameAnswer(want, got) !== null) continue;
+    failures.push(
+      [
+        `seed ${seed}:`,
+        ...generate(seed).script.map((l) => `  > ${l}`),
+        '  PostgreSQL:',
+        ...want.lines.map((l) => `    ${l}`),
+        `  gateway${got.closed ? ' (closed)' : ''}:`,
+        ...got.lines.map((l) => `    ${l}`),
+      ].join('\n'),
+    );
+  }
+  // A fresh client still works after all of that.
+  const c = await rawLogin(g, DB);
+  expect((await c.simple('SELECT 1')).at(-1)?.type).toBe('Z');
+  c.destroy();
+  return failures.join('\n\n');
+}
+
 describe('the gateway answers as PostgreSQL does', () => {
+  let g: TestGateway | undefined;
+  afterAll(async () => g?.stop());
+
   it(`over ${SEEDS} seeded random message sequences`, async () => {
-    const failures: string[] = [];
-    for (let seed = FROM; seed < FROM + SEEDS; seed++) {
-      const want = await run(await direct(), seed);
-      const got = await run(await rawLogin(g, DB), seed);
-      if (!want.finished && !want.closed) throw new Error(`seed ${seed}: PostgreSQL timed out`);
-      if (sameAnswer(want, got) !== null) continue;
-      const k = generate(seed);
-      failures.push(
-        [
-          `seed ${seed}:`,
-          ...k.script.map((l) => `  > ${l}`),
-          '  PostgreSQL:',
-          ...want.lines.map((l) => `    ${l}`),
-          `  gateway${got.closed ? ' (closed)' : ''}:`,
-          ...got.lines.map((l) => `    ${l}`),
-        ].join('\n'),
-      );
-      if (failures.length >= 3) break;
+    g = await startTestGateway(DB);
+    expect(await differences(g, FROM, SEEDS)).toBe('');
+  }, 600_000);
+
+  it('with write-ahead recording, and the recording verifies', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'portcullis-wirediff-'));
+    const spoolDir = join(base, 'spool');
+    const recording: RecordingConfig = { enabled: true, spoolDir, durability: 'fsync' };
+    const recorder = (await buildRecorder(recording, base, '.data'))!;
+    const rg = await startTestGateway(DB, { recording }, { recorder });
+    try {
+      expect(await differences(rg, FROM, Math.ceil(SEEDS / 3))).toBe('');
+      await rg.stop();
+      await recorder.close();
+      const report = await verifyRecording(dirSource(join(base, '.data', 'recordings')));
+      expect(report.breaks).toEqual([]);
+      expect(report.sealed).toBe(true);
+      // One chain per session (and the gateway's), each with its statements.
+      expect(report.chains).toBeGreaterThan(Math.ceil(SEEDS / 3));
+      expect(report.events).toBeGreaterThan(4 * Math.ceil(SEEDS / 3));
+    } finally {
+      await rg.stop().catch(() => undefined);
+      rmSync(base, { recursive: true, force: true });
     }
-    // A fresh client still works after all of that.
-    const c = await rawLogin(g, DB);
-    expect((await c.simple('SELECT 1')).at(-1)?.type).toBe('Z');
-    c.destroy();
-    expect(failures.join('\n\n')).toBe('');
   }, 600_000);
 });
