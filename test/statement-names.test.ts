@@ -27,7 +27,7 @@ let g: TestGateway;
 beforeAll(async () => {
   await freshDatabase(
     DB,
-    'CREATE TABLE big AS SELECT g FROM generate_series(1, 50) g; CREATE TABLE small AS SELECT g FROM generate_series(1, 50) g;',
+    'CREATE TABLE big AS SELECT g FROM generate_series(1, 50) g; CREATE TABLE small AS SELECT g FROM generate_series(1, 50) g; CREATE TABLE forbidden (g int);',
   );
   // Results reading `big` are limited to 5 rows; `small` is not limited.
   g = await startTestGateway(DB, { policy: { files: ['test/policies/names.rego'] } });
@@ -146,6 +146,17 @@ describe('statement names follow what PostgreSQL did', () => {
     );
     expect(codes(await c.until('Z'))).toEqual(['22012']);
     expect(codes(await c.until('Z'))).toEqual(['26000']);
+    c.destroy();
+  });
+
+  it("a refused group leaves the client's unnamed statement in place", async () => {
+    const c = await rawLogin(g, DB);
+    await c.write(Buffer.concat([parse('', 'SELECT g FROM small WHERE g = 2'), sync()]));
+    expect(codes(await c.until('Z'))).toEqual([]);
+    await c.write(Buffer.concat([parse('x', 'SELECT g FROM forbidden'), sync()]));
+    expect(codes(await c.until('Z'))).toEqual(['42501']);
+    await c.write(Buffer.concat([bind('', ''), execute(), sync()]));
+    expect(rows(await c.until('Z'))).toEqual([['2']]);
     c.destroy();
   });
 

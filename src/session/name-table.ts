@@ -61,17 +61,25 @@ export class NameTable<T> {
   private readonly unsure = new Map<string, number>();
   private unsureClears = 0;
 
-  /** Most names one session may hold (PostgreSQL has no cap; we keep memory bounded). */
-  constructor(private readonly cap = 10_000) {}
+  /**
+   * `cap`: most names one session may hold (PostgreSQL has no cap; we keep memory bounded).
+   * `keep`: a name that removing every name leaves (DEALLOCATE ALL keeps the unnamed
+   * statement).
+   */
+  constructor(
+    private readonly cap = 10_000,
+    private readonly keep?: string,
+  ) {}
 
   get(name: string): Lookup<T> {
+    const kept = name === this.keep;
     let v = this.staged.get(name);
     if (v !== undefined) return v ?? undefined;
-    if (this.stagedClear) return undefined;
+    if (this.stagedClear && !kept) return undefined;
     v = this.span.get(name);
     if (v !== undefined) return v ?? undefined;
-    if (this.spanClear) return undefined;
-    if (this.unsureClears > 0 || this.unsure.has(name)) return UNCERTAIN;
+    if (this.spanClear && !kept) return undefined;
+    if ((this.unsureClears > 0 && !kept) || this.unsure.has(name)) return UNCERTAIN;
     return this.live.get(name);
   }
 
@@ -83,7 +91,9 @@ export class NameTable<T> {
 
   /** Stage removal of every name (DEALLOCATE ALL, DISCARD ALL, CLOSE ALL). */
   stageClear(at: At): void {
+    const kept = this.keep === undefined ? undefined : this.staged.get(this.keep);
     this.staged.clear();
+    if (kept !== undefined) this.staged.set(this.keep!, kept);
     this.stagedClear = true;
     this.stagedRecs.push(new Rec<T>(this, null, null, at));
   }
@@ -92,7 +102,9 @@ export class NameTable<T> {
   commit(out: Change[]): void {
     if (this.stagedRecs.length === 0) return;
     if (this.stagedClear) {
+      const kept = this.keep === undefined ? undefined : this.span.get(this.keep);
       this.span.clear();
+      if (kept !== undefined) this.span.set(this.keep!, kept);
       this.spanClear = true;
     }
     for (const [k, v] of this.staged) this.span.set(k, v);
@@ -140,8 +152,11 @@ export class NameTable<T> {
       }
     }
     if (!made) return;
-    if (r.name === null) this.live.clear();
-    else if (r.value === null) this.live.delete(r.name);
+    if (r.name === null) {
+      const kept = this.keep === undefined ? undefined : this.live.get(this.keep);
+      this.live.clear();
+      if (kept !== undefined) this.live.set(this.keep!, kept);
+    } else if (r.value === null) this.live.delete(r.name);
     else {
       this.live.set(r.name, r.value);
       if (this.live.size > this.cap) this.live.delete(this.live.keys().next().value as string);

@@ -127,14 +127,16 @@ interface Item {
   /** Name changes its messages and statements make, in order, settled at its ReadyForQuery. */
   changes?: Change[];
   /**
-   * Holds a COPY FROM STDIN: its data may come before the upstream's CopyInResponse
-   * (asyncpg sends it right behind the statement) and goes upstream in order.
+   * COPY FROM STDIN statements it holds: their data may come before the upstream's
+   * CopyInResponse (asyncpg sends it right behind the statement) and goes upstream in order.
    */
-  copyFrom?: boolean;
-  /** CopyDone/CopyFail the client sent for it before its CopyInResponse came. */
+  copies?: number;
+  /** Their CopyDone/CopyFail sent so far. */
   copyEnds?: number;
-  /** Of those, the ones sent before the item's own Sync (which the server then reads). */
-  copyEndsInside?: number;
+  /** Of those, the ones sent before their CopyInResponse came (it starts no copy-in). */
+  earlyEnds?: number;
+  /** Of the early ones, those sent before the item's own Sync (which the server then reads). */
+  earlyInside?: number;
 }
 
 const newItem = (): Item => ({ started: performance.now(), replace: [], runs: [] });
@@ -173,9 +175,14 @@ export class Session {
   private waitAnswers = false;
   /** The upstream sent a FATAL (or PANIC) error: its close needs no error of ours. */
   private upstreamFatal = false;
+  /** See markerParse. */
+  private marker: Buffer | undefined;
   private deferred: Frame | undefined;
   private copyIn = false;
+  /** Waiting for the recording before forwarding a decided group (reading stops). */
   private busy = false;
+  /** That group ends its item (a Sync or a Query of the client's, already read). */
+  private syncWaiting = false;
   /** Upstream frames gathered during a pump pass (see pump). */
   private out: Buffer[] | undefined;
   /**
@@ -466,14 +473,19 @@ export class Session {
         // Outside COPY IN, and with no COPY FROM STDIN sent whose data this can be, these
         // are ignored, as PostgreSQL does.
         if (this.copyIn) {
-          if (f.type !== F.CopyData) this.copyIn = false;
+          if (f.type !== F.CopyData) {
+            this.copyIn = false;
+            const head = this.items[0] ?? this.openItem;
+            head.copyEnds = (head.copyEnds ?? 0) + 1;
+          }
         } else {
-          const owner = this.copyFromItem();
+          const owner = this.copyItem();
           if (!owner) return;
           // The whole COPY came before its CopyInResponse: that answer starts no copy-in.
           if (f.type !== F.CopyData) {
             owner.copyEnds = (owner.copyEnds ?? 0) + 1;
-            if (owner === this.openItem) owner.copyEndsInside = (owner.copyEndsInside ?? 0) + 1;
+            owner.earlyEnds = (owner.earlyEnds ?? 0) + 1;
+            if (owner === this.openItem) owner.earlyInside = (owner.earlyInside ?? 0) + 1;
           }
         }
         this.write(f.raw);
@@ -641,7 +653,7 @@ export class Session {
       this.refused++;
       this.countDecision('deny');
       fail = errorResponse((v as { refusal: Refusal }).refusal.fields);
-      raws.push(parseMessage('', MARKER_SQL));
+      raws.push(this.markerParse());
       msgs++;
       if (!sync) {
         raws.push(FLUSH);
@@ -691,9 +703,11 @@ export class Session {
       return;
     }
     this.busy = true;
+    this.syncWaiting = endsItem;
     written.then(
       (seqs) => {
         this.busy = false;
+        this.syncWaiting = false;
         if (this.closed) return;
         this.upstream.cork();
         this.forward(frames, endsItem, runs, seqs, changes, msgs, fail);
@@ -702,6 +716,7 @@ export class Session {
       },
       () => {
         this.busy = false;
+        this.syncWaiting = false;
         if (this.closed) return;
         this.log.error('recording unavailable: statement refused');
         // Nothing of the group went upstream.
@@ -738,7 +753,7 @@ export class Session {
     const first = item.runs.length;
     for (let i = 0; i < decided.length; i++) {
       const copy = decided[i].facts.copy as CopyFact | undefined;
-      if (copy && copy.direction === 'from' && copy.stdio) item.copyFrom = true;
+      if (copy && copy.direction === 'from' && copy.stdio) item.copies = (item.copies ?? 0) + 1;
       const d = decided[i].rec.decision;
       const limits = d.kind === 'allow' ? d.limits : undefined;
       if (limits?.timeout_ms !== undefined)
@@ -788,9 +803,10 @@ export class Session {
   }
 
   /** The item of a forwarded COPY FROM STDIN that has not finished: data for it may come early. */
-  private copyFromItem(): Item | undefined {
-    for (const it of this.items) if (it.copyFrom) return it;
-    return this.openItem.copyFrom ? this.openItem : undefined;
+  private copyItem(): Item | undefined {
+    const open = (it: Item) => (it.copies ?? 0) > (it.copyEnds ?? 0);
+    for (const it of this.items) if (open(it)) return it;
+    return open(this.openItem) ? this.openItem : undefined;
   }
 
   /** Cancel the running upstream statement (policy time limit), as a client's cancel would. */
@@ -836,9 +852,17 @@ export class Session {
     }
   }
 
+  /**
+   * A Parse that fails upstream. It names a statement no client can name: a failed Parse of
+   * the unnamed statement would drop the client's.
+   */
+  private markerParse(): Buffer {
+    return (this.marker ??= parseMessage(`refused ${randomUUID()}`, MARKER_SQL));
+  }
+
   /** A Parse that fails upstream, in place of a refused group (one extended message). */
   private writeMarkerParse(): void {
-    this.write(parseMessage('', MARKER_SQL));
+    this.write(this.markerParse());
     this.openItem.sent = (this.openItem.sent ?? 0) + 1;
   }
 
@@ -901,8 +925,10 @@ export class Session {
               aborting = true;
               const marker = newItem();
               marker.replace.push({ at: 0, err: null });
+              marker.sent = 1;
+              marker.bySync = true;
               this.items.unshift(marker);
-              this.upstream.write(queryMessage(MARKER_SQL));
+              this.upstream.write(Buffer.concat([this.markerParse(), SYNC]));
             }
           }
         }
@@ -925,11 +951,17 @@ export class Session {
         // PostgreSQL skips the rest of an extended group after its first error.
         const at = this.scanner.terminals - this.termBase;
         item.errAt ??= at;
-        if (this.probing && item === this.openItem) {
-          // The extended messages before a held Query failed: PostgreSQL skips to Sync.
-          this.probing = false;
+        if (item === this.openItem && !this.syncWaiting) {
+          // Extended messages sent without a Sync failed: PostgreSQL skips everything up to
+          // the next Sync, so the session drops what it holds and skips to Sync too (a
+          // held Query among it). Not when the client's Sync is read already and waits,
+          // with its group, for the recording.
           this.skipUntilSync = true;
-          this.readSoon();
+          this.batch = [];
+          if (this.probing) {
+            this.probing = false;
+            this.readSoon();
+          }
         }
         if (item.replace.length && item.replace[0].at === at) return item.replace.shift()!.err;
         this.errors++;
@@ -988,10 +1020,10 @@ export class Session {
       case B.CopyBothResponse: {
         // Whether the Sync that ended this item reached the server in copy-in mode.
         let syncIgnored = true;
-        if (item.copyEnds) {
-          item.copyEnds--;
-          if (item.copyEndsInside) {
-            item.copyEndsInside--;
+        if (item.earlyEnds) {
+          item.earlyEnds--;
+          if (item.earlyInside) {
+            item.earlyInside--;
             syncIgnored = false;
           }
         } else this.copyIn = true;
@@ -1016,8 +1048,8 @@ export class Session {
           next.replace.unshift(...head.replace);
           const shift = head.sent ?? 0;
           if (head.abortOpenTxn) next.abortOpenTxn = true;
-          if (head.copyFrom) next.copyFrom = true;
-          if (head.copyEnds) next.copyEnds = (next.copyEnds ?? 0) + head.copyEnds;
+          for (const k of ['copies', 'copyEnds', 'earlyEnds', 'earlyInside'] as const)
+            if (head[k]) next[k] = (next[k] ?? 0) + head[k];
           // Its messages are answered before the next item's, with no ReadyForQuery between.
           if (shift) {
             for (const c of next.changes ?? []) if (!c.ran) c.pos += shift;

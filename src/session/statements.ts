@@ -56,7 +56,8 @@ interface Memo {
 
 /** The names of one session: what each refers to, and how statements change them. */
 export class SessionNames {
-  readonly prepared = new NameTable<Prepared>();
+  /** DEALLOCATE ALL and DISCARD ALL leave the unnamed statement. */
+  readonly prepared = new NameTable<Prepared>(10_000, '');
   readonly portals = new NameTable<Portal>(1000);
   /** SQL cursors sent upstream, for their decisions and row limits across FETCHes. */
   readonly cursors = new Cursors();

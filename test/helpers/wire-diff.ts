@@ -75,6 +75,10 @@ const PLAIN = [
   'SELECT pg_sleep(0)',
   'SET extra_float_digits = 2',
   'SHOW extra_float_digits',
+  "SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 2000) g",
+  'DROP TABLE IF EXISTS nosuch',
+  'LISTEN ch',
+  "NOTIFY ch, 'payload'",
 ];
 /** Statements with one parameter (an int). */
 const WITH_PARAM = [

@@ -1,10 +1,15 @@
-# Policy for the statement-name tests: everything is allowed; results that read the table
-# `big` are limited to 5 rows, others are not limited.
+# Policy for the statement-name tests: everything is allowed but the table `forbidden`;
+# results that read the table `big` are limited to 5 rows, others are not limited.
 package portcullis
 
 import rego.v1
 
-allow := true
+default allow := true
+
+allow := false if {
+	some r in input.statement.relations
+	r.name == "forbidden"
+}
 
 limits := {"max_rows": 5} if {
 	some r in input.statement.relations
