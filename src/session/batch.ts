@@ -166,13 +166,10 @@ export function decideBatch(batch: readonly Pending[], inDoubt: boolean, c: Batc
           if (of) {
             // SQL EXECUTE runs what its name holds now, which may not be what it held at
             // Parse: decide that.
-            const now = names.prepared.get((of.st.execute as { name: string }).name);
+            const name = (of.st.execute as { name: string }).name;
+            const now = names.prepared.get(name);
             if (now === UNCERTAIN) return WAIT;
-            if (!now)
-              return failAt(
-                i,
-                ClientError.unknownStatement((of.st.execute as { name: string }).name),
-              );
+            if (!now) return failAt(i, ClientError.unknownStatement(name));
             if (now !== of.prepared) {
               const f = names.effective(of.st);
               if (f === UNCERTAIN) return WAIT;
