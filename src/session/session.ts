@@ -10,7 +10,7 @@ import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { FACTS_KEY, analyze } from '../sql/index.js';
 import type { CopyFact, StatementFacts } from '../sql/types.js';
-import { type RowBudget, runLimit, statedLimit } from './cursors.js';
+import { runLimit, statedLimit } from './cursors.js';
 import type { DecisionRecord, SessionFacts } from '../policy/types.js';
 import type { UpstreamSession, UpstreamTarget } from '../upstream/connect.js';
 import {
@@ -56,6 +56,7 @@ import {
 import { mayChangeSettings, safeParameterStatus, settingsInDoubtError } from './parser-settings.js';
 import type { Authenticated } from './startup.js';
 import { ResponseScanner } from './responses.js';
+import { foldInto, newItem, settleChanges, type Item, type StatementRun } from './items.js';
 
 /** Messages a client may send while a COPY FROM STDIN reads its data. */
 const COPY_IN_TYPES = new Set<number>([
@@ -86,66 +87,6 @@ const FRONTEND_TYPES = new Set<number>([
   F.FunctionCall,
   F.Terminate,
 ]);
-
-interface StatementRun {
-  /** Recording seq; -1 when the session is not recorded. */
-  seq: number;
-  started: number;
-  /** The decision's limits.max_rows. */
-  maxRows?: number;
-  /** Rows its portal or cursor has left (a result read in pieces shares one limit). */
-  budget?: RowBudget;
-  /** It completed upstream (its name changes, if any, were made). */
-  ok?: boolean;
-}
-
-/** A unit of upstream work that ends with one ReadyForQuery (a Query or a Sync). */
-interface Item {
-  started: number;
-  /** Policy limit: the upstream statement is cancelled after this long (ms). */
-  timeoutMs?: number;
-  timer?: NodeJS.Timeout;
-  /**
-   * Refusal markers sent in this item: the ErrorResponse to send instead of the marker's
-   * (null drops it), and the marker's index among the item's extended messages (a marker
-   * Query comes after them all). An earlier error makes PostgreSQL skip the marker.
-   */
-  replace: { at: number; err: Buffer | null }[];
-  /** Forwarded statements awaiting their outcome, in execution order. */
-  runs: StatementRun[];
-  /**
-   * A statement of this item was cut at its row limit and the client got an error: if the
-   * upstream transaction is still open and healthy, abort it so both sides agree.
-   */
-  abortOpenTxn?: boolean;
-  /** Ended by a Sync (extended protocol) rather than by a Query. */
-  bySync?: boolean;
-  /** Extended-protocol messages sent in this item (each is answered once, or skipped). */
-  sent?: number;
-  /** Index of the first of them that failed, once an ErrorResponse came. */
-  errAt?: number;
-  /** Name changes its messages and statements make, in order, settled at its ReadyForQuery. */
-  changes?: Change[];
-  /**
-   * COPY FROM STDIN statements it holds: their data may come before the upstream's
-   * CopyInResponse (asyncpg sends it right behind the statement) and goes upstream in order.
-   */
-  copies?: number;
-  /** Their CopyDone/CopyFail sent so far. */
-  copyEnds?: number;
-  /** Of those, the ones sent before their CopyInResponse came (it starts no copy-in). */
-  earlyEnds?: number;
-  /** Of the early ones, those sent before the item's own Sync (which the server then reads). */
-  earlyInside?: number;
-}
-
-const newItem = (): Item => ({ started: performance.now(), replace: [], runs: [] });
-
-/** An item is answered: each name change stands if PostgreSQL made it. */
-function settleChanges(item: Item): void {
-  for (const c of item.changes!)
-    c.settle(c.ran ? c.ran.ok === true : item.errAt === undefined || c.pos < item.errAt);
-}
 
 export class Session {
   readonly id = randomUUID();
@@ -1044,27 +985,11 @@ export class Session {
           this.items.shift();
           clearTimeout(head.timer);
           const next = this.items[0] ?? this.openItem;
-          next.runs.unshift(...head.runs);
-          next.replace.unshift(...head.replace);
-          const shift = head.sent ?? 0;
-          if (head.abortOpenTxn) next.abortOpenTxn = true;
-          for (const k of ['copies', 'copyEnds', 'earlyEnds', 'earlyInside'] as const)
-            if (head[k]) next[k] = (next[k] ?? 0) + head[k];
-          // Its messages are answered before the next item's, with no ReadyForQuery between.
-          if (shift) {
-            for (const c of next.changes ?? []) if (!c.ran) c.pos += shift;
-            for (let i = head.replace.length; i < next.replace.length; i++)
-              next.replace[i].at += shift;
-            next.sent = (next.sent ?? 0) + shift;
-            if (next === this.openItem && this.probing) this.probeAt += shift;
-          }
-          if (head.changes) next.changes = head.changes.concat(next.changes ?? []);
-          if (head.timeoutMs !== undefined) {
-            next.timeoutMs = Math.min(next.timeoutMs ?? Infinity, head.timeoutMs);
-            if (next !== this.openItem) {
-              clearTimeout(next.timer);
-              this.armTimeout(next);
-            }
+          const shift = foldInto(head, next);
+          if (next === this.openItem && this.probing) this.probeAt += shift;
+          if (head.timeoutMs !== undefined && next !== this.openItem) {
+            clearTimeout(next.timer);
+            this.armTimeout(next);
           }
         }
         return undefined;

@@ -1,0 +1,88 @@
+// The session's queue: each unit of upstream work that ends in one ReadyForQuery, with
+// what the session must know to match the upstream's answers to it (see README.md).
+import { performance } from 'node:perf_hooks';
+import type { RowBudget } from './cursors.js';
+import type { Change } from './name-table.js';
+
+export interface StatementRun {
+  /** Recording seq; -1 when the session is not recorded. */
+  seq: number;
+  started: number;
+  /** The decision's limits.max_rows. */
+  maxRows?: number;
+  /** Rows its portal or cursor has left (a result read in pieces shares one limit). */
+  budget?: RowBudget;
+  /** It completed upstream (its name changes, if any, were made). */
+  ok?: boolean;
+}
+
+/** A unit of upstream work that ends with one ReadyForQuery (a Query or a Sync). */
+export interface Item {
+  started: number;
+  /** Policy limit: the upstream statement is cancelled after this long (ms). */
+  timeoutMs?: number;
+  timer?: NodeJS.Timeout;
+  /**
+   * Refusal markers sent in this item: the ErrorResponse to send instead of the marker's
+   * (null drops it), and the marker's index among the item's extended messages (a marker
+   * Query comes after them all). An earlier error makes PostgreSQL skip the marker.
+   */
+  replace: { at: number; err: Buffer | null }[];
+  /** Forwarded statements awaiting their outcome, in execution order. */
+  runs: StatementRun[];
+  /**
+   * A statement of this item was cut at its row limit and the client got an error: if the
+   * upstream transaction is still open and healthy, abort it so both sides agree.
+   */
+  abortOpenTxn?: boolean;
+  /** Ended by a Sync (extended protocol) rather than by a Query. */
+  bySync?: boolean;
+  /** Extended-protocol messages sent in this item (each is answered once, or skipped). */
+  sent?: number;
+  /** Index of the first of them that failed, once an ErrorResponse came. */
+  errAt?: number;
+  /** Name changes its messages and statements make, in order, settled at its ReadyForQuery. */
+  changes?: Change[];
+  /**
+   * COPY FROM STDIN statements it holds: their data may come before the upstream's
+   * CopyInResponse (asyncpg sends it right behind the statement) and goes upstream in order.
+   */
+  copies?: number;
+  /** Their CopyDone/CopyFail sent so far. */
+  copyEnds?: number;
+  /** Of those, the ones sent before their CopyInResponse came (it starts no copy-in). */
+  earlyEnds?: number;
+  /** Of the early ones, those sent before the item's own Sync (which the server then reads). */
+  earlyInside?: number;
+}
+
+export const newItem = (): Item => ({ started: performance.now(), replace: [], runs: [] });
+
+/** An item is answered: each name change stands if PostgreSQL made it. */
+export function settleChanges(item: Item): void {
+  for (const c of item.changes!)
+    c.settle(c.ran ? c.ran.ok === true : item.errAt === undefined || c.pos < item.errAt);
+}
+
+/**
+ * `head` ended with a Sync that the server ignored (it came during copy-in): its answers and
+ * the next item's come with one ReadyForQuery, so `head` becomes part of `next`. Returns
+ * how many extended messages moved ahead of next's own (their answers come first).
+ */
+export function foldInto(head: Item, next: Item): number {
+  const shift = head.sent ?? 0;
+  next.runs.unshift(...head.runs);
+  for (const r of next.replace) r.at += shift;
+  next.replace.unshift(...head.replace);
+  if (head.abortOpenTxn) next.abortOpenTxn = true;
+  for (const k of ['copies', 'copyEnds', 'earlyEnds', 'earlyInside'] as const)
+    if (head[k]) next[k] = (next[k] ?? 0) + head[k];
+  if (shift) {
+    for (const c of next.changes ?? []) if (!c.ran) c.pos += shift;
+    next.sent = (next.sent ?? 0) + shift;
+  }
+  if (head.changes) next.changes = head.changes.concat(next.changes ?? []);
+  if (head.timeoutMs !== undefined)
+    next.timeoutMs = Math.min(next.timeoutMs ?? Infinity, head.timeoutMs);
+  return shift;
+}
