@@ -96,6 +96,14 @@ const MULTI = [
 ];
 const COPY_IN = 'COPY w FROM STDIN';
 
+/** Bind with text parameters and every result column in binary. */
+function bindBinaryResults(portal: string, statement: string, params: (string | null)[]): Buffer {
+  const text = bind(portal, statement, params);
+  // The text form ends with Int16 0 (no result format codes): one code, 1, instead.
+  const body = Buffer.concat([text.subarray(5, text.length - 2), Buffer.from([0, 1, 0, 1])]);
+  return msg('B', body);
+}
+
 export interface DiffCase {
   /** What was sent, readable, for the failure message. */
   script: string[];
@@ -145,9 +153,10 @@ export function generate(seed: number): DiffCase {
       } else if (r() < 0.9 && parsed.size) name = pick([...parsed]);
       const portal = pick(['', '', 'p']);
       const values = param ? [pick(['7', '3', 'x', null])] : r() < 0.05 ? ['1'] : [];
+      const binary = r() < 0.2;
       add(
-        `Bind ${portal || '-'} ${name || '-'} ${JSON.stringify(values)}`,
-        bind(portal, name, values),
+        `Bind ${portal || '-'} ${name || '-'} ${JSON.stringify(values)}${binary ? ' binary' : ''}`,
+        binary ? bindBinaryResults(portal, name, values) : bind(portal, name, values),
       );
       if (r() < 0.4) add(`Describe P ${portal || '-'}`, describe('P', portal));
       const maxRows = r() < 0.2 ? 1 + Math.floor(r() * 2) : 0;
