@@ -51,7 +51,6 @@ import {
   emptyFacts,
   type DecidedRun,
   type Pending,
-  type Refusal,
 } from './batch.js';
 import { mayChangeSettings, safeParameterStatus, settingsInDoubtError } from './parser-settings.js';
 import type { Authenticated } from './startup.js';
@@ -569,9 +568,10 @@ export class Session {
       this.settingsInDoubt = false;
       this.unsynced = false;
     }
-    const failAt = v.allowed ? undefined : v.refusal.at;
-    if (!v.allowed && failAt === undefined) {
-      const r = v.refusal;
+    const refusal = v.allowed ? undefined : v.refusal;
+    const failAt = refusal?.at;
+    if (refusal && failAt === undefined) {
+      const r = refusal;
       this.names.rollback();
       this.countDecision(r.rec?.decision.kind ?? 'deny');
       this.recordRefusal(r.facts, r.facts?.text ?? '', r.parseError, 'extended', r.rec, r.params);
@@ -587,13 +587,13 @@ export class Session {
     let msgs = failAt ?? batch.length;
     for (let i = 0; i < msgs; i++) raws.push(batch[i].frame.raw);
     let fail: Buffer | undefined;
-    if (failAt !== undefined) {
+    if (refusal && failAt !== undefined) {
       // The messages before the one naming what PostgreSQL does not have run; that one
       // becomes a Parse that fails, whose error the client gets as ours; PostgreSQL skips
       // the rest up to Sync, and so does the session.
       this.refused++;
       this.countDecision('deny');
-      fail = errorResponse((v as { refusal: Refusal }).refusal.fields);
+      fail = errorResponse(refusal.fields);
       raws.push(this.markerParse());
       msgs++;
       if (!sync) {
