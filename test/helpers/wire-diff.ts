@@ -161,7 +161,9 @@ export function generate(seed: number): DiffCase {
       if (r() < 0.4) add(`Describe P ${portal || '-'}`, describe('P', portal));
       const maxRows = r() < 0.2 ? 1 + Math.floor(r() * 2) : 0;
       add(`Execute ${portal || '-'} ${maxRows}`, execute(portal, maxRows));
-      if (maxRows && r() < 0.5) add(`Execute ${portal || '-'} 0`, execute(portal, 0));
+      // (Not for a COPY: the second Execute would come during its copy-in.)
+      if (maxRows && sql !== COPY_IN && r() < 0.5)
+        add(`Execute ${portal || '-'} 0`, execute(portal, 0));
       if (sql === COPY_IN) copyBody();
     } else if (k < 0.83) {
       const name = parsed.size && r() < 0.9 ? pick([...parsed]) : pick(['', 'a', 'b']);
@@ -299,6 +301,14 @@ const FAIL_CLOSED = new Set(['E ERROR 42501', 'E ERROR 26000', 'E ERROR 34000'])
  */
 export function sameAnswer(want: DiffAnswer, got: DiffAnswer): number | null {
   if (got.finished !== want.finished || got.closed !== want.closed) return null;
+  if (want.closed) {
+    // The server ended the session (a protocol violation): writes still on their way then
+    // meet a reset, which can discard answers not yet read, on either side.
+    const n = Math.min(want.lines.length, got.lines.length);
+    return JSON.stringify(want.lines.slice(0, n)) === JSON.stringify(got.lines.slice(0, n))
+      ? 0
+      : null;
+  }
   const w = groups(want.lines);
   const g = groups(got.lines);
   if (w.length !== g.length) return null;
