@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { scanKey } from './cache-key.js';
 import { buildTemplate } from './facts.js';
 import { initSql, parseText } from './parse.js';
+import { rng } from '../../test/helpers/rng.js';
 
 beforeAll(async () => {
   await initSql();
@@ -100,18 +101,6 @@ describe('scanKey', () => {
 });
 
 // ---- property: texts sharing a key parse to the same facts ---------------------------------
-
-/** Small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const LITERALS = [
   '0',
