@@ -4,9 +4,15 @@
 // they are counted against the current statement's row limit, and dropped past it.
 import { B } from '../wire/index.js';
 
+/** A lookup table by message type byte: 1 for the given types. */
+function typeSet(types: number[]): Uint8Array {
+  const t = new Uint8Array(256);
+  for (const x of types) t[x] = 1;
+  return t;
+}
+
 /** Backend messages whose body the session reads. Everything else is passed through. */
-const WATCHED = new Uint8Array(256);
-for (const t of [
+const WATCHED = typeSet([
   B.ReadyForQuery,
   B.ErrorResponse,
   B.CommandComplete,
@@ -19,16 +25,14 @@ for (const t of [
   B.CloseComplete,
   B.Authentication,
   B.BackendKeyData,
-])
-  WATCHED[t] = 1;
+]);
 
 /**
  * The one answer each single extended-protocol message gets when it succeeds (Parse, Bind,
  * Close, Describe, Execute): counted, so that the session can tell which message an
  * ErrorResponse belongs to.
  */
-const TERMINAL = new Uint8Array(256);
-for (const t of [
+const TERMINAL = typeSet([
   B.ParseComplete,
   B.BindComplete,
   B.CloseComplete,
@@ -37,8 +41,7 @@ for (const t of [
   B.CommandComplete,
   B.EmptyQueryResponse,
   B.PortalSuspended,
-])
-  TERMINAL[t] = 1;
+]);
 
 /** Largest watched message buffered whole (an ErrorResponse can carry a long message). */
 const MAX_WATCHED = 1024 * 1024;

@@ -969,13 +969,7 @@ export class Session {
           }
         } else this.copyIn = true;
         // COPY data is read through a barrier (the statement itself is running).
-        if (this.barrier) {
-          setImmediate(() => {
-            if (this.closed) return;
-            if (!this.clientPaused) this.client.resume();
-            this.pump();
-          });
-        }
+        if (this.barrier) this.readSoon();
         // The server ignored the Sync that ended this COPY's batch (libpq sends Execute and
         // Sync before the data): its ReadyForQuery follows the client's next Sync, after
         // CopyDone. Fold the item into the next one (already ended when the data and that
