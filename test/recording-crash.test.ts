@@ -3,17 +3,19 @@
 // must name the torn tail (never drop it silently), and a restart on the same spool keeps
 // recording consistently.
 import {
-  appendFileSync,
+  closeSync,
   existsSync,
+  openSync,
   readdirSync,
   readFileSync,
   rmSync,
-  statSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { dataEnd } from '../src/record/segment.js';
 import { adminClient, freshDatabase } from './helpers/gateway.js';
 import {
   CLI,
@@ -142,16 +144,19 @@ describe('kill -9 of portcullis start during load', () => {
       expect(unrecorded).toEqual([]);
 
       // SIGKILL between two fsynced writes leaves whole lines; a crash inside write() can
-      // leave part of one. Append such a partial line to the spool's last segment: verify
-      // must name it with its exact offset and size.
+      // leave part of one. Write such a partial line at the data's end of the spool's last
+      // segment (over the zero fill ahead of it, as the writer does): verify must name it
+      // with its exact offset and size.
       const spool = join(dir, 'spool');
       const last = readdirSync(spool)
         .filter((n) => n.endsWith('.jsonl'))
         .sort()
         .pop()!;
-      const offset = statSync(join(spool, last)).size;
+      const offset = dataEnd(readFileSync(join(spool, last)));
       const partial = '{"v":1,"type":"statement","session_id":"torn-by-test","seq":';
-      appendFileSync(join(spool, last), partial);
+      const fd = openSync(join(spool, last), 'r+');
+      writeSync(fd, partial, offset);
+      closeSync(fd);
 
       const v1 = await verify(dir);
       console.log(`verify after the crash (exit ${v1.code}):\n${v1.stdout}${v1.stderr}`);

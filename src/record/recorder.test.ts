@@ -1,12 +1,14 @@
 // Recorder: chains, checkpoints, group commit, fail closed / open, recovery from a torn tail.
-import { readFile, readdir, writeFile, truncate, stat } from 'node:fs/promises';
+import { readFile, readdir, writeFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compactVerify } from 'jose';
 import { checkLine } from './event.js';
 import { createRecorder } from './recorder.js';
+import { createReader } from './read.js';
 import { dirSource, fileSink } from './sinks/file.js';
 import { nodeSpoolFs } from './spool.js';
+import { dataEnd, splitLines } from './segment.js';
 import { alice, edKeys, startInfo, stmt, tempDir } from './testkit.js';
 import { RecordingUnavailable, type SpoolFs } from './types.js';
 import { verifyRecording } from './verify.js';
@@ -26,14 +28,14 @@ const totals = {
 async function lines(dir: string) {
   const out = [];
   for (const n of (await readdir(dir)).filter((n) => n.endsWith('.jsonl')).sort())
-    for (const l of (await readFile(join(dir, n), 'utf8')).split('\n').filter(Boolean))
-      out.push(JSON.parse(l));
+    for (const { text } of splitLines(await readFile(join(dir, n))).lines)
+      out.push(JSON.parse(text));
   return out;
 }
 
-/** node fs with counters, and a switch that makes writes fail. */
+/** node fs with counters, and a switch that makes writes fail (or only the zero fills). */
 function countingFs() {
-  const c = { writes: 0, syncWrites: 0, syncs: 0, failWrites: false };
+  const c = { writes: 0, syncWrites: 0, syncs: 0, fills: 0, failWrites: false, failFills: false };
   const fs: SpoolFs = {
     ...nodeSpoolFs,
     async open(p, flags) {
@@ -44,6 +46,15 @@ function countingFs() {
           if (c.failWrites) throw Object.assign(new Error('EIO: injected'), { code: 'EIO' });
           c.writes++;
           return f.write(d);
+        },
+        writeAt: async (d, pos) => {
+          if (c.failWrites) throw Object.assign(new Error('EIO: injected'), { code: 'EIO' });
+          // A line is never all NULs: those are the spool's zero fill ahead of the data.
+          if (d.every((b) => b === 0)) {
+            if (c.failFills) throw Object.assign(new Error('ENOSPC: injected'), { code: 'ENOSPC' });
+            c.fills++;
+          } else c.writes++;
+          return f.writeAt!(d, pos);
         },
         writeSync: (d) => {
           if (c.failWrites) throw Object.assign(new Error('EIO: injected'), { code: 'EIO' });
@@ -353,10 +364,15 @@ describe('recorder', () => {
     });
     const s = await rec.openSession(startInfo({ sessionId: 'torn' }));
     for (let i = 0; i < 5; i++) await s.statement(stmt('SELECT ' + i));
-    // Simulate a crash: no close(); cut the last line in half.
+    // Simulate a crash: no close(); the last line half written. The segment is zero-filled
+    // ahead of its data, so a torn write leaves the line's head followed by NULs.
     const seg = (await readdir(dir)).filter((n) => n.endsWith('.jsonl'))[0];
-    const size = (await stat(join(dir, seg))).size;
-    await truncate(join(dir, seg), size - 40);
+    const bytes = await readFile(join(dir, seg));
+    const end = dataEnd(bytes);
+    expect(bytes.length).toBeGreaterThan(end);
+    bytes.fill(0, end - 40, end);
+    await writeFile(join(dir, seg), bytes);
+    const size = end;
     const before = await verifyRecording(dirSource(dir), { publicKey: k.publicJwk });
     expect(before.torn).toHaveLength(1);
     expect(before.torn[0].reason).toMatch(
@@ -433,6 +449,68 @@ describe('recorder', () => {
     expect(report.sealed).toBe(true);
     // The spool keeps only the newest segments once every sink has them.
     expect((await readdir(dir)).filter((n) => n.endsWith('.jsonl')).length).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('zero fill of the active segment', () => {
+  it('fills ahead of the data, readers stop at the fill, and sealing cuts it', async () => {
+    const dir = await tempDir();
+    const k = edKeys();
+    const { c, fs } = countingFs();
+    const rec = createRecorder({ spoolDir: dir, fs, checkpoint: { signingKey: k.privateJwk } });
+    const s = await rec.openSession(startInfo({ sessionId: 'filled' }));
+    for (let i = 0; i < 10; i++) await s.statement(stmt('SELECT ' + i));
+    const seg = (await readdir(dir)).filter((n) => n.endsWith('.jsonl'))[0];
+    await expect.poll(async () => (await stat(join(dir, seg))).size).toBeGreaterThan(1 << 20);
+    expect(c.fills).toBeGreaterThan(0);
+    // The live spool reads as its data: every statement, nothing torn, no break.
+    const live = await verifyRecording(dirSource(dir), { publicKey: k.publicJwk });
+    expect(live.breaks).toEqual([]);
+    expect(live.torn).toEqual([]);
+    const events = (await createReader([dirSource(dir)]).sessionEvents('filled')) ?? [];
+    expect(events.filter((e) => e.type === 'statement')).toHaveLength(10);
+    await s.end(totals);
+    await rec.close();
+    const bytes = await readFile(join(dir, seg));
+    expect(bytes.at(-1)).toBe(10);
+    expect(bytes.includes(0)).toBe(false);
+    const sealed = await verifyRecording(dirSource(dir), { publicKey: k.publicJwk });
+    expect(sealed.sealed).toBe(true);
+  });
+
+  it('goes on without the fill when it cannot be written', async () => {
+    const dir = await tempDir();
+    const { c, fs } = countingFs();
+    c.failFills = true;
+    const rec = createRecorder({ spoolDir: dir, fs, onAlert: () => undefined });
+    const s = await rec.openSession(startInfo({ sessionId: 'nofill' }));
+    for (let i = 0; i < 10; i++) await s.statement(stmt('SELECT ' + i));
+    expect(rec.healthy).toBe(true);
+    await s.end(totals);
+    await rec.close();
+    const sqls = (await lines(dir)).filter((e) => e.sql).map((e) => e.sql);
+    expect(sqls).toEqual(Array.from({ length: 10 }, (_, i) => 'SELECT ' + i));
+    expect((await verifyRecording(dirSource(dir))).breaks).toEqual([]);
+  });
+
+  it('cuts the fill a crashed run left, and never a byte of its lines', async () => {
+    const dir = await tempDir();
+    const rec = createRecorder({ spoolDir: dir });
+    const s = await rec.openSession(startInfo({ sessionId: 'crashed' }));
+    for (let i = 0; i < 5; i++) await s.statement(stmt('SELECT ' + i));
+    // No close(): the segment keeps its fill, as after kill -9.
+    const seg = (await readdir(dir)).filter((n) => n.endsWith('.jsonl'))[0];
+    await expect.poll(async () => (await stat(join(dir, seg))).size).toBeGreaterThan(1 << 20);
+    const end = dataEnd(await readFile(join(dir, seg)));
+    const rec2 = createRecorder({ spoolDir: dir, onAlert: () => undefined });
+    await rec2.openSession(startInfo({ sessionId: 'next' }));
+    await rec2.close();
+    const bytes = await readFile(join(dir, seg));
+    expect(bytes.length).toBe(end);
+    expect(bytes.at(-1)).toBe(10);
+    const report = await verifyRecording(dirSource(dir));
+    expect(report.breaks).toEqual([]);
+    expect(report.torn).toEqual([]);
   });
 });
 

@@ -12,7 +12,7 @@ import {
   sealLine,
   sha256hex,
 } from './event.js';
-import { parseSegmentName, segmentName, splitLines } from './segment.js';
+import { dataEnd, parseSegmentName, segmentName, splitLines } from './segment.js';
 import { Shipper } from './ship.js';
 import { createSigner, type CheckpointSigner } from './sign.js';
 import { SpoolWriter, nodeSpoolFs } from './spool.js';
@@ -297,6 +297,7 @@ class SpoolRecorder implements Recorder {
         durability: this.o.durability ?? 'fsync',
         openDsync: (this.o.syncMethod ?? 'open_datasync') === 'open_datasync',
         syncIntervalMs: this.o.syncIntervalMs ?? 200,
+        preallocBytes: this.maxBytes,
         failOpen: this.failOpen,
         makeError: (e) =>
           new RecordingUnavailable('session recording is unavailable', { cause: e }),
@@ -320,6 +321,11 @@ class SpoolRecorder implements Recorder {
             this.dropped = 0;
           }
         },
+        onFillError: (e, ahead) =>
+          this.alert(
+            'recording spool could not reserve space ahead of its data (is the disk full?)',
+            { dir: spoolDir, segment: this.writer.segment, bytes_left: ahead, error: String(e) },
+          ),
         onSealed: (seg, bytes) => this.onSealed(seg, bytes),
       },
       this.curSeg,
@@ -368,7 +374,9 @@ class SpoolRecorder implements Recorder {
     let torn: Record<string, unknown> | null = null;
     let lastEvent: { session_id: string; seq: number } | null = null;
     for (const seg of segs) {
-      const split = splitLines(await this.fs.readFile(join(this.o.spoolDir, seg)));
+      const bytes = await this.fs.readFile(join(this.o.spoolDir, seg));
+      await this.cutUnwritten(seg, bytes);
+      const split = splitLines(bytes);
       for (const { text } of split.lines) {
         const c = checkLine(text);
         if (!c.ok) continue;
@@ -408,6 +416,22 @@ class SpoolRecorder implements Recorder {
       interrupted_sessions: [...started].filter((id) => !ended.has(id)),
     };
     return out;
+  }
+
+  /**
+   * A run that stopped without sealing its segment left the zero fill ahead of the data:
+   * cut it (NULs only, never a byte of a line) so the segment ships as its data alone.
+   */
+  private async cutUnwritten(seg: string, bytes: Uint8Array): Promise<void> {
+    const end = dataEnd(bytes);
+    if (end === bytes.length) return;
+    const f = await this.fs.open(join(this.o.spoolDir, seg), 'r+');
+    try {
+      await f.truncate(end);
+      await f.datasync();
+    } finally {
+      await f.close();
+    }
   }
 
   // ---- appending ----------------------------------------------------------------

@@ -41,10 +41,22 @@ export interface SplitLines {
   torn: { offset: number; bytes: number } | null;
 }
 
+/**
+ * Where a segment's data ends. The active segment is zero-filled ahead of its writes (an
+ * O_DSYNC overwrite of written blocks is cheaper than an append), and a JSON line never
+ * holds a NUL byte, so a trailing run of NULs is space not written yet.
+ */
+export function dataEnd(bytes: Uint8Array): number {
+  let end = bytes.length;
+  while (end > 0 && bytes[end - 1] === 0) end--;
+  return end;
+}
+
 export function splitLines(bytes: Uint8Array): SplitLines {
   const lines: SplitLines['lines'] = [];
   let start = 0;
-  for (let i = 0; i < bytes.length; i++) {
+  const end = dataEnd(bytes);
+  for (let i = 0; i < end; i++) {
     if (bytes[i] === 10) {
       if (i > start)
         lines.push({
@@ -54,6 +66,6 @@ export function splitLines(bytes: Uint8Array): SplitLines {
       start = i + 1;
     }
   }
-  const torn = start < bytes.length ? { offset: start, bytes: bytes.length - start } : null;
+  const torn = start < end ? { offset: start, bytes: end - start } : null;
   return { lines, torn };
 }

@@ -10,6 +10,7 @@ export const nodeSpoolFs: SpoolFs = {
     const fh = await open(p, flags);
     return {
       write: (d) => fh.write(d),
+      writeAt: (d, pos) => fh.write(d, 0, d.length, pos),
       writeSync: (d) => writeSync(fh.fd, d),
       datasync: () => fh.datasync(),
       truncate: (n) => fh.truncate(n),
@@ -32,6 +33,21 @@ const LAZY_MS = 20;
 /** O_DSYNC append: the write returns once the data (and the size it changes) is durable. */
 const DSYNC_APPEND =
   constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_DSYNC;
+/** O_DSYNC with positional writes, for a segment zero-filled ahead of its data. */
+const DSYNC_AT = constants.O_WRONLY | constants.O_CREAT | constants.O_DSYNC;
+
+/**
+ * Zero-filling ahead: an O_DSYNC append changes the file's size and allocates blocks, so
+ * each one commits the filesystem journal; overwriting blocks already written (zeros) only
+ * writes the data, about half the time on ext4 here. The zeros go out in the background,
+ * ZERO_CHUNK at a time, when fewer than ZERO_LOW bytes are left ahead of the data; a data
+ * write that would reach into a fill in flight waits for it. A segment is cut back to its
+ * data when sealed; readers stop at the first trailing NUL (see `dataEnd`).
+ */
+const ZERO_CHUNK = 4 << 20;
+const ZERO_LOW = 2 << 20;
+const ZERO_PIECE = 1 << 20;
+let zeros: Buffer | undefined;
 
 interface Waiter {
   resolve(): void;
@@ -47,9 +63,13 @@ export interface SpoolWriterOptions {
   /** With 'fsync': O_DSYNC writes instead of write + fdatasync. */
   openDsync: boolean;
   syncIntervalMs: number;
+  /** Zero-fill a segment no further than this (its rotation size). */
+  preallocBytes: number;
   /** A write failed: waiters of the batch are settled by the caller's policy. */
   onWriteError(err: unknown): void;
   onRecovered(): void;
+  /** The zero fill ahead of the data could not be written (the disk is full?). */
+  onFillError?(err: unknown, filledAhead: number): void;
   /** The previous segment has been synced and closed. */
   onSealed(segment: string, bytes: number): void;
   /** Reject (fail closed) or resolve (fail open) waiters of a failed batch. */
@@ -86,6 +106,13 @@ export class SpoolWriter {
   syncs = 0;
   segment: string;
   private readonly dsync: boolean;
+  /** The active segment is zero-filled up to here (durably), when positional. */
+  private zeroedTo = 0;
+  private zeroing: Promise<void> | null = null;
+  /** The active segment is written at offsets (opened without O_APPEND). */
+  private positional = false;
+  /** A fill failed (no space?): the segment's data goes on without one. */
+  private noFill = false;
   /** 'write'/'off' durability: lines not yet written, nobody waiting (written per turn). */
   private syncText = '';
   private syncImmediate = false;
@@ -216,10 +243,56 @@ export class SpoolWriter {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     if (this.file) {
-      if (this.dirty) await this.file.datasync().catch(() => undefined);
-      await this.file.close().catch(() => undefined);
+      const f = this.file;
       this.file = null;
+      await this.cutZeros(f).catch(() => undefined);
+      if (this.dirty) await f.datasync().catch(() => undefined);
+      await f.close().catch(() => undefined);
     }
+  }
+
+  /** Seal-time: wait for a fill in flight and cut the segment back to its data. */
+  private async cutZeros(f: SpoolFile): Promise<void> {
+    if (this.zeroing) await this.zeroing;
+    // A failed fill may have left zeros past `zeroedTo`: cut whatever is past the data.
+    if (this.positional) {
+      await f.truncate(this.written);
+      this.dirty = true;
+    }
+    this.zeroedTo = 0;
+  }
+
+  /** Start zero-filling ahead of the data when little filled space is left. */
+  private fillAhead(f: SpoolFile): void {
+    if (!this.positional || this.noFill || this.zeroing || !f.writeAt) return;
+    const from = Math.max(this.zeroedTo, this.written);
+    if (from - this.written >= ZERO_LOW || from >= this.o.preallocBytes) return;
+    const to = Math.min(from + ZERO_CHUNK, this.o.preallocBytes);
+    zeros ??= Buffer.alloc(ZERO_PIECE);
+    const z = zeros;
+    const fill = async () => {
+      for (let at = from; at < to;) {
+        const r = (await f.writeAt!(at + ZERO_PIECE <= to ? z : z.subarray(0, to - at), at)) as
+          { bytesWritten?: number } | undefined;
+        const n = r?.bytesWritten ?? Math.min(ZERO_PIECE, to - at);
+        if (n <= 0) throw new Error('zero fill made no progress');
+        at += n;
+        // What is filled is usable at once, even if the rest of the chunk fails.
+        this.zeroedTo = at;
+      }
+    };
+    this.zeroing = fill().then(
+      () => {
+        this.zeroing = null;
+      },
+      (e: unknown) => {
+        // No space, or the file was closed: the data goes on past the fill without one (a
+        // write error, if it is one, shows up on the data's own write).
+        this.noFill = true;
+        this.zeroing = null;
+        if (this.file === f) this.o.onFillError?.(e, Math.max(0, this.zeroedTo - this.written));
+      },
+    );
   }
 
   private scheduleLazy(): void {
@@ -264,7 +337,19 @@ export class SpoolWriter {
   private async ensureOpen(): Promise<SpoolFile> {
     if (this.file) return this.file;
     const path = join(this.o.dir, this.segment);
-    const f = await this.o.fs.open(path, this.dsync ? DSYNC_APPEND : 'a');
+    // A fill of the previous handle may still be running: let it end before cutting.
+    if (this.zeroing) await this.zeroing;
+    let f: SpoolFile;
+    if (this.dsync) {
+      f = await this.o.fs.open(path, DSYNC_AT);
+      this.positional = f.writeAt !== undefined;
+      if (!this.positional) {
+        await f.close();
+        f = await this.o.fs.open(path, DSYNC_APPEND);
+      }
+    } else f = await this.o.fs.open(path, 'a');
+    this.zeroedTo = 0;
+    this.noFill = false;
     if (this.written > 0 || this.failed) {
       // After a failed write or fsync the file may hold a partial or unsynced batch: cut
       // back to the last byte known good (the batch is written again). Never extend it.
@@ -311,7 +396,11 @@ export class SpoolWriter {
               const buf = Buffer.from(text);
               const before = this.written;
               try {
-                const r = (await f.write(buf)) as { bytesWritten?: number } | undefined;
+                let r: { bytesWritten?: number } | undefined;
+                if (this.positional) {
+                  if (this.zeroing && this.written + buf.length > this.zeroedTo) await this.zeroing;
+                  r = (await f.writeAt!(buf, this.written)) as typeof r;
+                } else r = (await f.write(buf)) as typeof r;
                 if (typeof r?.bytesWritten === 'number' && r.bytesWritten < buf.length)
                   throw new Error(
                     `short write to spool (${r.bytesWritten} of ${buf.length} bytes)`,
@@ -319,6 +408,7 @@ export class SpoolWriter {
                 this.writes++;
                 this.written += buf.length;
                 this.dirty = true;
+                this.fillAhead(f);
                 if (this.dsync) this.dirty = false;
                 else if (this.o.durability === 'fsync') {
                   await f.datasync();
@@ -337,6 +427,7 @@ export class SpoolWriter {
             if (i < batch.length) {
               const marker = batch[i] as { rotateTo: string };
               const f = await this.ensureOpen();
+              await this.cutZeros(f);
               await f.datasync();
               this.syncs++;
               await f.close();

@@ -143,6 +143,11 @@ export interface CheckpointOptions {
 /** Minimal async file API the spool uses, injectable so tests can count fsyncs. */
 export interface SpoolFile {
   write(data: Uint8Array): Promise<unknown>;
+  /**
+   * Optional: write at a byte offset (pwrite). With it, 'fsync' segments opened O_DSYNC are
+   * zero-filled ahead of the data, so each durable write overwrites allocated blocks.
+   */
+  writeAt?(data: Uint8Array, position: number): Promise<unknown>;
   /** Optional: lets 'write' durability append without a thread-pool round trip. */
   writeSync?(data: Uint8Array): number;
   datasync(): Promise<void>;
