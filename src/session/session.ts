@@ -8,7 +8,7 @@ import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { FACTS_KEY, analyze } from '../sql/index.js';
+import { analyze } from '../sql/index.js';
 import type { CopyFact, StatementFacts } from '../sql/types.js';
 import { runLimit, statedLimit } from './cursors.js';
 import type { DecisionRecord, SessionFacts } from '../policy/types.js';
@@ -40,7 +40,6 @@ import {
 import type { ErrorFields } from '../wire/backend.js';
 import { log } from '../util/logger.js';
 import type { GatewayContext, SessionRecordingPort } from './context.js';
-import type { StatementEventInput } from '../record/types.js';
 import { DecisionPoint, refusalFields } from './decide.js';
 import { BindParams, SessionNames } from './statements.js';
 import { UNCERTAIN, runOf, type Change } from './name-table.js';
@@ -48,7 +47,6 @@ import {
   type BatchContext,
   coalesce,
   decideBatch,
-  emptyFacts,
   type DecidedRun,
   type Pending,
 } from './batch.js';
@@ -56,6 +54,7 @@ import { mayChangeSettings, safeParameterStatus, settingsInDoubtError } from './
 import type { Authenticated } from './startup.js';
 import { ResponseScanner } from './responses.js';
 import { foldInto, newItem, settleChanges, type Item, type StatementRun } from './items.js';
+import { SessionAudit } from './audit.js';
 
 /** Messages a client may send while a COPY FROM STDIN reads its data. */
 const COPY_IN_TYPES = new Set<number>([
@@ -146,7 +145,7 @@ export class Session {
   private readonly batchContext: BatchContext;
   private readonly decisions: DecisionPoint;
   private readonly facts: SessionFacts;
-  private recording: SessionRecordingPort | undefined;
+  private readonly audit: SessionAudit;
   /** A row-limit error is out and the upstream transaction may still need aborting. */
   private rowHold = false;
   private readonly scanner = new ResponseScanner({
@@ -157,11 +156,6 @@ export class Session {
   private readonly client: Socket;
   private readonly upstream: Socket;
   private readonly upstreamKey: { pid: number; secret: Buffer };
-  private statements = 0;
-  private refused = 0;
-  private errors = 0;
-  private rows = 0;
-  private readonly startedAt = Date.now();
   private endReason = 'client_disconnect';
   private readonly log;
 
@@ -197,11 +191,17 @@ export class Session {
       analyzeOpts: () => this.analyzeOpts(),
     };
     this.log = log.child({ session: this.id });
+    this.audit = new SessionAudit(
+      undefined,
+      this.facts,
+      () => ctx.policy().version,
+      (what) => this.log.error(what),
+    );
   }
 
   /** Start relaying. `recording` is already open when recording is on. */
   start(recording: SessionRecordingPort | undefined, leftover: Buffer[]): void {
-    this.recording = recording;
+    this.audit.port = recording;
     const { client, upstream } = this;
     client.on('data', (c: Buffer) => this.onClientData(c));
     client.on('drain', () => this.resumeUpstream());
@@ -484,7 +484,7 @@ export class Session {
     const a = analyze(bytes.toString('utf8'), this.analyzeOpts());
     if (a.error) {
       this.countDecision('deny');
-      this.recordRefusal(
+      this.audit.refusal(
         undefined,
         bytes.toString('utf8').slice(0, 4096),
         a.error.message,
@@ -517,7 +517,7 @@ export class Session {
       else if (rec.decision.kind !== 'allow') {
         this.countDecision(rec.decision.kind);
         this.names.rollback();
-        this.recordRefusal(facts, facts.text, undefined, 'simple', rec);
+        this.audit.refusal(facts, facts.text, undefined, 'simple', rec);
         return this.refuse(refusalFields(rec), 'simple', rec);
       }
       this.names.stage(facts, rec, i);
@@ -527,13 +527,13 @@ export class Session {
     if (held) {
       this.countDecision('approval');
       this.names.rollback();
-      this.recordRefusal(held.facts, held.facts.text, undefined, 'simple', held.rec);
+      this.audit.refusal(held.facts, held.facts.text, undefined, 'simple', held.rec);
       return this.refuse(refusalFields(held.rec), 'simple', held.rec);
     }
     this.ctx.metrics.decisionSeconds.observe((performance.now() - t0) / 1000);
     const changes = this.names.commit();
     this.countDecision('allow', count);
-    this.statements += count;
+    this.audit.allowed += count;
     this.forwardRecorded(decided, [f.raw], true, changes, 0);
     if (settings) this.barrier = true;
   }
@@ -574,7 +574,7 @@ export class Session {
       const r = refusal;
       this.names.rollback();
       this.countDecision(r.rec?.decision.kind ?? 'deny');
-      this.recordRefusal(r.facts, r.facts?.text ?? '', r.parseError, 'extended', r.rec, r.params);
+      this.audit.refusal(r.facts, r.facts?.text ?? '', r.parseError, 'extended', r.rec, r.params);
       this.refuse(r.fields, sync ? 'sync' : 'flush', r.rec);
       return true;
     }
@@ -582,7 +582,7 @@ export class Session {
     const runs = v.runs ?? [];
     const changes = this.names.commit();
     this.countDecision('allow', runs.length);
-    this.statements += runs.length;
+    this.audit.allowed += runs.length;
     const raws: Buffer[] = [];
     let msgs = failAt ?? batch.length;
     for (let i = 0; i < msgs; i++) raws.push(batch[i].frame.raw);
@@ -591,7 +591,7 @@ export class Session {
       // The messages before the one naming what PostgreSQL does not have run; that one
       // becomes a Parse that fails, whose error the client gets as ours; PostgreSQL skips
       // the rest up to Sync, and so does the session.
-      this.refused++;
+      this.audit.refused++;
       this.countDecision('deny');
       fail = errorResponse(refusal.fields);
       raws.push(this.markerParse());
@@ -629,15 +629,12 @@ export class Session {
     msgs: number,
     fail?: Buffer,
   ): void {
-    const rec = this.recording;
+    const rec = this.audit.port;
     if (!rec || runs.length === 0) {
       this.forward(frames, endsItem, runs, undefined, changes, msgs, fail);
       return;
     }
-    const evs = runs.map((r, i) =>
-      this.statementEvent(r.facts, r.rec, r.protocol, r.params?.value ?? null, i, runs.length),
-    );
-    const written = rec.statements(evs);
+    const written = rec.statements(this.audit.events(runs));
     if (Array.isArray(written)) {
       // Already written as the durability mode asks: forward in this turn.
       this.forward(frames, endsItem, runs, written, changes, msgs, fail);
@@ -776,7 +773,7 @@ export class Session {
     mode: 'simple' | 'sync' | 'flush',
     _rec?: DecisionRecord,
   ): void {
-    this.refused++;
+    this.audit.refused++;
     const err = errorResponse(fields);
     this.openItem.replace.push({ at: this.openItem.sent ?? 0, err });
     if (mode === 'simple') {
@@ -837,177 +834,187 @@ export class Session {
 
   /** Handle a watched backend message (see responses.ts). */
   onBackendMessage(type: number, body: Buffer): Buffer | null | undefined {
-    const item = this.items[0] ?? this.openItem;
     switch (type) {
-      case B.ReadyForQuery: {
-        const st = String.fromCharCode(body[0]) as TxStatus;
-        this.status = st;
-        this.facts.in_transaction = st !== 'I';
-        this.copyIn = false;
-        this.termBase = this.scanner.terminals;
-        const done = this.items.shift();
-        let aborting = false;
-        if (done) {
-          clearTimeout(done.timer);
-          if (done.changes) settleChanges(done);
-          // Protocol portals end with their transaction.
-          if (st === 'I') this.names.transactionEnded();
-          this.ctx.metrics.statementSeconds.observe((performance.now() - done.started) / 1000);
-          // Statements that produced no completion (skipped after an earlier error).
-          for (const r of done.runs)
-            this.recording?.result(r.seq, { outcome: 'cancelled', duration_ms: 0 });
-          if (done.abortOpenTxn) {
-            this.releaseRowHold();
-            if (st === 'T') {
-              // The client saw an error for a statement the upstream completed inside a
-              // transaction: make the upstream transaction fail too (a marker that does not
-              // parse), drop its error, and let its ReadyForQuery ('E') answer the client.
-              this.status = 'E';
-              aborting = true;
-              const marker = newItem();
-              marker.replace.push({ at: 0, err: null });
-              marker.sent = 1;
-              marker.bySync = true;
-              this.items.unshift(marker);
-              this.upstream.write(Buffer.concat([this.markerParse(), SYNC]));
-            }
-          }
-        }
-        this.armRows();
-        if (this.waitAnswers && this.items.length === 0) {
-          this.waitAnswers = false;
-          this.readSoon();
-        }
-        if (aborting) return null;
-        if (this.draining && this.idle())
-          setImmediate(() => this.fatal(ClientError.shuttingDown()));
-        this.liftBarrier();
-        return undefined;
-      }
-      case B.ErrorResponse: {
-        this.copyIn = false;
-        // FATAL or PANIC: the upstream ends the session and has said why.
-        const severity = parseErrorFields(body).V;
-        if (severity === 'FATAL' || severity === 'PANIC') this.upstreamFatal = true;
-        // PostgreSQL skips the rest of an extended group after its first error.
-        const at = this.scanner.terminals - this.termBase;
-        item.errAt ??= at;
-        if (item === this.openItem && !this.syncWaiting) {
-          // Extended messages sent without a Sync failed: PostgreSQL skips everything up to
-          // the next Sync, so the session drops what it holds and skips to Sync too (a
-          // held Query among it). Not when the client's Sync is read already and waits,
-          // with its group, for the recording.
-          this.skipUntilSync = true;
-          this.batch = [];
-          if (this.probing) {
-            this.probing = false;
-            this.readSoon();
-          }
-        }
-        if (item.replace.length && item.replace[0].at === at) return item.replace.shift()!.err;
-        this.errors++;
-        const run = item.runs.shift();
-        this.spendRows(run);
-        this.armRows();
-        if (run && this.recording) {
-          const e = parseErrorFields(body);
-          this.recording.result(run.seq, {
-            outcome: 'error',
-            sqlstate: e.C ?? '',
-            duration_ms: performance.now() - run.started,
-          });
-        }
-        return undefined;
-      }
+      case B.ReadyForQuery:
+        return this.onReadyForQuery(body);
+      case B.ErrorResponse:
+        return this.onError(body);
       case B.CommandComplete:
       case B.EmptyQueryResponse:
-      case B.PortalSuspended: {
-        const run = item.runs.shift();
-        if (run) run.ok = true;
-        const over = this.scanner.rowsOver;
-        this.spendRows(run);
-        this.armRows();
-        if (over && run) return this.rowLimitHit(item, run, statedLimit(run.maxRows, run.budget));
-        if (run && this.recording) {
-          const tag =
-            type === B.CommandComplete
-              ? body.toString('utf8', 0, Math.max(0, body.length - 1))
-              : '';
-          const m = /(\d+)$/.exec(tag);
-          if (m) this.rows += Number(m[1]);
-          this.recording.result(run.seq, {
-            outcome: 'ok',
-            command_tag: tag,
-            rows: m ? Number(m[1]) : 0,
-            duration_ms: performance.now() - run.started,
-          });
-        }
-        return undefined;
-      }
-      case B.ParameterStatus: {
-        const p = parseParameterStatus(body);
-        // The parser assumes these; a session where they change is closed (fail closed).
-        if (!safeParameterStatus(p.name, p.value)) {
-          setImmediate(() =>
-            this.fatal(
-              ClientError.unsafeSetting(`the session setting ${p.name} changed to an unsafe value`),
-            ),
-          );
-          return null;
-        }
-        return undefined;
-      }
+      case B.PortalSuspended:
+        return this.onCompletion(type, body);
+      case B.ParameterStatus:
+        return this.onParameterStatus(body);
       case B.CopyInResponse:
-      case B.CopyBothResponse: {
-        // Whether the Sync that ended this item reached the server in copy-in mode.
-        let syncIgnored = true;
-        if (item.earlyEnds) {
-          item.earlyEnds--;
-          if (item.earlyInside) {
-            item.earlyInside--;
-            syncIgnored = false;
-          }
-        } else this.copyIn = true;
-        // COPY data is read through a barrier (the statement itself is running).
-        if (this.barrier) this.readSoon();
-        // The server ignored the Sync that ended this COPY's batch (libpq sends Execute and
-        // Sync before the data): its ReadyForQuery follows the client's next Sync, after
-        // CopyDone. Fold the item into the next one (already ended when the data and that
-        // Sync came early, else still open) so the queue stays in step.
-        const head = this.items[0];
-        if (head?.bySync && syncIgnored) {
-          this.items.shift();
-          clearTimeout(head.timer);
-          const next = this.items[0] ?? this.openItem;
-          const shift = foldInto(head, next);
-          if (next === this.openItem && this.probing) this.probeAt += shift;
-          if (head.timeoutMs !== undefined && next !== this.openItem) {
-            clearTimeout(next.timer);
-            this.armTimeout(next);
-          }
-        }
-        return undefined;
-      }
+      case B.CopyBothResponse:
+        return this.onCopyIn();
       case B.CopyOutResponse:
         return undefined;
       case B.CloseComplete:
-        if (
-          this.probing &&
-          item === this.openItem &&
-          this.scanner.terminals - this.termBase - 1 === this.probeAt
-        ) {
-          // The probe: the extended messages before the held Query succeeded.
-          this.probing = false;
-          this.unsynced = false;
-          this.readSoon();
-          return null;
-        }
-        return undefined;
+        return this.onCloseComplete();
       default:
         // Authentication or BackendKeyData after login: the upstream is not behaving.
         setImmediate(() => this.upstreamGone());
         return null;
     }
+  }
+
+  /** The unit at the head of the queue is answered whole. */
+  private onReadyForQuery(body: Buffer): null | undefined {
+    const st = String.fromCharCode(body[0]) as TxStatus;
+    this.status = st;
+    this.facts.in_transaction = st !== 'I';
+    this.copyIn = false;
+    this.termBase = this.scanner.terminals;
+    const done = this.items.shift();
+    let aborting = false;
+    if (done) {
+      clearTimeout(done.timer);
+      if (done.changes) settleChanges(done);
+      // Protocol portals end with their transaction.
+      if (st === 'I') this.names.transactionEnded();
+      this.ctx.metrics.statementSeconds.observe((performance.now() - done.started) / 1000);
+      // Statements that produced no completion (skipped after an earlier error).
+      this.audit.cancelled(done.runs);
+      if (done.abortOpenTxn) {
+        this.releaseRowHold();
+        if (st === 'T') {
+          // The client saw an error for a statement the upstream completed inside a
+          // transaction: make the upstream transaction fail too (a marker that does not
+          // parse), drop its error, and let its ReadyForQuery ('E') answer the client.
+          this.status = 'E';
+          aborting = true;
+          const marker = newItem();
+          marker.replace.push({ at: 0, err: null });
+          marker.sent = 1;
+          marker.bySync = true;
+          this.items.unshift(marker);
+          this.upstream.write(Buffer.concat([this.markerParse(), SYNC]));
+        }
+      }
+    }
+    this.armRows();
+    if (this.waitAnswers && this.items.length === 0) {
+      this.waitAnswers = false;
+      this.readSoon();
+    }
+    if (aborting) return null;
+    if (this.draining && this.idle()) setImmediate(() => this.fatal(ClientError.shuttingDown()));
+    this.liftBarrier();
+    return undefined;
+  }
+
+  /** An ErrorResponse: whose it is, and whether the client sees ours instead. */
+  private onError(body: Buffer): Buffer | null | undefined {
+    // The unit these answers belong to: the oldest one sent whole, else the open one.
+    const item = this.items[0] ?? this.openItem;
+    this.copyIn = false;
+    // FATAL or PANIC: the upstream ends the session and has said why.
+    const severity = parseErrorFields(body).V;
+    if (severity === 'FATAL' || severity === 'PANIC') this.upstreamFatal = true;
+    // PostgreSQL skips the rest of an extended group after its first error.
+    const at = this.scanner.terminals - this.termBase;
+    item.errAt ??= at;
+    if (item === this.openItem && !this.syncWaiting) {
+      // Extended messages sent without a Sync failed: PostgreSQL skips everything up to
+      // the next Sync, so the session drops what it holds and skips to Sync too (a
+      // held Query among it). Not when the client's Sync is read already and waits,
+      // with its group, for the recording.
+      this.skipUntilSync = true;
+      this.batch = [];
+      if (this.probing) {
+        this.probing = false;
+        this.readSoon();
+      }
+    }
+    if (item.replace.length && item.replace[0].at === at) return item.replace.shift()!.err;
+    const run = item.runs.shift();
+    this.spendRows(run);
+    this.armRows();
+    this.audit.failed(run, body);
+    return undefined;
+  }
+
+  /** A statement's results ended: its row limit and its outcome. */
+  private onCompletion(type: number, body: Buffer): Buffer | null | undefined {
+    const item = this.items[0] ?? this.openItem;
+    const run = item.runs.shift();
+    if (run) run.ok = true;
+    const over = this.scanner.rowsOver;
+    this.spendRows(run);
+    this.armRows();
+    if (over && run) return this.rowLimitHit(item, run, statedLimit(run.maxRows, run.budget));
+    if (run && this.audit.port)
+      this.audit.completed(
+        run,
+        type === B.CommandComplete ? body.toString('utf8', 0, Math.max(0, body.length - 1)) : '',
+      );
+    return undefined;
+  }
+
+  /** A setting the parser depends on must keep its safe value. */
+  private onParameterStatus(body: Buffer): null | undefined {
+    const p = parseParameterStatus(body);
+    // The parser assumes these; a session where they change is closed (fail closed).
+    if (!safeParameterStatus(p.name, p.value)) {
+      setImmediate(() =>
+        this.fatal(
+          ClientError.unsafeSetting(`the session setting ${p.name} changed to an unsafe value`),
+        ),
+      );
+      return null;
+    }
+    return undefined;
+  }
+
+  /** A COPY FROM STDIN starts reading (or its data all came early). */
+  private onCopyIn(): undefined {
+    const item = this.items[0] ?? this.openItem;
+    // Whether the Sync that ended this item reached the server in copy-in mode.
+    let syncIgnored = true;
+    if (item.earlyEnds) {
+      item.earlyEnds--;
+      if (item.earlyInside) {
+        item.earlyInside--;
+        syncIgnored = false;
+      }
+    } else this.copyIn = true;
+    // COPY data is read through a barrier (the statement itself is running).
+    if (this.barrier) this.readSoon();
+    // The server ignored the Sync that ended this COPY's batch (libpq sends Execute and
+    // Sync before the data): its ReadyForQuery follows the client's next Sync, after
+    // CopyDone. Fold the item into the next one (already ended when the data and that
+    // Sync came early, else still open) so the queue stays in step.
+    const head = this.items[0];
+    if (head?.bySync && syncIgnored) {
+      this.items.shift();
+      clearTimeout(head.timer);
+      const next = this.items[0] ?? this.openItem;
+      const shift = foldInto(head, next);
+      if (next === this.openItem && this.probing) this.probeAt += shift;
+      if (head.timeoutMs !== undefined && next !== this.openItem) {
+        clearTimeout(next.timer);
+        this.armTimeout(next);
+      }
+    }
+    return undefined;
+  }
+
+  /** The probe's answer, or a client Close's. */
+  private onCloseComplete(): null | undefined {
+    const item = this.items[0] ?? this.openItem;
+    if (
+      this.probing &&
+      item === this.openItem &&
+      this.scanner.terminals - this.termBase - 1 === this.probeAt
+    ) {
+      // The probe: the extended messages before the held Query succeeded.
+      this.probing = false;
+      this.unsynced = false;
+      this.readSoon();
+      return null;
+    }
+    return undefined;
   }
 
   /** Everything sent has its answer: read the client's messages again. */
@@ -1062,15 +1069,8 @@ export class Session {
    * batch already sent the client's view cannot be kept, so the session is closed.
    */
   private rowLimitHit(item: Item, run: StatementRun, limit: number): Buffer | null {
-    this.errors++;
     this.ctx.metrics.statements.inc({ decision: 'row_limit' });
-    if (this.recording && run.seq >= 0)
-      this.recording.result(run.seq, {
-        outcome: 'error',
-        sqlstate: '54000',
-        rows: limit,
-        duration_ms: performance.now() - run.started,
-      });
+    this.audit.rowLimit(run, limit);
     this.log.warn('result cut at the policy row limit', { max_rows: limit });
     if (item.runs.length > 0 || this.items.length > 1 || item === this.openItem) {
       this.scanner.halt();
@@ -1090,68 +1090,6 @@ export class Session {
   }
 
   // ---- endings -----------------------------------------------------------------------
-
-  private recordRefusal(
-    facts: StatementFacts | undefined,
-    text: string,
-    parseError: string | undefined,
-    protocol: 'simple' | 'extended',
-    rec?: DecisionRecord,
-    params: (string | null)[] | null = null,
-  ): void {
-    const r = this.recording;
-    if (!r) return;
-    const f = facts ?? {
-      ...emptyFacts(),
-      text,
-      class: 'unknown' as const,
-      parse_error: parseError,
-    };
-    const d = rec ?? {
-      decision: {
-        kind: 'deny' as const,
-        reasons: [parseError ? `parse error: ${parseError}` : 'refused'],
-      },
-      id: '',
-      policyVersion: this.ctx.policy().version,
-    };
-    r.statement(this.statementEvent({ ...f, text }, d, protocol, params, 0, 1))
-      .then((seq) => r.result(seq, { outcome: 'refused', duration_ms: 0 }))
-      .catch(() => this.log.error('could not record a refused statement'));
-  }
-
-  private statementEvent(
-    f: StatementFacts,
-    rec: DecisionRecord,
-    protocol: 'simple' | 'extended',
-    params: (string | null)[] | null,
-    index: number,
-    count: number,
-  ): StatementEventInput {
-    const key = (f as unknown as Record<symbol, string | undefined>)[FACTS_KEY];
-    return {
-      sql: f.text,
-      fingerprint: f.fingerprint,
-      command: f.command,
-      class: f.class,
-      relations: f.relations,
-      columns: f.columns,
-      functions: f.functions,
-      has_where: f.has_where,
-      opaque: f.opaque,
-      parse_error: f.parse_error,
-      extra: () => extraFacts(f),
-      facts_key: key,
-      protocol,
-      params,
-      index,
-      count,
-      in_transaction: this.facts.in_transaction,
-      decision: rec.decision,
-      decision_id: rec.id,
-      policy_version: rec.policyVersion,
-    };
-  }
 
   private countDecision(kind: string, n = 1): void {
     if (n > 0) this.ctx.metrics.statements.inc(DECISION_LABELS[kind] ?? { decision: kind }, n);
@@ -1197,18 +1135,7 @@ export class Session {
     this.ctx.metrics.connections.add(-1);
     this.ctx.metrics.upstreamConnections.add(-1);
     this.ctx.sessions.delete(this);
-    this.recording
-      ?.end({
-        statements: this.statements + this.refused,
-        allowed: this.statements,
-        denied: this.refused,
-        held: 0,
-        errors: this.errors,
-        rows: this.rows,
-        duration_ms: Date.now() - this.startedAt,
-        reason: this.endReason,
-      })
-      .catch(() => this.log.error('could not record the session end'));
+    this.audit.end(this.endReason);
   }
 }
 
@@ -1218,21 +1145,3 @@ const DECISION_LABELS: Record<string, { decision: string }> = {
   deny: { decision: 'deny' },
   approval: { decision: 'approval' },
 };
-
-/** Facts beyond the base fields every statement event names (copy, transaction, set...). */
-function extraFacts(f: StatementFacts): Record<string, unknown> {
-  const {
-    text: _text,
-    fingerprint: _fingerprint,
-    command: _command,
-    class: _class,
-    relations: _relations,
-    columns: _columns,
-    functions: _functions,
-    has_where: _hasWhere,
-    opaque: _opaque,
-    parse_error: _parseError,
-    ...extra
-  } = f;
-  return extra;
-}

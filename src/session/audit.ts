@@ -1,0 +1,179 @@
+// What a session reports to its recording: the statement events written ahead of
+// forwarding, each statement's outcome as it is answered, refusals, and the session's
+// totals at its end. Without a recording only the totals are kept.
+import { performance } from 'node:perf_hooks';
+import { FACTS_KEY } from '../sql/index.js';
+import type { StatementFacts } from '../sql/types.js';
+import type { DecisionRecord, SessionFacts } from '../policy/types.js';
+import type { StatementEventInput } from '../record/types.js';
+import { parseErrorFields } from '../wire/index.js';
+import type { SessionRecordingPort } from './context.js';
+import type { DecidedRun } from './batch.js';
+import { emptyFacts } from './batch.js';
+import type { StatementRun } from './items.js';
+
+export class SessionAudit {
+  /** Statements forwarded. */
+  allowed = 0;
+  /** Statements refused (policy, parse error, unknown name, recording unavailable). */
+  refused = 0;
+  /** Statements that failed upstream, or were cut at a row limit. */
+  errors = 0;
+  /** Rows returned or affected, from command tags (counted only when recording). */
+  rows = 0;
+  private readonly startedAt = Date.now();
+
+  constructor(
+    /** Set when the session starts, if recording is on. */
+    public port: SessionRecordingPort | undefined,
+    private readonly session: SessionFacts,
+    private readonly policyVersion: () => string,
+    private readonly onLost: (what: string) => void,
+  ) {}
+
+  /** The statement events of a decided group, to be written before it is forwarded. */
+  events(runs: readonly DecidedRun[]): StatementEventInput[] {
+    return runs.map((r, i) =>
+      this.event(r.facts, r.rec, r.protocol, r.params?.value ?? null, i, runs.length),
+    );
+  }
+
+  /** A refused statement: its event and a `refused` outcome (never awaited). */
+  refusal(
+    facts: StatementFacts | undefined,
+    text: string,
+    parseError: string | undefined,
+    protocol: 'simple' | 'extended',
+    rec?: DecisionRecord,
+    params: (string | null)[] | null = null,
+  ): void {
+    const r = this.port;
+    if (!r) return;
+    const f = facts ?? {
+      ...emptyFacts(),
+      text,
+      class: 'unknown' as const,
+      parse_error: parseError,
+    };
+    const d = rec ?? {
+      decision: {
+        kind: 'deny' as const,
+        reasons: [parseError ? `parse error: ${parseError}` : 'refused'],
+      },
+      id: '',
+      policyVersion: this.policyVersion(),
+    };
+    r.statement(this.event({ ...f, text }, d, protocol, params, 0, 1))
+      .then((seq) => r.result(seq, { outcome: 'refused', duration_ms: 0 }))
+      .catch(() => this.onLost('could not record a refused statement'));
+  }
+
+  /** Statements that produced no completion (skipped after an earlier error). */
+  cancelled(runs: readonly StatementRun[]): void {
+    if (this.port)
+      for (const r of runs) this.port.result(r.seq, { outcome: 'cancelled', duration_ms: 0 });
+  }
+
+  /** A statement's ErrorResponse. */
+  failed(run: StatementRun | undefined, body: Buffer): void {
+    this.errors++;
+    if (!run || !this.port) return;
+    this.port.result(run.seq, {
+      outcome: 'error',
+      sqlstate: parseErrorFields(body).C ?? '',
+      duration_ms: performance.now() - run.started,
+    });
+  }
+
+  /** A statement's completion; `tag` is the CommandComplete body ('' for the others). */
+  completed(run: StatementRun | undefined, tag: string): void {
+    if (!run || !this.port) return;
+    const m = /(\d+)$/.exec(tag);
+    if (m) this.rows += Number(m[1]);
+    this.port.result(run.seq, {
+      outcome: 'ok',
+      command_tag: tag,
+      rows: m ? Number(m[1]) : 0,
+      duration_ms: performance.now() - run.started,
+    });
+  }
+
+  /** A statement whose result was cut at its row limit. */
+  rowLimit(run: StatementRun, limit: number): void {
+    this.errors++;
+    if (this.port && run.seq >= 0)
+      this.port.result(run.seq, {
+        outcome: 'error',
+        sqlstate: '54000',
+        rows: limit,
+        duration_ms: performance.now() - run.started,
+      });
+  }
+
+  /** The session's end with its totals. */
+  end(reason: string): void {
+    this.port
+      ?.end({
+        statements: this.allowed + this.refused,
+        allowed: this.allowed,
+        denied: this.refused,
+        held: 0,
+        errors: this.errors,
+        rows: this.rows,
+        duration_ms: Date.now() - this.startedAt,
+        reason,
+      })
+      .catch(() => this.onLost('could not record the session end'));
+  }
+
+  private event(
+    f: StatementFacts,
+    rec: DecisionRecord,
+    protocol: 'simple' | 'extended',
+    params: (string | null)[] | null,
+    index: number,
+    count: number,
+  ): StatementEventInput {
+    const key = (f as unknown as Record<symbol, string | undefined>)[FACTS_KEY];
+    return {
+      sql: f.text,
+      fingerprint: f.fingerprint,
+      command: f.command,
+      class: f.class,
+      relations: f.relations,
+      columns: f.columns,
+      functions: f.functions,
+      has_where: f.has_where,
+      opaque: f.opaque,
+      parse_error: f.parse_error,
+      extra: () => extraFacts(f),
+      facts_key: key,
+      protocol,
+      params,
+      index,
+      count,
+      in_transaction: this.session.in_transaction,
+      decision: rec.decision,
+      decision_id: rec.id,
+      policy_version: rec.policyVersion,
+    };
+  }
+}
+
+/** Facts beyond the base fields every statement event names (copy, transaction, set...). */
+function extraFacts(f: StatementFacts): Record<string, unknown> {
+  const {
+    text: _text,
+    fingerprint: _fingerprint,
+    command: _command,
+    class: _class,
+    relations: _relations,
+    columns: _columns,
+    functions: _functions,
+    has_where: _hasWhere,
+    opaque: _opaque,
+    parse_error: _parseError,
+    ...extra
+  } = f;
+  return extra;
+}
