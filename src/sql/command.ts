@@ -330,6 +330,13 @@ export function describe(
       if (facts.opaque) out.opaque = true;
       if (facts.cross_database) out.crossDatabase = true;
       if (facts.literal_sensitive) out.literalSensitive = true;
+      // What makes the statement more than its class: a policy judging the PREPARE sees it.
+      if (facts.locking) out.locking = true;
+      if (facts.select_into) out.selectInto = true;
+      if (facts.writes_cte) {
+        out.nestedWrite = true;
+        for (const n of (facts.nested_commands as string[]) ?? []) out.nestedCommands.add(n);
+      }
       d.extra.prepare = {
         name: String(b.name ?? ''),
         types: (b.argtypes ?? []).map((x: N) => names(body(x).names).join('.')),

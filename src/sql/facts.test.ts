@@ -691,3 +691,63 @@ describe('robustness', () => {
     }
   });
 });
+
+describe('names the catalog would settle (found by the security variants)', () => {
+  it('an unqualified column of a subquery over base tables may be an outer one', () => {
+    // orders has no card: PostgreSQL binds it to the outer customers.
+    expect(cols(one('SELECT id, (SELECT card FROM orders LIMIT 1) FROM customers'))).toEqual([
+      'customers.card:select:d:a',
+      'customers.id:select',
+      'orders.card:select:d:a',
+    ]);
+    // A subquery that names the column settles it.
+    expect(
+      cols(one('SELECT (SELECT card FROM (SELECT 1 AS card) s) FROM customers')).filter((c) =>
+        c.startsWith('customers.card'),
+      ),
+    ).toEqual([]);
+  });
+
+  it('a column list over a "*" may rename any column', () => {
+    const f = one('WITH x(a, b, c, d) AS (TABLE customers) SELECT a FROM x WHERE d IS NULL');
+    expect(cols(f)).toContain('customers.*:where:d:a');
+    expect(cols(f)).toContain('customers.*:select:a');
+  });
+
+  it("a join alias's column list renames the join's columns", () => {
+    expect(cols(one('SELECT j.d FROM (customers CROSS JOIN orders) AS j(a, b, c, d)'))).toEqual([
+      'customers.*:select:a',
+      'orders.*:select:a',
+    ]);
+  });
+
+  it('t.f may be f(t), a function of the whole row', () => {
+    const f = one('SELECT c.row_to_json FROM customers c');
+    expect(fns(f)).toEqual(['pg_catalog.row_to_json:read']);
+    expect(cols(f)).toContain('customers.*:select:d:a');
+    // A name no function of a row has stays a column.
+    expect(fns(one('SELECT c.name FROM customers c'))).toEqual([]);
+  });
+
+  it('a cast to a reg* type is the catalog lookup it does', () => {
+    expect(fns(one("SELECT 'orders'::regclass, 16384::pg_catalog.regrole"))).toEqual([
+      'pg_catalog.to_regclass:read',
+      'pg_catalog.to_regrole:read',
+    ]);
+  });
+
+  it('functions that assign a transaction ID are side effects', () => {
+    expect(fns(one('SELECT pg_current_xact_id(), txid_current()'))).toEqual([
+      'pg_catalog.pg_current_xact_id:side_effect',
+      'pg_catalog.txid_current:side_effect',
+    ]);
+  });
+
+  it('PREPARE carries what its statement writes through a CTE', () => {
+    const f = one(
+      'PREPARE w AS WITH d AS (DELETE FROM orders RETURNING *) INSERT INTO orders SELECT * FROM d',
+    );
+    expect(f.writes_cte).toBe(true);
+    expect(f.nested_commands).toEqual(['DELETE']);
+  });
+});

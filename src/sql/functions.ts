@@ -40,6 +40,9 @@ const SIDE_EFFECT = new Set([
   'pg_sync_replication_slots',
   'pg_log_standby_snapshot',
   'pg_nextoid',
+  // They assign the transaction an ID when it has none: a write (WAL), though 'stable'.
+  'txid_current',
+  'pg_current_xact_id',
   'pg_stop_making_pinned_objects',
   'pg_export_snapshot',
   'pg_stat_force_next_flush',
@@ -142,6 +145,48 @@ function sideEffectName(name: string): boolean {
   if (SIDE_EFFECT.has(name) || LO_OTHERS.has(name)) return true;
   for (const p of SIDE_EFFECT_PREFIXES) if (name.startsWith(p)) return true;
   return false;
+}
+
+/**
+ * pg_catalog functions with an overload of one argument of any type (record, anyelement,
+ * "any", ...): `t.f` calls f(t), the whole row, when t has no column f. From PostgreSQL 18's
+ * pg_proc.
+ */
+const WHOLE_ROW = new Set([
+  'any_value',
+  'array_agg',
+  'concat',
+  'count',
+  'hash_record',
+  'json_agg',
+  'json_agg_strict',
+  'json_build_array',
+  'json_build_object',
+  'jsonb_agg',
+  'jsonb_agg_strict',
+  'jsonb_build_array',
+  'jsonb_build_object',
+  'max',
+  'min',
+  'num_nonnulls',
+  'num_nulls',
+  'pg_collation_for',
+  'pg_column_compression',
+  'pg_column_size',
+  'pg_column_toast_chunk_id',
+  'pg_typeof',
+  'quote_literal',
+  'quote_nullable',
+  'record_out',
+  'record_send',
+  'row_to_json',
+  'to_json',
+  'to_jsonb',
+]);
+
+/** True when `t.name` may be the function call name(t) on a whole row. */
+export function wholeRowFunction(name: string): boolean {
+  return WHOLE_ROW.has(name);
 }
 
 /** True when `name` is a pg_catalog function (any overload). */

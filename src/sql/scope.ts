@@ -103,11 +103,28 @@ export function mayHave(item: ScopeItem, col: string): boolean {
   return s.stars.length > 0 || s.cols.some((c) => c.name === col);
 }
 
+/** Whether an item is known to have a column named `col` (a subquery that names it). */
+export function knownColumn(item: ScopeItem, col: string): boolean {
+  return item.shape !== undefined && item.shape.cols.some((c) => c.name === col);
+}
+
 /** Rename a shape's columns positionally (alias column lists). */
 export function renameShape(shape: Shape, names: string[]): Shape {
   if (names.length === 0) return shape;
+  if (shape.stars.length === 0)
+    return {
+      cols: shape.cols.map((c, i) => ({ ...c, name: names[i] ?? c.name })),
+      stars: shape.stars,
+    };
+  // A "*" of unknown width is among the columns: which column each new name renames is
+  // unknown, so each may be any of them (and the old names may still pass through).
+  const any: Origin[] = [];
+  for (const c of shape.cols) for (const o of c.origins) any.push({ ...o, ambiguous: true });
+  for (const r of shape.stars)
+    any.push({ schema: r.schema, table: r.name, column: '*', ambiguous: true });
+  const derived = shape.cols.some((c) => c.derived);
   return {
-    cols: shape.cols.map((c, i) => ({ ...c, name: names[i] ?? c.name })),
+    cols: [...names.map((name) => ({ name, origins: any, derived })), ...shape.cols],
     stars: shape.stars,
   };
 }

@@ -1,7 +1,7 @@
 // Iterative walk of one parse tree: relations, columns and functions with their access and clause.
 import type { Access, Clause } from './types.js';
 import { Collector } from './collector.js';
-import { functionEffect } from './functions.js';
+import { functionEffect, wholeRowFunction } from './functions.js';
 import { resolveFunction, resolveRelation } from './names.js';
 import {
   type CteScope,
@@ -10,6 +10,7 @@ import {
   type ScopeItem,
   type Shape,
   findCte,
+  knownColumn,
   mayHave,
   newShape,
   originsOf,
@@ -69,6 +70,21 @@ export function names(list: unknown): string[] {
   }
   return out;
 }
+
+/** Catalog lookups a cast to a reg* type does, as the function that does the same. */
+const REG_TYPE_LOOKUP = new Map([
+  ['regclass', 'to_regclass'],
+  ['regcollation', 'to_regcollation'],
+  ['regconfig', 'regconfigin'],
+  ['regdictionary', 'regdictionaryin'],
+  ['regnamespace', 'to_regnamespace'],
+  ['regoper', 'to_regoper'],
+  ['regoperator', 'to_regoperator'],
+  ['regproc', 'to_regproc'],
+  ['regprocedure', 'to_regprocedure'],
+  ['regrole', 'to_regrole'],
+  ['regtype', 'to_regtype'],
+]);
 
 export class Walker {
   private readonly stack: Task[] = [];
@@ -151,6 +167,19 @@ export class Walker {
         return;
       case 'A_Const':
         return;
+      case 'TypeCast': {
+        // x::regclass (and the other reg* types) looks a name or OID up in the catalog, as
+        // to_regclass(x) does: reported as that function, so a policy sees the lookup.
+        const typ = names(body(b.typeName)?.names);
+        const lookup = REG_TYPE_LOOKUP.get(typ[typ.length - 1] ?? '');
+        if (lookup && (typ.length === 1 || typ[0] === 'pg_catalog'))
+          this.out.addFunction({
+            schema: 'pg_catalog',
+            name: lookup,
+            effect: functionEffect('pg_catalog', lookup),
+          });
+        break;
+      }
       case 'A_Expr': {
         // OPERATOR(schema.op): a schema-qualified operator runs that schema's function.
         const op = names(b.name);
@@ -496,7 +525,11 @@ export class Walker {
                 shape.stars.push(...it.shape.stars);
               }
             }
-            level.items.push({ alias: alias.aliasname, shape });
+            // (a JOIN b) AS j(x, y): the column list renames the join's columns too.
+            level.items.push({
+              alias: alias.aliasname,
+              shape: renameShape(shape, names(alias.colnames)),
+            });
           }
         },
       ];
@@ -703,6 +736,17 @@ export class Walker {
       }
       const out: Origin[] = [];
       for (const it of items) out.push(...originsOf(it, col));
+      if (fields.length === 2 && wholeRowFunction(col)) {
+        // t.f is also PostgreSQL's notation for f(t) when t has no column f: a function
+        // of the whole row (c.row_to_json reads every column of c).
+        this.out.addFunction({
+          schema: 'pg_catalog',
+          name: col,
+          effect: functionEffect('pg_catalog', col),
+        });
+        for (const it of items)
+          for (const o of originsOf(it, '*')) out.push({ ...o, derived: true, ambiguous: true });
+      }
       return col === '*' ? out.map((o) => ({ ...o })) : out;
     }
     if (col === '*') {
@@ -720,31 +764,36 @@ export class Walker {
         break;
       }
     }
+    // PostgreSQL binds the name in the innermost query level whose FROM items have such a
+    // column. Without the catalog the columns of a base relation (or of a "*" passed on)
+    // are unknown, so a level that supplies it only that way may not be the one: the
+    // outer levels are candidates too (a correlated reference), and every candidate is
+    // reported, marked ambiguous.
+    const found: Origin[] = [];
+    const seen = new Set<string>();
+    let levels = 0;
     for (let l: Level | null = level; l; l = l.parent) {
       if (l.items.length === 0) continue;
       const cands = l.items.length === 1 ? l.items : l.items.filter((it) => mayHave(it, col));
       if (cands.length === 0) continue;
-      if (cands.length === 1) {
-        const os = originsOf(cands[0], col);
-        if (os.length === 0 && !cands[0].rel && l.parent) continue;
-        out.push(...os);
-      } else {
-        // Several items may supply it; the same base column through two aliases is not ambiguous.
-        const os: Origin[] = [];
-        const seen = new Set<string>();
-        for (const it of cands) {
-          for (const o of originsOf(it, col)) {
-            const k = `${o.schema}\0${o.table}\0${o.column}`;
-            if (!seen.has(k)) {
-              seen.add(k);
-              os.push(o);
-            }
+      const os: Origin[] = [];
+      for (const it of cands) {
+        for (const o of originsOf(it, col)) {
+          // The same base column through two aliases is one candidate.
+          const k = `${o.schema}\0${o.table}\0${o.column}`;
+          if (!seen.has(k)) {
+            seen.add(k);
+            os.push(o);
           }
         }
-        for (const o of os) out.push(os.length > 1 ? { ...o, ambiguous: true } : o);
       }
-      break;
+      const known = cands.some((it) => knownColumn(it, col));
+      if (os.length === 0 && !known && cands.length === 1 && !cands[0].rel && l.parent) continue;
+      levels++;
+      for (const o of os) found.push(os.length > 1 ? { ...o, ambiguous: true } : o);
+      if (known) break;
     }
+    for (const o of found) out.push(levels > 1 && !o.ambiguous ? { ...o, ambiguous: true } : o);
     return out;
   }
 

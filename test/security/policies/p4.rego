@@ -105,7 +105,7 @@ not_metadata := {
 	"pg_backend_memory_contexts", "pg_shmem_allocations", "pg_locks", "pg_prepared_xacts",
 	"pg_replication_slots", "pg_subscription", "pg_config", "pg_settings", "pg_db_role_setting",
 	"pg_cursors", "pg_prepared_statements", "pg_aios", "pg_shmem_allocations_numa",
-	"user_mapping_options", "user_mappings",
+	"user_mapping_options", "user_mappings", "_pg_user_mappings",
 }
 
 same_database(r) if not r.catalog
@@ -133,6 +133,14 @@ function_ok(f) if {
 	not startswith(f.name, "pg_stat_")
 	not startswith(f.name, "inet_")
 	not f.name in {"current_setting", "pg_show_all_settings", "pg_get_backend_memory_contexts", "pg_show_all_file_settings", "pg_hba_file_rules", "pg_control_system", "pg_control_checkpoint", "pg_control_recovery", "pg_control_init"}
+	not f.name in non_metadata_functions
+}
+
+# The functions behind the views in not_metadata.
+non_metadata_functions := {
+	"pg_get_replication_slots", "pg_cursor", "pg_prepared_statement", "pg_prepared_xact",
+	"pg_lock_status", "pg_get_shmem_allocations", "pg_get_shmem_allocations_numa", "pg_config",
+	"pg_ident_file_mappings", "pg_get_aios", "pg_show_replication_origin_status",
 }
 
 introspective(name) if {
