@@ -146,10 +146,12 @@ async function observe(client: pg.Client, body: (c: pg.Client) => Promise<Attemp
   const i = own.findIndex((x) => x.text.includes(a));
   let j = own.findIndex((x) => x.text.includes(b));
   if (j < 0) j = own.length;
+  // A statement PostgreSQL refuses at Parse or Bind is never logged as run, but its
+  // error is, with the text (log_min_error_statement=error, the default) as STATEMENT.
   const forwarded = own
     .slice(i + 1, j)
-    .filter((x) => /^(LOG: {2}(statement|execute [^:]*): )/.test(x.text))
-    .map((x) => x.text.replace(/^LOG: {2}(statement|execute [^:]*): /, ''))
+    .filter((x) => /^(LOG: {2}(statement|execute [^:]*): |STATEMENT: {2})/.test(x.text))
+    .map((x) => x.text.replace(/^(LOG: {2}(statement|execute [^:]*): |STATEMENT: {2})/, ''))
     .filter((t) => !t.includes(MARKER));
   return { ...res, forwarded };
 }
