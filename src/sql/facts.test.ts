@@ -734,6 +734,31 @@ describe('names the catalog would settle (found by the security variants)', () =
       'pg_catalog.to_regclass:read',
       'pg_catalog.to_regrole:read',
     ]);
+    // The function-style cast, and a column typed regclass.
+    expect(fns(one('SELECT regclass(16384)'))).toContain('pg_catalog.to_regclass:read');
+    expect(fns(one('SELECT t.r FROM json_to_record(\'{"r": 1259}\') AS t(r regclass)'))).toContain(
+      'pg_catalog.to_regclass:read',
+    );
+  });
+
+  it('schema.table.f is f(table) too', () => {
+    const f = one('SELECT public.customers.to_jsonb FROM customers');
+    expect(fns(f)).toEqual(['pg_catalog.to_jsonb:read']);
+    expect(cols(f)).toContain('customers.*:select:d:a');
+  });
+
+  it('positions and output names inside ROLLUP, CUBE, GROUPING SETS and a row', () => {
+    for (const g of ['ROLLUP (1)', 'CUBE (1)', 'GROUPING SETS ((k))', '(1, 2)'])
+      expect(cols(one(`SELECT card AS k, id FROM customers GROUP BY ${g}`))).toContain(
+        'customers.card:group:d',
+      );
+  });
+
+  it('WITH RECURSIVE items are followed in the order they depend on each other', () => {
+    const f = one(
+      'WITH RECURSIVE a AS (SELECT upper(x) AS u FROM b), b AS (SELECT card AS x FROM customers) SELECT u FROM a',
+    );
+    expect(cols(f)).toContain('customers.card:select:d');
   });
 
   it('functions that assign a transaction ID are side effects', () => {

@@ -167,19 +167,6 @@ export class Walker {
         return;
       case 'A_Const':
         return;
-      case 'TypeCast': {
-        // x::regclass (and the other reg* types) looks a name or OID up in the catalog, as
-        // to_regclass(x) does: reported as that function, so a policy sees the lookup.
-        const typ = names(body(b.typeName)?.names);
-        const lookup = REG_TYPE_LOOKUP.get(typ[typ.length - 1] ?? '');
-        if (lookup && (typ.length === 1 || typ[0] === 'pg_catalog'))
-          this.out.addFunction({
-            schema: 'pg_catalog',
-            name: lookup,
-            effect: functionEffect('pg_catalog', lookup),
-          });
-        break;
-      }
       case 'A_Expr': {
         // OPERATOR(schema.op): a schema-qualified operator runs that schema's function.
         const op = names(b.name);
@@ -205,6 +192,11 @@ export class Walker {
         }
         if ('frameOptions' in b) {
           this.windowDef(b, c);
+          return;
+        }
+        if (Array.isArray(b.names) && 'typemod' in b) {
+          // A type name: x::regclass, or a column typed regclass (AS t(r regclass)).
+          this.regLookup(names(b.names));
           return;
         }
         break;
@@ -431,8 +423,8 @@ export class Walker {
   private withClause(w: N, c: Ctx, tasks: Task[]): Ctx {
     const scope: CteScope = { parent: c.ctes, map: new Map() };
     const nc: Ctx = { ...c, ctes: scope };
-    for (const x of w.ctes ?? []) {
-      const cte = body(x);
+    const ctes: N[] = (w.ctes ?? []).map(body);
+    for (const cte of w.recursive ? dependencyOrder(ctes) : ctes) {
       const name = String(cte.ctename ?? '');
       const shape = newShape();
       if (w.recursive) scope.map.set(name, shape);
@@ -736,9 +728,9 @@ export class Walker {
       }
       const out: Origin[] = [];
       for (const it of items) out.push(...originsOf(it, col));
-      if (fields.length === 2 && wholeRowFunction(col)) {
-        // t.f is also PostgreSQL's notation for f(t) when t has no column f: a function
-        // of the whole row (c.row_to_json reads every column of c).
+      if (col !== '*' && wholeRowFunction(col)) {
+        // t.f (s.t.f, d.s.t.f) is also PostgreSQL's notation for f(t) when t has no column
+        // f: a function of the whole row (c.row_to_json reads every column of c).
         this.out.addFunction({
           schema: 'pg_catalog',
           name: col,
@@ -797,6 +789,20 @@ export class Walker {
     return out;
   }
 
+  /**
+   * A value of a reg* type (regclass, regrole, ...) is a catalog lookup of a name or OID,
+   * as to_regclass(x) does: reported as that function, so a policy sees the lookup.
+   */
+  private regLookup(typ: string[]): void {
+    const lookup = REG_TYPE_LOOKUP.get(typ[typ.length - 1] ?? '');
+    if (lookup && (typ.length === 1 || typ[typ.length - 2] === 'pg_catalog'))
+      this.out.addFunction({
+        schema: 'pg_catalog',
+        name: lookup,
+        effect: functionEffect('pg_catalog', lookup),
+      });
+  }
+
   private funcCall(b: N, c: Ctx): void {
     const parts = names(b.funcname);
     const r = resolveFunction(parts, this.searchPath);
@@ -805,6 +811,8 @@ export class Walker {
       name: r.name,
       effect: functionEffect(r.schema, r.name),
     });
+    // regclass(x): the function-style cast.
+    if (r.schema === 'pg_catalog') this.regLookup([r.name]);
     const seqAccess = r.schema === 'pg_catalog' ? SEQUENCE_FUNCS[r.name] : undefined;
     if (seqAccess) {
       // nextval('orders_id_seq'): the sequence is named by a literal; facts now depend on it.
@@ -883,8 +891,74 @@ function plainDistinct(list: unknown): boolean {
 }
 
 /** Whether a GROUP BY / ORDER BY item is a bare name of a select-list alias (ORDER BY k). */
-function namesOutput(list: unknown, targetList: unknown): boolean {
-  if (!Array.isArray(list) || !Array.isArray(targetList)) return false;
+/**
+ * WITH RECURSIVE items may name later ones; PostgreSQL analyses them in the order they
+ * depend on each other, so their output shapes (lineage) are built in that order too.
+ * (Mutual recursion is not allowed; a cycle keeps the written order.)
+ */
+function dependencyOrder(ctes: N[]): N[] {
+  const names = new Set(ctes.map((c) => String(c.ctename ?? '')));
+  const deps = ctes.map((c) => {
+    const own = String(c.ctename ?? '');
+    const out = new Set<string>();
+    const todo: unknown[] = [c.ctequery];
+    while (todo.length) {
+      const n = todo.pop();
+      if (!n || typeof n !== 'object') continue;
+      if (Array.isArray(n)) {
+        todo.push(...n);
+        continue;
+      }
+      const o = n as N;
+      if (
+        typeof o.relname === 'string' &&
+        !o.schemaname &&
+        o.relname !== own &&
+        names.has(o.relname)
+      )
+        out.add(o.relname);
+      for (const k in o) if (o[k] && typeof o[k] === 'object') todo.push(o[k]);
+    }
+    return out;
+  });
+  const byName = new Map(ctes.map((c, i) => [String(c.ctename ?? ''), i]));
+  const done = new Set<number>();
+  const visiting = new Set<number>();
+  const order: N[] = [];
+  const visit = (i: number): void => {
+    if (done.has(i) || visiting.has(i)) return;
+    visiting.add(i);
+    for (const d of deps[i]) visit(byName.get(d)!);
+    visiting.delete(i);
+    done.add(i);
+    order.push(ctes[i]);
+  };
+  for (let i = 0; i < ctes.length; i++) visit(i);
+  return order;
+}
+
+/**
+ * The items of a GROUP BY / ORDER BY / DISTINCT ON list, with ROLLUP, CUBE, GROUPING SETS
+ * and a parenthesised row unpacked: PostgreSQL resolves positions and output names
+ * inside them as at the top level.
+ */
+function clauseItems(list: unknown): N[] {
+  const out: N[] = [];
+  if (!Array.isArray(list)) return out;
+  const todo: N[] = [...(list as N[])];
+  while (todo.length) {
+    const x = todo.shift()!;
+    const t = nodeType(x);
+    if (t === 'GroupingSet') todo.unshift(...((x.GroupingSet.content ?? []) as N[]));
+    else if (t === 'RowExpr') todo.unshift(...((x.RowExpr.args ?? []) as N[]));
+    else out.push(x);
+  }
+  return out;
+}
+
+function namesOutput(clause: unknown, targetList: unknown): boolean {
+  const list = clauseItems(clause);
+  if (!Array.isArray(targetList)) return false;
   const aliases = new Set<string>();
   for (const x of targetList) {
     const n = body(x).name;
@@ -900,9 +974,8 @@ function namesOutput(list: unknown, targetList: unknown): boolean {
   return false;
 }
 
-function hasConst(list: unknown): boolean {
-  if (!Array.isArray(list)) return false;
-  for (const x of list) {
+function hasConst(clause: unknown): boolean {
+  for (const x of clauseItems(clause)) {
     const n = nodeType(x) === 'SortBy' ? x.SortBy.node : x;
     if (nodeType(n) === 'A_Const') return true;
   }
