@@ -29,6 +29,11 @@ q() {
   echo "export const PG_CATALOG_FUNCTIONS: Record<string, string> = {"
   q "SELECT format('%s: ''%s'',', quote_ident(proname), max(provolatile::text)) AS x FROM pg_proc WHERE pronamespace = 'pg_catalog'::regnamespace GROUP BY proname ORDER BY 1" | sed 's/^/  /'
   echo "};"
+  echo
+  echo "/** pg_catalog type names (built-in types, arrays as _name, pg_catalog views' row types). */"
+  echo "export const PG_CATALOG_TYPES: readonly string[] = ["
+  q "SELECT format('%L,', typname) AS x FROM pg_type WHERE typnamespace = 'pg_catalog'::regnamespace ORDER BY 1" | sed 's/^/  /'
+  echo "];"
 } > "$OUT"
 rm -rf "$DIR"
 echo "wrote $OUT"

@@ -337,6 +337,8 @@ export function describe(
         out.nestedWrite = true;
         for (const n of (facts.nested_commands as string[]) ?? []) out.nestedCommands.add(n);
       }
+      // PREPARE r(regclass): its parameters are catalog lookups.
+      for (const x of b.argtypes ?? []) w.typeName(names(body(x).names));
       d.extra.prepare = {
         name: String(b.name ?? ''),
         types: (b.argtypes ?? []).map((x: N) => names(body(x).names).join('.')),

@@ -776,3 +776,34 @@ describe('names the catalog would settle (found by the security variants)', () =
     expect(f.nested_commands).toEqual(['DELETE']);
   });
 });
+
+describe('types and lookups (third round of security variants)', () => {
+  it("a type of the database's own is a relation of kind type; built-in types are not", () => {
+    expect(rels(one("SELECT CAST('-1' AS public.positive_amount), (NULL::customers).*"))).toEqual([
+      'public.customers:read:type',
+      'public.positive_amount:read:type',
+    ]);
+    expect(
+      rels(one("SELECT 1::int, 'a'::text, '{}'::jsonb, 'x'::varchar(3), ARRAY[1]::int[]")),
+    ).toEqual([]);
+  });
+
+  it("the reg* types' I/O functions and PREPARE's reg* parameters are lookups", () => {
+    expect(fns(one('SELECT regclassout(16384::oid)'))).toContain('pg_catalog.to_regclass:read');
+    expect(fns(one('PREPARE r(regrole) AS SELECT $1::text'))).toEqual([
+      'pg_catalog.to_regrole:read',
+    ]);
+  });
+
+  it('a sequence named at run time cannot be checked', () => {
+    expect(one("SELECT currval(x) FROM (VALUES ('orders_id_seq')) v(x)").opaque).toBe(true);
+    expect(one("SELECT currval('orders_id_seq')").opaque).toBe(false);
+  });
+
+  it('type checks of a named type and library-loading validators are side effects', () => {
+    expect(fns(one("SELECT pg_input_is_valid('1', 'int4'), fmgr_c_validator(1)"))).toEqual([
+      'pg_catalog.fmgr_c_validator:side_effect',
+      'pg_catalog.pg_input_is_valid:side_effect',
+    ]);
+  });
+});

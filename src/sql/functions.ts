@@ -43,6 +43,14 @@ const SIDE_EFFECT = new Set([
   // They assign the transaction an ID when it has none: a write (WAL), though 'stable'.
   'txid_current',
   'pg_current_xact_id',
+  // They run a type's input function and domain checks, for a type named by a string.
+  'pg_input_is_valid',
+  'pg_input_error_info',
+  // Language validators: fmgr_c_validator loads a function's shared library, as LOAD does.
+  'fmgr_c_validator',
+  'fmgr_internal_validator',
+  'fmgr_sql_validator',
+  'plpgsql_validator',
   'pg_stop_making_pinned_objects',
   'pg_export_snapshot',
   'pg_stat_force_next_flush',

@@ -3,6 +3,7 @@ import type { Access, Clause } from './types.js';
 import { Collector } from './collector.js';
 import { functionEffect, wholeRowFunction } from './functions.js';
 import { resolveFunction, resolveRelation } from './names.js';
+import { PG_CATALOG_TYPES } from './pg-catalog-data.js';
 import {
   type CteScope,
   type Level,
@@ -70,6 +71,8 @@ export function names(list: unknown): string[] {
   }
   return out;
 }
+
+const CATALOG_TYPES = new Set(PG_CATALOG_TYPES);
 
 /** Catalog lookups a cast to a reg* type does, as the function that does the same. */
 const REG_TYPE_LOOKUP = new Map([
@@ -195,8 +198,8 @@ export class Walker {
           return;
         }
         if (Array.isArray(b.names) && 'typemod' in b) {
-          // A type name: x::regclass, or a column typed regclass (AS t(r regclass)).
-          this.regLookup(names(b.names));
+          // A type name: x::regclass, a column typed regclass (AS t(r regclass)), a domain.
+          this.typeName(names(b.names));
           return;
         }
         break;
@@ -792,7 +795,31 @@ export class Walker {
   /**
    * A value of a reg* type (regclass, regrole, ...) is a catalog lookup of a name or OID,
    * as to_regclass(x) does: reported as that function, so a policy sees the lookup.
+   * Also for PREPARE's parameter types.
    */
+  typeName(typ: string[]): void {
+    this.regLookup(typ);
+    const name = typ[typ.length - 1];
+    if (!name) return;
+    const schema = typ.length >= 2 ? typ[typ.length - 2] : undefined;
+    if (schema === 'pg_catalog' || (schema === undefined && CATALOG_TYPES.has(name))) return;
+    // A type of the database's own runs code the gateway cannot see (a domain's CHECK, a
+    // cast function), and a table's row type shows the table's columns: reported as a
+    // relation of kind "type", resolved as a relation name would be.
+    const r = resolveRelation(
+      schema === undefined ? { relname: name } : { schemaname: schema, relname: name },
+      this.searchPath,
+    );
+    const fact: import('./types.js').RelationFact = {
+      schema: r.schema,
+      name: r.name,
+      kind: 'type',
+      access: 'read',
+    };
+    if (r.unqualified) fact.unqualified = true;
+    this.out.addRelation(fact);
+  }
+
   private regLookup(typ: string[]): void {
     const lookup = REG_TYPE_LOOKUP.get(typ[typ.length - 1] ?? '');
     if (lookup && (typ.length === 1 || typ[typ.length - 2] === 'pg_catalog'))
@@ -811,14 +838,17 @@ export class Walker {
       name: r.name,
       effect: functionEffect(r.schema, r.name),
     });
-    // regclass(x): the function-style cast.
-    if (r.schema === 'pg_catalog') this.regLookup([r.name]);
+    // regclass(x), the function-style cast, and the types' own I/O functions (regclassout).
+    if (r.schema === 'pg_catalog') this.regLookup([r.name.replace(/(in|out|recv|send)$/, '')]);
     const seqAccess = r.schema === 'pg_catalog' ? SEQUENCE_FUNCS[r.name] : undefined;
     if (seqAccess) {
       // nextval('orders_id_seq'): the sequence is named by a literal; facts now depend on it.
       const a0 = body(b.args?.[0]);
       const arg = a0?.arg && nodeType(a0.arg) === 'A_Const' ? body(a0.arg) : a0;
       const sval = arg?.sval?.sval;
+      // A sequence named at run time (currval(x)) cannot be checked: its errors alone tell
+      // whether a relation exists.
+      if (typeof sval !== 'string' && b.args?.length) this.out.opaque = true;
       if (typeof sval === 'string') {
         this.out.literalSensitive = true;
         const parts2 = sval.split('.');

@@ -934,4 +934,419 @@ export const VARIANTS: Case[] = [
     'INSERT INTO orders (status) SELECT public.orders.to_jsonb::text FROM orders',
     'approval',
   ),
+  // Round 3: write smuggling, side effects, server files, dynamic SQL, session and
+  // transaction state, prepared statements and cursors, approvals, audit, resource limits.
+  // INTO in the leftmost arm of a set operation creates the table (verified on PostgreSQL 18).
+  v(
+    'SEC-WR-004/v2',
+    'write-smuggling',
+    P1,
+    'SELECT * INTO TEMP stolen FROM orders UNION SELECT * FROM orders',
+    'deny',
+  ),
+  // EXPLAIN ANALYZE runs SELECT INTO: the table is created.
+  v(
+    'SEC-WR-004/v3',
+    'write-smuggling',
+    P1,
+    'EXPLAIN ANALYZE SELECT * INTO TEMP stolen FROM orders',
+    'deny',
+  ),
+  v('SEC-WR-013/v3', 'write-smuggling', P1, 'TABLE orders FOR UPDATE', 'deny'),
+  // currval(regclass) of a computed name: the text is looked up as a relation (42P01 vs 42809 tells
+  // whether it exists), the same catalog lookup as x::regclass, and the sequence read
+  // currval('seq') is refused for.
+  v(
+    'SEC-WR-016/v4',
+    'write-smuggling',
+    P1,
+    "SELECT currval(x) FROM (VALUES ('customers')) v(x)",
+    'deny',
+  ),
+  // COPY ... FROM STDOUT is COPY FROM STDIN (the grammar takes either keyword).
+  v('SEC-WR-019/v2', 'write-smuggling', P1, 'COPY orders FROM STDOUT', 'deny'),
+  v('SEC-WR-022/v2', 'write-smuggling', P1, "SECURITY LABEL ON TABLE orders IS 'secret'", 'deny'),
+  v('SEC-WR-025/v1', 'write-smuggling', P1, 'VACUUM (VERBOSE, ANALYZE) orders', 'deny'),
+  v(
+    'SEC-WR-001/v4',
+    'write-smuggling',
+    P1,
+    'EXPLAIN ANALYZE WITH d AS (DELETE FROM orders RETURNING 1) SELECT 1',
+    'deny',
+  ),
+  // PostgreSQL runs the DELETE (verified).
+  v(
+    'SEC-WR-001/v5',
+    'write-smuggling',
+    P1,
+    'COPY (WITH d AS (DELETE FROM orders RETURNING id) SELECT id FROM d) TO STDOUT',
+    'deny',
+  ),
+  v(
+    'SEC-WR-031/v6',
+    'write-smuggling',
+    P3,
+    'WITH x AS (INSERT INTO orders DEFAULT VALUES RETURNING id) SELECT * FROM x',
+    'deny',
+  ),
+  v('SEC-FN-016/v3', 'side-effect-function', P4, 'SELECT txid_current()', 'deny'),
+  v('SEC-FN-019/v1', 'side-effect-function', P4, "SELECT pg_stat_reset_shared('io')", 'deny'),
+  v(
+    'SEC-FN-022/v1',
+    'side-effect-function',
+    P4,
+    "SELECT pg_create_logical_replication_slot('s', 'pgoutput')",
+    'deny',
+  ),
+  v(
+    'SEC-FN-022/v2',
+    'side-effect-function',
+    P4,
+    "SELECT pg_logical_emit_message(true, 'p', 'x')",
+    'deny',
+  ),
+  // A cast to a type outside pg_catalog runs code the gateway cannot see (a domain's CHECK, a
+  // CREATE CAST function), as evil.f() does; the fixture has no such domain, so PostgreSQL answers
+  // 42704, but the statement must not reach it.
+  v(
+    'SEC-FN-025/v1',
+    'side-effect-function',
+    P1,
+    "SELECT CAST('-1' AS public.positive_amount)",
+    'deny',
+  ),
+  // The type is named by a string: its input function and domain CHECKs run, as in the cast above.
+  v(
+    'SEC-FN-025/v2',
+    'side-effect-function',
+    P4,
+    "SELECT pg_input_is_valid('-1', 'public.positive_amount')",
+    'deny',
+  ),
+  // fmgr_c_validator loads the shared library of the C function it validates (as LOAD does), for
+  // any role: stable, but not a value computation (13495 is plpgsql_call_handler on PostgreSQL 18).
+  v('SEC-FN-016/v4', 'side-effect-function', P1, 'SELECT fmgr_c_validator(13495)', 'deny'),
+  // PostgreSQL does not load external entities (v is ''), so the statement is harmless; refusing it
+  // is acceptable.
+  v(
+    'SEC-DY-010/v3',
+    'dynamic-sql',
+    P1,
+    "SELECT * FROM xmltable('/x' PASSING xmlparse(document '<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/hostname\">]><x>&e;</x>') COLUMNS v text PATH '.')",
+    'allow',
+    ['deny'],
+  ),
+  // pre-9.0 COPY syntax.
+  v(
+    'SEC-FS-001/v2',
+    'server-file-program',
+    P1,
+    "COPY BINARY orders TO '/tmp/portcullis-stolen'",
+    'deny',
+  ),
+  // quoted, stdout is a server file name in the data directory.
+  v('SEC-FS-001/v3', 'server-file-program', P1, "COPY orders TO 'stdout'", 'deny'),
+  v(
+    'SEC-FS-001/v4',
+    'server-file-program',
+    P1,
+    "COPY (SELECT * FROM orders) TO PROGRAM 'gzip > /tmp/portcullis-o.gz'",
+    'deny',
+  ),
+  // psql's \copy is not SQL: a syntax error.
+  v(
+    'SEC-FS-001/v5',
+    'server-file-program',
+    P1,
+    "\\copy orders to '/tmp/portcullis-stolen'",
+    'deny',
+    ['error'],
+  ),
+  v('SEC-FS-004/v3', 'server-file-program', P1, "SELECT PG_READ_FILE('/etc/passwd')", 'deny'),
+  v('SEC-FS-007/v1', 'server-file-program', P4, "SELECT pg_stat_file('base', true)", 'deny'),
+  v(
+    'SEC-FS-013/v1',
+    'server-file-program',
+    P1,
+    'COPY orders TO STDOUT WITH (FORMAT csv, HEADER)',
+    'allow',
+  ),
+  v(
+    'SEC-DY-001/v2',
+    'dynamic-sql',
+    P1,
+    "DO $$BEGIN PERFORM set_config('role', 'postgres', false); END$$",
+    'deny',
+  ),
+  v('SEC-DY-019/v1', 'dynamic-sql', P1, "LOAD 'plpgsql'", 'deny'),
+  v(
+    'SEC-DY-016/v1',
+    'dynamic-sql',
+    P1,
+    'CREATE RULE r AS ON INSERT TO orders DO ALSO DELETE FROM orders',
+    'deny',
+  ),
+  v(
+    'SEC-DY-010/v4',
+    'dynamic-sql',
+    P1,
+    "SELECT query_to_xml_and_xmlschema('SELECT * FROM customers', true, false, '')",
+    'deny',
+  ),
+  // SQL text as a value is only a string.
+  v(
+    'SEC-DY-013/v2',
+    'dynamic-sql',
+    P1,
+    "PREPARE q(text) AS SELECT $1::text AS sql; EXECUTE q('DELETE FROM orders')",
+    'allow',
+  ),
+  v('SEC-SS-001/v3', 'session-role-escalation', P1, 'SET ROLE NONE', 'deny'),
+  v('SEC-SS-004/v1', 'session-role-escalation', P1, "SET session_authorization = 'gw'", 'deny'),
+  v(
+    'SEC-SS-013/v1',
+    'session-role-escalation',
+    P1,
+    'BEGIN; SET LOCAL search_path = evil, public; SELECT * FROM orders; COMMIT',
+    'deny',
+  ),
+  v(
+    'SEC-SS-019/v3',
+    'session-role-escalation',
+    P1,
+    "SELECT set_config(E'rol\\x65', 'agent_ro', false)",
+    'deny',
+  ),
+  v(
+    'SEC-SS-025/v2',
+    'session-role-escalation',
+    P1,
+    'ALTER ROLE CURRENT_USER SET search_path = evil, public',
+    'deny',
+  ),
+  v('SEC-SS-016/v2', 'session-role-escalation', P1, 'SET search_path FROM CURRENT', 'deny'),
+  v('SEC-SS-007/v1', 'session-role-escalation', P1, 'DISCARD ALL', 'deny'),
+  v(
+    'SEC-SS-010/v2',
+    'transaction-state',
+    P1,
+    'START TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ WRITE',
+    'deny',
+  ),
+  // PostgreSQL accepts it: the last mode wins (read write).
+  v('SEC-SS-010/v3', 'transaction-state', P1, 'BEGIN READ ONLY, READ WRITE', 'deny'),
+  v(
+    'SEC-SS-010/v4',
+    'transaction-state',
+    P1,
+    'BEGIN READ ONLY; SET TRANSACTION READ WRITE; COMMIT',
+    'deny',
+  ),
+  v(
+    'SEC-TX-001/v1',
+    'transaction-state',
+    P1,
+    "SET TRANSACTION SNAPSHOT '00000003-00000001-1'",
+    'deny',
+  ),
+  v(
+    'SEC-TX-001/v4',
+    'transaction-state',
+    P1,
+    'BEGIN; SAVEPOINT a; SELECT id FROM orders; ROLLBACK TO SAVEPOINT a; RELEASE a; COMMIT AND CHAIN; ROLLBACK',
+    'allow',
+  ),
+  // A parameter typed regclass is the catalog lookup 'customers'::regclass is (returns the OID;
+  // verified).
+  v(
+    'SEC-PC-004/v3',
+    'prepared-cursor',
+    P1,
+    "PREPARE r(regclass) AS SELECT $1::oid; EXECUTE r('customers')",
+    'deny',
+  ),
+  // OID to role name (returns postgres; verified).
+  v(
+    'SEC-PC-004/v4',
+    'prepared-cursor',
+    P1,
+    'PREPARE r(regrole) AS SELECT $1::text; EXECUTE r(10)',
+    'deny',
+  ),
+  v(
+    'SEC-PC-004/v5',
+    'prepared-cursor',
+    P1,
+    "PREPARE q(int) AS SELECT id FROM orders WHERE id = $1; EXECUTE q(length(set_config('search_path', 'evil, public', false)))",
+    'deny',
+  ),
+  v(
+    'SEC-PC-001/v3',
+    'prepared-cursor',
+    P1,
+    'PREPARE q(int) AS SELECT id FROM orders WHERE id = $1; EXECUTE q(1); DEALLOCATE q',
+    'allow',
+  ),
+  v(
+    'SEC-PC-004/v6',
+    'prepared-cursor',
+    P1,
+    "BEGIN; DECLARE c SCROLL CURSOR FOR SELECT nextval('orders_id_seq') FROM orders; FETCH ALL FROM c; COMMIT",
+    'deny',
+  ),
+  v(
+    'SEC-PC-004/v7',
+    'prepared-cursor',
+    P3,
+    'PREPARE s AS SELECT * FROM orders; DEALLOCATE s; PREPARE s AS UPDATE orders SET amount = 0 WHERE id = 1; EXECUTE s',
+    'approval',
+  ),
+  // a quoted name is another statement.
+  v(
+    'SEC-PC-004/v8',
+    'prepared-cursor',
+    P3,
+    'PREPARE s AS SELECT * FROM orders; PREPARE "S" AS UPDATE orders SET amount = 0 WHERE id = 1; EXECUTE "S"',
+    'approval',
+  ),
+  // PREPARE and DEALLOCATE are not transactional: after ROLLBACK s is the UPDATE (verified).
+  v(
+    'SEC-PC-004/v9',
+    'prepared-cursor',
+    P3,
+    'PREPARE s AS SELECT * FROM orders; BEGIN; DEALLOCATE s; PREPARE s AS UPDATE orders SET amount = 0 WHERE id = 1; ROLLBACK; EXECUTE s',
+    'approval',
+  ),
+  v(
+    'SEC-PC-010/v2',
+    'prepared-cursor',
+    P3,
+    'BEGIN; DECLARE c CURSOR FOR SELECT id FROM orders; FETCH 1 FROM c; UPDATE orders SET amount = 0 WHERE CURRENT OF c; COMMIT',
+    'approval',
+  ),
+  v(
+    'SEC-AP-001/v3',
+    'approval-integrity',
+    P3,
+    "WITH src AS (SELECT id FROM orders WHERE status = 'new') UPDATE orders o SET status = 'paid' FROM src WHERE o.id = src.id",
+    'approval',
+  ),
+  v(
+    'SEC-AP-001/v4',
+    'approval-integrity',
+    P3,
+    "UPDATE orders SET status = 'x' WHERE id = 1 RETURNING old.status, new.status",
+    'approval',
+  ),
+  v(
+    'SEC-AP-001/v5',
+    'approval-integrity',
+    P3,
+    "BEGIN; UPDATE orders SET status = 'x' WHERE id = 1; COMMIT",
+    'approval',
+  ),
+  v(
+    'SEC-AP-010/v5',
+    'approval-integrity',
+    P3,
+    "UPDATE orders SET status = 'x' WHERE id = 1 AND pg_try_advisory_lock(1)",
+    'deny',
+  ),
+  // evil.orders is an auto-updatable view: the UPDATE writes customers.card.
+  v(
+    'SEC-AP-010/v7',
+    'approval-integrity',
+    P3,
+    "UPDATE evil.orders SET status = 'x' WHERE id = 1",
+    'deny',
+  ),
+  v(
+    'SEC-AP-007/v1',
+    'approval-integrity',
+    P3,
+    "PREPARE u3(int) AS UPDATE orders SET amount = 0 WHERE id = $1; EXECUTE u3(length(set_config('search_path', 'evil, public', false)))",
+    'deny',
+  ),
+  v(
+    'SEC-AP-010/v8',
+    'approval-integrity',
+    P3,
+    'COPY (UPDATE orders SET amount = 0 WHERE id = 1 RETURNING id) TO STDOUT',
+    'deny',
+    ['approval'],
+  ),
+  v('SEC-AU-001/v1', 'audit-integrity', P1, 'SET log_min_duration_statement = -1', 'deny'),
+  v(
+    'SEC-AU-001/v2',
+    'audit-integrity',
+    P4,
+    "SELECT pg_stat_reset_single_table_counters('orders'::regclass)",
+    'deny',
+  ),
+  v(
+    'SEC-DS-001/v1',
+    'resource-dos',
+    P1,
+    'SELECT count(*) FROM generate_series(1, 100000) a CROSS JOIN generate_series(1, 100000) b',
+    'error',
+  ),
+  v(
+    'SEC-DS-001/v2',
+    'resource-dos',
+    P1,
+    'WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r, LATERAL (SELECT count(*) FROM generate_series(1, 50000)) x) SELECT max(n) FROM r',
+    'error',
+  ),
+  // A holdable cursor is filled at commit, after PostgreSQL has stopped statement_timeout
+  // (verified: it ran on past it); only the gateway's own cancel stops it.
+  v(
+    'SEC-DS-001/v3',
+    'resource-dos',
+    P1,
+    'DECLARE c CURSOR WITH HOLD FOR SELECT count(*) FROM generate_series(1, 20000) a, generate_series(1, 50000) b',
+    'error',
+  ),
+  // filled by the COMMIT.
+  v(
+    'SEC-DS-001/v4',
+    'resource-dos',
+    P1,
+    'BEGIN; DECLARE c CURSOR WITH HOLD FOR SELECT count(*) FROM generate_series(1, 20000) a, generate_series(1, 50000) b; COMMIT',
+    'error',
+  ),
+  v(
+    'SEC-DS-004/v1',
+    'resource-dos',
+    P1,
+    'COPY (SELECT g FROM generate_series(1, 100000) g) TO STDOUT',
+    'error',
+  ),
+  // the FETCHes share the DECLARE's max_rows.
+  v(
+    'SEC-DS-004/v2',
+    'resource-dos',
+    P1,
+    'BEGIN; DECLARE c CURSOR FOR SELECT g FROM generate_series(1, 2000) g; FETCH 400 FROM c; FETCH 400 FROM c; COMMIT',
+    'error',
+  ),
+  v(
+    'SEC-DS-004/v3',
+    'resource-dos',
+    P1,
+    'PREPARE big AS SELECT g FROM generate_series(1, 100000) g; EXECUTE big',
+    'error',
+  ),
+  // The output function of regclass is the lookup g::regclass::text is (OID to name; verified).
+  v(
+    'SEC-IL-010/v5',
+    'catalog-info-leak',
+    P1,
+    'SELECT regclassout(g) FROM generate_series(16384, 16500) g',
+    'deny',
+  ),
+  // and its input function the lookup 'customers'::regclass is (name to OID; verified).
+  v('SEC-IL-010/v6', 'catalog-info-leak', P1, "SELECT regclassin('customers')::oid", 'deny'),
+  // A table's row type lists its columns (id, name, email, card) without reading a row: the
+  // catalog, for a table the agent may not read.
+  v('SEC-IL-010/v7', 'catalog-info-leak', P1, 'SELECT (NULL::customers).*', 'deny'),
 ];
