@@ -793,9 +793,8 @@ export class Walker {
   }
 
   /**
-   * A value of a reg* type (regclass, regrole, ...) is a catalog lookup of a name or OID,
-   * as to_regclass(x) does: reported as that function, so a policy sees the lookup.
-   * Also for PREPARE's parameter types.
+   * A type named in a cast, a column definition or a PREPARE parameter: a reg* type is a
+   * lookup (see regLookup), a type of the database's own a relation of kind "type".
    */
   typeName(typ: string[]): void {
     this.regLookup(typ);
@@ -820,6 +819,10 @@ export class Walker {
     this.out.addRelation(fact);
   }
 
+  /**
+   * A value of a reg* type (regclass, regrole, ...) is a catalog lookup of a name or OID,
+   * as to_regclass(x) does: reported as that function, so a policy sees the lookup.
+   */
   private regLookup(typ: string[]): void {
     const lookup = REG_TYPE_LOOKUP.get(typ[typ.length - 1] ?? '');
     if (lookup && (typ.length === 1 || typ[typ.length - 2] === 'pg_catalog'))
