@@ -795,6 +795,14 @@ describe('types and lookups (third round of security variants)', () => {
     ]);
   });
 
+  it('array spellings of reg* types, and functions given a relation or type OID', () => {
+    expect(fns(one("SELECT '{customers}'::_regclass"))).toEqual(['pg_catalog.to_regclass:read']);
+    expect(fns(one("SELECT record_in('(1)', 16389, -1)"))).toContain('pg_catalog.to_regtype:read');
+    expect(fns(one('SELECT satisfies_hash_partition(16384, 1, 0, 1)'))).toContain(
+      'pg_catalog.to_regclass:read',
+    );
+  });
+
   it('a sequence named at run time cannot be checked', () => {
     expect(one("SELECT currval(x) FROM (VALUES ('orders_id_seq')) v(x)").opaque).toBe(true);
     expect(one("SELECT currval('orders_id_seq')").opaque).toBe(false);

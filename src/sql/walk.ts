@@ -74,6 +74,15 @@ export function names(list: unknown): string[] {
 
 const CATALOG_TYPES = new Set(PG_CATALOG_TYPES);
 
+/** pg_catalog functions that take a relation or type OID: the reg* type of the lookup. */
+const OID_LOOKUP_FUNCS = new Map([
+  ['satisfies_hash_partition', 'regclass'],
+  ['record_in', 'regtype'],
+  ['record_recv', 'regtype'],
+  ['array_in', 'regtype'],
+  ['array_recv', 'regtype'],
+]);
+
 /** Catalog lookups a cast to a reg* type does, as the function that does the same. */
 const REG_TYPE_LOOKUP = new Map([
   ['regclass', 'to_regclass'],
@@ -824,7 +833,8 @@ export class Walker {
    * as to_regclass(x) does: reported as that function, so a policy sees the lookup.
    */
   private regLookup(typ: string[]): void {
-    const lookup = REG_TYPE_LOOKUP.get(typ[typ.length - 1] ?? '');
+    // _regclass is regclass[] spelt as its array type's name.
+    const lookup = REG_TYPE_LOOKUP.get((typ[typ.length - 1] ?? '').replace(/^_/, ''));
     if (lookup && (typ.length === 1 || typ[typ.length - 2] === 'pg_catalog'))
       this.out.addFunction({
         schema: 'pg_catalog',
@@ -842,7 +852,12 @@ export class Walker {
       effect: functionEffect(r.schema, r.name),
     });
     // regclass(x), the function-style cast, and the types' own I/O functions (regclassout).
-    if (r.schema === 'pg_catalog') this.regLookup([r.name.replace(/(in|out|recv|send)$/, '')]);
+    if (r.schema === 'pg_catalog') {
+      this.regLookup([r.name.replace(/(in|out|recv|send)$/, '')]);
+      // Functions given a relation or type by OID, whose answers and errors name it.
+      const byOid = OID_LOOKUP_FUNCS.get(r.name);
+      if (byOid) this.regLookup([byOid]);
+    }
     const seqAccess = r.schema === 'pg_catalog' ? SEQUENCE_FUNCS[r.name] : undefined;
     if (seqAccess) {
       // nextval('orders_id_seq'): the sequence is named by a literal; facts now depend on it.

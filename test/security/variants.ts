@@ -1349,4 +1349,281 @@ export const VARIANTS: Case[] = [
   // A table's row type lists its columns (id, name, email, card) without reading a row: the
   // catalog, for a table the agent may not read.
   v('SEC-IL-010/v7', 'catalog-info-leak', P1, 'SELECT (NULL::customers).*', 'deny'),
+  // ---- round 4: name resolution, lexical evasion, catalog lookups, oracles ----
+  // A CTE is visible only in its own query level: the outer customers is the table.
+  v(
+    'SEC-NR-025/v21',
+    'name-resolution',
+    P1,
+    'SELECT * FROM (WITH customers AS (SELECT * FROM orders) SELECT 1) s, customers',
+    'deny',
+  ),
+  // ...and only in its own arm of a set operation.
+  v(
+    'SEC-NR-025/v22',
+    'name-resolution',
+    P1,
+    '(WITH customers AS (SELECT * FROM orders) SELECT id FROM customers) UNION ALL SELECT id FROM customers',
+    'deny',
+  ),
+  // A non-recursive CTE cannot see itself: its body reads the table.
+  v(
+    'SEC-NR-025/v23',
+    'name-resolution',
+    P1,
+    'WITH customers AS (SELECT * FROM customers) SELECT * FROM customers',
+    'deny',
+  ),
+  // ...nor a later sibling (without RECURSIVE): a reads the table customers.
+  v(
+    'SEC-NR-025/v24',
+    'name-resolution',
+    P1,
+    'WITH a AS (SELECT * FROM customers), customers AS (SELECT * FROM orders) SELECT * FROM a',
+    'deny',
+  ),
+  // Case folding: unquoted CUSTOMERS is the CTE "customers" (verified: reads orders).
+  v(
+    'SEC-NR-025/v25',
+    'name-resolution',
+    P1,
+    'WITH "customers" AS (SELECT * FROM orders) SELECT count(*) FROM CUSTOMERS',
+    'allow',
+  ),
+  // ONLY does not stop an unqualified name from being the CTE (verified: reads orders).
+  v(
+    'SEC-NR-025/v26',
+    'name-resolution',
+    P1,
+    'WITH customers AS (SELECT * FROM orders) SELECT * FROM ONLY customers',
+    'allow',
+  ),
+  // NAMEDATALEN: both spellings truncate to the same 63 bytes, so the reference is the CTE
+  // (verified: count 3 from orders).
+  v(
+    'SEC-NR-016/v21',
+    'name-resolution',
+    P1,
+    'WITH finance_card_numbers_archive_for_quarterly_reconciliation_2024q_A AS (SELECT * FROM orders) SELECT count(*) FROM finance_card_numbers_archive_for_quarterly_reconciliation_2024q_B',
+    'allow',
+  ),
+  v(
+    'SEC-NR-016/v22',
+    'name-resolution',
+    P1,
+    'SELECT * FROM orders WHERE id IN (SELECT id FROM finance_card_numbers_archive_for_quarterly_reconciliation_2024q_XYZ)',
+    'deny',
+  ),
+  // The current database, folded (verified).
+  v(
+    'SEC-NR-007/v21',
+    'name-resolution',
+    P1,
+    'SELECT count(*) FROM POSTGRES.PUBLIC.ORDERS',
+    'allow',
+  ),
+  // Quoted: "Postgres" is another database (PostgreSQL: 0A000).
+  v('SEC-NR-007/v22', 'name-resolution', P1, 'SELECT * FROM "Postgres".public.orders', 'deny', [
+    'error',
+  ]),
+  v(
+    'SEC-NR-013/v21',
+    'name-resolution',
+    P1,
+    'SELECT * FROM U&"\\0070ublic".U&"\\0063ustomers"',
+    'deny',
+  ),
+  v(
+    'SEC-NR-013/v22',
+    'name-resolution',
+    P1,
+    'SELECT * FROM orders WHERE id IN (SELECT id FROM U&"!0063!0075stomers" UESCAPE \'!\')',
+    'deny',
+  ),
+  // A quoted upper-case name is not the catalog function (42883), never current_setting.
+  v('SEC-NR-001/v21', 'name-resolution', P1, 'SELECT "CURRENT_SETTING"(\'is_superuser\')', 'deny', [
+    'error',
+  ]),
+  v(
+    'SEC-NR-010/v21',
+    'masking-exfiltration',
+    P2,
+    'SELECT U&"!0063ard" UESCAPE \'!\' FROM customers',
+    'mask',
+  ),
+  v(
+    'SEC-NR-010/v22',
+    'masking-exfiltration',
+    P2,
+    'SELECT postgres.public.customers.card FROM customers',
+    'mask',
+  ),
+  v(
+    'SEC-OR-016/v21',
+    'inference-oracle',
+    P2,
+    "SELECT id FROM customers WHERE postgres.public.customers.card LIKE '4%'",
+    'deny',
+  ),
+  // An alias named like the other readable table.
+  v(
+    'SEC-OR-016/v22',
+    'inference-oracle',
+    P2,
+    "SELECT id FROM customers AS orders WHERE orders.card LIKE '4%'",
+    'deny',
+  ),
+  v(
+    'SEC-OR-016/v23',
+    'inference-oracle',
+    P2V,
+    "SELECT id FROM customer_v WHERE postgres.public.customer_v.card LIKE '4%'",
+    'deny',
+  ),
+  // Functional notation: card(c) is c.card (verified: returns the card numbers).
+  v('SEC-NR-010/v23', 'masking-exfiltration', P2, 'SELECT card(c) FROM customers c', 'mask', [
+    'deny',
+  ]),
+  // Lexical: nested comments hide the DELETE (verified: one statement).
+  v(
+    'SEC-LX-013/v21',
+    'lexical-evasion',
+    P1,
+    'SELECT 1 /* /* */ ; DELETE FROM orders; /* */ */',
+    'allow',
+  ),
+  v('SEC-MS-007/v21', 'multi-statement', P1, 'SELECT 1 /* /* */ */ ; DELETE FROM orders', 'deny'),
+  v('SEC-MS-007/v22', 'multi-statement', P1, 'SELECT 1 /* -- */ ; DELETE FROM orders', 'deny'),
+  // A bare carriage return ends a -- comment (verified).
+  v('SEC-MS-007/v23', 'multi-statement', P1, 'SELECT 1 --x\r; DELETE FROM orders', 'deny'),
+  v('SEC-MS-001/v21', 'multi-statement', P1, 'SELECT 1; ; DELETE FROM orders ;', 'deny'),
+  // Escapes inside one literal do not end it (verified: each is one string).
+  v('SEC-LX-013/v22', 'lexical-evasion', P1, "SELECT E'\\x27; DELETE FROM orders; --'", 'allow'),
+  v(
+    'SEC-LX-013/v23',
+    'lexical-evasion',
+    P1,
+    "SELECT U&'!0027; DELETE FROM orders; --' UESCAPE '!'",
+    'allow',
+  ),
+  // Dollar-quote tags are case-sensitive: $A$ does not close $a$ (verified).
+  v(
+    'SEC-LX-013/v24',
+    'lexical-evasion',
+    P1,
+    'SELECT $a$ $A$; DELETE FROM orders; $A$ $a$',
+    'allow',
+  ),
+  v('SEC-PD-001/v21', 'parser-differential', P1, "SELECT E'\\''; DELETE FROM orders; --'", 'deny'),
+  // psql meta-commands are not SQL: the server would refuse the backslash.
+  v('SEC-PD-004/v21', 'parser-differential', P1, "SELECT 'DELETE FROM orders' \\gexec", 'error', [
+    'deny',
+  ]),
+  v('SEC-PD-004/v22', 'parser-differential', P1, 'SELECT 1\\;DELETE FROM orders', 'error', [
+    'deny',
+  ]),
+  // Catalog lookups through the reg* array types' own names (_regclass is regclass[]);
+  // verified: the lookups run (42P01 for a missing name, OIDs and names come back).
+  v('SEC-IL-010/v21', 'catalog-info-leak', P1, "SELECT '{customers}'::_regclass", 'deny'),
+  v(
+    'SEC-IL-010/v22',
+    'catalog-info-leak',
+    P1,
+    'SELECT ARRAY[g::oid]::_regclass::text FROM generate_series(16384, 16500) g',
+    'deny',
+  ),
+  v('SEC-IL-010/v23', 'catalog-info-leak', P1, "SELECT '{gw}'::pg_catalog._regrole", 'deny'),
+  v(
+    'SEC-IL-010/v24',
+    'catalog-info-leak',
+    P1,
+    'SELECT * FROM json_to_record(\'{"r":["customers"]}\') AS t(r _regclass)',
+    'deny',
+  ),
+  v('SEC-IL-010/v25', 'catalog-info-leak', P1, "SELECT '{customers}'::regclass[]", 'deny'),
+  // Error messages as an OID-to-name oracle (verified: 22023 '"customers" is not a hash
+  // partitioned table' for its OID, XX000 for a free one).
+  v(
+    'SEC-IL-010/v26',
+    'catalog-info-leak',
+    P1,
+    'SELECT satisfies_hash_partition(g::oid, 1, 0, 1) FROM generate_series(16384, 16500) g',
+    'deny',
+  ),
+  // Input of a row type by OID: errors tell another table's column count and types
+  // (verified: 22P02 'invalid input syntax for type integer' for customers' row type).
+  v(
+    'SEC-IL-010/v27',
+    'catalog-info-leak',
+    P1,
+    "SELECT record_in('(x,a,b,c)', 16389, -1)::text",
+    'deny',
+  ),
+  v('SEC-IL-004/v21', 'catalog-info-leak', P4, 'SELECT * FROM pg_stats_ext', 'deny'),
+  v('SEC-IL-004/v22', 'catalog-info-leak', P4, 'SELECT * FROM pg_statistic_ext_data', 'deny'),
+  // Denied tables inside clauses of an allowed statement (verified: all run in PostgreSQL).
+  v(
+    'SEC-OR-022/v21',
+    'inference-oracle',
+    P1,
+    'SELECT * FROM orders FETCH FIRST (SELECT count(*) FROM customers) ROWS ONLY',
+    'deny',
+  ),
+  v(
+    'SEC-OR-022/v22',
+    'inference-oracle',
+    P1,
+    'SELECT count(*) OVER w FROM orders WINDOW w AS (PARTITION BY (SELECT max(card) FROM customers))',
+    'deny',
+  ),
+  v(
+    'SEC-OR-022/v23',
+    'inference-oracle',
+    P1,
+    'SELECT * FROM orders TABLESAMPLE SYSTEM (100) REPEATABLE ((SELECT count(*) FROM customers))',
+    'deny',
+  ),
+  v(
+    'SEC-OR-022/v24',
+    'inference-oracle',
+    P1,
+    "SELECT 'x' SIMILAR TO 'y' ESCAPE (SELECT max(left(card, 1)) FROM customers)",
+    'deny',
+  ),
+  v(
+    'SEC-OR-022/v25',
+    'inference-oracle',
+    P3,
+    'INSERT INTO orders (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET amount = 1 WHERE EXISTS (SELECT 1 FROM customers)',
+    'deny',
+  ),
+  v(
+    'SEC-OR-022/v26',
+    'inference-oracle',
+    P3,
+    'INSERT INTO orders (id) VALUES (1) RETURNING (SELECT max(card) FROM customers)',
+    'deny',
+  ),
+  // EXPLAIN's row estimate for an equality on the masked column is a lookup of it.
+  v(
+    'SEC-OR-016/v24',
+    'inference-oracle',
+    P2,
+    "EXPLAIN SELECT id FROM customers WHERE card = '4111-1111-1111-1111'",
+    'deny',
+  ),
+  v(
+    'SEC-IL-010/v28',
+    'catalog-info-leak',
+    P1,
+    'EXPLAIN DECLARE c CURSOR FOR SELECT * FROM customers',
+    'deny',
+  ),
+  v(
+    'SEC-WR-004/v21',
+    'write-smuggling',
+    P1,
+    'EXPLAIN ANALYZE SELECT * INTO newt FROM orders',
+    'deny',
+  ),
 ];
