@@ -6,10 +6,8 @@ import { FACTS_KEY } from '../sql/index.js';
 import type { StatementFacts } from '../sql/types.js';
 import type { DecisionRecord, SessionFacts } from '../policy/types.js';
 import type { StatementEventInput } from '../record/types.js';
-import { parseErrorFields } from '../wire/index.js';
 import type { SessionRecordingPort } from './context.js';
-import type { DecidedRun } from './batch.js';
-import { emptyFacts } from './batch.js';
+import { emptyFacts, type DecidedRun } from './batch.js';
 import type { StatementRun } from './items.js';
 
 export class SessionAudit {
@@ -74,13 +72,13 @@ export class SessionAudit {
       for (const r of runs) this.port.result(r.seq, { outcome: 'cancelled', duration_ms: 0 });
   }
 
-  /** A statement's ErrorResponse. */
-  failed(run: StatementRun | undefined, body: Buffer): void {
+  /** A statement's ErrorResponse, with its SQLSTATE. */
+  failed(run: StatementRun | undefined, sqlstate: string): void {
     this.errors++;
     if (!run || !this.port) return;
     this.port.result(run.seq, {
       outcome: 'error',
-      sqlstate: parseErrorFields(body).C ?? '',
+      sqlstate,
       duration_ms: performance.now() - run.started,
     });
   }

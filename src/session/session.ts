@@ -910,8 +910,8 @@ export class Session {
     const item = this.items[0] ?? this.openItem;
     this.copyIn = false;
     // FATAL or PANIC: the upstream ends the session and has said why.
-    const severity = parseErrorFields(body).V;
-    if (severity === 'FATAL' || severity === 'PANIC') this.upstreamFatal = true;
+    const fields = parseErrorFields(body);
+    if (fields.V === 'FATAL' || fields.V === 'PANIC') this.upstreamFatal = true;
     // PostgreSQL skips the rest of an extended group after its first error.
     const at = this.scanner.terminals - this.termBase;
     item.errAt ??= at;
@@ -931,7 +931,7 @@ export class Session {
     const run = item.runs.shift();
     this.spendRows(run);
     this.armRows();
-    this.audit.failed(run, body);
+    this.audit.failed(run, fields.C ?? '');
     return undefined;
   }
 

@@ -197,6 +197,46 @@ export function wholeRowFunction(name: string): boolean {
   return WHOLE_ROW.has(name);
 }
 
+/**
+ * A value of a reg* type (regclass, regrole, ...) is a catalog lookup of a name or OID, as
+ * to_regclass(x) does: the function a policy sees for it.
+ */
+const REG_TYPE_LOOKUP = new Map([
+  ['regclass', 'to_regclass'],
+  ['regcollation', 'to_regcollation'],
+  ['regconfig', 'regconfigin'],
+  ['regdictionary', 'regdictionaryin'],
+  ['regnamespace', 'to_regnamespace'],
+  ['regoper', 'to_regoper'],
+  ['regoperator', 'to_regoperator'],
+  ['regproc', 'to_regproc'],
+  ['regprocedure', 'to_regprocedure'],
+  ['regrole', 'to_regrole'],
+  ['regtype', 'to_regtype'],
+]);
+
+/** pg_catalog functions given a relation or type OID, whose answers and errors name it. */
+const OID_LOOKUP = new Map([
+  ['satisfies_hash_partition', 'to_regclass'],
+  ['record_in', 'to_regtype'],
+  ['record_recv', 'to_regtype'],
+  ['array_in', 'to_regtype'],
+  ['array_recv', 'to_regtype'],
+]);
+
+/** The lookup a value of pg_catalog type `name` does (_regclass: regclass[] by its array name). */
+export function typeLookup(name: string): string | undefined {
+  return REG_TYPE_LOOKUP.get(name.replace(/^_/, ''));
+}
+
+/**
+ * The lookup calling pg_catalog.`name` does: the function-style cast regclass(x), a reg*
+ * type's own I/O functions (regclassout), and the functions given an OID (record_in).
+ */
+export function functionLookup(name: string): string | undefined {
+  return OID_LOOKUP.get(name) ?? REG_TYPE_LOOKUP.get(name.replace(/(in|out|recv|send)$/, ''));
+}
+
 /** True when `name` is a pg_catalog function (any overload). */
 export function isCatalogFunction(name: string): boolean {
   return VOLATILITY.has(name);

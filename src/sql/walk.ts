@@ -1,7 +1,7 @@
 // Iterative walk of one parse tree: relations, columns and functions with their access and clause.
 import type { Access, Clause } from './types.js';
 import { Collector } from './collector.js';
-import { functionEffect, wholeRowFunction } from './functions.js';
+import { functionEffect, functionLookup, typeLookup, wholeRowFunction } from './functions.js';
 import { resolveFunction, resolveRelation } from './names.js';
 import { PG_CATALOG_TYPES } from './pg-catalog-data.js';
 import {
@@ -73,30 +73,6 @@ export function names(list: unknown): string[] {
 }
 
 const CATALOG_TYPES = new Set(PG_CATALOG_TYPES);
-
-/** pg_catalog functions that take a relation or type OID: the reg* type of the lookup. */
-const OID_LOOKUP_FUNCS = new Map([
-  ['satisfies_hash_partition', 'regclass'],
-  ['record_in', 'regtype'],
-  ['record_recv', 'regtype'],
-  ['array_in', 'regtype'],
-  ['array_recv', 'regtype'],
-]);
-
-/** Catalog lookups a cast to a reg* type does, as the function that does the same. */
-const REG_TYPE_LOOKUP = new Map([
-  ['regclass', 'to_regclass'],
-  ['regcollation', 'to_regcollation'],
-  ['regconfig', 'regconfigin'],
-  ['regdictionary', 'regdictionaryin'],
-  ['regnamespace', 'to_regnamespace'],
-  ['regoper', 'to_regoper'],
-  ['regoperator', 'to_regoperator'],
-  ['regproc', 'to_regproc'],
-  ['regprocedure', 'to_regprocedure'],
-  ['regrole', 'to_regrole'],
-  ['regtype', 'to_regtype'],
-]);
 
 export class Walker {
   private readonly stack: Task[] = [];
@@ -740,7 +716,7 @@ export class Walker {
       }
       const out: Origin[] = [];
       for (const it of items) out.push(...originsOf(it, col));
-      if (col !== '*' && wholeRowFunction(col)) {
+      if (wholeRowFunction(col)) {
         // t.f (s.t.f, d.s.t.f) is also PostgreSQL's notation for f(t) when t has no column
         // f: a function of the whole row (c.row_to_json reads every column of c).
         this.out.addFunction({
@@ -803,13 +779,13 @@ export class Walker {
 
   /**
    * A type named in a cast, a column definition or a PREPARE parameter: a reg* type is a
-   * lookup (see regLookup), a type of the database's own a relation of kind "type".
+   * lookup (see typeLookup), a type of the database's own a relation of kind "type".
    */
   typeName(typ: string[]): void {
-    this.regLookup(typ);
     const name = typ[typ.length - 1];
     if (!name) return;
     const schema = typ.length >= 2 ? typ[typ.length - 2] : undefined;
+    if (schema === undefined || schema === 'pg_catalog') this.lookup(typeLookup(name));
     if (schema === 'pg_catalog' || (schema === undefined && CATALOG_TYPES.has(name))) return;
     // A type of the database's own runs code the gateway cannot see (a domain's CHECK, a
     // cast function), and a table's row type shows the table's columns: reported as a
@@ -828,18 +804,13 @@ export class Walker {
     this.out.addRelation(fact);
   }
 
-  /**
-   * A value of a reg* type (regclass, regrole, ...) is a catalog lookup of a name or OID,
-   * as to_regclass(x) does: reported as that function, so a policy sees the lookup.
-   */
-  private regLookup(typ: string[]): void {
-    // _regclass is regclass[] spelt as its array type's name.
-    const lookup = REG_TYPE_LOOKUP.get((typ[typ.length - 1] ?? '').replace(/^_/, ''));
-    if (lookup && (typ.length === 1 || typ[typ.length - 2] === 'pg_catalog'))
+  /** A catalog lookup (see typeLookup), reported as the function that does the same. */
+  private lookup(fn: string | undefined): void {
+    if (fn)
       this.out.addFunction({
         schema: 'pg_catalog',
-        name: lookup,
-        effect: functionEffect('pg_catalog', lookup),
+        name: fn,
+        effect: functionEffect('pg_catalog', fn),
       });
   }
 
@@ -851,13 +822,7 @@ export class Walker {
       name: r.name,
       effect: functionEffect(r.schema, r.name),
     });
-    // regclass(x), the function-style cast, and the types' own I/O functions (regclassout).
-    if (r.schema === 'pg_catalog') {
-      this.regLookup([r.name.replace(/(in|out|recv|send)$/, '')]);
-      // Functions given a relation or type by OID, whose answers and errors name it.
-      const byOid = OID_LOOKUP_FUNCS.get(r.name);
-      if (byOid) this.regLookup([byOid]);
-    }
+    if (r.schema === 'pg_catalog') this.lookup(functionLookup(r.name));
     const seqAccess = r.schema === 'pg_catalog' ? SEQUENCE_FUNCS[r.name] : undefined;
     if (seqAccess) {
       // nextval('orders_id_seq'): the sequence is named by a literal; facts now depend on it.
