@@ -27,6 +27,7 @@ describe('pgjdbc through the gateway', () => {
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.params).toEqual([42, 'snow ☃']);
+    expect(out.typed).toEqual(['2.5', '0.25', '12.34']);
     expect(out.batch).toBe(50);
     expect(out.repeated).toEqual(['n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'n8']);
     expect(out.server_prepared).toBeGreaterThan(0);

@@ -1,19 +1,19 @@
 // Extended protocol: the messages up to a Sync (or Flush), decided as one. Either every
 // statement the group runs is allowed and its bytes go upstream as sent, or none runs.
 import { isUtf8 } from 'node:buffer';
-import { analyze } from '../sql/index.js';
+import { analyze, paramTypeFacts } from '../sql/index.js';
 import type { AnalyzeOptions, StatementFacts } from '../sql/types.js';
 import type { DecisionRecord, PolicyEngine, SessionFacts } from '../policy/types.js';
 import { ClientError, type ErrorFields, type Frame } from '../wire/index.js';
 import { rowBudget, type RowBudget } from './cursors.js';
 import { refusalFields, type DecisionPoint } from './decide.js';
 import { mayChangeSettings, settingsInDoubtError } from './parser-settings.js';
-import { executeOf, type BindParams, type SessionNames } from './statements.js';
+import { executeOf, withParamTypes, type BindParams, type SessionNames } from './statements.js';
 import { UNCERTAIN } from './name-table.js';
 
 /** A frontend message of the current group, waiting for its Sync or Flush. */
 export type Pending =
-  | { type: 'parse'; frame: Frame; name: string; sql: string }
+  | { type: 'parse'; frame: Frame; name: string; sql: string; types: number[] }
   | { type: 'bind'; frame: Frame; portal: string; statement: string; params: BindParams }
   | { type: 'execute'; frame: Frame; portal: string }
   | { type: 'close'; frame: Frame; kind: 'S' | 'P'; name: string }
@@ -91,14 +91,17 @@ export function decideBatch(batch: readonly Pending[], inDoubt: boolean, c: Batc
     switch (m.type) {
       case 'parse': {
         if (doubt) return refuse({ fields: settingsInDoubtError() });
-        if (!isUtf8(m.frame.body)) {
+        // The name and the text; the parameter type OIDs after them are binary.
+        const body = m.frame.body;
+        if (!isUtf8(body.subarray(0, body.length - 2 - 4 * m.types.length))) {
           return refuse({
             fields: { severity: 'ERROR', code: '22021', message: 'query text is not valid UTF-8' },
           });
         }
         // Drivers re-send the same Parse text for every execution (unnamed statements):
         // reuse the facts and decision when nothing they depend on has changed.
-        const hit = names.memo(m.sql, engine, inTxn);
+        const typed = paramTypeFacts(m.types);
+        const hit = typed ? undefined : names.memo(m.sql, engine, inTxn);
         if (hit) {
           names.prepared.stage(m.name, hit, i);
           break;
@@ -120,14 +123,15 @@ export function decideBatch(batch: readonly Pending[], inDoubt: boolean, c: Batc
         }
         // An empty query only yields EmptyQueryResponse: nothing to decide.
         const st = a.statements[0];
-        const facts = st ? names.effective(st) : emptyFacts();
-        if (facts === UNCERTAIN) return WAIT;
+        const effective = st ? names.effective(st) : emptyFacts();
+        if (effective === UNCERTAIN) return WAIT;
+        const facts = typed ? withParamTypes(effective, typed, m.types) : effective;
         const rec = st ? decisions.decide(facts, 'extended', null, 0, 1) : EMPTY_ALLOWED;
         if (rec.decision.kind !== 'allow')
           return refuse({ fields: refusalFields(rec), facts, rec });
         const prepared = { facts, decision: rec };
         names.prepared.stage(m.name, prepared, i);
-        names.remember(m.sql, prepared, engine, inTxn);
+        if (!typed) names.remember(m.sql, prepared, engine, inTxn);
         break;
       }
       case 'bind': {

@@ -358,7 +358,7 @@ export class Session {
       case F.Parse: {
         if (this.skipUntilSync) return;
         const p = parseParse(f.body);
-        this.batch.push({ type: 'parse', frame: f, name: p.name, sql: p.sql });
+        this.batch.push({ type: 'parse', frame: f, name: p.name, sql: p.sql, types: p.paramTypes });
         return;
       }
       case F.Bind: {

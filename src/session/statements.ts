@@ -26,6 +26,26 @@ function factsIdentity(f: StatementFacts): string {
 const executes = new WeakMap<StatementFacts, ExecuteOf>();
 export const executeOf = (facts: StatementFacts): ExecuteOf | undefined => executes.get(facts);
 
+/**
+ * A Parse's facts with what its declared parameter types add (see paramTypeFacts); the
+ * decision is cached under the types too.
+ */
+export function withParamTypes(
+  f: StatementFacts,
+  typed: { functions: StatementFacts['functions']; relations: StatementFacts['relations'] },
+  oids: readonly number[],
+): StatementFacts {
+  const merged: StatementFacts = {
+    ...f,
+    relations: [...f.relations, ...typed.relations],
+    functions: [...f.functions, ...typed.functions],
+    [FACTS_KEY]: `P${oids.join(',')}\u0000${factsIdentity(f)}`,
+  };
+  const of = executes.get(f);
+  if (of) executes.set(merged, of);
+  return merged;
+}
+
 export interface Prepared {
   facts: StatementFacts;
   decision: DecisionRecord;

@@ -1,5 +1,5 @@
 // Function catalogue: the effect of calling a function, from PostgreSQL's own volatility plus lists.
-import type { FunctionEffect } from './types.js';
+import type { FunctionEffect, FunctionFact, RelationFact } from './types.js';
 import { PG_CATALOG_FUNCTIONS } from './pg-catalog-data.js';
 
 const VOLATILITY = new Map<string, string>(Object.entries(PG_CATALOG_FUNCTIONS));
@@ -223,6 +223,65 @@ const OID_LOOKUP = new Map([
   ['array_in', 'to_regtype'],
   ['array_recv', 'to_regtype'],
 ]);
+
+/** The reg* types by their fixed OIDs (pg_type.dat), arrays included. */
+const REG_TYPE_OIDS = new Map([
+  [24, 'regproc'],
+  [1008, '_regproc'],
+  [2202, 'regprocedure'],
+  [2207, '_regprocedure'],
+  [2203, 'regoper'],
+  [2208, '_regoper'],
+  [2204, 'regoperator'],
+  [2209, '_regoperator'],
+  [2205, 'regclass'],
+  [2210, '_regclass'],
+  [2206, 'regtype'],
+  [2211, '_regtype'],
+  [3734, 'regconfig'],
+  [3735, '_regconfig'],
+  [3769, 'regdictionary'],
+  [3770, '_regdictionary'],
+  [4089, 'regnamespace'],
+  [4090, '_regnamespace'],
+  [4096, 'regrole'],
+  [4097, '_regrole'],
+  [4191, 'regcollation'],
+  [4192, '_regcollation'],
+]);
+
+/** Objects made by initdb (pg_catalog, information_schema) have OIDs below this. */
+const FIRST_NORMAL_OBJECT_ID = 16384;
+
+/**
+ * What the parameter types of a protocol Parse, given by OID, add to its statement's facts,
+ * as `PREPARE p(regclass)` would: a reg* type is its lookup function, and a type of the
+ * database's own (an OID from FirstNormalObjectId on: a domain's CHECK, a row type) a
+ * relation of kind "type", named by its OID since the gateway has no catalog to name it.
+ * Undefined when the types add nothing (0, unspecified, is what most drivers send).
+ */
+export function paramTypeFacts(
+  oids: readonly number[],
+): { functions: FunctionFact[]; relations: RelationFact[] } | undefined {
+  let out: { functions: FunctionFact[]; relations: RelationFact[] } | undefined;
+  for (const oid of oids) {
+    const reg = REG_TYPE_OIDS.get(oid);
+    if (reg === undefined && oid < FIRST_NORMAL_OBJECT_ID) continue;
+    out ??= { functions: [], relations: [] };
+    if (reg !== undefined) {
+      const fn = typeLookup(reg)!;
+      if (!out.functions.some((f) => f.name === fn))
+        out.functions.push({
+          schema: 'pg_catalog',
+          name: fn,
+          effect: functionEffect('pg_catalog', fn),
+        });
+    } else if (!out.relations.some((r) => r.name === String(oid))) {
+      out.relations.push({ schema: '', name: String(oid), kind: 'type', access: 'read' });
+    }
+  }
+  return out;
+}
 
 /** The lookup a value of pg_catalog type `name` does (_regclass: regclass[] by its array name). */
 export function typeLookup(name: string): string | undefined {

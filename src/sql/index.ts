@@ -3,7 +3,7 @@ export { analyze, clearSqlCache, sqlCacheStats, DEFAULT_MAX_BYTES, FACTS_KEY } f
 export { initSql } from './parse.js';
 export { fingerprint } from './fingerprint.js';
 export { scanKey, type ScanResult } from './cache-key.js';
-export { functionEffect } from './functions.js';
+export { functionEffect, paramTypeFacts } from './functions.js';
 export type {
   AnalyzeOptions,
   AnalyzedText,

@@ -55,6 +55,18 @@ public class JdbcSmoke {
         }
       }
 
+      // Typed parameters: pgjdbc declares float8 (701), float4 (700) and numeric (1700) in
+      // the Parse, OIDs whose bytes are not text.
+      try (PreparedStatement ps = c.prepareStatement("SELECT ?::text, ?::text, ?::text")) {
+        ps.setDouble(1, 2.5);
+        ps.setFloat(2, 0.25f);
+        ps.setBigDecimal(3, new java.math.BigDecimal("12.34"));
+        try (ResultSet rs = ps.executeQuery()) {
+          rs.next();
+          put("typed", List.of(rs.getString(1), rs.getString(2), rs.getString(3)));
+        }
+      }
+
       // A batch: many Parse/Bind/Execute, one Sync.
       try (PreparedStatement ps = c.prepareStatement("INSERT INTO items (id, name) VALUES (?, ?)")) {
         for (int i = 1; i <= 50; i++) {

@@ -11,7 +11,7 @@ import { regoEngine } from '../../src/policy/rego-engine.js';
 import type { Decision, PolicyEngine, PolicyInput } from '../../src/policy/types.js';
 import { readRegoSources } from '../../src/runtime/policy.js';
 import { gatewayClient, startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { RawClient, bind, execute, firstError, sync } from '../helpers/raw.js';
+import { RawClient, bind, execute, firstError, parse, sync } from '../helpers/raw.js';
 import {
   contextOf,
   loadCases,
@@ -463,6 +463,49 @@ describe('prepared statements across SQL and the protocol', () => {
       raw.destroy();
     }
     expect(await digest()).toBe(before);
+  });
+
+  it('SEC-PC-004 class: a Parse declaring a reg* or user-defined parameter type is decided as PREPARE r(regclass) is', async () => {
+    const raw = await rawSession('P1');
+    try {
+      // regclass (2205), regclass[] (2210), regrole (4096): PostgreSQL resolves the bound text
+      // as a name, so the answer (or the error) tells whether `customers` exists. A type of the
+      // database's own (OID 16384 on) may run a domain's CHECK. Each is refused at Parse.
+      for (const types of [[2205], [2210], [4096], [0, 16384 + 7]]) {
+        const sql = types.length === 1 ? 'SELECT $1::oid' : 'SELECT $1::int, $2::text';
+        const sentinel = `pc-parse-${types.join('-')}-${process.pid}`;
+        const from = server.log.length;
+        await raw.write(
+          Buffer.concat([
+            parse('', `${sql} -- ${sentinel}`, types),
+            bind('', '', types.length === 1 ? ['customers'] : ['1', 'x']),
+            execute(''),
+            sync(),
+          ]),
+        );
+        const err = firstError(await raw.until('Z'));
+        expect(err?.C, JSON.stringify(types)).toBe('42501');
+        expect(firstError(await raw.simple(`SELECT '${sentinel}-after'`))).toBeUndefined();
+        const entries = await server.log.waitFor(from, (e) =>
+          e.some((x) => x.text.includes(`${sentinel}-after`)),
+        );
+        expect(entries.filter((x) => x.text.includes(`-- ${sentinel}`))).toEqual([]);
+      }
+      // Built-in types change nothing: int4 (23) and unspecified (0) run as before.
+      await raw.write(
+        Buffer.concat([
+          parse('', 'SELECT id FROM orders WHERE id = $1 AND $2::text IS NOT NULL', [23, 0]),
+          bind('', '', ['1', 'x']),
+          execute(''),
+          sync(),
+        ]),
+      );
+      const ok = await raw.until('Z');
+      expect(firstError(ok)).toBeUndefined();
+      expect(ok.some((m) => m.type === 'D')).toBe(true);
+    } finally {
+      raw.destroy();
+    }
   });
 
   it('a SQL-PREPAREd allowed read runs through a protocol Bind', async () => {
