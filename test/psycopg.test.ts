@@ -35,6 +35,7 @@ describe('psycopg 3 through the gateway', () => {
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.params).toEqual([42, 'snow ☃']);
+    expect(out.typed).toEqual(['2.5', '12.34', '2026-01-02', '{"a": 1}', 2]);
     expect(out.executemany_count).toBe(10);
     expect(out.tx).toEqual(['committed', 'n2']);
     expect(out.prepared_on_server).toBeGreaterThan(0);

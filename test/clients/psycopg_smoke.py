@@ -2,11 +2,14 @@
 
 Usage: psycopg_smoke.py CONNINFO  (the token comes in PGPASSWORD)
 """
+import datetime
+import decimal
 import json
 import sys
 
 try:
     import psycopg
+    from psycopg.types.json import Jsonb
 except ImportError as e:  # the test turns this into a failure with a clear message
     print(json.dumps({"error": "psycopg not importable: %s" % e}))
     sys.exit(3)
@@ -16,6 +19,13 @@ with psycopg.connect(sys.argv[1], autocommit=True) as conn:
     with conn.cursor() as cur:
         cur.execute("SELECT %s::int + 1 AS n, %s::text AS s", (41, "snow ☃"))
         out["params"] = list(cur.fetchone())
+        # psycopg declares each parameter's type in the Parse: float8, numeric, timestamptz,
+        # jsonb and bytea OIDs are binary, not text.
+        cur.execute(
+            "SELECT %s::text, %s::text, %s::date::text, %s::text, length(%s)",
+            (2.5, decimal.Decimal("12.34"), datetime.datetime(2026, 1, 2, tzinfo=datetime.timezone.utc), Jsonb({"a": 1}), b"\x00\xff"),
+        )
+        out["typed"] = list(cur.fetchone())
 
         cur.executemany("INSERT INTO items (id, name) VALUES (%s, %s)", [(i, "n%d" % i) for i in range(1, 11)])
         cur.execute("SELECT count(*) FROM items")
