@@ -137,7 +137,13 @@ export function generate(seed: number): DiffCase {
       const param = r() < 0.25;
       const sql = param ? pick(WITH_PARAM) : r() < 0.06 ? COPY_IN : pick(PLAIN);
       if (r() < 0.85 || (parsed.size === 0 && r() < 0.9)) {
-        add(`Parse ${name || '-'} ${JSON.stringify(sql)}`, parse(name, sql, param ? [23] : []));
+        // Declared types as drivers send them: int4, unspecified, int8, numeric, float8 (the
+        // OIDs of the last two hold bytes that are not text).
+        const types = param ? [pick([23, 0, 20, 1700, 701])] : [];
+        add(
+          `Parse ${name || '-'} ${JSON.stringify(sql)} ${JSON.stringify(types)}`,
+          parse(name, sql, types),
+        );
         parsed.add(name);
       } else if (r() < 0.9 && parsed.size) name = pick([...parsed]);
       const portal = pick(['', '', 'p']);
