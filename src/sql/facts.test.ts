@@ -803,6 +803,27 @@ describe('types and lookups (third round of security variants)', () => {
     );
   });
 
+  it('type-OID input functions, oidvectortypes and aclitem (role names) are lookups', () => {
+    for (const sql of [
+      "SELECT enum_in('x', 16389)",
+      'SELECT domain_recv(NULL, 16389, -1)',
+      "SELECT range_in('x', 16389, -1)",
+      "SELECT multirange_in('{}', 16389, -1)",
+      "SELECT oidvectortypes('16384 16385')",
+    ])
+      expect(fns(one(sql)), sql).toContain('pg_catalog.to_regtype:read');
+    for (const sql of [
+      "SELECT 'agent=r/gw'::aclitem",
+      "SELECT '{agent=r/gw}'::aclitem[]",
+      "SELECT aclitemin('postgres=r/postgres')",
+    ])
+      expect(fns(one(sql)), sql).toContain('pg_catalog.to_regrole:read');
+    // Computing on OIDs names nothing.
+    expect(fns(one("SELECT oidvectorout('1 2'), 16384::oid::int8"))).toEqual([
+      'pg_catalog.oidvectorout:read',
+    ]);
+  });
+
   it('a sequence named at run time cannot be checked', () => {
     expect(one("SELECT currval(x) FROM (VALUES ('orders_id_seq')) v(x)").opaque).toBe(true);
     expect(one("SELECT currval('orders_id_seq')").opaque).toBe(false);

@@ -199,9 +199,11 @@ export function wholeRowFunction(name: string): boolean {
 
 /**
  * A value of a reg* type (regclass, regrole, ...) is a catalog lookup of a name or OID, as
- * to_regclass(x) does: the function a policy sees for it.
+ * to_regclass(x) does: the function a policy sees for it. aclitem's input looks up the role
+ * names it holds ('agent=r/gw'::aclitem fails for a role that does not exist).
  */
 const REG_TYPE_LOOKUP = new Map([
+  ['aclitem', 'to_regrole'],
   ['regclass', 'to_regclass'],
   ['regcollation', 'to_regcollation'],
   ['regconfig', 'regconfigin'],
@@ -215,17 +217,25 @@ const REG_TYPE_LOOKUP = new Map([
   ['regtype', 'to_regtype'],
 ]);
 
-/** pg_catalog functions given a relation or type OID, whose answers and errors name it. */
+/**
+ * pg_catalog functions given a relation or type OID, whose answers and errors name it:
+ * oidvectortypes lists type names, and the input functions of records, arrays, enums,
+ * domains and ranges look the type up (enum_in('x', 16389): 'invalid input value for enum
+ * customers').
+ */
 const OID_LOOKUP = new Map([
   ['satisfies_hash_partition', 'to_regclass'],
-  ['record_in', 'to_regtype'],
-  ['record_recv', 'to_regtype'],
-  ['array_in', 'to_regtype'],
-  ['array_recv', 'to_regtype'],
+  ['oidvectortypes', 'to_regtype'],
+  ...['record', 'array', 'enum', 'domain', 'range', 'multirange'].flatMap((t) => [
+    [`${t}_in`, 'to_regtype'] as const,
+    [`${t}_recv`, 'to_regtype'] as const,
+  ]),
 ]);
 
-/** The reg* types by their fixed OIDs (pg_type.dat), arrays included. */
+/** The reg* types and aclitem by their fixed OIDs (pg_type.dat), arrays included. */
 const REG_TYPE_OIDS = new Map([
+  [1033, 'aclitem'],
+  [1034, '_aclitem'],
   [24, 'regproc'],
   [1008, '_regproc'],
   [2202, 'regprocedure'],
