@@ -97,7 +97,9 @@ export class Gateway {
       embedded: this.opts.embedded,
     });
     const { listen, admin } = this.snapshot;
-    this.server = createServer({ pauseOnConnect: false }, (sock: Socket) => {
+    // allowHalfOpen: a client that half-closes after its last Query still gets the answer, as
+    // from PostgreSQL (the session closes once in-flight work is answered).
+    this.server = createServer({ pauseOnConnect: false, allowHalfOpen: true }, (sock: Socket) => {
       acceptClient(this.context, sock, this.snapshot.listen.maxClients).catch((err) => {
         log.error('client setup failed', { err });
         sock.destroy();

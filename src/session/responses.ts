@@ -43,6 +43,36 @@ const TERMINAL = typeSet([
   B.PortalSuspended,
 ]);
 
+/**
+ * Every message a backend may send once logged in. Anything else (FunctionCallResponse to a
+ * FunctionCall the gateway never forwards, NegotiateProtocolVersion, an unknown type) is a
+ * protocol violation: the session closes rather than relay what it cannot judge.
+ */
+const KNOWN = typeSet([
+  B.ParseComplete,
+  B.BindComplete,
+  B.CloseComplete,
+  B.NotificationResponse,
+  B.CommandComplete,
+  B.CopyDone,
+  B.DataRow,
+  B.CopyData,
+  B.ErrorResponse,
+  B.CopyInResponse,
+  B.CopyOutResponse,
+  B.EmptyQueryResponse,
+  B.BackendKeyData,
+  B.NoticeResponse,
+  B.NoData,
+  B.Authentication,
+  B.ParameterStatus,
+  B.PortalSuspended,
+  B.RowDescription,
+  B.ParameterDescription,
+  B.CopyBothResponse,
+  B.ReadyForQuery,
+]);
+
 /** Largest watched message buffered whole (an ErrorResponse can carry a long message). */
 const MAX_WATCHED = 1024 * 1024;
 
@@ -96,6 +126,11 @@ export class ResponseScanner {
   }
   /** A header or watched message split across chunks. */
   private partial: Buffer | undefined;
+  /**
+   * The client has the start of a message whose rest has not been sent: nothing else may be
+   * written to it (an error would be read as the rest of that message).
+   */
+  midMessage = false;
 
   constructor(private readonly handler: ResponseHandler) {}
 
@@ -125,10 +160,16 @@ export class ResponseScanner {
       }
       const type = buf[pos];
       const mlen = buf.readInt32BE(pos + 1);
-      if (mlen < 4) {
-        this.handler.onViolation(`invalid backend message length ${mlen}`);
-        return;
-      }
+      if (mlen < 4)
+        return this.violation(buf, out, runStart, pos, `invalid backend message length ${mlen}`);
+      if (KNOWN[type] === 0)
+        return this.violation(
+          buf,
+          out,
+          runStart,
+          pos,
+          `unexpected backend message type 0x${type.toString(16)}`,
+        );
       const total = mlen + 1;
       if (WATCHED[type] === 0) {
         this.terminals += TERMINAL[type];
@@ -155,10 +196,14 @@ export class ResponseScanner {
         }
         continue;
       }
-      if (mlen > MAX_WATCHED) {
-        this.handler.onViolation(`backend message ${String.fromCharCode(type)} too long`);
-        return;
-      }
+      if (mlen > MAX_WATCHED)
+        return this.violation(
+          buf,
+          out,
+          runStart,
+          pos,
+          `backend message ${String.fromCharCode(type)} too long`,
+        );
       if (pos + total > len) {
         if (pos > runStart) out.push(buf.subarray(runStart, pos));
         this.partial = Buffer.from(buf.subarray(pos));
@@ -166,7 +211,19 @@ export class ResponseScanner {
         break;
       }
       this.terminals += TERMINAL[type];
-      const r = this.handler.onMessage(type, buf.subarray(pos + 5, pos + total));
+      let r: Buffer | null | undefined;
+      try {
+        r = this.handler.onMessage(type, buf.subarray(pos + 5, pos + total));
+      } catch {
+        // A body that does not parse (an unterminated string, a short field).
+        return this.violation(
+          buf,
+          out,
+          runStart,
+          pos,
+          `malformed backend message ${String.fromCharCode(type)}`,
+        );
+      }
       if (r !== undefined) {
         if (pos > runStart) out.push(buf.subarray(runStart, pos));
         if (r !== null) out.push(r);
@@ -182,5 +239,24 @@ export class ResponseScanner {
     if (runStart < len && pos > runStart)
       out.push(runStart === 0 && pos >= len ? buf : buf.subarray(runStart, Math.min(pos, len)));
     if (out.length) this.handler.emit(out);
+    this.midMessage = this.skip > 0 && !this.skipDrop;
+  }
+
+  /**
+   * The upstream broke the protocol at `pos`: the whole messages before it still reach the
+   * client (so it is left at a message boundary), nothing from `pos` on does.
+   */
+  private violation(
+    buf: Buffer,
+    out: Buffer[],
+    runStart: number,
+    pos: number,
+    reason: string,
+  ): void {
+    this.halted = true;
+    if (pos > runStart) out.push(buf.subarray(runStart, pos));
+    if (out.length) this.handler.emit(out);
+    this.midMessage = false;
+    this.handler.onViolation(reason);
   }
 }

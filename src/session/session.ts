@@ -138,6 +138,8 @@ export class Session {
   private closed = false;
   private draining = false;
   private clientPaused = false;
+  /** The client half-closed (FIN): nothing more will come from it. */
+  private clientEnded = false;
   private upstreamPaused = false;
   private messageTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
@@ -151,11 +153,16 @@ export class Session {
   private readonly scanner = new ResponseScanner({
     onMessage: (t, b) => this.onBackendMessage(t, b),
     emit: (chunks) => this.emitToClient(chunks),
-    onViolation: () => this.upstreamGone(),
+    onViolation: (reason) => {
+      this.log.warn('upstream broke the protocol', { reason });
+      this.upstreamGone();
+    },
   });
   private readonly client: Socket;
   private readonly upstream: Socket;
   private readonly upstreamKey: { pid: number; secret: Buffer };
+  /** Who the gateway's credential logged in as upstream (its ParameterStatus at login). */
+  private readonly loginIdentity: { superuser: boolean; authorization: string | undefined };
   private endReason = 'client_disconnect';
   private readonly log;
 
@@ -171,6 +178,10 @@ export class Session {
     this.upstream = up.socket;
     this.status = up.status;
     this.upstreamKey = { pid: up.pid, secret: up.secret };
+    this.loginIdentity = {
+      superuser: up.parameters.get('is_superuser') === 'on',
+      authorization: up.parameters.get('session_authorization'),
+    };
     this.reader = new FrameReader(s.limits.maxMessageBytes);
     this.facts = {
       id: this.id,
@@ -206,10 +217,13 @@ export class Session {
     client.on('data', (c: Buffer) => this.onClientData(c));
     client.on('drain', () => this.resumeUpstream());
     client.on('error', () => this.close());
+    client.on('end', () => this.onClientEnd());
     client.on('close', () => this.close());
     const scanner = this.scanner;
     upstream.on('data', (c: Buffer) => {
-      if (!this.closed) scanner.push(c);
+      if (this.closed) return;
+      scanner.push(c);
+      if (this.clientEnded) this.closeWhenAnswered();
     });
     upstream.on('drain', () => this.resumeClient());
     upstream.on('error', () => this.upstreamGone());
@@ -232,6 +246,23 @@ export class Session {
 
   idle(): boolean {
     return this.items.length === 0 && this.batch.length === 0 && !this.busy && !this.copyIn;
+  }
+
+  /**
+   * The client half-closed: what it sent is still answered (PostgreSQL reads and runs every
+   * whole message before it sees the end), then the session closes. A COPY FROM STDIN can
+   * get no more data, and a group with no Sync no more messages: those end it now.
+   */
+  private onClientEnd(): void {
+    if (this.closed) return;
+    this.clientEnded = true;
+    if (this.copyIn) return this.close();
+    this.closeWhenAnswered();
+  }
+
+  private closeWhenAnswered(): void {
+    if (this.items.length === 0 && !this.busy && !this.deferred && !this.reader.hasFrame())
+      this.close();
   }
 
   /** Graceful shutdown: close now when idle, else after the in-flight work completes. */
@@ -314,7 +345,8 @@ export class Session {
     } finally {
       this.flushOut();
     }
-    this.armMessageTimer();
+    if (this.clientEnded) this.closeWhenAnswered();
+    else this.armMessageTimer();
   }
 
   private flushOut(): void {
@@ -956,7 +988,7 @@ export class Session {
   private onParameterStatus(body: Buffer): null | undefined {
     const p = parseParameterStatus(body);
     // The parser assumes these; a session where they change is closed (fail closed).
-    if (!safeParameterStatus(p.name, p.value)) {
+    if (!safeParameterStatus(p.name, p.value) || this.escalated(p.name, p.value)) {
       setImmediate(() =>
         this.fatal(
           ClientError.unsafeSetting(`the session setting ${p.name} changed to an unsafe value`),
@@ -965,6 +997,18 @@ export class Session {
       return null;
     }
     return undefined;
+  }
+
+  /**
+   * The upstream session became a superuser, or another user, that the gateway's credential
+   * did not log in as (SET ROLE to a superuser role, or an upstream that lies): the policy
+   * decided this session for the identity it logged in with.
+   */
+  private escalated(name: string, value: string): boolean {
+    if (this.loginIdentity.superuser) return false;
+    if (name === 'is_superuser') return value === 'on';
+    if (name === 'session_authorization') return value !== this.loginIdentity.authorization;
+    return false;
   }
 
   /** A COPY FROM STDIN starts reading (or its data all came early). */
@@ -1098,7 +1142,10 @@ export class Session {
   /** Send a fatal error to the client and close both sides. */
   fatal(f: ErrorFields): void {
     if (this.closed) return;
-    this.client.end(toWire(f));
+    // In the middle of a relayed message an error would be read as the rest of it: the
+    // connection just ends.
+    if (this.scanner.midMessage) this.client.end();
+    else this.client.end(toWire(f));
     this.close();
   }
 

@@ -42,6 +42,13 @@ export class FrameReader {
     return this.buf.length;
   }
 
+  /** A whole frame is buffered (next() would return one or throw). */
+  hasFrame(): boolean {
+    const head = this.typed ? 5 : 4;
+    if (this.buf.length < head) return false;
+    return this.buf.length >= this.buf.readInt32BE(this.typed ? 1 : 0) + (this.typed ? 1 : 0);
+  }
+
   /** Type byte of the next (possibly incomplete) typed message, if one has begun. */
   peekType(): number | undefined {
     return this.typed && this.buf.length > 0 ? this.buf[0] : undefined;
