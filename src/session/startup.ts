@@ -58,6 +58,8 @@ export function runStartup(ctx: GatewayContext, raw: Socket): Promise<Authentica
   return new Promise((resolve) => {
     let socket: Socket = raw;
     let tls = false;
+    let sslAsked = false;
+    let gssAsked = false;
     let done = false;
     let phase: 'startup' | 'password' = 'startup';
     let startup: StartupDecision | undefined;
@@ -111,19 +113,21 @@ export function runStartup(ctx: GatewayContext, raw: Socket): Promise<Authentica
       switch (pkt.kind) {
         case 'ssl': {
           const secure = ctx.tls();
-          if (tls || !secure) {
-            // A second SSLRequest inside TLS is a protocol violation; without a certificate we say no.
-            if (tls)
-              return fail(ClientError.protocolViolation('SSLRequest inside an encrypted session'));
-            socket.write(SSL_NO);
-            return;
-          }
-          // Plaintext bytes pipelined behind SSLRequest would be read as if encrypted (CVE-2021-23214).
+          // A second SSLRequest (inside TLS, or after an 'N') is a protocol violation.
+          if (tls)
+            return fail(ClientError.protocolViolation('SSLRequest inside an encrypted session'));
+          if (sslAsked) return fail(ClientError.protocolViolation('SSLRequest sent twice'));
+          sslAsked = true;
+          // Bytes pipelined behind SSLRequest were sent before the answer was read: with TLS
+          // they would be read as if encrypted (CVE-2021-23214); PostgreSQL refuses them
+          // after an 'N' too.
+          if (!secure) socket.write(SSL_NO);
           if (reader.pending > 0) {
             return fail(
               ClientError.protocolViolation('received unencrypted data after SSL request'),
             );
           }
+          if (!secure) return;
           socket.removeListener('data', onData);
           socket.write(SSL_YES);
           const t = new TLSSocket(socket, {
@@ -140,12 +144,17 @@ export function runStartup(ctx: GatewayContext, raw: Socket): Promise<Authentica
           return;
         }
         case 'gssenc':
+          if (tls)
+            return fail(ClientError.protocolViolation('GSSENCRequest inside an encrypted session'));
+          if (gssAsked) return fail(ClientError.protocolViolation('GSSENCRequest sent twice'));
+          gssAsked = true;
+          // As PostgreSQL: the answer, then no bytes may have come before it was read.
+          socket.write(SSL_NO);
           if (reader.pending > 0) {
             return fail(
               ClientError.protocolViolation('received unencrypted data after GSSENC request'),
             );
           }
-          socket.write(SSL_NO);
           return;
         case 'cancel':
           ctx.cancels.cancel(clientAddr, pkt.pid, pkt.secret);
@@ -163,8 +172,14 @@ export function runStartup(ctx: GatewayContext, raw: Socket): Promise<Authentica
             );
           }
           if (settings.bindClientCertToUser && tls) {
-            const cert = (socket as TLSSocket).getPeerCertificate?.();
+            const t = socket as TLSSocket;
+            const cert = t.getPeerCertificate?.();
             const cn = cert && typeof cert.subject?.CN === 'string' ? cert.subject.CN : undefined;
+            // A certificate the configured CA did not issue names nobody: its CN is whatever
+            // its maker wrote.
+            if (cert && Object.keys(cert).length > 0 && !t.authorized) {
+              return fail(ClientError.connectRefused('the client certificate is not trusted'));
+            }
             if (cn !== undefined && cn !== verdict.user) {
               return fail(
                 ClientError.connectRefused('the client certificate does not match the user'),
@@ -222,6 +237,8 @@ export function runStartup(ctx: GatewayContext, raw: Socket): Promise<Authentica
 
     socket.on('data', onData);
     socket.on('error', () => finish(undefined));
+    // The client stopped sending (the listener allows half-open sockets for sessions).
+    socket.on('end', () => finish(undefined));
     socket.on('close', () => finish(undefined));
   });
 }
