@@ -32,6 +32,15 @@ describe('upstream auth state machine', () => {
     });
   });
 
+  it('sends a cleartext password only over an encrypted connection', () => {
+    const plain = createUpstreamAuth({ user: 'svc', password: 'pw', encrypted: false });
+    expect(codeOf(() => plain.handle(3, none))).toBe('unsupported');
+    const md5 = createUpstreamAuth({ user: 'svc', password: 'pw', encrypted: false });
+    expect(md5.handle(5, Uint8Array.from([1, 2, 3, 4])).kind).toBe('password');
+    const tls = createUpstreamAuth({ user: 'svc', password: 'pw', encrypted: true });
+    expect(tls.handle(3, none)).toEqual({ kind: 'password', password: 'pw' });
+  });
+
   it('refuses methods that are not allowed (downgrade protection)', () => {
     const opts = { user: 'svc', password: 'pw', allow: ['scram-sha-256' as const] };
     expect(codeOf(() => createUpstreamAuth(opts).handle(3, none))).toBe('unsupported');

@@ -12,6 +12,12 @@ export interface UpstreamAuthOptions extends ScramLimits {
   password: string;
   /** Methods the gateway accepts from the upstream. Default: all four, as libpq. */
   allow?: UpstreamAuthMethod[];
+  /**
+   * The connection is encrypted (TLS). Unlike libpq, a cleartext password is sent only
+   * then: the credential is what the gateway exists to keep, and an upstream (or whoever
+   * sits on the path) that asks for it in clear over plain TCP would get it. Default true.
+   */
+  encrypted?: boolean;
 }
 
 /** What to send next. `password`, `sasl-initial` and `sasl-response` are 'p' messages. */
@@ -70,6 +76,12 @@ export function createUpstreamAuth(opts: UpstreamAuthOptions): UpstreamAuth {
           return { kind: 'done' };
         case AUTH_CLEARTEXT:
           need('password');
+          if (opts.encrypted === false) {
+            throw new AuthError(
+              'unsupported',
+              'upstream asked for a cleartext password over an unencrypted connection (set tls on the target, or use scram-sha-256)',
+            );
+          }
           if (challenged) throw new AuthError('state', 'second password challenge');
           challenged = true;
           return { kind: 'password', password: opts.password };

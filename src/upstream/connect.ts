@@ -98,7 +98,11 @@ export async function connectUpstream(
   const socket = await openSocket(t);
   return new Promise((resolve, reject) => {
     const reader = new FrameReader(MAX_UPSTREAM_STARTUP_MESSAGE);
-    const auth = createUpstreamAuth({ user: t.user, password: t.password });
+    const auth = createUpstreamAuth({
+      user: t.user,
+      password: t.password,
+      encrypted: t.tls !== 'disable',
+    });
     const parameterFrames: Buffer[] = [];
     const parameters = new Map<string, string>();
     let pid = 0;
