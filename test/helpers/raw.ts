@@ -70,6 +70,30 @@ export const flush = (): Buffer => msg('H');
 export const terminate = (): Buffer => msg('X');
 export const copyData = (data: string | Buffer): Buffer =>
   msg('d', typeof data === 'string' ? Buffer.from(data) : data);
+export const copyDone = (): Buffer => msg('c');
+export const copyFail = (reason: string): Buffer => msg('f', cstr(reason));
+export const close = (kind: 'S' | 'P', name: string): Buffer =>
+  msg('C', Buffer.from(kind), cstr(name));
+/** Bind with explicit parameter formats, raw parameter values and result formats. */
+export function bindRaw(
+  portal: string,
+  statement: string,
+  paramFormats: number[],
+  params: (Buffer | null)[],
+  resultFormats: number[],
+): Buffer {
+  return msg(
+    'B',
+    cstr(portal),
+    cstr(statement),
+    i16(paramFormats.length),
+    ...paramFormats.map(i16),
+    i16(params.length),
+    ...params.map((p) => (p === null ? i32(-1) : Buffer.concat([i32(p.length), p]))),
+    i16(resultFormats.length),
+    ...resultFormats.map(i16),
+  );
+}
 /** FunctionCall: function OID with text arguments, text result. */
 export function functionCall(oid: number, args: string[]): Buffer {
   return msg(
