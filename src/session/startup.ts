@@ -177,7 +177,7 @@ export function runStartup(ctx: GatewayContext, raw: Socket): Promise<Authentica
             const cn = cert && typeof cert.subject?.CN === 'string' ? cert.subject.CN : undefined;
             // A certificate the configured CA did not issue names nobody: its CN is whatever
             // its maker wrote.
-            if (cert && Object.keys(cert).length > 0 && !t.authorized) {
+            if (cert && Object.keys(cert).length > 0 && !peerVerified(t)) {
               return fail(ClientError.connectRefused('the client certificate is not trusted'));
             }
             if (cn !== undefined && cn !== verdict.user) {
@@ -241,4 +241,16 @@ export function runStartup(ctx: GatewayContext, raw: Socket): Promise<Authentica
     socket.on('end', () => finish(undefined));
     socket.on('close', () => finish(undefined));
   });
+}
+
+/**
+ * Whether the client's certificate verified against the listener's CA. Node sets
+ * `authorized` only on sockets a tls.Server made; this one was made after SSLRequest, so
+ * the handshake's own verification result is read from its handle (as tls.Server does).
+ * Where that is not available, the certificate counts as unverified (fail closed).
+ */
+function peerVerified(t: TLSSocket): boolean {
+  if (t.authorized) return true;
+  const h = (t as unknown as { _handle?: { verifyError?: () => Error | null } })._handle;
+  return typeof h?.verifyError === 'function' && h.verifyError() === null;
 }
