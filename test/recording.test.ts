@@ -36,6 +36,10 @@ import { run } from './helpers/spawn.js';
 
 const DB = 'recording_e2e';
 const SECRET_VALUE = 'returned-value-never-recorded-7f3a';
+const ADMIN_TOKEN = 'audit-reader-token-0c41';
+/** GET an admin route with the admin token. */
+const adminGet = (url: string): Promise<Response> =>
+  fetch(url, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
 
 beforeAll(async () => {
   await freshDatabase(
@@ -49,7 +53,12 @@ beforeAll(async () => {
 /** A gateway with a recorder built as `portcullis start` builds it (buildRecorder). */
 async function recordingGateway(recording: RecordingConfig, base: string) {
   const recorder = (await buildRecorder(recording, base, '.data'))!;
-  const config: Partial<GatewayConfig> = { policy: { files: ['policies.rego'] }, recording };
+  // The admin API listens on every address, so its recording routes need the token.
+  const config: Partial<GatewayConfig> = {
+    policy: { files: ['policies.rego'] },
+    recording,
+    admin: { host: '0.0.0.0', port: 0, token: { value: ADMIN_TOKEN } },
+  };
   const g = await startTestGateway(DB, config, {
     recorder,
     mountAdmin: (app, gw) => mountRoutes(app, gw, config as GatewayConfig, base),
@@ -113,15 +122,15 @@ describe('recording with a file sink', () => {
     type Summary = { session_id: string; sub: string; statements: number; ended_at?: string };
     let sessions: Summary[] = [];
     await until('the session to end in the recording', async () => {
-      const r = await fetch(`${base_}/sessions?identity=rec-agent`);
+      const r = await adminGet(`${base_}/sessions?identity=rec-agent`);
       sessions = ((await r.json()) as { sessions: Summary[] }).sessions;
       return sessions.length === 1 && Boolean(sessions[0].ended_at);
     });
     expect(sessions[0]).toMatchObject({ sub: 'rec-agent', statements: 4 });
     sessionId = sessions[0].session_id;
-    const denied = await fetch(`${base_}/sessions?decision=deny&identity=rec-agent`);
+    const denied = await adminGet(`${base_}/sessions?decision=deny&identity=rec-agent`);
     expect(((await denied.json()) as { sessions: Summary[] }).sessions).toHaveLength(1);
-    const one = await fetch(`${base_}/sessions/${sessionId}`);
+    const one = await adminGet(`${base_}/sessions/${sessionId}`);
     expect(one.status).toBe(200);
     const body = (await one.json()) as {
       timeline: {
@@ -141,7 +150,22 @@ describe('recording with a file sink', () => {
       // Refused at Parse, before its Bind was read: no parameters.
       ['SELECT * FROM pg_authid WHERE rolname = $1', 'deny', null, null],
     ]);
-    expect((await fetch(`${base_}/sessions/no-such-session`)).status).toBe(404);
+    expect((await adminGet(`${base_}/sessions/no-such-session`)).status).toBe(404);
+    // Without the token, or with another, nothing recorded is shown.
+    for (const headers of [{}, { authorization: 'Bearer not-the-token' }]) {
+      for (const path of ['/sessions', `/sessions/${sessionId}`]) {
+        const r = await fetch(`${base_}${path}`, { headers });
+        expect(r.status, path).toBe(401);
+        expect(await r.text()).not.toContain('rec-agent');
+      }
+      const ex = await fetch(`${base_}/explain`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ sql: 'SELECT 1' }),
+      });
+      expect(ex.status).toBe(401);
+    }
+    expect((await fetch(`${base_}/healthz`)).status).toBe(200);
     // A reload is audited on the gateway's own chain.
     expect(await g.gw.reload()).toBe(true);
   });
@@ -408,7 +432,7 @@ describe('recording to an S3 sink', () => {
       await c.end();
       let id = '';
       await until('the session to end', async () => {
-        const r = await fetch(`http://127.0.0.1:${g.adminPort}/sessions?identity=s3-agent`);
+        const r = await adminGet(`http://127.0.0.1:${g.adminPort}/sessions?identity=s3-agent`);
         const s = ((await r.json()) as { sessions: { session_id: string; ended_at?: string }[] })
           .sessions;
         id = s[0]?.session_id ?? '';

@@ -24,9 +24,16 @@ export interface ListenConfig {
 }
 
 export interface AdminConfig {
+  /** Default 127.0.0.1. */
   host?: string;
   /** Admin HTTP port (0 picks a free one). Default 9187. */
   port?: number;
+  /**
+   * Bearer token for the routes that show recorded statements and run the policy
+   * (`GET /sessions`, `GET /sessions/:id`, `POST /explain`). Without one they answer only
+   * when the admin host is loopback. Health and metrics need no token.
+   */
+  token?: SecretRef;
 }
 
 export interface UpstreamTargetConfig {

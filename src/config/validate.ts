@@ -46,7 +46,7 @@ const SCHEMA: Spec = {
         maxClients: 'number',
       },
     },
-    admin: { object: { host: 'string', port: 'number' } },
+    admin: { object: { host: 'string', port: 'number', token: secret } },
     upstream: {
       object: {
         targets: { record: target },

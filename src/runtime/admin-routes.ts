@@ -2,6 +2,7 @@
 import type { Hono } from 'hono';
 import type { GatewayConfig } from '../config/index.js';
 import { explain } from '../policy/explain.js';
+import { guard } from '../admin/guard.js';
 import { sessionsRoutes } from '../admin/sessions.js';
 import { createReader } from '../record/read.js';
 import { resolveSources } from '../record/sources.js';
@@ -9,6 +10,8 @@ import type { Gateway } from './gateway.js';
 import { explainInputs } from './explain-input.js';
 
 export function mountRoutes(app: Hono, gw: Gateway, config: GatewayConfig, baseDir: string): void {
+  const access = guard({ host: gw.snapshot.admin.host, token: () => gw.snapshot.admin.token });
+  for (const path of ['/sessions', '/sessions/*', '/explain']) app.use(path, access);
   if (config.recording?.enabled !== false) {
     const sources = resolveSources({}, { config: config as never, baseDir });
     app.route('/', sessionsRoutes(createReader(sources)));

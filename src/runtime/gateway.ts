@@ -144,11 +144,17 @@ export class Gateway {
       const baseDir = file ? dirname(file) : this.opts.baseDir;
       const next = await buildSnapshot(config, { baseDir, embedded: this.opts.embedded });
       const prev = this.snapshot.policy.version;
-      const { listen, admin } = this.snapshot;
+      const { listen } = this.snapshot;
+      // The admin token applies at once; the sockets stay bound.
+      const admin = { ...this.snapshot.admin, token: next.admin.token };
       // Sockets stay bound: say so rather than let an edited address look applied.
       for (const [key, was, now] of [
         ['listen', listen, next.listen],
-        ['admin', admin, next.admin],
+        [
+          'admin',
+          { host: admin.host, port: admin.port },
+          { host: next.admin.host, port: next.admin.port },
+        ],
       ] as const)
         if (JSON.stringify(was) !== JSON.stringify(now))
           log.warn(`${key} changes take effect at the next start`, {

@@ -27,7 +27,8 @@ export interface Snapshot {
   routes: Map<string, string>;
   select?: (ctx: { database: string; identity: Identity }) => string | undefined;
   listen: { host: string; port: number; maxClients: number };
-  admin: { host: string; port: number };
+  /** token: see AdminConfig.token (registered as a secret: never logged). */
+  admin: { host: string; port: number; token: string | undefined };
   dataDir: string;
 }
 
@@ -155,7 +156,11 @@ export async function buildSnapshot(
       port: config.listen?.port ?? 6432,
       maxClients: config.listen?.maxClients ?? 1000,
     },
-    admin: { host: config.admin?.host ?? '127.0.0.1', port: config.admin?.port ?? 9187 },
+    admin: {
+      host: config.admin?.host ?? '127.0.0.1',
+      port: config.admin?.port ?? 9187,
+      token: readSecret(config.admin?.token, 'admin.token', opts.baseDir),
+    },
     dataDir,
   };
 }
