@@ -152,7 +152,8 @@ describe('recording with a file sink', () => {
     ]);
     expect((await adminGet(`${base_}/sessions/no-such-session`)).status).toBe(404);
     // Without the token, or with another, nothing recorded is shown.
-    for (const headers of [{}, { authorization: 'Bearer not-the-token' }]) {
+    const attempts: Record<string, string>[] = [{}, { authorization: 'Bearer not-the-token' }];
+    for (const headers of attempts) {
       for (const path of ['/sessions', `/sessions/${sessionId}`]) {
         const r = await fetch(`${base_}${path}`, { headers });
         expect(r.status, path).toBe(401);
