@@ -41,6 +41,28 @@ describe('SCRAM-SHA-256 client', () => {
       expect(started().handleServerFirst(SERVER_FIRST)).toBe(CLIENT_FINAL);
   });
 
+  it('derives the keys off the event loop before handleServerFirst', async () => {
+    clearScramCache();
+    const c = started();
+    await c.prepareServerFirst(SERVER_FIRST);
+    expect(c.handleServerFirst(SERVER_FIRST)).toBe(CLIENT_FINAL);
+    // A costly derivation (an upstream asking for 600,000 iterations) lets other work run.
+    const slow = `r=${NONCE}x,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=600000`;
+    const order: string[] = [];
+    const d = started();
+    const done = d.prepareServerFirst(slow).then(() => order.push('derived'));
+    setImmediate(() => order.push('other work'));
+    await done;
+    expect(order).toEqual(['other work', 'derived']);
+    expect(d.handleServerFirst(slow)).toMatch(/^c=biws,r=/);
+    // An invalid message is not derived; handleServerFirst says why.
+    const e = started();
+    await e.prepareServerFirst(`r=${NONCE}x,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=0`);
+    expect(code(() => e.handleServerFirst(`r=${NONCE}x,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=0`))).toBe(
+      'iterations',
+    );
+  });
+
   it('uses a fresh random printable nonce per client and escapes the user name', () => {
     const a = createScramClient('a,b=c', 'x').clientFirst();
     const b = createScramClient('a,b=c', 'x').clientFirst();

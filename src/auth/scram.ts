@@ -1,5 +1,12 @@
 // SCRAM-SHA-256 client (RFC 5802 / RFC 7677) for the gateway's own login to the upstream PostgreSQL.
-import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import {
+  createHash,
+  createHmac,
+  pbkdf2,
+  pbkdf2Sync,
+  randomBytes,
+  timingSafeEqual,
+} from 'node:crypto';
 import { AuthError, quoteUntrusted } from './errors.js';
 import { saslprep } from './saslprep.js';
 
@@ -23,6 +30,13 @@ export interface ScramClientOptions extends ScramLimits {
 export interface ScramClient {
   /** The client-first-message (`n,,n=<user>,r=<nonce>`), the SASLInitialResponse data. */
   clientFirst(): string;
+  /**
+   * Derive the salted keys for this server-first-message off the event loop, so that
+   * handleServerFirst finds them cached: an upstream asking for a million iterations must
+   * not stall every other session. Resolves (without deriving) when the message is invalid;
+   * handleServerFirst then says why.
+   */
+  prepareServerFirst(msg: string | Uint8Array): Promise<void>;
   /** Validate server-first-message and return client-final-message (the SASLResponse data). */
   handleServerFirst(msg: string | Uint8Array): string;
   /** Check server-final-message (AuthenticationSASLFinal data); throws unless the server proved the key. */
@@ -50,21 +64,41 @@ const CACHE_MAX = 64;
 const cache = new Map<string, DerivedKeys>();
 const cacheSecret = randomBytes(32);
 
-function deriveKeys(password: string, salt: Buffer, iterations: number): DerivedKeys {
-  const key = createHmac('sha256', cacheSecret)
+function cacheKey(password: string, salt: Buffer, iterations: number): string {
+  return createHmac('sha256', cacheSecret)
     .update(password)
     .update('\0')
     .update(salt)
     .update('\0' + iterations)
     .digest('base64');
-  const hit = cache.get(key);
-  if (hit) return hit;
-  const salted = pbkdf2Sync(saslprep(password), salt, iterations, 32, 'sha256');
+}
+
+function storeKeys(key: string, salted: Buffer): DerivedKeys {
   const keys = { clientKey: hmac(salted, 'Client Key'), serverKey: hmac(salted, 'Server Key') };
   salted.fill(0);
   if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value as string);
   cache.set(key, keys);
   return keys;
+}
+
+function deriveKeys(password: string, salt: Buffer, iterations: number): DerivedKeys {
+  const key = cacheKey(password, salt, iterations);
+  return (
+    cache.get(key) ?? storeKeys(key, pbkdf2Sync(saslprep(password), salt, iterations, 32, 'sha256'))
+  );
+}
+
+/** Derive (and cache) the keys on the thread pool: the event loop does not wait for PBKDF2. */
+function deriveKeysAsync(password: string, salt: Buffer, iterations: number): Promise<void> {
+  const key = cacheKey(password, salt, iterations);
+  if (cache.has(key)) return Promise.resolve();
+  return new Promise((resolve, reject) =>
+    pbkdf2(saslprep(password), salt, iterations, 32, 'sha256', (err, salted) => {
+      if (err) return reject(err);
+      storeKeys(key, salted);
+      resolve();
+    }),
+  );
 }
 
 /** Forget cached derived keys (for a credential rotation, or tests). */
@@ -128,6 +162,36 @@ export function createScramClient(
     throw e;
   };
 
+  /** Parse and check server-first-message (throws AuthError). */
+  const parseServerFirst = (msg: string | Uint8Array) => {
+    const serverFirst = text(msg, maxMessage, 'server-first-message');
+    const attrs = attributes(serverFirst, 'server-first-message');
+    if (attrs[0]?.[0] === 'm') throw new AuthError('unsupported', 'SCRAM mandatory extension');
+    if (attrs.length < 3 || attrs[0][0] !== 'r' || attrs[1][0] !== 's' || attrs[2][0] !== 'i') {
+      throw new AuthError('malformed', 'SCRAM server-first-message is not r=,s=,i=');
+    }
+    const nonce = attrs[0][1];
+    if (!PRINTABLE.test(nonce)) throw new AuthError('nonce', 'SCRAM server nonce not printable');
+    if (!nonce.startsWith(clientNonce) || nonce.length === clientNonce.length) {
+      throw new AuthError('nonce', 'SCRAM server nonce does not extend the client nonce');
+    }
+    const saltB64 = attrs[1][1];
+    if (saltB64.length === 0 || !BASE64.test(saltB64)) {
+      throw new AuthError('salt', 'SCRAM salt is not base64');
+    }
+    const salt = Buffer.from(saltB64, 'base64');
+    if (salt.length > maxSalt) throw new AuthError('salt', `SCRAM salt over ${maxSalt} bytes`);
+    const iterText = attrs[2][1];
+    const iterations = ITERATIONS.test(iterText) ? Number(iterText) : NaN;
+    if (!(iterations >= 1 && iterations <= maxIterations)) {
+      throw new AuthError(
+        'iterations',
+        `SCRAM iteration count ${quoteUntrusted(iterText, 16)} outside 1..${maxIterations}`,
+      );
+    }
+    return { serverFirst, nonce, salt, iterations };
+  };
+
   return {
     clientFirst() {
       if (step !== 'initial') fail(new AuthError('state', 'SCRAM clientFirst called twice'));
@@ -135,36 +199,22 @@ export function createScramClient(
       return GS2_HEADER + clientFirstBare;
     },
 
+    prepareServerFirst(msg) {
+      if (step !== 'first-sent') return Promise.resolve();
+      let p: ReturnType<typeof parseServerFirst>;
+      try {
+        p = parseServerFirst(msg);
+      } catch {
+        return Promise.resolve();
+      }
+      return deriveKeysAsync(password, p.salt, p.iterations);
+    },
+
     handleServerFirst(msg) {
       if (step !== 'first-sent')
         return fail(new AuthError('state', 'unexpected SCRAM server-first'));
       try {
-        const serverFirst = text(msg, maxMessage, 'server-first-message');
-        const attrs = attributes(serverFirst, 'server-first-message');
-        if (attrs[0]?.[0] === 'm') throw new AuthError('unsupported', 'SCRAM mandatory extension');
-        if (attrs.length < 3 || attrs[0][0] !== 'r' || attrs[1][0] !== 's' || attrs[2][0] !== 'i') {
-          throw new AuthError('malformed', 'SCRAM server-first-message is not r=,s=,i=');
-        }
-        const nonce = attrs[0][1];
-        if (!PRINTABLE.test(nonce))
-          throw new AuthError('nonce', 'SCRAM server nonce not printable');
-        if (!nonce.startsWith(clientNonce) || nonce.length === clientNonce.length) {
-          throw new AuthError('nonce', 'SCRAM server nonce does not extend the client nonce');
-        }
-        const saltB64 = attrs[1][1];
-        if (saltB64.length === 0 || !BASE64.test(saltB64)) {
-          throw new AuthError('salt', 'SCRAM salt is not base64');
-        }
-        const salt = Buffer.from(saltB64, 'base64');
-        if (salt.length > maxSalt) throw new AuthError('salt', `SCRAM salt over ${maxSalt} bytes`);
-        const iterText = attrs[2][1];
-        const iterations = ITERATIONS.test(iterText) ? Number(iterText) : NaN;
-        if (!(iterations >= 1 && iterations <= maxIterations)) {
-          throw new AuthError(
-            'iterations',
-            `SCRAM iteration count ${quoteUntrusted(iterText, 16)} outside 1..${maxIterations}`,
-          );
-        }
+        const { serverFirst, nonce, salt, iterations } = parseServerFirst(msg);
 
         const { clientKey, serverKey } = deriveKeys(password, salt, iterations);
         const storedKey = createHash('sha256').update(clientKey).digest();

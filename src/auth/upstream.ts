@@ -34,6 +34,11 @@ export interface UpstreamAuth {
    * Throws AuthError for a disallowed method, out-of-order message or hostile SCRAM data.
    */
   handle(code: number, body: Uint8Array): UpstreamAuthReply;
+  /**
+   * Work to finish before `handle` for the same message, off the event loop (the SCRAM key
+   * derivation); undefined when there is none.
+   */
+  prepare(code: number, body: Uint8Array): Promise<void> | undefined;
 }
 
 // Authentication request codes (protocol docs, "Message Formats").
@@ -64,6 +69,10 @@ export function createUpstreamAuth(opts: UpstreamAuthOptions): UpstreamAuth {
   };
 
   return {
+    prepare(code, body) {
+      return code === AUTH_SASL_CONTINUE && scram ? scram.prepareServerFirst(body) : undefined;
+    },
+
     handle(code, body) {
       if (finished) throw new AuthError('state', 'authentication message after AuthenticationOk');
       switch (code) {

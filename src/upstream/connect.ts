@@ -111,7 +111,9 @@ export async function connectUpstream(
       () => fail(new UpstreamError('upstream login timed out')),
       t.connectTimeoutMs,
     );
+    let over = false;
     const fail = (err: Error) => {
+      over = true;
       clearTimeout(timer);
       socket.removeListener('data', onData);
       socket.destroy();
@@ -154,10 +156,38 @@ export async function connectUpstream(
           );
       }
     };
+    /** A frame whose handling waits for work off the event loop (SCRAM key derivation). */
+    let waiting = false;
     const onData = (chunk: Buffer) => {
+      reader.push(chunk);
+      drain();
+    };
+    const drain = (): void => {
+      if (waiting) return;
       try {
-        reader.push(chunk);
         for (let f = reader.next(); f; f = reader.next()) {
+          const ready =
+            f.type === B.Authentication && f.body.length >= 4
+              ? auth.prepare(f.body.readInt32BE(0), f.body.subarray(4))
+              : undefined;
+          if (ready) {
+            waiting = true;
+            const frame = f;
+            ready.then(
+              () => {
+                waiting = false;
+                if (over) return;
+                try {
+                  handle(frame);
+                } catch (err) {
+                  return fail(err as Error);
+                }
+                drain();
+              },
+              (err: Error) => fail(err),
+            );
+            return;
+          }
           if (handle(f)) {
             clearTimeout(timer);
             socket.removeListener('data', onData);
