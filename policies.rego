@@ -48,9 +48,9 @@ allow if {
 	writer
 }
 
+# SET LOCAL of the same settings is narrower still: it ends with the transaction.
 harmless_set if {
 	stmt.command == "SET"
-	not stmt.set.local
 	not stmt.set.reset
 	not stmt.set.default
 	lower(stmt.set.name) in harmless_settings
@@ -79,6 +79,7 @@ deny contains "dynamic or opaque SQL (DO, CALL, functions defined in SQL) cannot
 deny contains msg if {
 	stmt.class == "session"
 	not harmless_set
+	not stmt.command in harmless_commands
 	msg := sprintf("agents may not change session state (%s)", [stmt.command])
 }
 
@@ -233,6 +234,24 @@ test_set_application_name_allowed if {
 	s := st({"command": "SET", "class": "session", "set": {"name": "application_name", "value": "x", "local": false, "reset": false, "all": false, "default": false}})
 	allow with input as {"identity": agent, "session": session, "statement": s}
 	count(deny) == 0 with input as {"identity": agent, "session": session, "statement": s}
+}
+
+test_set_local_lock_timeout_allowed if {
+	s := st({"command": "SET", "class": "session", "set": {"name": "lock_timeout", "value": "1s", "local": true, "reset": false, "all": false, "default": false}})
+	allow with input as {"identity": agent, "session": session, "statement": s}
+	count(deny) == 0 with input as {"identity": agent, "session": session, "statement": s}
+}
+
+test_show_and_listen_allowed if {
+	every cmd in ["SHOW", "LISTEN", "UNLISTEN", "DEALLOCATE ALL"] {
+		allow with input as {"identity": agent, "session": session, "statement": st({"command": cmd, "class": "session"})}
+		count(deny) == 0 with input as {"identity": agent, "session": session, "statement": st({"command": cmd, "class": "session"})}
+	}
+}
+
+test_set_transaction_read_write_denied_for_reader if {
+	s := st({"command": "SET", "class": "transaction", "transaction": {"kind": "set_transaction", "read_write": true}})
+	count(deny) > 0 with input as {"identity": agent, "session": session, "statement": s}
 }
 
 test_side_effect_function_denied if {

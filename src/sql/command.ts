@@ -644,7 +644,15 @@ function variableSet(b: N, d: Described): void {
     set.value = vals.some((v: string | null) => v === null) ? null : vals.join(', ');
   } else if (kind === 'VAR_SET_MULTI') {
     // SET TRANSACTION ... / SET SESSION CHARACTERISTICS AS TRANSACTION ...
-    d.extra.transaction_options = transactionOptions(b.args);
+    const options = transactionOptions(b.args);
+    d.extra.transaction_options = options;
+    // SET TRANSACTION sets the current transaction's characteristics only, as
+    // BEGIN ISOLATION LEVEL ... does: a transaction statement. The session-wide form stays
+    // a session change.
+    if (name === 'transaction') {
+      d.class = 'transaction';
+      d.extra.transaction = { kind: 'set_transaction', ...options };
+    }
   } else if (kind === 'VAR_SET_CURRENT') set.from_current = true;
   d.extra.set = set;
 }

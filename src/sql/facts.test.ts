@@ -258,7 +258,7 @@ describe('columns', () => {
     ]);
   });
 
-  it('counts ordinal GROUP BY / ORDER BY for every select-list column', () => {
+  it('counts ordinal GROUP BY / ORDER BY for the select-list entry at that position', () => {
     expect(cols(one('SELECT left(card, 1), count(*) FROM customers GROUP BY 1'))).toEqual([
       'customers.card:group:d',
       'customers.card:select:d',
@@ -266,6 +266,16 @@ describe('columns', () => {
     expect(cols(one('SELECT id, card FROM customers ORDER BY 2'))).toContain(
       'customers.card:order:d',
     );
+    // Only the entry named: ORDER BY 1 sorts by id, not by card. The facts depend on the
+    // literal, so texts that differ only in it are not served each other's facts.
+    expect(cols(one('SELECT id, card FROM customers ORDER BY 1'))).not.toContain(
+      'customers.card:order:d',
+    );
+    expect(cols(one('SELECT id, card FROM customers ORDER BY 2'))).toContain(
+      'customers.card:order:d',
+    );
+    // A `*` before the position hides which column it is: every column counts.
+    expect(cols(one('SELECT *, 1 FROM customers ORDER BY 2'))).toContain('customers.*:order:d');
   });
 
   it('counts GROUP BY / ORDER BY of a select-list alias for the aliased columns', () => {
@@ -834,5 +844,113 @@ describe('types and lookups (third round of security variants)', () => {
       'pg_catalog.fmgr_c_validator:side_effect',
       'pg_catalog.pg_input_is_valid:side_effect',
     ]);
+  });
+});
+
+describe('everyday statements', () => {
+  it('SET TRANSACTION changes only the current transaction, as BEGIN ISOLATION LEVEL does', () => {
+    for (const sql of [
+      'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ',
+      'SET TRANSACTION READ ONLY',
+      'SET TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ ONLY, DEFERRABLE',
+    ])
+      expect(one(sql).class, sql).toBe('transaction');
+    expect(one('BEGIN ISOLATION LEVEL REPEATABLE READ').class).toBe('transaction');
+    // The session default is a session change.
+    expect(
+      one('SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE').class,
+    ).toBe('session');
+  });
+
+  it('ORDER BY / GROUP BY position n is the n-th select-list column only', () => {
+    const s = cols(one('SELECT id, status FROM orders ORDER BY 1'));
+    expect(s).toContain('orders.id:order:d');
+    expect(s).not.toContain('orders.status:order:d');
+    expect(cols(one('SELECT id, name, card FROM customers ORDER BY 1'))).not.toContain(
+      'customers.card:order:d',
+    );
+    expect(cols(one('SELECT status, max(amount) FROM orders GROUP BY 1'))).not.toContain(
+      'orders.amount:group:d',
+    );
+  });
+
+  it('ORDER BY an output name is that output column, not a column of the FROM items', () => {
+    // PostgreSQL resolves a bare ORDER BY name against the output names first.
+    const s = cols(one('SELECT status AS s FROM orders ORDER BY s'));
+    expect(s.some((c) => c.startsWith('orders.s:'))).toBe(false);
+    expect(s).toContain('orders.status:order:d');
+    const d = cols(
+      one(
+        'SELECT "orders"."status", SUM("orders"."amount") AS "total" FROM "orders" GROUP BY "orders"."status" ORDER BY "total" DESC',
+      ),
+    );
+    expect(d.some((c) => c.startsWith('orders.total:'))).toBe(false);
+    expect(d).not.toContain('orders.status:order:d');
+    const m = cols(one('SELECT id AS customer_id, name, card FROM customers ORDER BY customer_id'));
+    expect(m.some((c) => c.startsWith('customers.customer_id:'))).toBe(false);
+    expect(m).not.toContain('customers.card:order:d');
+  });
+
+  it('output columns of a function in FROM are not columns of the tables beside it', () => {
+    // Were the table to have such a column too, PostgreSQL would refuse the name as ambiguous.
+    for (const [sql, col] of [
+      [
+        "SELECT d::date AS day, count(o.id) FROM generate_series(now() - interval '2 days', now(), interval '1 day') AS d LEFT JOIN orders o ON true GROUP BY d",
+        'd',
+      ],
+      ['SELECT o.id, s FROM orders o, generate_series(1, 2) s WHERE s > 1', 's'],
+      ["SELECT v FROM orders o, unnest(ARRAY['a']) AS u(v)", 'v'],
+      ['SELECT n FROM orders o CROSS JOIN LATERAL unnest(ARRAY[o.id]) AS n', 'n'],
+      ['SELECT a FROM orders o, jsonb_to_recordset(\'[{"a":1}]\'::jsonb) AS x(a int)', 'a'],
+      ['SELECT value FROM orders o, jsonb_array_elements_text(\'["a"]\'::jsonb)', 'value'],
+    ] as const) {
+      // At most a candidate (ambiguous) where the function's columns are not known (unnest
+      // of an array of rows has the row's columns), never a certain column of orders.
+      expect(
+        cols(one(sql)).some((c) => c.startsWith(`orders.${col}:`) && !c.endsWith(':a')),
+        sql,
+      ).toBe(false);
+    }
+  });
+
+  it("a join's USING or NATURAL column is each side's, even beside an item known to have it", () => {
+    for (const sql of [
+      "SELECT card FROM customers JOIN jsonb_to_recordset('[]') AS x(card text) USING (card)",
+      "SELECT card FROM customers JOIN (VALUES ('4111')) v(card) USING (card)",
+      'SELECT card FROM customers NATURAL JOIN generate_series(1, 2) AS card',
+    ])
+      expect(
+        cols(one(sql)).some((c) => c.startsWith('customers.card:select')),
+        sql,
+      ).toBe(true);
+  });
+
+  it('information_schema relations are views', () => {
+    expect(rels(one('SELECT column_name FROM information_schema.columns'))).toEqual([
+      'information_schema.columns:read:view',
+    ]);
+    expect(rels(one('SELECT table_name FROM information_schema.tables'))).toEqual([
+      'information_schema.tables:read:view',
+    ]);
+  });
+
+  it('a FROM item name used as a whole row is not reported as a plain column of the table', () => {
+    // orders has no column "o": `o` is the whole row. Without the catalog the name may be a
+    // column too, but then only as a candidate (ambiguous), never as a certain column.
+    for (const sql of [
+      'SELECT row_to_json(o) FROM orders o WHERE o.id = 1',
+      'SELECT jsonb_agg(o ORDER BY o.id) FROM orders o',
+      'SELECT id FROM orders o WHERE to_jsonb(o) @> \'{"status": "paid"}\'',
+    ]) {
+      const s = cols(one(sql));
+      expect(
+        s.some((c) => c.startsWith('orders.*:')),
+        sql,
+      ).toBe(true);
+      expect(
+        s.filter((c) => c.startsWith('orders.o:') && !c.endsWith(':a')),
+        sql,
+      ).toEqual([]);
+    }
   });
 });

@@ -1,8 +1,9 @@
 // Name resolution as PostgreSQL would do it under the gateway's pinned search_path.
-import { PG_CATALOG_RELATIONS } from './pg-catalog-data.js';
+import { INFORMATION_SCHEMA_RELATIONS, PG_CATALOG_RELATIONS } from './pg-catalog-data.js';
 import { isCatalogFunction } from './functions.js';
 
 const CATALOG_RELATIONS = new Map<string, string>(Object.entries(PG_CATALOG_RELATIONS));
+const INFO_SCHEMA_RELATIONS = new Map<string, string>(Object.entries(INFORMATION_SCHEMA_RELATIONS));
 
 const RELKIND: Record<string, string> = {
   r: 'table',
@@ -42,8 +43,13 @@ export function resolveRelation(
 ): ResolvedRelation {
   const name = rv.relname ?? '';
   if (rv.schemaname) {
-    const kind =
-      rv.schemaname === 'pg_catalog' ? RELKIND[CATALOG_RELATIONS.get(name) ?? 'r'] : 'table';
+    const known =
+      rv.schemaname === 'pg_catalog'
+        ? CATALOG_RELATIONS.get(name)
+        : rv.schemaname === 'information_schema'
+          ? INFO_SCHEMA_RELATIONS.get(name)
+          : undefined;
+    const kind = RELKIND[known ?? 'r'] ?? 'table';
     const out: ResolvedRelation = { schema: rv.schemaname, name, kind, unqualified: false };
     if (rv.catalogname) out.catalog = rv.catalogname;
     return out;

@@ -32,6 +32,8 @@ export interface ScopeItem {
   alias: string;
   rel?: RelRef;
   shape?: Shape;
+  /** A function in FROM whose other output columns are not known: it may have any. */
+  open?: boolean;
   /** Column aliases on a base relation (customers AS c(a, b)): names no longer map. */
   renamed?: boolean;
 }
@@ -39,6 +41,11 @@ export interface ScopeItem {
 export interface Level {
   parent: Level | null;
   items: ScopeItem[];
+  /**
+   * Column names merged by a join's USING (every name, for a NATURAL join): such a name
+   * is each side's column at once, never one item's alone.
+   */
+  merged?: Set<string> | 'all';
 }
 
 export interface CteScope {
@@ -97,7 +104,7 @@ export function originsOf(item: ScopeItem, col: string): Origin[] {
 
 /** Whether an item can supply a column named `col` (base relations always might). */
 export function mayHave(item: ScopeItem, col: string): boolean {
-  if (item.rel) return true;
+  if (item.rel || item.open) return true;
   const s = item.shape;
   if (!s) return false;
   return s.stars.length > 0 || s.cols.some((c) => c.name === col);

@@ -70,7 +70,9 @@ export type TransactionKind =
   | 'rollback_to'
   | 'prepare'
   | 'commit_prepared'
-  | 'rollback_prepared';
+  | 'rollback_prepared'
+  /** SET TRANSACTION ... (the current transaction's characteristics). */
+  | 'set_transaction';
 
 export interface TransactionFact {
   kind: TransactionKind;

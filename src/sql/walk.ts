@@ -284,36 +284,102 @@ export class Walker {
     tasks.push(() => {
       tlEnd = this.out.columns.length;
     });
-    tasks.push({ n: b.distinctClause, c: { ...lc, clause: 'group' } });
+    // Select-list entries a clause names by position (ORDER BY 2) or, for ORDER BY and
+    // DISTINCT ON, by output name: walked again under that clause. Items naming nothing
+    // exactly leave `fallback` set: every listed column then counts for the clause.
+    const group = this.byOutput(b.groupClause, b.targetList, false);
+    const order = this.byOutput(b.sortClause, b.targetList, true);
+    const distinct = plainDistinct(b.distinctClause)
+      ? undefined
+      : this.byOutput(b.distinctClause, b.targetList, true);
+    tasks.push({ n: distinct?.rest ?? b.distinctClause, c: { ...lc, clause: 'group' } });
     tasks.push({ n: b.whereClause, c: { ...lc, clause: 'where' } });
-    tasks.push({ n: b.groupClause, c: { ...lc, clause: 'group' } });
+    tasks.push({ n: group.rest, c: { ...lc, clause: 'group' } });
     tasks.push({ n: b.havingClause, c: { ...lc, clause: 'having' } });
     tasks.push({ n: b.windowClause, c: lc });
-    tasks.push({ n: b.sortClause, c: { ...lc, clause: 'order' } });
+    tasks.push({ n: order.rest, c: { ...lc, clause: 'order' } });
+    for (const [r, clause] of [
+      [group, 'group'],
+      [order, 'order'],
+      [distinct, 'group'],
+    ] as const)
+      for (const v of r?.entries ?? []) tasks.push({ n: v, c: { ...lc, clause, derived: true } });
     tasks.push({ n: b.limitOffset, c: lc }, { n: b.limitCount, c: lc });
     if (b.lockingClause) tasks.push(() => this.locking(b.lockingClause, level));
     tasks.push(() => {
       this.shapeOf(b.targetList, level, out, forceDerived);
-      // GROUP BY 1 / ORDER BY 2 name select-list positions; without reading the literal,
-      // count every output column as grouped/ordered.
-      // Columns met in the select list (derived ones included) count for the clause too.
+      // A position or output name that cannot be pinned to one entry (a `*` before it, a
+      // GROUP BY name, which may be an input column) counts every output column; so does a
+      // plain DISTINCT. Columns met in the select list (derived ones included) count too.
       const listed = this.out.columns.slice(tlStart, tlEnd).filter((x) => x.clause === 'select');
-      for (const [list, clause] of [
-        [b.groupClause, 'group'],
-        [b.sortClause, 'order'],
-        [b.distinctClause, 'group'],
+      for (const [fallback, clause] of [
+        [group.fallback, 'group'],
+        [order.fallback, 'order'],
+        [distinct ? distinct.fallback : plainDistinct(b.distinctClause), 'group'],
       ] as const) {
-        // Plain DISTINCT ([{}]) groups by every output column.
-        const byOutput =
-          hasConst(list) ||
-          namesOutput(list, b.targetList) ||
-          (list === b.distinctClause && plainDistinct(list));
-        if (!byOutput) continue;
+        if (!fallback) continue;
         this.reportShape(out, clause);
         for (const x of listed) this.out.addColumn({ ...x, clause, derived: true });
       }
     });
     this.pushAll(tasks);
+  }
+
+  /**
+   * The select-list entries a GROUP BY / ORDER BY / DISTINCT ON list names: `k` is the k-th
+   * entry when no `*` comes before it (the facts then depend on the literal); for ORDER BY
+   * and DISTINCT ON a bare name is an output column first, as PostgreSQL resolves it.
+   * `rest` is what is left to walk as expressions over the input.
+   */
+  private byOutput(
+    clause: unknown,
+    targetList: unknown,
+    outputNamesFirst: boolean,
+  ): { entries: N[]; rest: N[]; fallback: boolean } {
+    const r = { entries: [] as N[], rest: [] as N[], fallback: false };
+    if (!Array.isArray(clause)) return r;
+    const tl: N[] = Array.isArray(targetList) ? (targetList as N[]).map((x) => body(x)) : [];
+    const starAt = tl.findIndex((rt) => isStar(rt.val));
+    const outNames = tl.map((rt) => outputName(rt));
+    const anyUnnamed = outNames.some((n) => n === undefined);
+    for (const x of clause as N[]) {
+      const items = clauseItems([x]);
+      const kept: N[] = [];
+      for (const item of items) {
+        const n = nodeType(item) === 'SortBy' ? item.SortBy.node : item;
+        if (nodeType(n) === 'A_Const') {
+          const k = n.A_Const.ival ? Number(n.A_Const.ival.ival ?? 0) : NaN;
+          this.out.literalSensitive = true;
+          if (Number.isInteger(k) && k >= 1 && k <= tl.length && (starAt < 0 || starAt >= k))
+            r.entries.push(tl[k - 1].val);
+          else r.fallback = true;
+          continue;
+        }
+        if (nodeType(n) === 'ColumnRef') {
+          const f = names(n.ColumnRef.fields);
+          if (f.length === 1 && f[0] !== '*') {
+            if (outputNamesFirst) {
+              const hits = tl.filter((_, i) => outNames[i] === f[0]);
+              if (hits.length > 0) {
+                for (const h of hits) r.entries.push(h.val);
+                continue;
+              }
+              // An entry whose output name is not known may be the one meant.
+              if (anyUnnamed) r.fallback = true;
+            } else {
+              // GROUP BY prefers an input column of that name, else an aliased entry: both
+              // are reported.
+              for (const rt of tl) if (rt.name === f[0]) r.entries.push(rt.val);
+            }
+          }
+        }
+        kept.push(item);
+      }
+      // Grouping sets and rows are walked whole; their positions were resolved above.
+      if (kept.length === items.length) r.rest.push(x);
+      else if (kept.length > 0) r.rest.push(...kept);
+    }
+    return r;
   }
 
   private dml(t: string, b: N, c: Ctx, out: Shape): void {
@@ -466,13 +532,19 @@ export class Walker {
           });
         }
       }
-      level.items.push({ alias: alias?.aliasname ?? first, shape: newShape() });
+      level.items.push(functionItem(b, alias, first));
       this.stack.push({ n: b.functions, c: { ...c, level, clause: 'select', derived: true } });
       this.stack.push({ n: b.coldeflist, c: { ...c, level } });
       return;
     }
     if (t === 'JoinExpr') {
       const start = level.items.length;
+      if (b.isNatural) level.merged = 'all';
+      else if (b.usingClause && level.merged !== 'all') {
+        const m = level.merged ?? new Set<string>();
+        for (const col of names(b.usingClause)) m.add(col);
+        level.merged = m;
+      }
       const tasks: Task[] = [
         () => this.fromItem(b.larg, c, level),
         () => this.fromItem(b.rarg, c, level),
@@ -754,8 +826,15 @@ export class Walker {
     let levels = 0;
     for (let l: Level | null = level; l; l = l.parent) {
       if (l.items.length === 0) continue;
-      const cands = l.items.length === 1 ? l.items : l.items.filter((it) => mayHave(it, col));
-      if (cands.length === 0) continue;
+      const all = l.items.length === 1 ? l.items : l.items.filter((it) => mayHave(it, col));
+      if (all.length === 0) continue;
+      // An item known to have the column is the one: were a table beside it to have it too,
+      // PostgreSQL would refuse the name as ambiguous.
+      const merged = l.merged === 'all' || l.merged?.has(col);
+      const knowing = merged ? [] : all.filter((it) => knownColumn(it, col));
+      const cands = knowing.length > 0 ? knowing : all;
+      // A function whose columns are not known may be the one that has it.
+      const openBeside = cands.length > 1 && cands.some((it) => it.open);
       const os: Origin[] = [];
       for (const it of cands) {
         for (const o of originsOf(it, col)) {
@@ -770,10 +849,14 @@ export class Walker {
       const known = cands.some((it) => knownColumn(it, col));
       if (os.length === 0 && !known && cands.length === 1 && !cands[0].rel && l.parent) continue;
       levels++;
-      for (const o of os) found.push(os.length > 1 ? { ...o, ambiguous: true } : o);
+      for (const o of os) found.push(os.length > 1 || openBeside ? { ...o, ambiguous: true } : o);
       if (known) break;
     }
-    for (const o of found) out.push(levels > 1 && !o.ambiguous ? { ...o, ambiguous: true } : o);
+    // A name that is also a FROM item's is a column only if that item has one of the name;
+    // else it is the whole row (reported above): the column is a candidate, not certain.
+    const maybeWholeRow = out.length > 0;
+    for (const o of found)
+      out.push((levels > 1 || maybeWholeRow) && !o.ambiguous ? { ...o, ambiguous: true } : o);
     return out;
   }
 
@@ -903,7 +986,6 @@ function plainDistinct(list: unknown): boolean {
   );
 }
 
-/** Whether a GROUP BY / ORDER BY item is a bare name of a select-list alias (ORDER BY k). */
 /**
  * WITH RECURSIVE items may name later ones; PostgreSQL analyses them in the order they
  * depend on each other, so their output shapes (lineage) are built in that order too.
@@ -969,28 +1051,98 @@ function clauseItems(list: unknown): N[] {
   return out;
 }
 
-function namesOutput(clause: unknown, targetList: unknown): boolean {
-  const list = clauseItems(clause);
-  if (!Array.isArray(targetList)) return false;
-  const aliases = new Set<string>();
-  for (const x of targetList) {
-    const n = body(x).name;
-    if (typeof n === 'string') aliases.add(n);
+/** Set-returning functions of one scalar column, named for the alias (or the function). */
+const SCALAR_SRF = new Set([
+  'generate_series',
+  'generate_subscripts',
+  'regexp_split_to_table',
+  'string_to_table',
+]);
+/** ... and those whose one column is named for their OUT parameter, alias or not. */
+const SCALAR_SRF_OUT: Record<string, string> = {
+  jsonb_array_elements: 'value',
+  jsonb_array_elements_text: 'value',
+  json_array_elements: 'value',
+  json_array_elements_text: 'value',
+};
+
+/**
+ * A function in FROM as a scope item: the output columns it is known to have (an alias
+ * column list, a column definition list, the one column of a known scalar function), and
+ * whether it may have others.
+ */
+function functionItem(b: N, alias: N | undefined, first: string): ScopeItem {
+  const known: string[] = names(alias?.colnames);
+  let open = true;
+  for (const d of b.coldeflist ?? []) {
+    const n = body(d)?.colname;
+    if (typeof n === 'string' && !known.includes(n)) known.push(n);
+    open = false;
   }
-  if (aliases.size === 0) return false;
-  for (const x of list) {
-    const n = nodeType(x) === 'SortBy' ? x.SortBy.node : x;
-    if (nodeType(n) !== 'ColumnRef') continue;
-    const f = names(n.ColumnRef.fields);
-    if (f.length === 1 && aliases.has(f[0])) return true;
+  const fns = (b.functions ?? []) as N[];
+  const fc = fns.length === 1 ? body(fns[0])?.items?.[0] : undefined;
+  if (!b.coldeflist && nodeType(fc) === 'FuncCall' && !b.ordinality) {
+    const parts = names(fc.FuncCall.funcname);
+    const name = parts[parts.length - 1];
+    const schema = parts.length > 1 ? parts[parts.length - 2] : 'pg_catalog';
+    if (schema === 'pg_catalog' && (SCALAR_SRF.has(name) || name in SCALAR_SRF_OUT)) {
+      if (known.length === 0) known.push(SCALAR_SRF_OUT[name] ?? alias?.aliasname ?? name);
+      open = false;
+    }
   }
-  return false;
+  return {
+    alias: alias?.aliasname ?? first,
+    shape: { cols: known.map((n) => ({ name: n, origins: [], derived: true })), stars: [] },
+    open,
+  };
 }
 
-function hasConst(clause: unknown): boolean {
-  for (const x of clauseItems(clause)) {
-    const n = nodeType(x) === 'SortBy' ? x.SortBy.node : x;
-    if (nodeType(n) === 'A_Const') return true;
+function isStar(v: unknown): boolean {
+  if (nodeType(v) !== 'ColumnRef') return false;
+  const f = names((v as N).ColumnRef.fields);
+  return f[f.length - 1] === '*';
+}
+
+/**
+ * A select-list entry's output name as PostgreSQL figures it (its alias, a column's or a
+ * function's name, through casts), or undefined where this does not know it.
+ */
+function outputName(rt: N): string | undefined {
+  if (typeof rt.name === 'string') return rt.name;
+  let v = rt.val;
+  while (nodeType(v) === 'TypeCast' || nodeType(v) === 'CollateClause') {
+    const inner = nodeType(v) === 'TypeCast' ? (v as N).TypeCast.arg : (v as N).CollateClause.arg;
+    // 'x'::text is named for its type: not worked out here.
+    if (nodeType(inner) === 'A_Const') return undefined;
+    v = inner;
   }
-  return false;
+  switch (nodeType(v)) {
+    case 'ColumnRef': {
+      const f = names((v as N).ColumnRef.fields);
+      return f[f.length - 1] === '*' ? undefined : f[f.length - 1];
+    }
+    case 'FuncCall': {
+      const f = names((v as N).FuncCall.funcname);
+      return f[f.length - 1];
+    }
+    case 'A_Const':
+    case 'A_Expr':
+    case 'BoolExpr':
+    case 'NullTest':
+    case 'BooleanTest':
+    case 'ParamRef':
+      return '?column?';
+    case 'CaseExpr':
+      return 'case';
+    case 'CoalesceExpr':
+      return 'coalesce';
+    case 'RowExpr':
+      return 'row';
+    case 'A_ArrayExpr':
+      return 'array';
+    case 'GroupingFunc':
+      return 'grouping';
+    default:
+      return undefined;
+  }
 }

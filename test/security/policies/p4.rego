@@ -62,7 +62,7 @@ deny contains "read-write or two-phase transactions are not allowed" if {
 }
 
 transaction_ok if {
-	stmt.transaction.kind in {"begin", "start", "commit", "rollback", "savepoint", "release", "rollback_to"}
+	stmt.transaction.kind in {"begin", "start", "commit", "rollback", "savepoint", "release", "rollback_to", "set_transaction"}
 	not stmt.transaction.read_write
 }
 
