@@ -715,8 +715,11 @@ class Session implements SessionRecording {
   statements(evs: StatementEventInput[]): number[] | Promise<number[]> {
     if (this.chain.closed) return Promise.reject(new Error('session recording has ended'));
     const seqs: number[] = [];
+    /** Seqs whose lines were queued (a refusal before queueing writes none). */
+    const queued: number[] = [];
     let wait: Promise<void>[] | undefined;
     for (const ev of evs) {
+      const before = this.chain.seq;
       const p = this.r.append(
         this.chain,
         'statement',
@@ -725,10 +728,21 @@ class Session implements SessionRecording {
         true,
       );
       seqs.push(this.chain.seq);
+      if (this.chain.seq !== before) queued.push(this.chain.seq);
       if (p) (wait ??= []).push(p);
     }
     if (!wait) return seqs;
-    return (wait.length === 1 ? wait[0] : Promise.all(wait)).then(() => seqs);
+    return (wait.length === 1 ? wait[0] : Promise.all(wait)).then(
+      () => seqs,
+      (err: unknown) => {
+        // The statements are refused (fail closed), but their lines stay queued and are
+        // written once the spool recovers: each gets its outcome, so that no refused
+        // statement reads as one that was forwarded and never answered.
+        for (const seq of queued)
+          this.result(seq, { outcome: 'refused', duration_ms: 0, sqlstate: '58030' });
+        throw err;
+      },
+    );
   }
 
   result(seq: number, o: StatementOutcome): void {
