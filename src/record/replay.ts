@@ -88,5 +88,20 @@ export function formatTimeline(events: RecordedEvent[], opts: { width?: number }
       out.push(`${head}${e.type}  ${oneLine(fields, width + 20)}`);
     }
   }
-  return out.join('\n') + '\n';
+  return out.map(printable).join('\n') + '\n';
+}
+
+/**
+ * Recorded text comes from agents and tokens: control characters (escape sequences that
+ * move the cursor or recolour a terminal, a newline that would fake a timeline line) and
+ * bidirectional overrides are shown as \xNN / \u{NNNN}, never sent to the terminal.
+ */
+function printable(line: string): string {
+  return line.replace(
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+    (ch) => {
+      const c = ch.charCodeAt(0);
+      return c < 0x100 ? `\\x${c.toString(16).padStart(2, '0')}` : `\\u{${c.toString(16)}}`;
+    },
+  );
 }
