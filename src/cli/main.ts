@@ -81,9 +81,18 @@ async function recordingContext(args: string[]) {
   const { loadOrCreateDevKey } = await import('../auth/index.js');
   const { existsSync } = await import('node:fs');
   const dataDir = resolve(baseDir, config.dataDir ?? '.data');
-  const publicKey =
-    config.recording?.signingKey === undefined &&
-    existsSync(resolve(dataDir, 'dev-signing-key.json'))
+  // The configured signing key (a private key verifies its own signatures), else the
+  // development key the gateway made.
+  const { readSecret } = await import('../config/index.js');
+  const secret =
+    config.recording?.signingKey === undefined
+      ? undefined
+      : readSecret(config.recording.signingKey, 'recording.signingKey', baseDir);
+  const publicKey = secret
+    ? secret.trim().startsWith('{')
+      ? (JSON.parse(secret) as Record<string, unknown>)
+      : secret
+    : existsSync(resolve(dataDir, 'dev-signing-key.json'))
       ? ((await loadOrCreateDevKey(dataDir)).publicJwks.keys[0] as Record<string, unknown>)
       : undefined;
   if (i >= 0) args.splice(i, 2);

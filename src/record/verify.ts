@@ -1,7 +1,7 @@
 // Verification: hash chains, sequence continuity, signed checkpoints, torn and unsealed tails.
 import type { KeyObject } from 'node:crypto';
 import { GENESIS, checkLine, sha256hex, type RecordedEvent } from './event.js';
-import { byInstance, splitLines, type SegmentName } from './segment.js';
+import { byInstance, dataEnd, splitLines, type SegmentName } from './segment.js';
 import { verifyCheckpointSig, verifyKey } from './sign.js';
 import type { SegmentSource, SigningKeyInput } from './types.js';
 
@@ -93,6 +93,7 @@ export async function verifyRecording(
   const where = await collectSegments(list);
   for (const name of where.keys())
     if (!/^\d{8}T\d{9}Z-/.test(name)) r.warnings.push(`ignored ${name}: not a segment name`);
+  await compareCopies(list, r);
   const chains = new Map<string, ChainState>();
   for (const [instance, segs] of byInstance([...where.keys()])) {
     await verifyInstance(instance, segs, where, chains, r, key, requireSig, opts.partial === true);
@@ -117,6 +118,33 @@ export async function verifyRecording(
   if (!key && r.checkpoints)
     r.warnings.push('checkpoint signatures not checked: no public key given');
   return r;
+}
+
+/**
+ * A segment held by several sources (a sink and the spool, two sinks) must be the same
+ * bytes in each: the chains are checked in one copy only, so a copy that differs is a
+ * broken link by itself.
+ */
+async function compareCopies(sources: SegmentSource[], r: VerifyReport): Promise<void> {
+  const holders = new Map<string, SegmentSource[]>();
+  for (const s of sources)
+    for (const name of await s.list()) holders.set(name, [...(holders.get(name) ?? []), s]);
+  for (const [name, hs] of holders) {
+    if (hs.length < 2) continue;
+    let first: Buffer | undefined;
+    for (const h of hs) {
+      const b = Buffer.from(await h.read(name));
+      const data = b.subarray(0, dataEnd(b));
+      if (!first) first = data;
+      else if (!first.equals(data)) {
+        brk(r, {
+          segment: name,
+          reason: `the sources hold different copies of segment ${name} (${first.length} and ${data.length} bytes): one was altered`,
+        });
+        break;
+      }
+    }
+  }
 }
 
 async function verifyInstance(
@@ -144,6 +172,8 @@ async function verifyInstance(
   let prev: SegmentName | undefined;
   /** Whether the gateway chain's latest event is a final checkpoint (a clean stop). */
   let clean: boolean | undefined;
+  /** Session chains with events since the last checkpoint or recovery: it must list each. */
+  const moved = new Set<string>();
   let lastGw: Finding | undefined;
   const tornPending: VerifyReport['torn'] = [];
   for (const seg of segs) {
@@ -176,6 +206,24 @@ async function verifyInstance(
       const ev = c.event;
       r.events++;
       last = { session_id: ev.session_id, seq: ev.seq };
+      // A run ends with its final checkpoint; the next line must be the next run's start.
+      if (clean === true && !(ev.session_id === gwId && ev.type === 'segment_start'))
+        brk(r, {
+          ...at,
+          session_id: ev.session_id,
+          seq: ev.seq,
+          reason: 'event after the final checkpoint of its run (appended)',
+        });
+      if (ev.session_id !== gwId) {
+        if (ev.session_id.startsWith('gateway:'))
+          brk(r, {
+            ...at,
+            session_id: ev.session_id,
+            seq: ev.seq,
+            reason: `an event of ${ev.session_id} in a segment of instance ${instance} (spliced)`,
+          });
+        else moved.add(ev.session_id);
+      }
       const st = chains.get(ev.session_id);
       if (!st) {
         if (ev.seq !== 1 || ev.prev_hash !== GENESIS) {
@@ -243,8 +291,9 @@ async function verifyInstance(
             reason: `segment_start follows ${String(ev.prev_segment)}, not ${prev.name}`,
           });
       } else if (ev.type === 'checkpoint') {
-        await checkCheckpoint(ev, c.signedPrefix, at, chains, r, key, requireSig);
+        await checkCheckpoint(ev, c.signedPrefix, at, chains, r, key, requireSig, moved);
       } else if (ev.type === 'recovery') {
+        listsMoved(ev, at, moved, r, 'recovery');
         const torn = ev.torn as { segment: string; offset: number } | null;
         if (torn)
           for (const t of [...r.torn, ...tornPending])
@@ -334,6 +383,25 @@ function cover(
   }
 }
 
+/** A checkpoint (or recovery) lists every chain that moved since the previous one. */
+function listsMoved(
+  ev: RecordedEvent,
+  at: { segment: string; offset: number },
+  moved: Set<string>,
+  r: VerifyReport,
+  what: string,
+): void {
+  const heads = (ev.heads ?? {}) as Record<string, unknown>;
+  for (const id of moved)
+    if (!(id in heads))
+      brk(r, {
+        ...at,
+        session_id: id,
+        reason: `${what} seq ${ev.seq} does not list ${id}, whose events precede it since the previous ${what}: events inserted`,
+      });
+  moved.clear();
+}
+
 async function checkCheckpoint(
   ev: RecordedEvent,
   signedPrefix: string | undefined,
@@ -342,6 +410,7 @@ async function checkCheckpoint(
   r: VerifyReport,
   key: KeyObject | undefined,
   requireSig: boolean,
+  moved: Set<string>,
 ): Promise<void> {
   r.checkpoints++;
   const where = { ...at, session_id: ev.session_id, seq: ev.seq };
@@ -364,5 +433,6 @@ async function checkCheckpoint(
     }
   } else if (requireSig) brk(r, { ...where, reason: 'checkpoint is not signed' });
   if (!trusted) return;
+  listsMoved(ev, at, moved, r, 'checkpoint');
   cover(ev, at, chains, r, 'checkpoint', true);
 }

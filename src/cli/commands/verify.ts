@@ -10,8 +10,9 @@ import { verifyRecording, type Finding } from '../../record/verify.js';
 
 export const VERIFY_USAGE = `usage: portcullis verify [--dir DIR]... [--s3-bucket B [--s3-prefix P] [--s3-endpoint URL]] [--key FILE] [--partial] [--json]
   --partial: the oldest segments were removed by retention on purpose
-  exit 0: intact and sealed; 1: a broken link; 2: intact, but a tail is not sealed
-  (a live recording, a crash not yet recovered, or a truncated tail)
+  exit 0: intact and sealed (signatures checked); 1: a broken link, or no segment found;
+  2: intact, but a tail is not sealed (a live recording, a crash not yet recovered, or a
+  truncated tail), or no key to check the checkpoint signatures with
 `;
 
 const at = (f: Finding) =>
@@ -40,6 +41,7 @@ export async function verifyCommand(
   }
   const publicKey = v.key ? await readKeyFile(v.key) : ctx.publicKey;
   const r = await verifyRecording(resolveSources(v, ctx), { publicKey, partial: v.partial });
+  const unchecked = r.checkpoints > 0 && r.signedCheckpoints === 0;
   if (v.json) out(JSON.stringify(r, null, 2) + '\n');
   else {
     out(
@@ -54,8 +56,16 @@ export async function verifyCommand(
     for (const t of r.torn) out(`${t.acknowledged ? 'recovered' : 'TORN'}: ${t.reason}\n`);
     for (const u of r.unsealed) out(`UNSEALED: ${u.session_id}: ${u.reason}\n`);
     for (const w of r.warnings) out(`warning: ${w}\n`);
-    if (r.sealed) out('OK: every chain is intact and sealed\n');
+    if (r.segments === 0) out('NOTHING TO VERIFY: no segment found in the sources\n');
+    else if (r.sealed && unchecked)
+      out(
+        'INTACT, SIGNATURES NOT CHECKED: pass --key (the checkpoint public key), or --config with recording.signingKey\n',
+      );
+    else if (r.sealed) out('OK: every chain is intact and sealed\n');
     else if (r.ok) out('INTACT, NOT SEALED: see above\n');
   }
-  return r.breaks.length ? 1 : r.sealed ? 0 : 2;
+  // Nothing read is no proof of anything; and without a key a rewritten recording (every
+  // hash recomputed) looks intact, so it cannot be called sealed.
+  if (r.breaks.length || r.segments === 0) return 1;
+  return r.sealed && !unchecked ? 0 : 2;
 }
