@@ -1,7 +1,7 @@
 // Extended protocol: the messages up to a Sync (or Flush), decided as one. Either every
 // statement the group runs is allowed and its bytes go upstream as sent, or none runs.
 import { isUtf8 } from 'node:buffer';
-import { analyze, paramTypeFacts } from '../sql/index.js';
+import { FACTS_KEY, analyze, paramTypeFacts } from '../sql/index.js';
 import type { AnalyzeOptions, StatementFacts } from '../sql/types.js';
 import type { DecisionRecord, PolicyEngine, SessionFacts } from '../policy/types.js';
 import { ClientError, type ErrorFields, type Frame } from '../wire/index.js';
@@ -10,12 +10,13 @@ import { refusalFields, type DecisionPoint } from './decide.js';
 import { mayChangeSettings, settingsInDoubtError } from './parser-settings.js';
 import { executeOf, withParamTypes, type BindParams, type SessionNames } from './statements.js';
 import { UNCERTAIN } from './name-table.js';
+import { quoteIdent } from './params.js';
 
 /** A frontend message of the current group, waiting for its Sync or Flush. */
 export type Pending =
   | { type: 'parse'; frame: Frame; name: string; sql: string; types: number[] }
   | { type: 'bind'; frame: Frame; portal: string; statement: string; params: BindParams }
-  | { type: 'execute'; frame: Frame; portal: string }
+  | { type: 'execute'; frame: Frame; portal: string; maxRows: number }
   | { type: 'close'; frame: Frame; kind: 'S' | 'P'; name: string }
   | { type: 'describe'; frame: Frame };
 
@@ -58,6 +59,19 @@ export type Verdict =
   | { allowed: false; wait: true };
 
 const WAIT: Verdict = { allowed: false, wait: true };
+
+/**
+ * A protocol Execute of a SQL cursor's name reads it as FETCH does: its facts are the
+ * DECLARE's (what is read), its text and command the read, as the recording shows it.
+ */
+function cursorRead(declared: StatementFacts, cursor: string, maxRows: number): StatementFacts {
+  return {
+    ...declared,
+    [FACTS_KEY]: undefined,
+    text: `FETCH ${maxRows > 0 ? `FORWARD ${maxRows}` : 'ALL'} FROM ${quoteIdent(cursor)}`,
+    command: 'FETCH',
+  };
+}
 
 /** What a session lends the decision of its groups (made once per session). */
 export interface BatchContext {
@@ -203,7 +217,7 @@ export function decideBatch(batch: readonly Pending[], inDoubt: boolean, c: Batc
         if (cursor === UNCERTAIN) return WAIT;
         if (!cursor) return failAt(i, ClientError.unknownPortal(m.portal));
         runs.push({
-          facts: cursor.facts,
+          facts: cursorRead(cursor.facts, m.portal, m.maxRows),
           rec: cursor.decision,
           protocol: 'extended',
           params: null,

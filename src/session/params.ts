@@ -120,8 +120,8 @@ export function checkStartupParams(params: Map<string, string>): StartupVerdict 
   return { ok: true, user, database, applicationName, passthrough, unsupportedOptions };
 }
 
-/** Quote a schema name for a search_path setting. */
-function quoteIdent(s: string): string {
+/** Quote an identifier (a schema for search_path, a cursor name) as PostgreSQL reads it. */
+export function quoteIdent(s: string): string {
   return /^[a-z_][a-z0-9_$]*$/.test(s) ? s : '"' + s.replace(/"/g, '""') + '"';
 }
 

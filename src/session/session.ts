@@ -407,7 +407,8 @@ export class Session {
       }
       case F.Execute: {
         if (this.skipUntilSync) return;
-        this.batch.push({ type: 'execute', frame: f, portal: parseExecute(f.body).portal });
+        const e = parseExecute(f.body);
+        this.batch.push({ type: 'execute', frame: f, portal: e.portal, maxRows: e.maxRows });
         return;
       }
       case F.Describe:
