@@ -32,7 +32,15 @@ export class SessionAudit {
   /** The statement events of a decided group, to be written before it is forwarded. */
   events(runs: readonly DecidedRun[]): StatementEventInput[] {
     return runs.map((r, i) =>
-      this.event(r.facts, r.rec, r.protocol, r.params?.value ?? null, i, runs.length),
+      this.event(
+        r.facts,
+        r.rec,
+        r.protocol,
+        r.params?.value ?? null,
+        i,
+        runs.length,
+        r.inTransaction,
+      ),
     );
   }
 
@@ -131,6 +139,7 @@ export class SessionAudit {
     params: (string | null)[] | null,
     index: number,
     count: number,
+    inTransaction = this.session.in_transaction,
   ): StatementEventInput {
     const key = (f as unknown as Record<symbol, string | undefined>)[FACTS_KEY];
     return {
@@ -150,7 +159,7 @@ export class SessionAudit {
       params,
       index,
       count,
-      in_transaction: this.session.in_transaction,
+      in_transaction: inTransaction,
       decision: rec.decision,
       decision_id: rec.id,
       policy_version: rec.policyVersion,

@@ -30,6 +30,28 @@ export interface DecidedRun {
   budget?: RowBudget;
   /** It reads an open SQL cursor; its facts are the DECLARE's. */
   cursorRead?: boolean;
+  /**
+   * Whether it runs inside a transaction block, when that differs from the session's state
+   * when its group was read (a BEGIN earlier in the same Query string).
+   */
+  inTransaction?: boolean;
+}
+
+/** Whether a transaction block is open after `f` runs, given whether one was before. */
+export function inTransactionAfter(f: StatementFacts, before: boolean): boolean {
+  const tx = f.transaction as { kind?: string; chain?: boolean } | undefined;
+  switch (tx?.kind) {
+    case 'begin':
+    case 'start':
+      return true;
+    case 'commit':
+    case 'rollback':
+      return tx.chain === true;
+    case 'prepare':
+      return false;
+    default:
+      return before;
+  }
 }
 
 /** Why a group is refused, and what the recording keeps of it. */

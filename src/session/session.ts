@@ -47,6 +47,7 @@ import {
   type BatchContext,
   coalesce,
   decideBatch,
+  inTransactionAfter,
   type DecidedRun,
   type Pending,
 } from './batch.js';
@@ -536,26 +537,44 @@ export class Session {
     // Deny wins across the whole string: a statement waiting for approval does not stop the
     // later ones from being decided, so a batch that also holds a denied statement is denied.
     let held: { facts: StatementFacts; rec: DecisionRecord } | undefined;
-    for (let i = 0; i < count; i++) {
-      const facts = this.names.effective(a.statements[i]);
-      // A FETCH reads under its cursor's budget.
-      const budget = facts === UNCERTAIN ? UNCERTAIN : this.names.cursors.budget(facts);
-      if (facts === UNCERTAIN || budget === UNCERTAIN) {
-        this.names.rollback();
-        return this.awaitAnswers(f);
-      }
+    // A BEGIN (or COMMIT) earlier in the string changes the transaction state the later
+    // statements are decided and recorded in; the session's own state follows
+    // ReadyForQuery.
+    const wasInTxn = this.facts.in_transaction;
+    let inTxn = wasInTxn;
+    try {
+      for (let i = 0; i < count; i++) {
+        this.facts.in_transaction = inTxn;
+        const facts = this.names.effective(a.statements[i]);
+        // A FETCH reads under its cursor's budget.
+        const budget = facts === UNCERTAIN ? UNCERTAIN : this.names.cursors.budget(facts);
+        if (facts === UNCERTAIN || budget === UNCERTAIN) {
+          this.names.rollback();
+          return this.awaitAnswers(f);
+        }
 
-      const rec = this.decisions.decide(facts, 'simple', null, i, count);
-      if (rec.decision.kind === 'approval') held ??= { facts, rec };
-      else if (rec.decision.kind !== 'allow') {
-        this.countDecision(rec.decision.kind);
-        this.names.rollback();
-        this.audit.refusal(facts, facts.text, undefined, 'simple', rec);
-        return this.refuse(refusalFields(rec), 'simple', rec);
+        const rec = this.decisions.decide(facts, 'simple', null, i, count);
+        if (rec.decision.kind === 'approval') held ??= { facts, rec };
+        else if (rec.decision.kind !== 'allow') {
+          this.countDecision(rec.decision.kind);
+          this.names.rollback();
+          this.audit.refusal(facts, facts.text, undefined, 'simple', rec);
+          return this.refuse(refusalFields(rec), 'simple', rec);
+        }
+        this.names.stage(facts, rec, i);
+        if (mayChangeSettings(facts)) settings = true;
+        decided.push({
+          facts,
+          rec,
+          protocol: 'simple',
+          params: null,
+          budget,
+          ...(inTxn !== wasInTxn ? { inTransaction: inTxn } : {}),
+        });
+        inTxn = inTransactionAfter(facts, inTxn);
       }
-      this.names.stage(facts, rec, i);
-      if (mayChangeSettings(facts)) settings = true;
-      decided.push({ facts, rec, protocol: 'simple', params: null, budget });
+    } finally {
+      this.facts.in_transaction = wasInTxn;
     }
     if (held) {
       this.countDecision('approval');
