@@ -128,6 +128,7 @@ function statementFragment(ev: StatementEventInput): string {
     ev.protocol +
     '","params":' +
     (ev.params === null ? 'null' : JSON.stringify(ev.params)) +
+    (ev.param_formats ? ',"param_formats":' + JSON.stringify(ev.param_formats) : '') +
     ',"index":' +
     ev.index +
     ',"count":' +

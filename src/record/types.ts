@@ -48,6 +48,11 @@ export interface StatementEventInput extends Pick<
   facts_key?: string;
   protocol: 'simple' | 'extended';
   params: (string | null)[] | 'redacted' | null;
+  /**
+   * Per parameter, 1 where it was sent in binary (its value is then `\x` and hex) and 0
+   * where in text; absent when every parameter is text, so the two cannot be confused.
+   */
+  param_formats?: number[];
   /** Position of the statement inside a multi-statement query string. */
   index: number;
   count: number;

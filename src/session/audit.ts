@@ -40,6 +40,7 @@ export class SessionAudit {
         i,
         runs.length,
         r.inTransaction,
+        r.params?.formats,
       ),
     );
   }
@@ -140,6 +141,7 @@ export class SessionAudit {
     index: number,
     count: number,
     inTransaction = this.session.in_transaction,
+    formats?: number[],
   ): StatementEventInput {
     const key = (f as unknown as Record<symbol, string | undefined>)[FACTS_KEY];
     return {
@@ -160,6 +162,7 @@ export class SessionAudit {
       index,
       count,
       in_transaction: inTransaction,
+      ...(formats && Array.isArray(params) ? { param_formats: formats } : {}),
       decision: rec.decision,
       decision_id: rec.id,
       policy_version: rec.policyVersion,

@@ -58,6 +58,12 @@ export class BindParams {
   get value(): (string | null)[] {
     return (this.v ??= bindParamsAsText(this.b));
   }
+  /** Each parameter's format (1 binary), or undefined when all are text. */
+  get formats(): number[] | undefined {
+    const f = this.b.paramFormats;
+    if (!f.some((x) => x === 1)) return undefined;
+    return this.b.params.map((_, i) => (f.length === 1 ? f[0] : (f[i] ?? 0)));
+  }
 }
 
 export interface Portal {
