@@ -3,10 +3,8 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect as tcpConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import {
@@ -360,21 +358,7 @@ describe('TLS and GSS negotiation', () => {
   });
 
   it('SSLRequest with TLS configured: S, then a full login over TLS', async () => {
-    const sock = await new Promise<Socket>((resolve, reject) => {
-      const s = tcpConnect({ host: '127.0.0.1', port: g.port }, () => resolve(s));
-      s.once('error', reject);
-    });
-    sock.write(sslRequest());
-    const answer = await new Promise<string>((resolve) =>
-      sock.once('data', (b: Buffer) => resolve(b.toString('latin1'))),
-    );
-    expect(answer).toBe('S');
-    const secure = tlsConnect({ socket: sock, rejectUnauthorized: false });
-    await new Promise<void>((resolve, reject) => {
-      secure.once('secureConnect', () => resolve());
-      secure.once('error', reject);
-    });
-    const c = new RawClient(secure);
+    const c = await RawClient.tls(g.port);
     await c.login(DB, await g.token());
     expect(rows(await c.simple('SELECT 7'))).toEqual([['7']]);
     c.destroy();

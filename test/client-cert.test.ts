@@ -3,13 +3,11 @@
 // authenticates. Certificates are made with openssl for the run.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect as tcpConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, startTestGateway, type TestGateway } from './helpers/gateway.js';
-import { RawClient, fields, password, rows, sslRequest, startup } from './helpers/raw.js';
+import { RawClient, fields, password, rows, startup } from './helpers/raw.js';
 
 const DB = 'client_cert_db';
 let dir: string;
@@ -71,26 +69,10 @@ afterAll(async () => {
 });
 
 /** SSLRequest, then a TLS handshake presenting `cert` (or none). */
-async function tlsClient(cert?: { key: string; cert: string }): Promise<RawClient> {
-  const sock = await new Promise<Socket>((resolve, reject) => {
-    const s = tcpConnect({ host: '127.0.0.1', port: g.port }, () => resolve(s));
-    s.once('error', reject);
+function tlsClient(cert?: { key: string; cert: string }): Promise<RawClient> {
+  return RawClient.tls(g.port, {
+    cert: cert && { key: readFileSync(cert.key), cert: readFileSync(cert.cert) },
   });
-  sock.write(sslRequest());
-  const answer = await new Promise<string>((resolve) =>
-    sock.once('data', (b: Buffer) => resolve(b.toString('latin1'))),
-  );
-  expect(answer).toBe('S');
-  const secure = tlsConnect({
-    socket: sock,
-    rejectUnauthorized: false,
-    ...(cert ? { key: readFileSync(cert.key), cert: readFileSync(cert.cert) } : {}),
-  });
-  await new Promise<void>((resolve, reject) => {
-    secure.once('secureConnect', () => resolve());
-    secure.once('error', reject);
-  });
-  return new RawClient(secure);
 }
 
 /** Log in as `user`; the answer to the startup and to a query. */

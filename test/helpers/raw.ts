@@ -2,6 +2,7 @@
 // src/wire, and a socket reader that yields backend messages (or single bytes, for the
 // answer to SSLRequest/GSSENCRequest).
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 
 // ---- builders ------------------------------------------------------------------------
 
@@ -183,6 +184,36 @@ export class RawClient {
       });
       s.once('error', reject);
     });
+  }
+
+  /**
+   * Negotiate TLS as libpq does: each `preface` request (GSSENCRequest) must be answered
+   * 'N', then SSLRequest 'S', then the handshake on the same socket, presenting a client
+   * certificate when given one. Throws on any other answer.
+   */
+  static async tls(
+    port: number,
+    opts: { preface?: Buffer[]; cert?: { key: Buffer; cert: Buffer } } = {},
+  ): Promise<RawClient> {
+    const sock = await new Promise<Socket>((resolve, reject) => {
+      const s = connect({ port, host: '127.0.0.1' }, () => resolve(s));
+      s.once('error', reject);
+    });
+    const ask = async (req: Buffer, want: string) => {
+      sock.write(req);
+      const answer = await new Promise<string>((resolve) =>
+        sock.once('data', (b: Buffer) => resolve(b.toString('latin1'))),
+      );
+      if (answer !== want) throw new Error(`expected '${want}', got ${JSON.stringify(answer)}`);
+    };
+    for (const p of opts.preface ?? []) await ask(p, 'N');
+    await ask(sslRequest(), 'S');
+    const secure = tlsConnect({ socket: sock, rejectUnauthorized: false, ...opts.cert });
+    await new Promise<void>((resolve, reject) => {
+      secure.once('secureConnect', () => resolve());
+      secure.once('error', reject);
+    });
+    return new RawClient(secure);
   }
 
   private wake(): void {

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect as tcpConnect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -286,28 +286,7 @@ async function loginWith(
 
 /** SSLRequest, 'S', a TLS handshake: a RawClient over the TLS socket. */
 async function tlsClient(port: number, preface: Buffer[] = []): Promise<RawClient> {
-  const sock = await new Promise<Socket>((resolve, reject) => {
-    const s = tcpConnect({ host: '127.0.0.1', port }, () => resolve(s));
-    s.once('error', reject);
-  });
-  for (const p of preface) {
-    sock.write(p);
-    const answer = await new Promise<string>((resolve) =>
-      sock.once('data', (b: Buffer) => resolve(b.toString('latin1'))),
-    );
-    expect(answer).toBe('N');
-  }
-  sock.write(sslRequest());
-  const answer = await new Promise<string>((resolve) =>
-    sock.once('data', (b: Buffer) => resolve(b.toString('latin1'))),
-  );
-  expect(answer).toBe('S');
-  const secure = tlsConnect({ socket: sock, rejectUnauthorized: false });
-  await new Promise<void>((resolve, reject) => {
-    secure.once('secureConnect', () => resolve());
-    secure.once('error', reject);
-  });
-  return track(new RawClient(secure));
+  return track(await RawClient.tls(port, { preface }));
 }
 
 /** Run a long statement on `c` and return its messages (started, not awaited). */
