@@ -447,6 +447,33 @@ describe('statements that reach PostgreSQL by every path are recorded', () => {
     expect(ins.in_transaction).toBe(true);
   });
 
+  it('a statement after BEGIN in the same extended group is recorded as inside a transaction', async () => {
+    const c = await rawAs(r.g, 'begin-same-group');
+    await c.write(
+      Buffer.concat([
+        parse('', 'BEGIN'),
+        bind('', ''),
+        execute(''),
+        parse('', "INSERT INTO t VALUES (116, 'in-group-txn')"),
+        bind('', ''),
+        execute(''),
+        parse('', 'COMMIT'),
+        bind('', ''),
+        execute(''),
+        sync(),
+      ]),
+    );
+    expect(firstError(await readies(c, 1))).toBeUndefined();
+    c.destroy();
+    expect(await idsInTable()).toContain(116);
+    const evs = await statementsOf(r, 'begin-same-group');
+    expect(evs.map(({ ev }) => [String(ev.sql).split(' ')[0], ev.in_transaction])).toEqual([
+      ['BEGIN', false],
+      ['INSERT', true],
+      ['COMMIT', true],
+    ]);
+  });
+
   it('a parameter sent in binary format is recorded so it cannot be confused with a text parameter', async () => {
     const c = await rawAs(r.g, 'binary-param');
     const int4 = (n: number) => {

@@ -120,6 +120,10 @@ export function decideBatch(batch: readonly Pending[], inDoubt: boolean, c: Batc
   const { names, decisions } = c;
   const engine = c.engine();
   const inTxn = c.session.in_transaction;
+  /** The transaction state each run executes in (a BEGIN earlier in the group opens one). */
+  let runTxn = inTxn;
+  const txnOf = (): { inTransaction?: boolean } =>
+    runTxn !== inTxn ? { inTransaction: runTxn } : {};
   const runs: DecidedRun[] = [];
   let doubt = inDoubt;
   for (let i = 0; i < batch.length; i++) {
@@ -229,7 +233,9 @@ export function decideBatch(batch: readonly Pending[], inDoubt: boolean, c: Batc
             protocol: 'extended',
             params: portal.params,
             budget: cursorBudget ?? portal.rows,
+            ...txnOf(),
           });
+          runTxn = inTransactionAfter(facts, runTxn);
           if (mayChangeSettings(facts)) doubt = true;
           break;
         }
@@ -245,6 +251,7 @@ export function decideBatch(batch: readonly Pending[], inDoubt: boolean, c: Batc
           params: null,
           budget: cursor.rows,
           cursorRead: true,
+          ...txnOf(),
         });
         break;
       }
