@@ -141,6 +141,9 @@ non_metadata_functions := {
 	"pg_get_replication_slots", "pg_cursor", "pg_prepared_statement", "pg_prepared_xact",
 	"pg_lock_status", "pg_get_shmem_allocations", "pg_get_shmem_allocations_numa", "pg_config",
 	"pg_ident_file_mappings", "pg_get_aios", "pg_show_replication_origin_status",
+	# Other sessions' locks and snapshots.
+	"pg_blocking_pids", "pg_safe_snapshot_blocking_pids", "pg_isolation_test_session_is_blocked",
+	"pg_current_snapshot", "txid_current_snapshot",
 }
 
 introspective(name) if {
