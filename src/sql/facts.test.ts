@@ -258,6 +258,20 @@ describe('columns', () => {
     ]);
   });
 
+  it('an ORDER BY of a set operation sorts by the result column it names', () => {
+    expect(
+      cols(one('SELECT id::text FROM customers UNION ALL SELECT card FROM customers ORDER BY 1')),
+    ).toContain('customers.card:order:d');
+    expect(
+      cols(one('SELECT card AS k FROM customers UNION ALL SELECT name FROM customers ORDER BY k')),
+    ).toContain('customers.card:order:d');
+    expect(
+      cols(
+        one('SELECT card, id FROM customers UNION ALL SELECT name, id FROM customers ORDER BY 2'),
+      ),
+    ).not.toContain('customers.card:order:d');
+  });
+
   it('counts ordinal GROUP BY / ORDER BY for the select-list entry at that position', () => {
     expect(cols(one('SELECT left(card, 1), count(*) FROM customers GROUP BY 1'))).toEqual([
       'customers.card:group:d',

@@ -245,6 +245,8 @@ export class Walker {
             for (const rel of s.stars) this.column(rel, '*', 'group', true);
           }
         }
+        // ORDER BY of a set operation sorts by result columns, named by position or name.
+        this.setOpOrder(b.sortClause, out);
       });
       const lc: Ctx = { ...cc, clause: 'order', derived: false, access: 'read' };
       tasks.push(
@@ -380,6 +382,29 @@ export class Walker {
       else if (kept.length > 0) r.rest.push(...kept);
     }
     return r;
+  }
+
+  /**
+   * The result columns an ORDER BY of a UNION / INTERSECT / EXCEPT sorts by: the one at a
+   * position or of a name, or all of them where a `*` hides which (facts then depend on
+   * the position literal).
+   */
+  private setOpOrder(sortClause: unknown, out: Shape): void {
+    for (const x of clauseItems(sortClause)) {
+      const n = nodeType(x) === 'SortBy' ? x.SortBy.node : x;
+      let cols = out.cols;
+      if (nodeType(n) === 'A_Const') {
+        this.out.literalSensitive = true;
+        const k = n.A_Const.ival ? Number(n.A_Const.ival.ival ?? 0) : NaN;
+        if (out.stars.length === 0 && k >= 1 && k <= out.cols.length) cols = [out.cols[k - 1]];
+      } else if (nodeType(n) === 'ColumnRef') {
+        const f = names(n.ColumnRef.fields);
+        const hits = f.length === 1 ? out.cols.filter((c) => c.name === f[0]) : [];
+        if (out.stars.length === 0 && hits.length > 0) cols = hits;
+      }
+      this.reportShape({ cols, stars: [] }, 'order');
+      for (const rel of out.stars) this.column(rel, '*', 'order', true);
+    }
   }
 
   private dml(t: string, b: N, c: Ctx, out: Shape): void {
