@@ -345,7 +345,9 @@ export class Walker {
     const outNames = tl.map((rt) => outputName(rt));
     const anyUnnamed = outNames.some((n) => n === undefined);
     for (const x of clause as N[]) {
-      const items = clauseItems([x]);
+      // ORDER BY / DISTINCT ON (a, b) is a row: its names are input columns, its numbers
+      // constants. GROUP BY (1, 2) lists positions and names as at the top level.
+      const items = outputNamesFirst && nodeType(unsort(x)) === 'RowExpr' ? [x] : clauseItems([x]);
       const kept: N[] = [];
       for (const item of items) {
         const n = nodeType(item) === 'SortBy' ? item.SortBy.node : item;
@@ -536,8 +538,11 @@ export class Walker {
           shape: renameShape(shape, names(alias?.colnames)),
         });
       });
-      // LATERAL or not, the subquery may see earlier items (harmless over-approximation).
-      this.stack.push(() => this.query(b.subquery, { ...c, level }, shape, false));
+      // A LATERAL subquery sees the items before it; any other sees only the outer queries
+      // (a sibling's column must not stand in for an outer one of the same name).
+      this.stack.push(() =>
+        this.query(b.subquery, { ...c, level: b.lateral ? level : level.parent }, shape, false),
+      );
       return;
     }
     if (t === 'RangeFunction') {
@@ -557,7 +562,10 @@ export class Walker {
           });
         }
       }
-      level.items.push(functionItem(b, alias, first));
+      // Its arguments see the items before it (functions in FROM are LATERAL), not its own
+      // columns: the item joins the level after they are walked.
+      const item = functionItem(b, alias, first);
+      this.stack.push(() => level.items.push(item));
       this.stack.push({ n: b.functions, c: { ...c, level, clause: 'select', derived: true } });
       this.stack.push({ n: b.coldeflist, c: { ...c, level } });
       return;
@@ -853,13 +861,14 @@ export class Walker {
       if (l.items.length === 0) continue;
       const all = l.items.length === 1 ? l.items : l.items.filter((it) => mayHave(it, col));
       if (all.length === 0) continue;
-      // An item known to have the column is the one: were a table beside it to have it too,
-      // PostgreSQL would refuse the name as ambiguous.
+      const cands = all;
+      // Beside an item known to have the column (a function's, a subquery's), a table's
+      // column of that name is only a candidate; so it is beside a function whose columns
+      // are not known. (Never dropped: the scopes here over-approximate what PostgreSQL
+      // lets a name see, so dropping one could hide the column it really binds to.)
       const merged = l.merged === 'all' || l.merged?.has(col);
-      const knowing = merged ? [] : all.filter((it) => knownColumn(it, col));
-      const cands = knowing.length > 0 ? knowing : all;
-      // A function whose columns are not known may be the one that has it.
-      const openBeside = cands.length > 1 && cands.some((it) => it.open);
+      const openBeside =
+        cands.length > 1 && !merged && cands.some((it) => it.open || knownColumn(it, col));
       const os: Origin[] = [];
       for (const it of cands) {
         for (const o of originsOf(it, col)) {
@@ -1122,7 +1131,17 @@ function functionItem(b: N, alias: N | undefined, first: string): ScopeItem {
   };
 }
 
+/** The expression of an ORDER BY item (a SortBy), or the item itself. */
+function unsort(x: N): unknown {
+  return nodeType(x) === 'SortBy' ? x.SortBy.node : x;
+}
+
+/** A select-list entry that expands to columns of unknown number: `*`, `t.*`, `(x).*`. */
 function isStar(v: unknown): boolean {
+  if (nodeType(v) === 'A_Indirection') {
+    const ind = ((v as N).A_Indirection.indirection ?? []) as N[];
+    return ind.length > 0 && nodeType(ind[ind.length - 1]) === 'A_Star';
+  }
   if (nodeType(v) !== 'ColumnRef') return false;
   const f = names((v as N).ColumnRef.fields);
   return f[f.length - 1] === '*';
