@@ -248,6 +248,37 @@ function reseal(ev: Record<string, unknown>): string {
 }
 
 /**
+ * After a session chain was rewritten: point every checkpoint at the new heads and re-chain
+ * the gateway's events, signing each checkpoint with `sign` (or keeping its old, now wrong,
+ * signature).
+ */
+function rechainGateway(lines: Line[], sign?: (payload: string) => string): Line[] {
+  const heads = new Map<string, [number, string]>();
+  let gwPrev: string | undefined;
+  return lines.map((l) => {
+    const ev = JSON.parse(l.text) as Record<string, unknown>;
+    const id = ev.session_id as string;
+    if (!id.startsWith('gateway:')) {
+      heads.set(id, [ev.seq as number, ev.hash as string]);
+      return l;
+    }
+    if (gwPrev) ev.prev_hash = gwPrev;
+    let text: string;
+    if (ev.type === 'checkpoint') {
+      const h = ev.heads as Record<string, [number, string]>;
+      for (const k of Object.keys(h)) if (heads.has(k)) h[k] = heads.get(k)!;
+    }
+    if (ev.type === 'checkpoint' && sign) {
+      const { hash: _h, sig: _s, ...rest } = ev;
+      const pre = JSON.stringify(rest).slice(0, -1);
+      text = sealLine(pre + ',"sig":' + JSON.stringify(sign(sha256hex(pre)))).line.trimEnd();
+    } else text = reseal(ev);
+    gwPrev = (JSON.parse(text) as { hash: string }).hash;
+    return { seg: l.seg, text };
+  });
+}
+
+/**
  * Edit the events of one chain with `edit` and recompute that chain's hashes from there on,
  * as someone without the signing key would.
  */
@@ -722,30 +753,7 @@ describe('statements that reach PostgreSQL by every path are recorded', () => {
     });
     // Re-sign every checkpoint with a key that is not the gateway's.
     const signer = createSigner(OTHER_KEYS.privateJwk, 'k1');
-    let gwPrev: string | undefined;
-    const heads = new Map<string, [number, string]>();
-    const out = forged.map((l) => {
-      const ev = JSON.parse(l.text) as Record<string, unknown>;
-      const id = ev.session_id as string;
-      if (!id.startsWith('gateway:')) {
-        heads.set(id, [ev.seq as number, ev.hash as string]);
-        return l;
-      }
-      if (gwPrev) ev.prev_hash = gwPrev;
-      if (ev.type === 'checkpoint') {
-        const h = ev.heads as Record<string, [number, string]>;
-        for (const k of Object.keys(h)) if (heads.has(k)) h[k] = heads.get(k)!;
-        const { hash: _h, sig: _s, ...rest } = ev;
-        const pre = JSON.stringify(rest).slice(0, -1);
-        const withSig = pre + ',"sig":' + JSON.stringify(signer.sign(sha256hex(pre)));
-        const text = sealLine(withSig).line.trimEnd();
-        gwPrev = (JSON.parse(text) as { hash: string }).hash;
-        return { seg: l.seg, text };
-      }
-      const text = reseal(ev);
-      gwPrev = (JSON.parse(text) as { hash: string }).hash;
-      return { seg: l.seg, text };
-    });
+    const out = rechainGateway(forged, (payload) => signer.sign(payload));
     writeLines(d, out);
     expect((await verifyDir([d])).ok).toBe(false);
   });
@@ -846,24 +854,7 @@ describe('statements that reach PostgreSQL by every path are recorded', () => {
     const forged = rewriteChain(lines, sid, (ev) => {
       if (ev.type === 'statement') ev.sql = 'SELECT harmless';
     });
-    const heads = new Map<string, [number, string]>();
-    let gwPrev: string | undefined;
-    const out = forged.map((l) => {
-      const ev = JSON.parse(l.text) as Record<string, unknown>;
-      const id = ev.session_id as string;
-      if (!id.startsWith('gateway:')) {
-        heads.set(id, [ev.seq as number, ev.hash as string]);
-        return l;
-      }
-      if (gwPrev) ev.prev_hash = gwPrev;
-      if (ev.type === 'checkpoint') {
-        const h = ev.heads as Record<string, [number, string]>;
-        for (const k of Object.keys(h)) if (heads.has(k)) h[k] = heads.get(k)!;
-      }
-      const text = reseal(ev);
-      gwPrev = (JSON.parse(text) as { hash: string }).hash;
-      return { seg: l.seg, text };
-    });
+    const out = rechainGateway(forged);
     writeLines(d, out);
     const cwd = mkdtempSync(join(tmpdir(), 'portcullis-auditvar-nokey-'));
     copies.push(cwd);

@@ -350,7 +350,7 @@ export class Walker {
       const items = outputNamesFirst && nodeType(unsort(x)) === 'RowExpr' ? [x] : clauseItems([x]);
       const kept: N[] = [];
       for (const item of items) {
-        const n = nodeType(item) === 'SortBy' ? item.SortBy.node : item;
+        const n = unsort(item);
         if (nodeType(n) === 'A_Const') {
           const k = n.A_Const.ival ? Number(n.A_Const.ival.ival ?? 0) : NaN;
           this.out.literalSensitive = true;
@@ -393,7 +393,7 @@ export class Walker {
    */
   private setOpOrder(sortClause: unknown, out: Shape): void {
     for (const x of clauseItems(sortClause)) {
-      const n = nodeType(x) === 'SortBy' ? x.SortBy.node : x;
+      const n = unsort(x);
       let cols = out.cols;
       if (nodeType(n) === 'A_Const') {
         this.out.literalSensitive = true;
@@ -1132,7 +1132,7 @@ function functionItem(b: N, alias: N | undefined, first: string): ScopeItem {
 }
 
 /** The expression of an ORDER BY item (a SortBy), or the item itself. */
-function unsort(x: N): unknown {
+function unsort(x: N): N {
   return nodeType(x) === 'SortBy' ? x.SortBy.node : x;
 }
 
