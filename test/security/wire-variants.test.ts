@@ -1886,6 +1886,16 @@ describe('wire-backend variants (fake upstream)', () => {
     return { c, ms };
   }
 
+  /** A session on `scenario` sends SELECT 1; what comes back until the close or 'Z'. */
+  async function queried(
+    scenario: string,
+    read: (c: RawClient) => Promise<Message[]>,
+  ): Promise<{ c: RawClient; ms: Message[] }> {
+    const { c } = await session(scenario);
+    await c.write(query('SELECT 1'));
+    return { c, ms: await read(c) };
+  }
+
   /** The gateway process is alive and a normal session works. */
   async function backendCanary(): Promise<void> {
     expect(alive()).toBe(true);
@@ -1908,9 +1918,7 @@ describe('wire-backend variants (fake upstream)', () => {
   });
 
   it('SEC-WB-001/w2: an ErrorResponse with no NUL terminator at all: the session fails closed, the gateway survives', async () => {
-    const { c } = await session('err-noterm');
-    await c.write(query('SELECT 1'));
-    const ms = await drain(c, 2000);
+    const { c, ms } = await queried('err-noterm', (x) => drain(x, 2000));
     expect(ms.some((m) => m.type === 'E')).toBe(true);
     c.destroy();
     await sleep(300);
@@ -1918,9 +1926,7 @@ describe('wire-backend variants (fake upstream)', () => {
   });
 
   it('SEC-WB-001/w3: a ParameterStatus with no NUL terminator: the session fails closed, the gateway survives', async () => {
-    const { c } = await session('ps-noterm');
-    await c.write(query('SELECT 1'));
-    const ms = await drain(c, 2000);
+    const { c, ms } = await queried('ps-noterm', (x) => drain(x, 2000));
     expect(ms.some((m) => m.type === 'E')).toBe(true);
     c.destroy();
     await sleep(300);
@@ -1960,9 +1966,7 @@ describe('wire-backend variants (fake upstream)', () => {
   });
 
   it('SEC-WB-001/w5: a backend message of unknown type: not relayed; the session fails closed', async () => {
-    const { c } = await session('unknown-type');
-    await c.write(query('SELECT 1'));
-    const ms = await drain(c, 2000);
+    const { c, ms } = await queried('unknown-type', (x) => drain(x, 2000));
     expect(ms.some((m) => m.type === '!')).toBe(false);
     expect(c.ended).toBe(true);
     expect(ms.some((m) => m.type === 'E')).toBe(true);
@@ -1971,27 +1975,21 @@ describe('wire-backend variants (fake upstream)', () => {
   });
 
   it('SEC-WB-001/w6: a backend message with length 2: the session fails closed (08006), the gateway survives', async () => {
-    const { c } = await session('short-length');
-    await c.write(query('SELECT 1'));
-    const ms = await c.rest(5000);
+    const { c, ms } = await queried('short-length', (x) => x.rest(5000));
     expect(c.ended).toBe(true);
     expect(firstError(ms)?.S).toBe('FATAL');
     await backendCanary();
   });
 
   it('SEC-WB-001/w7: a ParameterStatus changing client_encoding mid-session: the session is closed', async () => {
-    const { c } = await session('ps-enc');
-    await c.write(query('SELECT 1'));
-    const ms = await c.rest(5000);
+    const { c, ms } = await queried('ps-enc', (x) => x.rest(5000));
     expect(c.ended).toBe(true);
     expect(firstError(ms)?.S).toBe('FATAL');
     await backendCanary();
   });
 
   it('SEC-WB-001/w8: a ParameterStatus switching session_authorization/is_superuser mid-session: the session is closed', async () => {
-    const { c } = await session('ps-auth');
-    await c.write(query('SELECT 1'));
-    const ms = await drain(c, 2000);
+    const { c, ms } = await queried('ps-auth', (x) => drain(x, 2000));
     const reported = ms
       .filter((m) => m.type === 'S')
       .map((m) => m.body.toString('utf8').split('\0')[0]);
@@ -2002,9 +2000,7 @@ describe('wire-backend variants (fake upstream)', () => {
   });
 
   it('SEC-WB-001/w9: BackendKeyData after login: the session fails closed with 08006', async () => {
-    const { c } = await session('key-after-login');
-    await c.write(query('SELECT 1'));
-    const ms = await c.rest(5000);
+    const { c, ms } = await queried('key-after-login', (x) => x.rest(5000));
     expect(c.ended).toBe(true);
     expect(firstError(ms)?.C).toBe('08006');
     await backendCanary();
