@@ -122,8 +122,6 @@ export function decideBatch(batch: readonly Pending[], inDoubt: boolean, c: Batc
   const inTxn = c.session.in_transaction;
   /** The transaction state each run executes in (a BEGIN earlier in the group opens one). */
   let runTxn = inTxn;
-  const txnOf = (): { inTransaction?: boolean } =>
-    runTxn !== inTxn ? { inTransaction: runTxn } : {};
   const runs: DecidedRun[] = [];
   let doubt = inDoubt;
   for (let i = 0; i < batch.length; i++) {
@@ -178,7 +176,7 @@ export function decideBatch(batch: readonly Pending[], inDoubt: boolean, c: Batc
         const p = names.prepared.get(m.statement);
         if (p === UNCERTAIN) return WAIT;
         // Not a statement prepared through the gateway: PostgreSQL would refuse it too.
-        if (!p) return failAt(i, ClientError.unknownStatement(m.statement));
+        if (!p) return failAt(i, ClientError.unknownStatement(m.statement), runs, doubt);
         let rec = p.decision;
         if (rec.volatile) rec = decisions.decide(p.facts, 'extended', m.params.value, 0, 1);
         // A name made by SQL PREPARE carries the decision of the statement it prepared.
@@ -213,7 +211,7 @@ export function decideBatch(batch: readonly Pending[], inDoubt: boolean, c: Batc
             const name = (of.st.execute as { name: string }).name;
             const now = names.prepared.get(name);
             if (now === UNCERTAIN) return WAIT;
-            if (!now) return failAt(i, ClientError.unknownStatement(name));
+            if (!now) return failAt(i, ClientError.unknownStatement(name), runs, doubt);
             if (now !== of.prepared) {
               const f = names.effective(of.st);
               if (f === UNCERTAIN) return WAIT;
@@ -227,14 +225,15 @@ export function decideBatch(batch: readonly Pending[], inDoubt: boolean, c: Batc
           const cursorBudget = names.cursors.budget(facts);
           if (cursorBudget === UNCERTAIN) return WAIT;
           names.stage(facts, decision, runs.length);
-          runs.push({
+          const run: DecidedRun = {
             facts,
             rec: decision,
             protocol: 'extended',
             params: portal.params,
             budget: cursorBudget ?? portal.rows,
-            ...txnOf(),
-          });
+          };
+          if (runTxn !== inTxn) run.inTransaction = runTxn;
+          runs.push(run);
           runTxn = inTransactionAfter(facts, runTxn);
           if (mayChangeSettings(facts)) doubt = true;
           break;
@@ -243,16 +242,17 @@ export function decideBatch(batch: readonly Pending[], inDoubt: boolean, c: Batc
         // decision and row limit. Any other name the gateway never saw is refused.
         const cursor = names.cursors.get(m.portal);
         if (cursor === UNCERTAIN) return WAIT;
-        if (!cursor) return failAt(i, ClientError.unknownPortal(m.portal));
-        runs.push({
+        if (!cursor) return failAt(i, ClientError.unknownPortal(m.portal), runs, doubt);
+        const read: DecidedRun = {
           facts: cursorRead(cursor.facts, m.portal, m.maxRows),
           rec: cursor.decision,
           protocol: 'extended',
           params: null,
           budget: cursor.rows,
           cursorRead: true,
-          ...txnOf(),
-        });
+        };
+        if (runTxn !== inTxn) read.inTransaction = runTxn;
+        runs.push(read);
         break;
       }
       case 'close':
@@ -264,10 +264,11 @@ export function decideBatch(batch: readonly Pending[], inDoubt: boolean, c: Batc
     }
   }
   return { allowed: true, runs, doubt };
+}
 
-  function failAt(at: number, fields: ErrorFields): Verdict {
-    return { allowed: false, refusal: { fields, at }, runs, doubt };
-  }
+/** The group runs up to message `at`, which fails as it would upstream (see Refusal.at). */
+function failAt(at: number, fields: ErrorFields, runs: DecidedRun[], doubt: boolean): Verdict {
+  return { allowed: false, refusal: { fields, at }, runs, doubt };
 }
 
 function refuse(refusal: Refusal): Verdict {

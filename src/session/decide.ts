@@ -18,7 +18,9 @@ import type {
 const MAX_CACHED = 2048;
 
 export class DecisionPoint {
-  private cache = new Map<string, DecisionRecord>();
+  /** Facts identity → (protocol, transaction state, position in the string) → decision. */
+  private cache = new Map<string, Map<number, DecisionRecord>>();
+  private cached = 0;
   private cachedFor: PolicyEngine | undefined;
 
   constructor(
@@ -37,17 +39,25 @@ export class DecisionPoint {
     const engine = this.engine();
     if (engine !== this.cachedFor) {
       this.cache.clear();
+      this.cached = 0;
       this.cachedFor = engine;
     }
     // Cached decisions are keyed by the facts' identity (see factsKey) and the session
     // state the policy can see; a decision that read the text, the parameters or the
     // clock is never cached.
     const fk = factsKey(facts);
-    const cacheable = !engine.readsVolatileInput && fk !== undefined;
-    let key = '';
+    // The facts identity is a string shared by every statement of one shape (its hash is
+    // computed once); the rest of the key is a number, so a hit builds no string.
+    const sub =
+      index < 0x10000 && count < 0x10000
+        ? ((index * 0x10000 + count) * 2 + (protocol === 'simple' ? 1 : 0)) * 2 +
+          (this.session.in_transaction ? 1 : 0)
+        : -1;
+    const cacheable = !engine.readsVolatileInput && fk !== undefined && sub >= 0;
+    let byState: Map<number, DecisionRecord> | undefined;
     if (cacheable) {
-      key = `${fk}\0${protocol}\0${this.session.in_transaction ? 1 : 0}\0${index}\0${count}`;
-      const hit = this.cache.get(key);
+      byState = this.cache.get(fk);
+      const hit = byState?.get(sub);
       if (hit) return hit;
     }
     let volatileRead = false;
@@ -80,8 +90,14 @@ export class DecisionPoint {
       volatile: volatileRead || engine.readsVolatileInput,
     };
     if (cacheable && !volatileRead) {
-      if (this.cache.size >= MAX_CACHED) this.cache.clear();
-      this.cache.set(key, rec);
+      if (this.cached >= MAX_CACHED) {
+        this.cache.clear();
+        this.cached = 0;
+        byState = undefined;
+      }
+      if (!byState) this.cache.set(fk, (byState = new Map()));
+      byState.set(sub, rec);
+      this.cached++;
     }
     return rec;
   }

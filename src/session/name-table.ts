@@ -107,13 +107,15 @@ export class NameTable<T> {
       if (kept !== undefined) this.span.set(this.keep!, kept);
       this.spanClear = true;
     }
-    for (const [k, v] of this.staged) this.span.set(k, v);
+    this.staged.forEach(this.toSpan);
     for (const r of this.stagedRecs) {
       this.spanRecs.push(r);
       out.push(r);
     }
     this.dropStaged();
   }
+
+  private readonly toSpan = (v: T | null, k: string): void => void this.span.set(k, v);
 
   /** The group was refused (or waits): its changes are dropped. */
   rollback(): void {
@@ -130,7 +132,7 @@ export class NameTable<T> {
       else this.unsure.set(r.name, (this.unsure.get(r.name) ?? 0) + 1);
     }
     this.spanRecs.length = 0;
-    this.span.clear();
+    if (this.span.size) this.span.clear();
     this.spanClear = false;
   }
 
@@ -164,7 +166,7 @@ export class NameTable<T> {
   }
 
   private dropStaged(): void {
-    this.staged.clear();
+    if (this.staged.size) this.staged.clear();
     this.stagedClear = false;
     this.stagedRecs.length = 0;
   }

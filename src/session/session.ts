@@ -563,14 +563,9 @@ export class Session {
         }
         this.names.stage(facts, rec, i);
         if (mayChangeSettings(facts)) settings = true;
-        decided.push({
-          facts,
-          rec,
-          protocol: 'simple',
-          params: null,
-          budget,
-          ...(inTxn !== wasInTxn ? { inTransaction: inTxn } : {}),
-        });
+        const run: DecidedRun = { facts, rec, protocol: 'simple', params: null, budget };
+        if (inTxn !== wasInTxn) run.inTransaction = inTxn;
+        decided.push(run);
         inTxn = inTransactionAfter(facts, inTxn);
       }
     } finally {

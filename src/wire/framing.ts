@@ -27,7 +27,9 @@ export class FrameError extends Error {
 const EMPTY = Buffer.alloc(0);
 
 export class FrameReader {
+  /** Received bytes; those before `pos` have been handed out as frames. */
   private buf: Buffer = EMPTY;
+  private pos = 0;
   typed: boolean;
 
   constructor(
@@ -39,48 +41,57 @@ export class FrameReader {
 
   /** Bytes held that do not yet form a whole frame. */
   get pending(): number {
-    return this.buf.length;
+    return this.buf.length - this.pos;
   }
 
   /** A whole frame is buffered (next() would return one or throw). */
   hasFrame(): boolean {
     const head = this.typed ? 5 : 4;
-    if (this.buf.length < head) return false;
-    return this.buf.length >= this.buf.readInt32BE(this.typed ? 1 : 0) + (this.typed ? 1 : 0);
+    const have = this.buf.length - this.pos;
+    if (have < head) return false;
+    return have >= this.buf.readInt32BE(this.pos + (this.typed ? 1 : 0)) + (this.typed ? 1 : 0);
   }
 
   /** Type byte of the next (possibly incomplete) typed message, if one has begun. */
   peekType(): number | undefined {
-    return this.typed && this.buf.length > 0 ? this.buf[0] : undefined;
+    return this.typed && this.buf.length > this.pos ? this.buf[this.pos] : undefined;
   }
 
   push(chunk: Buffer): void {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    if (this.pos === this.buf.length) this.buf = chunk;
+    else this.buf = Buffer.concat([this.buf.subarray(this.pos), chunk]);
+    this.pos = 0;
   }
 
   /** Remaining bytes, handed over (e.g. when the stream changes hands). */
   drain(): Buffer {
-    const b = this.buf;
+    const b = this.pos === 0 ? this.buf : this.buf.subarray(this.pos);
     this.buf = EMPTY;
+    this.pos = 0;
     return b;
   }
 
   /** Next complete frame, or undefined when more bytes are needed. Throws FrameError. */
   next(): Frame | undefined {
     const buf = this.buf;
+    const pos = this.pos;
     const head = this.typed ? 5 : 4;
-    if (buf.length < head) return undefined;
+    if (buf.length - pos < head) return undefined;
     const off = this.typed ? 1 : 0;
-    const len = buf.readInt32BE(off);
+    const len = buf.readInt32BE(pos + off);
     // The length counts itself: a startup packet is at least 8 bytes, a message at least 4.
     const min = this.typed ? 4 : 8;
     if (len < min) throw new FrameError(`invalid message length ${len}`, '08P01');
     if (len > this.maxLength)
       throw new FrameError(`message length ${len} exceeds the limit`, '08P01');
-    const total = len + off;
-    if (buf.length < total) return undefined;
-    const raw = buf.length === total ? buf : buf.subarray(0, total);
-    this.buf = buf.length === total ? EMPTY : buf.subarray(total);
-    return { type: this.typed ? buf[0] : 0, body: raw.subarray(head), raw };
+    const end = pos + len + off;
+    if (buf.length < end) return undefined;
+    const raw = pos === 0 && end === buf.length ? buf : buf.subarray(pos, end);
+    if (end === buf.length) {
+      // Everything handed out: let the chunk go.
+      this.buf = EMPTY;
+      this.pos = 0;
+    } else this.pos = end;
+    return { type: this.typed ? buf[pos] : 0, body: raw.subarray(head), raw };
   }
 }
