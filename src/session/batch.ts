@@ -37,6 +37,18 @@ export interface DecidedRun {
   inTransaction?: boolean;
 }
 
+/** Whether `f` opens or ends a transaction block (see inTransactionAfter). */
+export function controlsTransaction(f: StatementFacts): boolean {
+  const kind = (f.transaction as { kind?: string } | undefined)?.kind;
+  return (
+    kind === 'begin' ||
+    kind === 'start' ||
+    kind === 'commit' ||
+    kind === 'rollback' ||
+    kind === 'prepare'
+  );
+}
+
 /** Whether a transaction block is open after `f` runs, given whether one was before. */
 export function inTransactionAfter(f: StatementFacts, before: boolean): boolean {
   const tx = f.transaction as { kind?: string; chain?: boolean } | undefined;
@@ -116,16 +128,42 @@ const EMPTY_ALLOWED: DecisionRecord = {
  * upstream and rolls them back on refusal (or wait).
  * `inDoubt`: an earlier group since the last Sync may have changed a parser setting.
  */
-export function decideBatch(batch: readonly Pending[], inDoubt: boolean, c: BatchContext): Verdict {
-  const { names, decisions } = c;
-  const engine = c.engine();
+export function decideBatch(
+  batch: readonly Pending[],
+  inDoubt: boolean,
+  c: BatchContext,
+  start = c.session.in_transaction,
+): Verdict {
   const inTxn = c.session.in_transaction;
+  try {
+    return decideIn(batch, inDoubt, c, start, inTxn);
+  } finally {
+    c.session.in_transaction = inTxn;
+  }
+}
+
+/**
+ * Each message is decided in the transaction state it meets upstream (`start` for the
+ * first): a BEGIN (or COMMIT) run earlier in the group changes `in_transaction` for the
+ * policy from there on, and a statement decided in another state than the one it runs in
+ * is decided again. `inTxn`: the session's state as last reported by the upstream.
+ */
+function decideIn(
+  batch: readonly Pending[],
+  inDoubt: boolean,
+  c: BatchContext,
+  start: boolean,
+  inTxn: boolean,
+): Verdict {
+  const { names, decisions, session } = c;
+  const engine = c.engine();
   /** The transaction state each run executes in (a BEGIN earlier in the group opens one). */
-  let runTxn = inTxn;
+  let runTxn = start;
   const runs: DecidedRun[] = [];
   let doubt = inDoubt;
   for (let i = 0; i < batch.length; i++) {
     const m = batch[i];
+    session.in_transaction = runTxn;
     switch (m.type) {
       case 'parse': {
         if (doubt) return refuse({ fields: settingsInDoubtError() });
@@ -139,7 +177,7 @@ export function decideBatch(batch: readonly Pending[], inDoubt: boolean, c: Batc
         // Drivers re-send the same Parse text for every execution (unnamed statements):
         // reuse the facts and decision when nothing they depend on has changed.
         const typed = paramTypeFacts(m.types);
-        const hit = typed ? undefined : names.memo(m.sql, engine, inTxn);
+        const hit = typed ? undefined : names.memo(m.sql, engine, runTxn);
         if (hit) {
           names.prepared.stage(m.name, hit, i);
           break;
@@ -167,9 +205,9 @@ export function decideBatch(batch: readonly Pending[], inDoubt: boolean, c: Batc
         const rec = st ? decisions.decide(facts, 'extended', null, 0, 1) : EMPTY_ALLOWED;
         if (rec.decision.kind !== 'allow')
           return refuse({ fields: refusalFields(rec), facts, rec });
-        const prepared = { facts, decision: rec };
+        const prepared = { facts, decision: rec, inTxn: runTxn };
         names.prepared.stage(m.name, prepared, i);
-        if (!typed) names.remember(m.sql, prepared, engine, inTxn);
+        if (!typed) names.remember(m.sql, prepared, engine, runTxn);
         break;
       }
       case 'bind': {
@@ -178,7 +216,8 @@ export function decideBatch(batch: readonly Pending[], inDoubt: boolean, c: Batc
         // Not a statement prepared through the gateway: PostgreSQL would refuse it too.
         if (!p) return failAt(i, ClientError.unknownStatement(m.statement), runs, doubt);
         let rec = p.decision;
-        if (rec.volatile) rec = decisions.decide(p.facts, 'extended', m.params.value, 0, 1);
+        if (rec.volatile || p.inTxn !== runTxn)
+          rec = decisions.decide(p.facts, 'extended', m.params.value, 0, 1);
         // A name made by SQL PREPARE carries the decision of the statement it prepared.
         // Refused at Bind: the parameters may be why, so they are recorded.
         if (rec.decision.kind !== 'allow')
@@ -191,7 +230,7 @@ export function decideBatch(batch: readonly Pending[], inDoubt: boolean, c: Batc
         names.portals.stage(
           m.portal,
           {
-            prepared: { facts: p.facts, decision: rec },
+            prepared: { facts: p.facts, decision: rec, inTxn: runTxn },
             params: m.params,
             rows: rowBudget(rec.decision.limits?.max_rows),
           },
@@ -204,6 +243,9 @@ export function decideBatch(batch: readonly Pending[], inDoubt: boolean, c: Batc
         if (portal === UNCERTAIN) return WAIT;
         if (portal) {
           let { facts, decision } = portal.prepared;
+          let rows = portal.rows;
+          /** The transaction state `decision` was made in. */
+          let decidedIn = portal.prepared.inTxn;
           const of = executeOf(facts);
           if (of) {
             // SQL EXECUTE runs what its name holds now, which may not be what it held at
@@ -217,9 +259,25 @@ export function decideBatch(batch: readonly Pending[], inDoubt: boolean, c: Batc
               if (f === UNCERTAIN) return WAIT;
               facts = f;
               decision = decisions.decide(facts, 'extended', portal.params.value, 0, 1);
+              decidedIn = runTxn;
               if (decision.decision.kind !== 'allow')
                 return refuse({ fields: refusalFields(decision), facts, rec: decision });
             }
+          }
+          if (decidedIn !== runTxn) {
+            // A BEGIN or COMMIT ran since it was decided: the policy sees the state it
+            // runs in.
+            const before = decision.decision.kind === 'allow' ? decision.decision.limits : {};
+            decision = decisions.decide(facts, 'extended', portal.params.value, 0, 1);
+            if (decision.decision.kind !== 'allow')
+              return refuse({
+                fields: refusalFields(decision),
+                facts,
+                rec: decision,
+                params: portal.params.value,
+              });
+            const max = decision.decision.limits?.max_rows;
+            if (max !== before?.max_rows) rows = rowBudget(max);
           }
           // A FETCH reads under its cursor's budget.
           const cursorBudget = names.cursors.budget(facts);
@@ -230,7 +288,7 @@ export function decideBatch(batch: readonly Pending[], inDoubt: boolean, c: Batc
             rec: decision,
             protocol: 'extended',
             params: portal.params,
-            budget: cursorBudget ?? portal.rows,
+            budget: cursorBudget ?? rows,
           };
           if (runTxn !== inTxn) run.inTransaction = runTxn;
           runs.push(run);

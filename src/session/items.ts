@@ -35,6 +35,16 @@ export interface Item {
    * upstream transaction is still open and healthy, abort it so both sides agree.
    */
   abortOpenTxn?: boolean;
+  /**
+   * It runs a BEGIN, COMMIT, ROLLBACK or PREPARE TRANSACTION: until it is answered the
+   * transaction state after it is not known (a statement before one may fail).
+   */
+  txnControl?: boolean;
+  /**
+   * The transaction state after the runs sent so far, had they all succeeded: what a later
+   * group of the same item runs in (after a failure PostgreSQL skips it up to the Sync).
+   */
+  txnAfter?: boolean;
   /** Ended by a Sync (extended protocol) rather than by a Query. */
   bySync?: boolean;
   /** Extended-protocol messages sent in this item (each is answered once, or skipped). */
@@ -75,6 +85,7 @@ export function foldInto(head: Item, next: Item): number {
   for (const r of next.replace) r.at += shift;
   next.replace.unshift(...head.replace);
   if (head.abortOpenTxn) next.abortOpenTxn = true;
+  if (head.txnControl) next.txnControl = true;
   for (const k of ['copies', 'copyEnds', 'earlyEnds', 'earlyInside'] as const)
     if (head[k]) next[k] = (next[k] ?? 0) + head[k];
   if (shift) {

@@ -46,6 +46,7 @@ import { UNCERTAIN, runOf, type Change } from './name-table.js';
 import {
   type BatchContext,
   coalesce,
+  controlsTransaction,
   decideBatch,
   inTransactionAfter,
   type DecidedRun,
@@ -540,8 +541,10 @@ export class Session {
     // A BEGIN (or COMMIT) earlier in the string changes the transaction state the later
     // statements are decided and recorded in; the session's own state follows
     // ReadyForQuery.
+    const ahead = this.txnAhead();
+    if (ahead === UNCERTAIN) return this.awaitAnswers(f);
     const wasInTxn = this.facts.in_transaction;
-    let inTxn = wasInTxn;
+    let inTxn = ahead;
     try {
       for (let i = 0; i < count; i++) {
         this.facts.in_transaction = inTxn;
@@ -586,6 +589,16 @@ export class Session {
   }
 
   /**
+   * The transaction state the next statement read runs in: the upstream's, after what the
+   * open item sent so far; UNCERTAIN while an item that begins or ends a transaction has
+   * no answer (a statement before its COMMIT may have failed and left the block open).
+   */
+  private txnAhead(): boolean | typeof UNCERTAIN {
+    for (const it of this.items) if (it.txnControl) return UNCERTAIN;
+    return this.openItem.txnAfter ?? this.facts.in_transaction;
+  }
+
+  /**
    * Wait for every answer still to come before deciding `f` (or, with undefined, the
    * message the reader holds): it names something whose last change is not answered yet.
    */
@@ -605,7 +618,9 @@ export class Session {
     const batch = this.batch;
     const t0 = performance.now();
     const inDoubt = this.settingsInDoubt;
-    const v = decideBatch(batch, inDoubt, this.batchContext);
+    const ahead = this.txnAhead();
+    if (ahead === UNCERTAIN) return false;
+    const v = decideBatch(batch, inDoubt, this.batchContext, ahead);
     if ('wait' in v) {
       this.names.rollback();
       return false;
@@ -736,6 +751,14 @@ export class Session {
     const item = this.openItem;
     const head = this.items.length === 0 && item.runs.length === 0;
     const first = item.runs.length;
+    if (decided.length) {
+      let st = item.txnAfter ?? this.facts.in_transaction;
+      for (const r of decided) {
+        if (controlsTransaction(r.facts)) item.txnControl = true;
+        st = inTransactionAfter(r.facts, st);
+      }
+      item.txnAfter = st;
+    }
     for (let i = 0; i < decided.length; i++) {
       const copy = decided[i].facts.copy as CopyFact | undefined;
       if (copy && copy.direction === 'from' && copy.stdio) item.copies = (item.copies ?? 0) + 1;
@@ -1040,6 +1063,7 @@ export class Session {
     } else this.copyIn = true;
     // COPY data is read through a barrier (the statement itself is running).
     if (this.barrier) this.readSoon();
+    if (this.copyIn && this.waitAnswers) this.copyStartedWhileWaiting();
     // The server ignored the Sync that ended this COPY's batch (libpq sends Execute and
     // Sync before the data): its ReadyForQuery follows the client's next Sync, after
     // CopyDone. Fold the item into the next one (already ended when the data and that
@@ -1057,6 +1081,29 @@ export class Session {
       }
     }
     return undefined;
+  }
+
+  /**
+   * A COPY FROM STDIN started while a later message waits for the answers (this COPY's
+   * among them): PostgreSQL reads that message as part of the copy. COPY data, Sync and
+   * Flush are read on; anything else is a protocol violation there, and ends the session
+   * here (it would wait for an answer that waits for the data).
+   */
+  private copyStartedWhileWaiting(): void {
+    const t = this.deferred?.type ?? this.reader.peekType();
+    if (t !== undefined && !COPY_IN_TYPES.has(t)) {
+      setImmediate(() => {
+        this.ctx.metrics.protocolErrors.inc();
+        this.fatal(
+          ClientError.protocolViolation(
+            `unexpected message type 0x${t.toString(16).padStart(2, '0')} during COPY FROM STDIN`,
+          ),
+        );
+      });
+      return;
+    }
+    this.waitAnswers = false;
+    this.readSoon();
   }
 
   /** The probe's answer, or a client Close's. */

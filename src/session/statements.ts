@@ -49,6 +49,8 @@ export function withParamTypes(
 export interface Prepared {
   facts: StatementFacts;
   decision: DecisionRecord;
+  /** Whether a transaction block was open when it was decided (the policy sees it). */
+  inTxn: boolean;
 }
 
 /** Bind parameters as text, decoded only when a decision, a refusal or the recording reads them. */
@@ -139,7 +141,11 @@ export class SessionNames {
       // The prepared statement keeps its own decision: a protocol Bind of this name runs
       // the statement itself, so it must be refused (or held) as the statement would be.
       const inner = this.decisions.decide(prep.statement, 'simple', null, 0, 1);
-      this.prepared.stage(prep.name, { facts: prep.statement, decision: inner }, at);
+      this.prepared.stage(
+        prep.name,
+        { facts: prep.statement, decision: inner, inTxn: this.decisions.session.in_transaction },
+        at,
+      );
     }
     const dealloc = st.deallocate as { name?: string | null } | undefined;
     if (dealloc) {

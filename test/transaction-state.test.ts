@@ -1,0 +1,210 @@
+// `input.session.in_transaction` is the state a statement runs in upstream. In the extended
+// protocol a BEGIN earlier in the same group opens a transaction for the statements after
+// it, and a statement prepared in one state may be executed in the other: it is decided
+// again there. Policy: DELETE only inside a transaction block, INSERT only outside one.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  adminClient,
+  freshDatabase,
+  rawLogin,
+  startTestGateway,
+  type TestGateway,
+} from './helpers/gateway.js';
+import {
+  bind,
+  copyData,
+  copyDone,
+  execute,
+  fields,
+  flush,
+  parse,
+  query,
+  sync,
+  type Message,
+} from './helpers/raw.js';
+
+const DB = 'transaction_state_db';
+let g: TestGateway;
+
+beforeAll(async () => {
+  await freshDatabase(DB, 'CREATE TABLE t (g int); INSERT INTO t SELECT generate_series(1, 20);');
+  g = await startTestGateway(DB, { policy: { files: ['test/policies/transaction-state.rego'] } });
+});
+afterAll(async () => g?.stop());
+
+const codes = (ms: Message[]) => ms.filter((m) => m.type === 'E').map((m) => fields(m).C);
+const status = (ms: Message[]) => String.fromCharCode(ms.at(-1)!.body[0]);
+const run = (name: string, sql: string, params: string[] = []) => [
+  parse(name, sql),
+  bind('', name, params),
+  execute(),
+];
+
+/** What the table holds, read directly. */
+async function present(g: number): Promise<boolean> {
+  const c = await adminClient(DB);
+  try {
+    return (await c.query('SELECT 1 FROM t WHERE g = $1', [g])).rowCount === 1;
+  } finally {
+    await c.end();
+  }
+}
+
+describe('in_transaction follows the statement, not the group', () => {
+  it('a DELETE after BEGIN in the same extended group is decided inside the transaction', async () => {
+    const c = await rawLogin(g, DB);
+    await c.write(
+      Buffer.concat([...run('', 'BEGIN'), ...run('', 'DELETE FROM t WHERE g = $1', ['1']), sync()]),
+    );
+    const ms = await c.until('Z');
+    expect(codes(ms)).toEqual([]);
+    expect(status(ms)).toBe('T');
+    expect(codes(await c.simple('COMMIT'))).toEqual([]);
+    expect(await present(1)).toBe(false);
+    c.destroy();
+  });
+
+  it('an INSERT after BEGIN in the same group is refused, and nothing of the group runs', async () => {
+    const c = await rawLogin(g, DB);
+    await c.write(
+      Buffer.concat([
+        ...run('', 'BEGIN'),
+        ...run('', 'INSERT INTO t VALUES ($1)', ['101']),
+        sync(),
+      ]),
+    );
+    const ms = await c.until('Z');
+    expect(codes(ms)).toEqual(['42501']);
+    // The BEGIN did not run either.
+    expect(status(ms)).toBe('I');
+    expect(await present(101)).toBe(false);
+    c.destroy();
+  });
+
+  it('a DELETE prepared inside a transaction is refused when executed outside one', async () => {
+    const c = await rawLogin(g, DB);
+    expect(codes(await c.simple('BEGIN'))).toEqual([]);
+    await c.write(Buffer.concat([parse('d', 'DELETE FROM t WHERE g = $1'), sync()]));
+    expect(codes(await c.until('Z'))).toEqual([]);
+    expect(codes(await c.simple('COMMIT'))).toEqual([]);
+    await c.write(Buffer.concat([bind('', 'd', ['2']), execute(), sync()]));
+    const ms = await c.until('Z');
+    expect(codes(ms)).toEqual(['42501']);
+    expect(await present(2)).toBe(true);
+    // Inside a transaction again it runs.
+    expect(codes(await c.simple('BEGIN'))).toEqual([]);
+    await c.write(Buffer.concat([bind('', 'd', ['2']), execute(), sync()]));
+    expect(codes(await c.until('Z'))).toEqual([]);
+    expect(codes(await c.simple('COMMIT'))).toEqual([]);
+    expect(await present(2)).toBe(false);
+    c.destroy();
+  });
+
+  it('an INSERT prepared outside a transaction is refused when a BEGIN in its group comes first', async () => {
+    const c = await rawLogin(g, DB);
+    await c.write(Buffer.concat([parse('i', 'INSERT INTO t VALUES ($1)'), sync()]));
+    expect(codes(await c.until('Z'))).toEqual([]);
+    await c.write(Buffer.concat([...run('', 'BEGIN'), bind('', 'i', ['102']), execute(), sync()]));
+    const ms = await c.until('Z');
+    expect(codes(ms)).toEqual(['42501']);
+    expect(status(ms)).toBe('I');
+    // Outside a transaction it runs, as decided at Parse.
+    await c.write(Buffer.concat([bind('', 'i', ['103']), execute(), sync()]));
+    expect(codes(await c.until('Z'))).toEqual([]);
+    expect(await present(102)).toBe(false);
+    expect(await present(103)).toBe(true);
+    c.destroy();
+  });
+
+  it('a portal bound outside a transaction is decided again when executed after a BEGIN', async () => {
+    const c = await rawLogin(g, DB);
+    await c.write(Buffer.concat([parse('i2', 'INSERT INTO t VALUES ($1)'), sync()]));
+    expect(codes(await c.until('Z'))).toEqual([]);
+    // Bind outside, then BEGIN (another portal), then the INSERT portal runs inside.
+    await c.write(
+      Buffer.concat([
+        bind('p', 'i2', ['104']),
+        parse('', 'BEGIN'),
+        bind('', ''),
+        execute(''),
+        execute('p'),
+        sync(),
+      ]),
+    );
+    const ms = await c.until('Z');
+    expect(codes(ms)).toEqual(['42501']);
+    expect(await present(104)).toBe(false);
+    c.destroy();
+  });
+
+  it('a Query pipelined behind a BEGIN is decided once the BEGIN is answered', async () => {
+    const c = await rawLogin(g, DB);
+    await c.write(Buffer.concat([query('BEGIN'), query('INSERT INTO t VALUES (105)')]));
+    const first = await c.until('Z');
+    expect(codes(first)).toEqual([]);
+    const ms = await c.until('Z');
+    expect(codes(ms)).toEqual(['42501']);
+    expect(status(ms)).toBe('E');
+    expect(codes(await c.simple('ROLLBACK'))).toEqual([]);
+    expect(await present(105)).toBe(false);
+    c.destroy();
+  });
+
+  it('after a failed COMMIT string the next pipelined Query sees the block still open', async () => {
+    const c = await rawLogin(g, DB);
+    // The error skips the COMMIT: the block stays open (failed), ROLLBACK TO reopens it.
+    await c.write(
+      Buffer.concat([
+        query('BEGIN; SAVEPOINT s; SELECT 1 / 0; COMMIT'),
+        query('ROLLBACK TO s; INSERT INTO t VALUES (106)'),
+      ]),
+    );
+    expect(codes(await c.until('Z'))).toEqual(['22012']);
+    const ms = await c.until('Z');
+    expect(codes(ms)).toEqual(['42501']);
+    expect(codes(await c.simple('ROLLBACK'))).toEqual([]);
+    expect(await present(106)).toBe(false);
+    c.destroy();
+  });
+
+  it('a group after a Flush-ended BEGIN is decided inside the transaction', async () => {
+    const c = await rawLogin(g, DB);
+    await c.write(Buffer.concat([...run('', 'BEGIN'), flush()]));
+    await c.until('C');
+    await c.write(Buffer.concat([...run('', 'INSERT INTO t VALUES ($1)', ['107']), sync()]));
+    const ms = await c.until('Z');
+    expect(codes(ms)).toEqual(['42501']);
+    await c.write(Buffer.concat([...run('', 'DELETE FROM t WHERE g = $1', ['3']), sync()]));
+    // The refusal aborted the block, as an error there would.
+    expect(codes(await c.until('Z'))).toEqual(['25P02']);
+    expect(codes(await c.simple('ROLLBACK'))).toEqual([]);
+    expect(await present(107)).toBe(false);
+    expect(await present(3)).toBe(true);
+    c.destroy();
+  });
+
+  it('a Query sent behind a COPY that starts ends the session instead of waiting for ever', async () => {
+    const c = await rawLogin(g, DB);
+    // PostgreSQL reads the Query as (bad) copy data; the gateway held it for the COPY's
+    // answer, which waits for data the client will never send.
+    await c.write(Buffer.concat([query('BEGIN; COPY t FROM STDIN'), query('SELECT 1')]));
+    const ms = await c.until('E');
+    expect(codes(ms)).toEqual(['08P01']);
+    await c.closed;
+    expect(c.ended).toBe(true);
+  });
+
+  it('a Sync sent behind a COPY that starts is passed on, and the data after it is read', async () => {
+    const c = await rawLogin(g, DB);
+    await c.write(Buffer.concat([query('BEGIN; COPY t FROM STDIN'), sync()]));
+    await c.until('G');
+    await c.write(
+      Buffer.concat([copyData('108\n'), copyDone(), query('SELECT g FROM t WHERE g = 108')]),
+    );
+    expect(codes(await c.until('Z'))).toEqual([]);
+    const ms = await c.until('Z');
+    expect(ms.filter((m) => m.type === 'D')).toHaveLength(1);
+    expect(codes(await c.simple('ROLLBACK'))).toEqual([]);
+    c.destroy();
+  });
+});
