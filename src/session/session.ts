@@ -1086,19 +1086,19 @@ export class Session {
   /**
    * A COPY FROM STDIN started while a later message waits for the answers (this COPY's
    * among them): PostgreSQL reads that message as part of the copy. COPY data, Sync and
-   * Flush are read on; anything else is a protocol violation there, and ends the session
-   * here (it would wait for an answer that waits for the data).
+   * Flush are read on; anything else is a protocol violation there (an ERROR, then a
+   * FATAL), and ends the session here the same way: it would wait for an answer that
+   * waits for the data.
    */
   private copyStartedWhileWaiting(): void {
     const t = this.deferred?.type ?? this.reader.peekType();
     if (t !== undefined && !COPY_IN_TYPES.has(t)) {
       setImmediate(() => {
+        if (this.closed) return;
         this.ctx.metrics.protocolErrors.inc();
-        this.fatal(
-          ClientError.protocolViolation(
-            `unexpected message type 0x${t.toString(16).padStart(2, '0')} during COPY FROM STDIN`,
-          ),
-        );
+        if (!this.scanner.midMessage)
+          this.client.write(toWire(ClientError.unexpectedDuringCopy(t)));
+        this.fatal(ClientError.protocolSyncLost());
       });
       return;
     }

@@ -30,6 +30,15 @@ export const ClientError = {
   upstreamUnavailable: () => fatal('08006', 'the upstream database is unavailable'),
   upstreamLost: () => fatal('08006', 'lost the connection to the upstream database'),
   protocolViolation: (msg: string) => fatal('08P01', msg),
+  /** PostgreSQL's FATAL after an error that leaves it unable to tell where messages start. */
+  protocolSyncLost: () =>
+    fatal('08P01', 'terminating connection because protocol synchronization was lost'),
+  /** A message other than COPY data read during COPY FROM STDIN (an ERROR, then the above). */
+  unexpectedDuringCopy: (type: number) =>
+    e(
+      '08P01',
+      `unexpected message type 0x${type.toString(16).padStart(2, '0')} during COPY from stdin`,
+    ),
   unsupportedProtocol: (msg: string) => fatal('0A000', msg),
   shuttingDown: () => fatal('57P01', 'terminating connection because the gateway is shutting down'),
   unsafeSetting: (msg: string) => fatal('42501', msg),
