@@ -211,4 +211,113 @@ describe('in_transaction follows the statement, not the group', () => {
     expect(codes(await c.simple('ROLLBACK'))).toEqual([]);
     c.destroy();
   });
+
+  it('a COPY whose Sync PostgreSQL ignored keeps the BEGIN before it for what follows', async () => {
+    const c = await rawLogin(g, DB);
+    await c.write(Buffer.concat([...run('', 'BEGIN'), ...run('', 'COPY t FROM STDIN'), sync()]));
+    await c.until('G');
+    // The Sync came during the COPY: the block is still open for the INSERT.
+    await c.write(
+      Buffer.concat([
+        copyData('109\n'),
+        copyDone(),
+        ...run('', 'INSERT INTO t VALUES ($1)', ['110']),
+        sync(),
+      ]),
+    );
+    expect(codes(await c.until('Z'))).toEqual(['42501']);
+    expect(codes(await c.simple('ROLLBACK'))).toEqual([]);
+    // And a COMMIT before the COPY ends the block for what follows.
+    expect(codes(await c.simple('BEGIN'))).toEqual([]);
+    await c.write(Buffer.concat([...run('', 'COMMIT'), ...run('', 'COPY t FROM STDIN'), sync()]));
+    await c.until('G');
+    await c.write(
+      Buffer.concat([
+        copyData('111\n'),
+        copyDone(),
+        ...run('', 'DELETE FROM t WHERE g = $1', ['5']),
+        sync(),
+      ]),
+    );
+    const ms = await c.until('Z');
+    expect(codes(ms)).toEqual(['42501']);
+    expect(status(ms)).toBe('I');
+    expect(await present(5)).toBe(true);
+    expect(await present(110)).toBe(false);
+    c.destroy();
+  });
+
+  it('a group held behind a COPY whose data came early is answered (one ReadyForQuery)', async () => {
+    const c = await rawLogin(g, DB);
+    await c.write(
+      Buffer.concat([
+        ...run('', 'BEGIN'),
+        ...run('', 'COPY t FROM STDIN'),
+        sync(),
+        copyData('112\n'),
+        copyDone(),
+        ...run('', 'SELECT 1'),
+        sync(),
+      ]),
+    );
+    // As from PostgreSQL: the first Sync was read during the COPY and ignored.
+    const ms = await c.until('Z');
+    expect(ms.map((m) => m.type).join('')).toBe('12C12GC12DCZ');
+    expect(status(ms)).toBe('T');
+    expect(codes(await c.simple('ROLLBACK'))).toEqual([]);
+    c.destroy();
+  });
+
+  it('an extended group held while a COPY starts gets the error PostgreSQL gives for its Parse', async () => {
+    const c = await rawLogin(g, DB);
+    await c.write(
+      Buffer.concat([
+        query('BEGIN; COPY t FROM STDIN'),
+        ...run('', 'INSERT INTO t VALUES ($1)', ['113']),
+        sync(),
+      ]),
+    );
+    const ms = await c.rest();
+    const errors = ms.filter((m) => m.type === 'E').map((m) => [fields(m).S, fields(m).C]);
+    expect(errors).toEqual([
+      ['ERROR', '08P01'],
+      ['FATAL', '08P01'],
+    ]);
+    expect(fields(ms.find((m) => m.type === 'E')!).M).toContain('0x50');
+    expect(await present(113)).toBe(false);
+  });
+
+  it('a COMMIT pipelined behind a read cut at its row limit in a block rolls back', async () => {
+    const c = await rawLogin(g, DB);
+    expect(codes(await c.simple('BEGIN; DELETE FROM t WHERE g = 4'))).toEqual([]);
+    await c.write(
+      Buffer.concat([...run('', 'SELECT g FROM t'), sync(), ...run('', 'COMMIT'), flush()]),
+    );
+    const cut = await c.until('Z');
+    expect(codes(cut)).toEqual(['54000']);
+    expect(cut.filter((m) => m.type === 'D')).toHaveLength(3);
+    // The COMMIT ran after the block was aborted: ROLLBACK.
+    const commit = await c.until('C');
+    expect(commit.map((m) => (m.type === 'E' ? fields(m).C : m.type))).not.toContain('42601');
+    await c.write(sync());
+    expect(status(await c.until('Z'))).toBe('I');
+    expect(await present(4)).toBe(true);
+    c.destroy();
+  });
+
+  it('a probe behind a read cut at its row limit in a block neither leaks nor hangs', async () => {
+    const c = await rawLogin(g, DB);
+    expect(codes(await c.simple('BEGIN; DELETE FROM t WHERE g = 6'))).toEqual([]);
+    await c.write(
+      Buffer.concat([query('SELECT g FROM t'), ...run('', 'COMMIT'), query('SELECT 1')]),
+    );
+    const cut = await c.until('Z');
+    expect(codes(cut)).toEqual(['54000']);
+    const rest = await c.until('Z');
+    // The COMMIT of the aborted block is a ROLLBACK; no CloseComplete of the probe.
+    expect(rest.map((m) => m.type).join('')).toBe('12CTDCZ');
+    expect(status(rest)).toBe('I');
+    expect(await present(6)).toBe(true);
+    c.destroy();
+  });
 });

@@ -45,6 +45,8 @@ export interface Item {
    * group of the same item runs in (after a failure PostgreSQL skips it up to the Sync).
    */
   txnAfter?: boolean;
+  /** A statement with a row limit runs inside a transaction block (see Session.forward). */
+  limitedInTxn?: boolean;
   /** Ended by a Sync (extended protocol) rather than by a Query. */
   bySync?: boolean;
   /** Extended-protocol messages sent in this item (each is answered once, or skipped). */
@@ -86,6 +88,9 @@ export function foldInto(head: Item, next: Item): number {
   next.replace.unshift(...head.replace);
   if (head.abortOpenTxn) next.abortOpenTxn = true;
   if (head.txnControl) next.txnControl = true;
+  if (head.limitedInTxn) next.limitedInTxn = true;
+  // What `head` ran (up to its COPY, which started) stands for what `next` runs after it.
+  if (next.txnAfter === undefined) next.txnAfter = head.txnAfter;
   for (const k of ['copies', 'copyEnds', 'earlyEnds', 'earlyInside'] as const)
     if (head[k]) next[k] = (next[k] ?? 0) + head[k];
   if (shift) {

@@ -755,6 +755,9 @@ export class Session {
       let st = item.txnAfter ?? this.facts.in_transaction;
       for (const r of decided) {
         if (controlsTransaction(r.facts)) item.txnControl = true;
+        const d = r.rec.decision;
+        if (st && (r.budget || (d.kind === 'allow' && d.limits?.max_rows !== undefined)))
+          item.limitedInTxn = true;
         st = inTransactionAfter(r.facts, st);
       }
       item.txnAfter = st;
@@ -792,6 +795,10 @@ export class Session {
       item.started = now;
       this.armTimeout(item);
       this.pushItem(item);
+      // A result cut at its row limit inside a transaction block aborts the block upstream
+      // when the item's ReadyForQuery comes: nothing read after the item (a COMMIT) may
+      // reach the upstream before that.
+      if (item.limitedInTxn) this.barrier = true;
     }
   }
 
@@ -1075,6 +1082,12 @@ export class Session {
       const next = this.items[0] ?? this.openItem;
       const shift = foldInto(head, next);
       if (next === this.openItem && this.probing) this.probeAt += shift;
+      // A message held for the answers may have waited for `head`, whose answer now comes
+      // with the open item's, after a Sync not read yet: decide it again.
+      if (next === this.openItem && this.waitAnswers) {
+        this.waitAnswers = false;
+        this.readSoon();
+      }
       if (head.timeoutMs !== undefined && next !== this.openItem) {
         clearTimeout(next.timer);
         this.armTimeout(next);
@@ -1091,7 +1104,11 @@ export class Session {
    * waits for the data.
    */
   private copyStartedWhileWaiting(): void {
-    const t = this.deferred?.type ?? this.reader.peekType();
+    // The first message PostgreSQL would read: an extended message held in the group, else
+    // the held one.
+    const t = this.batch.length
+      ? this.batch[0].frame.type
+      : (this.deferred?.type ?? this.reader.peekType());
     if (t !== undefined && !COPY_IN_TYPES.has(t)) {
       setImmediate(() => {
         if (this.closed) return;

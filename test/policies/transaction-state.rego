@@ -20,3 +20,6 @@ allow if {
 	input.statement.command == "INSERT"
 	not input.session.in_transaction
 }
+
+# Reads return at most 3 rows: a result cut inside a block aborts the block.
+limits := {"max_rows": 3} if input.statement.class == "read"
