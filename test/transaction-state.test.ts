@@ -320,4 +320,28 @@ describe('in_transaction follows the statement, not the group', () => {
     expect(await present(6)).toBe(true);
     c.destroy();
   });
+
+  it('statements pipelined behind a cut read in a block are rolled back with it; the COMMIT waits', async () => {
+    const c = await rawLogin(g, DB);
+    expect(codes(await c.simple('BEGIN'))).toEqual([]);
+    // The DELETE goes upstream behind the SELECT (no waiting); the COMMIT waits for the
+    // SELECT's answer. The cut then closes the session, which rolls the block back.
+    await c.write(
+      Buffer.concat([
+        ...run('', 'SELECT g FROM t'),
+        sync(),
+        ...run('', 'DELETE FROM t WHERE g = $1', ['7']),
+        sync(),
+        ...run('', 'COMMIT'),
+        sync(),
+      ]),
+    );
+    const ms = await c.rest();
+    expect(codes(ms)).toContain('54000');
+    expect(
+      ms.filter((m) => m.type === 'C').map((m) => m.body.toString('utf8', 0, 6)),
+    ).not.toContain('COMMIT');
+    expect(c.ended).toBe(true);
+    expect(await present(7)).toBe(true);
+  });
 });

@@ -167,6 +167,17 @@ describe('the gateway answers as PostgreSQL does', () => {
     expect(await differences(g, FROM, SEEDS)).toBe('');
   }, 600_000);
 
+  it('with every statement row-limited (holds behind limited statements in a block)', async () => {
+    const lg = await startTestGateway(DB, {
+      policy: { files: ['test/policies/allow-limited.rego'] },
+    });
+    try {
+      expect(await differences(lg, FROM, Math.ceil(SEEDS / 3))).toBe('');
+    } finally {
+      await lg.stop();
+    }
+  }, 600_000);
+
   it('with write-ahead recording, and the recording verifies', async () => {
     const base = mkdtempSync(join(tmpdir(), 'portcullis-wirediff-'));
     const spoolDir = join(base, 'spool');

@@ -60,6 +60,8 @@ export interface Item {
    * CopyInResponse (asyncpg sends it right behind the statement) and goes upstream in order.
    */
   copies?: number;
+  /** A CopyFail was sent for one of them: PostgreSQL skips every later COPY of the item. */
+  copyFailed?: boolean;
   /** Their CopyDone/CopyFail sent so far. */
   copyEnds?: number;
   /** Of those, the ones sent before their CopyInResponse came (it starts no copy-in). */
@@ -88,6 +90,7 @@ export function foldInto(head: Item, next: Item): number {
   next.replace.unshift(...head.replace);
   if (head.abortOpenTxn) next.abortOpenTxn = true;
   if (head.txnControl) next.txnControl = true;
+  if (head.copyFailed) next.copyFailed = true;
   if (head.limitedInTxn) next.limitedInTxn = true;
   // What `head` ran (up to its COPY, which started) stands for what `next` runs after it.
   if (next.txnAfter === undefined) next.txnAfter = head.txnAfter;

@@ -452,6 +452,7 @@ export class Session {
             this.copyIn = false;
             const head = this.items[0] ?? this.openItem;
             head.copyEnds = (head.copyEnds ?? 0) + 1;
+            if (f.type === F.CopyFail) voidLaterCopies(head);
           }
         } else {
           const owner = this.copyItem();
@@ -461,6 +462,7 @@ export class Session {
             owner.copyEnds = (owner.copyEnds ?? 0) + 1;
             owner.earlyEnds = (owner.earlyEnds ?? 0) + 1;
             if (owner === this.openItem) owner.earlyInside = (owner.earlyInside ?? 0) + 1;
+            if (f.type === F.CopyFail) voidLaterCopies(owner);
           }
         }
         this.write(f.raw);
@@ -574,6 +576,10 @@ export class Session {
     } finally {
       this.facts.in_transaction = wasInTxn;
     }
+    if (!held && this.commitWaits(decided)) {
+      this.names.rollback();
+      return this.awaitAnswers(f);
+    }
     if (held) {
       this.countDecision('approval');
       this.names.rollback();
@@ -599,6 +605,18 @@ export class Session {
   }
 
   /**
+   * A result cut at its row limit inside a transaction block aborts the block when its
+   * item's ReadyForQuery comes: a COMMIT (or another end of the block) sent behind it
+   * waits for that, so it cannot commit what the cut was to roll back. (Other statements
+   * go on: after a cut with more in flight the session closes, which rolls back.)
+   */
+  private commitWaits(runs: readonly DecidedRun[] | undefined): boolean {
+    if (!runs?.length || !runs.some((r) => controlsTransaction(r.facts))) return false;
+    for (const it of this.items) if (it.limitedInTxn) return true;
+    return false;
+  }
+
+  /**
    * Wait for every answer still to come before deciding `f` (or, with undefined, the
    * message the reader holds): it names something whose last change is not answered yet.
    */
@@ -621,7 +639,7 @@ export class Session {
     const ahead = this.txnAhead();
     if (ahead === UNCERTAIN) return false;
     const v = decideBatch(batch, inDoubt, this.batchContext, ahead);
-    if ('wait' in v) {
+    if ('wait' in v || this.commitWaits(v.runs)) {
       this.names.rollback();
       return false;
     }
@@ -764,7 +782,8 @@ export class Session {
     }
     for (let i = 0; i < decided.length; i++) {
       const copy = decided[i].facts.copy as CopyFact | undefined;
-      if (copy && copy.direction === 'from' && copy.stdio) item.copies = (item.copies ?? 0) + 1;
+      if (copy && copy.direction === 'from' && copy.stdio && !item.copyFailed)
+        item.copies = (item.copies ?? 0) + 1;
       const d = decided[i].rec.decision;
       const limits = d.kind === 'allow' ? d.limits : undefined;
       if (limits?.timeout_ms !== undefined)
@@ -795,10 +814,6 @@ export class Session {
       item.started = now;
       this.armTimeout(item);
       this.pushItem(item);
-      // A result cut at its row limit inside a transaction block aborts the block upstream
-      // when the item's ReadyForQuery comes: nothing read after the item (a COMMIT) may
-      // reach the upstream before that.
-      if (item.limitedInTxn) this.barrier = true;
     }
   }
 
@@ -1263,6 +1278,15 @@ export class Session {
     this.ctx.sessions.delete(this);
     this.audit.end(this.endReason);
   }
+}
+
+/**
+ * A CopyFail fails its COPY, and PostgreSQL skips the rest of the item (up to the Sync, or
+ * the rest of the Query string): no later COPY of the item starts, so no data is theirs.
+ */
+function voidLaterCopies(item: Item): void {
+  item.copyFailed = true;
+  if ((item.copies ?? 0) > (item.copyEnds ?? 0)) item.copyEnds = item.copies;
 }
 
 /** Constant label objects, so metrics render each series key once. */
