@@ -35,6 +35,18 @@ type Task = (() => void) | { n: unknown; c: Ctx };
 /** Node types that keep a column bare (no expression between it and its clause). */
 const TRANSPARENT = new Set(['List', 'SortBy', 'ResTarget', 'GroupingSet', 'Alias', 'String']);
 
+/** A_Expr kinds whose name is an operator (BETWEEN and the like name none). */
+const OPERATOR_KINDS = new Set(['AEXPR_OP', 'AEXPR_OP_ANY', 'AEXPR_OP_ALL']);
+
+/** The operator symbols pg_catalog defines (PostgreSQL 18's pg_operator). */
+const BUILTIN_OPERATORS = new Set(
+  (
+    '!! !~ !~* !~~ !~~* # ## #- #> #>> % & && &< &<| &> * *< *<= *<> *= *> *>= + - -> ->> ' +
+    '-|- / < <-> << <<= <<| <= <> <@ <^ = > >= >> >>= >^ ? ?# ?& ?- ?-| ?| ?|| @ @-@ @> ' +
+    '@? @@ @@@ ^ ^@ | |&> |/ |>> || ||/ ~ ~* ~<=~ ~<~ ~= ~>=~ ~>~ ~~ ~~*'
+  ).split(' '),
+);
+
 const DML = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
 
 /** Functions whose first (text) argument names a sequence. */
@@ -127,7 +139,13 @@ export class Walker {
       case 'UpdateStmt':
       case 'DeleteStmt':
       case 'MergeStmt':
-        this.query(n, c, newShape(), false);
+        // Reached inside an expression (JSON_ARRAY(SELECT …) holds a bare query): what it
+        // returns reaches the output only through that expression.
+        this.query(n, c, newShape(), c.derived === true);
+        return;
+      case 'JsonArrayQueryConstructor':
+        // JSON_ARRAY(SELECT …): an ARRAY(SELECT …) whose values come out as JSON.
+        this.subLink({ subselect: b.query }, c);
         return;
       case 'RangeVar':
         this.relation(b, c.access);
@@ -155,19 +173,13 @@ export class Walker {
         return;
       case 'A_Const':
         return;
-      case 'A_Expr': {
-        // OPERATOR(schema.op): a schema-qualified operator runs that schema's function.
-        const op = names(b.name);
-        if (op.length >= 2) {
-          const schema = op[op.length - 2];
-          this.out.addFunction({
-            schema,
-            name: op[op.length - 1],
-            effect: schema === 'pg_catalog' ? 'read' : 'unknown',
-          });
-        }
+      case 'A_Expr':
+        if (OPERATOR_KINDS.has(b.kind as string)) this.operator(names(b.name));
         break;
-      }
+      case 'SortBy':
+        // ORDER BY x USING op: the sort uses that operator's function.
+        if (b.useOp) this.operator(names(b.useOp));
+        break;
       case null:
         // Fields typed as a specific struct come unwrapped: recognise them by shape.
         if (typeof b.relname === 'string') {
@@ -343,7 +355,10 @@ export class Walker {
     const tl: N[] = Array.isArray(targetList) ? (targetList as N[]).map((x) => body(x)) : [];
     const starAt = tl.findIndex((rt) => isStar(rt.val));
     const outNames = tl.map((rt) => outputName(rt));
-    const anyUnnamed = outNames.some((n) => n === undefined);
+    // An output column a plain `*` or `t.*` brings is the input column of that name, which
+    // the name also resolves to when no entry has it: only other unnamed entries may hide
+    // which entry a name means.
+    const anyUnnamed = outNames.some((n, i) => n === undefined && !isColumnStar(tl[i].val));
     for (const x of clause as N[]) {
       // ORDER BY / DISTINCT ON (a, b) is a row: its names are input columns, its numbers
       // constants. GROUP BY (1, 2) lists positions and names as at the top level.
@@ -982,6 +997,24 @@ export class Walker {
     ]);
   }
 
+  /**
+   * An operator runs a function. OPERATOR(schema.op) names that schema's; an unqualified
+   * operator symbol that pg_catalog does not define can only be a user-defined operator
+   * found on the search path (a built-in symbol may also be overloaded there for other
+   * types, which the gateway cannot see without the catalog).
+   */
+  private operator(op: string[]): void {
+    const name = op[op.length - 1];
+    if (name === undefined) return;
+    if (op.length >= 2) {
+      const schema = op[op.length - 2];
+      this.out.addFunction({ schema, name, effect: schema === 'pg_catalog' ? 'read' : 'unknown' });
+    } else if (!BUILTIN_OPERATORS.has(name)) {
+      const r = resolveFunction([name], this.searchPath);
+      this.out.addFunction({ schema: r.schema, name, effect: 'unknown' });
+    }
+  }
+
   private subLink(b: N, c: Ctx): void {
     const dc: Ctx = { ...c, derived: true };
     this.pushAll([{ n: b.testexpr, c: dc }, () => this.query(b.subselect, dc, newShape(), true)]);
@@ -1137,6 +1170,11 @@ function unsort(x: N): N {
 }
 
 /** A select-list entry that expands to columns of unknown number: `*`, `t.*`, `(x).*`. */
+/** `*` or `t.*` (not `(expr).*`, whose columns are the expression's). */
+function isColumnStar(v: unknown): boolean {
+  return nodeType(v) === 'ColumnRef' && isStar(v);
+}
+
 function isStar(v: unknown): boolean {
   if (nodeType(v) === 'A_Indirection') {
     const ind = ((v as N).A_Indirection.indirection ?? []) as N[];

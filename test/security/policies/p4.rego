@@ -105,7 +105,21 @@ not_metadata := {
 	"pg_backend_memory_contexts", "pg_shmem_allocations", "pg_locks", "pg_prepared_xacts",
 	"pg_replication_slots", "pg_subscription", "pg_config", "pg_settings", "pg_db_role_setting",
 	"pg_cursors", "pg_prepared_statements", "pg_aios", "pg_shmem_allocations_numa",
-	"user_mapping_options", "user_mappings", "_pg_user_mappings",
+	"user_mapping_options", "user_mappings", "_pg_user_mappings", "pg_replication_origin_status",
+}
+
+# Per-role settings (they may hold secrets, like pg_db_role_setting): pg_roles.rolconfig and
+# pg_user.useconfig read that table, as does the whole row of either view.
+deny contains msg if {
+	some c in stmt.columns
+	c.schema == "pg_catalog"
+	role_settings_column[c.table][c.column]
+	msg := sprintf("%s.%s holds per-role settings, which are not metadata", [c.table, c.column])
+}
+
+role_settings_column := {
+	"pg_roles": {"rolconfig", "*"},
+	"pg_user": {"useconfig", "*"},
 }
 
 same_database(r) if not r.catalog
@@ -144,6 +158,8 @@ non_metadata_functions := {
 	# Other sessions' locks and snapshots.
 	"pg_blocking_pids", "pg_safe_snapshot_blocking_pids", "pg_isolation_test_session_is_blocked",
 	"pg_current_snapshot", "txid_current_snapshot",
+	# The server's log file name.
+	"pg_current_logfile",
 }
 
 introspective(name) if {
