@@ -46,7 +46,6 @@ import { UNCERTAIN, runOf, type Change } from './name-table.js';
 import {
   type BatchContext,
   coalesce,
-  controlsTransaction,
   decideBatch,
   inTransactionAfter,
   type DecidedRun,
@@ -57,6 +56,7 @@ import type { Authenticated } from './startup.js';
 import { ResponseScanner } from './responses.js';
 import { foldInto, newItem, settleChanges, type Item, type StatementRun } from './items.js';
 import { SessionAudit } from './audit.js';
+import { commitWaits, trackRuns, txnAhead } from './txn-state.js';
 
 /** Messages a client may send while a COPY FROM STDIN reads its data. */
 const COPY_IN_TYPES = new Set<number>([
@@ -576,7 +576,7 @@ export class Session {
     } finally {
       this.facts.in_transaction = wasInTxn;
     }
-    if (!held && this.commitWaits(decided)) {
+    if (!held && commitWaits(this.items, decided)) {
       this.names.rollback();
       return this.awaitAnswers(f);
     }
@@ -594,26 +594,9 @@ export class Session {
     if (settings) this.barrier = true;
   }
 
-  /**
-   * The transaction state the next statement read runs in: the upstream's, after what the
-   * open item sent so far; UNCERTAIN while an item that begins or ends a transaction has
-   * no answer (a statement before its COMMIT may have failed and left the block open).
-   */
+  /** The transaction state the next statement read runs in (see txn-state.ts). */
   private txnAhead(): boolean | typeof UNCERTAIN {
-    for (const it of this.items) if (it.txnControl) return UNCERTAIN;
-    return this.openItem.txnAfter ?? this.facts.in_transaction;
-  }
-
-  /**
-   * A result cut at its row limit inside a transaction block aborts the block when its
-   * item's ReadyForQuery comes: a COMMIT (or another end of the block) sent behind it
-   * waits for that, so it cannot commit what the cut was to roll back. (Other statements
-   * go on: after a cut with more in flight the session closes, which rolls back.)
-   */
-  private commitWaits(runs: readonly DecidedRun[] | undefined): boolean {
-    if (!runs?.length || !runs.some((r) => controlsTransaction(r.facts))) return false;
-    for (const it of this.items) if (it.limitedInTxn) return true;
-    return false;
+    return txnAhead(this.items, this.openItem, this.facts.in_transaction);
   }
 
   /**
@@ -639,7 +622,7 @@ export class Session {
     const ahead = this.txnAhead();
     if (ahead === UNCERTAIN) return false;
     const v = decideBatch(batch, inDoubt, this.batchContext, ahead);
-    if ('wait' in v || this.commitWaits(v.runs)) {
+    if ('wait' in v || commitWaits(this.items, v.runs)) {
       this.names.rollback();
       return false;
     }
@@ -769,17 +752,7 @@ export class Session {
     const item = this.openItem;
     const head = this.items.length === 0 && item.runs.length === 0;
     const first = item.runs.length;
-    if (decided.length) {
-      let st = item.txnAfter ?? this.facts.in_transaction;
-      for (const r of decided) {
-        if (controlsTransaction(r.facts)) item.txnControl = true;
-        const d = r.rec.decision;
-        if (st && (r.budget || (d.kind === 'allow' && d.limits?.max_rows !== undefined)))
-          item.limitedInTxn = true;
-        st = inTransactionAfter(r.facts, st);
-      }
-      item.txnAfter = st;
-    }
+    trackRuns(item, decided, this.facts.in_transaction);
     for (let i = 0; i < decided.length; i++) {
       const copy = decided[i].facts.copy as CopyFact | undefined;
       if (copy && copy.direction === 'from' && copy.stdio && !item.copyFailed)

@@ -1,0 +1,53 @@
+// The transaction state statements run in, as far as the session can tell before the
+// upstream answers: what `input.session.in_transaction` shows the policy (see README.md).
+import { UNCERTAIN } from './name-table.js';
+import { controlsTransaction, inTransactionAfter, type DecidedRun } from './batch.js';
+import type { Item } from './items.js';
+
+/**
+ * Note on `item` what the runs just sent in it do to the transaction state: whether one
+ * begins or ends a block, the state after them had they all succeeded (a later group of
+ * the same item only runs if they did), and whether a row-limited statement runs inside a
+ * block. `inTxn`: the upstream's state as last reported.
+ */
+export function trackRuns(item: Item, runs: readonly DecidedRun[], inTxn: boolean): void {
+  if (runs.length === 0) return;
+  let st = item.txnAfter ?? inTxn;
+  for (const r of runs) {
+    if (controlsTransaction(r.facts)) item.txnControl = true;
+    const d = r.rec.decision;
+    if (st && (r.budget || (d.kind === 'allow' && d.limits?.max_rows !== undefined)))
+      item.limitedInTxn = true;
+    st = inTransactionAfter(r.facts, st);
+  }
+  item.txnAfter = st;
+}
+
+/**
+ * The state the next statement read runs in: the upstream's, after what the open item
+ * sent so far; UNCERTAIN while an item in flight begins or ends a block (a statement before
+ * its COMMIT may have failed and left the block open).
+ */
+export function txnAhead(
+  inFlight: readonly Item[],
+  open: Item,
+  inTxn: boolean,
+): boolean | typeof UNCERTAIN {
+  for (const it of inFlight) if (it.txnControl) return UNCERTAIN;
+  return open.txnAfter ?? inTxn;
+}
+
+/**
+ * A result cut at its row limit inside a block aborts the block when its item's
+ * ReadyForQuery comes: runs that end a block (COMMIT) wait for every such item in flight,
+ * so they cannot commit what the cut was to roll back. Other statements go on: a cut with
+ * more in flight closes the session, which rolls the block back.
+ */
+export function commitWaits(
+  inFlight: readonly Item[],
+  runs: readonly DecidedRun[] | undefined,
+): boolean {
+  if (!runs?.length || !runs.some((r) => controlsTransaction(r.facts))) return false;
+  for (const it of inFlight) if (it.limitedInTxn) return true;
+  return false;
+}
