@@ -210,9 +210,12 @@ describe('COPY at the protocol level', () => {
     expect((await c.next())?.type).toBe('G');
     await c.write(Buffer.concat([copyData('70\tseventy\n'), query('SELECT 1')]));
     const ms = await c.rest();
-    const e = ms.find((m) => m.type === 'E');
-    expect(fields(e!).C).toBe('08P01');
-    expect(fields(e!).S).toBe('FATAL');
+    // As from PostgreSQL: an ERROR for the message, then a FATAL.
+    const errors = ms.filter((m) => m.type === 'E').map((m) => [fields(m).S, fields(m).C]);
+    expect(errors).toEqual([
+      ['ERROR', '08P01'],
+      ['FATAL', '08P01'],
+    ]);
     expect(await c.closedWithin(5000)).toBe(true);
     expect(await count('id = 70')).toBe(0);
     const d = await raw();

@@ -379,11 +379,7 @@ export class Session {
   private handle(f: Frame): void {
     // In copy-in mode PostgreSQL reads only COPY messages (and ignores Sync and Flush); any
     // other message ends the COPY with a protocol error there, so it ends the session here.
-    if (this.copyIn && !COPY_IN_TYPES.has(f.type))
-      throw new FrameError(
-        `unexpected message type 0x${f.type.toString(16).padStart(2, '0')} during COPY FROM STDIN`,
-        '08P01',
-      );
+    if (this.copyIn && !COPY_IN_TYPES.has(f.type)) return this.copyViolation(f.type);
     switch (f.type) {
       case F.Query:
         // After an error in an extended group PostgreSQL skips everything up to Sync.
@@ -1098,17 +1094,19 @@ export class Session {
       ? this.batch[0].frame.type
       : (this.deferred?.type ?? this.reader.peekType());
     if (t !== undefined && !COPY_IN_TYPES.has(t)) {
-      setImmediate(() => {
-        if (this.closed) return;
-        this.ctx.metrics.protocolErrors.inc();
-        if (!this.scanner.midMessage)
-          this.client.write(toWire(ClientError.unexpectedDuringCopy(t)));
-        this.fatal(ClientError.protocolSyncLost());
-      });
+      setImmediate(() => this.copyViolation(t));
       return;
     }
     this.waitAnswers = false;
     this.readSoon();
+  }
+
+  /** A message other than COPY data during COPY FROM STDIN: as PostgreSQL, ERROR then FATAL. */
+  private copyViolation(type: number): void {
+    if (this.closed) return;
+    this.ctx.metrics.protocolErrors.inc();
+    if (!this.scanner.midMessage) this.client.write(toWire(ClientError.unexpectedDuringCopy(type)));
+    this.fatal(ClientError.protocolSyncLost());
   }
 
   /** The probe's answer, or a client Close's. */

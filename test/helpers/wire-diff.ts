@@ -6,7 +6,7 @@
 // promises to behave as PostgreSQL does. Left out on purpose: FunctionCall (refused), SQL
 // that does not parse (a batch with one unparsable statement runs none of its statements),
 // settings the gateway pins, and a statement sent in the middle of COPY FROM STDIN (the
-// gateway ends such a session).
+// gateway ends such a session with PostgreSQL's errors, but never sends the statement).
 import {
   bind,
   describe,
