@@ -25,12 +25,18 @@ import {
 
 const DB = 'transaction_state_db';
 let g: TestGateway;
+/** Reads are limited to 3 rows inside a block only. */
+let gl: TestGateway;
 
 beforeAll(async () => {
   await freshDatabase(DB, 'CREATE TABLE t (g int); INSERT INTO t SELECT generate_series(1, 20);');
   g = await startTestGateway(DB, { policy: { files: ['test/policies/transaction-state.rego'] } });
+  gl = await startTestGateway(DB, { policy: { files: ['test/policies/transaction-limits.rego'] } });
 });
-afterAll(async () => g?.stop());
+afterAll(async () => {
+  await g?.stop();
+  await gl?.stop();
+});
 
 const codes = (ms: Message[]) => ms.filter((m) => m.type === 'E').map((m) => fields(m).C);
 const status = (ms: Message[]) => String.fromCharCode(ms.at(-1)!.body[0]);
@@ -343,5 +349,88 @@ describe('in_transaction follows the statement, not the group', () => {
     ).not.toContain('COMMIT');
     expect(c.ended).toBe(true);
     expect(await present(7)).toBe(true);
+  });
+
+  it('a portal bound outside a block and read inside it keeps one row limit across Executes', async () => {
+    const c = await rawLogin(gl, DB);
+    await c.write(
+      Buffer.concat([
+        parse('s', 'SELECT g FROM t'),
+        bind('p', 's'),
+        ...run('', 'BEGIN'),
+        execute('p', 2),
+        sync(),
+      ]),
+    );
+    let ms = await c.until('Z');
+    let read = ms.filter((m) => m.type === 'D').length;
+    expect(read).toBe(2);
+    // The third row is the last the limit allows; the next Execute is cut.
+    await c.write(Buffer.concat([execute('p', 2), sync()]));
+    ms = await c.until('Z');
+    read += ms.filter((m) => m.type === 'D').length;
+    expect(codes(ms)).toEqual(['54000']);
+    expect(read).toBe(3);
+    c.destroy();
+  });
+
+  it('a COMMIT in a later Flush-separated group behind a cut read does not commit', async () => {
+    const c = await rawLogin(g, DB);
+    expect(codes(await c.simple('BEGIN; DELETE FROM t WHERE g = 9'))).toEqual([]);
+    await c.write(
+      Buffer.concat([...run('', 'SELECT g FROM t'), flush(), ...run('', 'COMMIT'), sync()]),
+    );
+    const ms = await c.rest();
+    expect(codes(ms)).toEqual(['54000']);
+    expect(await present(9)).toBe(true);
+  });
+
+  it('a name parsed in an item whose Sync was ignored during a COPY is seen by what follows', async () => {
+    const c = await rawLogin(g, DB);
+    // All at once: the COPY's data comes early, and the Bind of `s` follows in what
+    // PostgreSQL treats as the same item.
+    await c.write(
+      Buffer.concat([
+        query('BEGIN'),
+        parse('s', 'SELECT 1'),
+        parse('', 'COPY t FROM STDIN'),
+        bind('', ''),
+        execute(),
+        sync(),
+        copyData('114\n'),
+        copyDone(),
+        bind('', 's'),
+        execute(),
+        sync(),
+      ]),
+    );
+    await c.until('Z');
+    const ms = await c.until('Z');
+    expect(codes(ms)).toEqual([]);
+    expect(ms.filter((m) => m.type === 'D')).toHaveLength(1);
+    expect(codes(await c.simple('ROLLBACK'))).toEqual([]);
+    c.destroy();
+  });
+
+  it('a WITH HOLD cursor read by a protocol Execute after COMMIT is decided outside the block', async () => {
+    const r = await startTestGateway(DB, {
+      policy: { files: ['test/policies/reads-in-block.rego'] },
+    });
+    try {
+      const c = await rawLogin(r, DB);
+      expect(
+        codes(await c.simple('BEGIN; DECLARE k CURSOR WITH HOLD FOR SELECT g FROM t; COMMIT')),
+      ).toEqual([]);
+      // Reads are allowed inside a block only: FETCH is refused out here, and so is a
+      // protocol Execute of the cursor's name.
+      expect(codes(await c.simple('FETCH 2 FROM k'))).toEqual(['42501']);
+      await c.write(Buffer.concat([execute('k', 5), sync()]));
+      const ms = await c.until('Z');
+      expect(codes(ms)).toEqual(['42501']);
+      expect(ms.filter((m) => m.type === 'D')).toHaveLength(0);
+      c.destroy();
+    } finally {
+      await r.stop();
+    }
   });
 });

@@ -277,7 +277,14 @@ function decideIn(
                 params: portal.params.value,
               });
             const max = decision.decision.limits?.max_rows;
-            if (max !== before?.max_rows) rows = rowBudget(max);
+            if (max !== before?.max_rows) {
+              // One limit per result: the rows the portal returned so far count.
+              const used = portal.rows ? portal.rows.max - portal.rows.left : 0;
+              portal.rows = max === undefined ? undefined : { max, left: Math.max(0, max - used) };
+              rows = portal.rows;
+            }
+            // Later Executes in this state run under this decision.
+            if (!of) portal.prepared = { facts, decision, inTxn: runTxn };
           }
           // A FETCH reads under its cursor's budget.
           const cursorBudget = names.cursors.budget(facts);
@@ -301,9 +308,17 @@ function decideIn(
         const cursor = names.cursors.get(m.portal);
         if (cursor === UNCERTAIN) return WAIT;
         if (!cursor) return failAt(i, ClientError.unknownPortal(m.portal), runs, doubt);
+        let rec = cursor.decision;
+        if (cursor.inTxn !== runTxn) {
+          // A WITH HOLD cursor read after its block ended (or one declared outside a block
+          // read inside one): its query is decided in the state it is read in.
+          rec = decisions.decide(cursor.facts, 'extended', null, 0, 1);
+          if (rec.decision.kind !== 'allow')
+            return refuse({ fields: refusalFields(rec), facts: cursor.facts, rec });
+        }
         const read: DecidedRun = {
           facts: cursorRead(cursor.facts, m.portal, m.maxRows),
-          rec: cursor.decision,
+          rec,
           protocol: 'extended',
           params: null,
           budget: cursor.rows,

@@ -23,7 +23,7 @@ beforeAll(async () => {
 /** Run one statement upstream: stage, send, and settle with whether PostgreSQL made it. */
 function run(cs: Cursors, sql: string, rec = allow(), made = true): void {
   const f = facts(sql);
-  cs.stage(f, rec, 0);
+  cs.stage(f, rec, 0, true);
   const out: Change[] = [];
   cs.commit(out);
   cs.endSpan();
@@ -71,7 +71,7 @@ describe('Cursors', () => {
 
   it('a cursor whose DECLARE has no answer yet is uncertain to later groups', () => {
     const cs = new Cursors();
-    cs.stage(facts('DECLARE c CURSOR FOR SELECT 1'), allow(5), 0);
+    cs.stage(facts('DECLARE c CURSOR FOR SELECT 1'), allow(5), 0, true);
     // Its own group sees it.
     expect(cs.budget(facts('FETCH 1 FROM c'))).toEqual({ max: 5, left: 5 });
     const out: Change[] = [];

@@ -33,6 +33,8 @@ export function statedLimit(maxRows: number | undefined, budget: RowBudget | und
 export interface Cursor {
   facts: StatementFacts;
   decision: DecisionRecord;
+  /** Whether a transaction block was open when it was decided (WITH HOLD outlives it). */
+  inTxn: boolean;
   rows?: RowBudget;
 }
 
@@ -61,13 +63,13 @@ export class Cursors {
   }
 
   /** Stage what an allowed statement (run `run` of its group) does to cursors. */
-  stage(facts: StatementFacts, decision: DecisionRecord, run: number): void {
+  stage(facts: StatementFacts, decision: DecisionRecord, run: number, inTxn: boolean): void {
     const at = runAt(run);
     const declare = facts.cursor as { name?: string } | undefined;
     if (declare?.name !== undefined) {
       const d = decision.decision;
       const rows = rowBudget(d.kind === 'allow' ? d.limits?.max_rows : undefined);
-      this.table.stage(declare.name, { facts, decision, rows }, at);
+      this.table.stage(declare.name, { facts, decision, inTxn, rows }, at);
       return;
     }
     const op = facts.cursor_op as { kind?: string; name?: string | null } | undefined;

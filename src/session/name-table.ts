@@ -25,6 +25,8 @@ export interface Change {
   /** … or the statement whose completion makes the change. */
   ran: { ok?: boolean } | undefined;
   settle(made: boolean): void;
+  /** Its Sync was ignored (it came during a COPY): it is seen by what follows again. */
+  resume(): void;
 }
 
 class Rec<T> implements Change {
@@ -43,6 +45,10 @@ class Rec<T> implements Change {
 
   settle(made: boolean): void {
     this.table.settle(this, made);
+  }
+
+  resume(): void {
+    this.table.resume(this);
   }
 }
 
@@ -139,6 +145,25 @@ export class NameTable<T> {
   /** The transaction ended upstream: names that die with it (protocol portals) are gone. */
   clearLive(): void {
     this.live.clear();
+  }
+
+  /**
+   * See Change.resume. What the open span holds came later upstream, so it wins; a
+   * removal of every name hides only what was there before.
+   */
+  resume(r: Rec<T>): void {
+    if (r.settled || !r.unsure) return;
+    r.unsure = false;
+    if (r.name === null) {
+      this.unsureClears--;
+      this.spanClear = true;
+    } else {
+      const n = (this.unsure.get(r.name) ?? 1) - 1;
+      if (n > 0) this.unsure.set(r.name, n);
+      else this.unsure.delete(r.name);
+      if (!this.span.has(r.name)) this.span.set(r.name, r.value);
+    }
+    this.spanRecs.push(r);
   }
 
   /** See Change.settle. */

@@ -114,6 +114,8 @@ export class Session {
    * yet: reading waits until everything sent is answered, then `deferred` is handled again.
    */
   private waitAnswers = false;
+  /** …and the wait ends when the open item's statements have completed (see runsDone). */
+  private waitRuns = false;
   /** The upstream sent a FATAL (or PANIC) error: its close needs no error of ours. */
   private upstreamFatal = false;
   /** See markerParse. */
@@ -572,8 +574,10 @@ export class Session {
     } finally {
       this.facts.in_transaction = wasInTxn;
     }
-    if (!held && commitWaits(this.items, decided)) {
+    const waits = held ? false : commitWaits(this.items, this.openItem, decided);
+    if (waits) {
       this.names.rollback();
+      if (waits === 'runs') this.waitRuns = true;
       return this.awaitAnswers(f);
     }
     if (held) {
@@ -590,6 +594,14 @@ export class Session {
     if (settings) this.barrier = true;
   }
 
+  /** A COMMIT held for the open item's statements (see commitWaits) is read again. */
+  private runsDone(): void {
+    if (!this.waitRuns) return;
+    this.waitRuns = false;
+    this.waitAnswers = false;
+    this.readSoon();
+  }
+
   /** The transaction state the next statement read runs in (see txn-state.ts). */
   private txnAhead(): boolean | typeof UNCERTAIN {
     return txnAhead(this.items, this.openItem, this.facts.in_transaction);
@@ -602,7 +614,8 @@ export class Session {
   private awaitAnswers(f: Frame | undefined): void {
     // Uncertain names belong to items still in flight; with none there is nothing to
     // wait for, and deciding again would loop.
-    if (this.items.length === 0) throw new Error('a name is uncertain with nothing in flight');
+    if (this.items.length === 0 && !this.waitRuns)
+      throw new Error('a name is uncertain with nothing in flight');
     this.deferred = f;
     this.waitAnswers = true;
   }
@@ -618,8 +631,10 @@ export class Session {
     const ahead = this.txnAhead();
     if (ahead === UNCERTAIN) return false;
     const v = decideBatch(batch, inDoubt, this.batchContext, ahead);
-    if ('wait' in v || commitWaits(this.items, v.runs)) {
+    const waits = 'wait' in v ? false : commitWaits(this.items, this.openItem, v.runs);
+    if ('wait' in v || waits) {
       this.names.rollback();
+      if (waits === 'runs') this.waitRuns = true;
       return false;
     }
     this.batch = [];
@@ -957,6 +972,7 @@ export class Session {
     this.armRows();
     if (this.waitAnswers && this.items.length === 0) {
       this.waitAnswers = false;
+      this.waitRuns = false;
       this.readSoon();
     }
     if (aborting) return null;
@@ -969,6 +985,8 @@ export class Session {
   private onError(body: Buffer): Buffer | null | undefined {
     // The unit these answers belong to: the oldest one sent whole, else the open one.
     const item = this.items[0] ?? this.openItem;
+    // PostgreSQL skips the rest of the open item: none of its runs will complete.
+    if (item === this.openItem) this.runsDone();
     this.copyIn = false;
     // FATAL or PANIC: the upstream ends the session and has said why.
     const fields = parseErrorFields(body);
@@ -1005,6 +1023,9 @@ export class Session {
     this.spendRows(run);
     this.armRows();
     if (over && run) return this.rowLimitHit(item, run, statedLimit(run.maxRows, run.budget));
+    // Not after a cut: a cut in the open item closes the session, and a held COMMIT must
+    // not go first.
+    if (item === this.openItem && item.runs.length === 0) this.runsDone();
     if (run && this.audit.port)
       this.audit.completed(
         run,
@@ -1066,11 +1087,15 @@ export class Session {
       const next = this.items[0] ?? this.openItem;
       const shift = foldInto(head, next);
       if (next === this.openItem && this.probing) this.probeAt += shift;
-      // A message held for the answers may have waited for `head`, whose answer now comes
-      // with the open item's, after a Sync not read yet: decide it again.
-      if (next === this.openItem && this.waitAnswers) {
-        this.waitAnswers = false;
-        this.readSoon();
+      if (next === this.openItem) {
+        // Its name changes are seen by the open item's groups, as within one item.
+        for (const c of head.changes ?? []) c.resume();
+        // A message held for the answers may have waited for `head`, whose answer now
+        // comes with the open item's, after a Sync not read yet: decide it again.
+        if (this.waitAnswers) {
+          this.waitAnswers = false;
+          this.readSoon();
+        }
       }
       if (head.timeoutMs !== undefined && next !== this.openItem) {
         clearTimeout(next.timer);

@@ -154,7 +154,7 @@ export class SessionNames {
     }
     if ((st.discard as { target?: string } | undefined)?.target === 'all')
       this.prepared.stageClear(at);
-    this.cursors.stage(st, rec, run);
+    this.cursors.stage(st, rec, run, this.decisions.session.in_transaction);
   }
 
   /** The group went upstream: its changes, in order, to settle when it is answered. */

@@ -39,15 +39,18 @@ export function txnAhead(
 
 /**
  * A result cut at its row limit inside a block aborts the block when its item's
- * ReadyForQuery comes: runs that end a block (COMMIT) wait for every such item in flight,
- * so they cannot commit what the cut was to roll back. Other statements go on: a cut with
- * more in flight closes the session, which rolls the block back.
+ * ReadyForQuery comes: runs that end a block (COMMIT) wait for every such item in flight
+ * ('answers'), and for the statements the open item sent before them ('runs': a cut there
+ * closes the session), so they cannot commit what the cut was to roll back. Other
+ * statements go on: a cut with more in flight closes the session, which rolls back.
  */
 export function commitWaits(
   inFlight: readonly Item[],
+  open: Item,
   runs: readonly DecidedRun[] | undefined,
-): boolean {
+): 'answers' | 'runs' | false {
   if (!runs?.length || !runs.some((r) => controlsTransaction(r.facts))) return false;
-  for (const it of inFlight) if (it.limitedInTxn) return true;
+  for (const it of inFlight) if (it.limitedInTxn) return 'answers';
+  if (open.limitedInTxn && open.runs.length > 0) return 'runs';
   return false;
 }

@@ -88,6 +88,8 @@ const CATALOG_TYPES = new Set(PG_CATALOG_TYPES);
 
 export class Walker {
   private readonly stack: Task[] = [];
+  /** SortBy nodes whose USING operator is reported (see sortOperator). */
+  private readonly sortOps = new WeakSet<object>();
 
   constructor(
     readonly out: Collector,
@@ -177,8 +179,8 @@ export class Walker {
         if (OPERATOR_KINDS.has(b.kind as string)) this.operator(names(b.name));
         break;
       case 'SortBy':
-        // ORDER BY x USING op: the sort uses that operator's function.
-        if (b.useOp) this.operator(names(b.useOp));
+        // ORDER BY x USING op outside a select list's ORDER BY (aggregates, windows).
+        this.sortOperator(n);
         break;
       case null:
         // Fields typed as a specific struct come unwrapped: recognise them by shape.
@@ -366,6 +368,8 @@ export class Walker {
       const kept: N[] = [];
       for (const item of items) {
         const n = unsort(item);
+        // ORDER BY x USING op: the sort runs op's function, whatever x resolves to.
+        this.sortOperator(item);
         if (nodeType(n) === 'A_Const') {
           const k = n.A_Const.ival ? Number(n.A_Const.ival.ival ?? 0) : NaN;
           this.out.literalSensitive = true;
@@ -408,6 +412,7 @@ export class Walker {
    */
   private setOpOrder(sortClause: unknown, out: Shape): void {
     for (const x of clauseItems(sortClause)) {
+      this.sortOperator(x);
       const n = unsort(x);
       let cols = out.cols;
       if (nodeType(n) === 'A_Const') {
@@ -1015,7 +1020,19 @@ export class Walker {
     }
   }
 
+  /** The operator of ORDER BY … USING op (reported once per SortBy node). */
+  private sortOperator(item: unknown): void {
+    if (nodeType(item) !== 'SortBy') return;
+    const sb = (item as N).SortBy as N;
+    if (sb.useOp && !this.sortOps.has(sb)) {
+      this.sortOps.add(sb);
+      this.operator(names(sb.useOp));
+    }
+  }
+
   private subLink(b: N, c: Ctx): void {
+    // x op ANY / ALL (SELECT …): the operator runs a function too.
+    if (b.operName) this.operator(names(b.operName));
     const dc: Ctx = { ...c, derived: true };
     this.pushAll([{ n: b.testexpr, c: dc }, () => this.query(b.subselect, dc, newShape(), true)]);
   }
