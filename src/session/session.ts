@@ -58,6 +58,9 @@ import { foldInto, newItem, settleChanges, type Item, type StatementRun } from '
 import { SessionAudit } from './audit.js';
 import { commitWaits, trackRuns, txnAhead } from './txn-state.js';
 
+/** How long a held message waits for PostgreSQL to report a COPY violation itself. */
+const COPY_VIOLATION_GRACE_MS = 300;
+
 /** Messages a client may send while a COPY FROM STDIN reads its data. */
 const COPY_IN_TYPES = new Set<number>([
   F.CopyData,
@@ -1119,7 +1122,12 @@ export class Session {
       ? this.batch[0].frame.type
       : (this.deferred?.type ?? this.reader.peekType());
     if (t !== undefined && !COPY_IN_TYPES.has(t)) {
-      setImmediate(() => this.copyViolation(t));
+      // A message sent upstream after the COPY statement may already be that violation
+      // there: PostgreSQL's own ERROR and FATAL then end the COPY and the session. If it
+      // keeps reading data instead, nothing else will.
+      setTimeout(() => {
+        if (this.copyIn && this.waitAnswers) this.copyViolation(t);
+      }, COPY_VIOLATION_GRACE_MS).unref();
       return;
     }
     this.waitAnswers = false;
