@@ -16,6 +16,7 @@ import {
   copyData,
   describe as describeMsg,
   execute,
+  errorsOf,
   fields,
   msg,
   parse,
@@ -211,8 +212,7 @@ describe('COPY at the protocol level', () => {
     await c.write(Buffer.concat([copyData('70\tseventy\n'), query('SELECT 1')]));
     const ms = await c.rest();
     // As from PostgreSQL: an ERROR for the message, then a FATAL.
-    const errors = ms.filter((m) => m.type === 'E').map((m) => [fields(m).S, fields(m).C]);
-    expect(errors).toEqual([
+    expect(errorsOf(ms)).toEqual([
       ['ERROR', '08P01'],
       ['FATAL', '08P01'],
     ]);

@@ -15,6 +15,7 @@ import {
   copyData,
   copyDone,
   execute,
+  errorsOf,
   fields,
   flush,
   parse,
@@ -196,8 +197,7 @@ describe('in_transaction follows the statement, not the group', () => {
     await c.write(Buffer.concat([query('BEGIN; COPY t FROM STDIN'), query('SELECT 1')]));
     // As from PostgreSQL: an ERROR for the message, then a FATAL, then the close.
     const ms = await c.rest();
-    const errors = ms.filter((m) => m.type === 'E').map((m) => [fields(m).S, fields(m).C]);
-    expect(errors).toEqual([
+    expect(errorsOf(ms)).toEqual([
       ['ERROR', '08P01'],
       ['FATAL', '08P01'],
     ]);
@@ -284,8 +284,7 @@ describe('in_transaction follows the statement, not the group', () => {
       ]),
     );
     const ms = await c.rest();
-    const errors = ms.filter((m) => m.type === 'E').map((m) => [fields(m).S, fields(m).C]);
-    expect(errors).toEqual([
+    expect(errorsOf(ms)).toEqual([
       ['ERROR', '08P01'],
       ['FATAL', '08P01'],
     ]);

@@ -342,3 +342,8 @@ export function firstError(ms: Message[]): Record<string, string> | undefined {
   const e = ms.find((m) => m.type === 'E');
   return e ? fields(e) : undefined;
 }
+
+/** Severity and SQLSTATE of each ErrorResponse in a list, in order. */
+export function errorsOf(ms: Message[]): [string, string][] {
+  return ms.filter((m) => m.type === 'E').map((m) => [fields(m).S, fields(m).C]);
+}
