@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
-import { guard, isLoopbackHost } from './guard.js';
+import { isLoopback } from '../util/net.js';
+import { guard } from './guard.js';
 
 function app(host: string, token: string | undefined): Hono {
   const a = new Hono();
@@ -29,8 +30,8 @@ describe('admin guard', () => {
 
   it('knows loopback spellings', () => {
     for (const h of ['127.0.0.1', '127.1.2.3', '::1', 'localhost', '::ffff:127.0.0.1'])
-      expect(isLoopbackHost(h), h).toBe(true);
+      expect(isLoopback(h), h).toBe(true);
     for (const h of ['0.0.0.0', '::', '10.0.0.1', 'admin.internal'])
-      expect(isLoopbackHost(h), h).toBe(false);
+      expect(isLoopback(h), h).toBe(false);
   });
 });

@@ -2,13 +2,7 @@
 // token when one is configured, else only an admin listener on loopback.
 import type { MiddlewareHandler } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
-
-/** True for an address that only this machine can reach. */
-export function isLoopbackHost(host: string): boolean {
-  return (
-    host === 'localhost' || host === '::1' || /^127\./.test(host) || /^::ffff:127\./.test(host)
-  );
-}
+import { isLoopback } from '../util/net.js';
 
 /**
  * @example app.use('/sessions/*', guard({ host: '0.0.0.0', token: () => process.env.T }))
@@ -18,7 +12,7 @@ export function guard(o: { host: string; token: () => string | undefined }): Mid
   return async (c, next) => {
     const token = o.token();
     if (token) return bearerAuth({ token })(c, next);
-    if (isLoopbackHost(o.host)) return next();
+    if (isLoopback(o.host)) return next();
     return c.json(
       {
         error:

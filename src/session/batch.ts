@@ -11,6 +11,7 @@ import { mayChangeSettings, settingsInDoubtError } from './parser-settings.js';
 import { executeOf, withParamTypes, type BindParams, type SessionNames } from './statements.js';
 import { UNCERTAIN } from './name-table.js';
 import { quoteIdent } from './params.js';
+import { inTransactionAfter } from './txn-state.js';
 
 /** A frontend message of the current group, waiting for its Sync or Flush. */
 export type Pending =
@@ -35,35 +36,6 @@ export interface DecidedRun {
    * when its group was read (a BEGIN earlier in the same Query string).
    */
   inTransaction?: boolean;
-}
-
-/** Whether `f` opens or ends a transaction block (see inTransactionAfter). */
-export function controlsTransaction(f: StatementFacts): boolean {
-  const kind = (f.transaction as { kind?: string } | undefined)?.kind;
-  return (
-    kind === 'begin' ||
-    kind === 'start' ||
-    kind === 'commit' ||
-    kind === 'rollback' ||
-    kind === 'prepare'
-  );
-}
-
-/** Whether a transaction block is open after `f` runs, given whether one was before. */
-export function inTransactionAfter(f: StatementFacts, before: boolean): boolean {
-  const tx = f.transaction as { kind?: string; chain?: boolean } | undefined;
-  switch (tx?.kind) {
-    case 'begin':
-    case 'start':
-      return true;
-    case 'commit':
-    case 'rollback':
-      return tx.chain === true;
-    case 'prepare':
-      return false;
-    default:
-      return before;
-  }
 }
 
 /** Why a group is refused, and what the recording keeps of it. */

@@ -47,7 +47,6 @@ import {
   type BatchContext,
   coalesce,
   decideBatch,
-  inTransactionAfter,
   type DecidedRun,
   type Pending,
 } from './batch.js';
@@ -56,7 +55,7 @@ import type { Authenticated } from './startup.js';
 import { ResponseScanner } from './responses.js';
 import { foldInto, newItem, settleChanges, type Item, type StatementRun } from './items.js';
 import { SessionAudit } from './audit.js';
-import { commitWaits, trackRuns, txnAhead } from './txn-state.js';
+import { commitWaits, inTransactionAfter, trackRuns, txnAhead } from './txn-state.js';
 
 /** How long a held message waits for PostgreSQL to report a COPY violation itself. */
 const COPY_VIOLATION_GRACE_MS = 300;
@@ -577,10 +576,8 @@ export class Session {
     } finally {
       this.facts.in_transaction = wasInTxn;
     }
-    const waits = held ? false : commitWaits(this.items, this.openItem, decided);
-    if (waits) {
+    if (!held && this.commitMustWait(decided)) {
       this.names.rollback();
-      if (waits === 'runs') this.waitRuns = true;
       return this.awaitAnswers(f);
     }
     if (held) {
@@ -597,11 +594,26 @@ export class Session {
     if (settings) this.barrier = true;
   }
 
+  /**
+   * Whether these runs (a COMMIT) must wait for answers before going upstream (see
+   * commitWaits); when they wait for the open item's statements, their completion ends
+   * the wait.
+   */
+  private commitMustWait(runs: readonly DecidedRun[] | undefined): boolean {
+    const waits = commitWaits(this.items, this.openItem, runs);
+    if (waits === 'runs') this.waitRuns = true;
+    return waits !== false;
+  }
+
   /** A COMMIT held for the open item's statements (see commitWaits) is read again. */
   private runsDone(): void {
-    if (!this.waitRuns) return;
-    this.waitRuns = false;
+    if (this.waitRuns) this.stopWaiting();
+  }
+
+  /** What waited for answers (`deferred`, or the message the reader holds) is read again. */
+  private stopWaiting(): void {
     this.waitAnswers = false;
+    this.waitRuns = false;
     this.readSoon();
   }
 
@@ -634,10 +646,8 @@ export class Session {
     const ahead = this.txnAhead();
     if (ahead === UNCERTAIN) return false;
     const v = decideBatch(batch, inDoubt, this.batchContext, ahead);
-    const waits = 'wait' in v ? false : commitWaits(this.items, this.openItem, v.runs);
-    if ('wait' in v || waits) {
+    if ('wait' in v || this.commitMustWait(v.runs)) {
       this.names.rollback();
-      if (waits === 'runs') this.waitRuns = true;
       return false;
     }
     this.batch = [];
@@ -973,11 +983,7 @@ export class Session {
       }
     }
     this.armRows();
-    if (this.waitAnswers && this.items.length === 0) {
-      this.waitAnswers = false;
-      this.waitRuns = false;
-      this.readSoon();
-    }
+    if (this.waitAnswers && this.items.length === 0) this.stopWaiting();
     if (aborting) return null;
     if (this.draining && this.idle()) setImmediate(() => this.fatal(ClientError.shuttingDown()));
     this.liftBarrier();
@@ -1095,10 +1101,7 @@ export class Session {
         for (const c of head.changes ?? []) c.resume();
         // A message held for the answers may have waited for `head`, whose answer now
         // comes with the open item's, after a Sync not read yet: decide it again.
-        if (this.waitAnswers) {
-          this.waitAnswers = false;
-          this.readSoon();
-        }
+        if (this.waitAnswers) this.stopWaiting();
       }
       if (head.timeoutMs !== undefined && next !== this.openItem) {
         clearTimeout(next.timer);
@@ -1130,8 +1133,7 @@ export class Session {
       }, COPY_VIOLATION_GRACE_MS).unref();
       return;
     }
-    this.waitAnswers = false;
-    this.readSoon();
+    this.stopWaiting();
   }
 
   /** A message other than COPY data during COPY FROM STDIN: as PostgreSQL, ERROR then FATAL. */

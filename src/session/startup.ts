@@ -19,6 +19,7 @@ import {
 import type { ErrorFields } from '../wire/backend.js';
 import type { GatewayContext } from './context.js';
 import { checkStartupParams, type StartupDecision } from './params.js';
+import { isLoopback } from '../util/net.js';
 
 /** PostgreSQL's own cap on a startup packet (MAX_STARTUP_PACKET_LENGTH). */
 const MAX_STARTUP_PACKET = 10_000;
@@ -34,11 +35,6 @@ export interface Authenticated {
   expiresAt?: number;
   /** Bytes the client sent after its password (pipelined queries). */
   leftover: Buffer;
-}
-
-export function isLoopback(addr: string | undefined): boolean {
-  if (!addr) return false;
-  return addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.');
 }
 
 /** Send a fatal error and close. */

@@ -1,8 +1,31 @@
 // The transaction state statements run in, as far as the session can tell before the
 // upstream answers: what `input.session.in_transaction` shows the policy (see README.md).
+import type { StatementFacts } from '../sql/types.js';
 import { UNCERTAIN } from './name-table.js';
-import { controlsTransaction, inTransactionAfter, type DecidedRun } from './batch.js';
+import type { DecidedRun } from './batch.js';
 import type { Item } from './items.js';
+
+/** Whether a transaction block is open after `f` runs, given whether one was before. */
+export function inTransactionAfter(f: StatementFacts, before: boolean): boolean {
+  const tx = f.transaction as { kind?: string; chain?: boolean } | undefined;
+  switch (tx?.kind) {
+    case 'begin':
+    case 'start':
+      return true;
+    case 'commit':
+    case 'rollback':
+      return tx.chain === true;
+    case 'prepare':
+      return false;
+    default:
+      return before;
+  }
+}
+
+/** Whether `f` opens or ends a block: its state after does not just follow the one before. */
+export function controlsTransaction(f: StatementFacts): boolean {
+  return inTransactionAfter(f, false) || !inTransactionAfter(f, true);
+}
 
 /**
  * Note on `item` what the runs just sent in it do to the transaction state: whether one

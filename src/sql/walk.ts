@@ -88,8 +88,6 @@ const CATALOG_TYPES = new Set(PG_CATALOG_TYPES);
 
 export class Walker {
   private readonly stack: Task[] = [];
-  /** SortBy nodes whose USING operator is reported (see sortOperator). */
-  private readonly sortOps = new WeakSet<object>();
 
   constructor(
     readonly out: Collector,
@@ -371,8 +369,7 @@ export class Walker {
         // ORDER BY x USING op: the sort runs op's function, whatever x resolves to.
         this.sortOperator(item);
         if (nodeType(n) === 'A_Const') {
-          const k = n.A_Const.ival ? Number(n.A_Const.ival.ival ?? 0) : NaN;
-          this.out.literalSensitive = true;
+          const k = this.position(n);
           if (Number.isInteger(k) && k >= 1 && k <= tl.length && (starAt < 0 || starAt >= k))
             r.entries.push(tl[k - 1].val);
           else r.fallback = true;
@@ -405,6 +402,12 @@ export class Walker {
     return r;
   }
 
+  /** The number of `ORDER BY 2` (NaN for another constant): the facts now depend on it. */
+  private position(n: N): number {
+    this.out.literalSensitive = true;
+    return n.A_Const.ival ? Number(n.A_Const.ival.ival ?? 0) : NaN;
+  }
+
   /**
    * The result columns an ORDER BY of a UNION / INTERSECT / EXCEPT sorts by: the one at a
    * position or of a name, or all of them where a `*` hides which (facts then depend on
@@ -416,8 +419,7 @@ export class Walker {
       const n = unsort(x);
       let cols = out.cols;
       if (nodeType(n) === 'A_Const') {
-        this.out.literalSensitive = true;
-        const k = n.A_Const.ival ? Number(n.A_Const.ival.ival ?? 0) : NaN;
+        const k = this.position(n);
         if (out.stars.length === 0 && k >= 1 && k <= out.cols.length) cols = [out.cols[k - 1]];
       } else if (nodeType(n) === 'ColumnRef') {
         const f = names(n.ColumnRef.fields);
@@ -879,9 +881,8 @@ export class Walker {
     let levels = 0;
     for (let l: Level | null = level; l; l = l.parent) {
       if (l.items.length === 0) continue;
-      const all = l.items.length === 1 ? l.items : l.items.filter((it) => mayHave(it, col));
-      if (all.length === 0) continue;
-      const cands = all;
+      const cands = l.items.length === 1 ? l.items : l.items.filter((it) => mayHave(it, col));
+      if (cands.length === 0) continue;
       // Beside an item known to have the column (a function's, a subquery's), a table's
       // column of that name is only a candidate; so it is beside a function whose columns
       // are not known. (Never dropped: the scopes here over-approximate what PostgreSQL
@@ -1020,14 +1021,10 @@ export class Walker {
     }
   }
 
-  /** The operator of ORDER BY … USING op (reported once per SortBy node). */
+  /** The operator of ORDER BY … USING op. */
   private sortOperator(item: unknown): void {
-    if (nodeType(item) !== 'SortBy') return;
-    const sb = (item as N).SortBy as N;
-    if (sb.useOp && !this.sortOps.has(sb)) {
-      this.sortOps.add(sb);
-      this.operator(names(sb.useOp));
-    }
+    const useOp = nodeType(item) === 'SortBy' ? (item as N).SortBy.useOp : undefined;
+    if (useOp) this.operator(names(useOp));
   }
 
   private subLink(b: N, c: Ctx): void {
@@ -1186,12 +1183,12 @@ function unsort(x: N): N {
   return nodeType(x) === 'SortBy' ? x.SortBy.node : x;
 }
 
-/** A select-list entry that expands to columns of unknown number: `*`, `t.*`, `(x).*`. */
 /** `*` or `t.*` (not `(expr).*`, whose columns are the expression's). */
 function isColumnStar(v: unknown): boolean {
   return nodeType(v) === 'ColumnRef' && isStar(v);
 }
 
+/** A select-list entry that expands to columns of unknown number: `*`, `t.*`, `(x).*`. */
 function isStar(v: unknown): boolean {
   if (nodeType(v) === 'A_Indirection') {
     const ind = ((v as N).A_Indirection.indirection ?? []) as N[];
