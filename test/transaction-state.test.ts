@@ -88,6 +88,53 @@ describe('in_transaction follows the statement, not the group', () => {
     c.destroy();
   });
 
+  it('statements before a BEGIN in the same Query string are decided inside its block', async () => {
+    const c = await rawLogin(g, DB);
+    // PostgreSQL pulls them into the block the BEGIN opens: the ROLLBACK undoes the DELETE.
+    let ms = await c.simple('DELETE FROM t WHERE g = 3; BEGIN; ROLLBACK');
+    expect(codes(ms)).toEqual([]);
+    expect(await present(3)).toBe(true);
+    ms = await c.simple('INSERT INTO t VALUES (110); BEGIN');
+    expect(codes(ms)).toEqual(['42501']);
+    expect(status(ms)).toBe('I');
+    expect(await present(110)).toBe(false);
+    // A COMMIT between them ends the implicit transaction first: the DELETE runs outside.
+    ms = await c.simple('DELETE FROM t WHERE g = 3; COMMIT; BEGIN');
+    expect(codes(ms)).toEqual(['42501']);
+    expect(await present(3)).toBe(true);
+    ms = await c.simple('INSERT INTO t VALUES (111); COMMIT; BEGIN; ROLLBACK');
+    expect(codes(ms)).toEqual([]);
+    expect(await present(111)).toBe(true);
+    c.destroy();
+  });
+
+  it('statements before a BEGIN in the same extended group are decided inside its block', async () => {
+    const c = await rawLogin(g, DB);
+    await c.write(
+      Buffer.concat([
+        ...run('', 'DELETE FROM t WHERE g = $1', ['4']),
+        ...run('', 'BEGIN'),
+        ...run('', 'ROLLBACK'),
+        sync(),
+      ]),
+    );
+    let ms = await c.until('Z');
+    expect(codes(ms)).toEqual([]);
+    expect(await present(4)).toBe(true);
+    await c.write(Buffer.concat([parse('i2', 'INSERT INTO t VALUES ($1)'), sync()]));
+    expect(codes(await c.until('Z'))).toEqual([]);
+    await c.write(Buffer.concat([bind('', 'i2', ['122']), execute(), ...run('', 'BEGIN'), sync()]));
+    ms = await c.until('Z');
+    expect(codes(ms)).toEqual(['42501']);
+    expect(status(ms)).toBe('I');
+    expect(await present(122)).toBe(false);
+    // Alone, it runs outside a block, as decided at Parse.
+    await c.write(Buffer.concat([bind('', 'i2', ['123']), execute(), sync()]));
+    expect(codes(await c.until('Z'))).toEqual([]);
+    expect(await present(123)).toBe(true);
+    c.destroy();
+  });
+
   it('a DELETE prepared inside a transaction is refused when executed outside one', async () => {
     const c = await rawLogin(g, DB);
     expect(codes(await c.simple('BEGIN'))).toEqual([]);

@@ -11,7 +11,7 @@ import { mayChangeSettings, settingsInDoubtError } from './parser-settings.js';
 import { executeOf, withParamTypes, type BindParams, type SessionNames } from './statements.js';
 import { UNCERTAIN } from './name-table.js';
 import { quoteIdent } from './params.js';
-import { inTransactionAfter } from './txn-state.js';
+import { inTransactionAfter, pulledIntoBlock } from './txn-state.js';
 
 /** A frontend message of the current group, waiting for its Sync or Flush. */
 export type Pending =
@@ -108,10 +108,78 @@ export function decideBatch(
 ): Verdict {
   const inTxn = c.session.in_transaction;
   try {
-    return decideIn(batch, inDoubt, c, start, inTxn);
+    const runAt: number[] = [];
+    const v = decideIn(batch, inDoubt, c, start, inTxn, undefined, runAt);
+    if (start || 'wait' in v) return v;
+    // A BEGIN after statements of the same group pulls them into its block: the group is
+    // decided again with them in that state. A refused group may hold one after what was
+    // refused, so its Executes are looked at first.
+    const pullAt = v.allowed
+      ? v.runs.length > 1
+        ? pullPoints(
+            v.runs.map((r) => r.facts),
+            runAt,
+          )
+        : undefined
+      : batch.length > 1
+        ? pullPoints(...executedTransactions(batch, c))
+        : undefined;
+    if (!pullAt) return v;
+    c.names.rollback();
+    return decideIn(batch, inDoubt, c, start, inTxn, pullAt);
   } finally {
     c.session.in_transaction = inTxn;
   }
+}
+
+/**
+ * The messages from which on a group runs in a block that a later BEGIN of it opens: the
+ * first after the run before each pulled stretch. `runs`: what each Execute runs (only its
+ * transaction control counts), `at`: its message.
+ */
+function pullPoints(
+  runs: readonly StatementFacts[],
+  at: readonly number[],
+): Set<number> | undefined {
+  const pulled = pulledIntoBlock(runs);
+  let points: Set<number> | undefined;
+  for (let r = 0; r < pulled.length; r++)
+    if (pulled[r] && (r === 0 || !pulled[r - 1]))
+      (points ??= new Set()).add(r === 0 ? 0 : at[r - 1] + 1);
+  return points;
+}
+
+/**
+ * What each Execute of a group runs, as far as transaction control goes, without deciding
+ * anything: for a group refused before its end, which may hold a BEGIN further on.
+ */
+function executedTransactions(
+  batch: readonly Pending[],
+  c: BatchContext,
+): [StatementFacts[], number[]] {
+  const plain = emptyFacts();
+  const statements = new Map<string, StatementFacts>();
+  const portals = new Map<string, StatementFacts>();
+  const runs: StatementFacts[] = [];
+  const at: number[] = [];
+  for (let i = 0; i < batch.length; i++) {
+    const m = batch[i];
+    if (m.type === 'parse') {
+      const a = analyze(m.sql, c.analyzeOpts());
+      statements.set(m.name, (!a.error && a.statements.length === 1 && a.statements[0]) || plain);
+    } else if (m.type === 'bind') {
+      let f = statements.get(m.statement);
+      if (!f) {
+        const p = c.names.prepared.get(m.statement);
+        f = p && p !== UNCERTAIN ? p.facts : plain;
+      }
+      portals.set(m.portal, f);
+    } else if (m.type === 'execute') {
+      runs.push(portals.get(m.portal) ?? plain);
+      at.push(i);
+    }
+  }
+  return [runs, at];
 }
 
 /**
@@ -126,6 +194,10 @@ function decideIn(
   c: BatchContext,
   start: boolean,
   inTxn: boolean,
+  /** Messages from which on the group runs in the block a later BEGIN of it opens. */
+  pullAt?: ReadonlySet<number>,
+  /** Filled with the index of each run's message. */
+  runAt?: number[],
 ): Verdict {
   const { names, decisions, session } = c;
   const engine = c.engine();
@@ -135,6 +207,7 @@ function decideIn(
   let doubt = inDoubt;
   for (let i = 0; i < batch.length; i++) {
     const m = batch[i];
+    if (pullAt?.has(i)) runTxn = true;
     session.in_transaction = runTxn;
     switch (m.type) {
       case 'parse': {
@@ -271,6 +344,7 @@ function decideIn(
           };
           if (runTxn !== inTxn) run.inTransaction = runTxn;
           runs.push(run);
+          runAt?.push(i);
           runTxn = inTransactionAfter(facts, runTxn);
           if (mayChangeSettings(facts)) doubt = true;
           break;
@@ -298,6 +372,7 @@ function decideIn(
         };
         if (runTxn !== inTxn) read.inTransaction = runTxn;
         runs.push(read);
+        runAt?.push(i);
         break;
       }
       case 'close':

@@ -55,7 +55,13 @@ import type { Authenticated } from './startup.js';
 import { ResponseScanner } from './responses.js';
 import { foldInto, newItem, settleChanges, type Item, type StatementRun } from './items.js';
 import { SessionAudit } from './audit.js';
-import { commitWaits, inTransactionAfter, trackRuns, txnAhead } from './txn-state.js';
+import {
+  commitWaits,
+  inTransactionAfter,
+  pulledIntoBlock,
+  trackRuns,
+  txnAhead,
+} from './txn-state.js';
 
 /** How long a held message waits for PostgreSQL to report a COPY violation itself. */
 const COPY_VIOLATION_GRACE_MS = 300;
@@ -547,9 +553,12 @@ export class Session {
     if (ahead === UNCERTAIN) return this.awaitAnswers(f);
     const wasInTxn = this.facts.in_transaction;
     let inTxn = ahead;
+    const pulled = count > 1 && !inTxn ? pulledIntoBlock(a.statements) : undefined;
     try {
       for (let i = 0; i < count; i++) {
-        this.facts.in_transaction = inTxn;
+        // Before a BEGIN later in the string, a statement runs in the block it opens.
+        const runTxn = inTxn || pulled?.[i] === true;
+        this.facts.in_transaction = runTxn;
         const facts = this.names.effective(a.statements[i]);
         // A FETCH reads under its cursor's budget.
         const budget = facts === UNCERTAIN ? UNCERTAIN : this.names.cursors.budget(facts);
@@ -569,7 +578,7 @@ export class Session {
         this.names.stage(facts, rec, i);
         if (mayChangeSettings(facts)) settings = true;
         const run: DecidedRun = { facts, rec, protocol: 'simple', params: null, budget };
-        if (inTxn !== wasInTxn) run.inTransaction = inTxn;
+        if (runTxn !== wasInTxn) run.inTransaction = runTxn;
         decided.push(run);
         inTxn = inTransactionAfter(facts, inTxn);
       }

@@ -22,6 +22,24 @@ export function inTransactionAfter(f: StatementFacts, before: boolean): boolean 
   }
 }
 
+/**
+ * Which statements of one implicit transaction (a Query string, or an extended group up
+ * to its Sync) a later BEGIN pulls into the block it opens: PostgreSQL makes the
+ * statements before it part of that block, so a ROLLBACK after it undoes them too. Each
+ * of them runs in a transaction block, whatever the state before the string.
+ */
+export function pulledIntoBlock(statements: readonly StatementFacts[]): boolean[] {
+  const pulled = new Array<boolean>(statements.length).fill(false);
+  let pull = false;
+  for (let i = statements.length - 1; i >= 0; i--) {
+    pulled[i] = pull;
+    const f = statements[i];
+    if (inTransactionAfter(f, false)) pull = true;
+    else if (!inTransactionAfter(f, true)) pull = false;
+  }
+  return pulled;
+}
+
 /** Whether `f` opens or ends a block: its state after does not just follow the one before. */
 export function controlsTransaction(f: StatementFacts): boolean {
   return inTransactionAfter(f, false) || !inTransactionAfter(f, true);
@@ -39,7 +57,10 @@ export function trackRuns(item: Item, runs: readonly DecidedRun[], inTxn: boolea
   for (const r of runs) {
     if (controlsTransaction(r.facts)) item.txnControl = true;
     const d = r.rec.decision;
-    if (st && (r.budget || (d.kind === 'allow' && d.limits?.max_rows !== undefined)))
+    if (
+      (st || r.inTransaction === true) &&
+      (r.budget || (d.kind === 'allow' && d.limits?.max_rows !== undefined))
+    )
       item.limitedInTxn = true;
     st = inTransactionAfter(r.facts, st);
   }
