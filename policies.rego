@@ -13,6 +13,17 @@ readable_schemas := {"public"}
 # Schemas agents in the "writers" group may write to.
 writable_schemas := {"public"}
 
+# Catalogs whose metadata agents may read: table and column names, types, constraints,
+# comments. Drivers read pg_type at connect or to decode arrays and enums, ORMs and psql's
+# \d read the rest, and an agent needs the schema to write its SQL. What holds data,
+# secrets or other sessions' activity is not metadata (see not_metadata below). Make this
+# set empty to hide the schema from agents (drivers that look up types then fail).
+metadata_schemas := {"pg_catalog", "information_schema"}
+
+# Functions with side effects that only release what the session itself holds: asyncpg's
+# pool sends this when a connection goes back to the pool.
+session_cleanup_functions := {"pg_advisory_unlock_all"}
+
 # Settings a driver may change with SET (anything else is a session change).
 harmless_settings := {
 	"application_name", "datestyle", "timezone", "intervalstyle", "extra_float_digits",
@@ -40,7 +51,30 @@ allow if stmt.command in harmless_commands
 
 allow if {
 	stmt.class == "session"
-	harmless_set
+	session_ok
+}
+
+session_ok if harmless_set
+
+# RESET ALL returns every setting to the value the session started with: the gateway pins
+# search_path and the others at startup, so they stay (role and session_authorization are
+# not reset by RESET ALL). Pools send it when a connection is handed back.
+session_ok if {
+	stmt.command == "RESET"
+	stmt.set.all
+}
+
+# The default for the session's later transactions, as BEGIN ISOLATION LEVEL ... is for one.
+session_ok if {
+	stmt.command == "SET"
+	stmt.set.name == "session characteristics"
+	not stmt.transaction_options.read_write
+}
+
+session_ok if {
+	stmt.command == "SET"
+	stmt.set.name == "session characteristics"
+	writer
 }
 
 allow if {
@@ -78,7 +112,7 @@ deny contains "dynamic or opaque SQL (DO, CALL, functions defined in SQL) cannot
 
 deny contains msg if {
 	stmt.class == "session"
-	not harmless_set
+	not session_ok
 	not stmt.command in harmless_commands
 	msg := sprintf("agents may not change session state (%s)", [stmt.command])
 }
@@ -86,8 +120,96 @@ deny contains msg if {
 deny contains msg if {
 	some r in stmt.relations
 	r.access == "read"
-	not r.schema in readable_schemas
+	not readable(r)
+	not unnamed_type(r)
 	msg := sprintf("reading %s.%s is not allowed", [r.schema, r.name])
+}
+
+readable(r) if {
+	r.schema in readable_schemas
+}
+
+readable(r) if metadata(r)
+
+# A set-returning function in FROM (generate_series, unnest...) is judged by the function
+# rules below: it is in functions[] too.
+readable(r) if {
+	r.kind == "function"
+	r.schema != ""
+}
+
+# A parameter type that a protocol Parse declares by OID: the gateway has no catalog to name
+# it, so it cannot tell a harmless enum from a domain whose CHECK runs code.
+unnamed_type(r) if {
+	r.kind == "type"
+	r.schema == ""
+}
+
+deny contains msg if {
+	some r in stmt.relations
+	unnamed_type(r)
+	msg := sprintf("parameter type OID %s is not a built-in type; declare the parameter without a type, or by a built-in one", [r.name])
+}
+
+metadata(r) if {
+	r.schema in metadata_schemas
+	r.kind in {"table", "view"}
+	not r.name in not_metadata
+	not startswith(r.name, "pg_stat_")
+	not startswith(r.name, "pg_statio_")
+}
+
+# Secrets (password hashes, user mappings), column statistics (sample values of every
+# column), large objects, server files and settings, and other sessions' activity.
+not_metadata := {
+	"pg_authid", "pg_shadow", "pg_user_mapping", "pg_user_mappings", "pg_statistic",
+	"pg_statistic_ext_data", "pg_stats", "pg_stats_ext", "pg_stats_ext_exprs",
+	"pg_largeobject", "pg_file_settings", "pg_hba_file_rules", "pg_ident_file_mappings",
+	"pg_backend_memory_contexts", "pg_shmem_allocations", "pg_locks", "pg_prepared_xacts",
+	"pg_replication_slots", "pg_subscription", "pg_config", "pg_settings", "pg_db_role_setting",
+	"pg_cursors", "pg_prepared_statements", "pg_aios", "pg_shmem_allocations_numa",
+	"user_mapping_options", "user_mappings", "_pg_user_mappings", "pg_replication_origin_status",
+}
+
+# Per-role settings may hold secrets, as pg_db_role_setting does: pg_roles.rolconfig and
+# pg_user.useconfig read that table, and so does the whole row of either view.
+deny contains msg if {
+	some c in stmt.columns
+	c.schema == "pg_catalog"
+	role_settings_column[c.table][c.column]
+	msg := sprintf("%s.%s holds per-role settings, which are not metadata", [c.table, c.column])
+}
+
+role_settings_column := {
+	"pg_roles": {"rolconfig", "*"},
+	"pg_user": {"useconfig", "*"},
+}
+
+# Functions that read what not_metadata keeps back: other sessions' activity, locks and
+# snapshots, the server's files, settings, address and memory. current_setting() stays
+# allowed: drivers read server_version_num and TimeZone with it, and PostgreSQL keeps
+# the settings that name files and paths from roles without pg_read_all_settings.
+deny contains msg if {
+	some f in stmt.functions
+	f.schema == "pg_catalog"
+	not_metadata_function(f.name)
+	msg := sprintf("function %s.%s reports the server or other sessions, not metadata", [f.schema, f.name])
+}
+
+not_metadata_function(name) if startswith(name, "pg_stat_")
+
+not_metadata_function(name) if startswith(name, "inet_")
+
+not_metadata_function(name) if startswith(name, "pg_control_")
+
+not_metadata_function(name) if name in {
+	"pg_show_all_settings", "pg_show_all_file_settings", "pg_hba_file_rules",
+	"pg_get_backend_memory_contexts", "pg_get_replication_slots", "pg_cursor",
+	"pg_prepared_statement", "pg_prepared_xact", "pg_lock_status", "pg_get_shmem_allocations",
+	"pg_get_shmem_allocations_numa", "pg_config", "pg_ident_file_mappings", "pg_get_aios",
+	"pg_show_replication_origin_status", "pg_blocking_pids", "pg_safe_snapshot_blocking_pids",
+	"pg_isolation_test_session_is_blocked", "pg_current_snapshot", "txid_current_snapshot",
+	"pg_current_logfile",
 }
 
 deny contains msg if {
@@ -114,7 +236,13 @@ deny contains msg if {
 deny contains msg if {
 	some f in stmt.functions
 	f.effect == "side_effect"
+	not session_cleanup(f)
 	msg := sprintf("function %s.%s has side effects", [f.schema, f.name])
+}
+
+session_cleanup(f) if {
+	f.schema == "pg_catalog"
+	f.name in session_cleanup_functions
 }
 
 deny contains msg if {
@@ -219,6 +347,56 @@ test_read_of_public_table_allowed if {
 test_catalog_read_denied if {
 	rel := {"schema": "pg_catalog", "name": "pg_authid", "kind": "table", "access": "read"}
 	count(deny) > 0 with input as {"identity": agent, "session": session, "statement": st({"relations": [rel]})}
+}
+
+test_catalog_metadata_allowed if {
+	every name in ["pg_type", "pg_class", "pg_attribute", "pg_namespace"] {
+		rel := {"schema": "pg_catalog", "name": name, "kind": "table", "access": "read"}
+		count(deny) == 0 with input as {"identity": agent, "session": session, "statement": st({"relations": [rel]})}
+	}
+	cols := {"schema": "information_schema", "name": "columns", "kind": "view", "access": "read"}
+	count(deny) == 0 with input as {"identity": agent, "session": session, "statement": st({"relations": [cols]})}
+}
+
+test_other_sessions_activity_denied if {
+	rel := {"schema": "pg_catalog", "name": "pg_stat_activity", "kind": "view", "access": "read"}
+	count(deny) > 0 with input as {"identity": agent, "session": session, "statement": st({"relations": [rel]})}
+	f := {"schema": "pg_catalog", "name": "pg_stat_get_activity", "effect": "read"}
+	count(deny) > 0 with input as {"identity": agent, "session": session, "statement": st({"functions": [f]})}
+}
+
+test_role_settings_denied if {
+	c := {"schema": "pg_catalog", "table": "pg_roles", "column": "rolconfig", "access": "read"}
+	count(deny) > 0 with input as {"identity": agent, "session": session, "statement": st({"columns": [c]})}
+}
+
+test_set_returning_function_in_from_judged_as_function if {
+	rel := {"schema": "pg_catalog", "name": "generate_series", "kind": "function", "access": "read"}
+	f := {"schema": "pg_catalog", "name": "generate_series", "effect": "read"}
+	count(deny) == 0 with input as {"identity": agent, "session": session, "statement": st({"relations": [rel], "functions": [f]})}
+	g := {"schema": "pg_catalog", "name": "pg_ls_dir", "effect": "side_effect"}
+	count(deny) > 0 with input as {"identity": agent, "session": session, "statement": st({"relations": [object.union(rel, {"name": "pg_ls_dir"})], "functions": [g]})}
+}
+
+test_pool_reset_allowed if {
+	f := {"schema": "pg_catalog", "name": "pg_advisory_unlock_all", "effect": "side_effect"}
+	count(deny) == 0 with input as {"identity": agent, "session": session, "statement": st({"functions": [f]})}
+	reset := st({"command": "RESET", "class": "session", "set": {"name": null, "value": null, "local": false, "reset": true, "all": true, "default": false}})
+	allow with input as {"identity": agent, "session": session, "statement": reset}
+	count(deny) == 0 with input as {"identity": agent, "session": session, "statement": reset}
+}
+
+test_session_isolation_level_allowed_read_write_for_writers if {
+	iso := st({"command": "SET", "class": "session", "transaction_options": {"isolation": "serializable"}, "set": {"name": "session characteristics", "value": null, "local": false, "reset": false, "all": false, "default": false}})
+	allow with input as {"identity": agent, "session": session, "statement": iso}
+	rw := st({"command": "SET", "class": "session", "transaction_options": {"read_write": true}, "set": {"name": "session characteristics", "value": null, "local": false, "reset": false, "all": false, "default": false}})
+	count(deny) > 0 with input as {"identity": agent, "session": session, "statement": rw}
+	count(deny) == 0 with input as {"identity": writer_agent, "session": session, "statement": rw}
+}
+
+test_parameter_type_by_oid_explained if {
+	rel := {"schema": "", "name": "16416", "kind": "type", "access": "read"}
+	deny == {"parameter type OID 16416 is not a built-in type; declare the parameter without a type, or by a built-in one"} with input as {"identity": agent, "session": session, "statement": st({"relations": [rel]})}
 }
 
 test_ddl_denied if {

@@ -92,7 +92,8 @@ relation_ok(r) if {
 	r.schema in {"information_schema", "pg_catalog"}
 	r.kind in {"table", "view"}
 	not r.name in not_metadata
-	not startswith(r.name, "pg_stat")
+	not startswith(r.name, "pg_stat_")
+	not startswith(r.name, "pg_statio_")
 	same_database(r)
 }
 

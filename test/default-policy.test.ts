@@ -1,0 +1,154 @@
+// The repository's default policies.rego with real drivers as a new user runs them, with
+// their default settings: the catalog lookups they make on their own (postgres.js's type
+// fetch at connect, asyncpg's type introspection and pool reset, psycopg's TypeInfo,
+// pgjdbc's isolation level and metadata, psql's \d) are allowed; what is not metadata
+// (other sessions' activity, password hashes) stays refused.
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import postgres from 'postgres';
+import {
+  freshDatabase,
+  gatewayClient,
+  startTestGateway,
+  type TestGateway,
+} from './helpers/gateway.js';
+import { run } from './helpers/spawn.js';
+
+const DB = 'dp_default_policy';
+const PYTHON = '/usr/bin/python3';
+const JAR = '/usr/share/java/postgresql.jar';
+let g: TestGateway;
+
+beforeAll(async () => {
+  await freshDatabase(
+    DB,
+    `CREATE TYPE mood AS ENUM ('calm', 'busy');
+     CREATE TABLE gear (id int PRIMARY KEY, mood mood NOT NULL, sizes int[] NOT NULL, tags text[]);
+     INSERT INTO gear VALUES (1, 'calm', '{1,2,3}', '{a,b}'), (2, 'busy', '{4}', NULL);`,
+  );
+  g = await startTestGateway(DB, { policy: { files: ['policies.rego'] } });
+});
+afterAll(async () => g?.stop());
+
+describe('the default policy with drivers as they come', () => {
+  it('postgres.js connects with its type fetch on and decodes arrays', async () => {
+    const sql = postgres({
+      host: '127.0.0.1',
+      port: g.port,
+      user: 'agent-1',
+      database: DB,
+      pass: await g.token(),
+      max: 1,
+      onnotice: () => undefined,
+    });
+    try {
+      const rows = await sql`SELECT id, mood, sizes, tags FROM gear WHERE id = ${1}`;
+      expect(rows).toEqual([{ id: 1, mood: 'calm', sizes: [1, 2, 3], tags: ['a', 'b'] }]);
+      // A set-returning function in FROM is judged as the function it is.
+      const s = await sql`SELECT x FROM generate_series(1, ${3}::int) x`;
+      expect(s.map((r) => r.x)).toEqual([1, 2, 3]);
+    } finally {
+      await sql.end();
+    }
+  });
+
+  it('asyncpg introspects array and enum types, and its pool resets connections', async () => {
+    const script = `
+import asyncio, json, sys
+import asyncpg
+async def main():
+    pool = await asyncpg.create_pool(host='127.0.0.1', port=int(sys.argv[1]), database=sys.argv[2],
+        user='agent-1', password=sys.argv[3], ssl=False, min_size=1, max_size=1)
+    out = []
+    for _ in range(3):
+        rows = await pool.fetch('SELECT sizes, mood::text AS mood, array_agg(id) OVER () AS ids FROM gear ORDER BY id')
+        out.append([list(rows[0]['sizes']), rows[0]['mood'], list(rows[0]['ids'])])
+    async with pool.acquire() as c:
+        out.append(await c.fetchval('SELECT $1::mood::text', 'busy'))
+    await pool.close()
+    print(json.dumps(out))
+asyncio.run(main())
+`;
+    const r = await run(PYTHON, ['-c', script, String(g.port), DB, await g.token()]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual([
+      [[1, 2, 3], 'calm', [1, 2]],
+      [[1, 2, 3], 'calm', [1, 2]],
+      [[1, 2, 3], 'calm', [1, 2]],
+      'busy',
+    ]);
+  });
+
+  it("psycopg's TypeInfo and EnumInfo read the type catalogs", async () => {
+    const script = `
+import json, sys
+import psycopg
+from psycopg.types import TypeInfo
+from psycopg.types.enum import EnumInfo, register_enum
+with psycopg.connect(host='127.0.0.1', port=sys.argv[1], dbname=sys.argv[2], user='agent-1',
+                     password=sys.argv[3], sslmode='disable') as c:
+    t = TypeInfo.fetch(c, 'mood')
+    e = EnumInfo.fetch(c, 'mood')
+    register_enum(e, c)
+    m = c.execute('SELECT mood FROM gear WHERE id = 2').fetchone()[0]
+    print(json.dumps([t.name, e.labels, m.name]))
+`;
+    const r = await run(PYTHON, ['-c', script, String(g.port), DB, await g.token()]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(['mood', ['calm', 'busy'], 'busy']);
+  });
+
+  it('pgjdbc sets the isolation level and reads metadata, enums and arrays', async () => {
+    if (!existsSync(JAR)) throw new Error(`${JAR} missing: install libpostgresql-jdbc-java`);
+    const url = `jdbc:postgresql://127.0.0.1:${g.port}/${DB}`;
+    const r = await run('java', ['-cp', JAR, 'test/clients/JdbcDefaultPolicy.java', url], {
+      env: { PGPASSWORD: await g.token() },
+      timeoutMs: 90_000,
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({
+      isolation: 'serializable',
+      tables: ['gear'],
+      columns: ['id', 'mood', 'sizes', 'tags'],
+      mood: 'calm',
+      sizes: [1, 2, 3],
+    });
+  });
+
+  it("psql's \\dt and \\d describe the schema", async () => {
+    const r = await run('psql', [g.conninfo(DB), '-X', '-c', '\\dt', '-c', '\\d gear'], {
+      env: { PGPASSWORD: await g.token() },
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/public\s+\|\s+gear\s+\|\s+table/);
+    expect(r.stdout).toMatch(/sizes\s+\|\s+integer\[\]/);
+  });
+
+  it('RESET ALL keeps the settings the gateway pins; what is not metadata stays refused', async () => {
+    const c = await gatewayClient(g, DB);
+    try {
+      const pinned = (await c.query('SHOW search_path')).rows[0].search_path;
+      await c.query("SET application_name = 'x'");
+      await c.query('RESET ALL');
+      expect((await c.query('SHOW search_path')).rows[0].search_path).toBe(pinned);
+      expect((await c.query('SHOW standard_conforming_strings')).rows[0]).toEqual({
+        standard_conforming_strings: 'on',
+      });
+      for (const sql of [
+        'SELECT query FROM pg_stat_activity',
+        'SELECT pg_stat_get_activity(NULL)',
+        'SELECT rolname, rolpassword FROM pg_authid',
+        'SELECT rolname, rolconfig FROM pg_roles',
+        'SELECT * FROM pg_stats',
+        'SELECT pg_advisory_lock(1)',
+      ])
+        await expect(c.query(sql), sql).rejects.toMatchObject({ code: '42501' });
+    } finally {
+      await c.end();
+    }
+  });
+});
