@@ -169,6 +169,7 @@ not_metadata := {
 	"pg_replication_slots", "pg_subscription", "pg_config", "pg_settings", "pg_db_role_setting",
 	"pg_cursors", "pg_prepared_statements", "pg_aios", "pg_shmem_allocations_numa",
 	"user_mapping_options", "user_mappings", "_pg_user_mappings", "pg_replication_origin_status",
+	"pg_sequences",
 }
 
 # Per-role settings may hold secrets, as pg_db_role_setting does: pg_roles.rolconfig and
@@ -209,7 +210,7 @@ not_metadata_function(name) if name in {
 	"pg_get_shmem_allocations_numa", "pg_config", "pg_ident_file_mappings", "pg_get_aios",
 	"pg_show_replication_origin_status", "pg_blocking_pids", "pg_safe_snapshot_blocking_pids",
 	"pg_isolation_test_session_is_blocked", "pg_current_snapshot", "txid_current_snapshot",
-	"pg_current_logfile",
+	"pg_xact_status", "txid_status", "pg_current_logfile", "pg_sequence_last_value",
 }
 
 deny contains msg if {

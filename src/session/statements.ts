@@ -1,6 +1,6 @@
 // Per-session names: prepared statements (protocol Parse and SQL PREPARE share one
 // namespace in PostgreSQL), portals and cursors, each carrying the facts it was decided on.
-import { FACTS_KEY } from '../sql/index.js';
+import { FACTS_KEY, explainedColumn } from '../sql/index.js';
 import type { StatementFacts } from '../sql/types.js';
 import type { DecisionRecord, PolicyEngine } from '../policy/types.js';
 import { bindParamsAsText, type BindMessage } from '../wire/index.js';
@@ -113,7 +113,11 @@ export class SessionNames {
           command: p.facts.command,
           execute: ex,
           relations: [...p.facts.relations, ...st.relations],
-          columns: [...p.facts.columns, ...st.columns],
+          // EXPLAIN EXECUTE shows what the statement would return only derived.
+          columns: [
+            ...(st.explain ? p.facts.columns.map(explainedColumn) : p.facts.columns),
+            ...st.columns,
+          ],
           functions: [...p.facts.functions, ...st.functions],
           opaque: p.facts.opaque || st.opaque,
           // Decisions are cached by the EXECUTE and by the statement the name holds

@@ -1,5 +1,6 @@
 // Command tag, class and kind-specific facts of one statement node (PostgreSQL's CreateCommandTag).
 import type {
+  ColumnFact,
   CopyFact,
   SetFact,
   StatementClass,
@@ -253,7 +254,12 @@ export function describe(
       break;
     }
     case 'ExplainStmt': {
+      const from = out.columns.length;
       const inn = describe(b.query ?? {}, w, out, inner, searchPath);
+      // The plan is computed from what the query would return: widths from the column
+      // statistics, SERIALIZE's output size, row counts. Nothing is returned as it is.
+      for (let i = from; i < out.columns.length; i++)
+        out.columns[i] = explainedColumn(out.columns[i]);
       const analyze = defBool(b.options, 'analyze');
       d.class = inn.class;
       d.has_where = inn.has_where;
@@ -748,4 +754,11 @@ function doLanguage(list: unknown): string {
     if (de.defname === 'language') return stringNode(de.arg) ?? 'plpgsql';
   }
   return 'plpgsql';
+}
+
+/** A column of an explained query as EXPLAIN shows it: what it would return is derived. */
+export function explainedColumn(c: ColumnFact): ColumnFact {
+  return (c.clause === 'select' || c.clause === 'returning') && !c.derived
+    ? { ...c, derived: true }
+    : c;
 }

@@ -4,6 +4,7 @@ export { initSql } from './parse.js';
 export { fingerprint } from './fingerprint.js';
 export { scanKey, type ScanResult } from './cache-key.js';
 export { functionEffect, paramTypeFacts } from './functions.js';
+export { explainedColumn } from './command.js';
 export type {
   AnalyzeOptions,
   AnalyzedText,

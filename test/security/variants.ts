@@ -3059,4 +3059,72 @@ export const VARIANTS: Case[] = [
     'SELECT id FROM orders WHERE id = ANY (SELECT 1)',
     'allow',
   ),
+  // Round 9: EXPLAIN shows what the query would return through the plan (widths from the
+  // statistics, SERIALIZE's output size); other sessions' transactions and a sequence's
+  // value through functions P4 called metadata; extended statistics' definitions are.
+  v(
+    'SEC-OR-004/r9a',
+    'inference-oracle',
+    P2,
+    "EXPLAIN (ANALYZE, SERIALIZE, COSTS OFF, TIMING OFF, BUFFERS OFF) SELECT card, 'xxxxxxxxxx' FROM customers WHERE id = 1",
+    'deny',
+  ),
+  v(
+    'SEC-OR-004/r9b',
+    'inference-oracle',
+    P2,
+    'EXPLAIN (ANALYZE, SERIALIZE) SELECT card FROM customers WHERE id = 1',
+    'deny',
+  ),
+  v(
+    'SEC-OR-004/r9c',
+    'inference-oracle',
+    P2V,
+    'EXPLAIN (ANALYZE, SERIALIZE) SELECT card FROM customer_v WHERE id = 1',
+    'deny',
+  ),
+  v('SEC-OR-004/r9d', 'inference-oracle', P2, 'EXPLAIN SELECT card FROM customers', 'deny'),
+  v(
+    'SEC-OR-004/r9e',
+    'inference-oracle',
+    P2,
+    'PREPARE r9 AS SELECT card FROM customers WHERE id = 1; EXPLAIN (ANALYZE, SERIALIZE) EXECUTE r9',
+    'deny',
+  ),
+  v(
+    'SEC-BL-013/r9a',
+    'baseline-allow',
+    P2,
+    'EXPLAIN (ANALYZE, SERIALIZE) SELECT id, name FROM customers WHERE id = 1',
+    'allow',
+  ),
+  v(
+    'SEC-IL-001/r9a',
+    'catalog-info-leak',
+    P4,
+    "SELECT x AS xid, pg_xact_status(x::text::xid8) FROM pg_database d, generate_series(d.datfrozenxid::text::bigint, d.datfrozenxid::text::bigint + age(d.datfrozenxid) - 1) x WHERE d.datname = current_database() AND pg_xact_status(x::text::xid8) = 'in progress'",
+    'deny',
+  ),
+  v(
+    'SEC-IL-001/r9b',
+    'catalog-info-leak',
+    P4,
+    "SELECT x, txid_status(x) FROM generate_series(1, 1000) x WHERE txid_status(x) = 'in progress'",
+    'deny',
+  ),
+  v(
+    'SEC-IL-001/r9c',
+    'catalog-info-leak',
+    P4,
+    'SELECT sequencename, last_value FROM pg_sequences',
+    'deny',
+  ),
+  v(
+    'SEC-IL-001/r9d',
+    'catalog-info-leak',
+    P4,
+    "SELECT pg_sequence_last_value('public.orders_id_seq'::regclass)",
+    'deny',
+  ),
+  v('SEC-BL-040/r9a', 'baseline-allow', P4, 'SELECT stxname FROM pg_statistic_ext', 'allow'),
 ];

@@ -107,6 +107,7 @@ not_metadata := {
 	"pg_replication_slots", "pg_subscription", "pg_config", "pg_settings", "pg_db_role_setting",
 	"pg_cursors", "pg_prepared_statements", "pg_aios", "pg_shmem_allocations_numa",
 	"user_mapping_options", "user_mappings", "_pg_user_mappings", "pg_replication_origin_status",
+	"pg_sequences",
 }
 
 # Per-role settings (they may hold secrets, like pg_db_role_setting): pg_roles.rolconfig and
@@ -158,7 +159,9 @@ non_metadata_functions := {
 	"pg_ident_file_mappings", "pg_get_aios", "pg_show_replication_origin_status",
 	# Other sessions' locks and snapshots.
 	"pg_blocking_pids", "pg_safe_snapshot_blocking_pids", "pg_isolation_test_session_is_blocked",
-	"pg_current_snapshot", "txid_current_snapshot",
+	"pg_current_snapshot", "txid_current_snapshot", "pg_xact_status", "txid_status",
+	# A sequence's current value (pg_sequences shows it too).
+	"pg_sequence_last_value",
 	# The server's log file name.
 	"pg_current_logfile",
 }
