@@ -13,6 +13,7 @@ import {
   type TestGateway,
 } from './helpers/gateway.js';
 import { run } from './helpers/spawn.js';
+import { setLogSink } from '../src/util/logger.js';
 
 const DB = 'dp_default_policy';
 const PYTHON = '/usr/bin/python3';
@@ -138,6 +139,23 @@ with psycopg.connect(host='127.0.0.1', port=sys.argv[1], dbname=sys.argv[2], use
       expect((await c.query('SHOW standard_conforming_strings')).rows[0]).toEqual({
         standard_conforming_strings: 'on',
       });
+      const logs: string[] = [];
+      setLogSink((l) => logs.push(l));
+      try {
+        await expect(c.query("SELECT 'hunter2' FROM pg_authid")).rejects.toMatchObject({
+          code: '42501',
+        });
+      } finally {
+        setLogSink((l) => process.stderr.write(l + '\n'));
+      }
+      // The operator's log names the refusal and the policy's reasons, never the statement.
+      const refused = logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'statement refused');
+      expect(refused).toMatchObject({
+        sub: 'agent-1',
+        decision: 'deny',
+        reasons: ['reading pg_catalog.pg_authid is not allowed'],
+      });
+      expect(logs.join('\n')).not.toContain('hunter2');
       for (const sql of [
         'SELECT query FROM pg_stat_activity',
         'SELECT pg_stat_get_activity(NULL)',

@@ -869,9 +869,22 @@ export class Session {
   private refuse(
     fields: ErrorFields,
     mode: 'simple' | 'sync' | 'flush',
-    _rec?: DecisionRecord,
+    rec?: DecisionRecord,
   ): void {
     this.audit.refused++;
+    // The policy's reasons, never the statement: its text (or a parse error quoting it)
+    // may carry values; the recording has it.
+    this.log.info(
+      'statement refused',
+      rec
+        ? {
+            sub: this.auth.identity.sub,
+            decision: rec.decision.kind,
+            decision_id: rec.id,
+            reasons: rec.decision.reasons,
+          }
+        : { sub: this.auth.identity.sub, code: fields.code },
+    );
     const err = errorResponse(fields);
     this.openItem.replace.push({ at: this.openItem.sent ?? 0, err });
     if (mode === 'simple') {
