@@ -108,22 +108,22 @@ export function decideBatch(
 ): Verdict {
   const inTxn = c.session.in_transaction;
   try {
-    const runAt: number[] = [];
-    const v = decideIn(batch, inDoubt, c, start, inTxn, undefined, runAt);
+    const v = decideIn(batch, inDoubt, c, start, inTxn);
     if (start || 'wait' in v) return v;
     // A BEGIN after statements of the same group pulls them into its block: the group is
     // decided again with them in that state. A refused group may hold one after what was
     // refused, so its Executes are looked at first.
-    const pullAt = v.allowed
-      ? v.runs.length > 1
-        ? pullPoints(
-            v.runs.map((r) => r.facts),
-            runAt,
-          )
-        : undefined
-      : batch.length > 1
-        ? pullPoints(...executedTransactions(batch, c))
-        : undefined;
+    let pullAt: Set<number> | undefined;
+    if (v.allowed) {
+      if (v.runs.length < 2 || !v.runs.some((r) => inTransactionAfter(r.facts, false))) return v;
+      // Each Execute of an allowed group made one run.
+      const at: number[] = [];
+      for (let i = 0; i < batch.length; i++) if (batch[i].type === 'execute') at.push(i);
+      pullAt = pullPoints(
+        v.runs.map((r) => r.facts),
+        at,
+      );
+    } else if (batch.length > 1) pullAt = pullPoints(...executedTransactions(batch, c));
     if (!pullAt) return v;
     c.names.rollback();
     return decideIn(batch, inDoubt, c, start, inTxn, pullAt);
@@ -196,8 +196,6 @@ function decideIn(
   inTxn: boolean,
   /** Messages from which on the group runs in the block a later BEGIN of it opens. */
   pullAt?: ReadonlySet<number>,
-  /** Filled with the index of each run's message. */
-  runAt?: number[],
 ): Verdict {
   const { names, decisions, session } = c;
   const engine = c.engine();
@@ -344,7 +342,6 @@ function decideIn(
           };
           if (runTxn !== inTxn) run.inTransaction = runTxn;
           runs.push(run);
-          runAt?.push(i);
           runTxn = inTransactionAfter(facts, runTxn);
           if (mayChangeSettings(facts)) doubt = true;
           break;
@@ -372,7 +369,6 @@ function decideIn(
         };
         if (runTxn !== inTxn) read.inTransaction = runTxn;
         runs.push(read);
-        runAt?.push(i);
         break;
       }
       case 'close':
