@@ -146,6 +146,8 @@ export class Walker {
       case 'JsonArrayQueryConstructor':
         // JSON_ARRAY(SELECT …): an ARRAY(SELECT …) whose values come out as JSON.
         this.subLink({ subselect: b.query }, c);
+        // RETURNING type: a cast of the result to it.
+        this.stack.push({ n: b.output, c });
         return;
       case 'RangeVar':
         this.relation(b, c.access);
@@ -243,7 +245,9 @@ export class Walker {
           const a = l.cols[i];
           const z = r.cols[i];
           out.cols.push({
-            name: a?.name ?? z?.name ?? null,
+            // PostgreSQL names a set operation's columns after its left arm only.
+            // (A left arm with `*` names its columns from the catalog: not known here.)
+            name: a ? a.name : l.stars.length ? null : (z?.name ?? null),
             origins: mergeCapped(a?.origins ?? [], z?.origins ?? [], originKey),
             derived: Boolean(a?.derived || z?.derived),
           });
@@ -532,6 +536,8 @@ export class Walker {
       const shape = newShape();
       if (w.recursive) scope.map.set(name, shape);
       tasks.push(() => this.query(cte.ctequery, nc, shape, false));
+      // CYCLE ... SET col TO value DEFAULT value: typed values like any others.
+      if (cte.cycle_clause) tasks.push({ n: cte.cycle_clause, c: { ...nc, derived: true } });
       tasks.push(() => {
         const renamed = renameShape(shape, names(cte.aliascolnames));
         scope.map.set(name, renamed);
@@ -600,13 +606,24 @@ export class Walker {
         for (const col of names(b.usingClause)) m.add(col);
         level.merged = m;
       }
+      // ON and USING see the join's own two sides (and outer queries), not the FROM items
+      // before the join: a name those hold resolves to an outer query, as in PostgreSQL.
+      const own = (): Level => ({
+        parent: level.parent,
+        items: level.items.slice(start),
+        ...(level.merged ? { merged: level.merged } : {}),
+      });
       const tasks: Task[] = [
         () => this.fromItem(b.larg, c, level),
         () => this.fromItem(b.rarg, c, level),
-        { n: b.quals, c: { ...c, level, clause: 'join', derived: false } },
+        () =>
+          this.stack.push({
+            n: b.quals,
+            c: { ...c, level: own(), clause: 'join', derived: false },
+          }),
         () => {
           for (const col of names(b.usingClause))
-            this.resolveAndReport([col], { ...c, level, clause: 'join' });
+            this.resolveAndReport([col], { ...c, level: own(), clause: 'join' });
           // NATURAL JOIN compares every column name both sides share; without the catalog,
           // every column of both sides may be a join key.
           if (b.isNatural) {
@@ -632,7 +649,9 @@ export class Walker {
                 shape.stars.push(...it.shape.stars);
               }
             }
-            // (a JOIN b) AS j(x, y): the column list renames the join's columns too.
+            // (a JOIN b) AS j(x, y): the column list renames the join's columns too. The
+            // alias hides the names inside the join.
+            level.items.splice(start);
             level.items.push({
               alias: alias.aliasname,
               shape: renameShape(shape, names(alias.colnames)),
@@ -672,6 +691,7 @@ export class Walker {
       alias: alias?.aliasname ?? rv.relname,
       rel: { schema: r.schema, name: r.name },
     };
+    if (alias?.aliasname) item.aliased = true;
     if (alias?.colnames?.length) item.renamed = true;
     return item;
   }
@@ -820,8 +840,9 @@ export class Walker {
     const alias = qual[qual.length - 1];
     const schema = qual.length >= 2 ? qual[qual.length - 2] : undefined;
     for (let l: Level | null = level; l; l = l.parent) {
+      // A schema-qualified name (s.t.col) names a relation without an alias only.
       const hits = l.items.filter(
-        (it) => it.alias === alias && (!schema || it.rel?.schema === schema),
+        (it) => it.alias === alias && (!schema || (it.rel?.schema === schema && !it.aliased)),
       );
       if (hits.length) return hits;
     }
