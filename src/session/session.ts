@@ -289,7 +289,9 @@ export class Session {
   private onClientData(chunk: Buffer): void {
     if (this.closed) return;
     this.reader.push(chunk);
-    if (this.barrier && !this.copyIn) this.client.pause();
+    // While the session holds (or waits for a durable record), what the client sends is
+    // not read: the socket is paused so that it cannot pile up in the gateway.
+    if ((this.holding() || this.busy) && !this.copyIn) this.client.pause();
     this.pump();
   }
 
@@ -300,6 +302,7 @@ export class Session {
 
   private pump(): void {
     if (this.busy || this.holding() || this.closed) return;
+    if (!this.clientPaused && this.client.isPaused()) this.client.resume();
     // Frames for upstream are gathered during the pass and written at its end: usually one
     // write(2), without the stream's cork bookkeeping.
     this.out = [];
@@ -349,6 +352,8 @@ export class Session {
     } catch (err) {
       if (err instanceof FrameError) {
         this.ctx.metrics.protocolErrors.inc();
+        // The messages before the bad one run, as in PostgreSQL (and as recorded).
+        this.flushOut();
         this.fatal(ClientError.protocolViolation(err.message));
       } else {
         this.log.error('session error', { err });
@@ -481,6 +486,8 @@ export class Session {
         return;
       case F.Terminate:
         this.endReason = 'client_terminate';
+        // What was read before it runs, as in PostgreSQL (and as recorded).
+        this.flushOut();
         this.closed = true;
         this.upstream.end(TERMINATE);
         this.client.end();

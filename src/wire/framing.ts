@@ -30,6 +30,12 @@ export class FrameReader {
   /** Received bytes; those before `pos` have been handed out as frames. */
   private buf: Buffer = EMPTY;
   private pos = 0;
+  /**
+   * Chunks received after `buf` while its frame is still incomplete, joined once it can
+   * be: a large message arriving in small pieces is copied once, not once per piece.
+   */
+  private parts: Buffer[] | undefined;
+  private partsLen = 0;
   typed: boolean;
 
   constructor(
@@ -41,11 +47,12 @@ export class FrameReader {
 
   /** Bytes held that do not yet form a whole frame. */
   get pending(): number {
-    return this.buf.length - this.pos;
+    return this.buf.length - this.pos + this.partsLen;
   }
 
   /** A whole frame is buffered (next() would return one or throw). */
   hasFrame(): boolean {
+    this.join(false);
     const head = this.typed ? 5 : 4;
     const have = this.buf.length - this.pos;
     if (have < head) return false;
@@ -58,13 +65,42 @@ export class FrameReader {
   }
 
   push(chunk: Buffer): void {
-    if (this.pos === this.buf.length) this.buf = chunk;
-    else this.buf = Buffer.concat([this.buf.subarray(this.pos), chunk]);
+    if (this.parts) {
+      this.parts.push(chunk);
+      this.partsLen += chunk.length;
+    } else if (this.pos === this.buf.length) {
+      this.buf = chunk;
+      this.pos = 0;
+    } else {
+      this.parts = [chunk];
+      this.partsLen = chunk.length;
+    }
+  }
+
+  /**
+   * Join the held chunks onto `buf`, unless (without `all`) the frame they continue has a
+   * valid length that they still fall short of.
+   */
+  private join(all: boolean): void {
+    if (!this.parts) return;
+    if (!all) {
+      const have = this.buf.length - this.pos;
+      const off = this.typed ? 1 : 0;
+      if (have >= 4 + off) {
+        const len = this.buf.readInt32BE(this.pos + off);
+        const valid = len >= (this.typed ? 4 : 8) && len <= this.maxLength;
+        if (valid && have + this.partsLen < len + off) return;
+      }
+    }
+    this.buf = Buffer.concat([this.buf.subarray(this.pos), ...this.parts]);
     this.pos = 0;
+    this.parts = undefined;
+    this.partsLen = 0;
   }
 
   /** Remaining bytes, handed over (e.g. when the stream changes hands). */
   drain(): Buffer {
+    this.join(true);
     const b = this.pos === 0 ? this.buf : this.buf.subarray(this.pos);
     this.buf = EMPTY;
     this.pos = 0;
@@ -73,6 +109,7 @@ export class FrameReader {
 
   /** Next complete frame, or undefined when more bytes are needed. Throws FrameError. */
   next(): Frame | undefined {
+    this.join(false);
     const buf = this.buf;
     const pos = this.pos;
     const head = this.typed ? 5 : 4;
