@@ -77,6 +77,24 @@ describe('messages read before the session ends', () => {
   });
 });
 
+describe('what one session may keep in the gateway', () => {
+  it('forgets its oldest prepared statements past 16 MiB of their text', async () => {
+    const c = await rawLogin(g, DB);
+    const pad = '/*' + 'x'.repeat(900_000) + '*/';
+    for (let i = 0; i < 24; i++) {
+      await c.write(Buffer.concat([parse(`s${i}`, `SELECT ${i} AS n ${pad}`), sync()]));
+      expect((await c.until('Z')).filter((m) => m.type === 'E')).toEqual([]);
+    }
+    // The newest still runs; the oldest is no longer known to the gateway, which refuses it.
+    await c.write(Buffer.concat([bind('', 's23'), execute(), sync()]));
+    expect((await c.until('Z')).filter((m) => m.type === 'E')).toEqual([]);
+    await c.write(Buffer.concat([bind('', 's0'), execute(), sync()]));
+    const ms = await c.until('Z');
+    expect(fields(ms.find((m) => m.type === 'E')!).C).toBe('26000');
+    c.destroy();
+  });
+});
+
 describe('a session that holds reads nothing more', () => {
   it('leaves what a client streams while it waits in the client, and serves others', async () => {
     // A gateway process of its own, whose memory is its own.

@@ -88,4 +88,27 @@ describe('NameTable', () => {
     t.clearLive();
     expect(t.get('c')).toBeUndefined();
   });
+
+  it('past the weight the oldest names are forgotten, and the one just made stays', () => {
+    const t = new NameTable<string>(100, undefined, (v) => v.length, 10);
+    for (const n of ['aaaa', 'bbbb', 'cccc']) {
+      t.stage(n, n, 0);
+      send(t)[0].settle(true);
+    }
+    expect(t.get('aaaa')).toBeUndefined();
+    expect(t.get('bbbb')).toBe('bbbb');
+    t.stage('big', 'x'.repeat(50), 0);
+    send(t)[0].settle(true);
+    expect(t.get('bbbb')).toBeUndefined();
+    expect(t.get('cccc')).toBeUndefined();
+    expect(t.get('big')).toHaveLength(50);
+    // A removed name no longer counts.
+    t.stage('big', null, 0);
+    send(t)[0].settle(true);
+    t.stage('dddd', 'dddd', 0);
+    send(t)[0].settle(true);
+    t.stage('eeee', 'eeee', 0);
+    send(t)[0].settle(true);
+    expect(t.get('dddd')).toBe('dddd');
+  });
 });

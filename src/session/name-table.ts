@@ -67,14 +67,21 @@ export class NameTable<T> {
   private readonly unsure = new Map<string, number>();
   private unsureClears = 0;
 
+  /** The weight of what `live` holds (see `weigh`). */
+  private liveWeight = 0;
+
   /**
    * `cap`: most names one session may hold (PostgreSQL has no cap; we keep memory bounded).
    * `keep`: a name that removing every name leaves (DEALLOCATE ALL keeps the unnamed
-   * statement).
+   * statement). `weigh` and `maxWeight`: the most memory (by the values' weights) the names
+   * may hold. Past either, the oldest names are forgotten: a later use of one is refused as
+   * a name the gateway does not know.
    */
   constructor(
     private readonly cap = 10_000,
     private readonly keep?: string,
+    private readonly weigh?: (v: T) => number,
+    private readonly maxWeight = Infinity,
   ) {}
 
   get(name: string): Lookup<T> {
@@ -145,6 +152,7 @@ export class NameTable<T> {
   /** The transaction ended upstream: names that die with it (protocol portals) are gone. */
   clearLive(): void {
     this.live.clear();
+    this.liveWeight = 0;
   }
 
   /**
@@ -182,12 +190,28 @@ export class NameTable<T> {
     if (r.name === null) {
       const kept = this.keep === undefined ? undefined : this.live.get(this.keep);
       this.live.clear();
-      if (kept !== undefined) this.live.set(this.keep!, kept);
-    } else if (r.value === null) this.live.delete(r.name);
+      this.liveWeight = 0;
+      if (kept !== undefined) this.setLive(this.keep!, kept);
+    } else if (r.value === null) this.deleteLive(r.name);
     else {
-      this.live.set(r.name, r.value);
-      if (this.live.size > this.cap) this.live.delete(this.live.keys().next().value as string);
+      this.deleteLive(r.name);
+      this.setLive(r.name, r.value);
+      // The oldest go first; the name just made stays.
+      while (this.live.size > this.cap || (this.liveWeight > this.maxWeight && this.live.size > 1))
+        this.deleteLive(this.live.keys().next().value as string);
     }
+  }
+
+  private setLive(name: string, v: T): void {
+    this.live.set(name, v);
+    if (this.weigh) this.liveWeight += this.weigh(v);
+  }
+
+  private deleteLive(name: string): void {
+    const v = this.live.get(name);
+    if (v === undefined) return;
+    this.live.delete(name);
+    if (this.weigh) this.liveWeight -= this.weigh(v);
   }
 
   private dropStaged(): void {

@@ -82,10 +82,22 @@ interface Memo {
   inTxn: boolean;
 }
 
+/** Most statement text one session's prepared statements may hold in the gateway. */
+export const PREPARED_TEXT_BYTES = 16 * 1024 * 1024;
+
 /** The names of one session: what each refers to, and how statements change them. */
 export class SessionNames {
-  /** DEALLOCATE ALL and DISCARD ALL leave the unnamed statement. */
-  readonly prepared = new NameTable<Prepared>(10_000, '');
+  /**
+   * DEALLOCATE ALL and DISCARD ALL leave the unnamed statement. The statements one session
+   * holds are bounded by count and by their text (PostgreSQL holds them in each session's
+   * own process; the gateway holds every session's in one).
+   */
+  readonly prepared = new NameTable<Prepared>(
+    10_000,
+    '',
+    (p) => p.facts.text.length + 256,
+    PREPARED_TEXT_BYTES,
+  );
   readonly portals = new NameTable<Portal>(1000);
   /** SQL cursors sent upstream, for their decisions and row limits across FETCHes. */
   readonly cursors = new Cursors();
