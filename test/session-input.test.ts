@@ -95,6 +95,36 @@ describe('what one session may keep in the gateway', () => {
   });
 });
 
+describe('an extended group without a Sync', () => {
+  it('is decided and sent in parts past four messages of bytes, not held whole', async () => {
+    const small = await startTestGateway(DB, { session: { maxMessageBytes: 64 << 10 } });
+    const a = await adminClient(DB);
+    try {
+      const c = await rawLogin(small, DB);
+      const p = parse('', `SELECT 2 AS held_group_marker /*${'x'.repeat(60_000)}*/`);
+      for (let i = 0; i < 20; i++) await c.write(p);
+      // PostgreSQL has the first parts before the Sync (its activity shows their text).
+      let seen = false;
+      for (let i = 0; i < 50 && !seen; i++) {
+        const r = await a.query(
+          "SELECT 1 FROM pg_stat_activity WHERE query LIKE 'SELECT 2 AS held_group_marker%'",
+        );
+        seen = r.rowCount! > 0;
+        if (!seen) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(seen).toBe(true);
+      await c.write(sync());
+      const ms = await c.until('Z');
+      expect(ms.filter((m) => m.type === 'E')).toEqual([]);
+      expect(ms.filter((m) => m.type === '1')).toHaveLength(20);
+      c.destroy();
+    } finally {
+      await a.end();
+      await small.stop();
+    }
+  });
+});
+
 describe('a session that holds reads nothing more', () => {
   it('leaves what a client streams while it waits in the client, and serves others', async () => {
     // A gateway process of its own, whose memory is its own.

@@ -103,6 +103,8 @@ export class Session {
   private readonly items: Item[] = [];
   private openItem: Item = newItem();
   private batch: Pending[] = [];
+  /** Bytes of the messages in `batch`. */
+  private batchBytes = 0;
   private skipUntilSync = false;
   /** Extended messages went upstream at a Flush and no Sync has followed yet. */
   private unsynced = false;
@@ -403,37 +405,32 @@ export class Session {
       case F.Parse: {
         if (this.skipUntilSync) return;
         const p = parseParse(f.body);
-        this.batch.push({ type: 'parse', frame: f, name: p.name, sql: p.sql, types: p.paramTypes });
-        return;
+        return this.add({ type: 'parse', frame: f, name: p.name, sql: p.sql, types: p.paramTypes });
       }
       case F.Bind: {
         if (this.skipUntilSync) return;
         const b = parseBind(f.body);
-        this.batch.push({
+        return this.add({
           type: 'bind',
           frame: f,
           portal: b.portal,
           statement: b.statement,
           params: new BindParams(b),
         });
-        return;
       }
       case F.Execute: {
         if (this.skipUntilSync) return;
         const e = parseExecute(f.body);
-        this.batch.push({ type: 'execute', frame: f, portal: e.portal, maxRows: e.maxRows });
-        return;
+        return this.add({ type: 'execute', frame: f, portal: e.portal, maxRows: e.maxRows });
       }
       case F.Describe:
         if (this.skipUntilSync) return;
         parseDescribeOrClose(f.body);
-        this.batch.push({ type: 'describe', frame: f });
-        return;
+        return this.add({ type: 'describe', frame: f });
       case F.Close: {
         if (this.skipUntilSync) return;
         const c = parseDescribeOrClose(f.body);
-        this.batch.push({ type: 'close', frame: f, kind: c.kind, name: c.name });
-        return;
+        return this.add({ type: 'close', frame: f, kind: c.kind, name: c.name });
       }
       case F.Sync:
         // In copy-in mode the server ignores Sync (and Flush): no unit of work ends here.
@@ -639,6 +636,18 @@ export class Session {
   }
 
   /**
+   * Add an extended message to the group. PostgreSQL runs each as it comes; the gateway
+   * holds the group to its Sync: past a bound on what it holds, the group so far is
+   * decided and sent as at a Flush.
+   */
+  private add(m: Pending): void {
+    this.batch.push(m);
+    this.batchBytes += m.frame.raw.length;
+    if (this.batchBytes > 4 * this.ctx.settings().limits.maxMessageBytes)
+      if (!this.flushBatch(false, undefined)) this.awaitAnswers(undefined);
+  }
+
+  /**
    * Wait for every answer still to come before deciding `f` (or, with undefined, the
    * message the reader holds): it names something whose last change is not answered yet.
    */
@@ -667,6 +676,7 @@ export class Session {
       return false;
     }
     this.batch = [];
+    this.batchBytes = 0;
     if (sync) {
       this.settingsInDoubt = false;
       this.unsynced = false;
@@ -1039,6 +1049,7 @@ export class Session {
       // with its group, for the recording.
       this.skipUntilSync = true;
       this.batch = [];
+      this.batchBytes = 0;
       if (this.probing) {
         this.probing = false;
         this.readSoon();
