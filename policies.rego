@@ -24,17 +24,33 @@ metadata_schemas := {"pg_catalog", "information_schema"}
 # pool sends this when a connection goes back to the pool.
 session_cleanup_functions := {"pg_advisory_unlock_all"}
 
-# Settings a driver may change with SET (anything else is a session change).
+# SQL functions of information_schema that drivers call for metadata (pgjdbc's
+# getPrimaryKeys and getIndexInfo).
+metadata_functions := {"_pg_expandarray"}
+
+# Settings a driver may change with SET (anything else is a session change). The idle
+# timeout the gateway pins is not among them: an agent cannot lengthen it.
 harmless_settings := {
 	"application_name", "datestyle", "timezone", "intervalstyle", "extra_float_digits",
 	"client_min_messages", "bytea_output", "statement_timeout", "lock_timeout",
-	"idle_in_transaction_session_timeout",
 }
 
-# Utility commands drivers and tools send routinely.
+# Settings SHOW may read (drivers ask for these). Others may hold secrets: custom settings
+# set per role or database (ALTER ROLE ... SET app.token), archive and restore commands.
+showable_settings := harmless_settings | {
+	"server_version", "server_version_num", "server_encoding", "client_encoding",
+	"standard_conforming_strings", "integer_datetimes", "search_path", "transaction_isolation",
+	"transaction_read_only", "default_transaction_isolation", "default_transaction_read_only",
+	"max_identifier_length", "lc_collate", "lc_ctype", "lc_messages", "lc_monetary",
+	"lc_numeric", "lc_time", "is_superuser", "session_authorization",
+	"idle_in_transaction_session_timeout", "max_connections", "block_size",
+}
+
+# Utility commands drivers and tools send routinely. (LISTEN is not: a notification can
+# carry another session's data, a trigger's payload.)
 harmless_commands := {
-	"SHOW", "DEALLOCATE", "DEALLOCATE ALL", "CLOSE CURSOR", "CLOSE CURSOR ALL",
-	"DECLARE CURSOR", "FETCH", "MOVE", "PREPARE", "LISTEN", "UNLISTEN",
+	"DEALLOCATE", "DEALLOCATE ALL", "CLOSE CURSOR", "CLOSE CURSOR ALL", "DECLARE CURSOR",
+	"FETCH", "MOVE", "PREPARE", "UNLISTEN",
 }
 
 stmt := input.statement
@@ -55,6 +71,28 @@ allow if {
 }
 
 session_ok if harmless_set
+
+session_ok if {
+	stmt.command == "SHOW"
+	lower(stmt.show.name) in showable_settings
+}
+
+# RESET of a setting SET may change returns it to the session's start.
+session_ok if {
+	stmt.command == "RESET"
+	lower(stmt.set.name) in harmless_settings
+}
+
+# DISCARD ALL (connection pools, Rails) resets the session to how it started, as RESET ALL.
+session_ok if stmt.command == "DISCARD ALL"
+
+# The gateway pins it on; drivers that set it anyway change nothing.
+session_ok if {
+	stmt.command == "SET"
+	lower(stmt.set.name) == "standard_conforming_strings"
+	not stmt.set.reset
+	lower(trim(stmt.set.value, "'")) in {"on", "true"}
+}
 
 # RESET ALL returns every setting to the value the session started with: the gateway pins
 # search_path and the others at startup, so they stay (role and session_authorization are
@@ -91,10 +129,23 @@ harmless_set if {
 	not disables_timeout
 }
 
-# A timeout set to 0 is switched off: that undoes a limit the gateway pins.
+# A timeout is harmless only as a whole number of milliseconds or more, up to a day.
+# PostgreSQL rounds a fraction or microseconds down (0.4, '100us' are 0: switched off),
+# and reads hex and exponents.
 disables_timeout if {
 	endswith(lower(stmt.set.name), "timeout")
-	regex.match(`^'?0+(\.0*)?\s*(us|ms|s|min|h|d)?'?$`, trim_space(stmt.set.value))
+	not timeout_ms(trim_space(stmt.set.value)) >= 1
+}
+
+disables_timeout if {
+	endswith(lower(stmt.set.name), "timeout")
+	timeout_ms(trim_space(stmt.set.value)) > 86400000
+}
+
+timeout_units := {"": 1, "ms": 1, "s": 1000, "min": 60000, "h": 3600000, "d": 86400000}
+
+timeout_ms(v) := to_number(m[1]) * timeout_units[m[2]] if {
+	m := regex.find_all_string_submatch_n(`^'?([1-9][0-9]{0,9})\s*(ms|s|min|h|d)?'?$`, v, 1)[0]
 }
 
 # ---- refusals -------------------------------------------------------------------
@@ -187,12 +238,9 @@ role_settings_column := {
 }
 
 # Functions that read what not_metadata keeps back: other sessions' activity, locks and
-# snapshots, the server's files, settings, address and memory. current_setting() stays
-# allowed: drivers read server_version_num and TimeZone with it, and PostgreSQL keeps
-# the settings that name files and paths from roles without pg_read_all_settings.
+# snapshots, the server's files, settings, address and memory.
 deny contains msg if {
 	some f in stmt.functions
-	f.schema == "pg_catalog"
 	not_metadata_function(f.name)
 	msg := sprintf("function %s.%s reports the server or other sessions, not metadata", [f.schema, f.name])
 }
@@ -211,6 +259,10 @@ not_metadata_function(name) if name in {
 	"pg_show_replication_origin_status", "pg_blocking_pids", "pg_safe_snapshot_blocking_pids",
 	"pg_isolation_test_session_is_blocked", "pg_current_snapshot", "txid_current_snapshot",
 	"pg_xact_status", "txid_status", "pg_current_logfile", "pg_sequence_last_value",
+	"pg_xact_commit_timestamp", "pg_xact_commit_timestamp_origin", "pg_last_committed_xact",
+	# Settings: custom ones set per role or database may hold secrets, as may archive and
+	# restore commands (SHOW reads only showable_settings).
+	"current_setting", "pg_settings_get_flags",
 }
 
 deny contains msg if {
@@ -249,7 +301,26 @@ session_cleanup(f) if {
 deny contains msg if {
 	some f in stmt.functions
 	f.effect == "unknown"
+	not metadata_function(f)
 	msg := sprintf("function %s.%s is not on the allow-list", [f.schema, f.name])
+}
+
+metadata_function(f) if {
+	f.schema == "information_schema"
+	f.name in metadata_functions
+}
+
+# A cursor WITH HOLD is written out whole when its transaction ends, rows never fetched
+# included: the row limit never sees them, the temporary files stay for the session.
+deny contains "cursors WITH HOLD are not allowed" if stmt.cursor.hold
+
+# Statistics views of extensions (pg_stat_statements and the like) hold every session's
+# queries, in whatever schema they are installed.
+deny contains msg if {
+	some r in stmt.relations
+	startswith(r.name, "pg_stat")
+	not r.schema in metadata_schemas
+	msg := sprintf("%s.%s holds other sessions' activity", [r.schema, r.name])
 }
 
 deny contains "COPY to or from server files or programs is not allowed" if {
@@ -421,11 +492,43 @@ test_set_local_lock_timeout_allowed if {
 	count(deny) == 0 with input as {"identity": agent, "session": session, "statement": s}
 }
 
-test_show_and_listen_allowed if {
-	every cmd in ["SHOW", "LISTEN", "UNLISTEN", "DEALLOCATE ALL"] {
+test_show_unlisten_and_deallocate_allowed if {
+	every cmd in ["UNLISTEN", "DEALLOCATE ALL", "DISCARD ALL"] {
 		allow with input as {"identity": agent, "session": session, "statement": st({"command": cmd, "class": "session"})}
 		count(deny) == 0 with input as {"identity": agent, "session": session, "statement": st({"command": cmd, "class": "session"})}
 	}
+	show := st({"command": "SHOW", "class": "session", "show": {"name": "server_version"}})
+	count(deny) == 0 with input as {"identity": agent, "session": session, "statement": show}
+}
+
+test_show_of_other_settings_and_listen_denied if {
+	every name in ["all", "myapp.token", "restore_command"] {
+		s := st({"command": "SHOW", "class": "session", "show": {"name": name}})
+		count(deny) > 0 with input as {"identity": agent, "session": session, "statement": s}
+	}
+	count(deny) > 0 with input as {"identity": agent, "session": session, "statement": st({"command": "LISTEN", "class": "session"})}
+	f := {"schema": "pg_catalog", "name": "current_setting", "effect": "read"}
+	count(deny) > 0 with input as {"identity": agent, "session": session, "statement": st({"functions": [f]})}
+}
+
+test_timeouts_switched_off_in_disguise_denied if {
+	every v in ["0", "0.4", "'0.0001'", "'0x0'", "'100us'", "'0e5'", "2147483647", "'2 days'"] {
+		s := st({"command": "SET", "class": "session", "set": {"name": "statement_timeout", "value": v, "local": false, "reset": false, "all": false, "default": false}})
+		count(deny) > 0 with input as {"identity": agent, "session": session, "statement": s}
+	}
+	every v in ["5000", "'5s'", "'2min'", "1"] {
+		s := st({"command": "SET", "class": "session", "set": {"name": "lock_timeout", "value": v, "local": false, "reset": false, "all": false, "default": false}})
+		count(deny) == 0 with input as {"identity": agent, "session": session, "statement": s}
+	}
+}
+
+test_cursor_with_hold_and_extension_statistics_denied if {
+	hold := st({"command": "DECLARE CURSOR", "cursor": {"name": "c", "hold": true, "scroll": false}})
+	count(deny) > 0 with input as {"identity": agent, "session": session, "statement": hold}
+	plain := st({"command": "DECLARE CURSOR", "cursor": {"name": "c", "hold": false, "scroll": false}})
+	count(deny) == 0 with input as {"identity": agent, "session": session, "statement": plain}
+	pss := {"schema": "public", "name": "pg_stat_statements", "kind": "view", "access": "read"}
+	count(deny) > 0 with input as {"identity": agent, "session": session, "statement": st({"relations": [pss]})}
 }
 
 test_set_transaction_read_write_denied_for_reader if {

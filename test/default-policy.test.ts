@@ -133,9 +133,20 @@ with psycopg.connect(host='127.0.0.1', port=sys.argv[1], dbname=sys.argv[2], use
     const c = await gatewayClient(g, DB);
     try {
       const pinned = (await c.query('SHOW search_path')).rows[0].search_path;
+      // A session idle in a transaction is ended after 5 minutes by default, and the
+      // default policy does not let an agent lengthen that.
+      const idle = 'SHOW idle_in_transaction_session_timeout';
+      expect((await c.query(idle)).rows[0].idle_in_transaction_session_timeout).toBe('5min');
+      await expect(c.query("SET idle_in_transaction_session_timeout = '1d'")).rejects.toMatchObject(
+        { code: '42501' },
+      );
+      await expect(c.query('SET statement_timeout = 0.4')).rejects.toMatchObject({
+        code: '42501',
+      });
       await c.query("SET application_name = 'x'");
       await c.query('RESET ALL');
       expect((await c.query('SHOW search_path')).rows[0].search_path).toBe(pinned);
+      expect((await c.query(idle)).rows[0].idle_in_transaction_session_timeout).toBe('5min');
       expect((await c.query('SHOW standard_conforming_strings')).rows[0]).toEqual({
         standard_conforming_strings: 'on',
       });
@@ -163,6 +174,10 @@ with psycopg.connect(host='127.0.0.1', port=sys.argv[1], dbname=sys.argv[2], use
         'SELECT rolname, rolconfig FROM pg_roles',
         'SELECT * FROM pg_stats',
         'SELECT pg_advisory_lock(1)',
+        'SHOW ALL',
+        "SELECT current_setting('restore_command')",
+        'LISTEN events',
+        'DECLARE c CURSOR WITH HOLD FOR SELECT 1',
       ])
         await expect(c.query(sql), sql).rejects.toMatchObject({ code: '42501' });
     } finally {

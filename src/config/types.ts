@@ -132,6 +132,12 @@ export interface SessionConfig {
   searchPath?: string[];
   /** Statement timeout pinned upstream (ms), 0 for none. Default 0. */
   statementTimeoutMs?: number;
+  /**
+   * idle_in_transaction_session_timeout pinned upstream (ms), 0 for none: a session idle
+   * inside a transaction this long is ended by PostgreSQL (its locks are released).
+   * Default 300000 (5 minutes).
+   */
+  idleInTransactionTimeoutMs?: number;
   /** Largest frontend message accepted (bytes). Default 16 MiB. */
   maxMessageBytes?: number;
   /** Largest SQL text accepted before parsing (bytes). Default 1 MiB. */

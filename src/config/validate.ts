@@ -126,6 +126,7 @@ const SCHEMA: Spec = {
       object: {
         searchPath: { array: 'string' },
         statementTimeoutMs: 'number',
+        idleInTransactionTimeoutMs: 'number',
         maxMessageBytes: 'number',
         maxQueryBytes: 'number',
         messageTimeoutMs: 'number',

@@ -42,6 +42,7 @@ export async function buildSnapshot(
   const s = config.session ?? {};
   const searchPath = s.searchPath ?? ['public'];
   const statementTimeoutMs = s.statementTimeoutMs ?? 0;
+  const idleInTransactionTimeoutMs = s.idleInTransactionTimeoutMs ?? 300_000;
   const listenTls = config.listen?.tls;
   let tls: SecureContext | undefined;
   if (listenTls) {
@@ -67,7 +68,7 @@ export async function buildSnapshot(
       maxClientBacklogBytes: s.maxClientBacklogBytes ?? 64 * MiB,
     },
     searchPath,
-    pinned: pinnedSettings({ searchPath, statementTimeoutMs }),
+    pinned: pinnedSettings({ searchPath, statementTimeoutMs, idleInTransactionTimeoutMs }),
     requireTlsForRemote: config.listen?.requireTlsForRemote ?? true,
     bindClientCertToUser: Boolean(listenTls?.ca),
   };

@@ -129,6 +129,7 @@ export function quoteIdent(s: string): string {
 export function pinnedSettings(opts: {
   searchPath: string[];
   statementTimeoutMs: number;
+  idleInTransactionTimeoutMs: number;
 }): Record<string, string> {
   const s: Record<string, string> = {
     client_encoding: 'UTF8',
@@ -136,5 +137,8 @@ export function pinnedSettings(opts: {
     search_path: opts.searchPath.map(quoteIdent).join(', '),
   };
   if (opts.statementTimeoutMs > 0) s.statement_timeout = String(opts.statementTimeoutMs);
+  // A session left idle inside a transaction holds its locks and snapshot for everyone.
+  if (opts.idleInTransactionTimeoutMs > 0)
+    s.idle_in_transaction_session_timeout = String(opts.idleInTransactionTimeoutMs);
   return s;
 }
