@@ -180,6 +180,9 @@ describe('admin API of a running gateway', () => {
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ error: expect.stringMatching(/JSON/) });
     expect((await post({ query: 'SELECT 1' })).status).toBe(400);
+    expect((await post('null')).status).toBe(400);
+    const huge = await post({ sql: 'SELECT 1', pad: 'x'.repeat(5 * 1024 * 1024) });
+    expect(huge.status).toBe(413);
   });
 
   it('serves the same API over the real admin listener', async () => {

@@ -113,6 +113,21 @@ describe('failure limiter', () => {
     expect(l.begin('a', 'u').ok).toBe(true);
   });
 
+  it('makes no entry for the user names of attempts from a locked-out address', () => {
+    const c = clock();
+    const l = createFailureLimiter({
+      now: c.now,
+      perAddress: { maxFailures: 2, windowMs: 1000, lockoutMs: 5000 },
+    });
+    for (let i = 0; i < 2; i++) {
+      const a = l.begin('a', `u${i}`);
+      if (a.ok) a.finish('failure');
+    }
+    const before = l.size;
+    for (let i = 0; i < 1000; i++) expect(l.begin('a', `made-up-${i}`).ok).toBe(false);
+    expect(l.size).toBe(before);
+  });
+
   it('forgets clean keys and stays bounded', () => {
     const c = clock();
     const l = createFailureLimiter({ now: c.now, maxEntries: 100 });

@@ -92,11 +92,13 @@ export function createFailureLimiter(opts: FailureLimiterOptions = {}): FailureL
   return {
     begin(clientAddr, user) {
       const t = now();
-      const keyed = rules.map(([prefix, rule]) => {
+      // One rule at a time: an attempt refused by the address's rule makes no entry for
+      // its user name (a locked-out flood of made-up names must not fill the map).
+      const keyed: { key: string; rule: LimitRule; entry: Entry }[] = [];
+      for (const [prefix, rule] of rules) {
         const key = prefix + (prefix === 'a:' ? addressKey(clientAddr) : user);
-        return { key, rule, entry: entryFor(key, rule, t) };
-      });
-      for (const { key, rule, entry } of keyed) {
+        const entry = entryFor(key, rule, t);
+        keyed.push({ key, rule, entry });
         if (entry.lockedUntil > t) {
           return {
             ok: false,

@@ -1,5 +1,6 @@
 // Admin routes that need the running gateway: POST /explain, GET /sessions[/:id].
 import type { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import type { GatewayConfig } from '../config/index.js';
 import { explain } from '../policy/explain.js';
 import { guard } from '../admin/guard.js';
@@ -12,6 +13,14 @@ import { explainInputs } from './explain-input.js';
 export function mountRoutes(app: Hono, gw: Gateway, config: GatewayConfig, baseDir: string): void {
   const access = guard({ host: gw.snapshot.admin.host, token: () => gw.snapshot.admin.token });
   for (const path of ['/sessions', '/sessions/*', '/explain']) app.use(path, access);
+  // SQL is at most 1 MiB; a JSON body around it needs no more than a few.
+  app.use(
+    '/explain',
+    bodyLimit({
+      maxSize: 4 * 1024 * 1024,
+      onError: (c) => c.json({ error: 'body too large (limit 4 MiB)' }, 413),
+    }),
+  );
   if (config.recording?.enabled !== false) {
     const sources = resolveSources({}, { config: config as never, baseDir });
     app.route('/', sessionsRoutes(createReader(sources)));
@@ -23,7 +32,8 @@ export function mountRoutes(app: Hono, gw: Gateway, config: GatewayConfig, baseD
     } catch {
       return c.json({ error: 'body must be JSON: {"sql": "...", "identity": {...}}' }, 400);
     }
-    if (typeof body.sql !== 'string') return c.json({ error: '"sql" (string) is required' }, 400);
+    if (!body || typeof body !== 'object' || typeof body.sql !== 'string')
+      return c.json({ error: '"sql" (string) is required' }, 400);
     const identity =
       body.identity && typeof body.identity === 'object'
         ? (body.identity as Record<string, unknown>)

@@ -17,10 +17,12 @@ export async function acceptClient(
   raw.on('error', () => raw.destroy());
   ctx.metrics.connectionsTotal.inc();
   if (ctx.isShuttingDown()) return refuse(raw, ClientError.shuttingDown());
-  if (ctx.sessions.size >= maxClients) return refuse(raw, ClientError.tooManyConnections());
+  // A CancelRequest is read (and honoured) even when the gateway is full, as in PostgreSQL:
+  // the cap applies to logins.
   const a = await runStartup(ctx, raw);
   if (!a) return;
   const { socket } = a;
+  if (ctx.sessions.size >= maxClients) return refuse(socket, ClientError.tooManyConnections());
   const target = ctx.route(a.startup.database, a.identity);
   if (!target) return refuse(socket, ClientError.unknownDatabase(a.startup.database));
   const sessionFacts = {

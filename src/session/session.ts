@@ -249,12 +249,21 @@ export class Session {
       if (ms === 0) return this.fatal(ClientError.tokenExpired());
       // setTimeout caps at 2^31-1 ms; tokens live far less than 24 days.
       this.expiryTimer = setTimeout(
-        () => this.fatal(ClientError.tokenExpired()),
+        () => {
+          // A statement still running is cancelled first: it must not commit after the
+          // session's identity is gone.
+          if (this.items.length > 0 && !this.closed) this.cancelUpstream();
+          this.fatal(ClientError.tokenExpired());
+        },
         Math.min(ms, 2 ** 31 - 1),
       );
       this.expiryTimer.unref();
     }
     for (const b of leftover) if (b.length) this.onClientData(b);
+    // The client may have gone while the upstream login and the recording were opened:
+    // those events came before the listeners above.
+    if (client.destroyed) return this.close();
+    if (client.readableEnded) this.onClientEnd();
     client.resume();
   }
 

@@ -211,11 +211,15 @@ export function runStartup(ctx: GatewayContext, raw: Socket): Promise<Authentica
           if (done) return;
           if (!res.ok) {
             ctx.metrics.authFailures.inc();
-            ctx.auditGateway('auth_failure', {
-              user: st.user,
-              client_addr: clientAddr,
-              reason: res.reason,
-            });
+            // Attempts refused by a lockout are recorded once per address and 10 s, the
+            // user name as PostgreSQL would keep it (63 bytes): a flood of them must not
+            // fill the spool.
+            if (!('code' in res && res.code === 'locked') || firstLockedAttempt(clientAddr))
+              ctx.auditGateway('auth_failure', {
+                user: Buffer.from(st.user).subarray(0, 63).toString(),
+                client_addr: clientAddr,
+                reason: res.reason,
+              });
             return fail(ClientError.authFailed(st.user));
           }
           finish({
@@ -249,4 +253,16 @@ function peerVerified(t: TLSSocket): boolean {
   if (t.authorized) return true;
   const h = (t as unknown as { _handle?: { verifyError?: () => Error | null } })._handle;
   return typeof h?.verifyError === 'function' && h.verifyError() === null;
+}
+
+/** Addresses whose locked-out attempts were last recorded, and when. */
+const lockedAudited = new Map<string, number>();
+
+function firstLockedAttempt(addr: string): boolean {
+  const t = Date.now();
+  const last = lockedAudited.get(addr);
+  if (last !== undefined && t - last < 10_000) return false;
+  if (lockedAudited.size >= 10_000) lockedAudited.clear();
+  lockedAudited.set(addr, t);
+  return true;
 }
