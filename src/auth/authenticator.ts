@@ -81,13 +81,19 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
   const keys: ApiKeyVerifier | undefined = opts.apiKeys?.length
     ? createApiKeyVerifier(opts.apiKeys)
     : undefined;
+  const bindUser = opts.bindUser ?? 'none';
+  // An unbound startup user name is a label anyone may pick: a limit on it protects
+  // nothing, and would let anyone lock that label out. Unless configured, it is off then.
   const limiter: FailureLimiter | undefined =
     opts.rateLimit === false
       ? undefined
       : isLimiter(opts.rateLimit)
         ? opts.rateLimit
-        : createFailureLimiter({ now, ...opts.rateLimit });
-  const bindUser = opts.bindUser ?? 'none';
+        : createFailureLimiter({
+            now,
+            ...(bindUser === 'none' ? { perUser: false as const } : {}),
+            ...opts.rateLimit,
+          });
 
   async function verify(password: string, ctx: AuthContext): Promise<Verified> {
     if (password.length === 0) return { ok: false, reason: 'empty password' };

@@ -20,6 +20,22 @@ function setup(c = clock()) {
   return { auth, c };
 }
 
+const agent1 = generateApiKey('a1');
+const agent2 = generateApiKey('a2');
+
+/** The startup user name bound to the identity's sub: a per-user limit means something. */
+function boundSetup(c = clock()) {
+  const auth = createAuthenticator({
+    apiKeys: [
+      { id: 'a1', hash: agent1.hash, sub: 'agent1' },
+      { id: 'a2', hash: agent2.hash, sub: 'agent2' },
+    ],
+    bindUser: 'sub',
+    now: c.now,
+  });
+  return { auth, c };
+}
+
 describe('failure limiter', () => {
   it('locks an address out after 20 failures in a minute, refusing even the right key', async () => {
     const { auth, c } = setup();
@@ -71,20 +87,27 @@ describe('failure limiter', () => {
     );
   });
 
-  it('locks a user out across addresses after 50 failures', async () => {
-    const { auth, c } = setup();
+  it('locks a bound user out across addresses after 50 failures', async () => {
+    const { auth, c } = boundSetup();
     for (let i = 0; i < 50; i++) {
       await auth.authenticate(wrong, { user: 'agent1', clientAddr: `10.0.${i >> 4}.${i}` });
     }
-    const r = await auth.authenticate(good.key, { user: 'agent1', clientAddr: '10.9.9.9' });
+    const r = await auth.authenticate(agent1.key, { user: 'agent1', clientAddr: '10.9.9.9' });
     expect(r).toMatchObject({ ok: false, code: 'locked', reason: 'user locked out' });
-    expect((await auth.authenticate(good.key, { user: 'agent2', clientAddr: '10.9.9.9' })).ok).toBe(
-      true,
-    );
+    const other = await auth.authenticate(agent2.key, { user: 'agent2', clientAddr: '10.9.9.9' });
+    expect(other.ok).toBe(true);
     c.advance(300_000);
-    expect((await auth.authenticate(good.key, { user: 'agent1', clientAddr: '10.9.9.9' })).ok).toBe(
-      true,
-    );
+    const again = await auth.authenticate(agent1.key, { user: 'agent1', clientAddr: '10.9.9.9' });
+    expect(again.ok).toBe(true);
+  });
+
+  it('does not let failures under an unbound user name lock that name out', async () => {
+    const { auth } = setup();
+    for (let i = 0; i < 60; i++) {
+      await auth.authenticate(wrong, { user: 'victim', clientAddr: `10.1.${i >> 4}.${i}` });
+    }
+    const r = await auth.authenticate(good.key, { user: 'victim', clientAddr: '10.9.9.9' });
+    expect(r.ok).toBe(true);
   });
 
   it('forgets failures once the window has passed', async () => {
