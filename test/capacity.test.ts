@@ -1,6 +1,6 @@
 // The gateway at its client cap: a client that leaves right after its password frees its
 // place, and a CancelRequest is still honoured when every place is taken.
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   adminClient,
@@ -53,6 +53,21 @@ describe('the gateway at its client cap', () => {
     const a = await adminClient(DB);
     expect((await a.query('SELECT count(*)::int AS n FROM expiry')).rows[0].n).toBe(0);
     await a.end();
+  });
+
+  it('lets a login in while more connections than the listener takes sit idle', async () => {
+    const idle: Socket[] = [];
+    for (let i = 0; i < 150; i++) {
+      const s = connect({ port: g.port, host: '127.0.0.1' });
+      s.on('error', () => undefined);
+      idle.push(s);
+      await new Promise((r) => s.once('connect', r));
+    }
+    const c = await RawClient.connect(g.port);
+    await c.login(DB, await g.token());
+    expect(errorsOf(await c.simple('SELECT 1'))).toEqual([]);
+    c.destroy();
+    for (const s of idle) s.destroy();
   });
 
   it('honours a CancelRequest when every place is taken', async () => {

@@ -31,6 +31,9 @@ export interface GatewayOptions {
   mountAdmin?: (app: ReturnType<typeof adminApp>, gw: Gateway) => void;
 }
 
+/** Most connections at once that have not logged in (TCP, TLS handshake, startup, auth). */
+const STARTUP_BUDGET = 100;
+
 export class Gateway {
   snapshot!: Snapshot;
   readonly metrics = new Metrics();
@@ -38,6 +41,8 @@ export class Gateway {
   readonly sessions = new Set<LiveSession>();
   private readonly upstreamInUse = new Map<string, number>();
   private server: Server | undefined;
+  /** Connections still logging in, oldest first. */
+  private readonly starting = new Set<Socket>();
   private admin: ServerType | undefined;
   private shuttingDown = false;
   private ready = false;
@@ -100,12 +105,24 @@ export class Gateway {
     // allowHalfOpen: a client that half-closes after its last Query still gets the answer, as
     // from PostgreSQL (the session closes once in-flight work is answered).
     this.server = createServer({ pauseOnConnect: false, allowHalfOpen: true }, (sock: Socket) => {
-      acceptClient(this.context, sock, this.snapshot.listen.maxClients).catch((err) => {
-        log.error('client setup failed', { err });
-        sock.destroy();
-      });
+      // Connections not yet logged in have a budget of their own: past it the oldest one
+      // goes, so that idle or half-done handshakes cannot keep a login out.
+      const starting = this.starting;
+      if (starting.size >= STARTUP_BUDGET) {
+        const oldest = starting.values().next().value as Socket;
+        starting.delete(oldest);
+        oldest.destroy();
+      }
+      starting.add(sock);
+      sock.once('close', () => starting.delete(sock));
+      acceptClient(this.context, sock, this.snapshot.listen.maxClients)
+        .catch((err) => {
+          log.error('client setup failed', { err });
+          sock.destroy();
+        })
+        .finally(() => starting.delete(sock));
     });
-    this.server.maxConnections = listen.maxClients + 100;
+    this.server.maxConnections = listen.maxClients + STARTUP_BUDGET;
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
       this.server!.listen(listen.port, listen.host, () => resolve());
