@@ -134,12 +134,7 @@ harmless_set if {
 # and reads hex and exponents.
 disables_timeout if {
 	endswith(lower(stmt.set.name), "timeout")
-	not timeout_ms(trim_space(stmt.set.value)) >= 1
-}
-
-disables_timeout if {
-	endswith(lower(stmt.set.name), "timeout")
-	timeout_ms(trim_space(stmt.set.value)) > 86400000
+	not timeout_ms(trim_space(stmt.set.value)) <= 86400000
 }
 
 timeout_units := {"": 1, "ms": 1, "s": 1000, "min": 60000, "h": 3600000, "d": 86400000}

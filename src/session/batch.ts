@@ -117,13 +117,11 @@ export function decideBatch(
     if (v.allowed) {
       if (v.runs.length < 2 || !v.runs.some((r) => inTransactionAfter(r.facts, false))) return v;
       // Each Execute of an allowed group made one run.
-      const at: number[] = [];
-      for (let i = 0; i < batch.length; i++) if (batch[i].type === 'execute') at.push(i);
       pullAt = pullPoints(
+        batch,
         v.runs.map((r) => r.facts),
-        at,
       );
-    } else if (batch.length > 1) pullAt = pullPoints(...executedTransactions(batch, c));
+    } else if (batch.length > 1) pullAt = pullPoints(batch, executedTransactions(batch, c));
     if (!pullAt) return v;
     c.names.rollback();
     return decideIn(batch, inDoubt, c, start, inTxn, pullAt);
@@ -134,14 +132,17 @@ export function decideBatch(
 
 /**
  * The messages from which on a group runs in a block that a later BEGIN of it opens: the
- * first after the run before each pulled stretch. `runs`: what each Execute runs (only its
- * transaction control counts), `at`: its message.
+ * first after the run before each pulled stretch. `runs`: what each Execute of `batch`
+ * runs (only its transaction control counts).
  */
 function pullPoints(
+  batch: readonly Pending[],
   runs: readonly StatementFacts[],
-  at: readonly number[],
 ): Set<number> | undefined {
   const pulled = pulledIntoBlock(runs);
+  if (!pulled.includes(true)) return undefined;
+  const at: number[] = [];
+  for (let i = 0; i < batch.length; i++) if (batch[i].type === 'execute') at.push(i);
   let points: Set<number> | undefined;
   for (let r = 0; r < pulled.length; r++)
     if (pulled[r] && (r === 0 || !pulled[r - 1]))
@@ -153,17 +154,12 @@ function pullPoints(
  * What each Execute of a group runs, as far as transaction control goes, without deciding
  * anything: for a group refused before its end, which may hold a BEGIN further on.
  */
-function executedTransactions(
-  batch: readonly Pending[],
-  c: BatchContext,
-): [StatementFacts[], number[]] {
+function executedTransactions(batch: readonly Pending[], c: BatchContext): StatementFacts[] {
   const plain = emptyFacts();
   const statements = new Map<string, StatementFacts>();
   const portals = new Map<string, StatementFacts>();
   const runs: StatementFacts[] = [];
-  const at: number[] = [];
-  for (let i = 0; i < batch.length; i++) {
-    const m = batch[i];
+  for (const m of batch) {
     if (m.type === 'parse') {
       const a = analyze(m.sql, c.analyzeOpts());
       statements.set(m.name, (!a.error && a.statements.length === 1 && a.statements[0]) || plain);
@@ -176,10 +172,9 @@ function executedTransactions(
       portals.set(m.portal, f);
     } else if (m.type === 'execute') {
       runs.push(portals.get(m.portal) ?? plain);
-      at.push(i);
     }
   }
-  return [runs, at];
+  return runs;
 }
 
 /**

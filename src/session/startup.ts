@@ -20,6 +20,7 @@ import type { ErrorFields } from '../wire/backend.js';
 import type { GatewayContext } from './context.js';
 import { checkStartupParams, type StartupDecision } from './params.js';
 import { isLoopback } from '../util/net.js';
+import { addressKey } from '../auth/index.js';
 
 /** PostgreSQL's own cap on a startup packet (MAX_STARTUP_PACKET_LENGTH). */
 const MAX_STARTUP_PACKET = 10_000;
@@ -258,11 +259,13 @@ function peerVerified(t: TLSSocket): boolean {
 /** Addresses whose locked-out attempts were last recorded, and when. */
 const lockedAudited = new Map<string, number>();
 
+/** By the limiter's address key: an IPv6 client is one however many /128s it uses. */
 function firstLockedAttempt(addr: string): boolean {
+  const key = addressKey(addr);
   const t = Date.now();
-  const last = lockedAudited.get(addr);
+  const last = lockedAudited.get(key);
   if (last !== undefined && t - last < 10_000) return false;
   if (lockedAudited.size >= 10_000) lockedAudited.clear();
-  lockedAudited.set(addr, t);
+  lockedAudited.set(key, t);
   return true;
 }
