@@ -64,8 +64,12 @@ export interface StatementEventInput extends Pick<
 
 /** What happened to a statement after it was forwarded (or refused). */
 export interface StatementOutcome {
-  /** ok: completed; error: upstream error; refused: never forwarded; cancelled. */
-  outcome: 'ok' | 'error' | 'refused' | 'cancelled';
+  /**
+   * ok: completed; error: upstream error; refused: never forwarded; cancelled: not run
+   * (skipped after an earlier error, or the client left before it was forwarded);
+   * unknown: forwarded, but the session ended before its answer came.
+   */
+  outcome: 'ok' | 'error' | 'refused' | 'cancelled' | 'unknown';
   duration_ms: number;
   rows?: number | null;
   command_tag?: string | null;

@@ -81,6 +81,20 @@ export class SessionAudit {
       for (const r of runs) this.port.result(r.seq, { outcome: 'cancelled', duration_ms: 0 });
   }
 
+  /** Recorded statements the client left before they were forwarded: not run. */
+  notForwarded(seqs: readonly number[]): void {
+    if (this.port)
+      for (const seq of seqs) this.port.result(seq, { outcome: 'cancelled', duration_ms: 0 });
+  }
+
+  /** Forwarded statements whose answer never came (the session ended first). */
+  unanswered(runs: readonly StatementRun[]): void {
+    if (!this.port) return;
+    const now = performance.now();
+    for (const r of runs)
+      if (r.seq >= 0) this.port.result(r.seq, { outcome: 'unknown', duration_ms: now - r.started });
+  }
+
   /** A statement's ErrorResponse, with its SQLSTATE. */
   failed(run: StatementRun | undefined, sqlstate: string): void {
     this.errors++;

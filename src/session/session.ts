@@ -150,6 +150,8 @@ export class Session {
    */
   private settingsInDoubt = false;
   private closed = false;
+  /** A group's write-ahead records being made durable (it goes upstream after). */
+  private writeAhead: Promise<void> | undefined;
   private draining = false;
   private clientPaused = false;
   /** The client half-closed (FIN): nothing more will come from it. */
@@ -764,17 +766,20 @@ export class Session {
     }
     this.busy = true;
     this.syncWaiting = endsItem;
-    written.then(
+    this.writeAhead = written.then(
       (seqs) => {
+        this.writeAhead = undefined;
         this.busy = false;
         this.syncWaiting = false;
-        if (this.closed) return;
+        // The client left while the records were written: nothing went upstream.
+        if (this.closed) return this.audit.notForwarded(seqs);
         this.upstream.cork();
         this.forward(frames, endsItem, runs, seqs, changes, msgs, fail);
         this.upstream.uncork();
         this.pump();
       },
       () => {
+        this.writeAhead = undefined;
         this.busy = false;
         this.syncWaiting = false;
         if (this.closed) return;
@@ -1331,7 +1336,11 @@ export class Session {
     this.ctx.metrics.connections.add(-1);
     this.ctx.metrics.upstreamConnections.add(-1);
     this.ctx.sessions.delete(this);
-    this.audit.end(this.endReason);
+    // Every recorded statement gets an outcome before session_end closes the chain.
+    for (const it of this.items) this.audit.unanswered(it.runs);
+    this.audit.unanswered(this.openItem.runs);
+    if (this.writeAhead) void this.writeAhead.finally(() => this.audit.end(this.endReason));
+    else this.audit.end(this.endReason);
   }
 }
 
