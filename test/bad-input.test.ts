@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
+import { setLogSink } from '../src/util/logger.js';
 import {
   gatewayClient,
   rawLogin,
@@ -322,6 +323,29 @@ describe('startup phase', () => {
     await d.write(startup({ user: 'agent-1' }));
     await expectFatal(d, '3D000');
   });
+
+  for (const how of ['TimeZone', 'options']) {
+    it(`startup with an invalid TimeZone (${how === 'options' ? 'in options' : 'as a parameter'}): the client is told which setting, the log never quotes it`, async () => {
+      const value = 'Not/A_Zone-' + 'x'.repeat(4000);
+      const extra: Record<string, string> =
+        how === 'options' ? { options: `-c TimeZone=${value}` } : { TimeZone: value };
+      const logs: string[] = [];
+      setLogSink((l) => logs.push(l));
+      try {
+        const c = await fresh();
+        await c.write(startup({ user: 'agent-1', database: DB, ...extra }));
+        expect((await c.next())?.type).toBe('R');
+        await c.write(password(await g.token()));
+        // PostgreSQL's own answer to a bad startup setting: FATAL 22023.
+        await expectFatal(c, '22023', /startup parameter "TimeZone"/);
+      } finally {
+        setLogSink((l) => process.stderr.write(l + '\n'));
+      }
+      expect(logs.join('\n')).toContain('upstream refused a startup setting');
+      expect(logs.join('\n')).not.toContain('Not/A_Zone');
+      await canary();
+    });
+  }
 
   it('startup with duplicate keys: refused', async () => {
     const c = await fresh();

@@ -1,7 +1,7 @@
 // From an accepted TCP connection to a running session: startup, routing, the `connect`
 // rule, an upstream login with the gateway's credential, and the client's own key data.
 import type { Socket } from 'node:net';
-import { connectUpstream } from '../upstream/connect.js';
+import { UpstreamError, connectUpstream } from '../upstream/connect.js';
 import { AUTH_OK, ClientError, backendKeyData, readyForQuery } from '../wire/index.js';
 import { log } from '../util/logger.js';
 import type { GatewayContext, SessionRecordingPort } from './context.js';
@@ -59,7 +59,14 @@ export async function acceptClient(
     up = await connectUpstream(target, { ...a.startup.passthrough, ...ctx.settings().pinned });
   } catch (err) {
     release();
-    log.error('upstream login failed', { target: target.name, err });
+    const setting = refusedSetting(err, a.startup.passthrough);
+    if (setting) {
+      // The client's own choice (a bad TimeZone, say): its fault, not the upstream's. The
+      // value is the client's, so it is neither logged nor echoed.
+      log.info('upstream refused a startup setting', { target: target.name, setting });
+      return refuse(socket, ClientError.startupSettingRefused(setting.name, setting.sqlstate));
+    }
+    log.error('upstream login failed', { target: target.name, err: describe(err) });
     return refuse(socket, ClientError.upstreamUnavailable());
   }
   if (socket.destroyed) {
@@ -101,4 +108,21 @@ export async function acceptClient(
   socket.write(readyForQuery(up.status));
   socket.uncork();
   session.start(recording, [a.leftover]);
+}
+
+/** The client's startup setting an upstream login error names, if it names one. */
+function refusedSetting(
+  err: unknown,
+  passthrough: Record<string, string>,
+): { name: string; sqlstate: string } | undefined {
+  if (!(err instanceof UpstreamError) || !err.sqlstate) return undefined;
+  const m = /parameter "([^"]{1,63})"/.exec(err.message);
+  if (!m || !(m[1].toLowerCase() in passthrough)) return undefined;
+  return { name: m[1], sqlstate: err.sqlstate };
+}
+
+/** An error for the log: its message cut short (it may quote what a client sent). */
+function describe(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.length > 200 ? msg.slice(0, 200) + '…' : msg;
 }

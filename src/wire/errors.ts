@@ -24,6 +24,9 @@ export const ClientError = {
   connectRefused: (reason: string) => fatal('28000', reason),
   startupParamRefused: (name: string) =>
     fatal('42501', `startup parameter "${name}" is not allowed through the gateway`),
+  /** The upstream refused a setting the client chose (invalid value, or not permitted). */
+  startupSettingRefused: (name: string, sqlstate: string) =>
+    fatal(sqlstate, `the database refused the value of startup parameter "${name}"`),
   noDatabase: () => fatal('3D000', 'a database name is required'),
   unknownDatabase: (db: string) => fatal('3D000', `database "${db}" is not served by this gateway`),
   tooManyConnections: () => fatal('53300', 'sorry, too many clients already'),
