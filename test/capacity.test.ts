@@ -70,6 +70,32 @@ describe('the gateway at its client cap', () => {
     for (const s of idle) s.destroy();
   });
 
+  it('a flood of half-open connections from one address closes its own, not a login from another', async () => {
+    const open = async (n: number) => {
+      const socks: Socket[] = [];
+      for (let i = 0; i < n; i++) {
+        const s = connect({ port: g.port, host: '127.0.0.1', localAddress: '127.0.0.2' });
+        s.on('error', () => undefined);
+        socks.push(await new Promise<Socket>((r) => s.once('connect', () => r(s))));
+        // Each in turn, as the gateway counts them (it drops what the listener cannot take).
+        await new Promise((r) => setImmediate(r));
+      }
+      return socks;
+    };
+    const idle = await open(60);
+    // The victim has started its login (it is older than most of the flood) when more come.
+    const victim = await RawClient.connect(g.port, '127.0.0.1', '127.0.0.3');
+    await victim.write(startup({ user: 'agent-1', database: DB }));
+    expect((await victim.next())?.type).toBe('R');
+    idle.push(...(await open(150)));
+    await victim.write(password(await g.token()));
+    const login = await victim.until('Z');
+    expect(login.at(-1)?.type).toBe('Z');
+    expect(errorsOf(await victim.simple('SELECT 1'))).toEqual([]);
+    victim.destroy();
+    for (const s of idle) s.destroy();
+  });
+
   it('honours a CancelRequest when every place is taken', async () => {
     const a = await RawClient.connect(g.port);
     const key = (await a.login(DB, await g.token())).find((m) => m.type === 'K')!;

@@ -14,6 +14,7 @@ import type { UpstreamTarget } from '../upstream/connect.js';
 import { log } from '../util/logger.js';
 import { Metrics } from '../util/metrics.js';
 import { buildSnapshot, type Snapshot } from './snapshot.js';
+import { StartupBudget } from './startup-budget.js';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -42,7 +43,7 @@ export class Gateway {
   private readonly upstreamInUse = new Map<string, number>();
   private server: Server | undefined;
   /** Connections still logging in, oldest first. */
-  private readonly starting = new Set<Socket>();
+  private readonly starting = new StartupBudget<Socket>(STARTUP_BUDGET);
   private admin: ServerType | undefined;
   private shuttingDown = false;
   private ready = false;
@@ -105,15 +106,9 @@ export class Gateway {
     // allowHalfOpen: a client that half-closes after its last Query still gets the answer, as
     // from PostgreSQL (the session closes once in-flight work is answered).
     this.server = createServer({ pauseOnConnect: false, allowHalfOpen: true }, (sock: Socket) => {
-      // Connections not yet logged in have a budget of their own: past it the oldest one
-      // goes, so that idle or half-done handshakes cannot keep a login out.
+      // Connections not yet logged in have a budget of their own (see StartupBudget).
       const starting = this.starting;
-      if (starting.size >= STARTUP_BUDGET) {
-        const oldest = starting.values().next().value as Socket;
-        starting.delete(oldest);
-        oldest.destroy();
-      }
-      starting.add(sock);
+      starting.add(sock, sock.remoteAddress)?.destroy();
       sock.once('close', () => starting.delete(sock));
       acceptClient(this.context, sock, this.snapshot.listen.maxClients)
         .catch((err) => {

@@ -175,9 +175,9 @@ export class RawClient {
     });
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
+  static connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const s = connect({ port, host });
+      const s = connect({ port, host, localAddress });
       s.once('connect', () => {
         s.removeListener('error', reject);
         resolve(new RawClient(s));
