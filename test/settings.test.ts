@@ -18,6 +18,7 @@ import {
   parse,
   query,
   rows,
+  startup,
   sync,
   type Message,
 } from './helpers/raw.js';
@@ -65,6 +66,53 @@ describe('session settings', () => {
     const ms = await c.simple("SET application_name = 'agent-app'");
     expect(status(ms).application_name).toBe('agent-app');
     c.destroy();
+  });
+
+  it('timeouts as startup parameters (node-postgres, slonik): accepted when bounded, the pinned idle timeout only lowered', async () => {
+    const client = async (opts: Record<string, unknown>) =>
+      new pg.Client({
+        host: '127.0.0.1',
+        port: g.port,
+        user: 'agent-1',
+        database: DB,
+        password: await g.token(),
+        ...opts,
+      });
+    const show = async (opts: Record<string, unknown>) => {
+      const c = await client(opts);
+      await c.connect();
+      try {
+        const r = await c.query(
+          'SELECT current_setting($1) AS st, current_setting($2) AS lt, current_setting($3) AS it',
+          ['statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout'],
+        );
+        return r.rows[0];
+      } finally {
+        await c.end();
+      }
+    };
+    expect(
+      await show({
+        statement_timeout: 60000,
+        lock_timeout: 5000,
+        idle_in_transaction_session_timeout: 60000,
+      }),
+    ).toEqual({ st: '1min', lt: '5s', it: '1min' });
+    // Above the pinned 5 minutes: the pinned value stands.
+    expect((await show({ idle_in_transaction_session_timeout: 3600000 })).it).toBe('5min');
+    // A value PostgreSQL reads as "off" is refused at login.
+    for (const [k, v] of [
+      ['statement_timeout', '0'],
+      ['lock_timeout', '100us'],
+      ['idle_in_transaction_session_timeout', '0x10'],
+      ['statement_timeout', '2d'],
+    ]) {
+      const c = await RawClient.connect(g.port);
+      await c.write(startup({ user: 'agent-1', database: DB, [k]: v }));
+      const ms = await c.rest();
+      expect(ms.map((m) => m.type)).toEqual(['E']);
+      expect(fields(ms[0]).C).toBe('42501');
+    }
   });
 
   for (const sql of [

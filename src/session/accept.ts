@@ -5,6 +5,7 @@ import { UpstreamError, connectUpstream } from '../upstream/connect.js';
 import { AUTH_OK, ClientError, backendKeyData, readyForQuery } from '../wire/index.js';
 import { log } from '../util/logger.js';
 import type { GatewayContext, SessionRecordingPort } from './context.js';
+import { upstreamSettings } from './params.js';
 import { Session } from './session.js';
 import { refuse, runStartup } from './startup.js';
 
@@ -56,7 +57,10 @@ export async function acceptClient(
   };
   let up;
   try {
-    up = await connectUpstream(target, { ...a.startup.passthrough, ...ctx.settings().pinned });
+    up = await connectUpstream(
+      target,
+      upstreamSettings(a.startup.passthrough, ctx.settings().pinned),
+    );
   } catch (err) {
     release();
     const setting = refusedSetting(err, a.startup.passthrough);

@@ -17,6 +17,50 @@ const PASSTHROUGH = new Set([
   'geqo',
 ]);
 
+/**
+ * Timeouts a client may choose at startup as it may with SET (node-postgres sends them as
+ * startup parameters): a whole number of milliseconds (or s, min, h, d) from 1 ms to a
+ * day, as the default policy accepts them. Anything PostgreSQL would read as 0 (switched
+ * off) is refused. A timeout the gateway pins can only be lowered.
+ */
+const TIMEOUTS = new Set([
+  'statement_timeout',
+  'lock_timeout',
+  'idle_in_transaction_session_timeout',
+]);
+const TIMEOUT_UNITS: Record<string, number> = {
+  '': 1,
+  ms: 1,
+  s: 1000,
+  min: 60000,
+  h: 3600000,
+  d: 86400000,
+};
+const DAY_MS = 86400000;
+
+/** A timeout value in milliseconds if it is a whole number from 1 ms to a day. */
+export function timeoutMs(value: string): number | undefined {
+  const m = /^\s*([1-9][0-9]{0,9})\s*(ms|s|min|h|d)?\s*$/.exec(value);
+  if (!m) return undefined;
+  const ms = Number(m[1]) * TIMEOUT_UNITS[m[2] ?? ''];
+  return ms <= DAY_MS ? ms : undefined;
+}
+
+/**
+ * What goes upstream at login: the client's settings, then the gateway's pinned ones. A
+ * timeout the client lowered below the pinned value keeps the client's value.
+ */
+export function upstreamSettings(
+  passthrough: Record<string, string>,
+  pinned: Record<string, string>,
+): Record<string, string> {
+  const out = { ...passthrough, ...pinned };
+  for (const k of TIMEOUTS)
+    if (k in passthrough && k in pinned && Number(passthrough[k]) < Number(pinned[k]))
+      out[k] = passthrough[k];
+  return out;
+}
+
 /** Accepted but never forwarded: the gateway pins its own value (UTF8). */
 const PINNED_BY_GATEWAY = new Set(['client_encoding']);
 
@@ -98,8 +142,9 @@ export function checkStartupParams(params: Map<string, string>): StartupVerdict 
       for (const [k, v] of settings) {
         const lk = k.toLowerCase();
         if (PINNED_BY_GATEWAY.has(lk)) continue;
-        if (!PASSTHROUGH.has(lk)) return { ok: false, refused: k, kind: 'param' };
-        passthrough[lk] = v;
+        const ok = passValue(lk, v);
+        if (ok === undefined) return { ok: false, refused: k, kind: 'param' };
+        passthrough[lk] = ok;
       }
       continue;
     }
@@ -109,8 +154,9 @@ export function checkStartupParams(params: Map<string, string>): StartupVerdict 
       if (/^(false|off|0|no)$/i.test(value)) continue;
       return { ok: false, refused: rawKey, kind: 'param' };
     }
-    if (!PASSTHROUGH.has(key)) return { ok: false, refused: rawKey, kind: 'param' };
-    passthrough[key] = value;
+    const ok = passValue(key, value);
+    if (ok === undefined) return { ok: false, refused: rawKey, kind: 'param' };
+    passthrough[key] = ok;
   }
   // PostgreSQL truncates names to NAMEDATALEN-1 bytes; keep application_name printable.
   const applicationName = (passthrough['application_name'] ?? '')
@@ -118,6 +164,16 @@ export function checkStartupParams(params: Map<string, string>): StartupVerdict 
     .slice(0, 63);
   if ('application_name' in passthrough) passthrough['application_name'] = applicationName;
   return { ok: true, user, database, applicationName, passthrough, unsupportedOptions };
+}
+
+/** The value a setting goes upstream with, or undefined when it may not. */
+function passValue(key: string, value: string): string | undefined {
+  if (PASSTHROUGH.has(key)) return value;
+  if (TIMEOUTS.has(key)) {
+    const ms = timeoutMs(value);
+    return ms === undefined ? undefined : String(ms);
+  }
+  return undefined;
 }
 
 /** Quote an identifier (a schema for search_path, a cursor name) as PostgreSQL reads it. */
