@@ -285,6 +285,7 @@ deny contains msg if {
 	some f in stmt.functions
 	f.effect == "side_effect"
 	not session_cleanup(f)
+	not writer_sequence_call(f)
 	msg := sprintf("function %s.%s has side effects", [f.schema, f.name])
 }
 
@@ -378,6 +379,47 @@ unbounded_write := sprintf("%s without WHERE", [stmt.command]) if {
 } else := "UPDATE or DELETE inside WITH" if {
 	some c in object.get(stmt, "nested_commands", [])
 	c in {"UPDATE", "DELETE"}
+}
+
+# ---- what drivers and ORMs read -------------------------------------------------
+
+# Writers may draw sequence values (Hibernate/JPA SEQUENCE ids, `select nextval('x_seq')`):
+# an INSERT draws them anyway; the sequence itself is still a relation written, so
+# writable_schemas applies, and nextval(<expression>) stays opaque.
+writer_sequence_call(f) if {
+	writer
+	f.schema == "pg_catalog"
+	f.name == "nextval"
+}
+
+# Sequelize's describeTable joins pg_statio_all_tables only to map relid to relname (for
+# column comments); its I/O counters are not read.
+statio_name_columns := {"relid", "schemaname", "relname"}
+
+readable(r) if {
+	r.schema == "pg_catalog"
+	r.name in {"pg_statio_all_tables", "pg_statio_user_tables"}
+	every c in stmt.columns {
+		statio_name_only(c, r.name)
+	}
+}
+
+statio_name_only(c, t) if c.table != t
+
+statio_name_only(c, _) if c.column in statio_name_columns
+
+# Exact driver probes of compile-time constants (the text is read only for statements
+# that touch pg_settings, so the decision cache is unaffected elsewhere).
+driver_settings_probes := {
+	"SELECT setting FROM pg_catalog.pg_settings WHERE name='max_index_keys'", # pgjdbc getImportedKeys/getExportedKeys
+}
+
+readable(r) if {
+	r.schema == "pg_catalog"
+	r.name == "pg_settings"
+	count(stmt.relations) == 1
+	count(stmt.functions) == 0
+	stmt.text in driver_settings_probes
 }
 
 # ---- tests (portcullis policy test) ----------------------------------------------
@@ -585,4 +627,15 @@ test_explain_without_analyze_needs_no_approval if {
 test_delete_inside_with_needs_approval if {
 	s := st({"command": "SELECT", "class": "write", "relations": [orders_write], "writes_cte": true, "nested_commands": ["DELETE"]})
 	approval.reason == "UPDATE or DELETE inside WITH" with input as {"identity": writer_agent, "session": session, "statement": s}
+}
+
+test_driver_reads_and_writer_sequences if {
+	nv := st({"functions": [{"schema": "pg_catalog", "name": "nextval", "effect": "side_effect"}], "relations": [{"schema": "public", "name": "events_id_seq", "kind": "sequence", "access": "write"}]})
+	count(deny) == 0 with input as {"identity": writer_agent, "session": session, "statement": nv}
+	count(deny) > 0 with input as {"identity": agent, "session": session, "statement": nv}
+	statio := {"schema": "pg_catalog", "name": "pg_statio_all_tables", "kind": "view", "access": "read"}
+	ok := st({"relations": [statio], "columns": [{"schema": "pg_catalog", "table": "pg_statio_all_tables", "column": "relid"}]})
+	count(deny) == 0 with input as {"identity": agent, "session": session, "statement": ok}
+	bad := st({"relations": [statio], "columns": [{"schema": "pg_catalog", "table": "pg_statio_all_tables", "column": "heap_blks_read"}]})
+	count(deny) > 0 with input as {"identity": agent, "session": session, "statement": bad}
 }

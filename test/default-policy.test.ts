@@ -5,6 +5,7 @@
 // (other sessions' activity, password hashes) stays refused.
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
 import postgres from 'postgres';
 import {
   freshDatabase,
@@ -24,7 +25,11 @@ beforeAll(async () => {
   await freshDatabase(
     DB,
     `CREATE TYPE mood AS ENUM ('calm', 'busy');
-     CREATE TABLE gear (id int PRIMARY KEY, mood mood NOT NULL, sizes int[] NOT NULL, tags text[]);
+     CREATE TABLE kind (id int PRIMARY KEY);
+     INSERT INTO kind VALUES (1);
+     CREATE SEQUENCE gear_seq;
+     CREATE TABLE gear (id int PRIMARY KEY, mood mood NOT NULL, sizes int[] NOT NULL, tags text[],
+                        kind int REFERENCES kind);
      INSERT INTO gear VALUES (1, 'calm', '{1,2,3}', '{a,b}'), (2, 'busy', '{4}', NULL);`,
   );
   g = await startTestGateway(DB, { policy: { files: ['policies.rego'] } });
@@ -112,11 +117,50 @@ with psycopg.connect(host='127.0.0.1', port=sys.argv[1], dbname=sys.argv[2], use
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({
       isolation: 'serializable',
-      tables: ['gear'],
-      columns: ['id', 'mood', 'sizes', 'tags'],
+      tables: ['gear', 'kind'],
+      columns: ['id', 'mood', 'sizes', 'tags', 'kind'],
+      importedKeys: ['kind'],
       mood: 'calm',
       sizes: [1, 2, 3],
     });
+  });
+
+  it("Sequelize's describeTable reads names from pg_statio_all_tables; writers draw sequence values", async () => {
+    // Sequelize 6's own text: it joins the statistics view only to map a relid to its name.
+    const DESCRIBE =
+      'SELECT pk.constraint_type as "Constraint",c.column_name as "Field", c.column_default as "Default",c.is_nullable as "Null", (CASE WHEN c.udt_name = \'hstore\' THEN c.udt_name ELSE c.data_type END) || (CASE WHEN c.character_maximum_length IS NOT NULL THEN \'(\' || c.character_maximum_length || \')\' ELSE \'\' END) as "Type", (SELECT array_agg(e.enumlabel) FROM pg_catalog.pg_type t JOIN pg_catalog.pg_enum e ON t.oid=e.enumtypid WHERE t.typname=c.udt_name) AS "special", (SELECT pgd.description FROM pg_catalog.pg_statio_all_tables AS st INNER JOIN pg_catalog.pg_description pgd on (pgd.objoid=st.relid) WHERE c.ordinal_position=pgd.objsubid AND c.table_name=st.relname) AS "Comment" FROM information_schema.columns c LEFT JOIN (SELECT tc.table_schema, tc.table_name, cu.column_name, tc.constraint_type FROM information_schema.TABLE_CONSTRAINTS tc JOIN information_schema.KEY_COLUMN_USAGE  cu ON tc.table_schema=cu.table_schema and tc.table_name=cu.table_name and tc.constraint_name=cu.constraint_name and tc.constraint_type=\'PRIMARY KEY\') pk ON pk.table_schema=c.table_schema AND pk.table_name=c.table_name AND pk.column_name=c.column_name WHERE c.table_name = \'gear\' AND c.table_schema = \'public\'';
+    const connect = async (sub: string, groups: string[]) => {
+      const c = new pg.Client({
+        host: '127.0.0.1',
+        port: g.port,
+        user: sub,
+        database: DB,
+        password: await g.token(sub, groups),
+      });
+      await c.connect();
+      return c;
+    };
+    const reader = await connect('agent-1', ['agents']);
+    const writer = await connect('etl', ['writers']);
+    try {
+      const fields = (await reader.query(DESCRIBE)).rows.map((r: { Field: string }) => r.Field);
+      expect(fields.sort()).toEqual(['id', 'kind', 'mood', 'sizes', 'tags']);
+      // The view's counters stay refused.
+      await expect(
+        reader.query('SELECT relname, heap_blks_read FROM pg_catalog.pg_statio_all_tables'),
+      ).rejects.toMatchObject({ code: '42501' });
+      // Hibernate-style ids: a writer's nextval, not a reader's.
+      const a = (await writer.query("SELECT nextval('gear_seq') AS n")).rows[0].n;
+      expect(Number((await writer.query("SELECT nextval('gear_seq') AS n")).rows[0].n)).toBe(
+        Number(a) + 1,
+      );
+      await expect(reader.query("SELECT nextval('gear_seq')")).rejects.toMatchObject({
+        code: '42501',
+      });
+    } finally {
+      await reader.end();
+      await writer.end();
+    }
   });
 
   it("psql's \\dt and \\d describe the schema", async () => {

@@ -32,6 +32,12 @@ public class JdbcDefaultPolicy {
         while (r.next()) cols.add("\"" + r.getString("COLUMN_NAME") + "\"");
       }
       out.append("\"columns\":[").append(String.join(",", cols)).append("],");
+      // Foreign keys (Hibernate, DBeaver): pgjdbc first reads max_index_keys from pg_settings.
+      List<String> fks = new ArrayList<>();
+      try (ResultSet r = c.getMetaData().getImportedKeys(null, "public", "gear")) {
+        while (r.next()) fks.add("\"" + r.getString("PKTABLE_NAME") + "\"");
+      }
+      out.append("\"importedKeys\":[").append(String.join(",", fks)).append("],");
       try (PreparedStatement s = c.prepareStatement("SELECT mood, sizes FROM gear WHERE id = ?")) {
         s.setInt(1, 1);
         try (ResultSet r = s.executeQuery()) {
