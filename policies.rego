@@ -44,6 +44,7 @@ showable_settings := harmless_settings | {
 	"max_identifier_length", "lc_collate", "lc_ctype", "lc_messages", "lc_monetary",
 	"lc_numeric", "lc_time", "is_superuser", "session_authorization",
 	"idle_in_transaction_session_timeout", "max_connections", "block_size",
+	"default_table_access_method",
 }
 
 # Utility commands drivers and tools send routinely. (LISTEN is not: a notification can
@@ -237,7 +238,20 @@ role_settings_column := {
 deny contains msg if {
 	some f in stmt.functions
 	not_metadata_function(f.name)
+	not showable_setting_read(f)
 	msg := sprintf("function %s.%s reports the server or other sessions, not metadata", [f.schema, f.name])
+}
+
+# current_setting of settings SHOW may read, each named by a literal (SQLAlchemy 2's
+# reflection reads default_table_access_method this way).
+showable_setting_read(f) if {
+	f.schema == "pg_catalog"
+	f.name == "current_setting"
+	count(stmt.settings_read) > 0
+	every n in stmt.settings_read {
+		is_string(n)
+		lower(n) in showable_settings
+	}
 }
 
 not_metadata_function(name) if startswith(name, "pg_stat_")
@@ -627,6 +641,18 @@ test_explain_without_analyze_needs_no_approval if {
 test_delete_inside_with_needs_approval if {
 	s := st({"command": "SELECT", "class": "write", "relations": [orders_write], "writes_cte": true, "nested_commands": ["DELETE"]})
 	approval.reason == "UPDATE or DELETE inside WITH" with input as {"identity": writer_agent, "session": session, "statement": s}
+}
+
+test_current_setting_of_showable_settings_only if {
+	cs := {"schema": "pg_catalog", "name": "current_setting", "effect": "read"}
+	ok := st({"functions": [cs], "settings_read": ["default_table_access_method", "Server_Version"]})
+	count(deny) == 0 with input as {"identity": agent, "session": session, "statement": ok}
+	secret := st({"functions": [cs], "settings_read": ["server_version", "restore_command"]})
+	count(deny) > 0 with input as {"identity": agent, "session": session, "statement": secret}
+	named := st({"functions": [cs], "settings_read": [null]})
+	count(deny) > 0 with input as {"identity": agent, "session": session, "statement": named}
+	unknown := st({"functions": [cs]})
+	count(deny) > 0 with input as {"identity": agent, "session": session, "statement": unknown}
 }
 
 test_driver_reads_and_writer_sequences if {

@@ -71,6 +71,24 @@ describe('analyze', () => {
     expect({ ...b.statements[0], text: '' }).toEqual({ ...a.statements[0], text: '' });
   });
 
+  it('names the settings current_setting reads, per literal (never shared across names)', () => {
+    clearSqlCache();
+    const read = (sql: string) => analyze(sql, opts).statements[0].settings_read;
+    expect(read("SELECT current_setting('server_version')")).toEqual(['server_version']);
+    expect(read("SELECT current_setting('restore_command')")).toEqual(['restore_command']);
+    expect(read("SELECT current_setting(setting_name => 'TimeZone', missing_ok => true)")).toEqual([
+      'TimeZone',
+    ]);
+    // Named any other way, the setting is not known.
+    expect(read("SELECT current_setting('server_version'::varchar(6))")).toEqual([null]);
+    expect(read('SELECT current_setting(name) FROM pg_settings')).toEqual([null]);
+    expect(read("PREPARE p AS SELECT current_setting('a'), current_setting($1)")).toEqual([
+      'a',
+      null,
+    ]);
+    expect(read('SELECT 1')).toBeUndefined();
+  });
+
   it('keeps per-statement texts on cache hits of multi-statement strings', () => {
     clearSqlCache();
     analyze("SELECT 1; UPDATE orders SET status = 'x' WHERE id = 1", opts);

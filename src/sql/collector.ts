@@ -20,6 +20,8 @@ export class Collector {
   selectInto = false;
   /** Something runs code the gateway cannot see (DO, CALL, PROGRAM...). */
   opaque = false;
+  /** Settings read with current_setting: a literal name, or null for one named otherwise. */
+  readonly settingsRead = new Set<string | null>();
 
   constructor(readonly database: string | undefined) {}
 

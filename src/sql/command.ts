@@ -339,6 +339,7 @@ export function describe(
       // What makes the statement more than its class: a policy judging the PREPARE sees it.
       if (facts.locking) out.locking = true;
       if (facts.select_into) out.selectInto = true;
+      for (const n of (facts.settings_read as (string | null)[]) ?? []) out.settingsRead.add(n);
       if (facts.writes_cte) {
         out.nestedWrite = true;
         for (const n of (facts.nested_commands as string[]) ?? []) out.nestedCommands.add(n);

@@ -46,6 +46,7 @@ export function buildTemplate(
     if (out.locking) t.locking = true;
     if (out.crossDatabase) t.cross_database = true;
     if (out.selectInto) t.select_into = true;
+    if (out.settingsRead.size > 0) t.settings_read = [...out.settingsRead];
     if (out.nestedWrite) {
       t.writes_cte = true;
       t.nested_commands = [...out.nestedCommands];

@@ -115,7 +115,8 @@ export interface StatementFacts {
   /**
    * Extra facts by statement kind (see README in this folder):
    * copy, transaction, set, show, discard, prepare, execute, deallocate, cursor,
-   * cursor_op, explain, lock, notify, locking, cross_database, select_into, writes_cte.
+   * cursor_op, explain, lock, notify, locking, cross_database, select_into, writes_cte,
+   * settings_read.
    */
   [extra: string]: unknown;
 }

@@ -982,6 +982,22 @@ export class Walker {
       effect: functionEffect(r.schema, r.name),
     });
     if (r.schema === 'pg_catalog') this.lookup(functionLookup(r.name));
+    if (r.schema === 'pg_catalog' && r.name === 'current_setting') {
+      // current_setting('name'): which setting is read; facts now depend on the literal.
+      // Only a bare literal names it (a cast, 'x'::varchar(3), can change the name).
+      const n0 = b.args?.[0];
+      const k0 = n0 ? nodeType(n0) : undefined;
+      const a0 = body(n0);
+      const lit =
+        k0 === 'A_Const'
+          ? a0
+          : k0 === 'NamedArgExpr' && nodeType(a0.arg) === 'A_Const'
+            ? body(a0.arg)
+            : undefined;
+      const sval = lit?.sval?.sval;
+      if (typeof sval === 'string') this.out.literalSensitive = true;
+      this.out.settingsRead.add(typeof sval === 'string' ? sval : null);
+    }
     const seqAccess = r.schema === 'pg_catalog' ? SEQUENCE_FUNCS[r.name] : undefined;
     if (seqAccess) {
       // nextval('orders_id_seq'): the sequence is named by a literal; facts now depend on it.
