@@ -20,6 +20,11 @@ export interface ShapeCol {
   name: string | null;
   origins: Origin[];
   derived: boolean;
+  /**
+   * The name may have been renamed away (an alias column list over a "*" of unknown
+   * width): the column is a candidate for the name, never known to hold it.
+   */
+  maybe?: boolean;
 }
 
 /** Output of a subquery: named columns plus relations whose "*" it passes through. */
@@ -38,6 +43,11 @@ export interface ScopeItem {
   renamed?: boolean;
   /** A base relation under an alias: a schema-qualified name no longer reaches it. */
   aliased?: boolean;
+  /**
+   * Reached only through its name (x.col, x.*, x): a JOIN … USING (…) AS x, which names
+   * the join's merged columns beside its two sides; unqualified names never bind to it.
+   */
+  qualifiedOnly?: boolean;
 }
 
 export interface Level {
@@ -114,7 +124,7 @@ export function mayHave(item: ScopeItem, col: string): boolean {
 
 /** Whether an item is known to have a column named `col` (a subquery that names it). */
 export function knownColumn(item: ScopeItem, col: string): boolean {
-  return item.shape !== undefined && item.shape.cols.some((c) => c.name === col);
+  return item.shape !== undefined && item.shape.cols.some((c) => c.name === col && !c.maybe);
 }
 
 /** Rename a shape's columns positionally (alias column lists). */
@@ -133,7 +143,10 @@ export function renameShape(shape: Shape, names: string[]): Shape {
     any.push({ schema: r.schema, table: r.name, column: '*', ambiguous: true });
   const derived = shape.cols.some((c) => c.derived);
   return {
-    cols: [...names.map((name) => ({ name, origins: any, derived })), ...shape.cols],
+    cols: [
+      ...names.map((name) => ({ name, origins: any, derived })),
+      ...shape.cols.map((c) => ({ ...c, maybe: true })),
+    ],
     stars: shape.stars,
   };
 }

@@ -635,26 +635,37 @@ export class Walker {
               }
             }
           }
-          const alias = b.alias
-            ? body(b.alias)
-            : b.join_using_alias
-              ? body(b.join_using_alias)
-              : undefined;
-          if (alias?.aliasname) {
+          const alias = b.alias ? body(b.alias) : undefined;
+          const usingAlias = b.join_using_alias ? body(b.join_using_alias) : undefined;
+          const joinShape = (): Shape => {
             const shape = newShape();
             for (const it of level.items.slice(start)) {
+              if (it.qualifiedOnly) continue;
               if (it.rel) shape.stars.push(it.rel);
               else if (it.shape) {
                 shape.cols.push(...it.shape.cols);
                 shape.stars.push(...it.shape.stars);
               }
             }
+            return shape;
+          };
+          if (alias?.aliasname) {
             // (a JOIN b) AS j(x, y): the column list renames the join's columns too. The
             // alias hides the names inside the join.
+            const shape = joinShape();
             level.items.splice(start);
             level.items.push({
               alias: alias.aliasname,
               shape: renameShape(shape, names(alias.colnames)),
+            });
+          } else if (usingAlias?.aliasname) {
+            // a JOIN b USING (id) AS x: x names the merged columns, and a and b stay
+            // visible. x.col is taken as any column of either side (PostgreSQL allows the
+            // USING columns only).
+            level.items.push({
+              alias: usingAlias.aliasname,
+              shape: joinShape(),
+              qualifiedOnly: true,
             });
           }
         },
@@ -834,7 +845,8 @@ export class Walker {
   /** FROM items a qualifier names (all items of the innermost non-empty level when none). */
   private itemsFor(qual: string[], level: Level): ScopeItem[] {
     if (qual.length === 0) {
-      for (let l: Level | null = level; l; l = l.parent) if (l.items.length) return l.items;
+      for (let l: Level | null = level; l; l = l.parent)
+        if (l.items.length) return l.items.filter((it) => !it.qualifiedOnly);
       return [];
     }
     const alias = qual[qual.length - 1];
@@ -901,8 +913,9 @@ export class Walker {
     const seen = new Set<string>();
     let levels = 0;
     for (let l: Level | null = level; l; l = l.parent) {
-      if (l.items.length === 0) continue;
-      const cands = l.items.length === 1 ? l.items : l.items.filter((it) => mayHave(it, col));
+      const visible = l.items.filter((it) => !it.qualifiedOnly);
+      if (visible.length === 0) continue;
+      const cands = visible.length === 1 ? visible : visible.filter((it) => mayHave(it, col));
       if (cands.length === 0) continue;
       // Beside an item known to have the column (a function's, a subquery's), a table's
       // column of that name is only a candidate; so it is beside a function whose columns
