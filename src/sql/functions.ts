@@ -225,6 +225,19 @@ const REG_TYPE_LOOKUP = new Map([
  */
 const OID_LOOKUP = new Map([
   ['satisfies_hash_partition', 'to_regclass'],
+  // aclitem arguments given as strings are read by aclitem's input, which looks up the
+  // roles they name; acldefault and makeaclitem print role names for role OIDs.
+  ...[
+    'aclcontains',
+    'aclinsert',
+    'aclremove',
+    'aclitemeq',
+    'hash_aclitem',
+    'hash_aclitem_extended',
+    'aclexplode',
+    'acldefault',
+    'makeaclitem',
+  ].map((f) => [f, 'to_regrole'] as const),
   ['oidvectortypes', 'to_regtype'],
   ...['record', 'array', 'enum', 'domain', 'range', 'multirange'].flatMap((t) => [
     [`${t}_in`, 'to_regtype'] as const,

@@ -33,6 +33,25 @@ export interface Ctx {
 type Task = (() => void) | { n: unknown; c: Ctx };
 
 /** Node types that keep a column bare (no expression between it and its clause). */
+/**
+ * pg_catalog functions whose first argument, given as a string (or a parameter), names a
+ * text search configuration or parser that PostgreSQL looks up.
+ */
+const NAMED_BY_FIRST_ARG = new Map([
+  // With fewer arguments the first is the document, not a name.
+  ['to_tsvector', 2],
+  ['to_tsquery', 2],
+  ['plainto_tsquery', 2],
+  ['phraseto_tsquery', 2],
+  ['websearch_to_tsquery', 2],
+  ['ts_headline', 3],
+  ['ts_debug', 2],
+  ['json_to_tsvector', 3],
+  ['jsonb_to_tsvector', 3],
+  ['ts_parse', 2],
+  ['ts_token_type', 1],
+]);
+
 const TRANSPARENT = new Set(['List', 'SortBy', 'ResTarget', 'GroupingSet', 'Alias', 'String']);
 
 /** A_Expr kinds whose name is an operator (BETWEEN and the like name none). */
@@ -182,6 +201,13 @@ export class Walker {
         // ORDER BY x USING op outside a select list's ORDER BY (aggregates, windows).
         this.sortOperator(n);
         break;
+      case 'CollateClause': {
+        // COLLATE s."C" looks the collation up: its error tells whether schema s exists.
+        const coll = names(b.collname);
+        if (coll.length > 1 && coll[coll.length - 2] !== 'pg_catalog')
+          this.lookup('to_regcollation');
+        break;
+      }
       case null:
         // Fields typed as a specific struct come unwrapped: recognise them by shape.
         if (typeof b.relname === 'string') {
@@ -995,6 +1021,20 @@ export class Walker {
       effect: functionEffect(r.schema, r.name),
     });
     if (r.schema === 'pg_catalog') this.lookup(functionLookup(r.name));
+    if (
+      r.schema === 'pg_catalog' &&
+      (b.args?.length ?? 0) >= (NAMED_BY_FIRST_ARG.get(r.name) ?? Infinity)
+    ) {
+      // to_tsvector('s.cfg', …), ts_parse('s.prs', …): a text search configuration or
+      // parser named by a string looks it up, and the error tells whether schema s exists.
+      const n0 = b.args?.[0];
+      const a0 = body(n0);
+      const sval = n0 && nodeType(n0) === 'A_Const' ? a0?.sval?.sval : undefined;
+      const named = typeof sval !== 'string' || sval.includes('.');
+      if (typeof sval === 'string') this.out.literalSensitive = true;
+      if (named && n0 && (typeof sval === 'string' || nodeType(n0) === 'ParamRef'))
+        this.lookup('to_regnamespace');
+    }
     if (r.schema === 'pg_catalog' && r.name === 'current_setting') {
       // current_setting('name'): which setting is read; facts now depend on the literal.
       // Only a bare literal names it (a cast, 'x'::varchar(3), can change the name).
