@@ -388,11 +388,27 @@ unbounded_write := sprintf("%s without WHERE", [stmt.command]) if {
 	stmt.explain.analyze
 	stmt.explain.command in {"UPDATE", "DELETE"}
 	not stmt.has_where
+} else := "EXPLAIN ANALYZE MERGE" if {
+	stmt.explain.analyze
+	stmt.explain.command == "MERGE"
 } else := "TRUNCATE removes every row" if {
 	stmt.command == "TRUNCATE TABLE"
 } else := "UPDATE or DELETE inside WITH" if {
 	some c in object.get(stmt, "nested_commands", [])
-	c in {"UPDATE", "DELETE"}
+	c in {"UPDATE", "DELETE", "MERGE"}
+} else := "MERGE that updates or deletes (its ON condition may match every row)" if {
+	stmt.command == "MERGE"
+	not merge_inserts_only
+} else := "INSERT … ON CONFLICT DO UPDATE from a query (it may update every row)" if {
+	stmt.on_conflict == "update"
+	some r in stmt.relations
+	r.access == "read"
+}
+
+merge_inserts_only if {
+	every a in stmt.merge.actions {
+		a in {"insert", "nothing"}
+	}
 }
 
 # ---- what drivers and ORMs read -------------------------------------------------
@@ -641,6 +657,21 @@ test_explain_without_analyze_needs_no_approval if {
 test_delete_inside_with_needs_approval if {
 	s := st({"command": "SELECT", "class": "write", "relations": [orders_write], "writes_cte": true, "nested_commands": ["DELETE"]})
 	approval.reason == "UPDATE or DELETE inside WITH" with input as {"identity": writer_agent, "session": session, "statement": s}
+}
+
+test_merge_and_upsert_from_a_query_need_approval if {
+	orders_w := {"schema": "public", "name": "orders", "kind": "table", "access": "write"}
+	orders_r := {"schema": "public", "name": "orders", "kind": "table", "access": "read"}
+	m := st({"command": "MERGE", "class": "write", "has_where": true, "relations": [orders_w], "merge": {"actions": ["delete"]}})
+	approval.reason with input as {"identity": writer_agent, "session": session, "statement": m}
+	ins := st({"command": "MERGE", "class": "write", "has_where": true, "relations": [orders_w], "merge": {"actions": ["insert", "nothing"]}})
+	not approval with input as {"identity": writer_agent, "session": session, "statement": ins}
+	up := st({"command": "INSERT", "class": "write", "relations": [orders_w, orders_r], "on_conflict": "update"})
+	approval.reason with input as {"identity": writer_agent, "session": session, "statement": up}
+	vals := st({"command": "INSERT", "class": "write", "relations": [orders_w], "on_conflict": "update"})
+	not approval with input as {"identity": writer_agent, "session": session, "statement": vals}
+	nested := st({"command": "SELECT", "class": "write", "relations": [orders_w], "nested_commands": ["MERGE"]})
+	approval.reason with input as {"identity": writer_agent, "session": session, "statement": nested}
 }
 
 test_current_setting_of_showable_settings_only if {

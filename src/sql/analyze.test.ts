@@ -89,6 +89,22 @@ describe('analyze', () => {
     expect(read('SELECT 1')).toBeUndefined();
   });
 
+  it("names a MERGE's actions and an INSERT's ON CONFLICT action", () => {
+    const f = (sql: string) => analyze(sql, opts).statements[0];
+    expect(
+      f(
+        'MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE WHEN NOT MATCHED THEN DO NOTHING',
+      ).merge,
+    ).toEqual({ actions: ['delete', 'nothing'] });
+    expect(f('MERGE INTO t USING s ON true WHEN NOT MATCHED THEN INSERT VALUES (1)').merge).toEqual(
+      { actions: ['insert'] },
+    );
+    expect(f('INSERT INTO t VALUES (1) ON CONFLICT (id) DO UPDATE SET a = 1').on_conflict).toBe(
+      'update',
+    );
+    expect(f('INSERT INTO t VALUES (1) ON CONFLICT DO NOTHING').on_conflict).toBe('nothing');
+  });
+
   it('keeps per-statement texts on cache hits of multi-statement strings', () => {
     clearSqlCache();
     analyze("SELECT 1; UPDATE orders SET status = 'x' WHERE id = 1", opts);

@@ -251,6 +251,7 @@ export function describe(
       d.has_where = Boolean(b.whereClause) || t === 'MergeStmt';
       const oc = b.onConflictClause ? body(b.onConflictClause) : undefined;
       if (oc) d.extra.on_conflict = oc.action === 'ONCONFLICT_UPDATE' ? 'update' : 'nothing';
+      if (t === 'MergeStmt') d.extra.merge = { actions: mergeActions(b) };
       break;
     }
     case 'ExplainStmt': {
@@ -762,4 +763,14 @@ export function explainedColumn(c: ColumnFact): ColumnFact {
   return (c.clause === 'select' || c.clause === 'returning') && !c.derived
     ? { ...c, derived: true }
     : c;
+}
+
+/** What a MERGE's WHEN clauses do: 'update', 'delete', 'insert', 'nothing' (each once). */
+function mergeActions(b: N): string[] {
+  const out = new Set<string>();
+  for (const w of Array.isArray(b.mergeWhenClauses) ? b.mergeWhenClauses : []) {
+    const t = String(body(w)?.commandType ?? '');
+    out.add(t.startsWith('CMD_') ? t.slice(4).toLowerCase() : 'unknown');
+  }
+  return [...out];
 }
