@@ -87,6 +87,9 @@ session_ok if {
 # DISCARD ALL (connection pools, Rails) resets the session to how it started, as RESET ALL.
 session_ok if stmt.command == "DISCARD ALL"
 
+# The parts of DISCARD ALL on their own (cached plans, sequence caches, temporary tables).
+session_ok if stmt.command in {"DISCARD PLANS", "DISCARD SEQUENCES", "DISCARD TEMP"}
+
 # The gateway pins it on; drivers that set it anyway change nothing.
 session_ok if {
 	stmt.command == "SET"
@@ -560,7 +563,7 @@ test_set_local_lock_timeout_allowed if {
 }
 
 test_show_unlisten_and_deallocate_allowed if {
-	every cmd in ["UNLISTEN", "DEALLOCATE ALL", "DISCARD ALL"] {
+	every cmd in ["UNLISTEN", "DEALLOCATE ALL", "DISCARD ALL", "DISCARD PLANS", "DISCARD TEMP"] {
 		allow with input as {"identity": agent, "session": session, "statement": st({"command": cmd, "class": "session"})}
 		count(deny) == 0 with input as {"identity": agent, "session": session, "statement": st({"command": cmd, "class": "session"})}
 	}
