@@ -3644,4 +3644,11 @@ export const VARIANTS: Case[] = [
     "SELECT to_tsvector('nosuch.english', 'a')",
     'deny',
   ),
+  v(
+    'SEC-IL-001/r11-46',
+    'catalog-info-leak',
+    P4,
+    'SELECT pg_xact_commit_timestamp(xmin) FROM orders',
+    'deny',
+  ),
 ];

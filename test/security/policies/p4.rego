@@ -164,6 +164,8 @@ non_metadata_functions := {
 	"pg_sequence_last_value",
 	# The server's log file name.
 	"pg_current_logfile",
+	# Other transactions' commit times.
+	"pg_xact_commit_timestamp", "pg_xact_commit_timestamp_origin", "pg_last_committed_xact",
 }
 
 introspective(name) if {
