@@ -31,6 +31,21 @@ export interface ShapeCol {
 export interface Shape {
   cols: ShapeCol[];
   stars: RelRef[];
+  /**
+   * `cols` is not the output exactly. 'order': the names and their origins are right, but
+   * not the count or order (a USING or NATURAL join merges its join columns into one, in
+   * front), so positions (alias lists, set operations) cannot be trusted. 'names': columns
+   * may be missing or extra too (`(x).*`, `*` over a function whose columns are unknown,
+   * j.* of `JOIN … USING (…) AS j`): no name is known, and any name may be any column.
+   */
+  inexact?: Inexact;
+}
+
+export type Inexact = 'order' | 'names';
+
+/** The less exact of two. */
+export function worse(a: Inexact | undefined, b: Inexact | undefined): Inexact | undefined {
+  return a === 'names' || b === 'names' ? 'names' : (a ?? b);
 }
 
 export interface ScopeItem {
@@ -103,6 +118,15 @@ export function originsOf(item: ScopeItem, col: string): Origin[] {
     for (const r of shape.stars) out.push({ schema: r.schema, table: r.name, column: '*' });
     return out;
   }
+  if (shape.inexact === 'names') {
+    // Which column the name is cannot be told: it may be any of them.
+    for (const c of shape.cols)
+      for (const o of c.origins)
+        out.push({ ...o, ambiguous: true, derived: c.derived || o.derived });
+    for (const r of shape.stars)
+      out.push({ schema: r.schema, table: r.name, column: col, ambiguous: true });
+    return out;
+  }
   let named = false;
   for (const c of shape.cols) {
     if (c.name !== col) continue;
@@ -119,24 +143,26 @@ export function mayHave(item: ScopeItem, col: string): boolean {
   if (item.rel || item.open) return true;
   const s = item.shape;
   if (!s) return false;
-  return s.stars.length > 0 || s.cols.some((c) => c.name === col);
+  return s.stars.length > 0 || s.inexact === 'names' || s.cols.some((c) => c.name === col);
 }
 
 /** Whether an item is known to have a column named `col` (a subquery that names it). */
 export function knownColumn(item: ScopeItem, col: string): boolean {
-  return item.shape !== undefined && item.shape.cols.some((c) => c.name === col && !c.maybe);
+  const s = item.shape;
+  return s !== undefined && s.inexact !== 'names' && s.cols.some((c) => c.name === col && !c.maybe);
 }
 
 /** Rename a shape's columns positionally (alias column lists). */
 export function renameShape(shape: Shape, names: string[]): Shape {
   if (names.length === 0) return shape;
-  if (shape.stars.length === 0)
+  if (shape.stars.length === 0 && !shape.inexact)
     return {
       cols: shape.cols.map((c, i) => ({ ...c, name: names[i] ?? c.name })),
       stars: shape.stars,
     };
-  // A "*" of unknown width is among the columns: which column each new name renames is
-  // unknown, so each may be any of them (and the old names may still pass through).
+  // A "*" of unknown width is among the columns (or the columns are inexact): which column
+  // each new name renames is unknown, so each may be any of them (and the old names may
+  // still pass through).
   const any: Origin[] = [];
   for (const c of shape.cols) for (const o of c.origins) any.push({ ...o, ambiguous: true });
   for (const r of shape.stars)
@@ -148,5 +174,6 @@ export function renameShape(shape: Shape, names: string[]): Shape {
       ...shape.cols.map((c) => ({ ...c, maybe: true })),
     ],
     stars: shape.stars,
+    ...(shape.inexact ? { inexact: shape.inexact } : {}),
   };
 }

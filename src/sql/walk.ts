@@ -16,6 +16,7 @@ import {
   newShape,
   originsOf,
   renameShape,
+  worse,
 } from './scope.js';
 
 type N = Record<string, any>;
@@ -279,6 +280,8 @@ export class Walker {
           });
         }
         out.stars.push(...mergeCapped(l.stars, r.stars, relKey));
+        // Arms paired by position: if either arm's columns are inexact, so are the names.
+        if (l.inexact || r.inexact) out.inexact = 'names';
         // UNION (without ALL), INTERSECT and EXCEPT compare whole rows: every output
         // column of both arms is a grouping key (an equality oracle on its values).
         if (b.op !== 'SETOP_UNION' || !b.all) {
@@ -450,11 +453,12 @@ export class Walker {
       let cols = out.cols;
       if (nodeType(n) === 'A_Const') {
         const k = this.position(n);
-        if (out.stars.length === 0 && k >= 1 && k <= out.cols.length) cols = [out.cols[k - 1]];
+        if (out.stars.length === 0 && !out.inexact && k >= 1 && k <= out.cols.length)
+          cols = [out.cols[k - 1]];
       } else if (nodeType(n) === 'ColumnRef') {
         const f = names(n.ColumnRef.fields);
         const hits = f.length === 1 ? out.cols.filter((c) => c.name === f[0]) : [];
-        if (out.stars.length === 0 && hits.length > 0) cols = hits;
+        if (out.stars.length === 0 && out.inexact !== 'names' && hits.length > 0) cols = hits;
       }
       this.reportShape({ cols, stars: [] }, 'order');
       for (const rel of out.stars) this.column(rel, '*', 'order', true);
@@ -665,12 +669,16 @@ export class Walker {
           const usingAlias = b.join_using_alias ? body(b.join_using_alias) : undefined;
           const joinShape = (): Shape => {
             const shape = newShape();
+            // USING and NATURAL merge the join columns into one each, in front.
+            if (b.isNatural || b.usingClause) shape.inexact = 'order';
             for (const it of level.items.slice(start)) {
               if (it.qualifiedOnly) continue;
+              if (it.open) shape.inexact = 'names';
               if (it.rel) shape.stars.push(it.rel);
               else if (it.shape) {
                 shape.cols.push(...it.shape.cols);
                 shape.stars.push(...it.shape.stars);
+                shape.inexact = worse(shape.inexact, it.shape.inexact);
               }
             }
             return shape;
@@ -686,11 +694,11 @@ export class Walker {
             });
           } else if (usingAlias?.aliasname) {
             // a JOIN b USING (id) AS x: x names the merged columns, and a and b stay
-            // visible. x.col is taken as any column of either side (PostgreSQL allows the
-            // USING columns only).
+            // visible. x.col is taken as any column of either side, and x.* as columns
+            // not known (PostgreSQL allows the USING columns only).
             level.items.push({
               alias: usingAlias.aliasname,
-              shape: joinShape(),
+              shape: { ...joinShape(), inexact: 'names' },
               qualifiedOnly: true,
             });
           }
@@ -707,7 +715,7 @@ export class Walker {
     }
     // XMLTABLE, JSON_TABLE and anything else: walk it, name it.
     const alias = b.alias ? body(b.alias) : undefined;
-    level.items.push({ alias: alias?.aliasname ?? '', shape: newShape() });
+    level.items.push({ alias: alias?.aliasname ?? '', shape: newShape(), open: true });
     this.stack.push({ n, c: { ...c, level, clause: 'select', derived: true } });
   }
 
@@ -809,12 +817,18 @@ export class Walker {
       if (nodeType(v) === 'ColumnRef') {
         const f = names(v.ColumnRef.fields);
         if (f[f.length - 1] === '*') {
-          for (const it of this.itemsFor(f.slice(0, -1), level)) {
+          const items = this.itemsFor(f.slice(0, -1), level);
+          // A bare * over a USING or NATURAL join: its join columns merged, in front.
+          if (f.length === 1 && levelOf(items, level)?.merged)
+            out.inexact = worse(out.inexact, 'order');
+          for (const it of items) {
+            if (it.open) out.inexact = 'names';
             if (it.rel) out.stars.push(it.rel);
             else if (it.shape) {
               for (const col of it.shape.cols)
                 out.cols.push({ ...col, derived: col.derived || forceDerived });
               out.stars.push(...it.shape.stars);
+              out.inexact = worse(out.inexact, it.shape.inexact);
             }
           }
           continue;
@@ -822,6 +836,8 @@ export class Walker {
         const origins = this.resolve(f, level).filter((o) => o.column !== '*');
         out.cols.push({ name: rt.name ?? f[f.length - 1], origins, derived: forceDerived });
       } else {
+        // (x).* expands to columns of unknown number and names.
+        if (isStar(v)) out.inexact = 'names';
         out.cols.push({ name: rt.name ?? null, origins: [], derived: true });
       }
     }
@@ -1331,4 +1347,11 @@ function outputName(rt: N): string | undefined {
     default:
       return undefined;
   }
+}
+
+/** The query level whose FROM items `items` are (the innermost that holds the first). */
+function levelOf(items: ScopeItem[], level: Level): Level | undefined {
+  if (items.length === 0) return undefined;
+  for (let l: Level | null = level; l; l = l.parent) if (l.items.includes(items[0])) return l;
+  return undefined;
 }
