@@ -150,6 +150,12 @@ export class Session {
    */
   private settingsInDoubt = false;
   private closed = false;
+  /**
+   * Of the items in flight, how many begin or end a block, run a row-limited statement in
+   * one, or hold a COPY FROM STDIN: kept as counts so that a client pipelining thousands
+   * of messages without reading is not scanned for each new one.
+   */
+  private readonly inFlight = { txnControl: 0, limited: 0, copies: 0 };
   /** A group's write-ahead records being made durable (it goes upstream after). */
   private writeAhead: Promise<void> | undefined;
   private draining = false;
@@ -624,7 +630,7 @@ export class Session {
    * the wait.
    */
   private commitMustWait(runs: readonly DecidedRun[] | undefined): boolean {
-    const waits = commitWaits(this.items, this.openItem, runs);
+    const waits = commitWaits(this.inFlight.limited > 0, this.openItem, runs);
     if (waits === 'runs') this.waitRuns = true;
     return waits !== false;
   }
@@ -643,7 +649,7 @@ export class Session {
 
   /** The transaction state the next statement read runs in (see txn-state.ts). */
   private txnAhead(): boolean | typeof UNCERTAIN {
-    return txnAhead(this.items, this.openItem, this.facts.in_transaction);
+    return txnAhead(this.inFlight.txnControl > 0, this.openItem, this.facts.in_transaction);
   }
 
   /**
@@ -857,6 +863,7 @@ export class Session {
   /** The open item is sent whole: its answer is awaited, and a new item opens. */
   private pushItem(item: Item): void {
     this.items.push(item);
+    this.countInFlight(item, 1);
     this.openItem = newItem();
     // What it changed is uncertain to later groups until its ReadyForQuery.
     this.names.endSpan();
@@ -869,10 +876,16 @@ export class Session {
     item.timer.unref();
   }
 
+  private countInFlight(it: Item, sign: 1 | -1): void {
+    if (it.txnControl) this.inFlight.txnControl += sign;
+    if (it.limitedInTxn) this.inFlight.limited += sign;
+    if (it.copies) this.inFlight.copies += sign;
+  }
+
   /** The item of a forwarded COPY FROM STDIN that has not finished: data for it may come early. */
   private copyItem(): Item | undefined {
     const open = (it: Item) => (it.copies ?? 0) > (it.copyEnds ?? 0);
-    for (const it of this.items) if (open(it)) return it;
+    if (this.inFlight.copies > 0) for (const it of this.items) if (open(it)) return it;
     return open(this.openItem) ? this.openItem : undefined;
   }
 
@@ -1011,6 +1024,7 @@ export class Session {
     const done = this.items.shift();
     let aborting = false;
     if (done) {
+      this.countInFlight(done, -1);
       clearTimeout(done.timer);
       if (done.changes) settleChanges(done);
       // Protocol portals end with their transaction.
@@ -1031,6 +1045,7 @@ export class Session {
           marker.sent = 1;
           marker.bySync = true;
           this.items.unshift(marker);
+          this.countInFlight(marker, 1);
           this.upstream.write(Buffer.concat([this.markerParse(), SYNC]));
         }
       }
@@ -1146,9 +1161,13 @@ export class Session {
     const head = this.items[0];
     if (head?.bySync && syncIgnored) {
       this.items.shift();
+      this.countInFlight(head, -1);
       clearTimeout(head.timer);
       const next = this.items[0] ?? this.openItem;
+      const inFlight = next !== this.openItem;
+      if (inFlight) this.countInFlight(next, -1);
       const shift = foldInto(head, next);
+      if (inFlight) this.countInFlight(next, 1);
       if (next === this.openItem && this.probing) this.probeAt += shift;
       if (next === this.openItem) {
         // Its name changes are seen by the open item's groups, as within one item.

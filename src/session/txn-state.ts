@@ -69,15 +69,15 @@ export function trackRuns(item: Item, runs: readonly DecidedRun[], inTxn: boolea
 
 /**
  * The state the next statement read runs in: the upstream's, after what the open item
- * sent so far; UNCERTAIN while an item in flight begins or ends a block (a statement before
+ * sent so far; UNCERTAIN while an item in flight (`controlInFlight`) begins or ends a block (a statement before
  * its COMMIT may have failed and left the block open).
  */
 export function txnAhead(
-  inFlight: readonly Item[],
+  controlInFlight: boolean,
   open: Item,
   inTxn: boolean,
 ): boolean | typeof UNCERTAIN {
-  for (const it of inFlight) if (it.txnControl) return UNCERTAIN;
+  if (controlInFlight) return UNCERTAIN;
   return open.txnAfter ?? inTxn;
 }
 
@@ -89,12 +89,12 @@ export function txnAhead(
  * statements go on: a cut with more in flight closes the session, which rolls back.
  */
 export function commitWaits(
-  inFlight: readonly Item[],
+  limitedInFlight: boolean,
   open: Item,
   runs: readonly DecidedRun[] | undefined,
 ): 'answers' | 'runs' | false {
   if (!runs?.length || !runs.some((r) => controlsTransaction(r.facts))) return false;
-  for (const it of inFlight) if (it.limitedInTxn) return 'answers';
+  if (limitedInFlight) return 'answers';
   if (open.limitedInTxn && open.runs.length > 0) return 'runs';
   return false;
 }
