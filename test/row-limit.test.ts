@@ -4,12 +4,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import {
   gatewayClient,
+  adminClient,
   freshDatabase,
   rawLogin,
   startTestGateway,
   type TestGateway,
 } from './helpers/gateway.js';
-import { bind, execute, fields, parse, rows, sync } from './helpers/raw.js';
+import {
+  bind,
+  copyData,
+  copyDone,
+  execute,
+  fields,
+  parse,
+  query,
+  rows,
+  sync,
+} from './helpers/raw.js';
 
 const DB = 'row_limit_db';
 let g: TestGateway;
@@ -156,5 +167,46 @@ describe('limits.max_rows', () => {
     expect(fields(u[0]).C).toBe('34000');
     expect(rows(await c.simple('SELECT 6'))).toEqual([['6']]);
     c.destroy();
+  });
+});
+
+describe('a COPY pipelined inside a block with a row-limited read', () => {
+  it('the COMMIT behind it is not held for ever', async () => {
+    // Every statement is limited (far above what it returns), COPY included.
+    const gl = await startTestGateway(DB, {
+      policy: { files: ['test/policies/allow-limited.rego'] },
+    });
+    const admin = await adminClient(DB);
+    await admin.query('DROP TABLE IF EXISTS copied; CREATE TABLE copied (n int)');
+    await admin.query('GRANT ALL ON copied TO PUBLIC');
+    try {
+      const c = await rawLogin(gl, DB);
+      const pbe = (sql: string) => [parse('', sql), bind('', ''), execute()];
+      // The COPY's data comes right behind its Execute, with no Sync or Flush: the group
+      // goes upstream early, and the COMMIT waits for the read and the COPY to complete.
+      await c.write(
+        Buffer.concat([
+          query('BEGIN'),
+          ...pbe('SELECT 1 AS a'),
+          ...pbe('COPY copied FROM STDIN'),
+          copyData('7\n'),
+          copyDone(),
+          ...pbe('COMMIT'),
+          sync(),
+        ]),
+      );
+      await c.until('Z');
+      const ms = await c.until('Z');
+      expect(ms.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual([]);
+      expect(
+        ms.filter((m) => m.type === 'C').map((m) => m.body.toString('utf8', 0, m.body.length - 1)),
+      ).toEqual(['SELECT 1', 'COPY 1', 'COMMIT']);
+      expect(String.fromCharCode(ms.at(-1)!.body[0])).toBe('I');
+      expect((await admin.query('SELECT n FROM copied')).rows).toEqual([{ n: 7 }]);
+      c.destroy();
+    } finally {
+      await admin.end();
+      await gl.stop();
+    }
   });
 });

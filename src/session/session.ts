@@ -449,7 +449,7 @@ export class Session {
         const c = parseDescribeOrClose(f.body);
         return this.add({ type: 'close', frame: f, kind: c.kind, name: c.name });
       }
-      case F.Sync:
+      case F.Sync: {
         // In copy-in mode the server ignores Sync (and Flush): no unit of work ends here.
         if (this.copyIn) return this.write(f.raw);
         this.openItem.bySync = true;
@@ -462,6 +462,7 @@ export class Session {
         }
         if (!this.flushBatch(true, f.raw)) this.awaitAnswers(f);
         return;
+      }
       case F.Flush:
         if (this.copyIn) return this.write(f.raw);
         if (this.skipUntilSync) return;
@@ -631,7 +632,12 @@ export class Session {
    */
   private commitMustWait(runs: readonly DecidedRun[] | undefined): boolean {
     const waits = commitWaits(this.inFlight.limited > 0, this.openItem, runs);
-    if (waits === 'runs') this.waitRuns = true;
+    if (waits === 'runs') {
+      this.waitRuns = true;
+      // Their completions may sit in PostgreSQL's output buffer until a Flush (a group
+      // sent early for its COPY data ends with none): ask for them.
+      this.write(FLUSH);
+    }
     return waits !== false;
   }
 
@@ -1170,6 +1176,9 @@ export class Session {
       if (inFlight) this.countInFlight(next, 1);
       if (next === this.openItem && this.probing) this.probeAt += shift;
       if (next === this.openItem) {
+        // For PostgreSQL the group goes on to the client's next Sync: a Query before it
+        // is skipped if the COPY fails, so it must be probed as after any unsynced group.
+        this.unsynced = true;
         // Its name changes are seen by the open item's groups, as within one item.
         for (const c of head.changes ?? []) c.resume();
         // A message held for the answers may have waited for `head`, whose answer now
