@@ -63,6 +63,8 @@ export interface ScopeItem {
    * the join's merged columns beside its two sides; unqualified names never bind to it.
    */
   qualifiedOnly?: boolean;
+  /** A side of a USING or NATURAL join with no alias: that join merged columns of it. */
+  inMergedJoin?: boolean;
 }
 
 export interface Level {

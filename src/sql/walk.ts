@@ -564,7 +564,8 @@ export class Walker {
     for (const cte of w.recursive ? dependencyOrder(ctes) : ctes) {
       const name = String(cte.ctename ?? '');
       const shape = newShape();
-      if (w.recursive) scope.map.set(name, shape);
+      // Inside its own recursive arm the CTE's columns are not known yet.
+      if (w.recursive) scope.map.set(name, { cols: [], stars: [], inexact: 'names' });
       tasks.push(() => this.query(cte.ctequery, nc, shape, false));
       // CYCLE ... SET col TO value DEFAULT value: typed values like any others.
       if (cte.cycle_clause) tasks.push({ n: cte.cycle_clause, c: { ...nc, derived: true } });
@@ -674,6 +675,7 @@ export class Walker {
             for (const it of level.items.slice(start)) {
               if (it.qualifiedOnly) continue;
               if (it.open) shape.inexact = 'names';
+              if (it.inMergedJoin) shape.inexact = worse(shape.inexact, 'order');
               if (it.rel) shape.stars.push(it.rel);
               else if (it.shape) {
                 shape.cols.push(...it.shape.cols);
@@ -683,6 +685,9 @@ export class Walker {
             }
             return shape;
           };
+          // An outer join over this one (aliased, with a column list) cannot pair by position.
+          if ((b.isNatural || b.usingClause) && !alias?.aliasname)
+            for (const it of level.items.slice(start)) it.inMergedJoin = true;
           if (alias?.aliasname) {
             // (a JOIN b) AS j(x, y): the column list renames the join's columns too. The
             // alias hides the names inside the join.
@@ -708,14 +713,18 @@ export class Walker {
       return;
     }
     if (t === 'RangeTableSample') {
+      // Its arguments cannot see the table sampled (a name there is an outer query's).
+      this.stack.push(() => this.fromItem(b.relation, c, level));
       this.stack.push({ n: b.args, c: { ...c, level, clause: 'select', derived: true } });
       this.stack.push({ n: b.repeatable, c: { ...c, level, clause: 'select', derived: true } });
-      this.stack.push(() => this.fromItem(b.relation, c, level));
       return;
     }
     // XMLTABLE, JSON_TABLE and anything else: walk it, name it.
+    // Its arguments see the FROM items before it, not itself (a name there is another's).
     const alias = b.alias ? body(b.alias) : undefined;
-    level.items.push({ alias: alias?.aliasname ?? '', shape: newShape(), open: true });
+    this.stack.push(() =>
+      level.items.push({ alias: alias?.aliasname ?? '', shape: newShape(), open: true }),
+    );
     this.stack.push({ n, c: { ...c, level, clause: 'select', derived: true } });
   }
 
@@ -1314,8 +1323,11 @@ function outputName(rt: N): string | undefined {
   let v = rt.val;
   while (nodeType(v) === 'TypeCast' || nodeType(v) === 'CollateClause') {
     const inner = nodeType(v) === 'TypeCast' ? (v as N).TypeCast.arg : (v as N).CollateClause.arg;
-    // 'x'::text is named for its type: not worked out here.
-    if (nodeType(inner) === 'A_Const') return undefined;
+    // A cast of anything but a column or function is named for its type ('x'::text is
+    // "text", (a + 0)::int "int4"): not worked out here.
+    const k = nodeType(inner);
+    if (nodeType(v) === 'TypeCast' && k !== 'ColumnRef' && k !== 'FuncCall' && k !== 'TypeCast')
+      return undefined;
     v = inner;
   }
   switch (nodeType(v)) {
@@ -1327,15 +1339,18 @@ function outputName(rt: N): string | undefined {
       const f = names((v as N).FuncCall.funcname);
       return f[f.length - 1];
     }
-    case 'A_Const':
     case 'A_Expr':
+      // NULLIF(a, b) is "nullif".
+      return (v as N).A_Expr.kind === 'AEXPR_NULLIF' ? 'nullif' : '?column?';
+    case 'A_Const':
     case 'BoolExpr':
     case 'NullTest':
     case 'BooleanTest':
     case 'ParamRef':
       return '?column?';
     case 'CaseExpr':
-      return 'case';
+      // Named after its ELSE result when that has a name of its own: not worked out here.
+      return undefined;
     case 'CoalesceExpr':
       return 'coalesce';
     case 'RowExpr':
