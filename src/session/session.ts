@@ -449,7 +449,7 @@ export class Session {
         const c = parseDescribeOrClose(f.body);
         return this.add({ type: 'close', frame: f, kind: c.kind, name: c.name });
       }
-      case F.Sync: {
+      case F.Sync:
         // In copy-in mode the server ignores Sync (and Flush): no unit of work ends here.
         if (this.copyIn) return this.write(f.raw);
         this.openItem.bySync = true;
@@ -462,7 +462,6 @@ export class Session {
         }
         if (!this.flushBatch(true, f.raw)) this.awaitAnswers(f);
         return;
-      }
       case F.Flush:
         if (this.copyIn) return this.write(f.raw);
         if (this.skipUntilSync) return;
@@ -882,6 +881,7 @@ export class Session {
     item.timer.unref();
   }
 
+  /** Count an item into (1) or out of (-1) the items in flight (see `inFlight`). */
   private countInFlight(it: Item, sign: 1 | -1): void {
     if (it.txnControl) this.inFlight.txnControl += sign;
     if (it.limitedInTxn) this.inFlight.limited += sign;
