@@ -606,24 +606,26 @@ export class Walker {
     }
     if (t === 'RangeFunction') {
       const alias = b.alias ? body(b.alias) : undefined;
-      let first = '';
+      // Without an alias the item is named after its first function, whatever that is
+      // (ROWS FROM (current_date, f()) is "current_date"): only a call's name is known.
+      let first: string | undefined;
       for (const f of b.functions ?? []) {
         const fc = body(f)?.items?.[0];
         if (nodeType(fc) === 'FuncCall') {
           const parts = names(fc.FuncCall.funcname);
           const r = resolveFunction(parts, this.searchPath);
-          first ||= r.name;
+          first ??= r.name;
           this.out.addRelation({
             schema: r.schema,
             name: r.name,
             kind: 'function',
             access: 'read',
           });
-        }
+        } else first ??= '';
       }
       // Its arguments see the items before it (functions in FROM are LATERAL), not its own
       // columns: the item joins the level after they are walked.
-      const item = functionItem(b, alias, first);
+      const item = functionItem(b, alias, first ?? '');
       this.stack.push(() => level.items.push(item));
       this.stack.push({ n: b.functions, c: { ...c, level, clause: 'select', derived: true } });
       this.stack.push({ n: b.coldeflist, c: { ...c, level } });
@@ -1192,23 +1194,32 @@ function dependencyOrder(ctes: N[]): N[] {
   const deps = ctes.map((c) => {
     const own = String(c.ctename ?? '');
     const out = new Set<string>();
-    const todo: unknown[] = [c.ctequery];
+    // A name an inner WITH defines is that CTE's, not a sibling's, in all the inner WITH
+    // covers (a false dependency would walk a CTE before one it really reads).
+    const todo: [unknown, ReadonlySet<string>][] = [[c.ctequery, new Set()]];
     while (todo.length) {
-      const n = todo.pop();
+      const [n, hidden] = todo.pop()!;
       if (!n || typeof n !== 'object') continue;
       if (Array.isArray(n)) {
-        todo.push(...n);
+        for (const x of n) todo.push([x, hidden]);
         continue;
       }
       const o = n as N;
+      let inner = hidden;
+      const w = o.withClause ? body(o.withClause) : undefined;
+      if (Array.isArray(w?.ctes)) {
+        inner = new Set(hidden);
+        for (const x of w.ctes as N[]) (inner as Set<string>).add(String(body(x)?.ctename ?? ''));
+      }
       if (
         typeof o.relname === 'string' &&
         !o.schemaname &&
         o.relname !== own &&
-        names.has(o.relname)
+        names.has(o.relname) &&
+        !hidden.has(o.relname)
       )
         out.add(o.relname);
-      for (const k in o) if (o[k] && typeof o[k] === 'object') todo.push(o[k]);
+      for (const k in o) if (o[k] && typeof o[k] === 'object') todo.push([o[k], inner]);
     }
     return out;
   });
