@@ -52,6 +52,37 @@ async function count(where = 'true'): Promise<number> {
 }
 
 describe('COPY at the protocol level', () => {
+  it('data sent behind a COPY belongs to the latest COPY sent, not to an earlier one that failed to start', async () => {
+    const c = await raw();
+    // All in one write: the first COPY fails (no such table) before the CopyDone is read,
+    // and PostgreSQL reads that CopyDone as the second COPY's end.
+    await c.write(
+      Buffer.concat([
+        query('COPY nosuch FROM STDIN'),
+        query('COPY t FROM STDIN'),
+        copyDone(),
+        parse('', 'COPY t FROM STDIN'),
+        bind('', ''),
+        execute(),
+        copyDone(),
+        query('COPY (SELECT 42) TO STDOUT'),
+        sync(),
+      ]),
+    );
+    const first = await c.until('Z');
+    expect(errorsOf(first).map(([, code]) => code)).toEqual(['42P01']);
+    const second = await c.until('Z');
+    expect(types(second)).toBe('GCZ');
+    // The extended COPY, then the Query's COPY TO (which runs after it), then the Sync.
+    const third = await c.until('Z');
+    expect(errorsOf(third)).toEqual([]);
+    expect(types(third)).toBe('12GCHdcCZ');
+    expect(types(await c.until('Z'))).toBe('Z');
+    // Before, the CopyDone went to the failed COPY: 08P01 and the session closed.
+    expect(c.ended).toBe(false);
+    c.destroy();
+  });
+
   it('simple COPY FROM STDIN: CopyInResponse, data, CopyDone, CommandComplete', async () => {
     const c = await raw();
     await c.write(query('COPY t FROM STDIN'));

@@ -888,11 +888,18 @@ export class Session {
     if (it.copies) this.inFlight.copies += sign;
   }
 
-  /** The item of a forwarded COPY FROM STDIN that has not finished: data for it may come early. */
+  /**
+   * The item of a forwarded COPY FROM STDIN that has not finished: data for it may come
+   * early. It is the latest sent, as PostgreSQL reads the data after its statement (an
+   * earlier COPY the client sent no data for failed to start, or PostgreSQL ends it).
+   */
   private copyItem(): Item | undefined {
     const open = (it: Item) => (it.copies ?? 0) > (it.copyEnds ?? 0);
-    if (this.inFlight.copies > 0) for (const it of this.items) if (open(it)) return it;
-    return open(this.openItem) ? this.openItem : undefined;
+    if (open(this.openItem)) return this.openItem;
+    if (this.inFlight.copies > 0)
+      for (let i = this.items.length - 1; i >= 0; i--)
+        if (open(this.items[i])) return this.items[i];
+    return undefined;
   }
 
   /** Cancel the running upstream statement (policy time limit), as a client's cancel would. */
