@@ -386,17 +386,17 @@ approval := {
 # ANALYZE, TRUNCATE, and UPDATE/DELETE inside WITH (whose WHERE the facts do not carry).
 unbounded_write := sprintf("%s without WHERE", [stmt.command]) if {
 	stmt.command in {"UPDATE", "DELETE"}
-	not stmt.has_where
+	no_row_filter
 } else := sprintf("EXPLAIN ANALYZE %s without WHERE", [stmt.explain.command]) if {
 	stmt.explain.analyze
 	stmt.explain.command in {"UPDATE", "DELETE"}
-	not stmt.has_where
+	no_row_filter
 } else := "EXPLAIN ANALYZE MERGE" if {
 	stmt.explain.analyze
 	stmt.explain.command == "MERGE"
 } else := "TRUNCATE removes every row" if {
 	stmt.command == "TRUNCATE TABLE"
-} else := "UPDATE or DELETE inside WITH" if {
+} else := "UPDATE, DELETE or MERGE inside another statement (WITH, COPY)" if {
 	some c in object.get(stmt, "nested_commands", [])
 	c in {"UPDATE", "DELETE", "MERGE"}
 } else := "MERGE that updates or deletes (its ON condition may match every row)" if {
@@ -404,9 +404,33 @@ unbounded_write := sprintf("%s without WHERE", [stmt.command]) if {
 	not merge_inserts_only
 } else := "INSERT … ON CONFLICT DO UPDATE from a query (it may update every row)" if {
 	stmt.on_conflict == "update"
-	some r in stmt.relations
-	r.access == "read"
+	stmt.insert.source == "query"
+	runs_write
 }
+
+# No WHERE, or one that names no column of the table written (WHERE true, WHERE 1 = 1, as
+# query builders write when no filter was added): it may touch every row. A WHERE that
+# names a column may still match every row (WHERE id IS NOT NULL); that is the writer's.
+no_row_filter if not stmt.has_where
+
+no_row_filter if {
+	stmt.has_where
+	not where_names_target
+}
+
+where_names_target if {
+	some c in stmt.columns
+	c.clause == "where"
+	some r in stmt.relations
+	r.access == "write"
+	c.schema == r.schema
+	c.table == r.name
+}
+
+# The statement's write runs: not a plain EXPLAIN (which only plans it).
+runs_write if not stmt.explain
+
+runs_write if stmt.explain.analyze
 
 merge_inserts_only if {
 	every a in stmt.merge.actions {
@@ -617,7 +641,7 @@ test_write_denied_for_reader if {
 }
 
 test_write_with_where_allowed_for_writer if {
-	s := st({"command": "UPDATE", "class": "write", "relations": [orders_write], "has_where": true})
+	s := st({"command": "UPDATE", "class": "write", "relations": [orders_write], "has_where": true, "columns": [{"schema": "public", "table": "orders", "column": "id", "clause": "where"}]})
 	allow with input as {"identity": writer_agent, "session": session, "statement": s}
 	count(deny) == 0 with input as {"identity": writer_agent, "session": session, "statement": s}
 	not approval with input as {"identity": writer_agent, "session": session, "statement": s}
@@ -659,7 +683,14 @@ test_explain_without_analyze_needs_no_approval if {
 
 test_delete_inside_with_needs_approval if {
 	s := st({"command": "SELECT", "class": "write", "relations": [orders_write], "writes_cte": true, "nested_commands": ["DELETE"]})
-	approval.reason == "UPDATE or DELETE inside WITH" with input as {"identity": writer_agent, "session": session, "statement": s}
+	approval.reason == "UPDATE, DELETE or MERGE inside another statement (WITH, COPY)" with input as {"identity": writer_agent, "session": session, "statement": s}
+}
+
+test_where_naming_no_column_of_the_table_needs_approval if {
+	w := st({"command": "UPDATE", "class": "write", "has_where": true, "relations": [orders_write], "columns": [{"schema": "public", "table": "orders", "column": "status", "clause": "set"}]})
+	approval.reason == "UPDATE without WHERE" with input as {"identity": writer_agent, "session": session, "statement": w}
+	f := st({"command": "UPDATE", "class": "write", "has_where": true, "relations": [orders_write], "columns": [{"schema": "public", "table": "orders", "column": "id", "clause": "where"}]})
+	not approval with input as {"identity": writer_agent, "session": session, "statement": f}
 }
 
 test_merge_and_upsert_from_a_query_need_approval if {
@@ -669,10 +700,12 @@ test_merge_and_upsert_from_a_query_need_approval if {
 	approval.reason with input as {"identity": writer_agent, "session": session, "statement": m}
 	ins := st({"command": "MERGE", "class": "write", "has_where": true, "relations": [orders_w], "merge": {"actions": ["insert", "nothing"]}})
 	not approval with input as {"identity": writer_agent, "session": session, "statement": ins}
-	up := st({"command": "INSERT", "class": "write", "relations": [orders_w, orders_r], "on_conflict": "update"})
+	up := st({"command": "INSERT", "class": "write", "relations": [orders_w, orders_r], "on_conflict": "update", "insert": {"source": "query"}})
 	approval.reason with input as {"identity": writer_agent, "session": session, "statement": up}
-	vals := st({"command": "INSERT", "class": "write", "relations": [orders_w], "on_conflict": "update"})
+	vals := st({"command": "INSERT", "class": "write", "relations": [orders_w], "on_conflict": "update", "insert": {"source": "values"}})
 	not approval with input as {"identity": writer_agent, "session": session, "statement": vals}
+	copy := st({"command": "COPY", "class": "write", "relations": [orders_w], "writes_cte": true, "nested_commands": ["DELETE"]})
+	approval.reason with input as {"identity": writer_agent, "session": session, "statement": copy}
 	nested := st({"command": "SELECT", "class": "write", "relations": [orders_w], "nested_commands": ["MERGE"]})
 	approval.reason with input as {"identity": writer_agent, "session": session, "statement": nested}
 }

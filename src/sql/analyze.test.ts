@@ -103,6 +103,24 @@ describe('analyze', () => {
       'update',
     );
     expect(f('INSERT INTO t VALUES (1) ON CONFLICT DO NOTHING').on_conflict).toBe('nothing');
+    expect(f('INSERT INTO t VALUES (1), (2)').insert).toEqual({ source: 'values' });
+    expect(f('INSERT INTO t SELECT generate_series(1, 9)').insert).toEqual({ source: 'query' });
+    expect(f('INSERT INTO t DEFAULT VALUES').insert).toEqual({ source: 'default' });
+  });
+
+  it('names the writes a COPY or a WITH runs inside it, an upsert as an UPDATE too', () => {
+    const f = (sql: string) => analyze(sql, opts).statements[0];
+    expect(f('COPY (DELETE FROM t RETURNING id) TO STDOUT').nested_commands).toEqual(['DELETE']);
+    expect(
+      f('COPY (INSERT INTO t SELECT 1 ON CONFLICT (id) DO UPDATE SET a = 1 RETURNING id) TO STDOUT')
+        .nested_commands,
+    ).toEqual(['INSERT', 'UPDATE']);
+    expect(
+      f(
+        'WITH x AS (INSERT INTO t VALUES (1) ON CONFLICT (id) DO UPDATE SET a = 2 RETURNING id) SELECT * FROM x',
+      ).nested_commands,
+    ).toEqual(['INSERT', 'UPDATE']);
+    expect(f('COPY (SELECT 1) TO STDOUT').nested_commands).toBeUndefined();
   });
 
   it('keeps per-statement texts on cache hits of multi-statement strings', () => {

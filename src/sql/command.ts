@@ -251,6 +251,7 @@ export function describe(
       d.has_where = Boolean(b.whereClause) || t === 'MergeStmt';
       const oc = b.onConflictClause ? body(b.onConflictClause) : undefined;
       if (oc) d.extra.on_conflict = oc.action === 'ONCONFLICT_UPDATE' ? 'update' : 'nothing';
+      if (t === 'InsertStmt') d.extra.insert = { source: insertSource(b) };
       if (t === 'MergeStmt') d.extra.merge = { actions: mergeActions(b) };
       break;
     }
@@ -308,6 +309,12 @@ export function describe(
       if (b.query) {
         const inn = describe(b.query, w, out, inner, searchPath);
         if (inn.class !== 'read' && file === null) d.class = inn.class;
+        // COPY (DELETE … RETURNING …) TO: the write runs inside the COPY, as in a WITH.
+        if (DML_COMMANDS.has(inn.command)) {
+          out.nestedWrite = true;
+          out.nestedCommands.add(inn.command);
+          if (inn.extra.on_conflict === 'update') out.nestedCommands.add('UPDATE');
+        }
       }
       if (b.whereClause) w.walk(b.whereClause, { ...Walker.rootCtx(), clause: 'where' });
       break;
@@ -773,4 +780,13 @@ function mergeActions(b: N): string[] {
     out.add(t.startsWith('CMD_') ? t.slice(4).toLowerCase() : 'unknown');
   }
   return [...out];
+}
+
+const DML_COMMANDS = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE']);
+
+/** Where an INSERT's rows come from: a VALUES list, DEFAULT VALUES, or a query. */
+function insertSource(b: N): 'values' | 'default' | 'query' {
+  if (!b.selectStmt) return 'default';
+  const sel = body(b.selectStmt);
+  return Array.isArray(sel?.valuesLists) && !sel.withClause ? 'values' : 'query';
 }

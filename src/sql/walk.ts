@@ -469,6 +469,9 @@ export class Walker {
     if (c.level !== null || c.ctes !== null) {
       this.out.nestedWrite = true;
       this.out.nestedCommands.add(t.replace(/Stmt$/, '').toUpperCase());
+      // INSERT … ON CONFLICT DO UPDATE updates rows too.
+      if (b.onConflictClause && body(b.onConflictClause)?.action === 'ONCONFLICT_UPDATE')
+        this.out.nestedCommands.add('UPDATE');
     }
     const tasks: Task[] = [];
     const cc = b.withClause ? this.withClause(body(b.withClause), c, tasks) : c;
