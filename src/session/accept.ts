@@ -70,7 +70,7 @@ export async function acceptClient(
       log.info('upstream refused a startup setting', { target: target.name, setting });
       return refuse(socket, ClientError.startupSettingRefused(setting.name, setting.sqlstate));
     }
-    log.error('upstream login failed', { target: target.name, err: describe(err) });
+    log.error('upstream login failed', { target: target.name, err });
     return refuse(socket, ClientError.upstreamUnavailable());
   }
   if (socket.destroyed) {
@@ -123,10 +123,4 @@ function refusedSetting(
   const m = /parameter "([^"]{1,63})"/.exec(err.message);
   if (!m || !(m[1].toLowerCase() in passthrough)) return undefined;
   return { name: m[1], sqlstate: err.sqlstate };
-}
-
-/** An error for the log: its message cut short (it may quote what a client sent). */
-function describe(err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
-  return msg.length > 200 ? msg.slice(0, 200) + '…' : msg;
 }

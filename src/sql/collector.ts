@@ -25,6 +25,12 @@ export class Collector {
 
   constructor(readonly database: string | undefined) {}
 
+  /** A data-modifying statement runs inside this one (in WITH, in COPY (…) TO). */
+  addNestedWrite(commands: readonly string[]): void {
+    this.nestedWrite = true;
+    for (const c of commands) this.nestedCommands.add(c);
+  }
+
   addRelation(r: RelationFact): void {
     const k = `r\0${r.catalog ?? ''}\0${r.schema}\0${r.name}\0${r.kind}\0${r.access}\0${r.locking ? 1 : 0}`;
     if (this.seen.has(k)) return;

@@ -10,7 +10,7 @@ import type {
 import type { Collector } from './collector.js';
 import { resolveFunction, resolveRelation } from './names.js';
 import { bodyFacts } from './plpgsql.js';
-import { Walker, body, names, nodeType } from './walk.js';
+import { Walker, body, names, nodeType, writesOf } from './walk.js';
 
 type N = Record<string, any>;
 
@@ -310,11 +310,8 @@ export function describe(
         const inn = describe(b.query, w, out, inner, searchPath);
         if (inn.class !== 'read' && file === null) d.class = inn.class;
         // COPY (DELETE … RETURNING …) TO: the write runs inside the COPY, as in a WITH.
-        if (DML_COMMANDS.has(inn.command)) {
-          out.nestedWrite = true;
-          out.nestedCommands.add(inn.command);
-          if (inn.extra.on_conflict === 'update') out.nestedCommands.add('UPDATE');
-        }
+        const writes = writesOf(b.query);
+        if (writes.length > 0) out.addNestedWrite(writes);
       }
       if (b.whereClause) w.walk(b.whereClause, { ...Walker.rootCtx(), clause: 'where' });
       break;
@@ -348,10 +345,7 @@ export function describe(
       if (facts.locking) out.locking = true;
       if (facts.select_into) out.selectInto = true;
       for (const n of (facts.settings_read as (string | null)[]) ?? []) out.settingsRead.add(n);
-      if (facts.writes_cte) {
-        out.nestedWrite = true;
-        for (const n of (facts.nested_commands as string[]) ?? []) out.nestedCommands.add(n);
-      }
+      if (facts.writes_cte) out.addNestedWrite((facts.nested_commands as string[]) ?? []);
       // PREPARE r(regclass): its parameters are catalog lookups.
       for (const x of b.argtypes ?? []) w.typeName(names(body(x).names));
       d.extra.prepare = {
@@ -781,8 +775,6 @@ function mergeActions(b: N): string[] {
   }
   return [...out];
 }
-
-const DML_COMMANDS = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE']);
 
 /** Where an INSERT's rows come from: a VALUES list, DEFAULT VALUES, or a query. */
 function insertSource(b: N): 'values' | 'default' | 'query' {

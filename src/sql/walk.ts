@@ -466,13 +466,7 @@ export class Walker {
   }
 
   private dml(t: string, b: N, c: Ctx, out: Shape): void {
-    if (c.level !== null || c.ctes !== null) {
-      this.out.nestedWrite = true;
-      this.out.nestedCommands.add(t.replace(/Stmt$/, '').toUpperCase());
-      // INSERT … ON CONFLICT DO UPDATE updates rows too.
-      if (b.onConflictClause && body(b.onConflictClause)?.action === 'ONCONFLICT_UPDATE')
-        this.out.nestedCommands.add('UPDATE');
-    }
+    if (c.level !== null || c.ctes !== null) this.out.addNestedWrite(writesOf({ [t]: b }));
     const tasks: Task[] = [];
     const cc = b.withClause ? this.withClause(body(b.withClause), c, tasks) : c;
     const level: Level = { parent: cc.level, items: [] };
@@ -673,10 +667,12 @@ export class Walker {
           }
           const alias = b.alias ? body(b.alias) : undefined;
           const usingAlias = b.join_using_alias ? body(b.join_using_alias) : undefined;
+          // USING and NATURAL merge the join columns into one each, in front: a join over
+          // these items (aliased, with a column list) cannot pair names by position.
+          if (b.isNatural || b.usingClause)
+            for (const it of level.items.slice(start)) it.inMergedJoin = true;
           const joinShape = (): Shape => {
             const shape = newShape();
-            // USING and NATURAL merge the join columns into one each, in front.
-            if (b.isNatural || b.usingClause) shape.inexact = 'order';
             for (const it of level.items.slice(start)) {
               if (it.qualifiedOnly) continue;
               if (it.open) shape.inexact = 'names';
@@ -690,9 +686,6 @@ export class Walker {
             }
             return shape;
           };
-          // An outer join over this one (aliased, with a column list) cannot pair by position.
-          if ((b.isNatural || b.usingClause) && !alias?.aliasname)
-            for (const it of level.items.slice(start)) it.inMergedJoin = true;
           if (alias?.aliasname) {
             // (a JOIN b) AS j(x, y): the column list renames the join's columns too. The
             // alias hides the names inside the join.
@@ -833,8 +826,7 @@ export class Walker {
         if (f[f.length - 1] === '*') {
           const items = this.itemsFor(f.slice(0, -1), level);
           // A bare * over a USING or NATURAL join: its join columns merged, in front.
-          if (f.length === 1 && levelOf(items, level)?.merged)
-            out.inexact = worse(out.inexact, 'order');
+          if (f.length === 1 && innermost(level)?.merged) out.inexact = worse(out.inexact, 'order');
           for (const it of items) {
             if (it.open) out.inexact = 'names';
             if (it.rel) out.stars.push(it.rel);
@@ -900,11 +892,7 @@ export class Walker {
 
   /** FROM items a qualifier names (all items of the innermost non-empty level when none). */
   private itemsFor(qual: string[], level: Level): ScopeItem[] {
-    if (qual.length === 0) {
-      for (let l: Level | null = level; l; l = l.parent)
-        if (l.items.length) return l.items.filter((it) => !it.qualifiedOnly);
-      return [];
-    }
+    if (qual.length === 0) return innermost(level)?.items.filter((it) => !it.qualifiedOnly) ?? [];
     const alias = qual[qual.length - 1];
     const schema = qual.length >= 2 ? qual[qual.length - 2] : undefined;
     for (let l: Level | null = level; l; l = l.parent) {
@@ -1057,29 +1045,17 @@ export class Walker {
     ) {
       // to_tsvector('s.cfg', …), ts_parse('s.prs', …): a text search configuration or
       // parser named by a string looks it up, and the error tells whether schema s exists.
-      const n0 = b.args?.[0];
-      const a0 = body(n0);
-      const sval = n0 && nodeType(n0) === 'A_Const' ? a0?.sval?.sval : undefined;
-      const named = typeof sval !== 'string' || sval.includes('.');
-      if (typeof sval === 'string') this.out.literalSensitive = true;
-      if (named && n0 && (typeof sval === 'string' || nodeType(n0) === 'ParamRef'))
+      const n0 = unnamed(b.args?.[0]);
+      const sval = bareString(n0);
+      if (sval !== undefined) this.out.literalSensitive = true;
+      if (sval !== undefined ? sval.includes('.') : nodeType(n0) === 'ParamRef')
         this.lookup('to_regnamespace');
     }
     if (r.schema === 'pg_catalog' && r.name === 'current_setting') {
       // current_setting('name'): which setting is read; facts now depend on the literal.
-      // Only a bare literal names it (a cast, 'x'::varchar(3), can change the name).
-      const n0 = b.args?.[0];
-      const k0 = n0 ? nodeType(n0) : undefined;
-      const a0 = body(n0);
-      const lit =
-        k0 === 'A_Const'
-          ? a0
-          : k0 === 'NamedArgExpr' && nodeType(a0.arg) === 'A_Const'
-            ? body(a0.arg)
-            : undefined;
-      const sval = lit?.sval?.sval;
-      if (typeof sval === 'string') this.out.literalSensitive = true;
-      this.out.settingsRead.add(typeof sval === 'string' ? sval : null);
+      const sval = bareString(unnamed(b.args?.[0]));
+      if (sval !== undefined) this.out.literalSensitive = true;
+      this.out.settingsRead.add(sval ?? null);
     }
     const seqAccess = r.schema === 'pg_catalog' ? SEQUENCE_FUNCS[r.name] : undefined;
     if (seqAccess) {
@@ -1378,9 +1354,37 @@ function outputName(rt: N): string | undefined {
   }
 }
 
-/** The query level whose FROM items `items` are (the innermost that holds the first). */
-function levelOf(items: ScopeItem[], level: Level): Level | undefined {
-  if (items.length === 0) return undefined;
-  for (let l: Level | null = level; l; l = l.parent) if (l.items.includes(items[0])) return l;
+/**
+ * The commands a data-modifying statement runs (INSERT … ON CONFLICT DO UPDATE is an
+ * UPDATE too); none for another node.
+ */
+export function writesOf(n: unknown): string[] {
+  const t = nodeType(n);
+  if (!t || !DML.has(t)) return [];
+  const b = (n as N)[t];
+  const out = [t.replace(/Stmt$/, '').toUpperCase()];
+  if (b.onConflictClause && body(b.onConflictClause)?.action === 'ONCONFLICT_UPDATE')
+    out.push('UPDATE');
+  return out;
+}
+
+/** An argument's value, past a name given to it (f(x => v)). */
+function unnamed(n: unknown): unknown {
+  return nodeType(n) === 'NamedArgExpr' ? (n as N).NamedArgExpr.arg : n;
+}
+
+/**
+ * The string a bare literal gives, else undefined. A cast is not bare: 'x'::varchar(3)
+ * is not 'x'.
+ */
+function bareString(n: unknown): string | undefined {
+  if (nodeType(n) !== 'A_Const') return undefined;
+  const s = (n as N).A_Const.sval?.sval;
+  return typeof s === 'string' ? s : undefined;
+}
+
+/** The innermost query level with FROM items: the one a bare name or `*` reads. */
+function innermost(level: Level): Level | undefined {
+  for (let l: Level | null = level; l; l = l.parent) if (l.items.length) return l;
   return undefined;
 }

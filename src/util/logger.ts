@@ -35,6 +35,11 @@ export function setLogSink(fn: (line: string) => void): void {
   sink = fn;
 }
 
+/** An error's message cut short: it may quote what a client sent (a startup value, SQL). */
+function cut(message: string): string {
+  return message.length > 200 ? message.slice(0, 200) + '…' : message;
+}
+
 function make(base: Record<string, unknown>): Logger {
   const write = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[level] < threshold) return;
@@ -42,7 +47,7 @@ function make(base: Record<string, unknown>): Logger {
       { ts: new Date().toISOString(), level, msg, ...base, ...fields },
       (_k, v) =>
         v instanceof Error
-          ? { name: v.name, message: v.message }
+          ? { name: v.name, message: cut(v.message) }
           : typeof v === 'bigint'
             ? String(v)
             : v,
