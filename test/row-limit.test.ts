@@ -210,3 +210,58 @@ describe('a COPY pipelined inside a block with a row-limited read', () => {
     }
   });
 });
+
+describe('COPY FROM STDIN sent with messages PostgreSQL reads differently once it starts', () => {
+  // Until PostgreSQL answers a COPY FROM STDIN, the gateway cannot tell whether a Sync
+  // behind it is COPY data (ignored) or ends a unit of work; had it guessed, every answer
+  // after would be matched to the wrong statement, and a later read would not be limited.
+  let gl: TestGateway;
+  let admin: pg.Client;
+  beforeAll(async () => {
+    gl = await startTestGateway(DB, { policy: { files: ['test/policies/limited-reads.rego'] } });
+    admin = await adminClient(DB);
+    await admin.query('DROP TABLE IF EXISTS copy_sync; CREATE TABLE copy_sync (n int)');
+    await admin.query('GRANT ALL ON copy_sync TO PUBLIC');
+  });
+  afterAll(async () => {
+    await admin?.end();
+    await gl?.stop();
+  });
+
+  const limitedAfter = async (messages: Buffer[], before: string[]) => {
+    const c = await rawLogin(gl, DB);
+    try {
+      await c.write(Buffer.concat([...messages, query('SELECT generate_series(1, 100) AS g')]));
+      const first = await c.until('Z');
+      expect(first.map((m) => (m.type === 'E' ? `E ${fields(m).C}` : m.type))).toEqual(before);
+      const read = await c.until('Z');
+      expect(rows(read)).toHaveLength(5);
+      expect(read.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual(['54000']);
+      expect(rows(await c.simple('SELECT 7 AS n'))).toEqual([['7']]);
+    } finally {
+      c.destroy();
+    }
+  };
+
+  it('a Sync inside a simple COPY’s data is data, not the end of a unit', async () => {
+    await limitedAfter([query('COPY copy_sync FROM STDIN'), sync(), copyDone()], ['G', 'C', 'Z']);
+  });
+
+  it('a COPY of an extended group that fails, then a Query before the group’s Sync', async () => {
+    // libpq-style: Execute and Sync before the data (the Sync is ignored); the COPY fails on
+    // its data, so PostgreSQL skips the Query up to the next Sync.
+    await limitedAfter(
+      [
+        parse('', 'COPY copy_sync FROM STDIN'),
+        bind('', ''),
+        execute(),
+        sync(),
+        copyData('not-a-number\n'),
+        copyDone(),
+        query('SELECT 1'),
+        sync(),
+      ],
+      ['1', '2', 'G', 'E 22P02', 'Z'],
+    );
+  });
+});

@@ -60,6 +60,12 @@ export interface Item {
    * CopyInResponse (asyncpg sends it right behind the statement) and goes upstream in order.
    */
   copies?: number;
+  /**
+   * Of those, the ones sent whose CopyInResponse (or failure) has not come: until it does,
+   * the session does not know whether PostgreSQL reads the client's next messages as COPY
+   * data, so it reads none (see Session.holding).
+   */
+  startsDue?: number;
   /** A CopyFail was sent for one of them: PostgreSQL skips every later COPY of the item. */
   copyFailed?: boolean;
   /** Their CopyDone/CopyFail sent so far. */
@@ -94,7 +100,7 @@ export function foldInto(head: Item, next: Item): number {
   if (head.limitedInTxn) next.limitedInTxn = true;
   // What `head` ran (up to its COPY, which started) stands for what `next` runs after it.
   if (next.txnAfter === undefined) next.txnAfter = head.txnAfter;
-  for (const k of ['copies', 'copyEnds', 'earlyEnds', 'earlyInside'] as const)
+  for (const k of ['copies', 'startsDue', 'copyEnds', 'earlyEnds', 'earlyInside'] as const)
     if (head[k]) next[k] = (next[k] ?? 0) + head[k];
   if (shift) {
     for (const c of next.changes ?? []) if (!c.ran) c.pos += shift;

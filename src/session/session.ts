@@ -132,6 +132,8 @@ export class Session {
   private marker: Buffer | undefined;
   private deferred: Frame | undefined;
   private copyIn = false;
+  /** COPY FROM STDIN statements sent whose start is not known yet (see Item.startsDue). */
+  private copyStartsDue = 0;
   /** Waiting for the recording before forwarding a decided group (reading stops). */
   private busy = false;
   /** That group ends its item (a Sync or a Query of the client's, already read). */
@@ -314,9 +316,19 @@ export class Session {
     this.pump();
   }
 
-  /** Reading waits on a barrier, except for the data of a running COPY FROM STDIN. */
+  /**
+   * Reading waits on a barrier, except for the data of a running COPY FROM STDIN. It also
+   * waits while a COPY FROM STDIN sent has not started or failed: PostgreSQL reads the
+   * messages after it as COPY data (ignoring a Sync) only once it has started, so until then
+   * the session cannot tell which unit of work a Sync or a Query belongs to.
+   */
   private holding(): boolean {
-    return (this.barrier && !this.copyIn) || this.rowHold || this.probing || this.waitAnswers;
+    return (
+      ((this.barrier || this.copyStartsDue > 0) && !this.copyIn) ||
+      this.rowHold ||
+      this.probing ||
+      this.waitAnswers
+    );
   }
 
   private pump(): void {
@@ -830,8 +842,11 @@ export class Session {
     trackRuns(item, decided, this.facts.in_transaction);
     for (let i = 0; i < decided.length; i++) {
       const copy = decided[i].facts.copy as CopyFact | undefined;
-      if (copy && copy.direction === 'from' && copy.stdio && !item.copyFailed)
+      if (copy && copy.direction === 'from' && copy.stdio && !item.copyFailed) {
         item.copies = (item.copies ?? 0) + 1;
+        item.startsDue = (item.startsDue ?? 0) + 1;
+        this.copyStartsDue++;
+      }
       const d = decided[i].rec.decision;
       const limits = d.kind === 'allow' ? d.limits : undefined;
       if (limits?.timeout_ms !== undefined)
@@ -886,6 +901,17 @@ export class Session {
     if (it.txnControl) this.inFlight.txnControl += sign;
     if (it.limitedInTxn) this.inFlight.limited += sign;
     if (it.copies) this.inFlight.copies += sign;
+  }
+
+  /**
+   * `n` of the item's COPY FROM STDIN started, or (all of them, by default) none will: an
+   * error makes PostgreSQL skip the rest of the item. Reading resumes when none is due.
+   */
+  private copyStartsSettled(item: Item, n = item.startsDue ?? 0): void {
+    if (n <= 0) return;
+    item.startsDue = (item.startsDue ?? 0) - n;
+    this.copyStartsDue -= n;
+    if (this.copyStartsDue === 0) this.readSoon();
   }
 
   /**
@@ -1038,6 +1064,7 @@ export class Session {
     let aborting = false;
     if (done) {
       this.countInFlight(done, -1);
+      this.copyStartsSettled(done);
       clearTimeout(done.timer);
       if (done.changes) settleChanges(done);
       // Protocol portals end with their transaction.
@@ -1078,6 +1105,8 @@ export class Session {
     // PostgreSQL skips the rest of the open item: none of its runs will complete.
     if (item === this.openItem) this.runsDone();
     this.copyIn = false;
+    // …nor will a COPY FROM STDIN after the error start.
+    this.copyStartsSettled(item);
     // FATAL or PANIC: the upstream ends the session and has said why.
     const fields = parseErrorFields(body);
     if (fields.V === 'FATAL' || fields.V === 'PANIC') this.upstreamFatal = true;
@@ -1155,6 +1184,7 @@ export class Session {
   /** A COPY FROM STDIN starts reading (or its data all came early). */
   private onCopyIn(): undefined {
     const item = this.items[0] ?? this.openItem;
+    if (item.startsDue) this.copyStartsSettled(item, 1);
     // Whether the Sync that ended this item reached the server in copy-in mode.
     let syncIgnored = true;
     if (item.earlyEnds) {
@@ -1164,8 +1194,9 @@ export class Session {
         syncIgnored = false;
       }
     } else this.copyIn = true;
-    // COPY data is read through a barrier (the statement itself is running).
-    if (this.barrier) this.readSoon();
+    // COPY data is read through a barrier (the statement itself is running), and reading
+    // waited for this start.
+    this.readSoon();
     if (this.copyIn && this.waitAnswers) this.copyStartedWhileWaiting();
     // The server ignored the Sync that ended this COPY's batch (libpq sends Execute and
     // Sync before the data): its ReadyForQuery follows the client's next Sync, after
