@@ -56,24 +56,11 @@ export interface Item {
   /** Name changes its messages and statements make, in order, settled at its ReadyForQuery. */
   changes?: Change[];
   /**
-   * COPY FROM STDIN statements it holds: their data may come before the upstream's
-   * CopyInResponse (asyncpg sends it right behind the statement) and goes upstream in order.
-   */
-  copies?: number;
-  /**
-   * Of those, the ones sent whose CopyInResponse (or failure) has not come: until it does,
-   * the session does not know whether PostgreSQL reads the client's next messages as COPY
-   * data, so it reads none (see Session.holding).
+   * COPY FROM STDIN statements it sent whose CopyInResponse (or failure) has not come: until
+   * it does, the session does not know whether PostgreSQL reads the client's next messages
+   * as COPY data (a Sync among them ignored), so it reads none (see Session.holding).
    */
   startsDue?: number;
-  /** A CopyFail was sent for one of them: PostgreSQL skips every later COPY of the item. */
-  copyFailed?: boolean;
-  /** Their CopyDone/CopyFail sent so far. */
-  copyEnds?: number;
-  /** Of those, the ones sent before their CopyInResponse came (it starts no copy-in). */
-  earlyEnds?: number;
-  /** Of the early ones, those sent before the item's own Sync (which the server then reads). */
-  earlyInside?: number;
 }
 
 export const newItem = (): Item => ({ started: performance.now(), replace: [], runs: [] });
@@ -96,12 +83,10 @@ export function foldInto(head: Item, next: Item): number {
   next.replace.unshift(...head.replace);
   if (head.abortOpenTxn) next.abortOpenTxn = true;
   if (head.txnControl) next.txnControl = true;
-  if (head.copyFailed) next.copyFailed = true;
   if (head.limitedInTxn) next.limitedInTxn = true;
   // What `head` ran (up to its COPY, which started) stands for what `next` runs after it.
   if (next.txnAfter === undefined) next.txnAfter = head.txnAfter;
-  for (const k of ['copies', 'startsDue', 'copyEnds', 'earlyEnds', 'earlyInside'] as const)
-    if (head[k]) next[k] = (next[k] ?? 0) + head[k];
+  if (head.startsDue) next.startsDue = (next.startsDue ?? 0) + head.startsDue;
   if (shift) {
     for (const c of next.changes ?? []) if (!c.ran) c.pos += shift;
     next.sent = (next.sent ?? 0) + shift;

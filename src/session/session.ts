@@ -157,7 +157,7 @@ export class Session {
    * one, or hold a COPY FROM STDIN: kept as counts so that a client pipelining thousands
    * of messages without reading is not scanned for each new one.
    */
-  private readonly inFlight = { txnControl: 0, limited: 0, copies: 0 };
+  private readonly inFlight = { txnControl: 0, limited: 0 };
   /** A group's write-ahead records being made durable (it goes upstream after). */
   private writeAhead: Promise<void> | undefined;
   private draining = false;
@@ -482,26 +482,11 @@ export class Session {
       case F.CopyData:
       case F.CopyDone:
       case F.CopyFail:
-        // Outside COPY IN, and with no COPY FROM STDIN sent whose data this can be, these
-        // are ignored, as PostgreSQL does.
-        if (this.copyIn) {
-          if (f.type !== F.CopyData) {
-            this.copyIn = false;
-            const head = this.items[0] ?? this.openItem;
-            head.copyEnds = (head.copyEnds ?? 0) + 1;
-            if (f.type === F.CopyFail) voidLaterCopies(head);
-          }
-        } else {
-          const owner = this.copyItem();
-          if (!owner) return;
-          // The whole COPY came before its CopyInResponse: that answer starts no copy-in.
-          if (f.type !== F.CopyData) {
-            owner.copyEnds = (owner.copyEnds ?? 0) + 1;
-            owner.earlyEnds = (owner.earlyEnds ?? 0) + 1;
-            if (owner === this.openItem) owner.earlyInside = (owner.earlyInside ?? 0) + 1;
-            if (f.type === F.CopyFail) voidLaterCopies(owner);
-          }
-        }
+        // Outside COPY IN (the data of a COPY that failed to start, or none) these are
+        // ignored, as PostgreSQL does. Nothing is read behind a COPY FROM STDIN until it
+        // has started or failed, so no data comes early.
+        if (!this.copyIn) return;
+        if (f.type !== F.CopyData) this.copyIn = false;
         this.write(f.raw);
         return;
       case F.FunctionCall:
@@ -842,8 +827,7 @@ export class Session {
     trackRuns(item, decided, this.facts.in_transaction);
     for (let i = 0; i < decided.length; i++) {
       const copy = decided[i].facts.copy as CopyFact | undefined;
-      if (copy && copy.direction === 'from' && copy.stdio && !item.copyFailed) {
-        item.copies = (item.copies ?? 0) + 1;
+      if (copy && copy.direction === 'from' && copy.stdio) {
         item.startsDue = (item.startsDue ?? 0) + 1;
         this.copyStartsDue++;
       }
@@ -900,7 +884,6 @@ export class Session {
   private countInFlight(it: Item, sign: 1 | -1): void {
     if (it.txnControl) this.inFlight.txnControl += sign;
     if (it.limitedInTxn) this.inFlight.limited += sign;
-    if (it.copies) this.inFlight.copies += sign;
   }
 
   /**
@@ -912,20 +895,6 @@ export class Session {
     item.startsDue = (item.startsDue ?? 0) - n;
     this.copyStartsDue -= n;
     if (this.copyStartsDue === 0) this.readSoon();
-  }
-
-  /**
-   * The item of a forwarded COPY FROM STDIN that has not finished: data for it may come
-   * early. It is the latest sent, as PostgreSQL reads the data after its statement (an
-   * earlier COPY the client sent no data for failed to start, or PostgreSQL ends it).
-   */
-  private copyItem(): Item | undefined {
-    const open = (it: Item) => (it.copies ?? 0) > (it.copyEnds ?? 0);
-    if (open(this.openItem)) return this.openItem;
-    if (this.inFlight.copies > 0)
-      for (let i = this.items.length - 1; i >= 0; i--)
-        if (open(this.items[i])) return this.items[i];
-    return undefined;
   }
 
   /** Cancel the running upstream statement (policy time limit), as a client's cancel would. */
@@ -1181,29 +1150,21 @@ export class Session {
     return false;
   }
 
-  /** A COPY FROM STDIN starts reading (or its data all came early). */
+  /** A COPY FROM STDIN starts reading. */
   private onCopyIn(): undefined {
     const item = this.items[0] ?? this.openItem;
     if (item.startsDue) this.copyStartsSettled(item, 1);
-    // Whether the Sync that ended this item reached the server in copy-in mode.
-    let syncIgnored = true;
-    if (item.earlyEnds) {
-      item.earlyEnds--;
-      if (item.earlyInside) {
-        item.earlyInside--;
-        syncIgnored = false;
-      }
-    } else this.copyIn = true;
+    this.copyIn = true;
     // COPY data is read through a barrier (the statement itself is running), and reading
     // waited for this start.
     this.readSoon();
-    if (this.copyIn && this.waitAnswers) this.copyStartedWhileWaiting();
+    if (this.waitAnswers) this.copyStartedWhileWaiting();
     // The server ignored the Sync that ended this COPY's batch (libpq sends Execute and
     // Sync before the data): its ReadyForQuery follows the client's next Sync, after
-    // CopyDone. Fold the item into the next one (already ended when the data and that
-    // Sync came early, else still open) so the queue stays in step.
+    // CopyDone. Fold the item into the next one (the open one, as nothing behind the COPY
+    // was read) so the queue stays in step.
     const head = this.items[0];
-    if (head?.bySync && syncIgnored) {
+    if (head?.bySync) {
       this.items.shift();
       this.countInFlight(head, -1);
       clearTimeout(head.timer);
@@ -1408,15 +1369,6 @@ export class Session {
     if (this.writeAhead) void this.writeAhead.finally(() => this.audit.end(this.endReason));
     else this.audit.end(this.endReason);
   }
-}
-
-/**
- * A CopyFail fails its COPY, and PostgreSQL skips the rest of the item (up to the Sync, or
- * the rest of the Query string): no later COPY of the item starts, so no data is theirs.
- */
-function voidLaterCopies(item: Item): void {
-  item.copyFailed = true;
-  if ((item.copies ?? 0) > (item.copyEnds ?? 0)) item.copyEnds = item.copies;
 }
 
 /** Constant label objects, so metrics render each series key once. */
