@@ -44,7 +44,7 @@ showable_settings := harmless_settings | {
 	"max_identifier_length", "lc_collate", "lc_ctype", "lc_messages", "lc_monetary",
 	"lc_numeric", "lc_time", "is_superuser", "session_authorization",
 	"idle_in_transaction_session_timeout", "max_connections", "block_size",
-	"default_table_access_method",
+	"default_table_access_method", "max_index_keys",
 }
 
 # Utility commands drivers and tools send routinely. (LISTEN is not: a notification can
@@ -90,12 +90,19 @@ session_ok if stmt.command == "DISCARD ALL"
 # The parts of DISCARD ALL on their own (cached plans, sequence caches, temporary tables).
 session_ok if stmt.command in {"DISCARD PLANS", "DISCARD SEQUENCES", "DISCARD TEMP"}
 
-# The gateway pins it on; drivers that set it anyway change nothing.
+# A setting the gateway pins, set to the value it has (search_path as pinned, client_encoding
+# UTF8 by any name, standard_conforming_strings on): Rails and Laravel send these when they
+# connect, and they change nothing.
 session_ok if {
 	stmt.command == "SET"
-	lower(stmt.set.name) == "standard_conforming_strings"
-	not stmt.set.reset
-	lower(trim(stmt.set.value, "'")) in {"on", "true"}
+	stmt.set.keeps_pinned
+}
+
+# SET … TO DEFAULT is RESET.
+session_ok if {
+	stmt.command == "SET"
+	stmt.set.default
+	lower(stmt.set.name) in harmless_settings
 }
 
 # RESET ALL returns every setting to the value the session started with: the gateway pins
@@ -411,11 +418,13 @@ unbounded_write := sprintf("%s without WHERE", [stmt.command]) if {
 # No WHERE, or one that names no column of the table written (WHERE true, WHERE 1 = 1, as
 # query builders write when no filter was added): it may touch every row. A WHERE that
 # names a column may still match every row (WHERE id IS NOT NULL); that is the writer's.
+# WHERE 1 = 0 (an empty IN list, as query builders write it) touches none.
 no_row_filter if not stmt.has_where
 
 no_row_filter if {
 	stmt.has_where
 	not where_names_target
+	not stmt.where_false
 }
 
 where_names_target if {
@@ -691,6 +700,29 @@ test_where_naming_no_column_of_the_table_needs_approval if {
 	approval.reason == "UPDATE without WHERE" with input as {"identity": writer_agent, "session": session, "statement": w}
 	f := st({"command": "UPDATE", "class": "write", "has_where": true, "relations": [orders_write], "columns": [{"schema": "public", "table": "orders", "column": "id", "clause": "where"}]})
 	not approval with input as {"identity": writer_agent, "session": session, "statement": f}
+}
+
+test_where_false_needs_no_approval if {
+	w := st({"command": "DELETE", "class": "write", "has_where": true, "where_false": true, "relations": [orders_write]})
+	not approval with input as {"identity": writer_agent, "session": session, "statement": w}
+	allow with input as {"identity": writer_agent, "session": session, "statement": w}
+}
+
+test_set_keeping_a_pinned_value_allowed if {
+	every name in ["search_path", "client_encoding"] {
+		s := st({"command": "SET", "class": "session", "set": {"name": name, "value": "x", "local": false, "reset": false, "all": false, "default": false, "keeps_pinned": true}})
+		allow with input as {"identity": agent, "session": session, "statement": s}
+		count(deny) == 0 with input as {"identity": agent, "session": session, "statement": s}
+		o := st({"command": "SET", "class": "session", "set": {"name": name, "value": "x", "local": false, "reset": false, "all": false, "default": false}})
+		count(deny) > 0 with input as {"identity": agent, "session": session, "statement": o}
+	}
+}
+
+test_set_to_default_of_harmless_settings_only if {
+	d := st({"command": "SET", "class": "session", "set": {"name": "statement_timeout", "value": null, "local": false, "reset": false, "all": false, "default": true}})
+	count(deny) == 0 with input as {"identity": agent, "session": session, "statement": d}
+	r := st({"command": "SET", "class": "session", "set": {"name": "role", "value": null, "local": false, "reset": false, "all": false, "default": true}})
+	count(deny) > 0 with input as {"identity": agent, "session": session, "statement": r}
 }
 
 test_merge_and_upsert_from_a_query_need_approval if {

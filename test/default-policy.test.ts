@@ -163,6 +163,67 @@ with psycopg.connect(host='127.0.0.1', port=sys.argv[1], dbname=sys.argv[2], use
     }
   });
 
+  it('what Rails, Laravel, PDO and DBD::Pg send at connect and around writes', async () => {
+    const connect = async (sub: string, groups: string[]) => {
+      const c = new pg.Client({
+        host: '127.0.0.1',
+        port: g.port,
+        user: sub,
+        database: DB,
+        password: await g.token(sub, groups),
+      });
+      await c.connect();
+      return c;
+    };
+    const reader = await connect('agent-1', ['agents']);
+    const writer = await connect('etl', ['writers']);
+    try {
+      const pinned = (await reader.query('SHOW search_path')).rows[0].search_path;
+      for (const c of [reader, writer]) {
+        // ActiveRecord's `encoding: unicode`, Laravel's charset and schema, RPostgreSQL's
+        // encoding before a COPY: the values the gateway pins, so they change nothing.
+        for (const sql of [
+          "set client_encoding to 'unicode'",
+          "set names 'utf8'",
+          "SET CLIENT_ENCODING TO 'UTF8'",
+          'set search_path to "public"',
+          'SET search_path TO public',
+          'SET SESSION statement_timeout TO DEFAULT',
+        ])
+          await c.query(sql);
+        expect((await c.query('SHOW client_encoding')).rows[0].client_encoding).toBe('UTF8');
+        expect((await c.query('SHOW search_path')).rows[0].search_path).toBe(pinned);
+        // DBD::Pg's foreign_key_info reads a compile-time constant.
+        expect((await c.query("SELECT current_setting('max_index_keys') AS k")).rows[0].k).toMatch(
+          /^\d+$/,
+        );
+        // Any other value still changes what names mean, or how text is read.
+        for (const sql of [
+          'SET search_path TO public, pg_temp',
+          "SET search_path TO 'Public'",
+          "set client_encoding to 'latin1'",
+        ])
+          await expect(c.query(sql)).rejects.toMatchObject({ code: '42501' });
+      }
+      // PDO's lastInsertId and DBD::Pg's last_insert_id: currval of a sequence named by a
+      // parameter reads what this session drew.
+      const n = (await writer.query("SELECT nextval('gear_seq') AS n")).rows[0].n;
+      expect((await writer.query('SELECT CURRVAL($1) AS c', ['gear_seq'])).rows[0].c).toBe(n);
+      // An empty IN list, as ActiveRecord, Laravel, Sequel and DBIx::Class write it, writes
+      // no row; WHERE 1 = 1 may write every row and needs approval.
+      expect((await writer.query('DELETE FROM "kind" WHERE 1=0')).rowCount).toBe(0);
+      expect((await writer.query('UPDATE kind SET id = $1 WHERE 0 = 1', [5])).rowCount).toBe(0);
+      await expect(writer.query('DELETE FROM kind WHERE 1=1')).rejects.toMatchObject({
+        code: '42501',
+        message: expect.stringContaining('approval'),
+      });
+      expect((await writer.query('SELECT count(*)::int AS n FROM kind')).rows[0].n).toBe(1);
+    } finally {
+      await reader.end();
+      await writer.end();
+    }
+  });
+
   it("psql's \\dt and \\d describe the schema", async () => {
     const r = await run('psql', [g.conninfo(DB), '-X', '-c', '\\dt', '-c', '\\d gear'], {
       env: { PGPASSWORD: await g.token() },

@@ -1,4 +1,5 @@
 // Command tag, class and kind-specific facts of one statement node (PostgreSQL's CreateCommandTag).
+import { constantTruth } from './constant.js';
 import type {
   ColumnFact,
   CopyFact,
@@ -253,6 +254,12 @@ export function describe(
       if (oc) d.extra.on_conflict = oc.action === 'ONCONFLICT_UPDATE' ? 'update' : 'nothing';
       if (t === 'InsertStmt') d.extra.insert = { source: insertSource(b) };
       if (t === 'MergeStmt') d.extra.merge = { actions: mergeActions(b) };
+      if ((t === 'UpdateStmt' || t === 'DeleteStmt') && b.whereClause) {
+        // WHERE 1 = 0 (an empty IN list, as query builders write it): no row is written.
+        const read: { literals?: boolean } = {};
+        if (constantTruth(b.whereClause, read) === false) d.extra.where_false = true;
+        if (read.literals) out.literalSensitive = true;
+      }
       break;
     }
     case 'ExplainStmt': {
@@ -320,7 +327,7 @@ export function describe(
       transaction(b, d);
       break;
     case 'VariableSetStmt':
-      variableSet(b, d);
+      variableSet(b, d, searchPath);
       break;
     case 'VariableShowStmt':
       d.extra.show = { name: String(b.name ?? '').toLowerCase() };
@@ -619,6 +626,27 @@ function transaction(b: N, d: Described): void {
   d.extra.transaction = tx;
 }
 
+/**
+ * The SET gives a setting the gateway pins on every session the value it has there, so it
+ * changes nothing: search_path as the analysis reads names (each value one schema, as
+ * PostgreSQL quotes a list setting's values), client_encoding UTF8 by any of its names,
+ * standard_conforming_strings on. Frameworks send these when they connect.
+ */
+function keepsPinned(
+  name: string,
+  vals: readonly (string | null)[],
+  searchPath: readonly string[],
+): boolean {
+  if (name === 'search_path')
+    return vals.length === searchPath.length && vals.every((v, i) => v === searchPath[i]);
+  if (vals.length !== 1 || vals[0] === null) return false;
+  // PostgreSQL reads an encoding name in any case, ignoring what is not a letter or digit.
+  if (name === 'client_encoding')
+    return ['utf8', 'unicode'].includes(vals[0].toLowerCase().replace(/[^a-z0-9]/g, ''));
+  if (name === 'standard_conforming_strings') return ['on', 'true'].includes(vals[0].toLowerCase());
+  return false;
+}
+
 /** READ ONLY / READ WRITE / ISOLATION LEVEL / DEFERRABLE options (DefElem list). */
 function transactionOptions(list: unknown): Partial<TransactionFact> {
   const o: Partial<TransactionFact> = {};
@@ -636,7 +664,7 @@ function transactionOptions(list: unknown): Partial<TransactionFact> {
   return o;
 }
 
-function variableSet(b: N, d: Described): void {
+function variableSet(b: N, d: Described, searchPath: readonly string[]): void {
   const kind = String(b.kind ?? '');
   const name = b.name ? String(b.name).toLowerCase() : null;
   const set: SetFact = {
@@ -651,6 +679,7 @@ function variableSet(b: N, d: Described): void {
   if (kind === 'VAR_SET_VALUE') {
     const vals = (b.args ?? []).map((a: N) => constText(a));
     set.value = vals.some((v: string | null) => v === null) ? null : vals.join(', ');
+    if (name && keepsPinned(name, vals, searchPath)) set.keeps_pinned = true;
   } else if (kind === 'VAR_SET_MULTI') {
     // SET TRANSACTION ... / SET SESSION CHARACTERISTICS AS TRANSACTION ...
     const options = transactionOptions(b.args);

@@ -587,6 +587,66 @@ describe('kind-specific facts', () => {
     expect(one('SHOW ALL').show).toEqual({ name: 'all' });
   });
 
+  it('a SET of the value the gateway pins keeps it', () => {
+    const keeps = (sql: string, o: AnalyzeOptions = opts) =>
+      Boolean((one(sql, o).set as { keeps_pinned?: boolean }).keeps_pinned);
+    expect(keeps('SET search_path TO public')).toBe(true);
+    expect(keeps('set search_path to "public"')).toBe(true);
+    expect(keeps("SET LOCAL search_path = 'public'")).toBe(true);
+    // Each value is one schema, however it is quoted: 'public, x' is a schema of that name.
+    expect(keeps("SET search_path = 'public, pg_temp'")).toBe(false);
+    expect(keeps('SET search_path = public, pg_temp')).toBe(false);
+    expect(keeps('SET search_path = "Public"')).toBe(false);
+    expect(keeps('SET search_path TO DEFAULT')).toBe(false);
+    expect(
+      keeps('SET search_path = "$user", public', { ...opts, searchPath: ['$user', 'public'] }),
+    ).toBe(true);
+    expect(keeps("set client_encoding to 'unicode'")).toBe(true);
+    expect(keeps("SET NAMES 'UTF-8'")).toBe(true);
+    expect(keeps("SET client_encoding = 'SQL_ASCII'")).toBe(false);
+    expect(keeps("SET client_encoding = 'utf16'")).toBe(false);
+    expect(keeps('SET standard_conforming_strings = on')).toBe(true);
+    expect(keeps('SET standard_conforming_strings = off')).toBe(false);
+    expect(keeps("SET application_name = 'public'")).toBe(false);
+  });
+
+  it('an UPDATE or DELETE whose WHERE is false whatever the row', () => {
+    const wf = (sql: string) => one(sql).where_false === true;
+    for (const sql of [
+      'DELETE FROM orders WHERE 1=0',
+      'DELETE FROM orders WHERE (0 = 1)',
+      'UPDATE orders SET status = $1 WHERE 1 = 0',
+      'DELETE FROM orders WHERE false',
+      'DELETE FROM orders WHERE 1 <> 1',
+      'DELETE FROM orders WHERE NOT true',
+      'DELETE FROM orders WHERE 1 = 0 AND id = 3',
+      'DELETE FROM orders WHERE false OR 2 = 3',
+    ])
+      expect(wf(sql), sql).toBe(true);
+    for (const sql of [
+      'DELETE FROM orders WHERE 1=1',
+      'DELETE FROM orders WHERE true',
+      'DELETE FROM orders WHERE 1 = 0 OR id = 3',
+      'DELETE FROM orders WHERE 1 < 0',
+      "DELETE FROM orders WHERE 'a' = 'b'",
+      'DELETE FROM orders WHERE NULL',
+      'DELETE FROM orders WHERE 1 = 0.0',
+      'DELETE FROM orders WHERE id = 0',
+      'DELETE FROM orders',
+      'SELECT 1 FROM orders WHERE 1 = 0',
+    ])
+      expect(wf(sql), sql).toBe(false);
+    // One text to a cache that ignores literals: each is read from its own literals.
+    expect(wf('DELETE FROM orders WHERE 5 = 6')).toBe(true);
+    expect(wf('DELETE FROM orders WHERE 5 = 5')).toBe(false);
+    expect(wf('DELETE FROM orders WHERE 7 = 8 AND id = 1')).toBe(true);
+    expect(wf('DELETE FROM orders WHERE 7 = 7 AND id = 1')).toBe(false);
+    // A filter that names no constant pair still shares one cache entry.
+    expect(analyze('DELETE FROM orders WHERE id = 41', opts).statements[0].where_false).toBe(
+      undefined,
+    );
+  });
+
   it('PREPARE / EXECUTE / DEALLOCATE', () => {
     const p = one('PREPARE q (int) AS UPDATE orders SET amount = 0 WHERE id = $1');
     expect([p.command, p.class]).toEqual(['PREPARE', 'write']);
@@ -849,8 +909,14 @@ describe('types and lookups (third round of security variants)', () => {
   });
 
   it('a sequence named at run time cannot be checked', () => {
-    expect(one("SELECT currval(x) FROM (VALUES ('orders_id_seq')) v(x)").opaque).toBe(true);
+    expect(one("SELECT nextval(x) FROM (VALUES ('orders_id_seq')) v(x)").opaque).toBe(true);
+    expect(one('SELECT setval($1, 1)').opaque).toBe(true);
     expect(one("SELECT currval('orders_id_seq')").opaque).toBe(false);
+    // currval reads only what this session drew: it is the lookup of a name (PDO's
+    // lastInsertId sends currval($1)).
+    const cur = one('SELECT currval($1)');
+    expect(cur.opaque).toBe(false);
+    expect(fns(cur)).toContain('pg_catalog.to_regclass:read');
   });
 
   it('type checks of a named type and library-loading validators are side effects', () => {

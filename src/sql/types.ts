@@ -98,6 +98,11 @@ export interface SetFact {
   default: boolean;
   /** SET x FROM CURRENT. */
   from_current?: boolean;
+  /**
+   * The value is the one the gateway pins on every session (search_path, client_encoding
+   * UTF8, standard_conforming_strings on): the SET changes nothing.
+   */
+  keeps_pinned?: boolean;
 }
 
 export interface StatementFacts {
@@ -116,7 +121,7 @@ export interface StatementFacts {
    * Extra facts by statement kind (see README in this folder):
    * copy, transaction, set, show, discard, prepare, execute, deallocate, cursor,
    * cursor_op, explain, lock, notify, locking, cross_database, select_into, writes_cte,
-   * settings_read.
+   * settings_read, where_false.
    */
   [extra: string]: unknown;
 }

@@ -1063,9 +1063,13 @@ export class Walker {
       const a0 = body(b.args?.[0]);
       const arg = a0?.arg && nodeType(a0.arg) === 'A_Const' ? body(a0.arg) : a0;
       const sval = arg?.sval?.sval;
-      // A sequence named at run time (currval(x)) cannot be checked: its errors alone tell
-      // whether a relation exists.
-      if (typeof sval !== 'string' && b.args?.length) this.out.opaque = true;
+      // A sequence named at run time cannot be checked. nextval and setval write it; currval
+      // only reads what this session drew, so it is the lookup of a relation by name that
+      // it amounts to (its errors tell whether the relation exists), as to_regclass is.
+      if (typeof sval !== 'string' && b.args?.length) {
+        if (seqAccess === 'read') this.lookup('to_regclass');
+        else this.out.opaque = true;
+      }
       if (typeof sval === 'string') {
         this.out.literalSensitive = true;
         const parts2 = sval.split('.');
