@@ -153,9 +153,9 @@ export class Session {
   private settingsInDoubt = false;
   private closed = false;
   /**
-   * Of the items in flight, how many begin or end a block, run a row-limited statement in
-   * one, or hold a COPY FROM STDIN: kept as counts so that a client pipelining thousands
-   * of messages without reading is not scanned for each new one.
+   * Of the items in flight, how many begin or end a block, or run a row-limited statement
+   * in one: kept as counts so that a client pipelining thousands of messages without
+   * reading is not scanned for each new one.
    */
   private readonly inFlight = { txnControl: 0, limited: 0 };
   /** A group's write-ahead records being made durable (it goes upstream after). */
