@@ -184,6 +184,8 @@ with psycopg.connect(host='127.0.0.1', port=sys.argv[1], dbname=sys.argv[2], use
         // encoding before a COPY: the values the gateway pins, so they change nothing.
         for (const sql of [
           "set client_encoding to 'unicode'",
+          // PostgreSQL reports this one spelling back as it is (PHP's manual example).
+          "SET NAMES 'UNICODE'",
           "set names 'utf8'",
           "SET CLIENT_ENCODING TO 'UTF8'",
           'set search_path to "public"',

@@ -22,7 +22,8 @@ export function mayChangeSettings(f: StatementFacts): boolean {
 /** Whether a reported setting value leaves the parser's assumptions intact. */
 export function safeParameterStatus(name: string, value: string): boolean {
   if (name === 'standard_conforming_strings') return value === 'on';
-  if (name === 'client_encoding') return value.toUpperCase() === 'UTF8';
+  // PostgreSQL reports UTF8 set as 'UNICODE' under that name (for old JDBC drivers).
+  if (name === 'client_encoding') return ['UTF8', 'UNICODE'].includes(value.toUpperCase());
   return true;
 }
 
