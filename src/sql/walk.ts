@@ -70,10 +70,13 @@ const BUILTIN_OPERATORS = new Set(
 const DML = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
 
 /** Functions whose first (text) argument names a sequence. */
+// currval only reads what the session drew, but it locks the relation it names as a write
+// does (RowExclusiveLock, whatever the relation is, before it checks that it is a sequence),
+// as a locking clause does (also reported as a write).
 const SEQUENCE_FUNCS: Record<string, Access> = {
   nextval: 'write',
   setval: 'write',
-  currval: 'read',
+  currval: 'write',
 };
 
 /** The wrapped node's type ("SelectStmt") or null for a bare struct. */
@@ -1063,13 +1066,9 @@ export class Walker {
       const a0 = body(b.args?.[0]);
       const arg = a0?.arg && nodeType(a0.arg) === 'A_Const' ? body(a0.arg) : a0;
       const sval = arg?.sval?.sval;
-      // A sequence named at run time cannot be checked. nextval and setval write it; currval
-      // only reads what this session drew, so it is the lookup of a relation by name that
-      // it amounts to (its errors tell whether the relation exists), as to_regclass is.
-      if (typeof sval !== 'string' && b.args?.length) {
-        if (seqAccess === 'read') this.lookup('to_regclass');
-        else this.out.opaque = true;
-      }
+      // A sequence named at run time cannot be checked: any relation it names is locked (or
+      // written), and its errors alone tell whether a relation exists.
+      if (typeof sval !== 'string' && b.args?.length) this.out.opaque = true;
       if (typeof sval === 'string') {
         this.out.literalSensitive = true;
         const parts2 = sval.split('.');

@@ -1314,6 +1314,11 @@ export const VARIANTS: Case[] = [
     'BEGIN; DECLARE c CURSOR WITH HOLD FOR SELECT count(*) FROM generate_series(1, 20000) a, generate_series(1, 50000) b; COMMIT',
     'error',
   ),
+  // currval locks the relation it names with RowExclusiveLock before it checks that it is a
+  // sequence: a reader held off CREATE INDEX on a table it may only read, for as long as its
+  // transaction lasted (red-team round 18).
+  v('SEC-DS-001/v5', 'resource-dos', P4, "SELECT currval('public.customers')", 'deny'),
+  v('SEC-DS-001/v6', 'resource-dos', P4, 'SELECT currval(c.oid) FROM pg_class c', 'deny'),
   v(
     'SEC-DS-004/v1',
     'resource-dos',
