@@ -78,10 +78,31 @@ session_ok if {
 	lower(stmt.show.name) in showable_settings
 }
 
-# RESET of a setting SET may change returns it to the session's start.
+# RESET of a setting SET may change returns it to the session's start (for the idle timeout,
+# the value the gateway pinned or a lower one the client asked for at login).
 session_ok if {
 	stmt.command == "RESET"
-	lower(stmt.set.name) in harmless_settings
+	lower(stmt.set.name) in resettable_settings
+}
+
+resettable_settings := harmless_settings | {"idle_in_transaction_session_timeout"}
+
+# The idle-in-transaction timeout the gateway pins may be lowered (ActiveRecord's
+# `variables:`), never switched off or raised past it; with none pinned, a timeout from 1 ms
+# to a day only shortens the session's.
+session_ok if {
+	stmt.command == "SET"
+	lower(stmt.set.name) == "idle_in_transaction_session_timeout"
+	not stmt.set.reset
+	not stmt.set.default
+	timeout_ms(trim_space(stmt.set.value)) <= idle_timeout_pinned_ms
+}
+
+idle_timeout_pinned_ms := to_number(input.session.pinned.idle_in_transaction_session_timeout)
+
+idle_timeout_pinned_ms := 86400000 if {
+	is_object(input.session.pinned)
+	not input.session.pinned.idle_in_transaction_session_timeout
 }
 
 # DISCARD ALL (connection pools, Rails) resets the session to how it started, as RESET ALL.
@@ -102,7 +123,7 @@ session_ok if {
 session_ok if {
 	stmt.command == "SET"
 	stmt.set.default
-	lower(stmt.set.name) in harmless_settings
+	lower(stmt.set.name) in resettable_settings
 }
 
 # RESET ALL returns every setting to the value the session started with: the gateway pins
@@ -716,6 +737,22 @@ test_set_keeping_a_pinned_value_allowed if {
 		o := st({"command": "SET", "class": "session", "set": {"name": name, "value": "x", "local": false, "reset": false, "all": false, "default": false}})
 		count(deny) > 0 with input as {"identity": agent, "session": session, "statement": o}
 	}
+}
+
+set_idle(v) := st({"command": "SET", "class": "session", "set": {"name": "idle_in_transaction_session_timeout", "value": v, "local": false, "reset": false, "all": false, "default": false}})
+
+test_idle_timeout_lowered_only if {
+	pinned := object.union(session, {"pinned": {"idle_in_transaction_session_timeout": "300000"}})
+	count(deny) == 0 with input as {"identity": agent, "session": pinned, "statement": set_idle("60s")}
+	count(deny) == 0 with input as {"identity": agent, "session": pinned, "statement": set_idle("300000")}
+	count(deny) > 0 with input as {"identity": agent, "session": pinned, "statement": set_idle("301s")}
+	count(deny) > 0 with input as {"identity": agent, "session": pinned, "statement": set_idle("0")}
+	count(deny) > 0 with input as {"identity": agent, "session": pinned, "statement": set_idle("1d")}
+	none := object.union(session, {"pinned": {}})
+	count(deny) == 0 with input as {"identity": agent, "session": none, "statement": set_idle("1d")}
+	count(deny) > 0 with input as {"identity": agent, "session": none, "statement": set_idle("0")}
+	# No session (a policy replay): nothing to compare with.
+	count(deny) > 0 with input as {"identity": agent, "session": session, "statement": set_idle("60s")}
 }
 
 test_set_to_default_of_harmless_settings_only if {

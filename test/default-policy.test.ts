@@ -199,6 +199,15 @@ with psycopg.connect(host='127.0.0.1', port=sys.argv[1], dbname=sys.argv[2], use
         expect((await c.query("SELECT current_setting('max_index_keys') AS k")).rows[0].k).toMatch(
           /^\d+$/,
         );
+        // ActiveRecord's `variables:` may lower the idle timeout the gateway pins, not raise it.
+        const idle = 'SHOW idle_in_transaction_session_timeout';
+        await c.query("SET SESSION idle_in_transaction_session_timeout TO '60s'");
+        expect((await c.query(idle)).rows[0].idle_in_transaction_session_timeout).toBe('1min');
+        await expect(
+          c.query("SET idle_in_transaction_session_timeout = '10min'"),
+        ).rejects.toMatchObject({ code: '42501' });
+        await c.query('RESET idle_in_transaction_session_timeout');
+        expect((await c.query(idle)).rows[0].idle_in_transaction_session_timeout).toBe('5min');
         // Any other value still changes what names mean, or how text is read.
         for (const sql of [
           'SET search_path TO public, pg_temp',
@@ -207,10 +216,18 @@ with psycopg.connect(host='127.0.0.1', port=sys.argv[1], dbname=sys.argv[2], use
         ])
           await expect(c.query(sql)).rejects.toMatchObject({ code: '42501' });
       }
-      // PDO's lastInsertId and DBD::Pg's last_insert_id: currval of a sequence named by a
-      // parameter reads what this session drew.
+      // currval locks the relation it names as a write does (even one that is not a
+      // sequence), so a reader may not call it, and a name given at run time (PDO's
+      // lastInsertId('seq') sends currval($1)) is refused; lastval() reads the same value.
       const n = (await writer.query("SELECT nextval('gear_seq') AS n")).rows[0].n;
-      expect((await writer.query('SELECT CURRVAL($1) AS c', ['gear_seq'])).rows[0].c).toBe(n);
+      expect((await writer.query("SELECT currval('gear_seq') AS c")).rows[0].c).toBe(n);
+      expect((await writer.query('SELECT lastval() AS c')).rows[0].c).toBe(n);
+      await expect(writer.query('SELECT CURRVAL($1)', ['gear_seq'])).rejects.toMatchObject({
+        code: '42501',
+      });
+      await expect(reader.query("SELECT currval('kind')")).rejects.toMatchObject({
+        code: '42501',
+      });
       // An empty IN list, as ActiveRecord, Laravel, Sequel and DBIx::Class write it, writes
       // no row; WHERE 1 = 1 may write every row and needs approval.
       expect((await writer.query('DELETE FROM "kind" WHERE 1=0')).rowCount).toBe(0);

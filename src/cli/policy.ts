@@ -6,6 +6,7 @@ import { regoEngine } from '../policy/rego-engine.js';
 import { explain } from '../policy/explain.js';
 import { readRegoSources } from '../runtime/policy.js';
 import { explainInputs } from '../runtime/explain-input.js';
+import { configuredPinned } from '../session/params.js';
 import { initSql } from '../sql/index.js';
 
 export async function policyCommand(args: string[]): Promise<number> {
@@ -75,6 +76,7 @@ async function evalCommand(args: string[]): Promise<number> {
   const { inputs, error } = explainInputs(values.sql, identity, {
     searchPath: config.session?.searchPath ?? ['public'],
     database: values.database,
+    session: { pinned: configuredPinned(config.session ?? {}) },
   });
   if (error) {
     process.stdout.write(

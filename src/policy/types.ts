@@ -20,6 +20,12 @@ export interface SessionFacts {
   client_addr: string;
   tls: boolean;
   in_transaction: boolean;
+  /**
+   * Settings the gateway pins on every upstream session (search_path, client_encoding,
+   * standard_conforming_strings, statement_timeout and idle_in_transaction_session_timeout
+   * when configured), as sent at login. Absent where no session is (policy replay).
+   */
+  pinned?: Record<string, string>;
 }
 
 export interface StatementInput extends StatementFacts {

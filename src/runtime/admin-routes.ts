@@ -41,6 +41,7 @@ export function mountRoutes(app: Hono, gw: Gateway, config: GatewayConfig, baseD
     const { inputs, error } = explainInputs(body.sql, identity, {
       searchPath: gw.snapshot.settings.searchPath,
       database: typeof body.database === 'string' ? body.database : undefined,
+      session: { pinned: gw.snapshot.settings.pinned },
     });
     if (error) return c.json({ decision: { kind: 'deny', reasons: [`parse error: ${error}`] } });
     const engine = gw.snapshot.policy;

@@ -13,7 +13,7 @@ import type { JwksSource } from '../auth/jwks.js';
 import { readSecret, type GatewayConfig } from '../config/index.js';
 import { ConfigError } from '../config/load.js';
 import type { Identity, PolicyEngine } from '../policy/types.js';
-import { pinnedSettings } from '../session/params.js';
+import { configuredPinned } from '../session/params.js';
 import type { SessionSettings } from '../session/context.js';
 import type { UpstreamTarget } from '../upstream/connect.js';
 import { loadPolicy } from './policy.js';
@@ -41,8 +41,6 @@ export async function buildSnapshot(
   const dataDir = resolve(opts.baseDir, config.dataDir ?? '.data');
   const s = config.session ?? {};
   const searchPath = s.searchPath ?? ['public'];
-  const statementTimeoutMs = s.statementTimeoutMs ?? 0;
-  const idleInTransactionTimeoutMs = s.idleInTransactionTimeoutMs ?? 300_000;
   const listenTls = config.listen?.tls;
   let tls: SecureContext | undefined;
   if (listenTls) {
@@ -68,7 +66,7 @@ export async function buildSnapshot(
       maxClientBacklogBytes: s.maxClientBacklogBytes ?? 64 * MiB,
     },
     searchPath,
-    pinned: pinnedSettings({ searchPath, statementTimeoutMs, idleInTransactionTimeoutMs }),
+    pinned: configuredPinned(s),
     requireTlsForRemote: config.listen?.requireTlsForRemote ?? true,
     bindClientCertToUser: Boolean(listenTls?.ca),
   };

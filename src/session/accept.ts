@@ -34,6 +34,7 @@ export async function acceptClient(
     client_addr: a.clientAddr,
     tls: a.tls,
     in_transaction: false,
+    pinned: ctx.settings().pinned,
   };
   const verdict = ctx
     .policy()

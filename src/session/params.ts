@@ -181,6 +181,22 @@ export function quoteIdent(s: string): string {
   return /^[a-z_][a-z0-9_$]*$/.test(s) ? s : '"' + s.replace(/"/g, '""') + '"';
 }
 
+/**
+ * The settings pinned on every upstream session under a config's `session` options, with
+ * their defaults (search_path public, the idle-in-transaction timeout 5 minutes).
+ */
+export function configuredPinned(s: {
+  searchPath?: string[];
+  statementTimeoutMs?: number;
+  idleInTransactionTimeoutMs?: number;
+}): Record<string, string> {
+  return pinnedSettings({
+    searchPath: s.searchPath ?? ['public'],
+    statementTimeoutMs: s.statementTimeoutMs ?? 0,
+    idleInTransactionTimeoutMs: s.idleInTransactionTimeoutMs ?? 300_000,
+  });
+}
+
 /** Settings pinned on every upstream session, whatever the client asked. */
 export function pinnedSettings(opts: {
   searchPath: string[];

@@ -215,6 +215,7 @@ export class Session {
       client_addr: auth.clientAddr,
       tls: auth.tls,
       in_transaction: up.status !== 'I',
+      pinned: s.pinned,
     };
     this.decisions = new DecisionPoint(() => ctx.policy(), auth.identity, this.facts);
     this.names = new SessionNames(this.decisions);
