@@ -1,8 +1,13 @@
 // COPY through the gateway at the protocol level: COPY IN and OUT with the simple protocol,
 // CopyFail, and COPY issued with the extended protocol the way libpq does it (a Sync after
 // Execute that the server ignores in copy-in mode, then another after CopyDone).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
+import type { Recorder } from '../src/record/types.js';
+import { buildRecorder } from '../src/runtime/recording.js';
 import {
   rawLogin,
   adminClient,
@@ -18,6 +23,7 @@ import {
   execute,
   errorsOf,
   fields,
+  flush,
   msg,
   parse,
   query,
@@ -234,6 +240,92 @@ describe('COPY at the protocol level', () => {
     expect(rows(ms)).toEqual([['61']]);
     expect(await count('id = 60')).toBe(0);
     c.destroy();
+  });
+
+  it('a client that ends its connection before its COPY starts leaves no COPY running upstream', async () => {
+    const c = await raw();
+    // The COPY waits behind a statement, and the client half-closes before it starts:
+    // PostgreSQL would wait for data that cannot come.
+    await c.write(
+      Buffer.concat([
+        query("SELECT pg_sleep(0.3), 'copy-fin' AS marker"),
+        query('COPY t FROM STDIN'),
+      ]),
+    );
+    c.end();
+    expect(await c.closedWithin(5000)).toBe(true);
+    const running = async () =>
+      (
+        await admin.query(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = 'COPY t FROM STDIN' AND state = 'active'",
+        )
+      ).rows[0].n;
+    const deadline = Date.now() + 5000;
+    while ((await running()) > 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(await running()).toBe(0);
+  });
+
+  it('with write-ahead recording, a COPY sent after an earlier part of its group failed is skipped, not waited for', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'copy-rec-'));
+    const recording = {
+      enabled: true,
+      spoolDir: join(base, 'spool'),
+      durability: 'fsync',
+      sinks: [],
+    };
+    const real = (await buildRecorder(recording as never, base, '.data'))!;
+    // A slow disk: each write-ahead record takes 100 ms to be durable, so the first part's
+    // error comes while the COPY part waits for its record.
+    const slow: Recorder = {
+      ...real,
+      stats: () => real.stats(),
+      get healthy() {
+        return real.healthy;
+      },
+      gatewayEvent: (t, f) => real.gatewayEvent(t, f),
+      close: () => real.close(),
+      openSession: async (info) => {
+        const r = await real.openSession(info);
+        return new Proxy(r, {
+          get(target, prop, recv) {
+            if (prop !== 'statements') return Reflect.get(target, prop, recv);
+            return (evs: never[]) => {
+              const w = target.statements(evs);
+              return new Promise((res) => setTimeout(() => res(w), 100));
+            };
+          },
+        });
+      },
+    };
+    const gr = await startTestGateway(DB, { recording } as never, { recorder: slow });
+    try {
+      const c = await rawLogin(gr, DB);
+      // The COPY part waits for its durable record while the first part's error comes;
+      // PostgreSQL then skips it up to the Sync.
+      await c.write(
+        Buffer.concat([
+          parse('', 'SELECT 1 / 0'),
+          bind('', ''),
+          execute(),
+          flush(),
+          parse('', 'COPY t FROM STDIN'),
+          bind('', ''),
+          execute(),
+          flush(),
+          sync(),
+        ]),
+      );
+      const ms = await c.until('Z', 5000);
+      expect(types(ms)).toBe('1EZ');
+      expect(fields(ms[1]).C).toBe('22012');
+      expect(rows(await c.simple('SELECT 5'))).toEqual([['5']]);
+      c.destroy();
+    } finally {
+      await gr.stop();
+      await real.close().catch(() => undefined);
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 
   it('a statement sent in the middle of COPY FROM STDIN ends the session (08P01); the COPY loads nothing', async () => {

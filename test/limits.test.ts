@@ -3,9 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   gatewayClient,
   freshDatabase,
+  rawLogin,
   startTestGateway,
   type TestGateway,
 } from './helpers/gateway.js';
+import { bind, execute, fields, flush, parse, rows, sync } from './helpers/raw.js';
 
 const DB = 'limits_db';
 let g: TestGateway;
@@ -24,5 +26,28 @@ describe('policy limits', () => {
     });
     expect((await c.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
     await c.end();
+  });
+
+  it('counts the time of a statement sent at a Flush, before its Sync', async () => {
+    const c = await rawLogin(g, DB);
+    try {
+      await c.write(
+        Buffer.concat([
+          parse('', 'SELECT pg_catalog.pg_sleep(3)'),
+          bind('', ''),
+          execute(),
+          flush(),
+        ]),
+      );
+      const t0 = Date.now();
+      const err = await c.until('E', 5000);
+      expect(fields(err.at(-1)!).C).toBe('57014');
+      expect(Date.now() - t0).toBeLessThan(2500);
+      await c.write(sync());
+      await c.until('Z');
+      expect(rows(await c.simple('SELECT 1'))).toEqual([['1']]);
+    } finally {
+      c.destroy();
+    }
   });
 });

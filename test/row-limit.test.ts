@@ -247,6 +247,55 @@ describe('COPY FROM STDIN sent with messages PostgreSQL reads differently once i
     await limitedAfter([query('COPY copy_sync FROM STDIN'), sync(), copyDone()], ['G', 'C', 'Z']);
   });
 
+  it('a COPY that fails on a row with a Sync behind it ends the session: the Sync may have ended a unit', async () => {
+    // PostgreSQL stops reading COPY data at the bad row, so the Sync behind it is a real
+    // one there; the gateway cannot tell, and does not guess.
+    const c = await rawLogin(gl, DB);
+    try {
+      await c.write(
+        Buffer.concat([
+          query('COPY copy_sync FROM STDIN'),
+          copyData('not-a-number\n'),
+          sync(),
+          copyDone(),
+          query('SELECT generate_series(1, 100) AS g'),
+        ]),
+      );
+      const ms = await c.rest(5000);
+      expect(rows(ms).length).toBeLessThanOrEqual(5);
+      expect(ms.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual(['22P02', '08P01']);
+      expect(await c.closedWithin(5000)).toBe(true);
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it('a read cut alone in its unit, with the next extended part already upstream, closes the session', async () => {
+    const c = await rawLogin(gl, DB);
+    try {
+      await c.write(
+        Buffer.concat([
+          parse('', 'SELECT 1 AS a'),
+          bind('', ''),
+          execute(),
+          query('SELECT generate_series(1, 8) AS g'),
+          parse('', 'SELECT 2 AS b'),
+          bind('', ''),
+          execute(),
+          query('SELECT 3 AS c'),
+          sync(),
+        ]),
+      );
+      const ms = await c.rest(5000);
+      // Never the gateway's own marker error, nor an answer nobody asked for.
+      expect(ms.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual(['54000']);
+      expect(ms.some((m) => m.type === '3')).toBe(false);
+      expect(await c.closedWithin(5000)).toBe(true);
+    } finally {
+      c.destroy();
+    }
+  });
+
   it('a COPY of an extended group that fails, then a Query before the group’s Sync', async () => {
     // libpq-style: Execute and Sync before the data (the Sync is ignored); the COPY fails on
     // its data, so PostgreSQL skips the Query up to the next Sync.

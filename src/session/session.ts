@@ -134,6 +134,14 @@ export class Session {
   private copyIn = false;
   /** COPY FROM STDIN statements sent whose start is not known yet (see Item.startsDue). */
   private copyStartsDue = 0;
+  /**
+   * Syncs sent inside the data of the running COPY FROM STDIN, until its outcome comes.
+   * PostgreSQL ignores them while it reads data; but if a row fails the COPY it stops
+   * reading data there, and a Sync the client sent behind that row ends a unit of work.
+   * Which way PostgreSQL took one cannot be told from its answers, so a COPY that fails
+   * after one ends the session (fail closed).
+   */
+  private syncsInCopy = 0;
   /** Waiting for the recording before forwarding a decided group (reading stops). */
   private busy = false;
   /** That group ends its item (a Sync or a Query of the client's, already read). */
@@ -295,6 +303,8 @@ export class Session {
   }
 
   private closeWhenAnswered(): void {
+    // A COPY FROM STDIN that started after the client's end gets no more data.
+    if (this.copyIn && !this.reader.hasFrame()) return this.close();
     if (this.items.length === 0 && !this.busy && !this.deferred && !this.reader.hasFrame())
       this.close();
   }
@@ -463,8 +473,12 @@ export class Session {
         return this.add({ type: 'close', frame: f, kind: c.kind, name: c.name });
       }
       case F.Sync:
-        // In copy-in mode the server ignores Sync (and Flush): no unit of work ends here.
-        if (this.copyIn) return this.write(f.raw);
+        // In copy-in mode the server ignores Sync (and Flush): no unit of work ends here,
+        // unless a row before it fails the COPY (see syncsInCopy).
+        if (this.copyIn) {
+          this.syncsInCopy++;
+          return this.write(f.raw);
+        }
         this.openItem.bySync = true;
         this.unsynced = false;
         if (this.skipUntilSync) {
@@ -824,18 +838,23 @@ export class Session {
     const now = performance.now();
     const item = this.openItem;
     const head = this.items.length === 0 && item.runs.length === 0;
+    let limitLowered = false;
     const first = item.runs.length;
     trackRuns(item, decided, this.facts.in_transaction);
     for (let i = 0; i < decided.length; i++) {
       const copy = decided[i].facts.copy as CopyFact | undefined;
-      if (copy && copy.direction === 'from' && copy.stdio) {
+      // Not when the item already failed (its error came during the write-ahead wait):
+      // PostgreSQL skips the COPY, and nothing will answer it.
+      if (copy && copy.direction === 'from' && copy.stdio && item.errAt === undefined) {
         item.startsDue = (item.startsDue ?? 0) + 1;
         this.copyStartsDue++;
       }
       const d = decided[i].rec.decision;
       const limits = d.kind === 'allow' ? d.limits : undefined;
-      if (limits?.timeout_ms !== undefined)
-        item.timeoutMs = Math.min(item.timeoutMs ?? Infinity, limits.timeout_ms);
+      if (limits?.timeout_ms !== undefined && limits.timeout_ms < (item.timeoutMs ?? Infinity)) {
+        item.timeoutMs = limits.timeout_ms;
+        limitLowered = true;
+      }
       const maxRows = limits?.max_rows;
       item.runs.push({
         seq: seqs ? seqs[i] : -1,
@@ -858,9 +877,11 @@ export class Session {
     // The first statement of an idle session: its rows are counted from now.
     if (head && decided.length > 0) this.armRows();
     for (const b of frames) this.write(b);
+    // A time limit runs from when its statement goes upstream, also in a part of the item
+    // sent before its Sync (at a Flush, for COPY data): PostgreSQL runs it then.
+    if (limitLowered) this.armTimeout(item);
     if (endsItem) {
       item.started = now;
-      this.armTimeout(item);
       this.pushItem(item);
     }
   }
@@ -877,6 +898,7 @@ export class Session {
   /** An item with a policy time limit cancels its upstream statement when it runs out. */
   private armTimeout(item: Item): void {
     if (item.timeoutMs === undefined) return;
+    clearTimeout(item.timer);
     item.timer = setTimeout(() => this.cancelUpstream(), item.timeoutMs);
     item.timer.unref();
   }
@@ -1077,6 +1099,11 @@ export class Session {
     this.copyIn = false;
     // …nor will a COPY FROM STDIN after the error start.
     this.copyStartsSettled(item);
+    if (this.syncsInCopy > 0) {
+      // The COPY failed with a Sync sent inside its data (see syncsInCopy).
+      setImmediate(() => this.fatal(ClientError.protocolViolation(SYNC_IN_FAILED_COPY)));
+      return undefined;
+    }
     // FATAL or PANIC: the upstream ends the session and has said why.
     const fields = parseErrorFields(body);
     if (fields.V === 'FATAL' || fields.V === 'PANIC') this.upstreamFatal = true;
@@ -1106,6 +1133,7 @@ export class Session {
 
   /** A statement's results ended: its row limit and its outcome. */
   private onCompletion(type: number, body: Buffer): Buffer | null | undefined {
+    this.syncsInCopy = 0;
     const item = this.items[0] ?? this.openItem;
     const run = item.runs.shift();
     if (run) run.ok = true;
@@ -1168,8 +1196,10 @@ export class Session {
     if (head?.bySync) {
       this.items.shift();
       this.countInFlight(head, -1);
-      clearTimeout(head.timer);
       const next = this.items[0] ?? this.openItem;
+      // The COPY goes on running in the open item: its time limit goes with it.
+      if (next === this.openItem && next.timer === undefined) next.timer = head.timer;
+      else clearTimeout(head.timer);
       const inFlight = next !== this.openItem;
       if (inFlight) this.countInFlight(next, -1);
       const shift = foldInto(head, next);
@@ -1185,10 +1215,7 @@ export class Session {
         // comes with the open item's, after a Sync not read yet: decide it again.
         if (this.waitAnswers) this.stopWaiting();
       }
-      if (head.timeoutMs !== undefined && next !== this.openItem) {
-        clearTimeout(next.timer);
-        this.armTimeout(next);
-      }
+      if (head.timeoutMs !== undefined && next !== this.openItem) this.armTimeout(next);
     }
     return undefined;
   }
@@ -1298,7 +1325,14 @@ export class Session {
     this.ctx.metrics.statements.inc({ decision: 'row_limit' });
     this.audit.rowLimit(run, limit);
     this.log.warn('result cut at the policy row limit', { max_rows: limit });
-    if (item.runs.length > 0 || this.items.length > 1 || item === this.openItem) {
+    // Also when the client's next messages are upstream already (a part of the open item,
+    // sent at a Flush, a probe or for COPY data): the abort marker would land behind them.
+    if (
+      item.runs.length > 0 ||
+      this.items.length > 1 ||
+      item === this.openItem ||
+      (this.openItem.sent ?? 0) > 0
+    ) {
       this.scanner.halt();
       setImmediate(() => this.close());
       return toWire(ClientError.rowLimitInBatch(limit));
@@ -1359,6 +1393,7 @@ export class Session {
     clearTimeout(this.messageTimer);
     clearTimeout(this.expiryTimer);
     for (const it of this.items) clearTimeout(it.timer);
+    clearTimeout(this.openItem.timer);
     this.ctx.cancels.release(this.cancelPid);
     this.ctx.releaseUpstream(this.target.name);
     this.ctx.metrics.connections.add(-1);
@@ -1371,6 +1406,9 @@ export class Session {
     else this.audit.end(this.endReason);
   }
 }
+
+const SYNC_IN_FAILED_COPY =
+  'a COPY FROM STDIN failed with a Sync sent inside its data: the server may have read that Sync as the end of a unit of work';
 
 /** Constant label objects, so metrics render each series key once. */
 const DECISION_LABELS: Record<string, { decision: string }> = {

@@ -327,6 +327,11 @@ export class RawClient {
     return this.until('Z');
   }
 
+  /** Half-close: nothing more is sent, answers are still read. */
+  end(): void {
+    this.sock.end();
+  }
+
   destroy(): void {
     this.sock.destroy();
   }
