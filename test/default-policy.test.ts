@@ -36,6 +36,19 @@ beforeAll(async () => {
 });
 afterAll(async () => g?.stop());
 
+/** A node-postgres client as `sub` in `groups` (a reader: agents; a writer: writers). */
+async function connect(sub: string, groups: string[]): Promise<pg.Client> {
+  const c = new pg.Client({
+    host: '127.0.0.1',
+    port: g.port,
+    user: sub,
+    database: DB,
+    password: await g.token(sub, groups),
+  });
+  await c.connect();
+  return c;
+}
+
 describe('the default policy with drivers as they come', () => {
   it('postgres.js connects with its type fetch on and decodes arrays', async () => {
     const sql = postgres({
@@ -129,17 +142,6 @@ with psycopg.connect(host='127.0.0.1', port=sys.argv[1], dbname=sys.argv[2], use
     // Sequelize 6's own text: it joins the statistics view only to map a relid to its name.
     const DESCRIBE =
       'SELECT pk.constraint_type as "Constraint",c.column_name as "Field", c.column_default as "Default",c.is_nullable as "Null", (CASE WHEN c.udt_name = \'hstore\' THEN c.udt_name ELSE c.data_type END) || (CASE WHEN c.character_maximum_length IS NOT NULL THEN \'(\' || c.character_maximum_length || \')\' ELSE \'\' END) as "Type", (SELECT array_agg(e.enumlabel) FROM pg_catalog.pg_type t JOIN pg_catalog.pg_enum e ON t.oid=e.enumtypid WHERE t.typname=c.udt_name) AS "special", (SELECT pgd.description FROM pg_catalog.pg_statio_all_tables AS st INNER JOIN pg_catalog.pg_description pgd on (pgd.objoid=st.relid) WHERE c.ordinal_position=pgd.objsubid AND c.table_name=st.relname) AS "Comment" FROM information_schema.columns c LEFT JOIN (SELECT tc.table_schema, tc.table_name, cu.column_name, tc.constraint_type FROM information_schema.TABLE_CONSTRAINTS tc JOIN information_schema.KEY_COLUMN_USAGE  cu ON tc.table_schema=cu.table_schema and tc.table_name=cu.table_name and tc.constraint_name=cu.constraint_name and tc.constraint_type=\'PRIMARY KEY\') pk ON pk.table_schema=c.table_schema AND pk.table_name=c.table_name AND pk.column_name=c.column_name WHERE c.table_name = \'gear\' AND c.table_schema = \'public\'';
-    const connect = async (sub: string, groups: string[]) => {
-      const c = new pg.Client({
-        host: '127.0.0.1',
-        port: g.port,
-        user: sub,
-        database: DB,
-        password: await g.token(sub, groups),
-      });
-      await c.connect();
-      return c;
-    };
     const reader = await connect('agent-1', ['agents']);
     const writer = await connect('etl', ['writers']);
     try {
@@ -164,17 +166,6 @@ with psycopg.connect(host='127.0.0.1', port=sys.argv[1], dbname=sys.argv[2], use
   });
 
   it('what Rails, Laravel, PDO and DBD::Pg send at connect and around writes', async () => {
-    const connect = async (sub: string, groups: string[]) => {
-      const c = new pg.Client({
-        host: '127.0.0.1',
-        port: g.port,
-        user: sub,
-        database: DB,
-        password: await g.token(sub, groups),
-      });
-      await c.connect();
-      return c;
-    };
     const reader = await connect('agent-1', ['agents']);
     const writer = await connect('etl', ['writers']);
     try {
