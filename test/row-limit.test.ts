@@ -247,28 +247,34 @@ describe('COPY FROM STDIN sent with messages PostgreSQL reads differently once i
     await limitedAfter([query('COPY copy_sync FROM STDIN'), sync(), copyDone()], ['G', 'C', 'Z']);
   });
 
-  it('a COPY that fails on a row with a Sync behind it ends the session: the Sync may have ended a unit', async () => {
-    // PostgreSQL stops reading COPY data at the bad row, so the Sync behind it is a real
-    // one there; the gateway cannot tell, and does not guess.
-    const c = await rawLogin(gl, DB);
-    try {
-      await c.write(
-        Buffer.concat([
+  it.each(['one write', 'a write per message'])(
+    'a COPY that fails on a row with a Sync behind it ends the session: the Sync may have ended a unit (%s)',
+    async (how) => {
+      // PostgreSQL stops reading COPY data at the bad row, so the Sync behind it is a real
+      // one there; the gateway cannot tell, and does not guess.
+      const c = await rawLogin(gl, DB);
+      try {
+        const messages = [
           query('COPY copy_sync FROM STDIN'),
           copyData('not-a-number\n'),
           sync(),
           copyDone(),
           query('SELECT generate_series(1, 100) AS g'),
-        ]),
-      );
-      const ms = await c.rest(5000);
-      expect(rows(ms).length).toBeLessThanOrEqual(5);
-      expect(ms.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual(['22P02', '08P01']);
-      expect(await c.closedWithin(5000)).toBe(true);
-    } finally {
-      c.destroy();
-    }
-  });
+        ];
+        if (how === 'one write') await c.write(Buffer.concat(messages));
+        else for (const m of messages) await c.write(m);
+        const ms = await c.rest(5000);
+        expect(rows(ms).length).toBeLessThanOrEqual(5);
+        expect(ms.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual([
+          '22P02',
+          '08P01',
+        ]);
+        expect(await c.closedWithin(5000)).toBe(true);
+      } finally {
+        c.destroy();
+      }
+    },
+  );
 
   it('a read cut alone in its unit, with the next extended part already upstream, closes the session', async () => {
     const c = await rawLogin(gl, DB);

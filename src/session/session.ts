@@ -1100,7 +1100,9 @@ export class Session {
     // …nor will a COPY FROM STDIN after the error start.
     this.copyStartsSettled(item);
     if (this.syncsInCopy > 0) {
-      // The COPY failed with a Sync sent inside its data (see syncsInCopy).
+      // The COPY failed with a Sync sent inside its data (see syncsInCopy): nothing after
+      // this error reaches the client, whose answers it may be.
+      this.scanner.halt();
       setImmediate(() => this.fatal(ClientError.protocolViolation(SYNC_IN_FAILED_COPY)));
       return undefined;
     }
