@@ -78,11 +78,19 @@ session_ok if {
 	lower(stmt.show.name) in showable_settings
 }
 
-# RESET of a setting SET may change returns it to the session's start (for the idle timeout,
-# the value the gateway pinned or a lower one the client asked for at login).
+# RESET (or SET … TO DEFAULT) of a setting SET may change returns it to the session's start
+# (for the idle timeout, the value the gateway pinned or a lower one the client asked for at
+# login).
 session_ok if {
-	stmt.command == "RESET"
+	resets_to_start
 	lower(stmt.set.name) in resettable_settings
+}
+
+resets_to_start if stmt.command == "RESET"
+
+resets_to_start if {
+	stmt.command == "SET"
+	stmt.set.default
 }
 
 resettable_settings := harmless_settings | {"idle_in_transaction_session_timeout"}
@@ -117,13 +125,6 @@ session_ok if stmt.command in {"DISCARD PLANS", "DISCARD SEQUENCES", "DISCARD TE
 session_ok if {
 	stmt.command == "SET"
 	stmt.set.keeps_pinned
-}
-
-# SET … TO DEFAULT is RESET.
-session_ok if {
-	stmt.command == "SET"
-	stmt.set.default
-	lower(stmt.set.name) in resettable_settings
 }
 
 # RESET ALL returns every setting to the value the session started with: the gateway pins

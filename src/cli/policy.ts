@@ -6,7 +6,7 @@ import { regoEngine } from '../policy/rego-engine.js';
 import { explain } from '../policy/explain.js';
 import { readRegoSources } from '../runtime/policy.js';
 import { explainInputs } from '../runtime/explain-input.js';
-import { configuredPinned } from '../session/params.js';
+import { configuredSession } from '../session/params.js';
 import { initSql } from '../sql/index.js';
 
 export async function policyCommand(args: string[]): Promise<number> {
@@ -73,10 +73,11 @@ async function evalCommand(args: string[]): Promise<number> {
     config.policy?.data,
   );
   const identity = values.identity ? JSON.parse(values.identity) : {};
+  const { searchPath, pinned } = configuredSession(config.session ?? {});
   const { inputs, error } = explainInputs(values.sql, identity, {
-    searchPath: config.session?.searchPath ?? ['public'],
+    searchPath,
     database: values.database,
-    session: { pinned: configuredPinned(config.session ?? {}) },
+    session: { pinned },
   });
   if (error) {
     process.stdout.write(

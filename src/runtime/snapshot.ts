@@ -13,7 +13,7 @@ import type { JwksSource } from '../auth/jwks.js';
 import { readSecret, type GatewayConfig } from '../config/index.js';
 import { ConfigError } from '../config/load.js';
 import type { Identity, PolicyEngine } from '../policy/types.js';
-import { configuredPinned } from '../session/params.js';
+import { configuredSession } from '../session/params.js';
 import type { SessionSettings } from '../session/context.js';
 import type { UpstreamTarget } from '../upstream/connect.js';
 import { loadPolicy } from './policy.js';
@@ -40,7 +40,7 @@ export async function buildSnapshot(
 ): Promise<Snapshot> {
   const dataDir = resolve(opts.baseDir, config.dataDir ?? '.data');
   const s = config.session ?? {};
-  const searchPath = s.searchPath ?? ['public'];
+  const { searchPath, pinned } = configuredSession(s);
   const listenTls = config.listen?.tls;
   let tls: SecureContext | undefined;
   if (listenTls) {
@@ -66,7 +66,7 @@ export async function buildSnapshot(
       maxClientBacklogBytes: s.maxClientBacklogBytes ?? 64 * MiB,
     },
     searchPath,
-    pinned: configuredPinned(s),
+    pinned,
     requireTlsForRemote: config.listen?.requireTlsForRemote ?? true,
     bindClientCertToUser: Boolean(listenTls?.ca),
   };

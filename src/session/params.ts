@@ -182,19 +182,22 @@ export function quoteIdent(s: string): string {
 }
 
 /**
- * The settings pinned on every upstream session under a config's `session` options, with
- * their defaults (search_path public, the idle-in-transaction timeout 5 minutes).
+ * The search_path names are read against, and the settings pinned on every upstream session,
+ * under a config's `session` options with their defaults (search_path public, the
+ * idle-in-transaction timeout 5 minutes).
  */
-export function configuredPinned(s: {
+export function configuredSession(s: {
   searchPath?: string[];
   statementTimeoutMs?: number;
   idleInTransactionTimeoutMs?: number;
-}): Record<string, string> {
-  return pinnedSettings({
-    searchPath: s.searchPath ?? ['public'],
+}): { searchPath: string[]; pinned: Record<string, string> } {
+  const searchPath = s.searchPath ?? ['public'];
+  const pinned = pinnedSettings({
+    searchPath,
     statementTimeoutMs: s.statementTimeoutMs ?? 0,
     idleInTransactionTimeoutMs: s.idleInTransactionTimeoutMs ?? 300_000,
   });
+  return { searchPath, pinned };
 }
 
 /** Settings pinned on every upstream session, whatever the client asked. */
