@@ -2,6 +2,12 @@
 // deny wins; an approval document holds; allow with mask and limits; otherwise deny.
 import type { ApprovalRequirement, Decision, Limits } from './types.js';
 
+/** A relation a statement touches, as its facts name it. */
+interface RelationRef {
+  schema: string;
+  name: string;
+}
+
 /** The rule values an engine produced for one statement (OPA JSON form). */
 export interface RuleValues {
   allow?: unknown;
@@ -68,4 +74,29 @@ export function combine(r: RuleValues): Decision {
     return { kind: 'allow', mask, limits: limitsOf(r.limits), reasons: [] };
   }
   return { kind: 'deny', reasons: [NO_RULE], hint };
+}
+
+/**
+ * What the gateway can carry out of a decision for a statement. Results cannot be masked
+ * yet, so an allow whose mask names a column of a relation the statement reads is refused,
+ * naming the columns, rather than forwarded with them in the clear (fail closed). A mask
+ * on relations the statement does not touch changes nothing and is ignored.
+ */
+export function enforceable(
+  d: Decision,
+  statement: { relations?: readonly RelationRef[] } | undefined,
+): Decision {
+  if (d.kind !== 'allow') return d;
+  const keys = Object.keys(d.mask);
+  if (keys.length === 0) return d;
+  const read = (statement?.relations ?? []).map((r) => `${r.schema}.${r.name}.`);
+  const columns = keys.filter((k) => read.some((prefix) => k.startsWith(prefix)));
+  if (columns.length === 0) return d;
+  return {
+    kind: 'deny',
+    reasons: [
+      `the policy masks ${columns.sort().join(', ')}; this gateway cannot mask results yet`,
+    ],
+    hint: 'leave the masked columns out of the statement, or ask an operator',
+  };
 }

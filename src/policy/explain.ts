@@ -1,6 +1,7 @@
-// Explain a decision: the combined decision plus the value of every contract rule, for
-// `portcullis policy eval` and the admin API's POST /explain.
+// Explain a decision: the decision the gateway carries out (enforceable) plus the value of
+// every contract rule, for `portcullis policy eval` and the admin API's POST /explain.
 import type { CompiledPolicy } from './rego/index.js';
+import { enforceable } from './decision.js';
 import type { Decision, PolicyEngine, PolicyInput } from './types.js';
 
 export const CONTRACT_RULES = ['allow', 'deny', 'hint', 'approval', 'mask', 'limits'] as const;
@@ -27,5 +28,9 @@ export function explain(
       }
     }
   }
-  return { decision: engine.decide(input), policy_version: engine.version, rules };
+  return {
+    decision: enforceable(engine.decide(input), input.statement),
+    policy_version: engine.version,
+    rules,
+  };
 }

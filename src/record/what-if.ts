@@ -7,6 +7,7 @@ import type {
   SessionFacts,
 } from '../policy/types.js';
 import type { RecordedEvent } from './event.js';
+import { enforceable } from '../policy/decision.js';
 
 export interface WhatIfChange {
   session_id: string;
@@ -84,7 +85,8 @@ export function whatIf(
     if (ev.type === 'session_start') starts.set(ev.session_id, ev);
     if (ev.type !== 'statement') continue;
     if (opts.since !== undefined && Date.parse(ev.ts) < opts.since) continue;
-    const after = engine.decide(policyInputOf(ev, starts.get(ev.session_id)));
+    const input = policyInputOf(ev, starts.get(ev.session_id));
+    const after = enforceable(engine.decide(input), input.statement);
     const before = ev.decision as Decision['kind'];
     if (opts.all || after.kind !== before)
       out.push({

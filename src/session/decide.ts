@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { ClientError } from '../wire/index.js';
 import type { ErrorFields } from '../wire/backend.js';
 import { FACTS_KEY } from '../sql/index.js';
+import { enforceable } from '../policy/decision.js';
 import type { StatementFacts } from '../sql/types.js';
 import type {
   Decision,
@@ -79,7 +80,7 @@ export class DecisionPoint {
     });
     let decision: Decision;
     try {
-      decision = engine.decide(input);
+      decision = enforceable(engine.decide(input), facts);
     } catch {
       decision = { kind: 'deny', reasons: ['the policy could not be evaluated'] };
     }
