@@ -224,6 +224,18 @@ describe('recording with a file sink', () => {
     expect(set?.extra).not.toHaveProperty('class');
   });
 
+  it('records the settings pinned upstream at session start, for re-decision', () => {
+    const start = allText(sinkDir)
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { type: string; sub: string; pinned?: Record<string, string> })
+      .find((e) => e.type === 'session_start' && e.sub === 'rec-setter');
+    expect(start?.pinned).toMatchObject({
+      search_path: expect.any(String),
+      idle_in_transaction_session_timeout: expect.stringMatching(/^\d+$/),
+    });
+  });
+
   it('records the reload on the gateway chain', () => {
     const reloads = allText(sinkDir)
       .split('\n')

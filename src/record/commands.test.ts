@@ -225,3 +225,39 @@ describe('policy replay', () => {
     expect(await policyReplayCommand(['--dir', sink], { out: capture().out })).toBe(2);
   });
 });
+
+describe('policy replay of a session with pinned settings', () => {
+  it('gives the candidate policy the settings pinned when the session was recorded', async () => {
+    const dir = await tempDir('cmd-pinned');
+    const rec = createRecorder({ spoolDir: join(dir, 'spool'), sinks: [fileSink({ dir })] });
+    const pinned = { search_path: 'public', idle_in_transaction_session_timeout: '300000' };
+    const s = await rec.openSession(startInfo({ sessionId: 'pin-1', pinned }));
+    const sql = 'SET idle_in_transaction_session_timeout = 1000';
+    const a = await s.statement(stmt(sql, { command: 'SET', class: 'session', relations: [] }));
+    s.result(a, { outcome: 'ok', duration_ms: 0.5, command_tag: 'SET' });
+    await s.end({
+      statements: 1,
+      allowed: 1,
+      denied: 0,
+      held: 0,
+      errors: 0,
+      rows: 0,
+      duration_ms: 1,
+      reason: 'client_terminate',
+    });
+    await rec.close();
+    const events = await createReader([dirSource(dir)]).allEvents();
+    const start = events.find((e) => e.type === 'session_start');
+    const st = events.find((e) => e.type === 'statement')!;
+    expect(policyInputOf(st, start).session.pinned).toEqual(pinned);
+    // As the default policy does: a SET may lower the pinned idle timeout.
+    const lowersOnly: PolicyEngine = {
+      ...engine(false),
+      decide: (input) =>
+        Number(input.session.pinned?.idle_in_transaction_session_timeout) >= 1000
+          ? { kind: 'allow', mask: {}, limits: {}, reasons: [] }
+          : { kind: 'deny', reasons: ['raises the idle timeout'] },
+    };
+    expect(whatIf(events, lowersOnly)).toEqual([]);
+  });
+});

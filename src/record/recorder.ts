@@ -640,7 +640,8 @@ class SpoolRecorder implements Recorder {
         ',"upstream_user":' +
         JSON.stringify(info.upstream_user ?? null) +
         ',"email":' +
-        JSON.stringify(info.identity.email ?? null),
+        JSON.stringify(info.identity.email ?? null) +
+        (info.pinned ? ',"pinned":' + JSON.stringify(info.pinned) : ''),
       true,
     );
     return rec;

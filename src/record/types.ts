@@ -17,6 +17,8 @@ export interface SessionStartInfo {
   tls: boolean;
   /** Database user the gateway connects upstream as. */
   upstream_user?: string;
+  /** Settings pinned on the upstream session (the policy input's session.pinned). */
+  pinned?: Record<string, string>;
 }
 
 /**

@@ -46,6 +46,9 @@ export function policyInputOf(ev: RecordedEvent, start?: RecordedEvent): PolicyI
     tls: (start?.tls as boolean) ?? false,
     in_transaction: ev.in_transaction === true,
   };
+  const pinned = start?.pinned;
+  if (pinned && typeof pinned === 'object' && !Array.isArray(pinned))
+    session.pinned = pinned as Record<string, string>;
   const extra = (ev.extra as Record<string, unknown> | null) ?? {};
   const statement: PolicyInput['statement'] = {
     ...extra,

@@ -94,6 +94,7 @@ export async function acceptClient(
         target: target.name,
         tls: a.tls,
         upstream_user: target.user,
+        pinned: sessionFacts.pinned,
       });
     } catch (err) {
       log.error('recording unavailable: connection refused', { err });
