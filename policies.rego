@@ -438,10 +438,13 @@ unbounded_write := sprintf("%s without WHERE", [stmt.command]) if {
 }
 
 # No WHERE, or one that names no column of the table written (WHERE true, WHERE 1 = 1, as
-# query builders write when no filter was added): it may touch every row. A WHERE that
-# names a column may still match every row (WHERE id IS NOT NULL); that is the writer's.
-# WHERE 1 = 0 (an empty IN list, as query builders write it) touches none.
+# query builders write when no filter was added), or one its constants make true whatever
+# the row (WHERE id = 1 OR true): it may touch every row. A WHERE that names a column may
+# still match every row (WHERE id IS NOT NULL); that is the writer's. WHERE 1 = 0 (an
+# empty IN list, as query builders write it) touches none.
 no_row_filter if not stmt.has_where
+
+no_row_filter if stmt.where_true
 
 no_row_filter if {
 	stmt.has_where
@@ -728,6 +731,11 @@ test_where_false_needs_no_approval if {
 	w := st({"command": "DELETE", "class": "write", "has_where": true, "where_false": true, "relations": [orders_write]})
 	not approval with input as {"identity": writer_agent, "session": session, "statement": w}
 	allow with input as {"identity": writer_agent, "session": session, "statement": w}
+}
+
+test_where_true_whatever_the_row_needs_approval if {
+	w := st({"command": "DELETE", "class": "write", "has_where": true, "where_true": true, "relations": [orders_write], "columns": [{"schema": "public", "table": "orders", "column": "id", "clause": "where"}]})
+	approval.reason == "DELETE without WHERE" with input as {"identity": writer_agent, "session": session, "statement": w}
 }
 
 test_set_keeping_a_pinned_value_allowed if {

@@ -256,8 +256,11 @@ export function describe(
       if (t === 'MergeStmt') d.extra.merge = { actions: mergeActions(b) };
       if ((t === 'UpdateStmt' || t === 'DeleteStmt') && b.whereClause) {
         // WHERE 1 = 0 (an empty IN list, as query builders write it): no row is written.
+        // WHERE id = 1 OR true names a column, yet every row is written.
         const read: { literals?: boolean } = {};
-        if (constantTruth(b.whereClause, read) === false) d.extra.where_false = true;
+        const truth = constantTruth(b.whereClause, read);
+        if (truth === false) d.extra.where_false = true;
+        if (truth === true) d.extra.where_true = true;
         if (read.literals) out.literalSensitive = true;
       }
       break;

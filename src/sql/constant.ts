@@ -1,12 +1,15 @@
-// A condition made only of constants, read as PostgreSQL reads it: query builders write
-// `WHERE 1 = 0` (or `0 = 1`, `false`) for an empty IN list, a write that touches no row.
+// A condition whose value its constants decide, read as PostgreSQL reads it: query builders
+// write `WHERE 1 = 0` (or `0 = 1`, `false`) for an empty IN list, a write that touches no
+// row; `WHERE id = 1 OR true` names a column yet touches every row.
 import { body, nodeType } from './walk.js';
 
 type N = Record<string, any>;
 
 /**
- * The value of a condition of boolean and integer constants (`=`, `<>`, NOT, AND, OR);
- * `undefined` for anything else (a column, a function, a string, a cast, NULL).
+ * The value of a condition of boolean and integer constants (comparisons, NOT, AND, OR),
+ * whatever the rest is: `x OR true` is true and `x AND false` false, as PostgreSQL's
+ * three-valued logic has them; `undefined` when the value depends on anything else (a
+ * column, a function, a string, a cast, NULL).
  * `read.literals` is set when the value depends on a literal's value (`1 = 0` and `1 = 1`
  * are one text to a cache that ignores literals).
  * @example constantTruth(whereOf('DELETE FROM t WHERE 1 = 0'), {}) // false
@@ -34,13 +37,23 @@ export function constantTruth(n: unknown, read: { literals?: boolean }): boolean
     const op = body(b.name[0])?.sval;
     const l = integer(b.lexpr);
     const r = integer(b.rexpr);
-    if (l === undefined || r === undefined || (op !== '=' && op !== '<>')) return undefined;
+    const compare = op === undefined ? undefined : COMPARE[op];
+    if (l === undefined || r === undefined || !compare) return undefined;
     read.literals = true;
-    if (op === '=') return l === r;
-    if (op === '<>') return l !== r;
+    return compare(l, r);
   }
   return undefined;
 }
+
+const COMPARE: Record<string, (l: number, r: number) => boolean> = {
+  '=': (l, r) => l === r,
+  '<>': (l, r) => l !== r,
+  '!=': (l, r) => l !== r,
+  '<': (l, r) => l < r,
+  '>': (l, r) => l > r,
+  '<=': (l, r) => l <= r,
+  '>=': (l, r) => l >= r,
+};
 
 /** An integer constant (`0` has an empty ival); `undefined` for anything else. */
 function integer(n: unknown): number | undefined {

@@ -621,13 +621,14 @@ describe('kind-specific facts', () => {
       'DELETE FROM orders WHERE NOT true',
       'DELETE FROM orders WHERE 1 = 0 AND id = 3',
       'DELETE FROM orders WHERE false OR 2 = 3',
+      'DELETE FROM orders WHERE 1 < 0',
+      'DELETE FROM orders WHERE id = 3 AND 2 >= 3',
     ])
       expect(wf(sql), sql).toBe(true);
     for (const sql of [
       'DELETE FROM orders WHERE 1=1',
       'DELETE FROM orders WHERE true',
       'DELETE FROM orders WHERE 1 = 0 OR id = 3',
-      'DELETE FROM orders WHERE 1 < 0',
       "DELETE FROM orders WHERE 'a' = 'b'",
       'DELETE FROM orders WHERE NULL',
       'DELETE FROM orders WHERE 1 = 0.0',
@@ -645,6 +646,34 @@ describe('kind-specific facts', () => {
     expect(analyze('DELETE FROM orders WHERE id = 41', opts).statements[0].where_false).toBe(
       undefined,
     );
+  });
+
+  it('an UPDATE or DELETE whose WHERE is true whatever the row', () => {
+    const wt = (sql: string) => one(sql).where_true === true;
+    for (const sql of [
+      'DELETE FROM orders WHERE true',
+      'DELETE FROM orders WHERE 1 = 1',
+      'DELETE FROM orders WHERE id = 1 OR true',
+      'UPDATE orders SET status = $1 WHERE true OR id = $2',
+      'DELETE FROM orders WHERE id = 1 OR 1 = 1',
+      'DELETE FROM orders WHERE NOT (id = 1 AND false)',
+      'DELETE FROM orders WHERE (id = 1 OR 2 > 1) AND 3 <> 4',
+      'DELETE FROM orders WHERE id = 2 OR NOT false',
+    ])
+      expect(wt(sql), sql).toBe(true);
+    for (const sql of [
+      'DELETE FROM orders WHERE id = 1',
+      'DELETE FROM orders WHERE 1 = 1 AND id = 1',
+      'DELETE FROM orders WHERE id = 1 OR NULL',
+      "DELETE FROM orders WHERE id = 1 OR 'a' = 'a'",
+      'DELETE FROM orders WHERE NOT (id = 1)',
+      'DELETE FROM orders WHERE 1 = 0',
+      'SELECT 1 FROM orders WHERE true',
+    ])
+      expect(wt(sql), sql).toBe(false);
+    // One text to a cache that ignores literals: each is read from its own literals.
+    expect(wt('DELETE FROM orders WHERE id = 1 OR 5 = 5')).toBe(true);
+    expect(wt('DELETE FROM orders WHERE id = 1 OR 5 = 6')).toBe(false);
   });
 
   it('PREPARE / EXECUTE / DEALLOCATE', () => {
