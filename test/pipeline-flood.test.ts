@@ -29,12 +29,13 @@ it('another client logs in and queries while one floods without reading', async 
     ]);
     if (!drained) break;
   }
-  // Generous: a starved gateway took 3 to 11 s here; a healthy one takes milliseconds.
+  // Generous: a starved gateway took 3 to 11 s here; a healthy one takes milliseconds, and
+  // up to 2.1 s on a loaded 2-core machine (which failed a 2 s bound).
   const started = Date.now();
   const other = await RawClient.connect(gp.port);
   await other.login(DB, await gp.token());
   expect(errorsOf(await other.simple('SELECT 1'))).toEqual([]);
-  expect(Date.now() - started).toBeLessThan(2000);
+  expect(Date.now() - started).toBeLessThan(5000);
   other.destroy();
   flood.destroy();
 }, 120_000);
