@@ -33,6 +33,7 @@ metadata_functions := {"_pg_expandarray"}
 harmless_settings := {
 	"application_name", "datestyle", "timezone", "intervalstyle", "extra_float_digits",
 	"client_min_messages", "bytea_output", "statement_timeout", "lock_timeout",
+	"default_transaction_isolation", "default_transaction_deferrable",
 }
 
 # Settings SHOW may read (drivers ask for these). Others may hold secrets: custom settings
@@ -93,7 +94,19 @@ resets_to_start if {
 	stmt.set.default
 }
 
-resettable_settings := harmless_settings | {"idle_in_transaction_session_timeout"}
+resettable_settings := harmless_settings | {
+	"idle_in_transaction_session_timeout", "default_transaction_read_only",
+}
+
+# A client may make its own later transactions read-only (never the other way: an operator
+# may have made the gateway's role read-only by default).
+session_ok if {
+	stmt.command == "SET"
+	lower(stmt.set.name) == "default_transaction_read_only"
+	not stmt.set.reset
+	not stmt.set.default
+	lower(trim_space(stmt.set.value)) in {"on", "true", "yes", "1"}
+}
 
 # The idle-in-transaction timeout the gateway pins may be lowered (ActiveRecord's
 # `variables:`), never switched off or raised past it; with none pinned, a timeout from 1 ms
@@ -146,6 +159,12 @@ session_ok if {
 	stmt.command == "SET"
 	stmt.set.name == "session characteristics"
 	writer
+}
+
+session_ok if {
+	stmt.command == "SET"
+	stmt.set.name == "session characteristics"
+	upstream_read_write
 }
 
 allow if {
@@ -374,7 +393,14 @@ deny contains "read-write transactions are reserved for writers" if {
 	stmt.class == "transaction"
 	stmt.transaction.read_write
 	not writer
+	not upstream_read_write
 }
+
+# Where the upstream session's transactions are read-write by default, READ WRITE changes
+# nothing (lib/pq sends BEGIN READ WRITE for every transaction); where the operator made
+# them read-only (ALTER ROLE … SET default_transaction_read_only = on), it would lift that.
+# Unknown (not reported, or a replay without it) counts as read-only.
+upstream_read_write if input.session.default_read_only == false
 
 deny contains "two-phase commit is not allowed" if {
 	stmt.class == "transaction"
@@ -662,6 +688,24 @@ test_cursor_with_hold_and_extension_statistics_denied if {
 test_set_transaction_read_write_denied_for_reader if {
 	s := st({"command": "SET", "class": "transaction", "transaction": {"kind": "set_transaction", "read_write": true}})
 	count(deny) > 0 with input as {"identity": agent, "session": session, "statement": s}
+}
+
+test_read_write_for_reader_where_it_changes_nothing if {
+	b := st({"command": "BEGIN", "class": "transaction", "transaction": {"kind": "begin", "read_write": true}})
+	rw_default := object.union(session, {"default_read_only": false})
+	ro_default := object.union(session, {"default_read_only": true})
+	allow with input as {"identity": agent, "session": rw_default, "statement": b}
+	count(deny) == 0 with input as {"identity": agent, "session": rw_default, "statement": b}
+	count(deny) > 0 with input as {"identity": agent, "session": ro_default, "statement": b}
+	count(deny) > 0 with input as {"identity": agent, "session": session, "statement": b}
+}
+
+set_read_only_to(v) := st({"command": "SET", "class": "session", "set": {"name": "default_transaction_read_only", "value": v, "local": false, "reset": false, "all": false, "default": false}})
+
+test_default_read_only_only_switched_on if {
+	allow with input as {"identity": agent, "session": session, "statement": set_read_only_to("on")}
+	not allow with input as {"identity": agent, "session": session, "statement": set_read_only_to("off")}
+	not allow with input as {"identity": agent, "session": session, "statement": set_read_only_to("0")}
 }
 
 test_side_effect_function_denied if {

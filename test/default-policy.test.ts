@@ -240,6 +240,51 @@ with psycopg.connect(host='127.0.0.1', port=sys.argv[1], dbname=sys.argv[2], use
     }
   });
 
+  it("lib/pq's BEGIN READ WRITE: a reader's where transactions are read-write anyway, not where the session began read-only", async () => {
+    const reader = await connect('agent-1', ['agents']);
+    try {
+      await reader.query('BEGIN READ WRITE');
+      expect((await reader.query('SELECT count(*)::int AS n FROM kind')).rows[0].n).toBe(1);
+      await reader.query('COMMIT');
+      // Its own later transactions it may make read-only, not read-write again.
+      await reader.query('SET default_transaction_read_only = on');
+      await expect(reader.query('SET default_transaction_read_only = off')).rejects.toMatchObject({
+        code: '42501',
+      });
+    } finally {
+      await reader.end();
+    }
+    // A session that began read-only (as under ALTER ROLE … SET default_transaction_read_only
+    // = on; here the client asked for it at login) stays so for a reader.
+    const c = new pg.Client({
+      host: '127.0.0.1',
+      port: g.port,
+      user: 'agent-1',
+      database: DB,
+      password: await g.token('agent-1', ['agents']),
+      options: '-c default_transaction_read_only=on',
+    });
+    await c.connect();
+    try {
+      for (const sql of [
+        'BEGIN READ WRITE',
+        'START TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ WRITE',
+      ])
+        await expect(c.query(sql), sql).rejects.toMatchObject({
+          code: '42501',
+          message: expect.stringContaining('reserved for writers'),
+        });
+      await expect(
+        c.query('SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE'),
+      ).rejects.toMatchObject({ code: '42501' });
+      expect((await c.query('SHOW transaction_read_only')).rows).toEqual([
+        { transaction_read_only: 'on' },
+      ]);
+    } finally {
+      await c.end();
+    }
+  });
+
   it("psql's \\dt and \\d describe the schema", async () => {
     const r = await run('psql', [g.conninfo(DB), '-X', '-c', '\\dt', '-c', '\\d gear'], {
       env: { PGPASSWORD: await g.token() },

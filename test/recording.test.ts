@@ -224,16 +224,25 @@ describe('recording with a file sink', () => {
     expect(set?.extra).not.toHaveProperty('class');
   });
 
-  it('records the settings pinned upstream at session start, for re-decision', () => {
+  it('records the settings pinned upstream and the read-only default at session start, for re-decision', () => {
     const start = allText(sinkDir)
       .split('\n')
       .filter(Boolean)
-      .map((l) => JSON.parse(l) as { type: string; sub: string; pinned?: Record<string, string> })
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            type: string;
+            sub: string;
+            pinned?: Record<string, string>;
+            default_read_only?: boolean;
+          },
+      )
       .find((e) => e.type === 'session_start' && e.sub === 'rec-setter');
     expect(start?.pinned).toMatchObject({
       search_path: expect.any(String),
       idle_in_transaction_session_timeout: expect.stringMatching(/^\d+$/),
     });
+    expect(start?.default_read_only).toBe(false);
   });
 
   it('records the reload on the gateway chain', () => {

@@ -115,6 +115,53 @@ describe('session settings', () => {
     }
   });
 
+  it('startup: the pinned search_path and standard_conforming_strings as pinned are accepted; a client may ask for read-only transactions, not switch them off', async () => {
+    const settingsOf = async (options: string) => {
+      const c = new pg.Client({
+        host: '127.0.0.1',
+        port: g.port,
+        user: 'agent-1',
+        database: DB,
+        password: await g.token(),
+        options,
+      });
+      await c.connect();
+      try {
+        const r = await c.query(
+          `SELECT current_setting('search_path') AS sp,
+                  current_setting('default_transaction_read_only') AS ro,
+                  current_setting('default_transaction_isolation') AS iso`,
+        );
+        return r.rows[0];
+      } finally {
+        await c.end();
+      }
+    };
+    // dbhub's search_path option, as its config writes it.
+    expect(await settingsOf('-c search_path=public')).toMatchObject({ sp: 'public', ro: 'off' });
+    expect(
+      await settingsOf(
+        '-c search_path="public" -c standard_conforming_strings=on -c default_transaction_read_only=on -c default_transaction_isolation=serializable',
+      ),
+    ).toEqual({ sp: 'public', ro: 'on', iso: 'serializable' });
+    for (const options of [
+      '-c search_path=evil,public',
+      '-c search_path="$user",public',
+      '-c search_path=Public2',
+      '-c standard_conforming_strings=off',
+      '-c default_transaction_read_only=off',
+    ]) {
+      const c = await RawClient.connect(g.port);
+      await c.write(startup({ user: 'agent-1', database: DB, options }));
+      const ms = await c.rest();
+      expect(
+        ms.map((m) => m.type),
+        options,
+      ).toEqual(['E']);
+      expect(fields(ms[0]).C).toBe('42501');
+    }
+  });
+
   for (const sql of [
     "SET client_encoding = 'LATIN1'",
     'SET standard_conforming_strings = off',

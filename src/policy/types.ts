@@ -26,6 +26,12 @@ export interface SessionFacts {
    * when configured), as sent at login. Absent where no session is (policy replay).
    */
   pinned?: Record<string, string>;
+  /**
+   * Whether the upstream session began with default_transaction_read_only on (set for the
+   * gateway's database role or the database, or asked for at login), as PostgreSQL
+   * reported it; absent where the server does not report it.
+   */
+  default_read_only?: boolean;
 }
 
 export interface StatementInput extends StatementFacts {

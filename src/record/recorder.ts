@@ -641,7 +641,10 @@ class SpoolRecorder implements Recorder {
         JSON.stringify(info.upstream_user ?? null) +
         ',"email":' +
         JSON.stringify(info.identity.email ?? null) +
-        (info.pinned ? ',"pinned":' + JSON.stringify(info.pinned) : ''),
+        (info.pinned ? ',"pinned":' + JSON.stringify(info.pinned) : '') +
+        (info.default_read_only !== undefined
+          ? ',"default_read_only":' + info.default_read_only
+          : ''),
       true,
     );
     return rec;

@@ -49,6 +49,8 @@ export function policyInputOf(ev: RecordedEvent, start?: RecordedEvent): PolicyI
   const pinned = start?.pinned;
   if (pinned && typeof pinned === 'object' && !Array.isArray(pinned))
     session.pinned = pinned as Record<string, string>;
+  if (typeof start?.default_read_only === 'boolean')
+    session.default_read_only = start.default_read_only;
   const extra = (ev.extra as Record<string, unknown> | null) ?? {};
   const statement: PolicyInput['statement'] = {
     ...extra,

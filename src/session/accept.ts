@@ -95,6 +95,7 @@ export async function acceptClient(
         tls: a.tls,
         upstream_user: target.user,
         pinned: sessionFacts.pinned,
+        default_read_only: session.startedReadOnly,
       });
     } catch (err) {
       log.error('recording unavailable: connection refused', { err });

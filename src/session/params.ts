@@ -15,6 +15,8 @@ const PASSTHROUGH = new Set([
   'lc_time',
   'bytea_output',
   'geqo',
+  'default_transaction_isolation',
+  'default_transaction_deferrable',
 ]);
 
 /**
@@ -63,6 +65,45 @@ export function upstreamSettings(
 
 /** Accepted but never forwarded: the gateway pins its own value (UTF8). */
 const PINNED_BY_GATEWAY = new Set(['client_encoding']);
+
+const ON = /^\s*(on|true|yes|1)\s*$/i;
+
+/**
+ * A pinned setting asked for with the value the gateway pins anyway (a search_path naming
+ * the pinned schemas, standard_conforming_strings on): accepted, and not forwarded.
+ */
+function keepsPinned(key: string, value: string, pinned: Record<string, string>): boolean {
+  if (key === 'standard_conforming_strings') return ON.test(value);
+  if (key !== 'search_path' || pinned.search_path === undefined) return false;
+  const asked = searchPathNames(value);
+  const mine = searchPathNames(pinned.search_path);
+  return (
+    asked !== undefined &&
+    mine !== undefined &&
+    asked.length === mine.length &&
+    asked.every((n, i) => n === mine[i])
+  );
+}
+
+/**
+ * The schema names of a search_path value as PostgreSQL reads them: comma-separated, an
+ * unquoted name folded to lower case, a double-quoted one as written; undefined when it
+ * does not read as a list of names.
+ */
+export function searchPathNames(value: string): string[] | undefined {
+  const out: string[] = [];
+  const re = /\s*(?:"((?:[^"]|"")*)"|([^\s",]+))\s*(,|$)/y;
+  let at = 0;
+  while (at < value.length) {
+    re.lastIndex = at;
+    const m = re.exec(value);
+    if (!m || m[0] === '') return undefined;
+    out.push(m[1] !== undefined ? m[1].replace(/""/g, '"') : m[2].toLowerCase());
+    at = re.lastIndex;
+    if (m[3] === '') break;
+  }
+  return out.length > 0 && at >= value.length ? out : undefined;
+}
 
 export interface StartupDecision {
   ok: true;
@@ -118,10 +159,14 @@ export function parseOptions(options: string): { settings: [string, string][]; b
 
 /**
  * Decide what happens to a client's startup parameters. Anything security-relevant
- * (role, session_authorization, search_path, replication, standard_conforming_strings,
- * options setting anything but a passthrough setting, unknown parameters) is refused.
+ * (role, session_authorization, search_path and standard_conforming_strings other than as
+ * pinned, default_transaction_read_only off, replication, options setting anything but a
+ * passthrough setting, unknown parameters) is refused.
  */
-export function checkStartupParams(params: Map<string, string>): StartupVerdict {
+export function checkStartupParams(
+  params: Map<string, string>,
+  pinned: Record<string, string> = {},
+): StartupVerdict {
   const user = params.get('user') ?? '';
   if (!user) return { ok: false, refused: 'user', kind: 'param' };
   const database = params.get('database');
@@ -141,14 +186,14 @@ export function checkStartupParams(params: Map<string, string>): StartupVerdict 
       if (bad !== undefined) return { ok: false, refused: 'options', kind: 'param' };
       for (const [k, v] of settings) {
         const lk = k.toLowerCase();
-        if (PINNED_BY_GATEWAY.has(lk)) continue;
+        if (PINNED_BY_GATEWAY.has(lk) || keepsPinned(lk, v, pinned)) continue;
         const ok = passValue(lk, v);
         if (ok === undefined) return { ok: false, refused: k, kind: 'param' };
         passthrough[lk] = ok;
       }
       continue;
     }
-    if (PINNED_BY_GATEWAY.has(key)) continue;
+    if (PINNED_BY_GATEWAY.has(key) || keepsPinned(key, value, pinned)) continue;
     if (key === 'replication') {
       // Only "false"/"off"/"0" (libpq sends nothing when not asked) keep a normal session.
       if (/^(false|off|0|no)$/i.test(value)) continue;
@@ -169,6 +214,8 @@ export function checkStartupParams(params: Map<string, string>): StartupVerdict 
 /** The value a setting goes upstream with, or undefined when it may not. */
 function passValue(key: string, value: string): string | undefined {
   if (PASSTHROUGH.has(key)) return value;
+  // A client may make its own transactions read-only by default, not the other way.
+  if (key === 'default_transaction_read_only') return ON.test(value) ? 'on' : undefined;
   if (TIMEOUTS.has(key)) {
     const ms = timeoutMs(value);
     return ms === undefined ? undefined : String(ms);

@@ -98,6 +98,11 @@ const FRONTEND_TYPES = new Set<number>([
 
 export class Session {
   readonly id = randomUUID();
+
+  /** The upstream session's default_transaction_read_only at login, when reported. */
+  get startedReadOnly(): boolean | undefined {
+    return this.facts.default_read_only;
+  }
   private readonly reader: FrameReader;
   private status: TxStatus;
   private readonly items: Item[] = [];
@@ -225,6 +230,8 @@ export class Session {
       in_transaction: up.status !== 'I',
       pinned: s.pinned,
     };
+    const readOnly = up.parameters.get('default_transaction_read_only');
+    if (readOnly !== undefined) this.facts.default_read_only = readOnly === 'on';
     this.decisions = new DecisionPoint(() => ctx.policy(), auth.identity, this.facts);
     this.names = new SessionNames(this.decisions);
     this.batchContext = {
