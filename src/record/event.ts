@@ -153,9 +153,13 @@ export function checkLine(raw: string): LineCheck {
   if (sha256hex(prefix) !== event.hash)
     return { ok: false, reason: 'event hash does not match its content (edited)', event };
   if (event.type === 'checkpoint' && typeof event.sig === 'string') {
-    const at = prefix.lastIndexOf(',"sig":"');
-    if (at < 0) return { ok: false, reason: 'checkpoint signature misplaced', event };
-    return { ok: true, event, signedPrefix: prefix.slice(0, at) };
+    // The signature is the last field before the hash, as the recorder writes it: a field
+    // after it (a second "final", "heads" or "seq", which JSON.parse would take over the
+    // signed one) is outside what the signature covers.
+    const sigField = ',"sig":' + JSON.stringify(event.sig);
+    if (!prefix.endsWith(sigField))
+      return { ok: false, reason: 'checkpoint has content after its signature', event };
+    return { ok: true, event, signedPrefix: prefix.slice(0, prefix.length - sigField.length) };
   }
   return { ok: true, event };
 }

@@ -223,6 +223,35 @@ describe('verify', () => {
   });
 });
 
+describe('verify against a forger without the key', () => {
+  it('catches a field added after a checkpoint signature (a tail cut at a checkpoint marked final)', async () => {
+    const d = await copy();
+    // The last checkpoint that is not the final one: cut the recording after it, and mark it
+    // final where the signature does not reach (JSON.parse keeps the last "final").
+    const checkpoint = (l: string) =>
+      l.includes('"type":"checkpoint"') && l.includes('"final":false');
+    let k = segs.length - 1;
+    while (!(await readLines(d, segs[k])).some(checkpoint)) await rm(join(d, segs[k--]));
+    const lines = await readLines(d, segs[k]);
+    const i = lines.length - 1 - [...lines].reverse().findIndex(checkpoint);
+    const prefix = lines[i].replace(/,"hash":"[0-9a-f]{64}"\}$/, '') + ',"final":true';
+    await writeLines(d, segs[k], [...lines.slice(0, i), sealLine(prefix).line.trimEnd()]);
+    const r = await verify(d);
+    expect(r.sealed).toBe(false);
+    expect(r.breaks[0].reason).toBe('checkpoint has content after its signature');
+  });
+
+  it('calls nothing sealed when the segments hold no event', async () => {
+    const d = await copy();
+    for (const seg of segs) await writeFile(join(d, seg), '');
+    const r = await verify(d);
+    expect(r.events).toBe(0);
+    expect(r.sealed).toBe(false);
+    await writeFile(join(d, segs[0]), Buffer.alloc(4096));
+    expect((await verify(d)).sealed).toBe(false);
+  });
+});
+
 describe('verify across restarts', () => {
   async function twoRuns() {
     const spool = await tempDir('runs');

@@ -114,7 +114,8 @@ export async function verifyRecording(
   }
   r.chains = chains.size;
   r.ok = r.breaks.length === 0;
-  r.sealed = r.ok && r.unsealed.length === 0 && r.torn.every((t) => t.acknowledged);
+  // No event read is no proof of anything (segments emptied, or filled with zeros).
+  r.sealed = r.ok && r.events > 0 && r.unsealed.length === 0 && r.torn.every((t) => t.acknowledged);
   if (!key && r.checkpoints)
     r.warnings.push('checkpoint signatures not checked: no public key given');
   return r;

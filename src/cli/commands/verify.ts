@@ -57,6 +57,8 @@ export async function verifyCommand(
     for (const u of r.unsealed) out(`UNSEALED: ${u.session_id}: ${u.reason}\n`);
     for (const w of r.warnings) out(`warning: ${w}\n`);
     if (r.segments === 0) out('NOTHING TO VERIFY: no segment found in the sources\n');
+    else if (r.events === 0 && r.breaks.length === 0)
+      out('NOTHING TO VERIFY: the segments hold no event\n');
     else if (r.sealed && unchecked)
       out(
         'INTACT, SIGNATURES NOT CHECKED: pass --key (the checkpoint public key), or --config with recording.signingKey\n',
@@ -66,6 +68,6 @@ export async function verifyCommand(
   }
   // Nothing read is no proof of anything; and without a key a rewritten recording (every
   // hash recomputed) looks intact, so it cannot be called sealed.
-  if (r.breaks.length || r.segments === 0) return 1;
+  if (r.breaks.length || r.segments === 0 || r.events === 0) return 1;
   return r.sealed && !unchecked ? 0 : 2;
 }
