@@ -261,3 +261,37 @@ describe('policy replay of a session with pinned settings', () => {
     expect(whatIf(events, lowersOnly)).toEqual([]);
   });
 });
+
+describe('text from agents in the commands output', () => {
+  it('replay --list, policy replay and verify show control characters escaped', async () => {
+    const dir = await tempDir('cmd-escapes');
+    const rec = createRecorder({ spoolDir: join(dir, 'spool'), sinks: [fileSink({ dir })] });
+    const sub = 'mallory\x1b[2K\rnobody';
+    const s = await rec.openSession(
+      startInfo({ sessionId: 'esc-1\x1b[8m', identity: { ...startInfo().identity, sub } }),
+    );
+    const sql = 'DELETE FROM orders /*\x1b[1A\rallow -> allow  SELECT 1 */';
+    const a = await s.statement(stmt(sql, { command: 'DELETE', class: 'write' }));
+    s.result(a, { outcome: 'refused', duration_ms: 0 });
+    await rec.close();
+    const list = capture();
+    expect(await replayCommand(['--list', '--dir', dir], { out: list.out })).toBe(0);
+    const changes = capture();
+    const ctx = { out: changes.out, engineFactory: () => engine(false) };
+    expect(await policyReplayCommand(['--policy', 'p', '--dir', dir], ctx)).toBe(3);
+    // A broken link names its session.
+    const seg = (await readdir(dir)).find((n) => n.endsWith('.jsonl'))!;
+    const lines = (await readFile(join(dir, seg), 'utf8')).split('\n');
+    await writeFile(
+      join(dir, seg),
+      lines.filter((l) => !l.includes('"type":"statement"')).join('\n'),
+    );
+    const verified = capture();
+    expect(await verifyCommand(['--dir', dir], { out: verified.out })).toBe(1);
+    for (const text of [list.text(), changes.text(), verified.text()]) {
+      expect(text).not.toMatch(/[\x1b\r]/);
+      expect(text).toContain('\\x1b');
+    }
+    expect(list.text()).toContain('mallory\\x1b[2K\\x0dnobody');
+  });
+});

@@ -91,6 +91,11 @@ export function formatTimeline(events: RecordedEvent[], opts: { width?: number }
   return out.map(printable).join('\n') + '\n';
 }
 
+/** `printable` for each line of a text: its line breaks stay, any inside a field do not. */
+export function printableLines(text: string): string {
+  return text.split('\n').map(printable).join('\n');
+}
+
 /**
  * Recorded text comes from agents and tokens: control characters (escape sequences that
  * move the cursor or recolour a terminal, a newline that would fake a timeline line) and

@@ -1,5 +1,6 @@
 // `portcullis policy replay --policy <dir> --since <time>`: which recorded decisions would change.
 import { parseArgs } from 'node:util';
+import { printableLines } from '../../record/replay.js';
 import type { PolicyEngine } from '../../policy/types.js';
 import { createReader } from '../../record/read.js';
 import {
@@ -22,7 +23,10 @@ export async function policyReplayCommand(
   args: string[],
   ctx: PolicyReplayContext = {},
 ): Promise<number> {
-  const out = ctx.out ?? ((t: string) => void process.stdout.write(t));
+  const write = ctx.out ?? ((t: string) => void process.stdout.write(t));
+  // Session ids, identities and SQL come from agents and from the files read: never raw
+  // control characters to the terminal (JSON output, written as is, escapes its own).
+  const out = (t: string) => write(printableLines(t));
   if (args[0] === 'replay') args = args.slice(1);
   let v;
   try {
@@ -54,7 +58,7 @@ export async function policyReplayCommand(
   const events = await createReader(resolveSources(v, ctx)).allEvents();
   const all = whatIf(events, engine, { since, all: true });
   const changed = all.filter((c) => c.before !== c.after);
-  if (v.json) out(JSON.stringify(v.all ? all : changed, null, 2) + '\n');
+  if (v.json) write(JSON.stringify(v.all ? all : changed, null, 2) + '\n');
   else {
     for (const c of v.all ? all : changed)
       out(

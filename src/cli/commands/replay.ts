@@ -1,7 +1,7 @@
 // `portcullis replay <session-id>`: print a recorded session as a timeline.
 import { parseArgs } from 'node:util';
 import { createReader } from '../../record/read.js';
-import { formatTimeline } from '../../record/replay.js';
+import { formatTimeline, printableLines } from '../../record/replay.js';
 import {
   SOURCE_OPTIONS,
   resolveSources,
@@ -17,7 +17,10 @@ export async function replayCommand(
   args: string[],
   ctx: RecordingCommandContext = {},
 ): Promise<number> {
-  const out = ctx.out ?? ((t: string) => void process.stdout.write(t));
+  const write = ctx.out ?? ((t: string) => void process.stdout.write(t));
+  // Session ids, identities and SQL come from agents and from the files read: never raw
+  // control characters to the terminal (JSON output, written as is, escapes its own).
+  const out = (t: string) => write(printableLines(t));
   let parsed;
   try {
     parsed = parseArgs({
@@ -46,7 +49,7 @@ export async function replayCommand(
       until: v.until,
       decision: v.decision as 'allow' | 'deny' | 'approval' | undefined,
     });
-    if (v.json) out(JSON.stringify(sessions, null, 2) + '\n');
+    if (v.json) write(JSON.stringify(sessions, null, 2) + '\n');
     else
       for (const s of sessions)
         out(
@@ -65,6 +68,7 @@ export async function replayCommand(
     out(`no recording of session ${positionals[0]}\n`);
     return 1;
   }
-  out(v.json ? events.map((e) => JSON.stringify(e)).join('\n') + '\n' : formatTimeline(events));
+  if (v.json) write(events.map((e) => JSON.stringify(e)).join('\n') + '\n');
+  else out(formatTimeline(events));
   return 0;
 }

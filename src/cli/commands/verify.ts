@@ -1,5 +1,6 @@
 // `portcullis verify`: check chains and checkpoint signatures; name the first broken link.
 import { parseArgs } from 'node:util';
+import { printableLines } from '../../record/replay.js';
 import {
   readKeyFile,
   SOURCE_OPTIONS,
@@ -23,7 +24,10 @@ export async function verifyCommand(
   args: string[],
   ctx: RecordingCommandContext = {},
 ): Promise<number> {
-  const out = ctx.out ?? ((t: string) => void process.stdout.write(t));
+  const write = ctx.out ?? ((t: string) => void process.stdout.write(t));
+  // Session ids, identities and SQL come from agents and from the files read: never raw
+  // control characters to the terminal (JSON output, written as is, escapes its own).
+  const out = (t: string) => write(printableLines(t));
   let v;
   try {
     v = parseArgs({
@@ -42,7 +46,7 @@ export async function verifyCommand(
   const publicKey = v.key ? await readKeyFile(v.key) : ctx.publicKey;
   const r = await verifyRecording(resolveSources(v, ctx), { publicKey, partial: v.partial });
   const unchecked = r.checkpoints > 0 && r.signedCheckpoints === 0;
-  if (v.json) out(JSON.stringify(r, null, 2) + '\n');
+  if (v.json) write(JSON.stringify(r, null, 2) + '\n');
   else {
     out(
       `${r.segments} segments, ${r.events} events, ${r.chains} chains, ` +
