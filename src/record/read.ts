@@ -130,42 +130,87 @@ function parseEvents(bytes: Uint8Array): RecordedEvent[] {
   return out;
 }
 
+/** One segment's share of each session's summary. */
+function summarizeSegment(name: string, events: RecordedEvent[]): Map<string, SessionSummary> {
+  const map = new Map<string, SessionSummary>();
+  for (const ev of events) {
+    if (ev.session_id.startsWith('gateway:')) continue;
+    let s = map.get(ev.session_id);
+    if (!s) map.set(ev.session_id, (s = newSummary(ev)));
+    addToSummary(s, ev, name);
+  }
+  return map;
+}
+
+/** Add a later segment's share of a session to what the earlier ones gave. */
+function mergeSummary(into: SessionSummary, part: SessionSummary): void {
+  into.client_addr ??= part.client_addr;
+  into.application_name ??= part.application_name;
+  into.database ??= part.database;
+  into.target ??= part.target;
+  if (part.ended_at !== null) {
+    into.ended_at = part.ended_at;
+    into.end_reason = part.end_reason;
+  }
+  into.statements += part.statements;
+  into.decisions.allow += part.decisions.allow;
+  into.decisions.deny += part.decisions.deny;
+  into.decisions.approval += part.decisions.approval;
+  for (const s of part.segments) if (into.segments.at(-1) !== s) into.segments.push(s);
+}
+
+const byName = <T extends { name: string }>(a: T, b: T) =>
+  a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+
+/** Let the event loop run between segments: the reader shares the gateway's process. */
+const breathe = () => new Promise<void>((r) => setImmediate(r));
+
 /**
- * A reader over sinks and/or the spool. Sealed segments are parsed once and cached; the
- * newest segment of each instance (possibly still being written) is read every time.
+ * A reader over sinks and/or the spool. Of a sealed segment only its sessions' summaries
+ * are kept (not its events, which would hold the whole recording in memory); the newest
+ * segment of each instance (possibly still being written) is read every time, and one
+ * session's events are read from the segments that hold it.
  * @example
  * const reader = createReader([fileSink({ dir }), dirSource(spoolDir)]);
  * const sessions = await reader.listSessions({ identity: 'alice', decision: 'deny' });
  */
 export function createReader(sources: SegmentSource[]): RecordingReader {
-  const cache = new Map<string, RecordedEvent[]>();
+  const summaries = new Map<string, Map<string, SessionSummary>>();
 
-  async function segments(): Promise<Array<{ name: string; events: RecordedEvent[] }>> {
+  /** Every segment in name order, with whether it is sealed (not its instance's newest). */
+  async function segments() {
     const where = await collectSegments(sources);
-    const out: Array<{ name: string; events: RecordedEvent[] }> = [];
-    for (const segs of byInstance([...where.keys()]).values()) {
-      for (let i = 0; i < segs.length; i++) {
-        const name = segs[i].name;
-        let events = cache.get(name);
-        if (!events) {
-          events = parseEvents(await where.get(name)!.read(name));
-          if (i < segs.length - 1) cache.set(name, events);
-        }
-        out.push({ name, events });
-      }
-    }
-    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const out: Array<{ name: string; sealed: boolean; read: () => Promise<RecordedEvent[]> }> = [];
+    for (const segs of byInstance([...where.keys()]).values())
+      segs.forEach(({ name }, i) =>
+        out.push({
+          name,
+          sealed: i < segs.length - 1,
+          read: async () => parseEvents(await where.get(name)!.read(name)),
+        }),
+      );
+    return out.sort(byName);
   }
 
   return {
     async listSessions(f: SessionFilter = {}): Promise<SessionSummary[]> {
       const map = new Map<string, SessionSummary>();
       for (const seg of await segments()) {
-        for (const ev of seg.events) {
-          if (ev.session_id.startsWith('gateway:')) continue;
-          let s = map.get(ev.session_id);
-          if (!s) map.set(ev.session_id, (s = newSummary(ev)));
-          addToSummary(s, ev, seg.name);
+        let parts = summaries.get(seg.name);
+        if (!parts) {
+          parts = summarizeSegment(seg.name, await seg.read());
+          if (seg.sealed) summaries.set(seg.name, parts);
+          await breathe();
+        }
+        for (const [id, part] of parts) {
+          const s = map.get(id);
+          if (s) mergeSummary(s, part);
+          else
+            map.set(id, {
+              ...part,
+              decisions: { ...part.decisions },
+              segments: [...part.segments],
+            });
         }
       }
       const since = f.since !== undefined ? toMs(f.since) : -Infinity;
@@ -184,8 +229,13 @@ export function createReader(sources: SegmentSource[]): RecordingReader {
 
     async sessionEvents(id: string): Promise<RecordedEvent[] | undefined> {
       const out: RecordedEvent[] = [];
-      for (const seg of await segments())
-        for (const ev of seg.events) if (ev.session_id === id) out.push(ev);
+      for (const seg of await segments()) {
+        // A sealed segment already summarised is read only when it holds the session.
+        const parts = summaries.get(seg.name);
+        if (parts && !id.startsWith('gateway:') && !parts.has(id)) continue;
+        for (const ev of await seg.read()) if (ev.session_id === id) out.push(ev);
+        await breathe();
+      }
       return out.length ? out.sort((a, b) => a.seq - b.seq) : undefined;
     },
 
@@ -193,7 +243,7 @@ export function createReader(sources: SegmentSource[]): RecordingReader {
       const since = f.since !== undefined ? toMs(f.since) : -Infinity;
       const out: RecordedEvent[] = [];
       for (const seg of await segments())
-        for (const ev of seg.events) if (Date.parse(ev.ts) >= since) out.push(ev);
+        for (const ev of await seg.read()) if (Date.parse(ev.ts) >= since) out.push(ev);
       return out;
     },
   };
