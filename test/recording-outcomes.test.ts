@@ -13,7 +13,7 @@ import {
   startTestGateway,
   type TestGateway,
 } from './helpers/gateway.js';
-import { RawClient, query } from './helpers/raw.js';
+import { RawClient, functionCall, msg, query } from './helpers/raw.js';
 
 const DB = 'recording_outcomes';
 const base = mkdtempSync(join(tmpdir(), 'rec-outcomes-'));
@@ -97,4 +97,35 @@ describe('a client that resets right after sending a statement', () => {
       expect(Number(r.seq)).toBeLessThan(Number(end.seq));
     }
   }, 60_000);
+});
+
+describe('what is refused before it reads as a statement', () => {
+  it('a FunctionCall and a Query that is not UTF-8 are recorded as refused', async () => {
+    const c = await RawClient.connect(g.port);
+    await c.login(DB, await g.token('odd-client', ['agents']));
+    await c.write(functionCall(2078, ['search_path', 'evil, public', 'false']));
+    await c.until('Z');
+    const notUtf8 = Buffer.concat([
+      Buffer.from("SELECT 'caf"),
+      Buffer.from([0xe9]),
+      Buffer.from("'\0"),
+    ]);
+    await c.write(msg('Q', notUtf8));
+    await c.until('Z');
+    c.destroy();
+    const ended = () => events().some((e) => e.sub === 'odd-client' && e.type === 'session_end');
+    for (let t = 0; t < 100 && !ended(); t++) await new Promise((r) => setTimeout(r, 50));
+    const ev = events().filter((e) => e.sub === 'odd-client');
+    const statements = ev.filter((e) => e.type === 'statement');
+    expect(statements.map((s) => [s.sql, s.decision, s.reasons])).toEqual([
+      [
+        'FunctionCall (function OID 2078)',
+        'deny',
+        ['the fast-path FunctionCall is refused: it names no SQL to decide on'],
+      ],
+      ["SELECT 'caf\ufffd'", 'deny', ['query text is not valid UTF-8']],
+    ]);
+    const outcomes = ev.filter((e) => e.type === 'statement_result').map((r) => r.outcome);
+    expect(outcomes).toEqual(['refused', 'refused']);
+  });
 });

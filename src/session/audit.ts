@@ -45,6 +45,18 @@ export class SessionAudit {
     );
   }
 
+  /**
+   * Something refused before it could be read as a statement (a FunctionCall, text that is
+   * not UTF-8): recorded as a refused statement of class unknown, with the reason.
+   */
+  unread(text: string, reason: string, protocol: 'simple' | 'extended' = 'simple'): void {
+    this.refusal(undefined, text, undefined, protocol, {
+      decision: { kind: 'deny', reasons: [reason] },
+      id: '',
+      policyVersion: this.policyVersion(),
+    });
+  }
+
   /** A refused statement: its event and a `refused` outcome (never awaited). */
   refusal(
     facts: StatementFacts | undefined,

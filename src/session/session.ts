@@ -515,6 +515,10 @@ export class Session {
         if (this.skipUntilSync) return;
         // The fast-path interface runs a function by OID with no SQL text to decide on.
         this.countDecision('deny');
+        this.audit.unread(
+          `FunctionCall (function OID ${f.body.length >= 4 ? f.body.readUInt32BE(0) : '?'})`,
+          'the fast-path FunctionCall is refused: it names no SQL to decide on',
+        );
         this.refuse(ClientError.functionCallRefused(), 'simple');
         return;
       case F.Terminate:
@@ -551,6 +555,10 @@ export class Session {
     if (this.settingsInDoubt) {
       this.settingsInDoubt = false;
       this.countDecision('deny');
+      this.audit.unread(
+        body.toString('utf8', 0, Math.min(n, 4096)),
+        settingsInDoubtError().message,
+      );
       this.refuse(settingsInDoubtError(), 'simple');
       this.barrier = true;
       return;
@@ -559,6 +567,8 @@ export class Session {
     const bytes = body.subarray(0, n);
     if (!isUtf8(bytes)) {
       this.countDecision('deny');
+      // Recorded as PostgreSQL would have read it, invalid bytes shown as U+FFFD.
+      this.audit.unread(bytes.toString('utf8').slice(0, 4096), 'query text is not valid UTF-8');
       return this.refuse(
         { severity: 'ERROR', code: '22021', message: 'query text is not valid UTF-8' },
         'simple',
