@@ -1,5 +1,5 @@
-// Results are not masked yet: a statement that reads a relation whose columns the policy
-// masks is refused, naming the columns, and never answered in the clear (fail closed).
+// Results are not masked yet: a statement the policy allows with a mask is refused, naming
+// the columns, and never answered in the clear (fail closed).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   adminClient,
@@ -43,7 +43,7 @@ async function customerReads(): Promise<number> {
 }
 
 describe('a policy that masks a column', () => {
-  it('refuses a read of the masked relation in both protocols; the session goes on', async () => {
+  it('refuses a statement it masks columns for, in both protocols; the session goes on', async () => {
     const c = await gatewayClient(g, DB, { groups: ['agents'] });
     try {
       await expect(c.query('SELECT id, card FROM customers')).rejects.toMatchObject(refusal);
@@ -56,7 +56,7 @@ describe('a policy that masks a column', () => {
         c.query('DECLARE cur CURSOR FOR SELECT card FROM customers'),
       ).rejects.toMatchObject(refusal);
       await c.query('ROLLBACK');
-      // A mask on a relation the statement does not read changes nothing.
+      // A statement the policy masks nothing for runs.
       expect((await c.query('SELECT amount FROM orders')).rows).toEqual([{ amount: 10 }]);
     } finally {
       await c.end();

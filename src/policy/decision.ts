@@ -2,12 +2,6 @@
 // deny wins; an approval document holds; allow with mask and limits; otherwise deny.
 import type { ApprovalRequirement, Decision, Limits } from './types.js';
 
-/** A relation a statement touches, as its facts name it. */
-interface RelationRef {
-  schema: string;
-  name: string;
-}
-
 /** The rule values an engine produced for one statement (OPA JSON form). */
 export interface RuleValues {
   allow?: unknown;
@@ -77,20 +71,14 @@ export function combine(r: RuleValues): Decision {
 }
 
 /**
- * What the gateway can carry out of a decision for a statement. Results cannot be masked
- * yet, so an allow whose mask names a column of a relation the statement reads is refused,
- * naming the columns, rather than forwarded with them in the clear (fail closed). A mask
- * on relations the statement does not touch changes nothing and is ignored.
+ * What the gateway can carry out of a decision. Results cannot be masked yet, so an allow
+ * that asks for a mask is refused, naming the columns, rather than forwarded with them in
+ * the clear (fail closed). Any mask refuses: which relations a statement reads data of is
+ * not known for sure (views, functions, child tables, names given as text).
  */
-export function enforceable(
-  d: Decision,
-  statement: { relations?: readonly RelationRef[] } | undefined,
-): Decision {
+export function enforceable(d: Decision): Decision {
   if (d.kind !== 'allow') return d;
-  const keys = Object.keys(d.mask);
-  if (keys.length === 0) return d;
-  const read = (statement?.relations ?? []).map((r) => `${r.schema}.${r.name}.`);
-  const columns = keys.filter((k) => read.some((prefix) => k.startsWith(prefix)));
+  const columns = Object.keys(d.mask);
   if (columns.length === 0) return d;
   return {
     kind: 'deny',

@@ -29,7 +29,7 @@ export function explain(
     }
   }
   return {
-    decision: enforceable(engine.decide(input), input.statement),
+    decision: enforceable(engine.decide(input)),
     policy_version: engine.version,
     rules,
   };

@@ -90,8 +90,7 @@ export function whatIf(
     if (ev.type === 'session_start') starts.set(ev.session_id, ev);
     if (ev.type !== 'statement') continue;
     if (opts.since !== undefined && Date.parse(ev.ts) < opts.since) continue;
-    const input = policyInputOf(ev, starts.get(ev.session_id));
-    const after = enforceable(engine.decide(input), input.statement);
+    const after = enforceable(engine.decide(policyInputOf(ev, starts.get(ev.session_id))));
     const before = ev.decision as Decision['kind'];
     if (opts.all || after.kind !== before)
       out.push({

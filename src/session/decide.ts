@@ -80,7 +80,7 @@ export class DecisionPoint {
     });
     let decision: Decision;
     try {
-      decision = enforceable(engine.decide(input), facts);
+      decision = enforceable(engine.decide(input));
     } catch {
       decision = { kind: 'deny', reasons: ['the policy could not be evaluated'] };
     }
