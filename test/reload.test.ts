@@ -14,6 +14,7 @@ import { setLogSink } from '../src/util/logger.js';
 import { adminClient, freshDatabase, gatewayClient } from './helpers/gateway.js';
 import { gatewayDir, startGatewayProcess, until } from './helpers/gateway-process.js';
 import { testPg } from './pg-env.js';
+import { RawClient, bind, execute, fields, parse, query, sync } from './helpers/raw.js';
 
 const DB = 'reload_e2e';
 
@@ -130,6 +131,38 @@ describe('Gateway.reload()', () => {
     ]);
     const fresh = await client();
     expect((await fresh.query('SELECT count(*)::int AS n FROM items')).rows).toEqual([{ n: 2 }]);
+  });
+
+  it('decides a statement prepared, or a portal bound, before the reload under the new policy', async () => {
+    const withBlocks = (p: string) => p + 'allow if input.statement.class == "transaction"\n';
+    policy(withBlocks(ALL_READS));
+    expect(await gw.reload()).toBe(true);
+    const c = await client();
+    const named = { name: 'ids', text: 'SELECT id FROM items ORDER BY id' };
+    expect((await c.query(named)).rows).toHaveLength(2);
+    const raw = await RawClient.connect(gw.port);
+    try {
+      await raw.login(DB, token);
+      await raw.simple('BEGIN');
+      await raw.write(Buffer.concat([parse('s', 'SELECT id FROM items'), bind('p', 's'), sync()]));
+      await raw.until('Z');
+
+      policy(withBlocks(NO_TABLES));
+      expect(await gw.reload()).toBe(true);
+      // node-postgres sends only Bind and Execute for a statement it has prepared.
+      await expect(c.query(named)).rejects.toMatchObject({ code: '42501' });
+      await raw.write(Buffer.concat([execute('p'), sync()]));
+      const ms = await raw.until('Z');
+      expect(ms.filter((m) => m.type === 'D')).toEqual([]);
+      expect(ms.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual(['42501']);
+      await raw.write(query('ROLLBACK'));
+      await raw.until('Z');
+    } finally {
+      raw.destroy();
+      // As the tests after this one expect.
+      policy(ALL_READS);
+      expect(await gw.reload()).toBe(true);
+    }
   });
 
   it('keeps the running policy when the new one has a syntax error, and logs why', async () => {

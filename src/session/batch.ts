@@ -254,7 +254,9 @@ function decideIn(
         // Not a statement prepared through the gateway: PostgreSQL would refuse it too.
         if (!p) return failAt(i, ClientError.unknownStatement(m.statement), runs, doubt);
         let rec = p.decision;
-        if (rec.volatile || p.inTxn !== runTxn)
+        // Decided again when the decision read the parameters, when the transaction state
+        // changed, and when a reload changed the policy since the Parse.
+        if (rec.volatile || p.inTxn !== runTxn || rec.policyVersion !== engine.version)
           rec = decisions.decide(p.facts, 'extended', m.params.value, 0, 1);
         // A name made by SQL PREPARE carries the decision of the statement it prepared.
         // Refused at Bind: the parameters may be why, so they are recorded.
@@ -302,9 +304,9 @@ function decideIn(
                 return refuse({ fields: refusalFields(decision), facts, rec: decision });
             }
           }
-          if (decidedIn !== runTxn) {
-            // A BEGIN or COMMIT ran since it was decided: the policy sees the state it
-            // runs in.
+          if (decidedIn !== runTxn || decision.policyVersion !== engine.version) {
+            // A BEGIN or COMMIT ran since it was decided, or a reload changed the policy:
+            // the policy in force decides, in the state the statement runs in.
             const before = decision.decision.kind === 'allow' ? decision.decision.limits : {};
             decision = decisions.decide(facts, 'extended', portal.params.value, 0, 1);
             if (decision.decision.kind !== 'allow')
