@@ -320,3 +320,52 @@ describe('COPY FROM STDIN sent with messages PostgreSQL reads differently once i
     );
   });
 });
+
+describe('limits.max_rows across protocol portals and SQL cursors (one namespace upstream)', () => {
+  const codes = (ms: { type: string }[]) =>
+    ms.filter((m) => m.type === 'E').map((m) => fields(m as never).C);
+
+  it("a FETCH of a protocol portal shares the portal's limit", async () => {
+    const c = await rawLogin(g, DB);
+    try {
+      await c.simple('BEGIN');
+      await c.write(
+        Buffer.concat([
+          parse('s', 'SELECT g FROM generate_series(1, 100) g'),
+          bind('p', 's'),
+          execute('p', 2),
+          sync(),
+        ]),
+      );
+      expect(rows(await c.until('Z'))).toHaveLength(2);
+      // 3 of the portal's 5 rows are left: FETCH 5 reads past them.
+      const ms = await c.simple('FETCH 5 FROM p');
+      expect(rows(ms).length).toBeLessThanOrEqual(3);
+      expect(codes(ms)).toEqual(['54000']);
+      await c.simple('ROLLBACK');
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it('SQL CLOSE closes a protocol portal: a cursor declared with its name reads under its own limit', async () => {
+    const c = await rawLogin(g, DB);
+    try {
+      await c.simple('BEGIN');
+      // A portal with no row limit (a SAVEPOINT), closed by SQL CLOSE, its name reused.
+      await c.write(Buffer.concat([parse('sp', 'SAVEPOINT a'), bind('c', 'sp'), sync()]));
+      await c.until('Z');
+      expect(codes(await c.simple('CLOSE c'))).toEqual([]);
+      expect(
+        codes(await c.simple('DECLARE c CURSOR FOR SELECT g FROM generate_series(1, 100) g')),
+      ).toEqual([]);
+      await c.write(Buffer.concat([execute('c', 0), sync()]));
+      const ms = await c.until('Z');
+      expect(rows(ms).length).toBeLessThanOrEqual(5);
+      expect(codes(ms)).toEqual(['54000']);
+      await c.simple('ROLLBACK');
+    } finally {
+      c.destroy();
+    }
+  });
+});

@@ -327,7 +327,7 @@ function decideIn(
             if (!of) portal.prepared = { facts, decision, inTxn: runTxn };
           }
           // A FETCH reads under its cursor's budget.
-          const cursorBudget = names.cursors.budget(facts);
+          const cursorBudget = names.fetchBudget(facts);
           if (cursorBudget === UNCERTAIN) return WAIT;
           names.stage(facts, decision, runs.length);
           const run: DecidedRun = {

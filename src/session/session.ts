@@ -611,7 +611,7 @@ export class Session {
         this.facts.in_transaction = runTxn;
         const facts = this.names.effective(a.statements[i]);
         // A FETCH reads under its cursor's budget.
-        const budget = facts === UNCERTAIN ? UNCERTAIN : this.names.cursors.budget(facts);
+        const budget = facts === UNCERTAIN ? UNCERTAIN : this.names.fetchBudget(facts);
         if (facts === UNCERTAIN || budget === UNCERTAIN) {
           this.names.rollback();
           return this.awaitAnswers(f);

@@ -168,9 +168,31 @@ export class SessionNames {
       if (dealloc.name) this.prepared.stage(dealloc.name, null, at);
       else this.prepared.stageClear(at);
     }
-    if ((st.discard as { target?: string } | undefined)?.target === 'all')
+    if ((st.discard as { target?: string } | undefined)?.target === 'all') {
       this.prepared.stageClear(at);
+      this.portals.stageClear(at);
+    }
+    // SQL cursors and protocol portals are one namespace upstream: CLOSE closes either.
+    const op = st.cursor_op as { kind?: string; name?: string | null } | undefined;
+    if (op?.kind === 'close') {
+      if (typeof op.name === 'string') this.portals.stage(op.name, null, at);
+      else this.portals.stageClear(at);
+    }
     this.cursors.stage(st, rec, run, this.decisions.session.in_transaction);
+  }
+
+  /**
+   * The budget a FETCH reads under: its SQL cursor's, or that of the protocol portal of the
+   * name (a FETCH reads a protocol portal too, and shares its limit).
+   */
+  fetchBudget(facts: StatementFacts): RowBudget | undefined | typeof UNCERTAIN {
+    const op = facts.cursor_op as { kind?: string; name?: string | null } | undefined;
+    if (op?.kind !== 'fetch' || typeof op.name !== 'string') return undefined;
+    const c = this.cursors.get(op.name);
+    if (c === UNCERTAIN) return UNCERTAIN;
+    if (c) return this.cursors.budget(facts);
+    const p = this.portals.get(op.name);
+    return p === UNCERTAIN ? UNCERTAIN : p?.rows;
   }
 
   /** The group went upstream: its changes, in order, to settle when it is answered. */
