@@ -465,12 +465,15 @@ unbounded_write := sprintf("%s without WHERE", [stmt.command]) if {
 
 # No WHERE, or one that names no column of the table written (WHERE true, WHERE 1 = 1, as
 # query builders write when no filter was added), or one its constants make true whatever
-# the row (WHERE id = 1 OR true): it may touch every row. A WHERE that names a column may
-# still match every row (WHERE id IS NOT NULL); that is the writer's. WHERE 1 = 0 (an
-# empty IN list, as query builders write it) touches none.
+# the row (WHERE id = 1 OR true), or one with an OR arm that names no column (WHERE id = 1
+# OR 'a' = 'a'): it may touch every row. A WHERE that names a column may still match every
+# row (WHERE id IS NOT NULL); that is the writer's. WHERE 1 = 0 (an empty IN list, as query
+# builders write it) touches none.
 no_row_filter if not stmt.has_where
 
 no_row_filter if stmt.where_true
+
+no_row_filter if stmt.where_open
 
 no_row_filter if {
 	stmt.has_where
@@ -780,6 +783,11 @@ test_where_false_needs_no_approval if {
 test_where_true_whatever_the_row_needs_approval if {
 	w := st({"command": "DELETE", "class": "write", "has_where": true, "where_true": true, "relations": [orders_write], "columns": [{"schema": "public", "table": "orders", "column": "id", "clause": "where"}]})
 	approval.reason == "DELETE without WHERE" with input as {"identity": writer_agent, "session": session, "statement": w}
+}
+
+test_where_with_an_arm_naming_no_column_needs_approval if {
+	w := st({"command": "UPDATE", "class": "write", "has_where": true, "where_open": true, "relations": [orders_write], "columns": [{"schema": "public", "table": "orders", "column": "id", "clause": "where"}]})
+	approval.reason == "UPDATE without WHERE" with input as {"identity": writer_agent, "session": session, "statement": w}
 }
 
 test_set_keeping_a_pinned_value_allowed if {

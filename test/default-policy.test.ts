@@ -223,11 +223,13 @@ with psycopg.connect(host='127.0.0.1', port=sys.argv[1], dbname=sys.argv[2], use
       // no row; WHERE 1 = 1 may write every row and needs approval.
       expect((await writer.query('DELETE FROM "kind" WHERE 1=0')).rowCount).toBe(0);
       expect((await writer.query('UPDATE kind SET id = $1 WHERE 0 = 1', [5])).rowCount).toBe(0);
-      // So does a WHERE that names a column but is true whatever the row.
+      // So does a WHERE that names a column but may be true whatever the row.
       for (const sql of [
         'DELETE FROM kind WHERE 1=1',
         'DELETE FROM kind WHERE id = 7 OR true',
         'DELETE FROM kind WHERE NOT (id = 7 AND 1 = 0)',
+        "DELETE FROM kind WHERE id = 7 OR 'a' = 'a'",
+        'DELETE FROM kind WHERE id = 7 OR 10000000000 > 0',
       ])
         await expect(writer.query(sql), sql).rejects.toMatchObject({
           code: '42501',

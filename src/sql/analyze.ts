@@ -133,7 +133,10 @@ function analyzeUnsafe(text: string, opts: AnalyzeOptions): AnalyzedText {
   if (cache) {
     const sameBounds =
       bounds.length === scan.bounds.length && bounds.every((v, i) => v === scan.bounds[i]);
-    if (normKey && !sensitive && sameBounds) cache.set(normKey, { templates });
+    // A text marked literal-sensitive keeps its mark: another text of the same shape that
+    // read no literal must not make the shape's facts shared again.
+    if (normKey && !sensitive && sameBounds && !cache.get(normKey)?.sensitive)
+      cache.set(normKey, { templates });
     else {
       if (normKey && sensitive) cache.set(normKey, { templates: [], sensitive: true });
       cache.set(rawKey(), { templates, bounds });

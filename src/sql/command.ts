@@ -1,5 +1,5 @@
 // Command tag, class and kind-specific facts of one statement node (PostgreSQL's CreateCommandTag).
-import { constantTruth } from './constant.js';
+import { constantTruth, openCondition } from './constant.js';
 import type {
   ColumnFact,
   CopyFact,
@@ -261,6 +261,7 @@ export function describe(
         const truth = constantTruth(b.whereClause, read);
         if (truth === false) d.extra.where_false = true;
         if (truth === true) d.extra.where_true = true;
+        else if (truth !== false && openCondition(b.whereClause)) d.extra.where_open = true;
         if (read.literals) out.literalSensitive = true;
       }
       break;

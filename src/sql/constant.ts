@@ -34,15 +34,45 @@ export function constantTruth(n: unknown, read: { literals?: boolean }): boolean
     return undefined;
   }
   if (t === 'A_Expr' && b.kind === 'AEXPR_OP' && b.name?.length === 1) {
+    // Whether the value depends on literals must not depend on their values: texts that
+    // differ only in literals share cached facts (1 > 0 and 0 > 10000000000 are one text).
+    if (nodeType(b.lexpr) === 'A_Const' && nodeType(b.rexpr) === 'A_Const') read.literals = true;
     const op = body(b.name[0])?.sval;
     const l = integer(b.lexpr);
     const r = integer(b.rexpr);
     const compare = op === undefined ? undefined : COMPARE[op];
     if (l === undefined || r === undefined || !compare) return undefined;
-    read.literals = true;
     return compare(l, r);
   }
   return undefined;
+}
+
+/**
+ * Whether a condition may hold for every row whatever its columns hold: an OR arm that
+ * names no column (`id = 1 OR 'a' = 'a'`, `OR now() > $1`, `OR $2`) unless its constants
+ * make it false (`1 = 0`, as query builders write an empty IN list). Depends on the text's
+ * shape only, not on its literals' values.
+ * @example openCondition(whereOf("DELETE FROM t WHERE id = 1 OR 'a' = 'a'")) // true
+ */
+export function openCondition(n: unknown): boolean {
+  const b = body(n) as N | undefined;
+  if (nodeType(n) === 'BoolExpr' && b) {
+    const args = (b.args ?? []) as unknown[];
+    if (b.boolop === 'OR_EXPR') return args.some(openCondition);
+    if (b.boolop === 'AND_EXPR') return args.every(openCondition);
+  }
+  return !namesColumn(n) && constantTruth(n, {}) !== false;
+}
+
+/** Whether a parse tree names a column anywhere in it (subqueries included). */
+function namesColumn(n: unknown): boolean {
+  if (!n || typeof n !== 'object') return false;
+  if (Array.isArray(n)) return n.some(namesColumn);
+  for (const k in n) {
+    if (k === 'ColumnRef') return true;
+    if (namesColumn((n as N)[k])) return true;
+  }
+  return false;
 }
 
 const COMPARE: Record<string, (l: number, r: number) => boolean> = {
