@@ -12,7 +12,7 @@ import {
   startTestGateway,
   type TestGateway,
 } from './helpers/gateway.js';
-import { RawClient, cancelRequest, rows } from './helpers/raw.js';
+import { RawClient, cancelRequest, errorsOf, rows } from './helpers/raw.js';
 import { run, start } from './helpers/spawn.js';
 
 const DB = 'dp_psql';
@@ -192,6 +192,22 @@ describe('psql through the gateway', () => {
     const r = await q;
     expect(r.rows[0].s).toBe('finished');
     await c.end();
+  });
+
+  it('a cancel sent while the session is idle cancels nothing: not the next statement either', async () => {
+    // libpq waits for the cancel connection to close before it goes on; the gateway closes
+    // it once its own cancel has reached PostgreSQL, which finds nothing running.
+    for (let i = 0; i < 6; i++) {
+      const c = await RawClient.connect(g.port);
+      const login = await c.login(DB, await g.token());
+      const key = login.find((m) => m.type === 'K')!.body;
+      expect(errorsOf(await c.simple('SELECT 1'))).toEqual([]);
+      const cancel = await RawClient.connect(g.port);
+      await cancel.write(cancelRequest(key.readInt32BE(0), key.readInt32BE(4)));
+      await cancel.closed;
+      expect(errorsOf(await c.simple('SELECT pg_sleep(0.2)'))).toEqual([]);
+      c.destroy();
+    }
   });
 
   it('a raw client sees psql-visible results: multi-statement simple query', async () => {

@@ -57,15 +57,22 @@ export class CancelRegistry {
     return true;
   }
 
-  /** Handle a CancelRequest; returns whether it was forwarded. Never throws. */
-  cancel(clientAddr: string, pid: number, secret: Buffer): boolean {
-    if (!this.allow(clientAddr)) return false;
+  /**
+   * Handle a CancelRequest. Resolves once it is done with: at once when it is not forwarded,
+   * or when PostgreSQL has closed the cancel connection it was forwarded on (it has sent
+   * the signal by then), within 5 s. Never rejects.
+   */
+  cancel(clientAddr: string, pid: number, secret: Buffer): Promise<void> {
+    if (!this.allow(clientAddr)) return Promise.resolve();
     const e = this.byPid.get(pid);
-    if (!e || e.secret.length !== secret.length || !timingSafeEqual(e.secret, secret)) return false;
-    const sock = connect({ host: e.host, port: e.port });
-    sock.on('error', () => sock.destroy());
-    sock.setTimeout(5000, () => sock.destroy());
-    sock.on('connect', () => sock.end(cancelRequest(e.upstreamPid, e.upstreamSecret)));
-    return true;
+    if (!e || e.secret.length !== secret.length || !timingSafeEqual(e.secret, secret))
+      return Promise.resolve();
+    return new Promise((resolve) => {
+      const sock = connect({ host: e.host, port: e.port });
+      sock.on('close', () => resolve());
+      sock.on('error', () => sock.destroy());
+      sock.setTimeout(5000, () => sock.destroy());
+      sock.on('connect', () => sock.end(cancelRequest(e.upstreamPid, e.upstreamSecret)));
+    });
   }
 }

@@ -62,12 +62,14 @@ export function runStartup(ctx: GatewayContext, raw: Socket): Promise<Authentica
     let startup: StartupDecision | undefined;
     const reader = new FrameReader(MAX_STARTUP_PACKET, false);
 
-    const finish = (result: Authenticated | undefined) => {
+    /** `closeAfter`: what must be done before a connection that ends here is closed. */
+    const finish = (result: Authenticated | undefined, closeAfter?: Promise<void>) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
       socket.removeListener('data', onData);
-      if (!result) setImmediate(() => socket.destroy());
+      if (!result)
+        (closeAfter ?? Promise.resolve()).then(() => setImmediate(() => socket.destroy()));
       resolve(result);
     };
     const fail = (f: ErrorFields) => {
@@ -154,8 +156,10 @@ export function runStartup(ctx: GatewayContext, raw: Socket): Promise<Authentica
           }
           return;
         case 'cancel':
-          ctx.cancels.cancel(clientAddr, pkt.pid, pkt.secret);
-          return finish(undefined);
+          // As PostgreSQL: the cancel connection closes once the cancel is on its way, so a
+          // client that waits for the close (libpq does) cannot send its next statement
+          // before the cancel reaches the server, and have that cancelled instead.
+          return finish(undefined, ctx.cancels.cancel(clientAddr, pkt.pid, pkt.secret));
         case 'startup': {
           if (settings.requireTlsForRemote && !tls && !isLoopback(clientAddr)) {
             return fail(ClientError.tlsRequired());
