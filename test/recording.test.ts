@@ -385,6 +385,9 @@ describe.skipIf(!canMount)('a spool that cannot be written', () => {
       });
     expect(refused).toMatchObject({ code: '58030' });
     expect(refused!.message).toMatch(/audit record could not be written/);
+    // Not ready while it refuses every statement: a load balancer sends clients elsewhere.
+    const ready = await fetch(`http://127.0.0.1:${g.gw.adminPort}/readyz`);
+    expect(ready.status).toBe(503);
     const ids = await idsInTable();
     const refusedIds = [...Array(3000).keys()]
       .map((i) => 5001 + i)
@@ -416,6 +419,7 @@ describe.skipIf(!canMount)('a spool that cannot be written', () => {
     }
     const ids = await idsInTable();
     expect(ids.filter((x) => x > 6000 && x < id)).toHaveLength(id - 6001);
+    expect((await fetch(`http://127.0.0.1:${g.gw.adminPort}/readyz`)).status).toBe(200);
     const err = lines
       .map((l) => JSON.parse(l) as { level: string; msg: string })
       .find((l) => l.level === 'error');

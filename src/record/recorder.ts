@@ -222,6 +222,10 @@ class SpoolRecorder implements Recorder {
     });
   }
 
+  get accepting(): boolean {
+    return this.healthy || this.failOpen;
+  }
+
   get healthy(): boolean {
     if (this.initError || this.closed) return false;
     if (!this.writer) return true;

@@ -121,6 +121,8 @@ export interface Recorder {
   gatewayEvent(type: string, fields: Record<string, unknown>): Promise<void>;
   /** True while the spool accepts writes and the unshipped backlog is under the bound. */
   readonly healthy: boolean;
+  /** True while statements can run: healthy, or unhealthy with failOpen. */
+  readonly accepting: boolean;
   /** Spool directory, instance id, backlog: for health endpoints and tests. */
   stats(): RecorderStats;
   /** Flush, final checkpoint, seal the segment, ship it to every sink. */

@@ -125,7 +125,9 @@ export class Gateway {
     const addr = this.server.address();
     this.port = typeof addr === 'object' && addr ? addr.port : listen.port;
     const app = adminApp({
-      ready: () => this.ready && !this.shuttingDown,
+      // Not ready while the recording refuses every statement (fail closed): a load
+      // balancer sends clients to another gateway.
+      ready: () => this.ready && !this.shuttingDown && (this.opts.recorder?.accepting ?? true),
       metrics: () => this.metrics.render(),
     });
     this.opts.mountAdmin?.(app, this);
