@@ -1,6 +1,7 @@
 // Policy limits: timeout_ms cancels the upstream statement (57014); the session stays usable.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  adminClient,
   gatewayClient,
   freshDatabase,
   rawLogin,
@@ -46,6 +47,45 @@ describe('policy limits', () => {
       await c.write(sync());
       await c.until('Z');
       expect(rows(await c.simple('SELECT 1'))).toEqual([['1']]);
+    } finally {
+      c.destroy();
+    }
+  });
+});
+
+describe('time limits in a pipelined group', () => {
+  let t: TestGateway;
+  beforeAll(async () => {
+    const a = await adminClient(DB);
+    await a.query('CREATE TABLE IF NOT EXISTS quick_writes (id int)');
+    await a.end();
+    t = await startTestGateway(DB, {
+      policy: { files: ['test/policies/statement-timeouts.rego'] },
+    });
+  });
+  afterAll(async () => t?.stop());
+
+  it('a limited statement behind one with no limit is still cut at its limit', async () => {
+    // PostgreSQL answers a group's statements together at its Sync, so the gateway cannot
+    // see where one ends and the next begins: the limit counts from when the group is sent
+    // (timing the read from the write's answer would let it run unlimited).
+    const c = await rawLogin(t, DB);
+    try {
+      await c.write(
+        Buffer.concat([
+          parse('', 'INSERT INTO quick_writes VALUES (1)'),
+          bind('', ''),
+          execute(),
+          parse('', 'SELECT pg_catalog.pg_sleep(3)'),
+          bind('', ''),
+          execute(),
+          sync(),
+        ]),
+      );
+      const t0 = Date.now();
+      const ms = await c.until('Z', 10_000);
+      expect(ms.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual(['57014']);
+      expect(Date.now() - t0).toBeLessThan(2500);
     } finally {
       c.destroy();
     }
