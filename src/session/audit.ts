@@ -82,10 +82,16 @@ export class SessionAudit {
       id: '',
       policyVersion: this.policyVersion(),
     };
-    r.statement(this.event({ ...f, text }, d, protocol, params, 0, 1))
+    const recorded = r
+      .statement(this.event({ ...f, text }, d, protocol, params, 0, 1))
       .then((seq) => r.result(seq, { outcome: 'refused', duration_ms: 0 }))
       .catch(() => this.onLost('could not record a refused statement'));
+    // Its outcome is written once the statement's line is durable: session_end waits.
+    this.refusals = this.refusals.then(() => recorded);
   }
+
+  /** Refused statements' outcomes not yet written (see end). */
+  private refusals: Promise<void> = Promise.resolve();
 
   /** Statements that produced no completion (skipped after an earlier error). */
   cancelled(runs: readonly StatementRun[]): void {
@@ -143,10 +149,15 @@ export class SessionAudit {
       });
   }
 
-  /** The session's end with its totals. */
+  /** The session's end with its totals, after every refused statement's outcome. */
   end(reason: string): void {
-    this.port
-      ?.end({
+    const port = this.port;
+    if (port) void this.refusals.then(() => this.endNow(port, reason));
+  }
+
+  private endNow(port: NonNullable<SessionAudit['port']>, reason: string): void {
+    port
+      .end({
         statements: this.allowed + this.refused,
         allowed: this.allowed,
         denied: this.refused,
