@@ -287,6 +287,22 @@ with psycopg.connect(host='127.0.0.1', port=sys.argv[1], dbname=sys.argv[2], use
     }
   });
 
+  it('an empty query in the extended protocol, prepared once and bound again, answers as PostgreSQL does', async () => {
+    const c = await connect('agent-1', ['agents']);
+    try {
+      // node-postgres sends Parse the first time, then only Bind and Execute.
+      for (let i = 0; i < 2; i++) {
+        const r = await c.query({ name: 'nothing', text: '', values: [] });
+        expect(r.rows).toEqual([]);
+      }
+      await c.query('BEGIN');
+      expect((await c.query({ name: 'nothing', text: '', values: [] })).rows).toEqual([]);
+      await c.query('COMMIT');
+    } finally {
+      await c.end();
+    }
+  });
+
   it("psql's \\dt and \\d describe the schema", async () => {
     const r = await run('psql', [g.conninfo(DB), '-X', '-c', '\\dt', '-c', '\\d gear'], {
       env: { PGPASSWORD: await g.token() },

@@ -194,6 +194,8 @@ function decideIn(
 ): Verdict {
   const { names, decisions, session } = c;
   const engine = c.engine();
+  /** Made under a policy a reload has replaced since. */
+  const stale = (rec: DecisionRecord) => rec.policyVersion !== engine.version;
   /** The transaction state each run executes in (a BEGIN earlier in the group opens one). */
   let runTxn = start;
   const runs: DecidedRun[] = [];
@@ -255,8 +257,9 @@ function decideIn(
         if (!p) return failAt(i, ClientError.unknownStatement(m.statement), runs, doubt);
         let rec = p.decision;
         // Decided again when the decision read the parameters, when the transaction state
-        // changed, and when a reload changed the policy since the Parse.
-        if (rec.volatile || p.inTxn !== runTxn || rec.policyVersion !== engine.version)
+        // changed, and when a reload changed the policy since the Parse (an empty query
+        // has nothing to decide).
+        if (rec !== EMPTY_ALLOWED && (rec.volatile || p.inTxn !== runTxn || stale(rec)))
           rec = decisions.decide(p.facts, 'extended', m.params.value, 0, 1);
         // A name made by SQL PREPARE carries the decision of the statement it prepared.
         // Refused at Bind: the parameters may be why, so they are recorded.
@@ -304,7 +307,7 @@ function decideIn(
                 return refuse({ fields: refusalFields(decision), facts, rec: decision });
             }
           }
-          if (decidedIn !== runTxn || decision.policyVersion !== engine.version) {
+          if (decision !== EMPTY_ALLOWED && (decidedIn !== runTxn || stale(decision))) {
             // A BEGIN or COMMIT ran since it was decided, or a reload changed the policy:
             // the policy in force decides, in the state the statement runs in.
             const before = decision.decision.kind === 'allow' ? decision.decision.limits : {};
