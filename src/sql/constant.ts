@@ -55,13 +55,24 @@ export function constantTruth(n: unknown, read: { literals?: boolean }): boolean
  * @example openCondition(whereOf("DELETE FROM t WHERE id = 1 OR 'a' = 'a'")) // true
  */
 export function openCondition(n: unknown): boolean {
+  return may(n, true);
+}
+
+/**
+ * Whether a condition may be `value` for every row: a part that names no column may be
+ * anything its constants do not rule out; a part that names one is taken to depend on it.
+ * NOT swaps the two (NOT (id = 1 AND 'a' = 'b') may be true for every row).
+ */
+function may(n: unknown, value: boolean): boolean {
   const b = body(n) as N | undefined;
   if (nodeType(n) === 'BoolExpr' && b) {
     const args = (b.args ?? []) as unknown[];
-    if (b.boolop === 'OR_EXPR') return args.some(openCondition);
-    if (b.boolop === 'AND_EXPR') return args.every(openCondition);
+    if (b.boolop === 'NOT_EXPR') return args.length === 1 && may(args[0], !value);
+    const any = (b.boolop === 'OR_EXPR') === value;
+    if (b.boolop === 'OR_EXPR' || b.boolop === 'AND_EXPR')
+      return any ? args.some((a) => may(a, value)) : args.every((a) => may(a, value));
   }
-  return !namesColumn(n) && constantTruth(n, {}) !== false;
+  return !namesColumn(n) && constantTruth(n, {}) !== !value;
 }
 
 /** Whether a parse tree names a column anywhere in it (subqueries included). */

@@ -686,6 +686,7 @@ describe('kind-specific facts', () => {
       "UPDATE orders SET status = 'x' WHERE id = $1 OR $2",
       "DELETE FROM orders WHERE (id = 1 AND status = 'x') OR now() > '2020-01-01'",
       'DELETE FROM orders WHERE NOT (1::bool AND id = 1) OR 2 BETWEEN 1 AND 3',
+      "DELETE FROM orders WHERE NOT (id = 1 AND 'a' = 'b')",
     ])
       expect(wo(sql), sql).toBe(true);
     for (const sql of [
@@ -694,6 +695,8 @@ describe('kind-specific facts', () => {
       "DELETE FROM orders WHERE id = 1 AND 'a' = 'a'",
       'DELETE FROM orders WHERE id IN (1, 2)',
       'DELETE FROM orders WHERE id = 1 OR 1 = 1',
+      'DELETE FROM orders WHERE NOT (id = 1 OR 1 = 0)',
+      "DELETE FROM orders WHERE NOT (id = 1 OR 'a' = 'b')",
     ])
       expect(wo(sql), sql).toBe(false);
   });
