@@ -9,7 +9,7 @@ import type { Decision, PolicyEngine, PolicyInput } from '../policy/types.js';
 import { createReader } from './read.js';
 import { createRecorder } from './recorder.js';
 import { dirSource, fileSink } from './sinks/file.js';
-import { edKeys, startInfo, stmt, tempDir } from './testkit.js';
+import { edKeys, startInfo, stmt, tempDir, totals } from './testkit.js';
 import { policyInputOf, whatIf } from './what-if.js';
 
 const keys = edKeys();
@@ -235,16 +235,7 @@ describe('policy replay of a session with pinned settings', () => {
     const sql = 'SET idle_in_transaction_session_timeout = 1000';
     const a = await s.statement(stmt(sql, { command: 'SET', class: 'session', relations: [] }));
     s.result(a, { outcome: 'ok', duration_ms: 0.5, command_tag: 'SET' });
-    await s.end({
-      statements: 1,
-      allowed: 1,
-      denied: 0,
-      held: 0,
-      errors: 0,
-      rows: 0,
-      duration_ms: 1,
-      reason: 'client_terminate',
-    });
+    await s.end(totals({ statements: 1, allowed: 1 }));
     await rec.close();
     const events = await createReader([dirSource(dir)]).allEvents();
     const start = events.find((e) => e.type === 'session_start');

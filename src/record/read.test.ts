@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createReader } from './read.js';
 import { createRecorder } from './recorder.js';
 import { dirSource, fileSink } from './sinks/file.js';
-import { startInfo, stmt, tempDir } from './testkit.js';
+import { startInfo, stmt, tempDir, totals } from './testkit.js';
 import type { SegmentSource } from './types.js';
 
 let dir = '';
@@ -20,16 +20,7 @@ beforeAll(async () => {
   }
   const b = await rec.openSession(startInfo({ sessionId: 'short' }));
   await b.statement(stmt('DELETE FROM orders', { decision: { kind: 'deny', reasons: ['no'] } }));
-  await a.end({
-    statements: 30,
-    allowed: 30,
-    denied: 0,
-    held: 0,
-    errors: 0,
-    rows: 30,
-    duration_ms: 30,
-    reason: 'client_terminate',
-  });
+  await a.end(totals({ statements: 30, allowed: 30, rows: 30 }));
   await rec.close();
 });
 

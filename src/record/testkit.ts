@@ -4,7 +4,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Identity } from '../policy/types.js';
-import type { SessionStartInfo, StatementEventInput } from './types.js';
+import type { SessionStartInfo, SessionTotals, StatementEventInput } from './types.js';
 
 export const alice: Identity = {
   sub: 'alice',
@@ -24,6 +24,21 @@ export function startInfo(over: Partial<SessionStartInfo> = {}): SessionStartInf
     database: 'app',
     target: 'primary',
     tls: true,
+    ...over,
+  };
+}
+
+/** A session's end totals: none of anything, ended by the client, unless given. */
+export function totals(over: Partial<SessionTotals> = {}): SessionTotals {
+  return {
+    statements: 0,
+    allowed: 0,
+    denied: 0,
+    held: 0,
+    errors: 0,
+    rows: 0,
+    duration_ms: 1,
+    reason: 'client_terminate',
     ...over,
   };
 }

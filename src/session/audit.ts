@@ -20,6 +20,8 @@ export class SessionAudit {
   /** Rows returned or affected, from command tags (counted only when recording). */
   rows = 0;
   private readonly startedAt = Date.now();
+  /** Refused statements' outcomes not yet written: session_end waits for them. */
+  private refusals: Promise<void> = Promise.resolve();
 
   constructor(
     /** Set when the session starts, if recording is on. */
@@ -49,8 +51,8 @@ export class SessionAudit {
    * Something refused before it could be read as a statement (a FunctionCall, text that is
    * not UTF-8): recorded as a refused statement of class unknown, with the reason.
    */
-  unread(text: string, reason: string, protocol: 'simple' | 'extended' = 'simple'): void {
-    this.refusal(undefined, text, undefined, protocol, {
+  unread(text: string, reason: string): void {
+    this.refusal(undefined, text, undefined, 'simple', {
       decision: { kind: 'deny', reasons: [reason] },
       id: '',
       policyVersion: this.policyVersion(),
@@ -89,9 +91,6 @@ export class SessionAudit {
     // Its outcome is written once the statement's line is durable: session_end waits.
     this.refusals = this.refusals.then(() => recorded);
   }
-
-  /** Refused statements' outcomes not yet written (see end). */
-  private refusals: Promise<void> = Promise.resolve();
 
   /** Statements that produced no completion (skipped after an earlier error). */
   cancelled(runs: readonly StatementRun[]): void {
@@ -155,7 +154,7 @@ export class SessionAudit {
     if (port) void this.refusals.then(() => this.endNow(port, reason));
   }
 
-  private endNow(port: NonNullable<SessionAudit['port']>, reason: string): void {
+  private endNow(port: SessionRecordingPort, reason: string): void {
     port
       .end({
         statements: this.allowed + this.refused,
