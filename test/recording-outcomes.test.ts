@@ -1,6 +1,7 @@
 // Every recorded statement gets an outcome, also when the client leaves while its record is
 // being made durable (write-ahead) or while PostgreSQL runs it: an auditor can tell what
 // never ran from what may have run.
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,5 +134,21 @@ describe('what is refused before it reads as a statement', () => {
     // Each outcome comes before the session's end.
     const end = ev.find((e) => e.type === 'session_end')!;
     for (const r of results) expect(Number(r.seq)).toBeLessThan(Number(end.seq));
+  });
+
+  it('a large refused statement is recorded by its start, length and SHA-256', async () => {
+    const c = await RawClient.connect(g.port);
+    await c.login(DB, await g.token('big-refusal', ['agents']));
+    const text = 'SELEC ' + 'x'.repeat(200_000);
+    await c.write(query(text));
+    await c.until('Z');
+    c.destroy();
+    const ended = () => events().some((e) => e.sub === 'big-refusal' && e.type === 'session_end');
+    for (let t = 0; t < 100 && !ended(); t++) await new Promise((r) => setTimeout(r, 50));
+    const st = events().find((e) => e.sub === 'big-refusal' && e.type === 'statement')!;
+    const sha = createHash('sha256').update(text).digest('hex');
+    expect(st.sql).toBe(
+      `${text.slice(0, 8192)}\n[refused text cut: ${text.length} bytes in all, sha256 ${sha}]`,
+    );
   });
 });

@@ -1,6 +1,7 @@
 // What a session reports to its recording: the statement events written ahead of
 // forwarding, each statement's outcome as it is answered, refusals, and the session's
 // totals at its end. Without a recording only the totals are kept.
+import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { FACTS_KEY } from '../sql/index.js';
 import type { StatementFacts } from '../sql/types.js';
@@ -9,6 +10,21 @@ import type { StatementEventInput } from '../record/types.js';
 import type { SessionRecordingPort } from './context.js';
 import { emptyFacts, type DecidedRun } from './batch.js';
 import type { StatementRun } from './items.js';
+
+/** Most characters of a refused statement's text recorded whole (see refusedText). */
+const REFUSED_TEXT_CHARS = 8192;
+
+/**
+ * A refused statement's text as recorded: nothing of it ran, so past 8 KiB its start
+ * stands for it, with its length and SHA-256 (a flood of large refused statements would
+ * fill the spool, and a full spool refuses every agent).
+ */
+export function refusedText(text: string): string {
+  if (text.length <= REFUSED_TEXT_CHARS) return text;
+  const bytes = Buffer.byteLength(text);
+  const sha = createHash('sha256').update(text).digest('hex');
+  return `${text.slice(0, REFUSED_TEXT_CHARS)}\n[refused text cut: ${bytes} bytes in all, sha256 ${sha}]`;
+}
 
 export class SessionAudit {
   /** Statements forwarded. */
@@ -85,7 +101,7 @@ export class SessionAudit {
       policyVersion: this.policyVersion(),
     };
     const recorded = r
-      .statement(this.event({ ...f, text }, d, protocol, params, 0, 1))
+      .statement(this.event({ ...f, text: refusedText(text) }, d, protocol, params, 0, 1))
       .then((seq) => r.result(seq, { outcome: 'refused', duration_ms: 0 }))
       .catch(() => this.onLost('could not record a refused statement'));
     // Its outcome is written once the statement's line is durable: session_end waits.

@@ -555,10 +555,7 @@ export class Session {
     if (this.settingsInDoubt) {
       this.settingsInDoubt = false;
       this.countDecision('deny');
-      this.audit.unread(
-        body.toString('utf8', 0, Math.min(n, 4096)),
-        settingsInDoubtError().message,
-      );
+      this.audit.unread(body.toString('utf8', 0, n), settingsInDoubtError().message);
       this.refuse(settingsInDoubtError(), 'simple');
       this.barrier = true;
       return;
@@ -568,7 +565,7 @@ export class Session {
     if (!isUtf8(bytes)) {
       this.countDecision('deny');
       // Recorded as PostgreSQL would have read it, invalid bytes shown as U+FFFD.
-      this.audit.unread(bytes.toString('utf8').slice(0, 4096), 'query text is not valid UTF-8');
+      this.audit.unread(bytes.toString('utf8'), 'query text is not valid UTF-8');
       return this.refuse(
         { severity: 'ERROR', code: '22021', message: 'query text is not valid UTF-8' },
         'simple',
@@ -577,12 +574,7 @@ export class Session {
     const a = analyze(bytes.toString('utf8'), this.analyzeOpts());
     if (a.error) {
       this.countDecision('deny');
-      this.audit.refusal(
-        undefined,
-        bytes.toString('utf8').slice(0, 4096),
-        a.error.message,
-        'simple',
-      );
+      this.audit.refusal(undefined, bytes.toString('utf8'), a.error.message, 'simple');
       return this.refuse(
         a.error.code === '54000'
           ? ClientError.tooLarge(a.error.message)
