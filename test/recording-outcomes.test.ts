@@ -14,7 +14,7 @@ import {
   startTestGateway,
   type TestGateway,
 } from './helpers/gateway.js';
-import { RawClient, functionCall, msg, query } from './helpers/raw.js';
+import { RawClient, bind, execute, functionCall, msg, parse, query, sync } from './helpers/raw.js';
 
 const DB = 'recording_outcomes';
 const base = mkdtempSync(join(tmpdir(), 'rec-outcomes-'));
@@ -150,5 +150,32 @@ describe('what is refused before it reads as a statement', () => {
     expect(st.sql).toBe(
       `${text.slice(0, 8192)}\n[refused text cut: ${text.length} bytes in all, sha256 ${sha}]`,
     );
+  });
+
+  it('a portal suspended at its row count is recorded with rows unknown, not 0', async () => {
+    const c = await RawClient.connect(g.port);
+    await c.login(DB, await g.token('suspender', ['agents']));
+    await c.simple('BEGIN');
+    await c.write(
+      Buffer.concat([
+        parse('s', 'SELECT g FROM generate_series(1, 5) g'),
+        bind('p', 's'),
+        execute('p', 2),
+        execute('p', 0),
+        sync(),
+      ]),
+    );
+    await c.until('Z');
+    await c.simple('COMMIT');
+    c.destroy();
+    const ended = () => events().some((e) => e.sub === 'suspender' && e.type === 'session_end');
+    for (let t = 0; t < 100 && !ended(); t++) await new Promise((r) => setTimeout(r, 50));
+    const ev = events().filter((e) => e.sub === 'suspender');
+    const reads = ev.filter(
+      (e) => e.type === 'statement' && String(e.sql).includes('generate_series'),
+    );
+    const rowsOf = (st: Record<string, unknown>) =>
+      ev.find((e) => e.type === 'statement_result' && e.statement_seq === st.seq)?.rows;
+    expect(reads.map(rowsOf)).toEqual([null, 3]);
   });
 });

@@ -139,15 +139,20 @@ export class SessionAudit {
     });
   }
 
-  /** A statement's completion; `tag` is the CommandComplete body ('' for the others). */
-  completed(run: StatementRun | undefined, tag: string): void {
+  /**
+   * A statement's completion; `tag` is the CommandComplete body ('' for the others).
+   * `untagged`: the rows when there is no tag to read them from (a suspended portal's,
+   * null when not counted).
+   */
+  completed(run: StatementRun | undefined, tag: string, untagged: number | null = 0): void {
     if (!run || !this.port) return;
     const m = /(\d+)$/.exec(tag);
-    if (m) this.rows += Number(m[1]);
+    const rows = m ? Number(m[1]) : untagged;
+    if (rows !== null) this.rows += rows;
     this.port.result(run.seq, {
       outcome: 'ok',
       command_tag: tag,
-      rows: m ? Number(m[1]) : 0,
+      rows,
       duration_ms: performance.now() - run.started,
     });
   }

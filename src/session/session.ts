@@ -1149,6 +1149,12 @@ export class Session {
     const run = item.runs.shift();
     if (run) run.ok = true;
     const over = this.scanner.rowsOver;
+    // A suspended portal has no command tag: its rows are known when they were counted
+    // (under a limit), else not at all.
+    const suspendedRows =
+      type === B.PortalSuspended && run && runLimit(run.maxRows, run.budget) !== undefined
+        ? this.scanner.rowsPassed
+        : null;
     this.spendRows(run);
     this.armRows();
     if (over && run) return this.rowLimitHit(item, run, statedLimit(run.maxRows, run.budget));
@@ -1159,6 +1165,7 @@ export class Session {
       this.audit.completed(
         run,
         type === B.CommandComplete ? body.toString('utf8', 0, Math.max(0, body.length - 1)) : '',
+        suspendedRows,
       );
     return undefined;
   }
