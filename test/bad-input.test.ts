@@ -19,6 +19,7 @@ import {
 import {
   RawClient,
   bind,
+  bindRaw,
   copyData,
   execute,
   fields,
@@ -433,6 +434,24 @@ describe('messages after login', () => {
     expect(fields(ms[0]).C).toBe('42501');
     const sp = await c.simple("SELECT current_setting('search_path')");
     expect(rows(sp)).toEqual([['public']]);
+    c.destroy();
+  });
+
+  it('a Bind whose format count does not match its parameters: an ERROR, as PostgreSQL answers; the session goes on', async () => {
+    const c = await loggedIn();
+    await c.write(
+      Buffer.concat([
+        parse('', 'SELECT $1::int AS n'),
+        bindRaw('', '', [0, 0], [Buffer.from('1')], []),
+        execute(),
+        sync(),
+      ]),
+    );
+    const ms = await c.until('Z');
+    expect(ms.filter((m) => m.type === 'E').map((m) => [fields(m).S, fields(m).C])).toEqual([
+      ['ERROR', '08P01'],
+    ]);
+    expect(rows(await c.simple('SELECT 1'))).toEqual([['1']]);
     c.destroy();
   });
 

@@ -16,7 +16,14 @@ import { inTransactionAfter, pulledIntoBlock } from './txn-state.js';
 /** A frontend message of the current group, waiting for its Sync or Flush. */
 export type Pending =
   | { type: 'parse'; frame: Frame; name: string; sql: string; types: number[] }
-  | { type: 'bind'; frame: Frame; portal: string; statement: string; params: BindParams }
+  | {
+      type: 'bind';
+      frame: Frame;
+      portal: string;
+      statement: string;
+      params: BindParams;
+      invalid?: string;
+    }
   | { type: 'execute'; frame: Frame; portal: string; maxRows: number }
   | { type: 'close'; frame: Frame; kind: 'S' | 'P'; name: string }
   | { type: 'describe'; frame: Frame };
@@ -251,6 +258,8 @@ function decideIn(
         break;
       }
       case 'bind': {
+        if (m.invalid)
+          return refuse({ fields: { severity: 'ERROR', code: '08P01', message: m.invalid } });
         const p = names.prepared.get(m.statement);
         if (p === UNCERTAIN) return WAIT;
         // Not a statement prepared through the gateway: PostgreSQL would refuse it too.

@@ -463,6 +463,7 @@ export class Session {
           portal: b.portal,
           statement: b.statement,
           params: new BindParams(b),
+          invalid: b.invalid,
         });
       }
       case F.Execute: {

@@ -109,6 +109,8 @@ export interface BindMessage {
   portal: string;
   statement: string;
   paramFormats: number[];
+  /** Why PostgreSQL would refuse it (an ERROR, the session goes on), when it would. */
+  invalid?: string;
   /** Raw parameter values (null for SQL NULL). */
   params: (Buffer | null)[];
   resultFormats: number[];
@@ -136,9 +138,12 @@ export function parseBind(body: Buffer): BindMessage {
   const resultFormats: number[] = [];
   for (let i = 0; i < nr; i++) resultFormats.push(r.int16());
   r.end();
-  if (nf > 1 && nf !== np)
-    throw new FrameError('bind message has mismatched format count', '08P01');
-  return { portal, statement, paramFormats, params, resultFormats };
+  // Well framed, but not what PostgreSQL runs: it answers with an error, not by closing.
+  const invalid =
+    nf > 1 && nf !== np
+      ? `bind message has ${nf} parameter formats but ${np} parameters`
+      : undefined;
+  return { portal, statement, paramFormats, params, resultFormats, invalid };
 }
 
 /** Parameter values as text for policy input: binary values are shown hex-encoded. */
