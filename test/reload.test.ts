@@ -165,6 +165,52 @@ describe('Gateway.reload()', () => {
     }
   });
 
+  it('decides again what a FETCH reads, a SQL cursor (WITH HOLD too) or a protocol portal, after a reload', async () => {
+    const withCursors = (p: string) =>
+      p +
+      'allow if input.statement.class == "transaction"\n' +
+      'allow if input.statement.command == "CLOSE CURSOR"\n';
+    policy(withCursors(ALL_READS));
+    expect(await gw.reload()).toBe(true);
+    const refused = async (c: RawClient, sql: string) => {
+      const ms = await c.simple(sql);
+      expect(
+        ms.filter((m) => m.type === 'D'),
+        sql,
+      ).toEqual([]);
+      expect(
+        ms.filter((m) => m.type === 'E').map((m) => fields(m).C),
+        sql,
+      ).toEqual(['42501']);
+    };
+    const cursors = await RawClient.connect(gw.port);
+    const portals = await RawClient.connect(gw.port);
+    try {
+      await cursors.login(DB, token);
+      await cursors.simple('DECLARE held CURSOR WITH HOLD FOR SELECT id FROM items');
+      await cursors.simple('BEGIN');
+      await cursors.simple('DECLARE cur CURSOR FOR SELECT id FROM items');
+      await portals.login(DB, token);
+      await portals.simple('BEGIN');
+      await portals.write(
+        Buffer.concat([parse('s', 'SELECT id FROM items'), bind('p', 's'), sync()]),
+      );
+      await portals.until('Z');
+
+      policy(withCursors(NO_TABLES));
+      expect(await gw.reload()).toBe(true);
+      await refused(cursors, 'FETCH ALL FROM cur');
+      await cursors.simple('ROLLBACK');
+      await refused(cursors, 'FETCH ALL FROM held');
+      await refused(portals, 'FETCH ALL FROM p');
+    } finally {
+      cursors.destroy();
+      portals.destroy();
+      policy(ALL_READS);
+      expect(await gw.reload()).toBe(true);
+    }
+  });
+
   it('keeps the running policy when the new one has a syntax error, and logs why', async () => {
     const c = await client();
     const before = gw.snapshot.policy.version;

@@ -369,3 +369,31 @@ describe('limits.max_rows across protocol portals and SQL cursors (one namespace
     }
   });
 });
+
+describe('limits.max_rows of one table, read through a cursor name used twice', () => {
+  let t: TestGateway;
+  beforeAll(async () => {
+    const a = await adminClient(DB);
+    await a.query('CREATE TABLE IF NOT EXISTS big AS SELECT g FROM generate_series(1, 100) g');
+    await a.end();
+    t = await startTestGateway(DB, { policy: { files: ['test/policies/limit-big.rego'] } });
+  });
+  afterAll(async () => t?.stop());
+
+  it('a FETCH of a protocol portal keeps its limit where a closed cursor of the name was', async () => {
+    const c = await rawLogin(t, DB);
+    try {
+      // The cursor (no limit: it reads no table) ends with its transaction.
+      for (const sql of ['BEGIN', 'DECLARE c CURSOR FOR SELECT 1 AS one', 'COMMIT', 'BEGIN'])
+        await c.simple(sql);
+      await c.write(Buffer.concat([parse('s', 'SELECT g FROM big'), bind('c', 's'), sync()]));
+      await c.until('Z');
+      const ms = await c.simple('FETCH ALL FROM c');
+      expect(rows(ms).length).toBeLessThanOrEqual(5);
+      expect(ms.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual(['54000']);
+      await c.simple('ROLLBACK');
+    } finally {
+      c.destroy();
+    }
+  });
+});

@@ -338,6 +338,16 @@ function decideIn(
             // Later Executes in this state run under this decision.
             if (!of) portal.prepared = { facts, decision, inTxn: runTxn };
           }
+          // What a FETCH reads is decided again when a reload changed the policy since.
+          const refetched = names.redecideFetched(facts, engine.version, (g) =>
+            decisions.decide(g, 'extended', null, 0, 1),
+          );
+          if (refetched)
+            return refuse({
+              fields: refusalFields(refetched.rec),
+              facts: refetched.facts,
+              rec: refetched.rec,
+            });
           // A FETCH reads under its cursor's budget.
           const cursorBudget = names.fetchBudget(facts);
           if (cursorBudget === UNCERTAIN) return WAIT;
@@ -361,7 +371,7 @@ function decideIn(
         if (cursor === UNCERTAIN) return WAIT;
         if (!cursor) return failAt(i, ClientError.unknownPortal(m.portal), runs, doubt);
         let rec = cursor.decision;
-        if (cursor.inTxn !== runTxn) {
+        if (cursor.inTxn !== runTxn || stale(rec)) {
           // A WITH HOLD cursor read after its block ended (or one declared outside a block
           // read inside one): its query is decided in the state it is read in.
           rec = decisions.decide(cursor.facts, 'extended', null, 0, 1);

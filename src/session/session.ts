@@ -603,9 +603,23 @@ export class Session {
         const runTxn = inTxn || pulled?.[i] === true;
         this.facts.in_transaction = runTxn;
         const facts = this.names.effective(a.statements[i]);
+        if (facts === UNCERTAIN) {
+          this.names.rollback();
+          return this.awaitAnswers(f);
+        }
+        // What a FETCH reads is decided again when a reload changed the policy since.
+        const stale = this.names.redecideFetched(facts, this.ctx.policy().version, (g) =>
+          this.decisions.decide(g, 'simple', null, i, count),
+        );
+        if (stale) {
+          this.countDecision(stale.rec.decision.kind);
+          this.names.rollback();
+          this.audit.refusal(stale.facts, facts.text, undefined, 'simple', stale.rec);
+          return this.refuse(refusalFields(stale.rec), 'simple', stale.rec);
+        }
         // A FETCH reads under its cursor's budget.
-        const budget = facts === UNCERTAIN ? UNCERTAIN : this.names.fetchBudget(facts);
-        if (facts === UNCERTAIN || budget === UNCERTAIN) {
+        const budget = this.names.fetchBudget(facts);
+        if (budget === UNCERTAIN) {
           this.names.rollback();
           return this.awaitAnswers(f);
         }

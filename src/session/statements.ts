@@ -17,6 +17,29 @@ export interface ExecuteOf {
   st: StatementFacts;
   prepared?: Prepared;
 }
+const cursorOp = (f: StatementFacts) =>
+  f.cursor_op as { kind?: string; name?: string | null } | undefined;
+
+/** The cursor or portal name a FETCH reads. */
+function fetchedName(f: StatementFacts): string | undefined {
+  const op = cursorOp(f);
+  return op?.kind === 'fetch' && typeof op.name === 'string' ? op.name : undefined;
+}
+
+/** The cursor or portal name a MOVE moves in. */
+function movedName(f: StatementFacts): string | undefined {
+  const op = cursorOp(f);
+  return op?.kind === 'move' && typeof op.name === 'string' ? op.name : undefined;
+}
+
+/** A result's row limit under a new decision: its new max_rows, less what was read. */
+function renewed(rows: RowBudget | undefined, rec: DecisionRecord): RowBudget | undefined {
+  const max = rec.decision.kind === 'allow' ? rec.decision.limits?.max_rows : undefined;
+  if (max === undefined) return undefined;
+  const used = rows ? rows.max - rows.left : 0;
+  return { max, left: Math.max(0, max - used) };
+}
+
 /** What a statement's decision is cached under (see decide.ts). */
 function factsIdentity(f: StatementFacts): string {
   const k = (f as unknown as Record<symbol, unknown>)[FACTS_KEY];
@@ -182,17 +205,49 @@ export class SessionNames {
   }
 
   /**
-   * The budget a FETCH reads under: its SQL cursor's, or that of the protocol portal of the
-   * name (a FETCH reads a protocol portal too, and shares its limit).
+   * The budget a FETCH reads under: that of the SQL cursor or protocol portal of the name (a
+   * FETCH reads a protocol portal too, and shares its limit). Where both tables hold the
+   * name (one entry may be left from a cursor its transaction closed), the smaller.
    */
   fetchBudget(facts: StatementFacts): RowBudget | undefined | typeof UNCERTAIN {
-    const op = facts.cursor_op as { kind?: string; name?: string | null } | undefined;
-    if (op?.kind !== 'fetch' || typeof op.name !== 'string') return undefined;
-    const c = this.cursors.get(op.name);
-    if (c === UNCERTAIN) return UNCERTAIN;
-    if (c) return this.cursors.budget(facts);
-    const p = this.portals.get(op.name);
-    return p === UNCERTAIN ? UNCERTAIN : p?.rows;
+    const name = fetchedName(facts);
+    if (name === undefined) return undefined;
+    const c = this.cursors.get(name);
+    const p = this.portals.get(name);
+    if (c === UNCERTAIN || p === UNCERTAIN) return UNCERTAIN;
+    const a = c?.rows;
+    const b = p?.rows;
+    return !a ? b : !b ? a : a.left <= b.left ? a : b;
+  }
+
+  /**
+   * A FETCH (or MOVE) reads a cursor or portal that was decided under a policy a reload has
+   * replaced since: decide what it reads again under the policy in force. Returns the
+   * refusal when that policy refuses it; otherwise the entry carries the new decision, and
+   * its row limit the new max_rows less the rows already read.
+   */
+  redecideFetched(
+    facts: StatementFacts,
+    version: string,
+    decide: (f: StatementFacts) => DecisionRecord,
+  ): { facts: StatementFacts; rec: DecisionRecord } | undefined {
+    const name = fetchedName(facts) ?? movedName(facts);
+    if (name === undefined) return undefined;
+    const c = this.cursors.get(name);
+    if (c && c !== UNCERTAIN && c.decision.policyVersion !== version) {
+      const rec = decide(c.facts);
+      if (rec.decision.kind !== 'allow') return { facts: c.facts, rec };
+      c.decision = rec;
+      c.rows = renewed(c.rows, rec);
+    }
+    const p = this.portals.get(name);
+    if (p && p !== UNCERTAIN && p.prepared.decision.policyVersion !== version) {
+      const rec = decide(p.prepared.facts);
+      if (rec.decision.kind !== 'allow') return { facts: p.prepared.facts, rec };
+      p.prepared = { ...p.prepared, decision: rec };
+      p.rows = renewed(p.rows, rec);
+    }
+    return undefined;
   }
 
   /** The group went upstream: its changes, in order, to settle when it is answered. */
