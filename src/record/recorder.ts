@@ -754,6 +754,19 @@ class Session implements SessionRecording {
     );
   }
 
+  refused(ev: StatementEventInput, o: StatementOutcome): void {
+    if (this.chain.closed) return;
+    const p = this.r.append(
+      this.chain,
+      'statement',
+      this.ident + statementFragment(ev),
+      false,
+      false,
+    );
+    p?.catch(() => undefined);
+    this.result(this.chain.seq, o);
+  }
+
   result(seq: number, o: StatementOutcome): void {
     if (this.chain.closed) return;
     const p = this.r.append(

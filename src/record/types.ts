@@ -109,6 +109,11 @@ export interface SessionRecording {
   statements(evs: StatementEventInput[]): number[] | Promise<number[]>;
   /** Outcome of a statement: appended as `statement_result` without waiting. */
   result(seq: number, outcome: StatementOutcome): void;
+  /**
+   * A statement refused before it ran: its event and its outcome, appended together without
+   * waiting (nothing ran, so nothing waits for the record; both precede any later event).
+   */
+  refused(ev: StatementEventInput, outcome: StatementOutcome): void;
   /** Other events (approval_*, mask_applied...) appended to the chain. */
   event(type: string, fields: Record<string, unknown>): Promise<void>;
   end(totals: SessionTotals): Promise<void>;

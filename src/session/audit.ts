@@ -36,8 +36,6 @@ export class SessionAudit {
   /** Rows returned or affected, from command tags (counted only when recording). */
   rows = 0;
   private readonly startedAt = Date.now();
-  /** Refused statements' outcomes not yet written: session_end waits for them. */
-  private refusals: Promise<void> = Promise.resolve();
 
   constructor(
     /** Set when the session starts, if recording is on. */
@@ -100,12 +98,10 @@ export class SessionAudit {
       id: '',
       policyVersion: this.policyVersion(),
     };
-    const recorded = r
-      .statement(this.event({ ...f, text: refusedText(text) }, d, protocol, params, 0, 1))
-      .then((seq) => r.result(seq, { outcome: 'refused', duration_ms: 0 }))
-      .catch(() => this.onLost('could not record a refused statement'));
-    // Its outcome is written once the statement's line is durable: session_end waits.
-    this.refusals = this.refusals.then(() => recorded);
+    r.refused(this.event({ ...f, text: refusedText(text) }, d, protocol, params, 0, 1), {
+      outcome: 'refused',
+      duration_ms: 0,
+    });
   }
 
   /** Statements that produced no completion (skipped after an earlier error). */
@@ -169,15 +165,10 @@ export class SessionAudit {
       });
   }
 
-  /** The session's end with its totals, after every refused statement's outcome. */
+  /** The session's end with its totals. */
   end(reason: string): void {
-    const port = this.port;
-    if (port) void this.refusals.then(() => this.endNow(port, reason));
-  }
-
-  private endNow(port: SessionRecordingPort, reason: string): void {
-    port
-      .end({
+    this.port
+      ?.end({
         statements: this.allowed + this.refused,
         allowed: this.allowed,
         denied: this.refused,
