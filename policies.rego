@@ -467,7 +467,8 @@ unbounded_write := sprintf("%s without WHERE", [stmt.command]) if {
 # query builders write when no filter was added), or one its constants make true whatever
 # the row (WHERE id = 1 OR true), or one with an OR arm that names no column (WHERE id = 1
 # OR 'a' = 'a'): it may touch every row. A WHERE that names a column may still match every
-# row (WHERE id IS NOT NULL); that is the writer's. WHERE 1 = 0 (an empty IN list, as query
+# row (WHERE id IS NOT NULL, a CASE whose branches are all true, a column of a VALUES list or
+# subquery standing in for one of the table's); that is the writer's. WHERE 1 = 0 (an empty IN list, as query
 # builders write it) touches none.
 no_row_filter if not stmt.has_where
 

@@ -72,6 +72,12 @@ function may(n: unknown, value: boolean): boolean {
     if (b.boolop === 'OR_EXPR' || b.boolop === 'AND_EXPR')
       return any ? args.some((a) => may(a, value)) : args.every((a) => may(a, value));
   }
+  // (x) IS TRUE, IS NOT FALSE: as x (null read as false); IS FALSE, IS NOT TRUE: as NOT x.
+  if (nodeType(n) === 'BooleanTest' && b) {
+    const t = b.booltesttype as string;
+    if (t === 'IS_TRUE' || t === 'IS_NOT_FALSE') return may(b.arg, value);
+    if (t === 'IS_FALSE' || t === 'IS_NOT_TRUE') return may(b.arg, !value);
+  }
   return !namesColumn(n) && constantTruth(n, {}) !== !value;
 }
 

@@ -687,6 +687,8 @@ describe('kind-specific facts', () => {
       "DELETE FROM orders WHERE (id = 1 AND status = 'x') OR now() > '2020-01-01'",
       'DELETE FROM orders WHERE NOT (1::bool AND id = 1) OR 2 BETWEEN 1 AND 3',
       "DELETE FROM orders WHERE NOT (id = 1 AND 'a' = 'b')",
+      "DELETE FROM orders WHERE (id = 5 OR 'a' = 'a') IS TRUE",
+      "DELETE FROM orders WHERE (id = 1 AND 'a' = 'b') IS NOT TRUE",
     ])
       expect(wo(sql), sql).toBe(true);
     for (const sql of [
@@ -697,6 +699,7 @@ describe('kind-specific facts', () => {
       'DELETE FROM orders WHERE id = 1 OR 1 = 1',
       'DELETE FROM orders WHERE NOT (id = 1 OR 1 = 0)',
       "DELETE FROM orders WHERE NOT (id = 1 OR 'a' = 'b')",
+      'DELETE FROM orders WHERE (id = 5) IS TRUE',
     ])
       expect(wo(sql), sql).toBe(false);
   });
