@@ -756,6 +756,7 @@ class Session implements SessionRecording {
 
   refused(ev: StatementEventInput, o: StatementOutcome): void {
     if (this.chain.closed) return;
+    const before = this.chain.seq;
     const p = this.r.append(
       this.chain,
       'statement',
@@ -764,7 +765,8 @@ class Session implements SessionRecording {
       false,
     );
     p?.catch(() => undefined);
-    this.result(this.chain.seq, o);
+    // Its outcome names its seq: none when the event was not queued (backlog full).
+    if (this.chain.seq !== before) this.result(this.chain.seq, o);
   }
 
   result(seq: number, o: StatementOutcome): void {
