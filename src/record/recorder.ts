@@ -728,16 +728,9 @@ class Session implements SessionRecording {
     const queued: number[] = [];
     let wait: Promise<void>[] | undefined;
     for (const ev of evs) {
-      const before = this.chain.seq;
-      const p = this.r.append(
-        this.chain,
-        'statement',
-        this.ident + statementFragment(ev),
-        true,
-        true,
-      );
+      const { seq, p } = this.appendStatement(ev, true);
       seqs.push(this.chain.seq);
-      if (this.chain.seq !== before) queued.push(this.chain.seq);
+      if (seq !== undefined) queued.push(seq);
       if (p) (wait ??= []).push(p);
     }
     if (!wait) return seqs;
@@ -756,17 +749,29 @@ class Session implements SessionRecording {
 
   refused(ev: StatementEventInput, o: StatementOutcome): void {
     if (this.chain.closed) return;
+    const { seq, p } = this.appendStatement(ev, false);
+    p?.catch(() => undefined);
+    // Its outcome names its seq: none when the event was not queued (backlog full).
+    if (seq !== undefined) this.result(seq, o);
+  }
+
+  /**
+   * Append a statement's event; `writeAhead`: wait for it as the durability mode asks, and
+   * refuse it while the spool cannot be written. `seq` is undefined when it was not queued.
+   */
+  private appendStatement(
+    ev: StatementEventInput,
+    writeAhead: boolean,
+  ): { seq: number | undefined; p: Promise<void> | undefined } {
     const before = this.chain.seq;
     const p = this.r.append(
       this.chain,
       'statement',
       this.ident + statementFragment(ev),
-      false,
-      false,
+      writeAhead,
+      writeAhead,
     );
-    p?.catch(() => undefined);
-    // Its outcome names its seq: none when the event was not queued (backlog full).
-    if (this.chain.seq !== before) this.result(this.chain.seq, o);
+    return { seq: this.chain.seq !== before ? this.chain.seq : undefined, p };
   }
 
   result(seq: number, o: StatementOutcome): void {

@@ -339,9 +339,7 @@ function decideIn(
             if (!of) portal.prepared = { facts, decision, inTxn: runTxn };
           }
           // What a FETCH reads is decided again when a reload changed the policy since.
-          const refetched = names.redecideFetched(facts, engine.version, (g) =>
-            decisions.decide(g, 'extended', null, 0, 1),
-          );
+          const refetched = names.redecideFetched(facts, engine.version, 'extended');
           if (refetched)
             return refuse({
               fields: refusalFields(refetched.rec),

@@ -13,9 +13,12 @@ describe('searchPathNames', () => {
 });
 
 describe('checkStartupParams', () => {
-  const pinned = { search_path: 'public, "Sales"', standard_conforming_strings: 'on' };
+  const searchPath = ['public', 'Sales'];
   const verdict = (params: Record<string, string>) =>
-    checkStartupParams(new Map(Object.entries({ user: 'u', database: 'd', ...params })), pinned);
+    checkStartupParams(
+      new Map(Object.entries({ user: 'u', database: 'd', ...params })),
+      searchPath,
+    );
 
   it('accepts, and does not forward, a pinned setting asked for as pinned', () => {
     for (const p of [

@@ -72,16 +72,14 @@ const ON = /^\s*(on|true|yes|1)\s*$/i;
  * A pinned setting asked for with the value the gateway pins anyway (a search_path naming
  * the pinned schemas, standard_conforming_strings on): accepted, and not forwarded.
  */
-function keepsPinned(key: string, value: string, pinned: Record<string, string>): boolean {
+function keepsPinned(key: string, value: string, searchPath: readonly string[]): boolean {
   if (key === 'standard_conforming_strings') return ON.test(value);
-  if (key !== 'search_path' || pinned.search_path === undefined) return false;
+  if (key !== 'search_path') return false;
   const asked = searchPathNames(value);
-  const mine = searchPathNames(pinned.search_path);
   return (
     asked !== undefined &&
-    mine !== undefined &&
-    asked.length === mine.length &&
-    asked.every((n, i) => n === mine[i])
+    asked.length === searchPath.length &&
+    asked.every((n, i) => n === searchPath[i])
   );
 }
 
@@ -165,7 +163,8 @@ export function parseOptions(options: string): { settings: [string, string][]; b
  */
 export function checkStartupParams(
   params: Map<string, string>,
-  pinned: Record<string, string> = {},
+  /** The schemas the gateway pins as search_path (none: a search_path is refused). */
+  searchPath: readonly string[] = [],
 ): StartupVerdict {
   const user = params.get('user') ?? '';
   if (!user) return { ok: false, refused: 'user', kind: 'param' };
@@ -186,14 +185,14 @@ export function checkStartupParams(
       if (bad !== undefined) return { ok: false, refused: 'options', kind: 'param' };
       for (const [k, v] of settings) {
         const lk = k.toLowerCase();
-        if (PINNED_BY_GATEWAY.has(lk) || keepsPinned(lk, v, pinned)) continue;
+        if (PINNED_BY_GATEWAY.has(lk) || keepsPinned(lk, v, searchPath)) continue;
         const ok = passValue(lk, v);
         if (ok === undefined) return { ok: false, refused: k, kind: 'param' };
         passthrough[lk] = ok;
       }
       continue;
     }
-    if (PINNED_BY_GATEWAY.has(key) || keepsPinned(key, value, pinned)) continue;
+    if (PINNED_BY_GATEWAY.has(key) || keepsPinned(key, value, searchPath)) continue;
     if (key === 'replication') {
       // Only "false"/"off"/"0" (libpq sends nothing when not asked) keep a normal session.
       if (/^(false|off|0|no)$/i.test(value)) continue;

@@ -98,11 +98,6 @@ const FRONTEND_TYPES = new Set<number>([
 
 export class Session {
   readonly id = randomUUID();
-
-  /** The upstream session's default_transaction_read_only at login, when reported. */
-  get startedReadOnly(): boolean | undefined {
-    return this.facts.default_read_only;
-  }
   private readonly reader: FrameReader;
   private status: TxStatus;
   private readonly items: Item[] = [];
@@ -202,6 +197,11 @@ export class Session {
   private readonly loginIdentity: { superuser: boolean; authorization: string | undefined };
   private endReason = 'client_disconnect';
   private readonly log;
+
+  /** The upstream session's default_transaction_read_only at login, when reported. */
+  get startedReadOnly(): boolean | undefined {
+    return this.facts.default_read_only;
+  }
 
   constructor(
     private readonly ctx: GatewayContext,
@@ -608,8 +608,12 @@ export class Session {
           return this.awaitAnswers(f);
         }
         // What a FETCH reads is decided again when a reload changed the policy since.
-        const stale = this.names.redecideFetched(facts, this.ctx.policy().version, (g) =>
-          this.decisions.decide(g, 'simple', null, i, count),
+        const stale = this.names.redecideFetched(
+          facts,
+          this.ctx.policy().version,
+          'simple',
+          i,
+          count,
         );
         if (stale) {
           this.countDecision(stale.rec.decision.kind);

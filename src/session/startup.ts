@@ -164,7 +164,7 @@ export function runStartup(ctx: GatewayContext, raw: Socket): Promise<Authentica
           if (settings.requireTlsForRemote && !tls && !isLoopback(clientAddr)) {
             return fail(ClientError.tlsRequired());
           }
-          const verdict = checkStartupParams(pkt.params, settings.pinned);
+          const verdict = checkStartupParams(pkt.params, settings.searchPath);
           if (!verdict.ok) {
             return fail(
               verdict.kind === 'database'

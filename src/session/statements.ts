@@ -229,10 +229,14 @@ export class SessionNames {
   redecideFetched(
     facts: StatementFacts,
     version: string,
-    decide: (f: StatementFacts) => DecisionRecord,
+    protocol: 'simple' | 'extended',
+    index = 0,
+    count = 1,
   ): { facts: StatementFacts; rec: DecisionRecord } | undefined {
+    if (facts.cursor_op === undefined) return undefined;
     const name = fetchedName(facts) ?? movedName(facts);
     if (name === undefined) return undefined;
+    const decide = (f: StatementFacts) => this.decisions.decide(f, protocol, null, index, count);
     const c = this.cursors.get(name);
     if (c && c !== UNCERTAIN && c.decision.policyVersion !== version) {
       const rec = decide(c.facts);

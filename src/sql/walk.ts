@@ -69,10 +69,12 @@ const BUILTIN_OPERATORS = new Set(
 
 const DML = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
 
-/** Functions whose first (text) argument names a sequence. */
-// currval only reads what the session drew, but it locks the relation it names as a write
-// does (RowExclusiveLock, whatever the relation is, before it checks that it is a sequence),
-// as a locking clause does (also reported as a write).
+/**
+ * Functions whose first (text) argument names a sequence. currval only reads what the
+ * session drew, but it locks the relation it names as a write does (RowExclusiveLock,
+ * whatever the relation is, before it checks that it is a sequence), as a locking clause
+ * does (also reported as a write).
+ */
 const SEQUENCE_FUNCS: Record<string, Access> = {
   nextval: 'write',
   setval: 'write',
