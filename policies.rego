@@ -426,6 +426,36 @@ hint := "this agent may only read; ask an operator for the writers group" if {
 # A cartesian blow-up or a runaway query ends here instead of streaming to the agent.
 limits := {"max_rows": 10000, "timeout_ms": 30000}
 
+# ---- what the recording leaves out ----------------------------------------------
+
+# Statements that carry credentials are recorded with their constants shown as `?` (and
+# their bound parameters as "redacted"): role passwords, user mappings, foreign servers
+# and subscriptions (connection strings), custom settings (applications keep tokens in
+# them), and functions that take a key or a connection string. Refused ones too.
+redact contains "literals" if stmt.class == "dcl"
+
+redact contains "literals" if stmt.command in credential_commands
+
+redact contains "literals" if contains(stmt.set.name, ".")
+
+redact contains r if {
+	some f in stmt.functions
+	f.name in credential_functions
+	some r in {"literals", "params"}
+}
+
+credential_commands := {
+	"CREATE USER MAPPING", "ALTER USER MAPPING", "CREATE SERVER", "ALTER SERVER",
+	"CREATE SUBSCRIPTION", "ALTER SUBSCRIPTION", "ALTER SYSTEM",
+}
+
+credential_functions := {
+	"set_config", "dblink", "dblink_connect", "dblink_connect_u", "dblink_exec",
+	"dblink_send_query", "crypt", "hmac", "encrypt", "decrypt", "encrypt_iv", "decrypt_iv",
+	"pgp_sym_encrypt", "pgp_sym_decrypt", "pgp_sym_encrypt_bytea", "pgp_sym_decrypt_bytea",
+	"pgp_pub_decrypt", "pgp_pub_decrypt_bytea",
+}
+
 # Writers' writes that may touch every row wait for a DBA.
 approval := {
 	"reason": unbounded_write,
@@ -862,4 +892,19 @@ test_driver_reads_and_writer_sequences if {
 	count(deny) == 0 with input as {"identity": agent, "session": session, "statement": ok}
 	bad := st({"relations": [statio], "columns": [{"schema": "pg_catalog", "table": "pg_statio_all_tables", "column": "heap_blks_read"}]})
 	count(deny) > 0 with input as {"identity": agent, "session": session, "statement": bad}
+}
+
+test_credentials_left_out_of_the_recording if {
+	role := st({"command": "ALTER ROLE", "class": "dcl"})
+	redact == {"literals"} with input as {"identity": agent, "session": session, "statement": role}
+	mapping := st({"command": "CREATE USER MAPPING", "class": "ddl"})
+	redact == {"literals"} with input as {"identity": agent, "session": session, "statement": mapping}
+	custom := st({"command": "SET", "class": "session", "set": {"name": "app.token", "value": "x", "local": false, "reset": false, "all": false, "default": false}})
+	redact == {"literals"} with input as {"identity": agent, "session": session, "statement": custom}
+	key := st({"functions": [{"schema": "public", "name": "pgp_sym_decrypt", "effect": "unknown"}]})
+	redact == {"literals", "params"} with input as {"identity": agent, "session": session, "statement": key}
+	plain := st({"relations": [{"schema": "public", "name": "orders", "kind": "table", "access": "read"}]})
+	count(redact) == 0 with input as {"identity": agent, "session": session, "statement": plain}
+	tz := st({"command": "SET", "class": "session", "set": {"name": "timezone", "value": "UTC", "local": false, "reset": false, "all": false, "default": false}})
+	count(redact) == 0 with input as {"identity": agent, "session": session, "statement": tz}
 }

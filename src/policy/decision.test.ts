@@ -23,3 +23,36 @@ describe('enforceable', () => {
     for (const d of [plain, deny, approval]) expect(enforceable(d)).toBe(d);
   });
 });
+
+describe('the redact set', () => {
+  it('rides on every kind of decision, sorted and without duplicates', () => {
+    expect(combine({ allow: true, redact: ['params', 'literals', 'params'] })).toMatchObject({
+      kind: 'allow',
+      redact: ['literals', 'params'],
+    });
+    expect(combine({ deny: ['no'], redact: ['literals'] })).toMatchObject({
+      kind: 'deny',
+      redact: ['literals'],
+    });
+    expect(combine({ approval: { reason: 'r' }, redact: ['params'] })).toMatchObject({
+      kind: 'approval',
+      redact: ['params'],
+    });
+    expect(combine({ allow: true, redact: [] })).not.toHaveProperty('redact');
+    expect(combine({ allow: true })).not.toHaveProperty('redact');
+  });
+
+  it('denies a malformed set and redacts everything of that statement', () => {
+    for (const redact of ['params', ['params', 'text'], [1], { params: true }, true])
+      expect(combine({ allow: true, redact })).toEqual({
+        kind: 'deny',
+        reasons: [expect.stringMatching(/malformed redact set/)],
+        redact: ['literals', 'params'],
+      });
+  });
+
+  it('stays on an allow refused for its mask', () => {
+    const d = combine({ allow: true, mask: { 'public.c.card': 'redact' }, redact: ['params'] });
+    expect(enforceable(d)).toMatchObject({ kind: 'deny', redact: ['params'] });
+  });
+});

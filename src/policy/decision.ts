@@ -1,6 +1,7 @@
 // Combines the values of data.portcullis into one Decision, the same way for every engine:
-// deny wins; an approval document holds; allow with mask and limits; otherwise deny.
-import type { ApprovalRequirement, Decision, Limits } from './types.js';
+// deny wins; an approval document holds; allow with mask and limits; otherwise deny. The
+// `redact` set rides on whichever decision comes out.
+import type { ApprovalRequirement, Decision, Limits, Redaction } from './types.js';
 
 /** The rule values an engine produced for one statement (OPA JSON form). */
 export interface RuleValues {
@@ -10,6 +11,7 @@ export interface RuleValues {
   approval?: unknown;
   mask?: unknown;
   limits?: unknown;
+  redact?: unknown;
 }
 
 const NO_RULE = 'no policy rule allows this statement';
@@ -51,8 +53,38 @@ function limitsOf(v: unknown): Limits {
   return l;
 }
 
-/** Decide from rule values; anything malformed denies (fail closed). */
+const REDACTIONS: readonly Redaction[] = ['literals', 'params'];
+
+/** The `redact` set, sorted; undefined when malformed (not a set of known members). */
+function redactOf(v: unknown): Redaction[] | undefined {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) return undefined;
+  const out = new Set<Redaction>();
+  for (const x of v) {
+    if (!REDACTIONS.includes(x as Redaction)) return undefined;
+    out.add(x as Redaction);
+  }
+  return REDACTIONS.filter((x) => out.has(x));
+}
+
+/**
+ * Decide from rule values; anything malformed denies (fail closed). A malformed `redact`
+ * set denies too, and its statement is recorded with everything redacted.
+ */
 export function combine(r: RuleValues): Decision {
+  const redact = redactOf(r.redact);
+  if (!redact)
+    return {
+      kind: 'deny',
+      reasons: ['the policy returned a malformed redact set (members: "literals", "params")'],
+      redact: [...REDACTIONS],
+    };
+  const d = decideRules(r);
+  if (redact.length) d.redact = redact;
+  return d;
+}
+
+function decideRules(r: RuleValues): Decision {
   const hint = typeof r.hint === 'string' ? r.hint : undefined;
   const denies = strings(r.deny);
   if (denies.length) return { kind: 'deny', reasons: denies.sort(), hint };
@@ -80,11 +112,13 @@ export function enforceable(d: Decision): Decision {
   if (d.kind !== 'allow') return d;
   const columns = Object.keys(d.mask);
   if (columns.length === 0) return d;
-  return {
+  const deny: Decision = {
     kind: 'deny',
     reasons: [
       `the policy masks ${columns.sort().join(', ')}; this gateway cannot mask results yet`,
     ],
     hint: 'leave the masked columns out of the statement, or ask an operator',
   };
+  if (d.redact) deny.redact = d.redact;
+  return deny;
 }

@@ -4,7 +4,15 @@ import type { CompiledPolicy } from './rego/index.js';
 import { enforceable } from './decision.js';
 import type { Decision, PolicyEngine, PolicyInput } from './types.js';
 
-export const CONTRACT_RULES = ['allow', 'deny', 'hint', 'approval', 'mask', 'limits'] as const;
+export const CONTRACT_RULES = [
+  'allow',
+  'deny',
+  'hint',
+  'approval',
+  'mask',
+  'limits',
+  'redact',
+] as const;
 
 export interface Explanation {
   decision: Decision;

@@ -35,8 +35,10 @@ export function regoEngine(
       try {
         const deny = ev('deny', input);
         const hint = ev('hint', input);
-        if (Array.isArray(deny) && deny.length) return combine({ deny, hint });
+        const redact = ev('redact', input);
+        if (Array.isArray(deny) && deny.length) return combine({ deny, hint, redact });
         return combine({
+          redact,
           approval: ev('approval', input),
           allow: ev('allow', input),
           mask: ev('mask', input),

@@ -60,10 +60,21 @@ export interface Limits {
   timeout_ms?: number;
 }
 
-export type Decision =
+/**
+ * What the recording leaves out of a statement's event (the policy's `redact` set):
+ * `params` records its bound parameters as "redacted", `literals` its text with every
+ * constant and comment replaced.
+ */
+export type Redaction = 'params' | 'literals';
+
+export type Decision = (
   | { kind: 'allow'; mask: Record<string, string>; limits: Limits; reasons: string[] }
   | { kind: 'deny'; reasons: string[]; hint?: string }
-  | { kind: 'approval'; approval: ApprovalRequirement; reasons: string[]; hint?: string };
+  | { kind: 'approval'; approval: ApprovalRequirement; reasons: string[]; hint?: string }
+) & {
+  /** Present only when the policy's `redact` set is not empty; sorted. */
+  redact?: Redaction[];
+};
 
 /** A decision together with the bookkeeping the recorder and the client error need. */
 export interface DecisionRecord {

@@ -298,6 +298,7 @@ export async function wasmEngine(
           approval: v.approval,
           mask: v.mask,
           limits: v.limits,
+          redact: v.redact,
         };
         return combine(r);
       } catch (err) {

@@ -115,6 +115,7 @@ function decisionFragment(d: StatementEventInput['decision']): string {
       JSON.stringify(d.hint ?? null) +
       ',"mask":null,"limits":null,"approval":' +
       JSON.stringify(d.approval);
+  if (d.redact) s += ',"redact":' + JSON.stringify(d.redact);
   decisionFrags.set(d, s);
   return s;
 }

@@ -63,6 +63,7 @@ export function formatTimeline(events: RecordedEvent[], opts: { width?: number }
         r?.sqlstate ? `sqlstate ${String(r.sqlstate)}` : '',
         r?.command_tag ? `tag ${String(r.command_tag)}` : '',
         `policy ${String(ev.policy_version)}`,
+        Array.isArray(ev.redact) ? `redacted: ${ev.redact.join(', ')}` : '',
       ].filter(Boolean);
       out.push(' '.repeat(33) + extra.join('  '));
     } else {

@@ -3,9 +3,9 @@
 // totals at its end. Without a recording only the totals are kept.
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { FACTS_KEY } from '../sql/index.js';
+import { FACTS_KEY, redactExtra, redactLiterals } from '../sql/index.js';
 import type { StatementFacts } from '../sql/types.js';
-import type { DecisionRecord, SessionFacts } from '../policy/types.js';
+import type { DecisionRecord, Redaction, SessionFacts } from '../policy/types.js';
 import type { StatementEventInput } from '../record/types.js';
 import type { SessionRecordingPort } from './context.js';
 import { emptyFacts, type DecidedRun } from './batch.js';
@@ -98,7 +98,10 @@ export class SessionAudit {
       id: '',
       policyVersion: this.policyVersion(),
     };
-    r.refused(this.event({ ...f, text: refusedText(text) }, d, protocol, params, 0, 1), {
+    const ev = this.event(f.text === text ? f : { ...f, text }, d, protocol, params, 0, 1);
+    // Cut after any redaction, so that no literal survives in its start or its hash.
+    ev.sql = refusedText(ev.sql);
+    r.refused(ev, {
       outcome: 'refused',
       duration_ms: 0,
     });
@@ -192,7 +195,7 @@ export class SessionAudit {
     formats?: number[],
   ): StatementEventInput {
     const key = (f as unknown as Record<symbol, string | undefined>)[FACTS_KEY];
-    return {
+    const ev: StatementEventInput = {
       sql: f.text,
       fingerprint: f.fingerprint,
       command: f.command,
@@ -215,7 +218,29 @@ export class SessionAudit {
       decision_id: rec.id,
       policy_version: rec.policyVersion,
     };
+    const redact = rec.decision.redact;
+    if (redact) redactEvent(ev, f, redact);
+    return ev;
   }
+}
+
+/** What the policy's `redact` set leaves out of a statement's event. */
+function redactEvent(ev: StatementEventInput, f: StatementFacts, redact: Redaction[]): void {
+  if (redact.includes('params') && ev.params !== null) {
+    ev.params = 'redacted';
+    delete ev.param_formats;
+  }
+  if (redact.includes('literals')) {
+    ev.sql = redactLiterals(f.text, isSet(f));
+    ev.extra = () => redactExtra(extraFacts(f));
+    // The recorder shares serialised facts by key: these differ from the plain ones.
+    if (ev.facts_key !== undefined) ev.facts_key += '\0redacted';
+  }
+}
+
+/** A SET, or an ALTER that sets a value (whose value may be a bare word). */
+function isSet(f: StatementFacts): boolean {
+  return f.set !== undefined || f.alter_system !== undefined || f.alter_database !== undefined;
 }
 
 /** Facts beyond the base fields every statement event names (copy, transaction, set...). */

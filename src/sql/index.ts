@@ -5,6 +5,7 @@ export { fingerprint } from './fingerprint.js';
 export { scanKey, type ScanResult } from './cache-key.js';
 export { functionEffect, paramTypeFacts } from './functions.js';
 export { explainedColumn } from './command.js';
+export { redactExtra, redactLiterals } from './redact.js';
 export type {
   AnalyzeOptions,
   AnalyzedText,

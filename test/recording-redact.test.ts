@@ -1,0 +1,118 @@
+// The policy's `redact` set keeps secrets out of the recording: a statement's bound
+// parameters and the literals of its text, whether it ran or was refused. What is left
+// still verifies and replays.
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dirSource, verifyRecording, type Recorder } from '../src/record/index.js';
+import { buildRecorder } from '../src/runtime/recording.js';
+import {
+  adminClient,
+  freshDatabase,
+  gatewayClient,
+  startTestGateway,
+  type TestGateway,
+} from './helpers/gateway.js';
+
+const DB = 'recording_redact';
+const CARD = '4111111111111111';
+const CARD2 = '5500000000000004';
+const PASSWORD = 'hunter2-correct-horse';
+const SETTING = 'sekrit-api-key';
+const CARD3 = '340000000000009';
+const base = mkdtempSync(join(tmpdir(), 'rec-redact-'));
+const spool = join(base, 'spool');
+let g: TestGateway;
+let recorder: Recorder;
+
+beforeAll(async () => {
+  await freshDatabase(
+    DB,
+    `CREATE TABLE customers (id int, card text);
+     CREATE TABLE orders (id int, note text);`,
+  );
+  const recording = { enabled: true, spoolDir: spool, durability: 'write' as const, sinks: [] };
+  recorder = (await buildRecorder(recording as never, base, '.data'))!;
+  g = await startTestGateway(
+    DB,
+    { recording, policy: { files: ['test/policies/redact.rego'] } } as never,
+    { recorder },
+  );
+});
+afterAll(async () => {
+  await g?.stop();
+  await recorder?.close().catch(() => undefined);
+});
+
+function raw(): string {
+  return readdirSync(spool)
+    .filter((n) => n.endsWith('.jsonl'))
+    .map((f) => readFileSync(join(spool, f), 'utf8'))
+    .join('\n');
+}
+
+function statements(): Record<string, unknown>[] {
+  return raw()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((e) => e.type === 'statement');
+}
+
+describe('a policy that redacts', () => {
+  it('keeps parameters, literals and refused secrets out of the recording, and only those', async () => {
+    const c = await gatewayClient(g, DB, { sub: 'app', groups: ['agents'] });
+    await c.query('INSERT INTO customers VALUES ($1, $2)', [1, CARD]);
+    await c.query(`INSERT INTO customers VALUES (2, '${CARD2}') /* card ${CARD2} */`);
+    await c.query(`INSERT INTO orders VALUES ($1, $2)`, [7, 'kept-param']);
+    await c.query(`INSERT INTO orders VALUES (8, 'kept-literal')`);
+    await c.query(`SET app.key = '${SETTING}'`);
+    await expect(c.query(`ALTER ROLE CURRENT_USER PASSWORD '${PASSWORD}'`)).rejects.toMatchObject({
+      message: expect.stringMatching(/roles are managed elsewhere/),
+    });
+    await expect(c.query('DELETE FROM customers WHERE card = $1', [CARD3])).rejects.toMatchObject({
+      message: expect.stringMatching(/never deleted/),
+    });
+    await c.end();
+    // What ran reached PostgreSQL as sent.
+    const a = await adminClient(DB);
+    const cards = (await a.query('SELECT card FROM customers ORDER BY id')).rows;
+    await a.end();
+    expect(cards).toEqual([{ card: CARD }, { card: CARD2 }]);
+    await new Promise((r) => setTimeout(r, 200));
+
+    const text = raw();
+    for (const secret of [CARD, CARD2, CARD3, PASSWORD, SETTING])
+      expect(text).not.toContain(secret);
+    const ev = statements();
+    const bySql = (re: RegExp) => ev.find((e) => re.test(String(e.sql)));
+    expect(bySql(/INSERT INTO customers VALUES \(\$1, \$2\)/)).toMatchObject({
+      params: 'redacted',
+      redact: ['literals', 'params'],
+      decision: 'allow',
+    });
+    expect(bySql(/INSERT INTO customers VALUES \(\?, \?\) \/\*\*\//)).toMatchObject({
+      redact: ['literals', 'params'],
+    });
+    expect(bySql(/SET app\.key = \?/)).toMatchObject({ redact: ['literals'] });
+    expect(bySql(/SET app\.key/)!.extra).toMatchObject({ set: { name: 'app.key', value: '?' } });
+    expect(bySql(/ALTER ROLE CURRENT_USER PASSWORD \?/)).toMatchObject({
+      decision: 'deny',
+      redact: ['literals'],
+    });
+    expect(bySql(/DELETE FROM customers WHERE card = \$1/)).toMatchObject({
+      decision: 'deny',
+      redact: ['literals', 'params'],
+    });
+    // Statements the policy does not redact are recorded whole.
+    const kept = bySql(/INSERT INTO orders VALUES \(\$1, \$2\)/)!;
+    expect(kept.params).toEqual(['7', 'kept-param']);
+    expect(kept.redact).toBeUndefined();
+    expect(bySql(/'kept-literal'/)).toBeDefined();
+
+    const v = await verifyRecording(dirSource(spool));
+    expect(v.ok, JSON.stringify(v.breaks)).toBe(true);
+    expect(v.events).toBeGreaterThan(6);
+  });
+});
