@@ -21,6 +21,7 @@ const CARD2 = '5500000000000004';
 const PASSWORD = 'hunter2-correct-horse';
 const SETTING = 'sekrit-api-key';
 const CARD3 = '340000000000009';
+const WORD = 'bareWordToken42';
 const base = mkdtempSync(join(tmpdir(), 'rec-redact-'));
 const spool = join(base, 'spool');
 let g: TestGateway;
@@ -71,6 +72,9 @@ describe('a policy that redacts', () => {
     await expect(c.query(`ALTER ROLE CURRENT_USER PASSWORD '${PASSWORD}'`)).rejects.toMatchObject({
       message: expect.stringMatching(/roles are managed elsewhere/),
     });
+    await expect(c.query(`ALTER ROLE CURRENT_USER SET app.token = ${WORD}`)).rejects.toThrow(
+      /roles are managed elsewhere/,
+    );
     await expect(c.query('DELETE FROM customers WHERE card = $1', [CARD3])).rejects.toMatchObject({
       message: expect.stringMatching(/never deleted/),
     });
@@ -83,7 +87,7 @@ describe('a policy that redacts', () => {
     await new Promise((r) => setTimeout(r, 200));
 
     const text = raw();
-    for (const secret of [CARD, CARD2, CARD3, PASSWORD, SETTING])
+    for (const secret of [CARD, CARD2, CARD3, PASSWORD, SETTING, WORD])
       expect(text).not.toContain(secret);
     const ev = statements();
     const bySql = (re: RegExp) => ev.find((e) => re.test(String(e.sql)));
@@ -101,6 +105,7 @@ describe('a policy that redacts', () => {
       decision: 'deny',
       redact: ['literals'],
     });
+    expect(bySql(/ALTER ROLE CURRENT_USER SET app\.token = \?$/)).toBeDefined();
     expect(bySql(/DELETE FROM customers WHERE card = \$1/)).toMatchObject({
       decision: 'deny',
       redact: ['literals', 'params'],

@@ -238,9 +238,12 @@ function redactEvent(ev: StatementEventInput, f: StatementFacts, redact: Redacti
   }
 }
 
-/** A SET, or an ALTER that sets a value (whose value may be a bare word). */
+/** Commands whose SET clause gives a setting a value (ALTER ROLE bob SET app.k = v). */
+const SETS_VALUE = /^ALTER (ROLE|USER|GROUP|DATABASE|SYSTEM|FUNCTION|PROCEDURE|ROUTINE)\b/;
+
+/** A SET, or an ALTER that may set a value (which may be a bare word). */
 function isSet(f: StatementFacts): boolean {
-  return f.set !== undefined || f.alter_system !== undefined || f.alter_database !== undefined;
+  return f.set !== undefined || SETS_VALUE.test(f.command);
 }
 
 /** Facts beyond the base fields every statement event names (copy, transaction, set...). */
