@@ -17,21 +17,25 @@ function openssl(...args: string[]): void {
   execFileSync('openssl', args, { stdio: 'ignore' });
 }
 
-/** A key and a certificate for `cn`, signed by the test CA, or self-signed. */
+/**
+ * A key and a certificate for `cn`, signed by the test CA, or self-signed. `cn` is the
+ * subject's CN, or a whole subject when it starts with '/'.
+ */
 function clientCert(name: string, cn: string, byCa: boolean): { key: string; cert: string } {
+  const subj = cn.startsWith('/') ? cn : `/CN=${cn}`;
   const key = join(dir, `${name}.key`);
   const cert = join(dir, `${name}.pem`);
   if (!byCa) {
     openssl(
       'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${cn}`,
+      '-keyout', key, '-out', cert, '-days', '2', '-subj', subj,
     ); // prettier-ignore
     return { key, cert };
   }
   const csr = join(dir, `${name}.csr`);
   openssl(
     'req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', key, '-out', csr, '-subj', `/CN=${cn}`,
+    '-keyout', key, '-out', csr, '-subj', subj, '-multivalue-rdn',
   ); // prettier-ignore
   openssl(
     'x509', '-req', '-in', csr, '-CA', join(dir, 'ca.pem'), '-CAkey', join(dir, 'ca.key'),
@@ -108,6 +112,18 @@ describe('client certificates with a CA on the listener', () => {
     const r = await attempt(await tlsClient(clientCert('forged', 'agent-1', false)), 'agent-1');
     expect(r.ok).toBe(false);
     expect(r.error).toMatch(/not trusted/);
+  });
+
+  it('a certificate from the CA naming no CN, or two, is refused', async () => {
+    for (const [name, subj] of [
+      ['no-cn', '/O=agents/OU=none'],
+      ['two-cn', '/CN=someone-else/CN=agent-1'],
+      ['two-cn-b', '/CN=agent-1/CN=someone-else'],
+    ]) {
+      const r = await attempt(await tlsClient(clientCert(name, subj, true)), 'agent-1');
+      expect(r.ok, name).toBe(false);
+      expect(r.error).toMatch(/does not match the user/);
+    }
   });
 
   it('without a certificate the token alone authenticates', async () => {

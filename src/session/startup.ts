@@ -175,13 +175,16 @@ export function runStartup(ctx: GatewayContext, raw: Socket): Promise<Authentica
           if (settings.bindClientCertToUser && tls) {
             const t = socket as TLSSocket;
             const cert = t.getPeerCertificate?.();
-            const cn = cert && typeof cert.subject?.CN === 'string' ? cert.subject.CN : undefined;
+            const presented = cert !== undefined && cert !== null && Object.keys(cert).length > 0;
             // A certificate the configured CA did not issue names nobody: its CN is whatever
             // its maker wrote.
-            if (cert && Object.keys(cert).length > 0 && !peerVerified(t)) {
+            if (presented && !peerVerified(t)) {
               return fail(ClientError.connectRefused('the client certificate is not trusted'));
             }
-            if (cn !== undefined && cn !== verdict.user) {
+            // One CN, equal to the user: a certificate with none, or several, names no one
+            // user (PostgreSQL's verify-full refuses it too).
+            const cn: unknown = presented ? cert.subject?.CN : undefined;
+            if (presented && (typeof cn !== 'string' || cn !== verdict.user)) {
               return fail(
                 ClientError.connectRefused('the client certificate does not match the user'),
               );
