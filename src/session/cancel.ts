@@ -17,7 +17,7 @@ export class CancelRegistry {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
   constructor(
-    /** CancelRequests per second allowed from one address (burst the same). */
+    /** Cancels forwarded per second for one session (burst the same). */
     private readonly ratePerSecond = 20,
   ) {}
 
@@ -43,15 +43,16 @@ export class CancelRegistry {
 
   release(pid: number): void {
     this.byPid.delete(pid);
+    this.buckets.delete(String(pid));
   }
 
-  private allow(addr: string): boolean {
+  private allow(key: string): boolean {
     const now = Date.now();
-    const b = this.buckets.get(addr) ?? { tokens: this.ratePerSecond, at: now };
+    const b = this.buckets.get(key) ?? { tokens: this.ratePerSecond, at: now };
     b.tokens = Math.min(this.ratePerSecond, b.tokens + ((now - b.at) / 1000) * this.ratePerSecond);
     b.at = now;
     if (this.buckets.size > 10_000) this.buckets.clear();
-    this.buckets.set(addr, b);
+    this.buckets.set(key, b);
     if (b.tokens < 1) return false;
     b.tokens -= 1;
     return true;
@@ -62,11 +63,14 @@ export class CancelRegistry {
    * or when PostgreSQL has closed the cancel connection it was forwarded on (it has sent
    * the signal by then), within 5 s. Never rejects.
    */
-  cancel(clientAddr: string, pid: number, secret: Buffer): Promise<void> {
-    if (!this.allow(clientAddr)) return Promise.resolve();
+  cancel(pid: number, secret: Buffer): Promise<void> {
+    // The key is checked first: a guess costs a lookup (pid and secret are 63 random bits),
+    // and nobody else's requests can use up what a session's own cancels may spend. Only
+    // the cancels of one session are limited (each opens a connection upstream).
     const e = this.byPid.get(pid);
     if (!e || e.secret.length !== secret.length || !timingSafeEqual(e.secret, secret))
       return Promise.resolve();
+    if (!this.allow(String(pid))) return Promise.resolve();
     return new Promise((resolve) => {
       const sock = connect({ host: e.host, port: e.port });
       sock.on('close', () => resolve());

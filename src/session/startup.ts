@@ -159,7 +159,7 @@ export function runStartup(ctx: GatewayContext, raw: Socket): Promise<Authentica
           // As PostgreSQL: the cancel connection closes once the cancel is on its way, so a
           // client that waits for the close (libpq does) cannot send its next statement
           // before the cancel reaches the server, and have that cancelled instead.
-          return finish(undefined, ctx.cancels.cancel(clientAddr, pkt.pid, pkt.secret));
+          return finish(undefined, ctx.cancels.cancel(pkt.pid, pkt.secret));
         case 'startup': {
           if (settings.requireTlsForRemote && !tls && !isLoopback(clientAddr)) {
             return fail(ClientError.tlsRequired());
