@@ -7,16 +7,34 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DEV_AUDIENCE, DEV_ISSUER, loadOrCreateDevKey, mintToken } from '../src/auth/index.js';
+import {
+  DEV_AUDIENCE,
+  DEV_ISSUER,
+  generateApiKey,
+  loadOrCreateDevKey,
+  mintToken,
+} from '../src/auth/index.js';
 import { loadConfig } from '../src/config/load.js';
 import { Gateway } from '../src/runtime/gateway.js';
 import { setLogSink } from '../src/util/logger.js';
 import { adminClient, freshDatabase, gatewayClient } from './helpers/gateway.js';
 import { gatewayDir, startGatewayProcess, until } from './helpers/gateway-process.js';
 import { testPg } from './pg-env.js';
-import { RawClient, bind, execute, fields, parse, query, sync } from './helpers/raw.js';
+import {
+  RawClient,
+  bind,
+  execute,
+  fields,
+  parse,
+  password,
+  query,
+  startup,
+  sync,
+} from './helpers/raw.js';
 
 const DB = 'reload_e2e';
+const ETL = generateApiKey('etl');
+const BI = generateApiKey('bi');
 
 const HEAD = 'package portcullis\nimport rego.v1\ndefault allow := false\n';
 /** Only statements that read no table. */
@@ -85,7 +103,13 @@ describe('Gateway.reload()', () => {
             },
           },
         },
-        auth: { jwt: { jwks: { dev: true } } },
+        auth: {
+          jwt: { jwks: { dev: true } },
+          apiKeys: [
+            { id: 'etl', hash: ETL.hash, sub: 'svc-etl' },
+            { id: 'bi', hash: BI.hash, sub: 'svc-bi' },
+          ],
+        },
         policy: { files: ['policies.rego'] },
         recording: { enabled: false },
       }),
@@ -248,6 +272,82 @@ describe('Gateway.reload()', () => {
     } finally {
       writeFileSync(file, good);
     }
+  });
+
+  it('ends the sessions of an API key it removes, a running statement cancelled, and no others', async () => {
+    const file = join(dir, 'gateway.config.json');
+    const { readFileSync } = await import('node:fs');
+    const good = readFileSync(file, 'utf8');
+    const idle = await RawClient.connect(gw.port);
+    await idle.login(DB, ETL.key);
+    const busy = await RawClient.connect(gw.port);
+    await busy.login(DB, ETL.key);
+    const other = await RawClient.connect(gw.port);
+    await other.login(DB, BI.key);
+    await busy.write(query('SELECT pg_sleep(20)'));
+    await new Promise((r) => setTimeout(r, 200));
+    const cfg = JSON.parse(good) as { auth: { apiKeys: { id: string }[] } };
+    cfg.auth.apiKeys = cfg.auth.apiKeys.filter((k) => k.id !== 'etl');
+    writeFileSync(file, JSON.stringify(cfg));
+    try {
+      const started = Date.now();
+      expect(await gw.reload()).toBe(true);
+      for (const c of [idle, busy]) {
+        const ms = await c.until('E', 5000);
+        expect(fields(ms.at(-1)!)).toMatchObject({
+          C: '28000',
+          M: expect.stringMatching(/revoked/),
+        });
+      }
+      expect(Date.now() - started).toBeLessThan(5000);
+      // The sleep was cancelled upstream, not left running.
+      const admin = await adminClient(DB);
+      await until(
+        'the sleep to be cancelled',
+        async () =>
+          (
+            await admin.query(
+              `SELECT 1 FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(20)' AND state = 'active'`,
+            )
+          ).rowCount === 0,
+        5000,
+      );
+      await admin.end();
+      expect((await other.simple('SELECT 1')).some((m) => m.type === 'E')).toBe(false);
+      const again = await RawClient.connect(gw.port);
+      await expect(again.login(DB, ETL.key)).rejects.toThrow(/login failed: E/);
+      again.destroy();
+    } finally {
+      writeFileSync(file, good);
+      await gw.reload();
+      for (const c of [idle, busy, other]) c.destroy();
+    }
+  });
+
+  it('keeps API-key lockouts across a reload, and says why a login is refused', async () => {
+    const login = async (key: string) => {
+      const c = await RawClient.connect(gw.port, '127.0.0.1', '127.0.0.9');
+      try {
+        await c.login(DB, key);
+        return 'ok';
+      } catch {
+        return 'refused';
+      } finally {
+        c.destroy();
+      }
+    };
+    for (let i = 0; i < 20; i++) expect(await login(BI.key + 'x')).toBe('refused');
+    const c = await RawClient.connect(gw.port, '127.0.0.1', '127.0.0.9');
+    await c.write(startup({ user: 'agent-1', database: DB }));
+    await c.next();
+    await c.write(password(BI.key));
+    const refused = (await c.until('E')).at(-1)!;
+    expect(fields(refused).M).toMatch(/too many API-key logins .*try again in \d+ s/);
+    c.destroy();
+    expect(await gw.reload()).toBe(true);
+    expect(await login(BI.key)).toBe('refused');
+    // A JWT from the same address is still accepted.
+    expect(await login(token)).toBe('ok');
   });
 
   it('warns that a changed listen address is not applied until restart', async () => {

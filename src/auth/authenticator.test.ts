@@ -33,7 +33,8 @@ describe('authenticator secrecy', () => {
       jwt: devJwtOptions(dev),
       apiKeys: [{ id: 'etl', hash: key.hash, sub: 'svc' }],
       bindUser: 'sub',
-      rateLimit: { perAddress: { maxFailures: 5, windowMs: 60_000, lockoutMs: 60_000 } },
+      // API-key failures lock (JWTs are not limited): three of them here.
+      rateLimit: { perAddress: { maxFailures: 2, windowMs: 60_000, lockoutMs: 60_000 } },
     });
     const good = await mintToken(dev, { sub: 'alice', issuer: DEV_ISSUER, audience: DEV_AUDIENCE });
     const wrongAud = await mintToken(dev, { sub: 'alice', issuer: DEV_ISSUER, audience: 'x' });
@@ -60,5 +61,34 @@ describe('authenticator secrecy', () => {
       expect(text).not.toContain(pw.slice(-24)); // signature or key secret tail
     }
     expect(lines).toEqual([]);
+  });
+});
+
+describe('the failure limiter and JWTs', () => {
+  it('locks out API-key guesses from an address, never a JWT from it', async () => {
+    const dev = await loadOrCreateDevKey(dir);
+    const key = generateApiKey('etl');
+    const auth = createAuthenticator({
+      jwt: devJwtOptions(dev),
+      apiKeys: [{ id: 'etl', hash: key.hash, sub: 'svc' }],
+    });
+    const ctx = { user: 'agent', clientAddr: '192.0.2.77' };
+    const jwt = await mintToken(dev, { sub: 'alice', issuer: DEV_ISSUER, audience: DEV_AUDIENCE });
+    const expired = await mintToken(dev, {
+      sub: 'alice',
+      issuer: DEV_ISSUER,
+      audience: DEV_AUDIENCE,
+      now: () => Date.now() - 7200_000,
+    });
+    // An agent retrying a stale token, and garbage: neither locks the address.
+    for (let i = 0; i < 60; i++) {
+      const r = await auth.authenticate(i % 2 ? expired : 'not.a.token', ctx);
+      expect(r).toMatchObject({ ok: false, code: 'invalid' });
+    }
+    expect((await auth.authenticate(key.key, ctx)).ok).toBe(true);
+    // Guessed API keys lock the address for API keys only.
+    for (let i = 0; i < 20; i++) await auth.authenticate(key.key + 'x', ctx);
+    expect(await auth.authenticate(key.key, ctx)).toMatchObject({ ok: false, code: 'locked' });
+    expect(await auth.authenticate(jwt, ctx)).toMatchObject({ ok: true });
   });
 });

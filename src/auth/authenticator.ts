@@ -121,7 +121,10 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
 
   return {
     async authenticate(password, ctx) {
-      const attempt = limiter?.begin(ctx.clientAddr, ctx.user);
+      // Only API keys are limited: they are checked against stored hashes (scrypt costs CPU,
+      // and a short secret could be guessed). A JWT cannot be guessed and is cheap to check,
+      // so a lockout that other clients of the same address caused never refuses one.
+      const attempt = isApiKey(password) ? limiter?.begin(ctx.clientAddr, ctx.user) : undefined;
       if (attempt && !attempt.ok) {
         const { reason, retryAfterMs } = attempt;
         return { ok: false, code: 'locked', reason, retryAfterMs };

@@ -1,4 +1,5 @@
-// Failure limiter: per client address and per user, lock out after repeated failed logins.
+// Failure limiter: per client address and per user, lock out after repeated failed API-key
+// logins (JWT logins are not limited: see authenticator.ts).
 import { isIPv6 } from 'node:net';
 
 export interface LimitRule {

@@ -8,6 +8,7 @@ import { loadConfig } from '../config/load.js';
 import { adminApp } from '../admin/app.js';
 import { initSql } from '../sql/index.js';
 import { acceptClient } from '../session/accept.js';
+import { createFailureLimiter, type FailureLimiter } from '../auth/index.js';
 import { CancelRegistry } from '../session/cancel.js';
 import type { GatewayContext, LiveSession, SessionRecorderPort } from '../session/context.js';
 import type { UpstreamTarget } from '../upstream/connect.js';
@@ -46,12 +47,27 @@ export class Gateway {
   private readonly starting = new StartupBudget<Socket>(STARTUP_BUDGET);
   private admin: ServerType | undefined;
   private shuttingDown = false;
+  /** The configuration running (the last one loaded). */
+  private config: GatewayConfig;
+  /** Login limiters by bindUser setting, so that a reload keeps their lockouts. */
+  private readonly limiters = new Map<string, FailureLimiter>();
+  private readonly limiter = (bindUser: string): FailureLimiter => {
+    let l = this.limiters.get(bindUser);
+    // An unbound startup user name is a label anyone may pick: no limit per user then.
+    if (!l)
+      this.limiters.set(
+        bindUser,
+        (l = createFailureLimiter(bindUser === 'none' ? { perUser: false } : {})),
+      );
+    return l;
+  };
   private ready = false;
   readonly context: GatewayContext;
   port = 0;
   adminPort = 0;
 
   constructor(private readonly opts: GatewayOptions) {
+    this.config = opts.config;
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const gw = this;
     this.context = {
@@ -101,6 +117,7 @@ export class Gateway {
     this.snapshot = await buildSnapshot(this.opts.config, {
       baseDir: this.opts.baseDir,
       embedded: this.opts.embedded,
+      limiter: this.limiter,
     });
     const { listen, admin } = this.snapshot;
     // allowHalfOpen: a client that half-closes after its last Query still gets the answer, as
@@ -156,7 +173,11 @@ export class Gateway {
       const file = this.opts.configFile;
       const config = file ? (await loadConfig(file)).config : this.opts.config;
       const baseDir = file ? dirname(file) : this.opts.baseDir;
-      const next = await buildSnapshot(config, { baseDir, embedded: this.opts.embedded });
+      const next = await buildSnapshot(config, {
+        baseDir,
+        embedded: this.opts.embedded,
+        limiter: this.limiter,
+      });
       const prev = this.snapshot.policy.version;
       const { listen } = this.snapshot;
       // The admin token applies at once; the sockets stay bound.
@@ -176,6 +197,8 @@ export class Gateway {
             configured: now,
           });
       this.snapshot = { ...next, listen, admin };
+      this.revokeChangedKeys(this.config, config);
+      this.config = config;
       log.info('configuration reloaded', { policy: next.policy.version, previous_policy: prev });
       this.context.auditGateway('config_reload', {
         ok: true,
@@ -189,6 +212,30 @@ export class Gateway {
       });
       this.context.auditGateway('config_reload', { ok: false, error: (err as Error).message });
       return false;
+    }
+  }
+
+  /**
+   * End the sessions of API keys that a reload removed or changed (secret, identity): a
+   * revoked key must not keep the sessions it opened. (A JWT session ends when its token
+   * expires.)
+   */
+  private revokeChangedKeys(before: GatewayConfig, after: GatewayConfig): void {
+    const entries = (c: GatewayConfig) =>
+      new Map((c.auth?.apiKeys ?? []).map((k) => [k.id, JSON.stringify(k)]));
+    const was = entries(before);
+    const now = entries(after);
+    const changed = new Set([...was.keys()].filter((id) => now.get(id) !== was.get(id)));
+    if (changed.size === 0) return;
+    for (const s of [...this.sessions]) {
+      const { method, claims } = s.identity;
+      const id = claims.api_key_id;
+      if (method !== 'api_key' || typeof id !== 'string' || !changed.has(id)) continue;
+      log.warn('session ended: its API key was revoked or changed', {
+        session: s.id,
+        api_key_id: id,
+      });
+      s.revoke(now.has(id) ? `API key ${id} was changed` : `API key ${id} was removed`);
     }
   }
 

@@ -8,6 +8,7 @@ import {
   devJwtOptions,
   loadOrCreateDevKey,
   type Authenticator,
+  type FailureLimiter,
 } from '../auth/index.js';
 import type { JwksSource } from '../auth/jwks.js';
 import { readSecret, type GatewayConfig } from '../config/index.js';
@@ -36,7 +37,12 @@ const MiB = 1024 * 1024;
 
 export async function buildSnapshot(
   config: GatewayConfig,
-  opts: { baseDir: string; embedded?: UpstreamTarget },
+  opts: {
+    baseDir: string;
+    embedded?: UpstreamTarget;
+    /** The gateway's login limiter for a bindUser setting, kept across reloads. */
+    limiter?: (bindUser: string) => FailureLimiter;
+  },
 ): Promise<Snapshot> {
   const dataDir = resolve(opts.baseDir, config.dataDir ?? '.data');
   const s = config.session ?? {};
@@ -102,10 +108,12 @@ export async function buildSnapshot(
   }
   let authenticator: Authenticator;
   try {
+    const bindUser = config.auth?.jwt?.bindUser;
     authenticator = createAuthenticator({
       jwt,
       apiKeys: config.auth?.apiKeys,
-      bindUser: config.auth?.jwt?.bindUser,
+      bindUser,
+      ...(opts.limiter ? { rateLimit: opts.limiter(bindUser ?? 'none') } : {}),
     });
   } catch (err) {
     throw new ConfigError(`auth: ${(err as Error).message}`);

@@ -45,6 +45,10 @@ export interface LiveSession {
   idle(): boolean;
   /** Close now. */
   close(): void;
+  /** Who logged in (for a reload that revokes a credential). */
+  readonly identity: Identity;
+  /** End the session because its credential was revoked: a running statement is cancelled. */
+  revoke(reason: string): void;
 }
 
 export interface GatewayContext {

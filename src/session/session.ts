@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { analyze } from '../sql/index.js';
 import type { CopyFact, StatementFacts } from '../sql/types.js';
 import { runLimit, statedLimit } from './cursors.js';
-import type { DecisionRecord, SessionFacts } from '../policy/types.js';
+import type { DecisionRecord, Identity, SessionFacts } from '../policy/types.js';
 import type { UpstreamSession, UpstreamTarget } from '../upstream/connect.js';
 import {
   B,
@@ -291,6 +291,18 @@ export class Session {
     if (client.destroyed) return this.close();
     if (client.readableEnded) this.onClientEnd();
     client.resume();
+  }
+
+  get identity(): Identity {
+    return this.auth.identity;
+  }
+
+  revoke(reason: string): void {
+    if (this.closed) return;
+    this.endReason = 'credential_revoked';
+    // A statement still running is cancelled first: it must not commit for a revoked key.
+    if (this.items.length > 0) this.cancelUpstream();
+    this.fatal(ClientError.credentialRevoked(reason));
   }
 
   idle(): boolean {

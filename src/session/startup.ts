@@ -21,6 +21,7 @@ import type { GatewayContext } from './context.js';
 import { checkStartupParams, type StartupDecision } from './params.js';
 import { isLoopback } from '../util/net.js';
 import { addressKey } from '../auth/index.js';
+import { log } from '../util/logger.js';
 
 /** PostgreSQL's own cap on a startup packet (MAX_STARTUP_PACKET_LENGTH). */
 const MAX_STARTUP_PACKET = 10_000;
@@ -222,13 +223,23 @@ export function runStartup(ctx: GatewayContext, raw: Socket): Promise<Authentica
             // Attempts refused by a lockout are recorded once per address and 10 s, the
             // user name as PostgreSQL would keep it (63 bytes): a flood of them must not
             // fill the spool.
-            if (!('code' in res && res.code === 'locked') || firstLockedAttempt(clientAddr))
+            const user = Buffer.from(st.user).subarray(0, 63).toString();
+            const locked = 'code' in res && res.code === 'locked';
+            if (!locked || firstLockedAttempt(clientAddr))
               ctx.auditGateway('auth_failure', {
-                user: Buffer.from(st.user).subarray(0, 63).toString(),
+                user,
                 client_addr: clientAddr,
                 reason: res.reason,
               });
-            return fail(ClientError.authFailed(st.user));
+            logFailure(clientAddr, user, res.reason);
+            return fail(
+              locked
+                ? ClientError.loginLocked(
+                    res.reason,
+                    (res as { retryAfterMs?: number }).retryAfterMs ?? 1000,
+                  )
+                : ClientError.authFailed(st.user),
+            );
           }
           finish({
             socket,
@@ -261,6 +272,31 @@ function peerVerified(t: TLSSocket): boolean {
   if (t.authorized) return true;
   const h = (t as unknown as { _handle?: { verifyError?: () => Error | null } })._handle;
   return typeof h?.verifyError === 'function' && h.verifyError() === null;
+}
+
+/** Per address: when a failed login was last logged, and how many were not since. */
+const failureLogged = new Map<string, { at: number; skipped: number }>();
+
+/**
+ * Log a failed login (the reason never holds the password), at most once a second per
+ * address, with the count of those left out: a flood must not flood the log.
+ */
+function logFailure(clientAddr: string, user: string, reason: string): void {
+  const key = addressKey(clientAddr);
+  const t = Date.now();
+  const last = failureLogged.get(key);
+  if (last && t - last.at < 1000) {
+    last.skipped++;
+    return;
+  }
+  if (failureLogged.size >= 10_000) failureLogged.clear();
+  failureLogged.set(key, { at: t, skipped: 0 });
+  log.warn('login failed', {
+    user,
+    client_addr: clientAddr,
+    reason,
+    ...(last?.skipped ? { not_logged_since: last.skipped } : {}),
+  });
 }
 
 /** Addresses whose locked-out attempts were last recorded, and when. */

@@ -19,7 +19,15 @@ export const ClientError = {
   /** 28P01: the same text whatever failed (unknown key, bad signature, expired). */
   authFailed: (user: string) => fatal('28P01', `password authentication failed for user "${user}"`),
   authTimeout: () => fatal('08006', 'authentication timed out'),
+  /** API-key logins refused without a check while a lockout lasts (see auth/limiter.ts). */
+  loginLocked: (why: string, retryAfterMs: number) =>
+    fatal(
+      '28P01',
+      `too many API-key logins (${why}); try again in ${Math.max(1, Math.ceil(retryAfterMs / 1000))} s (a JWT is still accepted)`,
+    ),
   tokenExpired: () => fatal('28000', 'the session token has expired; reconnect with a fresh token'),
+  credentialRevoked: (reason: string) =>
+    fatal('28000', `the session's credential was revoked: ${reason}`),
   tlsRequired: () => fatal('28000', 'TLS is required for connections from this address'),
   connectRefused: (reason: string) => fatal('28000', reason),
   startupParamRefused: (name: string) =>
