@@ -192,6 +192,7 @@ describe('admin API of a running gateway', () => {
     expect(await m.text()).toContain('portcullis_statements_total{decision="allow"}');
     const e = await fetch(`${base}/explain`, {
       method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ sql: 'SELECT * FROM orders' }),
     });
     expect(((await e.json()) as { decision: { kind: string } }[])[0].decision.kind).toBe('allow');
