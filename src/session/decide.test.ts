@@ -47,6 +47,21 @@ describe('decision cache', () => {
     expect(calls()).toBe(1);
   });
 
+  it('gives every refusal its own id, also when the decision is cached', () => {
+    const { engine, calls } = counting(
+      'package portcullis\nimport rego.v1\ndeny contains "no" if input.statement.command == "DELETE"',
+    );
+    const dp = new DecisionPoint(() => engine, identity, { ...session });
+    const ids = new Set<string>();
+    for (let i = 0; i < 5; i++) {
+      const r = dp.decide(facts(`DELETE FROM t WHERE id = ${i}`), 'simple', null, 0, 1);
+      expect(r.decision.kind).toBe('deny');
+      ids.add(r.id);
+    }
+    expect(calls()).toBe(1);
+    expect(ids.size).toBe(5);
+  });
+
   it('never caches a decision that read the statement text', () => {
     const { engine, calls } = counting(
       'package portcullis\nimport rego.v1\nallow if not contains(input.statement.text, "42")',

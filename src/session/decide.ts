@@ -59,7 +59,8 @@ export class DecisionPoint {
     if (cacheable) {
       byState = this.cache.get(fk);
       const hit = byState?.get(sub);
-      if (hit) return hit;
+      // A refusal's id names that refusal (agents quote it from the error's DETAIL).
+      if (hit) return hit.id === '' ? hit : { ...hit, id: randomUUID() };
     }
     let volatileRead = false;
     const statement = { ...facts, protocol, index, count } as StatementInput;
