@@ -112,6 +112,30 @@ describe('graceful stop', () => {
     await gw.stop();
   });
 
+  it('at the end of the grace period a statement still running is cancelled upstream and its client gets 57P01', async () => {
+    const gw = await startTestGateway(DB);
+    const c = await RawClient.connect(gw.port);
+    await c.login(DB, await gw.token());
+    await c.write(query("SELECT pg_sleep(30), 'cut'"));
+    await waitActive("SELECT pg_sleep(30), 'cut'%");
+    await gw.gw.stop(300);
+    const ms = await c.rest(10_000);
+    expect(fields(ms.at(-1)!).C).toBe('57P01');
+    // Not left running in PostgreSQL after the gateway has gone.
+    const admin = await adminClient(DB);
+    let active = 1;
+    for (let i = 0; i < 30 && active > 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      active = (
+        await admin.query(
+          "SELECT 1 FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30), ''cut''%' AND state = 'active'",
+        )
+      ).rowCount!;
+    }
+    await admin.end();
+    expect(active).toBe(0);
+  });
+
   it('raw view: the statement result, ReadyForQuery, then a FATAL 57P01 and the close', async () => {
     const gw = await startTestGateway(DB);
     const c = await RawClient.connect(gw.port);

@@ -350,7 +350,7 @@ describe('Gateway.reload()', () => {
     expect(await login(token)).toBe('ok');
   });
 
-  it('warns that a changed listen address is not applied until restart', async () => {
+  it('warns that a changed listen address, or recording, is not applied until restart', async () => {
     const file = join(dir, 'gateway.config.json');
     const { readFileSync } = await import('node:fs');
     const good = readFileSync(file, 'utf8');
@@ -362,6 +362,15 @@ describe('Gateway.reload()', () => {
         logs.find((l) => l.includes('admin changes take effect at the next start')),
       ).toBeDefined();
       expect(logs.some((l) => l.includes('listen changes'))).toBe(false);
+      expect(logs.some((l) => l.includes('recording changes'))).toBe(false);
+      writeFileSync(
+        file,
+        JSON.stringify({ ...cfg, recording: { enabled: false, durability: 'write' } }),
+      );
+      expect(await gw.reload()).toBe(true);
+      expect(logs.some((l) => l.includes('recording changes take effect at the next start'))).toBe(
+        true,
+      );
       expect(gw.snapshot.admin.port).toBe(0);
     } finally {
       writeFileSync(file, good);

@@ -13,6 +13,7 @@ import { CancelRegistry } from '../session/cancel.js';
 import type { GatewayContext, LiveSession, SessionRecorderPort } from '../session/context.js';
 import type { UpstreamTarget } from '../upstream/connect.js';
 import { log } from '../util/logger.js';
+import { isLoopback } from '../util/net.js';
 import { Metrics } from '../util/metrics.js';
 import { buildSnapshot, type Snapshot } from './snapshot.js';
 import { StartupBudget } from './startup-budget.js';
@@ -155,6 +156,15 @@ export class Gateway {
       });
     });
     this.ready = true;
+    if (
+      !isLoopback(listen.host) &&
+      !this.snapshot.tls &&
+      this.snapshot.settings.requireTlsForRemote
+    )
+      log.warn(
+        'listening beyond loopback without listen.tls: remote clients are refused, since TLS is required for them (set listen.tls, or listen.requireTlsForRemote: false)',
+        { host: listen.host },
+      );
     log.info('gateway ready', {
       host: listen.host,
       port: this.port,
@@ -196,6 +206,8 @@ export class Gateway {
             running: was,
             configured: now,
           });
+      if (recordingShape(this.config.recording) !== recordingShape(config.recording))
+        log.warn('recording changes take effect at the next start');
       this.snapshot = { ...next, listen, admin };
       this.revokeChangedKeys(this.config, config);
       this.config = config;
@@ -250,9 +262,27 @@ export class Gateway {
     const deadline = Date.now() + graceMs;
     while (this.sessions.size > 0 && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 25));
-    for (const s of [...this.sessions]) s.close();
+    if (this.sessions.size > 0) {
+      log.warn('shutdown grace period over: ending the sessions still busy', {
+        sessions: this.sessions.size,
+      });
+      // Their statements are cancelled upstream before the process may exit.
+      const cancels = [...this.sessions].map((s) => s.terminate());
+      await Promise.race([Promise.all(cancels), new Promise((r) => setTimeout(r, 3000))]);
+    }
     await new Promise<void>((resolve) =>
       this.admin ? this.admin.close(() => resolve()) : resolve(),
     );
   }
+}
+
+/** The recording settings as text, each sink by its kind (sinks may hold clients). */
+function recordingShape(r: GatewayConfig['recording']): string {
+  if (!r) return '{}';
+  const sinks = (r.sinks ?? []).map((k) => {
+    if (!k || typeof k !== 'object') return typeof k;
+    const o = k as Record<string, unknown>;
+    return String(o.type ?? o.name ?? o.kind ?? o.constructor?.name ?? 'sink');
+  });
+  return JSON.stringify({ ...r, sinks });
 }

@@ -49,6 +49,8 @@ export interface LiveSession {
   readonly identity: Identity;
   /** End the session because its credential was revoked: a running statement is cancelled. */
   revoke(reason: string): void;
+  /** End it at the shutdown deadline: a running statement is cancelled, the client told. */
+  terminate(): Promise<void>;
 }
 
 export interface GatewayContext {

@@ -297,6 +297,17 @@ export class Session {
     return this.auth.identity;
   }
 
+  /**
+   * The shutdown's grace period is over: a statement still running is cancelled upstream
+   * (closing the connection alone would let it run on), and the client gets 57P01.
+   */
+  terminate(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    const cancelled = this.items.length > 0 ? this.cancelUpstream() : Promise.resolve();
+    this.fatal(ClientError.shuttingDown());
+    return cancelled;
+  }
+
   revoke(reason: string): void {
     if (this.closed) return;
     this.endReason = 'credential_revoked';
@@ -960,13 +971,19 @@ export class Session {
     if (this.copyStartsDue === 0) this.readSoon();
   }
 
-  /** Cancel the running upstream statement (policy time limit), as a client's cancel would. */
-  private cancelUpstream(): void {
+  /**
+   * Cancel the running upstream statement (policy time limit), as a client's cancel would.
+   * Resolves once the cancel connection has closed (PostgreSQL has the signal by then).
+   */
+  private cancelUpstream(): Promise<void> {
     const { pid, secret } = this.upstreamKey;
-    const sock = connect({ host: this.target.host, port: this.target.port });
-    sock.on('error', () => sock.destroy());
-    sock.setTimeout(5000, () => sock.destroy());
-    sock.on('connect', () => sock.end(cancelRequest(pid, secret)));
+    return new Promise((resolve) => {
+      const sock = connect({ host: this.target.host, port: this.target.port });
+      sock.on('close', () => resolve());
+      sock.on('error', () => sock.destroy());
+      sock.setTimeout(5000, () => sock.destroy());
+      sock.on('connect', () => sock.end(cancelRequest(pid, secret)));
+    });
   }
 
   /** Forward a frame that ends an item (Sync after a skipped batch). */
