@@ -34,6 +34,9 @@ export interface GatewayOptions {
   mountAdmin?: (app: ReturnType<typeof adminApp>, gw: Gateway) => void;
 }
 
+const RELOAD_OK = { result: 'ok' };
+const RELOAD_FAILED = { result: 'failed' };
+
 /** Most connections at once that have not logged in (TCP, TLS handshake, startup, auth). */
 const STARTUP_BUDGET = 100;
 
@@ -121,6 +124,7 @@ export class Gateway {
       limiter: this.limiter,
     });
     const { listen, admin } = this.snapshot;
+    this.metrics.policy.set({ version: this.snapshot.policy.version });
     // allowHalfOpen: a client that half-closes after its last Query still gets the answer, as
     // from PostgreSQL (the session closes once in-flight work is answered).
     this.server = createServer({ pauseOnConnect: false, allowHalfOpen: true }, (sock: Socket) => {
@@ -212,6 +216,8 @@ export class Gateway {
       this.revokeChangedKeys(this.config, config);
       this.config = config;
       log.info('configuration reloaded', { policy: next.policy.version, previous_policy: prev });
+      this.metrics.reloads.inc(RELOAD_OK);
+      this.metrics.policy.set({ version: next.policy.version });
       this.context.auditGateway('config_reload', {
         ok: true,
         policy_version: next.policy.version,
@@ -219,6 +225,7 @@ export class Gateway {
       });
       return true;
     } catch (err) {
+      this.metrics.reloads.inc(RELOAD_FAILED);
       log.error('reload failed; keeping the running configuration', {
         err: (err as Error).message,
       });

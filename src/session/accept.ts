@@ -72,6 +72,7 @@ export async function acceptClient(
       return refuse(socket, ClientError.startupSettingRefused(setting.name, setting.sqlstate));
     }
     log.error('upstream login failed', { target: target.name, err });
+    ctx.metrics.upstreamLoginFailures.inc({ target: target.name });
     return refuse(socket, ClientError.upstreamUnavailable());
   }
   if (socket.destroyed) {

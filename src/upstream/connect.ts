@@ -1,5 +1,5 @@
 // Opens an authenticated session on the real PostgreSQL with the gateway's own credential.
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { createUpstreamAuth, encodeUpstreamAuthReply } from '../auth/upstream.js';
@@ -74,7 +74,8 @@ function openSocket(t: UpstreamTarget): Promise<Socket> {
         }
         const tls = tlsConnect({
           socket: sock,
-          servername: t.host,
+          // SNI takes a name, not an address (Node warns); an address is still verified.
+          ...(isIP(t.host) ? { host: t.host } : { servername: t.host }),
           rejectUnauthorized: t.tls === 'verify-full',
           ca: t.ca ? readFileSync(t.ca) : undefined,
         });

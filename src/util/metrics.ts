@@ -59,6 +59,21 @@ export class Gauge {
   }
 }
 
+/** A constant 1 whose labels say what runs (the policy's version). */
+export class Info {
+  private labels: Labels = {};
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
+  set(labels: Labels): void {
+    this.labels = labels;
+  }
+  render(): string {
+    return `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} gauge\n${this.name}${render(this.labels)} 1\n`;
+  }
+}
+
 /** Fixed-bucket histogram in seconds. */
 export class Histogram {
   private readonly counts: number[];
@@ -127,6 +142,15 @@ export class Metrics {
     'portcullis_protocol_errors_total',
     'Clients cut for protocol violations',
   );
+  readonly upstreamLoginFailures = new Counter(
+    'portcullis_upstream_login_failures_total',
+    'Upstream logins that failed (unreachable, refused credential), by target',
+  );
+  readonly reloads = new Counter(
+    'portcullis_config_reloads_total',
+    'Configuration and policy reloads, by result (ok, failed)',
+  );
+  readonly policy = new Info('portcullis_policy_info', 'The policy running, by version');
 
   render(): string {
     return [
@@ -138,6 +162,9 @@ export class Metrics {
       this.decisionSeconds,
       this.statementSeconds,
       this.protocolErrors,
+      this.upstreamLoginFailures,
+      this.reloads,
+      this.policy,
     ]
       .map((m) => m.render())
       .join('');
