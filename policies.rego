@@ -416,7 +416,7 @@ deny contains "the statement could not be parsed" if stmt.parse_error
 hint := "this agent may only read; ask an operator for the writers group" if {
 	stmt.class == "write"
 	not writer
-} else := "ask for approval, or add a WHERE clause" if {
+} else := "add a WHERE clause that names the rows to change (writes of every row need a DBA's approval)" if {
 	stmt.command in {"UPDATE", "DELETE"}
 	not stmt.has_where
 }

@@ -165,7 +165,7 @@ describe('admin API of a running gateway', () => {
     }[];
     expect(d.decision.kind).toBe('approval');
     expect(d.rules.approval).toMatchObject({ reason: 'DELETE without WHERE' });
-    expect(d.rules.hint).toBe('ask for approval, or add a WHERE clause');
+    expect(d.rules.hint).toMatch(/^add a WHERE clause that names the rows/);
 
     const denied = await post({ sql: 'SELECT 1; DROP TABLE orders' });
     const both = (await denied.json()) as { decision: { kind: string; reasons: string[] } }[];
@@ -188,6 +188,10 @@ describe('admin API of a running gateway', () => {
   it('serves the same API over the real admin listener', async () => {
     const base = `http://127.0.0.1:${g.adminPort}`;
     expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok' });
+    // Recording is off here: /sessions says so.
+    const off = await fetch(`${base}/sessions`);
+    expect(off.status).toBe(404);
+    expect(await off.text()).toMatch(/recording is disabled/);
     const m = await fetch(`${base}/metrics`);
     expect(await m.text()).toContain('portcullis_statements_total{decision="allow"}');
     const e = await fetch(`${base}/explain`, {

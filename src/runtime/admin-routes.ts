@@ -24,6 +24,9 @@ export function mountRoutes(app: Hono, gw: Gateway, config: GatewayConfig, baseD
   if (config.recording?.enabled !== false) {
     const sources = resolveSources({}, { config: config as never, baseDir });
     app.route('/', sessionsRoutes(createReader(sources)));
+  } else {
+    const off = { error: 'recording is disabled (recording.enabled: false): no sessions to show' };
+    for (const path of ['/sessions', '/sessions/*']) app.get(path, (c) => c.json(off, 404));
   }
   app.post('/explain', async (c) => {
     let body: { sql?: unknown; identity?: unknown; database?: unknown };
