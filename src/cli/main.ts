@@ -10,7 +10,8 @@ const USAGE = `usage: portcullis <command> [options]
 
 commands:
   start   [--config FILE]                 run the gateway (embedded PostgreSQL when no upstream is configured)
-  check   [--config FILE]                 validate the config and compile the policy
+  check   [--config FILE] [--strict]      validate the config and compile the policy; secrets it
+                                          cannot read are warnings (errors with --strict)
   token   --sub NAME [--groups a,b] [--email E] [--agent ID] [--ttl SECONDS] [--config FILE]
                                           mint a short-lived token with the local development key
   apikey  --id NAME                       generate an API key and the hash to put in the config
@@ -31,7 +32,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'start':
         return await (await import('./start.js')).startCommand(rest);
       case 'check':
-        return await checkCommand(rest);
+        return await (await import('./commands/check.js')).checkCommand(rest);
       case 'token':
         return await tokenCommand(rest);
       case 'apikey':
@@ -103,18 +104,6 @@ async function policyFromDir(dir: string) {
   const { readRegoSources } = await import('../runtime/policy.js');
   const { regoEngine } = await import('../policy/rego-engine.js');
   return regoEngine(readRegoSources([dir], process.cwd()));
-}
-
-async function checkCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string' } } });
-  const { config, filepath } = await loadConfig(values.config);
-  const baseDir = filepath ? dirname(filepath) : process.cwd();
-  const { loadPolicy } = await import('../runtime/policy.js');
-  const engine = await loadPolicy(config.policy, baseDir);
-  process.stdout.write(
-    `${filepath ?? '(defaults)'}: configuration valid; policy ${engine.version}\n`,
-  );
-  return 0;
 }
 
 async function tokenCommand(args: string[]): Promise<number> {

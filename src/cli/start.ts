@@ -1,9 +1,9 @@
 // `portcullis start`: load config, start the embedded database when no upstream is set,
 // run the gateway, reload on SIGHUP and file changes, shut down gracefully on SIGTERM.
-import { statSync, watch } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
+import { watchFiles } from '../config/watch.js';
 import { Gateway } from '../runtime/gateway.js';
 import type { startDemoDatabase } from '../runtime/demo.js';
 import { buildRecorder } from '../runtime/recording.js';
@@ -60,32 +60,10 @@ export async function startCommand(args: string[]): Promise<number> {
   process.on('SIGHUP', () => void gw.reload());
 
   // Hot reload on changes to the config file or policy files (debounced).
-  let timer: NodeJS.Timeout | undefined;
-  const watched = [
-    filepath,
-    ...(config.policy?.files ?? ['policies.rego']).map((f) => resolve(baseDir, f)),
-  ];
-  for (const f of watched) {
-    if (!f) continue;
-    // A file is watched through its folder: editors and Kubernetes replace files (write
-    // elsewhere, rename over), and a watch on the file itself stays on the old inode.
-    let dir = dirname(f);
-    let only: string | undefined = basename(f);
-    try {
-      if (statSync(f).isDirectory()) [dir, only] = [f, undefined];
-    } catch {
-      // A missing file is reported by the policy loader, not here.
-    }
-    try {
-      watch(dir, (_event, name) => {
-        if (only !== undefined && name !== null && String(name) !== only) return;
-        clearTimeout(timer);
-        timer = setTimeout(() => void gw.reload(), 200);
-      }).unref();
-    } catch {
-      // A missing folder is reported by the policy loader, not here.
-    }
-  }
+  watchFiles(
+    [filepath, ...(config.policy?.files ?? ['policies.rego']).map((f) => resolve(baseDir, f))],
+    () => void gw.reload(),
+  );
 
   if (demo) {
     const { loadOrCreateDevKey, mintToken, DEV_AUDIENCE, DEV_ISSUER } =

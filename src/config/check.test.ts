@@ -17,12 +17,29 @@ test_writes_denied if not allow with input as {"statement": {"class": "write"}}
 `;
 
 /** `portcullis check --config FILE` (tsx, as `npx tsx src/cli/main.ts` runs it). */
-function check(file: string) {
-  return run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'check', '--config', file], {
+function check(file: string, ...flags: string[]) {
+  return cli('check', '--config', file, ...flags);
+}
+
+function cli(...args: string[]) {
+  return run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
     cwd: process.cwd(),
     timeoutMs: 120_000,
   });
 }
+
+/** A config that imports from 'portcullis', with the passing policy. */
+function portcullisConfig(name: string, body: string): string {
+  writeFileSync(join(dir, 'good.rego'), GOOD_REGO);
+  writeFileSync(
+    join(dir, name),
+    `import { defineConfig, env, file, stdoutSink } from 'portcullis';\n` +
+      `export default defineConfig({ ${body} policy: { files: ['good.rego'] } });\n`,
+  );
+  return join(dir, name);
+}
+
+const UPSTREAM = `upstream: { targets: { main: { host: 'db', database: 'app', user: 'gw', password: { value: 'pw' } } } },`;
 
 function config(name: string, policyFile: string, extra = ''): string {
   writeFileSync(
@@ -69,6 +86,80 @@ describe('portcullis check', () => {
     expect(r.stderr).toContain('policy: tests failed');
     expect(r.stderr).toContain('test_writes_allowed');
     expect(r.stderr).not.toContain('test_reads_allowed');
+  });
+
+  it('prints every esbuild error of a config that does not compile (regression: only "Build failed with 1 error:")', async () => {
+    const file = join(dir, 'syntax.config.ts');
+    writeFileSync(file, `export default { listen: { port: 1 }\nconst x: number = ;\n`);
+    const r = await check(file);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('Build failed with 1 error:');
+    expect(r.stderr).toMatch(/syntax\.config\.ts:2:0: ERROR: Expected "}" but found "const"/);
+  });
+
+  it('exits 0 for a config outside the project that imports from "portcullis"', async () => {
+    const r = await check(
+      portcullisConfig('pkg.config.ts', `${UPSTREAM} recording: { sinks: [stdoutSink()] },`),
+    );
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/configuration valid; policy rego:/);
+  });
+
+  it('exits 1 for an api key hash that start refuses (regression: check said valid)', async () => {
+    const r = await check(
+      portcullisConfig(
+        'apikey.config.ts',
+        `${UPSTREAM} auth: { apiKeys: [{ id: 'etl', hash: 'md5:abc', sub: 'svc-etl' }] },`,
+      ),
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      'auth.apiKeys[0]: api key hash must be sha256:<hex> or scrypt:N=..,r=..,p=..:<salt>:<hash>',
+    );
+  });
+
+  it('exits 1 for jwt keys from a url without issuer and audience (regression: check said valid)', async () => {
+    const r = await check(
+      portcullisConfig(
+        'jwt.config.ts',
+        `${UPSTREAM} auth: { jwt: { jwks: { url: 'https://idp.example/jwks' } } },`,
+      ),
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('auth.jwt: issuer and audience are required');
+  });
+
+  it('exits 1 naming a recording sink that is not a sink; start refuses it too (regression: start retried "q.sink.put is not a function" for ever)', async () => {
+    const file = portcullisConfig(
+      'sink.config.ts',
+      `${UPSTREAM} recording: { sinks: [stdoutSink(), { type: 'bogus' } as never] },`,
+    );
+    const r = await check(file);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('recording.sinks[1]: not a sink');
+    const s = await cli('start', '--config', file);
+    expect(s.code).toBe(1);
+    expect(s.stderr).toContain('recording.sinks[1]: not a sink');
+  });
+
+  it('warns about secrets it cannot read and exits 0; exits 1 with --strict', async () => {
+    const file = portcullisConfig(
+      'secrets.config.ts',
+      `upstream: { targets: { main: { host: 'db', database: 'app', user: 'gw', password: env('PORTCULLIS_SURELY_UNSET_PW') } } },` +
+        ` admin: { token: file('no-such-token-file') },`,
+    );
+    const r = await check(file);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(
+      'warning: upstream.targets.main.password: environment variable PORTCULLIS_SURELY_UNSET_PW is not set',
+    );
+    expect(r.stderr).toContain('warning: admin.token: cannot read secret file no-such-token-file');
+    expect(r.stdout).toMatch(/configuration valid; policy rego:.* \(2 warnings\)/);
+    const strict = await check(file, '--strict');
+    expect(strict.code).toBe(1);
+    expect(strict.stderr).toContain('upstream.targets.main.password: environment variable');
+    expect(strict.stderr).toContain('2 warnings, errors with --strict');
   });
 
   it('exits 1 naming a missing config file', async () => {

@@ -1,8 +1,10 @@
 // Config stage: validation messages, loading real config files (.ts, .mjs, .json), secrets.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { stdoutSink } from '../record/index.js';
 import { log, setLogSink } from '../util/logger.js';
 import { ConfigError, loadConfig } from './load.js';
 import { readSecret } from './secrets.js';
@@ -34,7 +36,7 @@ describe('validateConfig', () => {
           apiKeys: [{ id: 'etl', hash: 'sha256:00', sub: 'svc' }],
         },
         policy: { files: ['policies.rego'] },
-        recording: { enabled: true, durability: 'fsync', sinks: [{}] },
+        recording: { enabled: true, durability: 'fsync', sinks: [stdoutSink()] },
         session: { searchPath: ['public'] },
         dataDir: '.data',
       }),
@@ -98,6 +100,31 @@ describe('validateConfig', () => {
       'upstream.targets.main.user: required',
     ]);
     expect(validateConfig([])).toEqual(['(root): expected an object, got array']);
+  });
+
+  it('requires issuer and audience for keys from a url, a file or inline, as start does (regression: check passed them)', () => {
+    const jwks = { url: 'https://idp/jwks' };
+    expect(validateConfig({ auth: { jwt: { jwks } } })).toEqual([
+      'auth.jwt: issuer and audience are required',
+    ]);
+    expect(validateConfig({ auth: { jwt: { jwks, issuer: 'https://idp/' } } })).toEqual([
+      'auth.jwt: issuer and audience are required',
+    ]);
+    expect(
+      validateConfig({ auth: { jwt: { jwks: { file: 'jwks.json' }, audience: 'a' } } }),
+    ).toEqual(['auth.jwt: issuer and audience are required']);
+    expect(validateConfig({ auth: { jwt: { jwks: { dev: true } } } })).toEqual([]);
+  });
+
+  it('names the index of a recording sink that is not a sink (regression: start ran and retried "q.sink.put is not a function" for ever)', () => {
+    const custom = { name: 'memory', put: async () => {} };
+    expect(
+      validateConfig({ recording: { sinks: [stdoutSink(), { type: 'bogus' }, custom, 'file'] } }),
+    ).toEqual([
+      'recording.sinks[1]: not a sink (expected an object with a name and a put() method, as fileSink(), s3Sink() and stdoutSink() return)',
+      'recording.sinks[3]: not a sink (expected an object with a name and a put() method, as fileSink(), s3Sink() and stdoutSink() return)',
+    ]);
+    expect(validateConfig({ recording: { sinks: [{ put: async () => {} }] } })).toHaveLength(1);
   });
 
   it('reports a malformed secret reference at its key', () => {
@@ -176,6 +203,107 @@ describe('loadConfig', () => {
     const err = (await loadConfig(undefined, dir).catch((e: unknown) => e)) as ConfigError;
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.message).toMatch(/gateway\.config\.ts/);
+  });
+
+  it('reports every esbuild error with its file:line:column (regression: only "Build failed with 2 errors:" was kept)', async () => {
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, 'gateway.config.ts'),
+      `import { a } from './a.ts';\nimport { b } from './b.ts';\nexport default { a, b };\n`,
+    );
+    writeFileSync(join(dir, 'a.ts'), `export const a = { port: 1\n`);
+    writeFileSync(join(dir, 'b.ts'), `export const b: number = ;\n`);
+    const err = (await loadConfig(undefined, dir).catch((e: unknown) => e)) as ConfigError;
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toContain(`cannot load gateway.config.ts: Build failed with 2 errors:`);
+    expect(err.message).toMatch(/\n {2}a\.ts:2:0: ERROR: Expected "}" but found end of file/);
+    expect(err.message).toMatch(/\n {2}b\.ts:1:25: ERROR: Unexpected ";"/);
+  });
+
+  it('lists every error of a long esbuild failure, bounded (esbuild itself lists five)', async () => {
+    const dir = tempDir();
+    const files = Array.from({ length: 60 }, (_, i) => `f${i}`);
+    writeFileSync(
+      join(dir, 'gateway.config.ts'),
+      files.map((f) => `import './${f}.ts';\n`).join('') + 'export default {};\n',
+    );
+    for (const f of files) writeFileSync(join(dir, `${f}.ts`), `const ${'x'.repeat(300)} = ;\n`);
+    const err = (await loadConfig(undefined, dir).catch((e: unknown) => e)) as ConfigError;
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toContain('Build failed with 60 errors:');
+    expect(
+      err.message.match(/\n {2}f\d+\.ts:1:\d+: ERROR: Unexpected ";"/g)?.length,
+    ).toBeGreaterThan(5);
+    expect(err.message).toMatch(/\n {2}… \(\d+ more\)$/);
+    expect(err.message.length).toBeLessThanOrEqual(4100);
+  });
+
+  it('loads a config outside the project that imports the config API and the sinks from "portcullis" (regression: the package could not be found)', async () => {
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, 'gateway.config.ts'),
+      `import { defineConfig, env, file, fileSink, s3Sink, stdoutSink } from 'portcullis';\n` +
+        `import { defineConfig as define2 } from 'portcullis/config';\n` +
+        `export default defineConfig({\n` +
+        `  upstream: { targets: { main: { host: 'db', database: 'app', user: 'gw', password: env('PGPW') } } },\n` +
+        `  admin: define2({ admin: { token: file('admin-token') } }).admin,\n` +
+        `  recording: { sinks: [fileSink({ dir: 'rec' }), s3Sink({ bucket: 'audit' }), stdoutSink()] },\n` +
+        `});\n`,
+    );
+    const { config } = await loadConfig(join(dir, 'gateway.config.ts'));
+    expect(config.upstream?.targets.main.password).toEqual({ env: 'PGPW' });
+    expect(config.admin?.token).toEqual({ file: 'admin-token' });
+    const sinks = config.recording?.sinks as { name: string; put: unknown }[];
+    expect(sinks.map((s) => [s.name, typeof s.put])).toEqual([
+      ['file', 'function'],
+      ['s3:audit', 'function'],
+      ['stdout', 'function'],
+    ]);
+    const { readdirSync } = await import('node:fs');
+    expect(readdirSync(dir)).toEqual(['gateway.config.ts']);
+  });
+
+  it('loads a TypeScript config from a read-only folder (a ConfigMap), its package imports included', async (ctx) => {
+    // Inside the project, so that the package import resolves from the config's folder.
+    mkdirSync(join(process.cwd(), '.data'), { recursive: true });
+    const src = mkdtempSync(join(process.cwd(), '.data', 'config-ro-'));
+    const ro = `${src}-mounted`;
+    mkdirSync(ro);
+    writeFileSync(
+      join(src, 'gateway.config.ts'),
+      `import { defineConfig } from 'portcullis';\nimport { stringify } from 'yaml';\n` +
+        `export default defineConfig({ upstream: { targets: { main: { host: stringify('db').trim(), database: 'app', user: 'gw' } } } });\n`,
+    );
+    try {
+      try {
+        execFileSync('mount', ['--bind', src, ro], { stdio: 'ignore' });
+        execFileSync('mount', ['-o', 'remount,bind,ro', ro], { stdio: 'ignore' });
+      } catch {
+        return ctx.skip('a read-only bind mount needs root');
+      }
+      try {
+        const { config } = await loadConfig(join(ro, 'gateway.config.ts'));
+        expect(config.upstream?.targets.main.host).toBe('db');
+      } finally {
+        execFileSync('umount', [ro]);
+      }
+    } finally {
+      rmSync(ro, { recursive: true, force: true });
+      rmSync(src, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses at load a recording sink that is not a sink, naming its index', async () => {
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, 'gateway.config.mjs'),
+      `export default { recording: { sinks: [{ type: 'bogus' }] } };\n`,
+    );
+    const err = (await loadConfig(undefined, dir).catch((e: unknown) => e)) as ConfigError;
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.problems).toEqual([
+      'recording.sinks[0]: not a sink (expected an object with a name and a put() method, as fileSink(), s3Sink() and stdoutSink() return)',
+    ]);
   });
 });
 

@@ -5,7 +5,7 @@ import type { GatewayConfig } from './types.js';
  * Declare the gateway configuration with full type checking.
  *
  * @example
- * import { defineConfig } from './src/config/index.js';
+ * import { defineConfig } from 'portcullis';
  * export default defineConfig({
  *   listen: { port: 6432 },
  *   upstream: { targets: { main: { host: 'db', database: 'app', user: 'gw', password: { env: 'PGPASSWORD' } } } },

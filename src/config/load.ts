@@ -1,6 +1,7 @@
 // Finds and loads gateway.config.ts (or .mjs/.js/.json) with cosmiconfig; TypeScript is
 // compiled with esbuild into a temporary ES module first.
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire, isBuiltin } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -23,7 +24,7 @@ export class ConfigError extends Error {
  * kept outside the project that imports `defineConfig` by relative path pulls in this
  * stage's own packages) is pinned to the file the importing source resolves it to.
  */
-function packagesFrom(configDir: string): Plugin {
+function packagesFrom(configDir: string, pin = false): Plugin {
   const fromConfig = createRequire(join(configDir, 'config.js'));
   return {
     name: 'portcullis-packages',
@@ -31,8 +32,9 @@ function packagesFrom(configDir: string): Plugin {
       b.onResolve({ filter: /^[^./]/ }, (args) => {
         if (isBuiltin(args.path)) return { external: true };
         try {
-          fromConfig.resolve(args.path);
-          return { external: true };
+          const found = fromConfig.resolve(args.path);
+          // Pinned when the compiled config is written elsewhere than the config's folder.
+          return pin ? { external: true, path: pathToFileURL(found).href } : { external: true };
         } catch {
           // Not installed beside the config: try where the importing file lives.
         }
@@ -47,9 +49,44 @@ function packagesFrom(configDir: string): Plugin {
   };
 }
 
+/** Where a loaded config finds the gateway's config API (see `gatewayApi`). */
+const API = Symbol.for('portcullis.config-api');
+const API_NAMES = ['defineConfig', 'env', 'file', 'fileSink', 's3Sink', 'stdoutSink'];
+
+/**
+ * `import { defineConfig, s3Sink } from 'portcullis'` (or 'portcullis/config') is this
+ * gateway's own config API, wherever the config lives and whether the gateway runs from
+ * source or from the bundle: the import becomes a module that reads it from a global the
+ * loader sets before importing the config. `used.yes` says whether the config imported it.
+ */
+function gatewayApi(used: { yes: boolean }): Plugin {
+  return {
+    name: 'portcullis-api',
+    setup(b) {
+      b.onResolve({ filter: /^portcullis(\/config)?$/ }, (args) => {
+        used.yes = true;
+        return { path: args.path, namespace: 'portcullis-api' };
+      });
+      b.onLoad({ filter: /.*/, namespace: 'portcullis-api' }, () => ({
+        contents: `export const { ${API_NAMES.join(', ')} } = globalThis[Symbol.for(${JSON.stringify(API.description)})];\n`,
+        loader: 'js',
+      }));
+    },
+  };
+}
+
+async function provideGatewayApi(): Promise<void> {
+  const g = globalThis as { [API]?: Record<string, unknown> };
+  if (g[API]) return;
+  const [define, record] = await Promise.all([import('./define.js'), import('../record/index.js')]);
+  const api: Record<string, unknown> = { ...define, ...record };
+  g[API] = Object.fromEntries(API_NAMES.map((n) => [n, api[n]]));
+}
+
 const loadTs: Loader = async (filepath) => {
   // Loaded on demand: a bundled gateway with a .mjs or .json config runs without esbuild.
   const { build } = await import('esbuild');
+  const api = { yes: false };
   const out = await build({
     entryPoints: [filepath],
     bundle: true,
@@ -59,17 +96,41 @@ const loadTs: Loader = async (filepath) => {
     write: false,
     logLevel: 'silent',
     // Packages stay imports (resolved from the config's folder); local files are inlined.
-    plugins: [packagesFrom(dirname(filepath))],
+    plugins: [gatewayApi(api), packagesFrom(dirname(filepath))],
     absWorkingDir: dirname(filepath),
   });
   // Written beside the config so that its package imports resolve from the same folder.
-  const file = join(dirname(filepath), `.portcullis-config-${process.pid}-${Date.now()}.mjs`);
-  writeFileSync(file, out.outputFiles[0].text);
+  let file = join(dirname(filepath), `.portcullis-config-${process.pid}-${Date.now()}.mjs`);
+  let tmp: string | undefined;
   try {
+    writeFileSync(file, out.outputFiles[0].text, { mode: 0o600 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EROFS' && code !== 'EACCES' && code !== 'EPERM') throw err;
+    // A read-only folder (a Kubernetes ConfigMap is mounted so): compiled again with every
+    // package import pinned to the file it resolves to from the config's folder, and
+    // written to a private temporary folder.
+    const pinned = await build({
+      entryPoints: [filepath],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      write: false,
+      logLevel: 'silent',
+      plugins: [gatewayApi(api), packagesFrom(dirname(filepath), true)],
+      absWorkingDir: dirname(filepath),
+    });
+    tmp = mkdtempSync(join(tmpdir(), 'portcullis-config-'));
+    file = join(tmp, 'gateway.config.mjs');
+    writeFileSync(file, pinned.outputFiles[0].text, { mode: 0o600 });
+  }
+  try {
+    if (api.yes) await provideGatewayApi();
     const mod = await import(pathToFileURL(file).href);
     return mod.default ?? mod;
   } finally {
-    rmSync(file, { force: true });
+    rmSync(tmp ?? file, { force: true, recursive: true });
   }
 };
 
@@ -89,6 +150,36 @@ function explorer() {
   });
 }
 
+const MAX_ERROR_LINES = 40;
+const MAX_ERROR_CHARS = 4000;
+
+interface EsbuildMessage {
+  text: string;
+  location: { file: string; line: number; column: number } | null;
+}
+
+/**
+ * The whole message, bounded. esbuild's says "Build failed with N errors:" and lists the
+ * first few; every error is listed here, as esbuild writes them (`file:line:column: ERROR:
+ * text`), one to a line.
+ */
+function loadError(err: unknown): string {
+  const e = err as { message?: string; errors?: EsbuildMessage[] } | undefined;
+  const message = (e?.message ?? String(err)).trimEnd();
+  const lines = Array.isArray(e?.errors)
+    ? [
+        message.split('\n')[0],
+        ...e.errors.map(
+          (m) =>
+            `${m.location ? `${m.location.file}:${m.location.line}:${m.location.column}: ` : ''}ERROR: ${m.text}`,
+        ),
+      ]
+    : message.split('\n');
+  let text = lines.slice(0, MAX_ERROR_LINES).join('\n  ');
+  if (lines.length > MAX_ERROR_LINES) text += `\n  … (${lines.length - MAX_ERROR_LINES} more)`;
+  return text.length > MAX_ERROR_CHARS ? `${text.slice(0, MAX_ERROR_CHARS)} …` : text;
+}
+
 export interface LoadedConfig {
   config: GatewayConfig;
   /** The file it came from, or undefined when no config file exists (defaults). */
@@ -101,8 +192,7 @@ export async function loadConfig(file?: string, cwd = process.cwd()): Promise<Lo
   try {
     result = file ? await explorer().load(resolve(cwd, file)) : await explorer().search(cwd);
   } catch (err) {
-    const msg = (err as Error).message ?? String(err);
-    throw new ConfigError(`cannot load ${file ?? 'gateway.config.ts'}: ${msg.split('\n')[0]}`);
+    throw new ConfigError(`cannot load ${file ?? 'gateway.config.ts'}: ${loadError(err)}`);
   }
   if (!result) {
     if (file) throw new ConfigError(`config file not found: ${file}`);

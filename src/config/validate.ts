@@ -1,4 +1,5 @@
 // Config validation: every key known, every value of the right type; errors name the key path.
+import type { GatewayConfig } from './types.js';
 
 type Spec =
   | 'string'
@@ -234,8 +235,30 @@ function check(spec: Spec, v: unknown, path: string, errors: string[]): void {
 export function validateConfig(config: unknown): string[] {
   const errors: string[] = [];
   check(SCHEMA, config, '', errors);
-  if (errors.length === 0) checkRoutes(config as { upstream?: Record<string, unknown> }, errors);
+  if (errors.length === 0) {
+    checkRoutes(config as { upstream?: Record<string, unknown> }, errors);
+    checkJwt(config as GatewayConfig, errors);
+    checkSinks(config as GatewayConfig, errors);
+  }
   return errors;
+}
+
+/** Keys from a url, a file or inline need the issuer and audience tokens must carry (start refuses without). */
+function checkJwt(config: GatewayConfig, errors: string[]): void {
+  const jwt = config.auth?.jwt;
+  if (jwt && !('dev' in jwt.jwks) && (!jwt.issuer || !jwt.audience))
+    errors.push('auth.jwt: issuer and audience are required');
+}
+
+/** Every sink is one (a name and put()); the recorder would retry a bad one for ever. */
+function checkSinks(config: GatewayConfig, errors: string[]): void {
+  (config.recording?.sinks ?? []).forEach((s, i) => {
+    const sink = s as { name?: unknown; put?: unknown } | null;
+    if (typeof sink?.put !== 'function' || typeof sink.name !== 'string')
+      errors.push(
+        `recording.sinks[${i}]: not a sink (expected an object with a name and a put() method, as fileSink(), s3Sink() and stdoutSink() return)`,
+      );
+  });
 }
 
 /** Every route names a configured target (a typo would otherwise pass `check` and fail start). */

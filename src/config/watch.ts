@@ -1,0 +1,88 @@
+// Watches the config file and the policy files; calls back (debounced) when what one of them
+// holds changes, however it was changed.
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+export interface FileWatch {
+  close(): void;
+}
+
+/**
+ * What a path holds, hashed: a file's content through any symlinks, or a folder's .rego
+ * files as the policy loader reads them. A path that cannot be read hashes as missing.
+ */
+function fingerprint(path: string): string {
+  const h = createHash('sha256');
+  const walk = (p: string, top: boolean) => {
+    if (statSync(p).isDirectory()) {
+      for (const e of readdirSync(p).sort()) walk(join(p, e), false);
+    } else if (top || p.endsWith('.rego')) {
+      h.update(p).update('\0').update(readFileSync(p)).update('\0');
+    }
+  };
+  try {
+    walk(path, true);
+  } catch {
+    return 'missing';
+  }
+  return h.digest('hex');
+}
+
+/**
+ * Call `onChange` when what one of `paths` holds changes. A file is watched through its
+ * folder: editors and Kubernetes replace files (write elsewhere, rename over), and a watch on
+ * the file itself stays on the old inode. A Kubernetes ConfigMap volume swaps a `..data`
+ * link and leaves the file's own link alone, so an event on any name in the folder is
+ * followed (debounced) by re-reading every watched path, and only a changed content calls
+ * back: other files in the folder (the loader's compiled config among them) do not.
+ */
+export function watchFiles(
+  paths: (string | undefined)[],
+  onChange: () => void,
+  debounceMs = 200,
+): FileWatch {
+  const files = paths.filter((p): p is string => p !== undefined);
+  const seen = new Map(files.map((f) => [f, fingerprint(f)]));
+  let timer: NodeJS.Timeout | undefined;
+  const recheck = () => {
+    let changed = false;
+    for (const f of files) {
+      const now = fingerprint(f);
+      if (now === seen.get(f)) continue;
+      seen.set(f, now);
+      changed = true;
+    }
+    if (changed) onChange();
+  };
+  const dirs = new Set<string>();
+  for (const f of files) {
+    let dir = dirname(f);
+    try {
+      if (statSync(f).isDirectory()) dir = f;
+    } catch {
+      // A missing file is reported by the policy loader, not here.
+    }
+    dirs.add(dir);
+  }
+  const watchers: FSWatcher[] = [];
+  for (const dir of dirs) {
+    try {
+      const w = watch(dir, () => {
+        clearTimeout(timer);
+        timer = setTimeout(recheck, debounceMs);
+      });
+      w.on('error', () => {});
+      w.unref();
+      watchers.push(w);
+    } catch {
+      // A missing folder is reported by the policy loader, not here.
+    }
+  }
+  return {
+    close() {
+      clearTimeout(timer);
+      for (const w of watchers) w.close();
+    },
+  };
+}
