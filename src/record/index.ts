@@ -1,5 +1,6 @@
 // Session recording: tamper-evident event chains, spool with group commit, sinks, readers.
 export { createRecorder } from './recorder.js';
+export { SpoolInUse } from './lock.js';
 export { fileSink, dirSource, type FileSinkOptions } from './sinks/file.js';
 export { s3Sink, type S3SinkOptions } from './sinks/s3.js';
 export { stdoutSink } from './sinks/stdout.js';

@@ -9,7 +9,7 @@ import { createReader } from './read.js';
 import { dirSource, fileSink } from './sinks/file.js';
 import { nodeSpoolFs } from './spool.js';
 import { dataEnd, splitLines } from './segment.js';
-import { alice, edKeys, startInfo, stmt, tempDir } from './testkit.js';
+import { alice, edKeys, leaveDeadLock, startInfo, stmt, tempDir } from './testkit.js';
 import { RecordingUnavailable, type SpoolFs } from './types.js';
 import { verifyRecording } from './verify.js';
 import { createSigner, verifyKey } from './sign.js';
@@ -372,6 +372,7 @@ describe('recorder', () => {
     expect(bytes.length).toBeGreaterThan(end);
     bytes.fill(0, end - 40, end);
     await writeFile(join(dir, seg), bytes);
+    leaveDeadLock(dir);
     const size = end;
     const before = await verifyRecording(dirSource(dir), { publicKey: k.publicJwk });
     expect(before.torn).toHaveLength(1);
@@ -502,6 +503,7 @@ describe('zero fill of the active segment', () => {
     const seg = (await readdir(dir)).filter((n) => n.endsWith('.jsonl'))[0];
     await expect.poll(async () => (await stat(join(dir, seg))).size).toBeGreaterThan(1 << 20);
     const end = dataEnd(await readFile(join(dir, seg)));
+    leaveDeadLock(dir);
     const rec2 = createRecorder({ spoolDir: dir, onAlert: () => undefined });
     await rec2.openSession(startInfo({ sessionId: 'next' }));
     await rec2.close();

@@ -13,6 +13,8 @@ import {
   sha256hex,
 } from './event.js';
 import { dataEnd, parseSegmentName, segmentName, splitLines } from './segment.js';
+import { LOCK_FILE, SpoolInUse, lockSpool, type SpoolLock } from './lock.js';
+import { privateDirSync } from './private-dir.js';
 import { Shipper } from './ship.js';
 import { createSigner, type CheckpointSigner } from './sign.js';
 import { SpoolWriter, nodeSpoolFs } from './spool.js';
@@ -144,6 +146,16 @@ function statementFragment(ev: StatementEventInput): string {
   );
 }
 
+/** What a spool holds: an existing directory holding only these is the recorder's own. */
+function spoolFile(name: string): boolean {
+  return (
+    name === 'instance' ||
+    name === '.shipped' ||
+    LOCK_FILE.test(name) ||
+    parseSegmentName(name) !== undefined
+  );
+}
+
 interface Recovered {
   gwSeq: number;
   gwHash: string;
@@ -164,6 +176,7 @@ class SpoolRecorder implements Recorder {
   private readonly failOpen: boolean;
   private readonly runId = randomBytes(6).toString('hex');
   private readonly ready: Promise<void>;
+  private lock: SpoolLock | undefined;
   private instance = '';
   private writer!: SpoolWriter;
   private shipper: Shipper;
@@ -190,6 +203,17 @@ class SpoolRecorder implements Recorder {
   private shipped = new Set<string>();
 
   constructor(private readonly o: RecorderOptions) {
+    let lockError: unknown = null;
+    try {
+      privateDirSync(o.spoolDir, spoolFile);
+      this.lock = lockSpool(o.spoolDir);
+    } catch (e) {
+      // Two processes on one spool break the recording (each would recover, truncate and
+      // ship the other's live segment): the second does not start at all. Any other error
+      // leaves the recorder refusing statements, like a spool that fails later.
+      if (e instanceof SpoolInUse) throw e;
+      lockError = e;
+    }
     this.fs = o.fs ?? nodeSpoolFs;
     this.clock = o.clock ?? Date.now;
     this.alert = o.onAlert ?? ((msg, fields) => log.error(msg, fields));
@@ -217,7 +241,7 @@ class SpoolRecorder implements Recorder {
       onAlert: (m, f) => this.alert(m, f),
       onShipped: (seg) => this.onShipped(seg),
     });
-    this.ready = this.init().catch((e) => {
+    this.ready = (lockError === null ? this.init() : Promise.reject(lockError)).catch((e) => {
       this.initError = e;
       this.alert('recording spool unavailable', { dir: o.spoolDir, error: String(e) });
     });
@@ -683,6 +707,7 @@ class SpoolRecorder implements Recorder {
     if (this.timer) clearInterval(this.timer);
     if (this.initError) {
       this.closed = true;
+      this.lock?.release();
       return;
     }
     this.checkpoint(true);
@@ -703,6 +728,7 @@ class SpoolRecorder implements Recorder {
       });
     this.shipper.stop();
     for (const s of this.o.sinks ?? []) await s.close?.();
+    this.lock?.release();
   }
 }
 
@@ -841,7 +867,8 @@ class Session implements SessionRecording {
 
 /**
  * Create a recorder over a local spool. The returned object is usable at once; start-up
- * (spool scan, crash recovery) completes before the first session opens.
+ * (spool scan, crash recovery) completes before the first session opens. Throws
+ * `SpoolInUse` when another live process (or recorder) holds the spool.
  *
  * @example
  * const rec = createRecorder({ spoolDir: '.data/spool', sinks: [fileSink({ dir: 'rec' })],

@@ -2,12 +2,13 @@
 import { constants, writeSync } from 'node:fs';
 import { open, mkdir, readdir, readFile, writeFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DIR_MODE, FILE_MODE } from './private-dir.js';
 import type { Durability, SpoolFile, SpoolFs } from './types.js';
 
-/** node:fs/promises behind the small interface the spool needs. */
+/** node:fs/promises behind the small interface the spool needs; what it creates is private. */
 export const nodeSpoolFs: SpoolFs = {
   open: async (p, flags) => {
-    const fh = await open(p, flags);
+    const fh = await open(p, flags, FILE_MODE);
     return {
       write: (d) => fh.write(d),
       writeAt: (d, pos) => fh.write(d, 0, d.length, pos),
@@ -18,11 +19,11 @@ export const nodeSpoolFs: SpoolFs = {
     };
   },
   mkdir: async (p) => {
-    await mkdir(p, { recursive: true });
+    await mkdir(p, { recursive: true, mode: DIR_MODE });
   },
   readdir: (p) => readdir(p),
   readFile: (p) => readFile(p),
-  writeFile: (p, d) => writeFile(p, d),
+  writeFile: (p, d) => writeFile(p, d, { mode: FILE_MODE }),
   stat: (p) => stat(p),
   unlink: (p) => unlink(p),
 };

@@ -1,9 +1,12 @@
 // Test fixtures for the recording stage: identities, statement inputs, temp dirs, keys.
+import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
+import { readdirSync, renameSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Identity } from '../policy/types.js';
+import { LOCK_FILE } from './lock.js';
 import type { SessionStartInfo, SessionTotals, StatementEventInput } from './types.js';
 
 export const alice: Identity = {
@@ -67,6 +70,23 @@ export function stmt(
     policy_version: 'p1',
     ...over,
   };
+}
+
+/** The pid of a process that has exited. */
+export function deadPid(): number {
+  return spawnSync(process.execPath, ['-e', '']).pid!;
+}
+
+/**
+ * What kill -9 leaves of a recorder that never closed: its spool lock, naming a process
+ * that is gone. A test that abandons a recorder to stand for a crash calls this.
+ */
+export function leaveDeadLock(spoolDir: string): void {
+  const pid = deadPid();
+  for (const n of readdirSync(spoolDir)) {
+    const m = LOCK_FILE.exec(n);
+    if (m) renameSync(join(spoolDir, n), join(spoolDir, `lock.${pid}.${m[2]}`));
+  }
 }
 
 export async function tempDir(tag = 'rec'): Promise<string> {

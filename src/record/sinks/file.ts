@@ -1,6 +1,7 @@
 // File sink: sealed segments as JSONL files in a directory, written atomically, with retention.
-import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { FILE_MODE, privateDir } from '../private-dir.js';
 import { parseSegmentName } from '../segment.js';
 import type { SegmentSource, Sink } from '../types.js';
 
@@ -13,6 +14,11 @@ export interface FileSinkOptions {
   /** `prune()` deletes segments older than this many days. */
   retainDays?: number;
   name?: string;
+}
+
+/** What the sink writes: an existing directory holding only these is its own. */
+function sinkFile(name: string): boolean {
+  return parseSegmentName(name) !== undefined || /^\..+\.jsonl\.tmp$/.test(name);
 }
 
 async function listJsonl(dir: string): Promise<string[]> {
@@ -45,9 +51,9 @@ export function fileSink(o: FileSinkOptions) {
     async put(segment: string, bytes: Uint8Array): Promise<void> {
       if (segment.includes('/') || segment.startsWith('.'))
         throw new Error(`bad segment name ${segment}`);
-      await mkdir(o.dir, { recursive: true });
+      await privateDir(o.dir, sinkFile);
       const tmp = join(o.dir, '.' + segment + '.tmp');
-      const fh = await open(tmp, 'w');
+      const fh = await open(tmp, 'w', FILE_MODE);
       try {
         await fh.write(bytes);
         await fh.datasync();
