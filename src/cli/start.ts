@@ -32,18 +32,23 @@ export async function startCommand(args: string[]): Promise<number> {
         cluster: demo.handle.dataDir,
       });
   }
-  const recorder = await buildRecorder(config.recording, baseDir, config.dataDir);
-  const gw = new Gateway({
-    config,
-    baseDir,
-    configFile: filepath,
-    embedded: demo?.target,
-    recorder,
-    mountAdmin: (app, g) => mountRoutes(app, g, config, baseDir),
-  });
+  let recorder: Awaited<ReturnType<typeof buildRecorder>>;
+  let gw: Gateway;
   try {
+    recorder = await buildRecorder(config.recording, baseDir, config.dataDir);
+    gw = new Gateway({
+      config,
+      baseDir,
+      configFile: filepath,
+      embedded: demo?.target,
+      recorder,
+      mountAdmin: (app, g) => mountRoutes(app, g, config, baseDir),
+    });
     await gw.start();
   } catch (err) {
+    // A start that fails leaves nothing running: the spool is closed (and its lock
+    // released), the demo database stopped.
+    await recorder?.close().catch(() => {});
     await demo?.handle.stop().catch(() => {});
     throw err;
   }
