@@ -48,4 +48,24 @@ describe('API key timing', () => {
     expect(calls.sha256).toBe(2);
     expect(calls.scrypt).toEqual([]);
   });
+
+  it('runs scrypt for a wrong secret of a sha256 key when scrypt keys are configured too', async () => {
+    const fast = generateApiKey('fast');
+    const slow = generateApiKey('slow', { algorithm: 'scrypt' });
+    const v = createApiKeyVerifier([
+      { id: 'fast', hash: fast.hash, sub: 'f' },
+      { id: 'slow', hash: slow.hash, sub: 's' },
+    ]);
+    calls.scrypt = [];
+    await v.verify(fast.key.replace('pcl_fast_', 'pcl_ghost_'));
+    const unknown = [...calls.scrypt];
+    calls.scrypt = [];
+    await v.verify(fast.key + 'x');
+    expect(unknown).toEqual([16384]);
+    expect(calls.scrypt).toEqual(unknown);
+    // The right secret is not slowed down.
+    calls.scrypt = [];
+    expect((await v.verify(fast.key)).ok).toBe(true);
+    expect(calls.scrypt).toEqual([]);
+  });
 });
