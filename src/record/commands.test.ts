@@ -2,7 +2,7 @@
 import { cp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { policyReplayCommand } from '../cli/commands/policy-replay.js';
+import { policyReplayCommand, sinceTime } from '../cli/commands/policy-replay.js';
 import { replayCommand } from '../cli/commands/replay.js';
 import { verifyCommand } from '../cli/commands/verify.js';
 import type { Decision, PolicyEngine, PolicyInput } from '../policy/types.js';
@@ -223,6 +223,39 @@ describe('policy replay', () => {
       }),
     ).toBe(0);
     expect(await policyReplayCommand(['--dir', sink], { out: capture().out })).toBe(2);
+    // A duration back from now: the statements were recorded within the last day, not in
+    // the last second.
+    const day = capture();
+    expect(
+      await policyReplayCommand(['--policy', 'strict', '--since', '24h', '--dir', sink], {
+        ...ctx,
+        out: day.out,
+      }),
+    ).toBe(3);
+    const bad = capture();
+    expect(
+      await policyReplayCommand(
+        ['--policy', 'strict', '--since', '10 minutes ago', '--dir', sink],
+        {
+          ...ctx,
+          out: bad.out,
+        },
+      ),
+    ).toBe(2);
+    expect(bad.text()).toMatch(/--since "10 minutes ago" is not a time/);
+  });
+});
+
+describe('--since', () => {
+  it('reads ISO times, epoch milliseconds and durations back from now', () => {
+    const now = Date.parse('2026-11-23T12:00:00Z');
+    expect(sinceTime('90s', now)).toBe(now - 90_000);
+    expect(sinceTime('30m', now)).toBe(now - 1_800_000);
+    expect(sinceTime('24h', now)).toBe(now - 86_400_000);
+    expect(sinceTime('7d', now)).toBe(now - 7 * 86_400_000);
+    expect(sinceTime('1795000000000', now)).toBe(1795000000000);
+    expect(sinceTime('2026-11-01T09:00Z', now)).toBe(Date.parse('2026-11-01T09:00Z'));
+    expect(sinceTime('yesterday', now)).toBeNaN();
   });
 });
 

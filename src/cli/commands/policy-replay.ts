@@ -11,8 +11,19 @@ import {
 import { whatIf } from '../../record/what-if.js';
 
 export const POLICY_REPLAY_USAGE = `usage: portcullis policy replay --policy DIR [--since TIME] [--dir DIR]... [--all] [--json]
+  TIME: ISO 8601 (2026-11-01T09:00Z), epoch milliseconds, or a duration back from now (90s, 30m, 24h, 7d)
   exit 0: no decision changes; 3: some decisions change; 2: usage
 `;
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Epoch ms of a --since value; NaN when it is none of the accepted forms. */
+export function sinceTime(v: string, now: number): number {
+  const ago = /^(\d+)([smhd])$/.exec(v.trim());
+  if (ago) return now - Number(ago[1]) * UNIT_MS[ago[2]];
+  if (/^\d+$/.test(v)) return Number(v);
+  return Date.parse(v);
+}
 
 export interface PolicyReplayContext extends RecordingCommandContext {
   /** Builds the candidate policy engine from a policy directory (the policy stage provides it). */
@@ -44,13 +55,12 @@ export async function policyReplayCommand(
     out(`${(e as Error).message}\n${POLICY_REPLAY_USAGE}`);
     return 2;
   }
-  const since =
-    v.since === undefined
-      ? undefined
-      : /^\d+$/.test(v.since)
-        ? Number(v.since)
-        : Date.parse(v.since);
-  if (!v.policy || !ctx.engineFactory || (since !== undefined && Number.isNaN(since))) {
+  const since = v.since === undefined ? undefined : sinceTime(v.since, Date.now());
+  if (since !== undefined && Number.isNaN(since)) {
+    out(`policy replay: --since ${JSON.stringify(v.since)} is not a time\n${POLICY_REPLAY_USAGE}`);
+    return 2;
+  }
+  if (!v.policy || !ctx.engineFactory) {
     out(!ctx.engineFactory ? 'policy replay: no policy engine available\n' : POLICY_REPLAY_USAGE);
     return 2;
   }
