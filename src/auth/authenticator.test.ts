@@ -33,8 +33,7 @@ describe('authenticator secrecy', () => {
       jwt: devJwtOptions(dev),
       apiKeys: [{ id: 'etl', hash: key.hash, sub: 'svc' }],
       bindUser: 'sub',
-      // API-key failures lock (JWTs are not limited): three of them here.
-      rateLimit: { perAddress: { maxFailures: 2, windowMs: 60_000, lockoutMs: 60_000 } },
+      rateLimit: { perAddress: { maxFailures: 5, windowMs: 60_000, lockoutMs: 60_000 } },
     });
     const good = await mintToken(dev, { sub: 'alice', issuer: DEV_ISSUER, audience: DEV_AUDIENCE });
     const wrongAud = await mintToken(dev, { sub: 'alice', issuer: DEV_ISSUER, audience: 'x' });
@@ -65,7 +64,7 @@ describe('authenticator secrecy', () => {
 });
 
 describe('the failure limiter and JWTs', () => {
-  it('locks out API-key guesses from an address, never a JWT from it', async () => {
+  it('locks out an address after failed logins of any kind, never a valid JWT from it', async () => {
     const dev = await loadOrCreateDevKey(dir);
     const key = generateApiKey('etl');
     const auth = createAuthenticator({
@@ -80,14 +79,15 @@ describe('the failure limiter and JWTs', () => {
       audience: DEV_AUDIENCE,
       now: () => Date.now() - 7200_000,
     });
-    // An agent retrying a stale token, and garbage: neither locks the address.
-    for (let i = 0; i < 60; i++) {
+    // An agent retrying a stale token, and garbage: 20 failures lock the address...
+    for (let i = 0; i < 20; i++) {
       const r = await auth.authenticate(i % 2 ? expired : 'not.a.token', ctx);
       expect(r).toMatchObject({ ok: false, code: 'invalid' });
     }
-    expect((await auth.authenticate(key.key, ctx)).ok).toBe(true);
-    // Guessed API keys lock the address for API keys only.
-    for (let i = 0; i < 20; i++) await auth.authenticate(key.key + 'x', ctx);
+    expect(await auth.authenticate('still.not.a.token', ctx)).toMatchObject({ code: 'locked' });
+    expect(await auth.authenticate(expired, ctx)).toMatchObject({ code: 'locked' });
+    // ...for API keys, refused unchecked, and for tokens that do not verify; a valid token
+    // still gets in.
     expect(await auth.authenticate(key.key, ctx)).toMatchObject({ ok: false, code: 'locked' });
     expect(await auth.authenticate(jwt, ctx)).toMatchObject({ ok: true });
   });

@@ -121,13 +121,16 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
 
   return {
     async authenticate(password, ctx) {
-      // Only API keys are limited: they are checked against stored hashes (scrypt costs CPU,
-      // and a short secret could be guessed). A JWT cannot be guessed and is cheap to check,
-      // so a lockout that other clients of the same address caused never refuses one.
-      const attempt = isApiKey(password) ? limiter?.begin(ctx.clientAddr, ctx.user) : undefined;
+      const attempt = limiter?.begin(ctx.clientAddr, ctx.user);
       if (attempt && !attempt.ok) {
         const { reason, retryAfterMs } = attempt;
-        return { ok: false, code: 'locked', reason, retryAfterMs };
+        const locked = { ok: false as const, code: 'locked' as const, reason, retryAfterMs };
+        // A lockout refuses API keys unchecked (scrypt costs CPU; a short secret could be
+        // guessed). A JWT is still checked: it cannot be guessed and is cheap to verify, so
+        // failures that other clients of the address caused never lock out a valid token.
+        if (isApiKey(password) || !jwt) return locked;
+        const r = await verify(password, ctx).catch(() => undefined);
+        return r?.ok ? r : locked;
       }
       let result: Verified;
       try {

@@ -1,5 +1,5 @@
-// Failure limiter: per client address and per user, lock out after repeated failed API-key
-// logins (JWT logins are not limited: see authenticator.ts).
+// Failure limiter: per client address and per user, lock out after repeated failed logins
+// (a valid JWT still gets in: see authenticator.ts).
 import { isIPv6 } from 'node:net';
 
 export interface LimitRule {
