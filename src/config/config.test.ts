@@ -293,6 +293,16 @@ describe('loadConfig', () => {
     }
   });
 
+  it('loads the Kubernetes example config (deploy/kubernetes/gateway.config.ts)', async () => {
+    const { config } = await loadConfig(join(process.cwd(), 'deploy/kubernetes/gateway.config.ts'));
+    expect(config.admin).toMatchObject({
+      host: '0.0.0.0',
+      token: { env: 'PORTCULLIS_ADMIN_TOKEN' },
+    });
+    const sinks = config.recording?.sinks as { name: string }[];
+    expect(sinks.map((k) => k.name)).toEqual(['s3:portcullis-audit']);
+  });
+
   it('refuses at load a recording sink that is not a sink, naming its index', async () => {
     const dir = tempDir();
     writeFileSync(
