@@ -324,6 +324,60 @@ describe('Gateway.reload()', () => {
     }
   });
 
+  it('ends a session whose API key a reload removed while it was still logging in', async () => {
+    // A recorder whose openSession waits for the test: the login is past its password check
+    // and not yet a session when the reload runs.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const recorder = {
+      openSession: async () => {
+        await gate;
+        return {
+          statements: () => [],
+          refused: () => undefined,
+          result: () => undefined,
+          end: async () => undefined,
+        };
+      },
+    };
+    const file = join(dir, 'gateway.config.json');
+    const { readFileSync } = await import('node:fs');
+    const good = readFileSync(file, 'utf8');
+    const gw2 = new Gateway({
+      config: (await loadConfig(file)).config,
+      baseDir: dir,
+      configFile: file,
+      recorder: recorder as never,
+    });
+    await gw2.start();
+    const c = await RawClient.connect(gw2.port);
+    try {
+      await c.write(startup({ user: 'agent-1', database: DB }));
+      await c.next();
+      // A DELETE pipelined behind the password must not run either.
+      await c.write(Buffer.concat([password(ETL.key), query('DELETE FROM items')]));
+      await new Promise((r) => setTimeout(r, 300));
+      const cfg = JSON.parse(good) as { auth: { apiKeys: { id: string }[] } };
+      cfg.auth.apiKeys = cfg.auth.apiKeys.filter((k) => k.id !== 'etl');
+      writeFileSync(file, JSON.stringify(cfg));
+      expect(await gw2.reload()).toBe(true);
+      release();
+      const ms = await c.rest(5000);
+      expect(ms.some((m) => m.type === 'Z')).toBe(false);
+      expect(fields(ms.find((m) => m.type === 'E')!)).toMatchObject({
+        C: '28000',
+        M: expect.stringMatching(/API key etl was removed/),
+      });
+      const admin = await adminClient(DB);
+      expect((await admin.query('SELECT count(*)::int AS n FROM items')).rows[0].n).toBe(2);
+      await admin.end();
+    } finally {
+      writeFileSync(file, good);
+      c.destroy();
+      await gw2.stop(1000);
+    }
+  });
+
   it('keeps API-key lockouts across a reload, and says why a login is refused', async () => {
     const login = async (key: string) => {
       const c = await RawClient.connect(gw.port, '127.0.0.1', '127.0.0.9');

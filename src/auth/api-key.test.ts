@@ -41,6 +41,7 @@ describe('API keys', () => {
         method: 'api_key',
         claims: { sub: 'svc-etl', groups: ['etl'], agent_id: 'loader', api_key_id: 'etl' },
       },
+      apiKey: { id: 'etl', fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/) },
     });
     expect(await auth.authenticate(slow.key, ctx)).toMatchObject({
       ok: true,

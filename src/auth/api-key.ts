@@ -134,6 +134,14 @@ export function apiKeyIdentity(e: ApiKeyEntry): Identity {
   return identity;
 }
 
+/**
+ * What identifies a configured key's entry (id, hash, identity): a session logged in with
+ * the key ends when a reload leaves no entry with the same fingerprint.
+ */
+export function keyFingerprint(e: ApiKeyEntry): string {
+  return createHash('sha256').update(JSON.stringify(e)).digest('hex');
+}
+
 /** Build the lookup once; throws AuthError('config') for bad ids, hashes or duplicates. */
 export function createApiKeyVerifier(entries: ApiKeyEntry[]): ApiKeyVerifier {
   const byId = new Map<string, { entry: ApiKeyEntry; hash: ParsedHash }>();

@@ -2,6 +2,7 @@
 import type { Identity } from '../policy/types.js';
 import {
   apiKeyIdentity,
+  keyFingerprint,
   createApiKeyVerifier,
   isApiKey,
   type ApiKeyEntry,
@@ -44,11 +45,23 @@ export interface AuthContext {
 export type AuthFailureCode = 'invalid' | 'locked' | 'unavailable';
 
 export type AuthResult =
-  | { ok: true; identity: Identity; expiresAt?: number }
+  | {
+      ok: true;
+      identity: Identity;
+      expiresAt?: number;
+      /** For an API key: its id and the fingerprint of its config entry (see keyFingerprint). */
+      apiKey?: { id: string; fingerprint: string };
+    }
   | { ok: false; code: AuthFailureCode; reason: string; retryAfterMs?: number };
 
 type Verified =
-  | { ok: true; identity: Identity; expiresAt?: number }
+  | {
+      ok: true;
+      identity: Identity;
+      expiresAt?: number;
+      /** For an API key: its id and the fingerprint of its config entry (see keyFingerprint). */
+      apiKey?: { id: string; fingerprint: string };
+    }
   | { ok: false; reason: string; unavailable?: true };
 
 export interface Authenticator {
@@ -101,7 +114,14 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
       if (!keys) return { ok: false, reason: 'api keys not enabled' };
       const r = await keys.verify(password);
       if (!r.ok) return r;
-      return bind({ ok: true, identity: apiKeyIdentity(r.entry) }, ctx);
+      return bind(
+        {
+          ok: true,
+          identity: apiKeyIdentity(r.entry),
+          apiKey: { id: r.entry.id, fingerprint: keyFingerprint(r.entry) },
+        },
+        ctx,
+      );
     }
     if (!jwt) return { ok: false, reason: 'jwt not enabled' };
     const r = await jwt.verify(password);

@@ -15,6 +15,7 @@ export { claimAt, mapClaims, type ClaimMapping } from './claims.js';
 export {
   API_KEY_PREFIX,
   apiKeyIdentity,
+  keyFingerprint,
   createApiKeyVerifier,
   generateApiKey,
   hashApiKey,

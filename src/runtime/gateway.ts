@@ -102,6 +102,11 @@ export class Gateway {
       releaseUpstream: (target) => {
         gw.upstreamInUse.set(target, Math.max(0, (gw.upstreamInUse.get(target) ?? 0) - 1));
       },
+      revokedKey: ({ id, fingerprint }) => {
+        const now = gw.snapshot.apiKeys.get(id);
+        if (now === fingerprint) return undefined;
+        return now === undefined ? `API key ${id} was removed` : `API key ${id} was changed`;
+      },
       recorder: () => gw.opts.recorder,
       metrics: this.metrics,
       cancels: this.cancels,
@@ -213,7 +218,7 @@ export class Gateway {
       if (recordingShape(this.config.recording) !== recordingShape(config.recording))
         log.warn('recording changes take effect at the next start');
       this.snapshot = { ...next, listen, admin };
-      this.revokeChangedKeys(this.config, config);
+      this.revokeChangedKeys();
       this.config = config;
       log.info('configuration reloaded', { policy: next.policy.version, previous_policy: prev });
       this.metrics.reloads.inc(RELOAD_OK);
@@ -239,22 +244,15 @@ export class Gateway {
    * revoked key must not keep the sessions it opened. (A JWT session ends when its token
    * expires.)
    */
-  private revokeChangedKeys(before: GatewayConfig, after: GatewayConfig): void {
-    const entries = (c: GatewayConfig) =>
-      new Map((c.auth?.apiKeys ?? []).map((k) => [k.id, JSON.stringify(k)]));
-    const was = entries(before);
-    const now = entries(after);
-    const changed = new Set([...was.keys()].filter((id) => now.get(id) !== was.get(id)));
-    if (changed.size === 0) return;
+  private revokeChangedKeys(): void {
     for (const s of [...this.sessions]) {
-      const { method, claims } = s.identity;
-      const id = claims.api_key_id;
-      if (method !== 'api_key' || typeof id !== 'string' || !changed.has(id)) continue;
+      const why = s.apiKey && this.context.revokedKey(s.apiKey);
+      if (!why) continue;
       log.warn('session ended: its API key was revoked or changed', {
         session: s.id,
-        api_key_id: id,
+        api_key_id: s.apiKey!.id,
       });
-      s.revoke(now.has(id) ? `API key ${id} was changed` : `API key ${id} was removed`);
+      s.revoke(why);
     }
   }
 

@@ -6,6 +6,7 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import {
   createAuthenticator,
   devJwtOptions,
+  keyFingerprint,
   loadOrCreateDevKey,
   type Authenticator,
   type FailureLimiter,
@@ -31,6 +32,8 @@ export interface Snapshot {
   /** token: see AdminConfig.token (registered as a secret: never logged). */
   admin: { host: string; port: number; token: string | undefined };
   dataDir: string;
+  /** Configured API keys: id → fingerprint of the entry (see keyFingerprint). */
+  apiKeys: Map<string, string>;
 }
 
 const MiB = 1024 * 1024;
@@ -169,5 +172,6 @@ export async function buildSnapshot(
       token: readSecret(config.admin?.token, 'admin.token', opts.baseDir),
     },
     dataDir,
+    apiKeys: new Map((config.auth?.apiKeys ?? []).map((k) => [k.id, keyFingerprint(k)])),
   };
 }

@@ -109,6 +109,13 @@ export async function acceptClient(
   ctx.metrics.connections.add(1);
   ctx.metrics.upstreamConnections.add(1);
   ctx.sessions.add(session);
+  // A reload while this login went on may have revoked its key (Gateway.revokeChangedKeys
+  // saw no session yet): nothing it sent runs.
+  const revoked = a.apiKey && ctx.revokedKey(a.apiKey);
+  if (revoked) {
+    session.start(recording, []);
+    return session.revoke(revoked);
+  }
   socket.cork();
   socket.write(AUTH_OK);
   for (const p of up.parameterFrames) socket.write(p);

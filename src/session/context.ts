@@ -12,7 +12,13 @@ export type {
 import type { Recorder } from '../record/types.js';
 
 export type AuthResult =
-  { ok: true; identity: Identity; expiresAt?: number } | { ok: false; reason: string };
+  | {
+      ok: true;
+      identity: Identity;
+      expiresAt?: number;
+      apiKey?: { id: string; fingerprint: string };
+    }
+  | { ok: false; reason: string; code?: string; retryAfterMs?: number };
 
 export interface SessionLimits {
   /** Largest frontend message (bytes). */
@@ -45,8 +51,8 @@ export interface LiveSession {
   idle(): boolean;
   /** Close now. */
   close(): void;
-  /** Who logged in (for a reload that revokes a credential). */
-  readonly identity: Identity;
+  /** The API key it logged in with, if one (for a reload that revokes it). */
+  readonly apiKey: { id: string; fingerprint: string } | undefined;
   /** End the session because its credential was revoked: a running statement is cancelled. */
   revoke(reason: string): void;
   /** End it at the shutdown deadline: a running statement is cancelled, the client told. */
@@ -57,6 +63,11 @@ export interface GatewayContext {
   settings(): SessionSettings;
   tls(): SecureContext | undefined;
   authenticate(password: string, ctx: { user: string; clientAddr: string }): Promise<AuthResult>;
+  /**
+   * Why a session logged in with this API key may no longer run (the running config has no
+   * such entry, or a changed one), or undefined while it may.
+   */
+  revokedKey(key: { id: string; fingerprint: string }): string | undefined;
   /** The current policy (hot-reloaded); a session reads it once per decision. */
   policy(): PolicyEngine;
   /** Upstream target for a client database and identity; undefined when not served. */

@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { analyze } from '../sql/index.js';
 import type { CopyFact, StatementFacts } from '../sql/types.js';
 import { runLimit, statedLimit } from './cursors.js';
-import type { DecisionRecord, Identity, SessionFacts } from '../policy/types.js';
+import type { DecisionRecord, SessionFacts } from '../policy/types.js';
 import type { UpstreamSession, UpstreamTarget } from '../upstream/connect.js';
 import {
   B,
@@ -293,8 +293,8 @@ export class Session {
     client.resume();
   }
 
-  get identity(): Identity {
-    return this.auth.identity;
+  get apiKey(): { id: string; fingerprint: string } | undefined {
+    return this.auth.apiKey;
   }
 
   /**

@@ -35,6 +35,8 @@ export interface Authenticated {
   startup: StartupDecision;
   identity: Identity;
   expiresAt?: number;
+  /** The API key logged in with (its id and config entry's fingerprint), if one was. */
+  apiKey?: { id: string; fingerprint: string };
   /** Bytes the client sent after its password (pipelined queries). */
   leftover: Buffer;
 }
@@ -234,10 +236,7 @@ export function runStartup(ctx: GatewayContext, raw: Socket): Promise<Authentica
             logFailure(clientAddr, user, res.reason);
             return fail(
               locked
-                ? ClientError.loginLocked(
-                    res.reason,
-                    (res as { retryAfterMs?: number }).retryAfterMs ?? 1000,
-                  )
+                ? ClientError.loginLocked(res.reason, res.retryAfterMs ?? 1000)
                 : ClientError.authFailed(st.user),
             );
           }
@@ -248,6 +247,7 @@ export function runStartup(ctx: GatewayContext, raw: Socket): Promise<Authentica
             startup: st,
             identity: res.identity,
             expiresAt: res.expiresAt,
+            apiKey: res.apiKey,
             leftover,
           });
         })
