@@ -18,12 +18,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { dataEnd } from '../src/record/segment.js';
 import { adminClient, freshDatabase } from './helpers/gateway.js';
 import {
-  CLI,
   gatewayDir,
   startGatewayProcess,
+  verifyGatewayDir,
   type GatewayProcess,
 } from './helpers/gateway-process.js';
-import { run } from './helpers/spawn.js';
 
 const DB = 'recording_crash';
 const CLIENTS = 6;
@@ -95,23 +94,6 @@ function load(p: GatewayProcess, base: number, onAck: (n: number) => void) {
   });
 }
 
-function verify(dir: string) {
-  return run(
-    CLI[0],
-    [
-      ...CLI.slice(1),
-      'verify',
-      '--dir',
-      join(dir, 'spool'),
-      '--dir',
-      join(dir, '.data', 'recordings'),
-      '--key',
-      join(dir, '.data', 'dev-signing-key.json'),
-    ],
-    { cwd: process.cwd(), timeoutMs: 180_000 },
-  );
-}
-
 describe('kill -9 of portcullis start during load', () => {
   it('loses no statement that reached PostgreSQL, and verify names the torn tail', async () => {
     const dir = gatewayDir(DB, {
@@ -158,7 +140,7 @@ describe('kill -9 of portcullis start during load', () => {
       writeSync(fd, partial, offset);
       closeSync(fd);
 
-      const v1 = await verify(dir);
+      const v1 = await verifyGatewayDir(dir);
       console.log(`verify after the crash (exit ${v1.code}):\n${v1.stdout}${v1.stderr}`);
       expect(v1.stdout).not.toMatch(/BROKEN/);
       // The crashed run left sessions without an end and a torn line: intact, not sealed.
@@ -190,7 +172,7 @@ describe('kill -9 of portcullis start during load', () => {
       expect(more.filter((id) => !recorded2.has(id))).toEqual([]);
       expect((await tableIds()).filter((id) => !recorded2.has(id))).toEqual([]);
 
-      const v2 = await verify(dir);
+      const v2 = await verifyGatewayDir(dir);
       console.log(`verify after the restart (exit ${v2.code}):\n${v2.stdout}${v2.stderr}`);
       expect(v2.stdout).not.toMatch(/BROKEN/);
       // Run 2 recovered run 1 (sealed its chains): intact, sealed or not, nothing dropped.

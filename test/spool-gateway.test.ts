@@ -4,8 +4,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase } from './helpers/gateway.js';
-import { CLI, gatewayDir, startGatewayProcess } from './helpers/gateway-process.js';
-import { run } from './helpers/spawn.js';
+import { gatewayDir, startGatewayProcess, verifyGatewayDir } from './helpers/gateway-process.js';
 
 const DB = 'spool_gateway';
 
@@ -44,20 +43,7 @@ describe('two gateways on one spool', () => {
       await c.query('SELECT 2');
       await c.end();
       expect((await first.terminate()).code).toBe(0);
-      const v = await run(
-        CLI[0],
-        [
-          ...CLI.slice(1),
-          'verify',
-          '--dir',
-          join(dir, 'spool'),
-          '--dir',
-          join(dir, '.data', 'recordings'),
-          '--key',
-          join(dir, '.data', 'dev-signing-key.json'),
-        ],
-        { cwd: process.cwd(), timeoutMs: 120_000 },
-      );
+      const v = await verifyGatewayDir(dir, 120_000);
       expect(v.stdout).not.toMatch(/BROKEN/);
       expect(v.code).toBe(0);
 

@@ -83,10 +83,10 @@ async function provideGatewayApi(): Promise<void> {
   g[API] = Object.fromEntries(API_NAMES.map((n) => [n, api[n]]));
 }
 
-const loadTs: Loader = async (filepath) => {
+/** The config and the local files it imports, as one ES module (packages stay imports). */
+async function compile(filepath: string, api: { yes: boolean }, pin = false): Promise<string> {
   // Loaded on demand: a bundled gateway with a .mjs or .json config runs without esbuild.
   const { build } = await import('esbuild');
-  const api = { yes: false };
   const out = await build({
     entryPoints: [filepath],
     bundle: true,
@@ -95,35 +95,29 @@ const loadTs: Loader = async (filepath) => {
     target: 'node20',
     write: false,
     logLevel: 'silent',
-    // Packages stay imports (resolved from the config's folder); local files are inlined.
-    plugins: [gatewayApi(api), packagesFrom(dirname(filepath))],
+    plugins: [gatewayApi(api), packagesFrom(dirname(filepath), pin)],
     absWorkingDir: dirname(filepath),
   });
+  return out.outputFiles[0].text;
+}
+
+const loadTs: Loader = async (filepath) => {
+  const api = { yes: false };
+  const text = await compile(filepath, api);
   // Written beside the config so that its package imports resolve from the same folder.
   let file = join(dirname(filepath), `.portcullis-config-${process.pid}-${Date.now()}.mjs`);
   let tmp: string | undefined;
   try {
-    writeFileSync(file, out.outputFiles[0].text, { mode: 0o600 });
+    writeFileSync(file, text, { mode: 0o600 });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'EROFS' && code !== 'EACCES' && code !== 'EPERM') throw err;
     // A read-only folder (a Kubernetes ConfigMap is mounted so): compiled again with every
     // package import pinned to the file it resolves to from the config's folder, and
     // written to a private temporary folder.
-    const pinned = await build({
-      entryPoints: [filepath],
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      write: false,
-      logLevel: 'silent',
-      plugins: [gatewayApi(api), packagesFrom(dirname(filepath), true)],
-      absWorkingDir: dirname(filepath),
-    });
     tmp = mkdtempSync(join(tmpdir(), 'portcullis-config-'));
     file = join(tmp, 'gateway.config.mjs');
-    writeFileSync(file, pinned.outputFiles[0].text, { mode: 0o600 });
+    writeFileSync(file, await compile(filepath, api, true), { mode: 0o600 });
   }
   try {
     if (api.yes) await provideGatewayApi();

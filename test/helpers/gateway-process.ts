@@ -8,7 +8,7 @@ import { DEV_AUDIENCE, DEV_ISSUER, loadOrCreateDevKey, mintToken } from '../../s
 import type { GatewayConfig } from '../../src/config/index.js';
 import { testPg } from '../pg-env.js';
 import { gatewayClient } from './gateway.js';
-import { start, type RunResult, type Running } from './spawn.js';
+import { run, start, type RunResult, type Running } from './spawn.js';
 
 /** `portcullis …` through tsx, as `npx tsx src/cli/main.ts …` runs it. */
 export const CLI = [process.execPath, '--import', 'tsx', 'src/cli/main.ts'] as const;
@@ -124,4 +124,22 @@ export async function until(what: string, fn: () => Promise<boolean>, ms = 60_00
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** `portcullis verify` of a child gateway's spool and file sink, with its dev key. */
+export function verifyGatewayDir(dir: string, timeoutMs = 180_000): Promise<RunResult> {
+  return run(
+    CLI[0],
+    [
+      ...CLI.slice(1),
+      'verify',
+      '--dir',
+      join(dir, 'spool'),
+      '--dir',
+      join(dir, '.data', 'recordings'),
+      '--key',
+      join(dir, '.data', 'dev-signing-key.json'),
+    ],
+    { cwd: process.cwd(), timeoutMs },
+  );
 }
