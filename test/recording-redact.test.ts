@@ -14,6 +14,13 @@ import {
   startTestGateway,
   type TestGateway,
 } from './helpers/gateway.js';
+import { RawClient, parse, sync } from './helpers/raw.js';
+
+const int32 = (n: number) => {
+  const b = Buffer.alloc(4);
+  b.writeInt32BE(n);
+  return b;
+};
 
 const DB = 'recording_redact';
 const CARD = '4111111111111111';
@@ -46,6 +53,10 @@ afterAll(async () => {
   await recorder?.close().catch(() => undefined);
 });
 
+function rawText(): string {
+  return raw();
+}
+
 function raw(): string {
   return readdirSync(spool)
     .filter((n) => n.endsWith('.jsonl'))
@@ -60,6 +71,46 @@ function statements(): Record<string, unknown>[] {
     .map((l) => JSON.parse(l) as Record<string, unknown>)
     .filter((e) => e.type === 'statement');
 }
+
+describe('a policy that redacts, and statements it never decided', () => {
+  it('records a parse error, text that is not UTF-8 and an oversized statement without their literals', async () => {
+    const secrets = [
+      '4111-PARSE-CARD',
+      '4111-TOKEN-CARD',
+      '4111-EXT-CARD',
+      '4111-UTF8-CARD',
+      '4111-BIG-CARD',
+    ];
+    const raw = await RawClient.connect(g.port);
+    await raw.login(DB, await g.token('app', ['agents']));
+    // One typo refuses the whole string, and the parser quotes the token it failed at.
+    await raw.simple(`INSERT INTO customers VALUES (1, '${secrets[0]}'); SELEC 1`);
+    await raw.simple(`SELECT 'x' '${secrets[1]}'`);
+    await raw.write(Buffer.concat([parse('', `SELECT 'x' '${secrets[2]}'`), sync()]));
+    await raw.until('Z');
+    const body = Buffer.concat([
+      Buffer.from(`SELECT '${secrets[3]}' -- caf`),
+      Buffer.from([0xe9, 0]),
+    ]);
+    await raw.write(Buffer.concat([Buffer.from('Q'), int32(4 + body.length), body]));
+    await raw.until('Z');
+    await raw.simple(`SELECT '${secrets[4]}', '${'x'.repeat(1024 * 1024 + 10)}'`);
+    raw.destroy();
+    await new Promise((r) => setTimeout(r, 300));
+    const text = rawText();
+    for (const secret of secrets) expect(text, secret).not.toContain(secret);
+    const ev = statements();
+    expect(ev.find((e) => /SELEC \?/.test(String(e.sql)))).toMatchObject({
+      sql: 'INSERT INTO customers VALUES (?, ?); SELEC ?',
+      decision: 'deny',
+      redact: ['literals', 'params'],
+      parse_error: 'syntax error at or near "?"',
+    });
+    expect(
+      ev.filter((e) => /refused text cut: \d+ bytes in all\]$/.test(String(e.sql))),
+    ).toHaveLength(1);
+  });
+});
 
 describe('a policy that redacts', () => {
   it('keeps parameters, literals and refused secrets out of the recording, and only those', async () => {

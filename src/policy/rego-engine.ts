@@ -31,6 +31,7 @@ export function regoEngine(
     // Reads of text, params and now_ns are also detected per decision by the session.
     readsVolatileInput: usesClock,
     readsParams: paths.some((p) => PARAMS.includes(p)),
+    mayRedact: modules.some((m) => /^[ \t]*redact\b/m.test(m.source)),
     decide(input: PolicyInput): Decision {
       try {
         const deny = ev('deny', input);

@@ -101,4 +101,9 @@ export interface PolicyEngine {
   readonly readsVolatileInput: boolean;
   /** Whether decisions read bound parameter values (decide again at Bind). */
   readonly readsParams: boolean;
+  /**
+   * Whether the policy may redact anything (it has a `redact` rule): statements refused
+   * before they could be decided are then recorded with their literals redacted.
+   */
+  readonly mayRedact?: boolean;
 }

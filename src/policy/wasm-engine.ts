@@ -281,6 +281,7 @@ export async function wasmEngine(
     // The module is opaque: assume it reads the clock, the text and the parameters.
     readsVolatileInput: true,
     readsParams: true,
+    mayRedact: true,
     evaluate,
     decide(input: PolicyInput): Decision {
       try {

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { FACTS_KEY, redactExtra, redactLiterals } from '../sql/index.js';
 import type { StatementFacts } from '../sql/types.js';
-import type { DecisionRecord, Redaction, SessionFacts } from '../policy/types.js';
+import type { DecisionRecord, PolicyEngine, Redaction, SessionFacts } from '../policy/types.js';
 import type { StatementEventInput } from '../record/types.js';
 import type { SessionRecordingPort } from './context.js';
 import { emptyFacts, type DecidedRun } from './batch.js';
@@ -41,7 +41,7 @@ export class SessionAudit {
     /** Set when the session starts, if recording is on. */
     public port: SessionRecordingPort | undefined,
     private readonly session: SessionFacts,
-    private readonly policyVersion: () => string,
+    private readonly policy: () => Pick<PolicyEngine, 'version' | 'mayRedact'>,
     private readonly onLost: (what: string) => void,
   ) {}
 
@@ -66,11 +66,24 @@ export class SessionAudit {
    * not UTF-8): recorded as a refused statement of class unknown, with the reason.
    */
   unread(text: string, reason: string): void {
-    this.refusal(undefined, text, undefined, 'simple', {
-      decision: { kind: 'deny', reasons: [reason] },
+    this.refusal(undefined, text, undefined, 'simple', this.undecided([reason]));
+  }
+
+  /**
+   * The record of a refusal the policy never decided (no facts to decide on): where the
+   * policy redacts anything, such a statement's literals and parameters are left out too
+   * (it never ran; what it held may be what the policy keeps out), and the quoted tokens of
+   * its reasons (a parse error quotes the token it failed at).
+   */
+  private undecided(reasons: string[]): DecisionRecord {
+    const policy = this.policy();
+    if (!policy.mayRedact)
+      return { decision: { kind: 'deny', reasons }, id: '', policyVersion: policy.version };
+    return {
+      decision: { kind: 'deny', reasons: reasons.map(scrubQuoted), redact: ['literals', 'params'] },
       id: '',
-      policyVersion: this.policyVersion(),
-    });
+      policyVersion: policy.version,
+    };
   }
 
   /** A refused statement: its event and a `refused` outcome (never awaited). */
@@ -90,17 +103,15 @@ export class SessionAudit {
       class: 'unknown' as const,
       parse_error: parseError,
     };
-    const d = rec ?? {
-      decision: {
-        kind: 'deny' as const,
-        reasons: [parseError ? `parse error: ${parseError}` : 'refused'],
-      },
-      id: '',
-      policyVersion: this.policyVersion(),
-    };
-    const ev = this.event(f.text === text ? f : { ...f, text }, d, protocol, params, 0, 1);
-    // Cut after any redaction, so that no literal survives in its start or its hash.
-    ev.sql = refusedText(ev.sql);
+    const d = rec ?? this.undecided([parseError ? `parse error: ${parseError}` : 'refused']);
+    // Redacting, a long text is cut before it is scanned (bounded work), and its hash is left
+    // out (a short secret's could be guessed); otherwise it is cut after, with its hash.
+    const cut = d.decision.redact?.includes('literals') && text.length > REFUSED_TEXT_CHARS;
+    const shown = cut ? text.slice(0, REFUSED_TEXT_CHARS) : text;
+    const ev = this.event(f.text === shown ? f : { ...f, text: shown }, d, protocol, params, 0, 1);
+    ev.sql = cut
+      ? `${ev.sql}\n[refused text cut: ${Buffer.byteLength(text)} bytes in all]`
+      : refusedText(ev.sql);
     r.refused(ev, {
       outcome: 'refused',
       duration_ms: 0,
@@ -232,14 +243,21 @@ function redactEvent(ev: StatementEventInput, f: StatementFacts, redact: Redacti
   }
   if (redact.includes('literals')) {
     ev.sql = redactLiterals(f.text, isSet(f));
+    if (ev.parse_error !== undefined) ev.parse_error = scrubQuoted(ev.parse_error);
     ev.extra = () => redactExtra(extraFacts(f));
     // The recorder shares serialised facts by key: these differ from the plain ones.
     if (ev.facts_key !== undefined) ev.facts_key += '\0redacted';
   }
 }
 
+/** A message with every double-quoted token replaced: `near "'4111…'"` → `near "?"`. */
+function scrubQuoted(message: string): string {
+  return message.replace(/"(?:[^"]|"")*"/g, '"?"');
+}
+
 /** Commands whose SET clause gives a setting a value (ALTER ROLE bob SET app.k = v). */
-const SETS_VALUE = /^ALTER (ROLE|USER|GROUP|DATABASE|SYSTEM|FUNCTION|PROCEDURE|ROUTINE)\b/;
+const SETS_VALUE =
+  /^(ALTER (ROLE|USER|GROUP|DATABASE|SYSTEM|FUNCTION|PROCEDURE|ROUTINE)|CREATE (FUNCTION|PROCEDURE))\b/;
 
 /** A SET, or an ALTER that may set a value (which may be a bare word). */
 function isSet(f: StatementFacts): boolean {

@@ -57,6 +57,8 @@ export interface Refusal {
   facts?: StatementFacts;
   rec?: DecisionRecord;
   parseError?: string;
+  /** The statement text of a Parse refused before it had facts (a syntax error). */
+  text?: string;
   params?: (string | null)[];
 }
 
@@ -237,6 +239,7 @@ function decideIn(
                 ? ClientError.tooLarge(a.error.message)
                 : ClientError.syntax(a.error.message),
             parseError: a.error.message,
+            text: m.sql,
           });
         }
         if (a.statements.length > 1) {

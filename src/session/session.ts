@@ -245,7 +245,7 @@ export class Session {
     this.audit = new SessionAudit(
       undefined,
       this.facts,
-      () => ctx.policy().version,
+      () => ctx.policy(),
       (what) => this.log.error(what),
     );
   }
@@ -772,7 +772,14 @@ export class Session {
       const r = refusal;
       this.names.rollback();
       this.countDecision(r.rec?.decision.kind ?? 'deny');
-      this.audit.refusal(r.facts, r.facts?.text ?? '', r.parseError, 'extended', r.rec, r.params);
+      this.audit.refusal(
+        r.facts,
+        r.facts?.text ?? r.text ?? '',
+        r.parseError,
+        'extended',
+        r.rec,
+        r.params,
+      );
       this.refuse(r.fields, sync ? 'sync' : 'flush', r.rec);
       return true;
     }

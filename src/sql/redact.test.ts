@@ -25,6 +25,19 @@ describe('redactLiterals', () => {
     expect(redactLiterals('ALTER ROLE bob SET app.k = v', true)).toBe(
       'ALTER ROLE bob SET app.k = ?',
     );
+    expect(
+      redactLiterals(
+        'CREATE FUNCTION f() RETURNS int SET app.k = v AS $$ SELECT 1 $$ LANGUAGE sql',
+        true,
+      ),
+    ).toBe('CREATE FUNCTION f() RETURNS int SET app.k = ? ? ? ? ?');
+    // A name after RENAME TO or OWNER TO is not a setting's value.
+    expect(redactLiterals('ALTER ROLE bob RENAME TO alice', true)).toBe(
+      'ALTER ROLE bob RENAME TO alice',
+    );
+    expect(redactLiterals('ALTER DATABASE d OWNER TO alice', true)).toBe(
+      'ALTER DATABASE d OWNER TO alice',
+    );
   });
 
   it('replaces text it cannot scan whole', () => {
@@ -41,14 +54,16 @@ describe('redactExtra', () => {
         execute: { name: 'p', params: ['x', null] },
         prepare: { name: 'p', statement: { text: "SELECT 'x'", command: 'SELECT' } },
         notify: { kind: 'notify', channel: 'c', payload: 'pp' },
-        copy: { file: '/tmp/f' },
+        copy: { file: 'curl -u admin:secret https://x', program: true },
+        transaction: { kind: 'prepare_transaction', name: 'gid-secret' },
       }),
     ).toEqual({
       set: { name: 'a', value: '?', local: false },
       execute: { name: 'p', params: ['?', '?'] },
       prepare: { name: 'p', statement: { text: 'SELECT ?', command: 'SELECT' } },
       notify: { kind: 'notify', channel: 'c', payload: '?' },
-      copy: { file: '/tmp/f' },
+      copy: { file: '?', program: true },
+      transaction: { kind: 'prepare_transaction', name: '?' },
     });
   });
 });

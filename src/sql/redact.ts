@@ -24,9 +24,10 @@ interface Token {
 }
 
 /**
- * `text` with its constants replaced by `?` and its comments emptied. In a SET (and
- * RESET) every token after the first `=` or TO is replaced too, since a setting's value
- * may be written as a bare word. Text the scanner cannot read is replaced whole.
+ * `text` with its constants replaced by `?` and its comments emptied. With `isSet` (a SET,
+ * or a statement with a SET clause), every token after the first `=` or TO that follows
+ * SET is replaced too, since a setting's value may be written as a bare word. Text the
+ * scanner cannot read is replaced whole.
  * @example redactLiterals("ALTER ROLE bob PASSWORD 'hunter2'") // "ALTER ROLE bob PASSWORD ?"
  */
 export function redactLiterals(text: string, isSet = false): string {
@@ -41,13 +42,16 @@ export function redactLiterals(text: string, isSet = false): string {
   let out = '';
   let copied = 0;
   let value = false;
+  // The value starts at the first = or TO after SET (not at RENAME TO or OWNER TO).
+  let afterSet = false;
   for (const t of tokens) {
     let put: string | undefined;
     if (t.tokenType === SQL_COMMENT) put = '--';
     else if (t.tokenType === C_COMMENT) put = '/**/';
     else if (value && t.tokenType !== 44 /* , */) put = '?';
     else if (CONSTANTS.has(t.tokenType)) put = '?';
-    else if (isSet && (t.tokenType === EQUALS || t.text.toLowerCase() === 'to')) value = true;
+    else if (isSet && t.text.toLowerCase() === 'set') afterSet = true;
+    else if (afterSet && (t.tokenType === EQUALS || t.text.toLowerCase() === 'to')) value = true;
     if (put === undefined) continue;
     out += bytes.toString('utf8', copied, t.start) + put;
     copied = t.end;
@@ -62,7 +66,8 @@ export function redactLiterals(text: string, isSet = false): string {
 
 /**
  * Extra facts with the values they copy from the text left out: a SET's value, a
- * NOTIFY's payload, an EXECUTE's arguments, and nested statements' text.
+ * NOTIFY's payload, an EXECUTE's arguments, COPY's file or command, a prepared
+ * transaction's GID, and nested statements' text.
  */
 export function redactExtra(extra: Record<string, unknown>): Record<string, unknown> {
   return redactValue(extra, '') as Record<string, unknown>;
@@ -80,6 +85,10 @@ function redactValue(v: unknown, key: string): unknown {
     if (key === 'set' && k === 'value') out[k] = x === null ? null : '?';
     else if (key === 'notify' && k === 'payload') out[k] = x === null ? null : '?';
     else if (key === 'execute' && k === 'params' && Array.isArray(x)) out[k] = x.map(() => '?');
+    // COPY's file name or PROGRAM command line, a prepared transaction's GID.
+    else if (key === 'copy' && k === 'file') out[k] = x === null ? null : '?';
+    else if (key === 'transaction' && k === 'name')
+      out[k] = x === null || x === undefined ? x : '?';
     else out[k] = redactValue(x, k);
   }
   return out;
