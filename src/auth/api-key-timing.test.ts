@@ -68,4 +68,22 @@ describe('API key timing', () => {
     expect((await v.verify(fast.key)).ok).toBe(true);
     expect(calls.scrypt).toEqual([]);
   });
+
+  it('prices every failure at the slowest scrypt key configured', async () => {
+    const light = generateApiKey('light', { algorithm: 'scrypt' });
+    const heavy = generateApiKey('heavy', { algorithm: 'scrypt' });
+    // The same key at N = 2^15: a costlier entry for the id 'heavy'.
+    const heavyHash = heavy.hash.replace('N=16384,', 'N=32768,');
+    expect(heavyHash).not.toBe(heavy.hash);
+    const v = createApiKeyVerifier([
+      { id: 'light', hash: light.hash, sub: 'l' },
+      { id: 'heavy', hash: heavyHash, sub: 'h' },
+    ]);
+    calls.scrypt = [];
+    await v.verify(light.key.replace('pcl_light_', 'pcl_ghost_'));
+    expect(calls.scrypt).toEqual([32768]);
+    calls.scrypt = [];
+    await v.verify(light.key + 'x');
+    expect(calls.scrypt).toEqual([16384, 32768]);
+  });
 });

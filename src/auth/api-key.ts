@@ -154,8 +154,13 @@ export function createApiKeyVerifier(entries: ApiKeyEntry[]): ApiKeyVerifier {
     }
     byId.set(entry.id, { entry, hash: parseHash(entry.hash) });
   }
-  // An unknown id costs what a wrong secret costs: hash against a dummy of the slowest kind in use.
-  const slowest = [...byId.values()].map((v) => v.hash).find((h) => h.kind === 'scrypt');
+  // An unknown id costs what a wrong secret costs: hash against a dummy of the slowest hash
+  // in use (scrypt's cost grows with N·r·p).
+  const cost = (h: ParsedHash) => (h.kind === 'scrypt' ? h.n * h.r * h.p : 0);
+  const slowest = [...byId.values()]
+    .map((v) => v.hash)
+    .filter((h) => h.kind === 'scrypt')
+    .sort((a, b) => cost(b) - cost(a))[0];
   const dummy: ParsedHash = slowest
     ? { ...slowest, salt: randomBytes(16), digest: randomBytes(32) }
     : { kind: 'sha256', n: 0, r: 0, p: 0, salt: Buffer.alloc(0), digest: randomBytes(32) };
@@ -168,9 +173,9 @@ export function createApiKeyVerifier(entries: ApiKeyEntry[]): ApiKeyVerifier {
       const hash = found?.hash ?? dummy;
       const digest = await digestOf(key, hash);
       const equal = timingSafeEqual(digest, hash.digest);
-      // A wrong secret for a faster kind of hash than the dummy costs the dummy too, so that
-      // no failure tells a sha256 key's id from an unknown one by its time.
-      if (found && !equal && hash.kind !== dummy.kind) await digestOf(key, dummy);
+      // A wrong secret for a cheaper hash than the dummy costs the dummy too, so that no
+      // failure tells a configured id from an unknown one by its time.
+      if (found && !equal && cost(hash) < cost(dummy)) await digestOf(key, dummy);
       if (!found) return { ok: false, reason: `api key id ${m[1]} unknown` };
       if (!equal) return { ok: false, reason: `api key ${m[1]}: wrong secret` };
       return { ok: true, entry: found.entry };
