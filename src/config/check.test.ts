@@ -162,6 +162,18 @@ describe('portcullis check', () => {
     expect(strict.stderr).toContain('2 warnings, errors with --strict');
   });
 
+  it('warns about certificate files it cannot load, and exits 1 with --strict', async () => {
+    writeFileSync(join(dir, 'not-a-cert.pem'), 'not PEM\n');
+    const file = portcullisConfig(
+      'tls.config.ts',
+      `listen: { host: '127.0.0.1', port: 6432, tls: { cert: 'not-a-cert.pem', key: 'no-such.key' } },`,
+    );
+    const r = await check(file);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('warning: listen.tls: cannot load certificate or key');
+    expect((await check(file, '--strict')).code).toBe(1);
+  });
+
   it('exits 1 naming a missing config file', async () => {
     const r = await check(join(dir, 'missing.config.ts'));
     expect(r.code).toBe(1);

@@ -1,6 +1,9 @@
-// `portcullis check`: what start would refuse is an error (exit 1); a secret this machine
-// cannot read is a warning (CI seldom holds production secrets), an error with --strict.
-import { dirname } from 'node:path';
+// `portcullis check`: what start would refuse is an error (exit 1); a secret or certificate
+// this machine cannot read is a warning (CI seldom holds production secrets), an error with
+// --strict.
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { createApiKeyVerifier } from '../../auth/index.js';
 import { ConfigError, loadConfig } from '../../config/load.js';
@@ -56,6 +59,32 @@ export function secretProblems(config: GatewayConfig, baseDir: string): string[]
   return problems;
 }
 
+/** The certificate files start loads, loaded as start loads them; the failures, as messages. */
+export function tlsProblems(config: GatewayConfig, baseDir: string): string[] {
+  const problems: string[] = [];
+  const tls = config.listen?.tls;
+  if (tls) {
+    try {
+      createSecureContext({
+        cert: readFileSync(resolve(baseDir, tls.cert)),
+        key: readFileSync(resolve(baseDir, tls.key)),
+        ca: tls.ca ? readFileSync(resolve(baseDir, tls.ca)) : undefined,
+      });
+    } catch (err) {
+      problems.push(`listen.tls: cannot load certificate or key: ${(err as Error).message}`);
+    }
+  }
+  for (const [name, t] of Object.entries(config.upstream?.targets ?? {})) {
+    if (!t.ca) continue;
+    try {
+      readFileSync(resolve(baseDir, t.ca));
+    } catch (err) {
+      problems.push(`upstream.targets.${name}.ca: ${(err as Error).message}`);
+    }
+  }
+  return problems;
+}
+
 export async function checkCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -67,7 +96,8 @@ export async function checkCommand(args: string[]): Promise<number> {
   const errors = apiKeyProblems(config);
   if (errors.length) throw new ConfigError(`invalid configuration in ${where}`, errors);
   const engine = await loadPolicy(config.policy, baseDir);
-  const warnings = secretProblems(config, baseDir);
+  // Secrets and certificates are often mounted only where the gateway runs.
+  const warnings = [...secretProblems(config, baseDir), ...tlsProblems(config, baseDir)];
   const n = `${warnings.length} warning${warnings.length === 1 ? '' : 's'}`;
   for (const w of warnings) process.stderr.write(`portcullis: warning: ${w}\n`);
   if (warnings.length && values.strict) {
