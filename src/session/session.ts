@@ -311,7 +311,9 @@ export class Session {
   revoke(reason: string): void {
     if (this.closed) return;
     this.endReason = 'credential_revoked';
-    // A statement still running is cancelled first: it must not commit for a revoked key.
+    // A statement still running is cancelled first, so that it does not go on for a revoked
+    // key. (What the client pipelined behind it was decided while the key was valid: it is
+    // in PostgreSQL's input already, and may still run.)
     if (this.items.length > 0) this.cancelUpstream();
     this.fatal(ClientError.credentialRevoked(reason));
   }
