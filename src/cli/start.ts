@@ -2,8 +2,8 @@
 // run the gateway, reload on SIGHUP and file changes, shut down gracefully on SIGTERM.
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/load.js';
-import { watchFiles } from '../config/watch.js';
+import { configInputs, loadConfig } from '../config/load.js';
+import { watchFiles, type FileWatch } from '../config/watch.js';
 import { Gateway } from '../runtime/gateway.js';
 import type { startDemoDatabase } from '../runtime/demo.js';
 import { buildRecorder } from '../runtime/recording.js';
@@ -62,13 +62,23 @@ export async function startCommand(args: string[]): Promise<number> {
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGHUP', () => void gw.reload());
-
-  // Hot reload on changes to the config file or policy files (debounced).
-  watchFiles(
-    [filepath, ...(config.policy?.files ?? ['policies.rego']).map((f) => resolve(baseDir, f))],
-    () => void gw.reload(),
-  );
+  // Hot reload on changes to the config file, the files it imports, or the policy files
+  // (debounced); after each reload the watch follows the files the new config names.
+  let watching: FileWatch | undefined;
+  const rewatch = () => {
+    watching?.close();
+    const running = gw.runningConfig;
+    watching = watchFiles(
+      [
+        ...(filepath ? configInputs(filepath) : []),
+        ...(running.policy?.files ?? ['policies.rego']).map((f) => resolve(baseDir, f)),
+      ],
+      () => void reload(),
+    );
+  };
+  const reload = () => gw.reload().then((ok) => ok && rewatch());
+  process.on('SIGHUP', () => void reload());
+  rewatch();
 
   if (demo) {
     const { loadOrCreateDevKey, mintToken, DEV_AUDIENCE, DEV_ISSUER } =

@@ -6,7 +6,7 @@ import { join, relative } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { stdoutSink } from '../record/index.js';
 import { log, setLogSink } from '../util/logger.js';
-import { ConfigError, loadConfig } from './load.js';
+import { ConfigError, configInputs, loadConfig } from './load.js';
 import { readSecret } from './secrets.js';
 import { validateConfig } from './validate.js';
 
@@ -291,6 +291,18 @@ describe('loadConfig', () => {
       rmSync(ro, { recursive: true, force: true });
       rmSync(src, { recursive: true, force: true });
     }
+  });
+
+  it('names the local files a TypeScript config imports, for the watcher', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'keys.ts'), `export const keys = [];\n`);
+    writeFileSync(
+      join(dir, 'gateway.config.ts'),
+      `import { keys } from './keys.ts';\nexport default { auth: { apiKeys: keys } };\n`,
+    );
+    const file = join(dir, 'gateway.config.ts');
+    await loadConfig(file);
+    expect(configInputs(file).sort()).toEqual([file, join(dir, 'keys.ts')].sort());
   });
 
   it('loads the Kubernetes example config (deploy/kubernetes/gateway.config.ts)', async () => {

@@ -97,8 +97,26 @@ async function compile(filepath: string, api: { yes: boolean }, pin = false): Pr
     logLevel: 'silent',
     plugins: [gatewayApi(api), packagesFrom(dirname(filepath), pin)],
     absWorkingDir: dirname(filepath),
+    metafile: true,
   });
+  localInputs.set(
+    filepath,
+    Object.keys(out.metafile.inputs)
+      .filter((f) => !f.includes(':'))
+      .map((f) => resolve(dirname(filepath), f)),
+  );
   return out.outputFiles[0].text;
+}
+
+/** Per compiled config: the local files it was built from (itself and what it imports). */
+const localInputs = new Map<string, string[]>();
+
+/**
+ * The local files a TypeScript config was last compiled from (the config and the files it
+ * imports, for a watcher); just the file itself for other configs.
+ */
+export function configInputs(filepath: string): string[] {
+  return localInputs.get(filepath) ?? [filepath];
 }
 
 const loadTs: Loader = async (filepath) => {

@@ -126,4 +126,15 @@ describe('watchFiles', () => {
     writeFileSync(join(dir, 'policies', 'extra.rego'), 'p2');
     await until(() => calls() === 1);
   });
+
+  it('watches a policy folder with its subfolders, as the loader reads them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portcullis-watch-'));
+    dirs.push(dir);
+    mkdirSync(join(dir, 'policies', 'sub'), { recursive: true });
+    writeFileSync(join(dir, 'policies', 'sub', 'main.rego'), 'p1');
+    const calls = watching([join(dir, 'policies')]);
+    await sleep(DEBOUNCE * 2);
+    writeFileSync(join(dir, 'policies', 'sub', 'main.rego'), 'p2');
+    await until(() => calls() === 1);
+  });
 });

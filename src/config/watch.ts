@@ -55,20 +55,22 @@ export function watchFiles(
     }
     if (changed) onChange();
   };
-  const dirs = new Set<string>();
+  // A folder named itself (a policy folder, read with its subfolders) is watched whole.
+  const dirs = new Map<string, boolean>();
   for (const f of files) {
     let dir = dirname(f);
+    let recursive = false;
     try {
-      if (statSync(f).isDirectory()) dir = f;
+      if (statSync(f).isDirectory()) [dir, recursive] = [f, true];
     } catch {
       // A missing file is reported by the policy loader, not here.
     }
-    dirs.add(dir);
+    dirs.set(dir, (dirs.get(dir) ?? false) || recursive);
   }
   const watchers: FSWatcher[] = [];
-  for (const dir of dirs) {
+  for (const [dir, recursive] of dirs) {
     try {
-      const w = watch(dir, () => {
+      const w = watch(dir, { recursive }, () => {
         clearTimeout(timer);
         timer = setTimeout(recheck, debounceMs);
       });

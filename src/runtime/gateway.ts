@@ -53,6 +53,9 @@ export class Gateway {
   private shuttingDown = false;
   /** The configuration running (the last one loaded). */
   private config: GatewayConfig;
+  get runningConfig(): GatewayConfig {
+    return this.config;
+  }
   /** Login limiters by bindUser setting, so that a reload keeps their lockouts. */
   private readonly limiters = new Map<string, FailureLimiter>();
   private readonly limiter = (bindUser: string): FailureLimiter => {
