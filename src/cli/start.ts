@@ -64,21 +64,33 @@ export async function startCommand(args: string[]): Promise<number> {
   process.once('SIGINT', () => void stop('SIGINT'));
   // Hot reload on changes to the config file, the files it imports, or the policy files
   // (debounced); after each reload the watch follows the files the new config names.
-  let watching: FileWatch | undefined;
-  const rewatch = () => {
-    watching?.close();
-    const running = gw.runningConfig;
-    watching = watchFiles(
-      [
-        ...(filepath ? configInputs(filepath) : []),
-        ...(running.policy?.files ?? ['policies.rego']).map((f) => resolve(baseDir, f)),
-      ],
-      () => void reload(),
-    );
+  // Reloads run one at a time: a change during one is reloaded after it.
+  const watched = () => [
+    ...(filepath ? configInputs(filepath) : []),
+    ...(gw.runningConfig.policy?.files ?? ['policies.rego']).map((f) => resolve(baseDir, f)),
+  ];
+  let reloading: Promise<void> | undefined;
+  let again = false;
+  const reload = (): void => {
+    if (reloading) {
+      again = true;
+      return;
+    }
+    reloading = gw
+      .reload()
+      .then((ok) => {
+        if (ok) watching.update(watched());
+      })
+      .finally(() => {
+        reloading = undefined;
+        if (again) {
+          again = false;
+          reload();
+        }
+      });
   };
-  const reload = () => gw.reload().then((ok) => ok && rewatch());
-  process.on('SIGHUP', () => void reload());
-  rewatch();
+  const watching: FileWatch = watchFiles(watched(), reload);
+  process.on('SIGHUP', reload);
 
   if (demo) {
     const { loadOrCreateDevKey, mintToken, DEV_AUDIENCE, DEV_ISSUER } =

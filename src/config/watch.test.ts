@@ -137,4 +137,22 @@ describe('watchFiles', () => {
     writeFileSync(join(dir, 'policies', 'sub', 'main.rego'), 'p2');
     await until(() => calls() === 1);
   });
+
+  it('after update(), still calls back for a change made while the caller was busy (regression: a reload replaced the watch and lost an edit made during it)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portcullis-watch-'));
+    dirs.push(dir);
+    const file = join(dir, 'policies.rego');
+    writeFileSync(file, 'v0');
+    let n = 0;
+    const w = watchFiles([file], () => n++, DEBOUNCE);
+    watches.push(w);
+    writeFileSync(file, 'v1');
+    await until(() => n === 1);
+    // The caller reloads (reads v1); meanwhile v2 is written; then it renews the watch.
+    writeFileSync(file, 'v2');
+    w.update([file, join(dir, 'other.rego')]);
+    await until(() => n === 2);
+    await sleep(DEBOUNCE * 4);
+    expect(n).toBe(2);
+  });
 });

@@ -5,6 +5,11 @@ import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from 'node
 import { dirname, join } from 'node:path';
 
 export interface FileWatch {
+  /**
+   * Watch these paths from now on. Paths watched before keep what they were last seen to
+   * hold, so a change made meanwhile (while a reload ran) still calls back.
+   */
+  update(paths: (string | undefined)[]): void;
   close(): void;
 }
 
@@ -42,8 +47,8 @@ export function watchFiles(
   onChange: () => void,
   debounceMs = 200,
 ): FileWatch {
-  const files = paths.filter((p): p is string => p !== undefined);
-  const seen = new Map(files.map((f) => [f, fingerprint(f)]));
+  let files: string[] = [];
+  const seen = new Map<string, string>();
   let timer: NodeJS.Timeout | undefined;
   const recheck = () => {
     let changed = false;
@@ -55,36 +60,60 @@ export function watchFiles(
     }
     if (changed) onChange();
   };
-  // A folder named itself (a policy folder, read with its subfolders) is watched whole.
-  const dirs = new Map<string, boolean>();
-  for (const f of files) {
-    let dir = dirname(f);
-    let recursive = false;
-    try {
-      if (statSync(f).isDirectory()) [dir, recursive] = [f, true];
-    } catch {
-      // A missing file is reported by the policy loader, not here.
+  const schedule = () => {
+    clearTimeout(timer);
+    timer = setTimeout(recheck, debounceMs);
+  };
+  const watchers = new Map<string, FSWatcher>();
+  const watchAll = () => {
+    // A folder named itself (a policy folder, read with its subfolders) is watched whole.
+    const dirs = new Map<string, boolean>();
+    for (const f of files) {
+      let dir = dirname(f);
+      let recursive = false;
+      try {
+        if (statSync(f).isDirectory()) [dir, recursive] = [f, true];
+      } catch {
+        // A missing file is reported by the policy loader, not here.
+      }
+      dirs.set(dir, (dirs.get(dir) ?? false) || recursive);
     }
-    dirs.set(dir, (dirs.get(dir) ?? false) || recursive);
-  }
-  const watchers: FSWatcher[] = [];
-  for (const [dir, recursive] of dirs) {
-    try {
-      const w = watch(dir, { recursive }, () => {
-        clearTimeout(timer);
-        timer = setTimeout(recheck, debounceMs);
-      });
-      w.on('error', () => {});
-      w.unref();
-      watchers.push(w);
-    } catch {
-      // A missing folder is reported by the policy loader, not here.
+    for (const [key, w] of watchers) {
+      const [dir, rec] = [key.slice(2), key[0] === 'r'];
+      if (dirs.get(dir) !== rec) {
+        w.close();
+        watchers.delete(key);
+      }
     }
-  }
+    for (const [dir, recursive] of dirs) {
+      const key = `${recursive ? 'r' : 'f'}:${dir}`;
+      if (watchers.has(key)) continue;
+      try {
+        const w = watch(dir, { recursive }, schedule);
+        w.on('error', () => {});
+        w.unref();
+        watchers.set(key, w);
+      } catch {
+        // A missing folder is reported by the policy loader, not here.
+      }
+    }
+  };
+  const update = (next: (string | undefined)[]) => {
+    files = [...new Set(next.filter((p): p is string => p !== undefined))];
+    for (const f of files) if (!seen.has(f)) seen.set(f, fingerprint(f));
+    for (const f of [...seen.keys()]) if (!files.includes(f)) seen.delete(f);
+    watchAll();
+    // What changed while the caller was busy is seen at once.
+    schedule();
+  };
+  update(paths);
+  clearTimeout(timer);
   return {
+    update,
     close() {
       clearTimeout(timer);
-      for (const w of watchers) w.close();
+      for (const w of watchers.values()) w.close();
+      watchers.clear();
     },
   };
 }
