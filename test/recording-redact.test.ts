@@ -80,6 +80,8 @@ describe('a policy that redacts, and statements it never decided', () => {
       '4111-EXT-CARD',
       '4111-UTF8-CARD',
       '4111-BIG-CARD',
+      '4111-QUOTE-CARD',
+      'bareWordSecret77',
     ];
     const raw = await RawClient.connect(g.port);
     await raw.login(DB, await g.token('app', ['agents']));
@@ -95,6 +97,12 @@ describe('a policy that redacts, and statements it never decided', () => {
     await raw.write(Buffer.concat([Buffer.from('Q'), int32(4 + body.length), body]));
     await raw.until('Z');
     await raw.simple(`SELECT '${secrets[4]}', '${'x'.repeat(1024 * 1024 + 10)}'`);
+    // The parser quotes the rest of the input raw, a double quote included.
+    await raw.simple(`SELECT card FROM customers WHERE card = 'x"${secrets[5]}`);
+    // A bare-word setting value in a string that never parsed.
+    await raw.simple(`SET app.k TO ${secrets[6]}; SELEC 1`);
+    // A lexer error quoting a megabyte of input is not recorded whole.
+    await raw.simple(`SELECT '"${'F'.repeat(1024 * 1024)}`);
     raw.destroy();
     await new Promise((r) => setTimeout(r, 300));
     const text = rawText();
@@ -108,7 +116,9 @@ describe('a policy that redacts, and statements it never decided', () => {
     });
     expect(
       ev.filter((e) => /refused text cut: \d+ bytes in all\]$/.test(String(e.sql))),
-    ).toHaveLength(1);
+    ).toHaveLength(2);
+    // No line of the recording is near the megabyte the client sent.
+    expect(Math.max(...text.split('\n').map((l) => l.length))).toBeLessThan(16 * 1024);
   });
 });
 

@@ -78,7 +78,11 @@ export class SessionAudit {
   private undecided(reasons: string[]): DecisionRecord {
     const policy = this.policy();
     if (!policy.mayRedact)
-      return { decision: { kind: 'deny', reasons }, id: '', policyVersion: policy.version };
+      return {
+        decision: { kind: 'deny', reasons: reasons.map(cutMessage) },
+        id: '',
+        policyVersion: policy.version,
+      };
     return {
       decision: { kind: 'deny', reasons: reasons.map(scrubQuoted), redact: ['literals', 'params'] },
       id: '',
@@ -101,7 +105,7 @@ export class SessionAudit {
       ...emptyFacts(),
       text,
       class: 'unknown' as const,
-      parse_error: parseError,
+      parse_error: parseError === undefined ? undefined : cutMessage(parseError),
     };
     const d = rec ?? this.undecided([parseError ? `parse error: ${parseError}` : 'refused']);
     // Redacting, a long text is cut before it is scanned (bounded work), and its hash is left
@@ -250,9 +254,24 @@ function redactEvent(ev: StatementEventInput, f: StatementFacts, redact: Redacti
   }
 }
 
-/** A message with every double-quoted token replaced: `near "'4111…'"` → `near "?"`. */
+/**
+ * A parse error without the text it quotes: PostgreSQL quotes the token it failed at raw
+ * (up to the end of the input for an unterminated literal), so everything from the first
+ * `"` goes: `syntax error at or near "'4111…'"` → `syntax error at or near "?"`.
+ */
 function scrubQuoted(message: string): string {
-  return message.replace(/"(?:[^"]|"")*"/g, '"?"');
+  const q = message.indexOf('"');
+  return q === -1 ? message : message.slice(0, q) + '"?"';
+}
+
+/** Most characters of a parse error recorded (one quotes the rest of the input). */
+const MAX_ERROR_CHARS = 1024;
+
+/** A message cut to MAX_ERROR_CHARS. */
+function cutMessage(message: string): string {
+  return message.length <= MAX_ERROR_CHARS
+    ? message
+    : `${message.slice(0, MAX_ERROR_CHARS)}… [${message.length} characters in all]`;
 }
 
 /** Commands whose SET clause gives a setting a value (ALTER ROLE bob SET app.k = v). */
@@ -261,7 +280,8 @@ const SETS_VALUE =
 
 /** A SET, or an ALTER that may set a value (which may be a bare word). */
 function isSet(f: StatementFacts): boolean {
-  return f.set !== undefined || SETS_VALUE.test(f.command);
+  // Text never decided has no facts: any SET in it may be one.
+  return f.set !== undefined || SETS_VALUE.test(f.command) || f.class === 'unknown';
 }
 
 /** Facts beyond the base fields every statement event names (copy, transaction, set...). */

@@ -31,6 +31,10 @@ describe('redactLiterals', () => {
         true,
       ),
     ).toBe('CREATE FUNCTION f() RETURNS int SET app.k = ? ? ? ? ?');
+    expect(redactLiterals('SET ROLE someone_secret', true)).toBe('SET ROLE ?');
+    expect(redactLiterals('SET SESSION AUTHORIZATION someone', true)).toBe(
+      'SET SESSION AUTHORIZATION ?',
+    );
     // A name after RENAME TO or OWNER TO is not a setting's value.
     expect(redactLiterals('ALTER ROLE bob RENAME TO alice', true)).toBe(
       'ALTER ROLE bob RENAME TO alice',
@@ -56,6 +60,7 @@ describe('redactExtra', () => {
         notify: { kind: 'notify', channel: 'c', payload: 'pp' },
         copy: { file: 'curl -u admin:secret https://x', program: true },
         transaction: { kind: 'prepare_transaction', name: 'gid-secret' },
+        settings_read: ['app.secret', null],
       }),
     ).toEqual({
       set: { name: 'a', value: '?', local: false },
@@ -64,6 +69,7 @@ describe('redactExtra', () => {
       notify: { kind: 'notify', channel: 'c', payload: '?' },
       copy: { file: '?', program: true },
       transaction: { kind: 'prepare_transaction', name: '?' },
+      settings_read: ['?', null],
     });
   });
 });

@@ -13,8 +13,9 @@ const CONSTANTS = new Set([
 ]);
 const SQL_COMMENT = 275;
 const C_COMMENT = 276;
-/** `=` and the keyword TO, which start a SET's value. */
+/** `=`, and the words after which a SET's value follows (SET ROLE x, SET … TO x). */
 const EQUALS = 61;
+const VALUE_AFTER = new Set(['to', 'role', 'authorization']);
 
 interface Token {
   start: number;
@@ -51,7 +52,8 @@ export function redactLiterals(text: string, isSet = false): string {
     else if (value && t.tokenType !== 44 /* , */) put = '?';
     else if (CONSTANTS.has(t.tokenType)) put = '?';
     else if (isSet && t.text.toLowerCase() === 'set') afterSet = true;
-    else if (afterSet && (t.tokenType === EQUALS || t.text.toLowerCase() === 'to')) value = true;
+    else if (afterSet && (t.tokenType === EQUALS || VALUE_AFTER.has(t.text.toLowerCase())))
+      value = true;
     if (put === undefined) continue;
     out += bytes.toString('utf8', copied, t.start) + put;
     copied = t.end;
@@ -89,6 +91,9 @@ function redactValue(v: unknown, key: string): unknown {
     else if (key === 'copy' && k === 'file') out[k] = x === null ? null : '?';
     else if (key === 'transaction' && k === 'name')
       out[k] = x === null || x === undefined ? x : '?';
+    // The names current_setting() is given (as literals in the text).
+    else if (k === 'settings_read' && Array.isArray(x))
+      out[k] = x.map((n: unknown) => (n === null ? n : '?'));
     else out[k] = redactValue(x, k);
   }
   return out;
