@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createApiKeyVerifier, generateApiKey, hashApiKey } from './api-key.js';
+import { createApiKeyVerifier, generateApiKey, hashApiKey, keyFingerprint } from './api-key.js';
 import { createAuthenticator } from './authenticator.js';
 import { AuthError } from './errors.js';
 
@@ -105,5 +105,13 @@ describe('API keys', () => {
       code: 'invalid',
       reason: 'api keys not enabled',
     });
+  });
+
+  it('fingerprints an entry by what it says, not by the order it is written in', () => {
+    const a = { id: 'etl', hash: etl.hash, sub: 's', groups: ['a', 'b'], claims: { x: 1, y: 2 } };
+    const b = { claims: { y: 2, x: 1 }, groups: ['a', 'b'], sub: 's', hash: etl.hash, id: 'etl' };
+    expect(keyFingerprint(b)).toBe(keyFingerprint(a));
+    expect(keyFingerprint({ ...a, groups: ['b', 'a'] })).not.toBe(keyFingerprint(a));
+    expect(keyFingerprint({ ...a, sub: 't' })).not.toBe(keyFingerprint(a));
   });
 });

@@ -139,7 +139,18 @@ export function apiKeyIdentity(e: ApiKeyEntry): Identity {
  * the key ends when a reload leaves no entry with the same fingerprint.
  */
 export function keyFingerprint(e: ApiKeyEntry): string {
-  return createHash('sha256').update(JSON.stringify(e)).digest('hex');
+  return createHash('sha256').update(canonicalJson(e)).digest('hex');
+}
+
+/** JSON with object keys sorted at every level: the same entry written in another order. */
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object')
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(v) ?? 'null';
 }
 
 /** Build the lookup once; throws AuthError('config') for bad ids, hashes or duplicates. */
