@@ -97,6 +97,11 @@ describe('a policy that redacts, and statements it never decided', () => {
     await raw.write(Buffer.concat([Buffer.from('Q'), int32(4 + body.length), body]));
     await raw.until('Z');
     await raw.simple(`SELECT '${secrets[4]}', '${'x'.repeat(1024 * 1024 + 10)}'`);
+    // An extended Parse whose text is not UTF-8: recorded with its text (redacted).
+    const q = Buffer.concat([Buffer.from(`SELECT 'ext-utf8' -- caf`), Buffer.from([0xe9])]);
+    const pbody = Buffer.concat([Buffer.from([0]), q, Buffer.from([0, 0, 0])]);
+    await raw.write(Buffer.concat([Buffer.from('P'), int32(4 + pbody.length), pbody, sync()]));
+    await raw.until('Z');
     // The parser quotes the rest of the input raw, a double quote included.
     await raw.simple(`SELECT card FROM customers WHERE card = 'x"${secrets[5]}`);
     // A bare-word setting value in a string that never parsed.
@@ -117,6 +122,11 @@ describe('a policy that redacts, and statements it never decided', () => {
     expect(
       ev.filter((e) => /refused text cut: \d+ bytes in all\]$/.test(String(e.sql))),
     ).toHaveLength(2);
+    // Both texts that are not UTF-8, the Query's and the Parse's, are recorded.
+    expect(ev.filter((e) => e.sql === 'SELECT ? --').map((e) => e.protocol)).toEqual([
+      'simple',
+      'extended',
+    ]);
     // No line of the recording is near the megabyte the client sent.
     expect(Math.max(...text.split('\n').map((l) => l.length))).toBeLessThan(16 * 1024);
   });

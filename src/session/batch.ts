@@ -215,12 +215,13 @@ function decideIn(
     session.in_transaction = runTxn;
     switch (m.type) {
       case 'parse': {
-        if (doubt) return refuse({ fields: settingsInDoubtError() });
+        if (doubt) return refuse({ fields: settingsInDoubtError(), text: m.sql });
         // The name and the text; the parameter type OIDs after them are binary.
         const body = m.frame.body;
         if (!isUtf8(body.subarray(0, body.length - 2 - 4 * m.types.length))) {
           return refuse({
             fields: { severity: 'ERROR', code: '22021', message: 'query text is not valid UTF-8' },
+            text: m.sql,
           });
         }
         // Drivers re-send the same Parse text for every execution (unnamed statements):
