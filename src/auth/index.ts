@@ -8,7 +8,13 @@ export {
   type AuthResult,
   type Authenticator,
 } from './authenticator.js';
-export { createJwtVerifier, type JwtOptions, type JwtResult, type JwtVerifier } from './jwt.js';
+export {
+  allowedAlgorithms,
+  createJwtVerifier,
+  type JwtOptions,
+  type JwtResult,
+  type JwtVerifier,
+} from './jwt.js';
 export type { JwksSource } from './jwks.js';
 export { createJwtTrust, type JwtTrust, type TrustedIssuer } from './jwt-trust.js';
 export { claimAt, mapClaims, type ClaimMapping } from './claims.js';

@@ -56,7 +56,8 @@ const HMAC = ['HS256', 'HS384', 'HS512'];
 const UNAVAILABLE = new Set(['ERR_JWKS_TIMEOUT', 'ERR_JOSE_GENERIC', 'ERR_JWKS_INVALID']);
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
-function allowedAlgorithms(opts: JwtOptions): string[] {
+/** The algorithms a verifier accepts; throws AuthError('config') for an unsafe list. */
+export function allowedAlgorithms(opts: Pick<JwtOptions, 'jwks' | 'algorithms'>): string[] {
   const secret = opts.jwks.kind === 'secret';
   const algs = opts.algorithms ?? (secret ? ['HS256'] : ASYMMETRIC);
   if (algs.length === 0) throw new AuthError('config', 'jwt algorithms is empty');

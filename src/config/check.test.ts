@@ -174,6 +174,22 @@ describe('portcullis check', () => {
     expect((await check(file, '--strict')).code).toBe(1);
   });
 
+  it('exits 1 for JWT algorithms start refuses', async () => {
+    for (const [algorithms, message] of [
+      ['[]', 'jwt algorithms is empty'],
+      ["['none']", 'jwt algorithm none is refused'],
+      ["['HS256']", 'jwt algorithm HS256 needs a shared secret source or is unknown'],
+    ]) {
+      const file = portcullisConfig(
+        `algs-${message.length}.config.ts`,
+        `auth: { jwt: { jwks: { url: 'https://idp.example/jwks.json' }, issuer: 'https://idp.example/', audience: 'pc', algorithms: ${algorithms} } },`,
+      );
+      const r = await check(file);
+      expect(r.code, algorithms).toBe(1);
+      expect(r.stderr).toContain(`auth.jwt: ${message}`);
+    }
+  });
+
   it('exits 1 naming a missing config file', async () => {
     const r = await check(join(dir, 'missing.config.ts'));
     expect(r.code).toBe(1);

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
-import { createApiKeyVerifier } from '../../auth/index.js';
+import { allowedAlgorithms, createApiKeyVerifier } from '../../auth/index.js';
 import { ConfigError, loadConfig } from '../../config/load.js';
 import { readSecret } from '../../config/secrets.js';
 import type { GatewayConfig, SecretRef } from '../../config/types.js';
@@ -30,6 +30,19 @@ export function apiKeyProblems(config: GatewayConfig): string[] {
     }
   }
   return problems;
+}
+
+/** What start's JWT verifier refuses in the algorithm list, with the code start runs. */
+export function jwtProblems(config: GatewayConfig): string[] {
+  const jwt = config.auth?.jwt;
+  if (!jwt?.algorithms) return [];
+  try {
+    // Keys from config are public keys (a url, a file, inline): never a shared secret.
+    allowedAlgorithms({ jwks: { kind: 'inline', keys: { keys: [] } }, algorithms: jwt.algorithms });
+    return [];
+  } catch (err) {
+    return [`auth.jwt: ${(err as Error).message}`];
+  }
 }
 
 /** The secrets start reads, each read as start reads it; the ones that fail, as messages. */
@@ -93,7 +106,7 @@ export async function checkCommand(args: string[]): Promise<number> {
   const { config, filepath } = await loadConfig(values.config);
   const baseDir = filepath ? dirname(filepath) : process.cwd();
   const where = filepath ?? '(defaults)';
-  const errors = apiKeyProblems(config);
+  const errors = [...apiKeyProblems(config), ...jwtProblems(config)];
   if (errors.length) throw new ConfigError(`invalid configuration in ${where}`, errors);
   const engine = await loadPolicy(config.policy, baseDir);
   // Secrets and certificates are often mounted only where the gateway runs.
