@@ -71,6 +71,13 @@ describe('admin /sessions', () => {
     const res = await app.request('/sessions/sa');
     const body = await res.json();
     expect(body.session).toMatchObject({ session_id: 'sa', statements: 1 });
+    // The segments that hold it, as the list names them.
+    const listed = (await (await app.request('/sessions')).json()) as {
+      sessions: { session_id: string; segments: string[] }[];
+    };
+    const segments = listed.sessions.find((x) => x.session_id === 'sa')!.segments;
+    expect(segments.length).toBeGreaterThan(0);
+    expect(body.session.segments).toEqual(segments);
     const st = body.timeline.find((e: { type: string }) => e.type === 'statement');
     expect(st.event.sql).toBe('SELECT 1');
     expect(st.result).toMatchObject({ rows: 1, duration_ms: 2, outcome: 'ok' });

@@ -40,9 +40,10 @@ export function sessionsRoutes(reader: RecordingReader): Hono {
   });
   app.get('/sessions/:id', async (c) => {
     const id = c.req.param('id');
-    const events = await reader.sessionEvents(id);
-    if (!events) return c.json({ error: `no recording of session ${id}` }, 404);
-    return c.json({ session: summarize(events), timeline: timeline(events) });
+    const found = await reader.session(id);
+    if (!found) return c.json({ error: `no recording of session ${id}` }, 404);
+    const session = { ...summarize(found.events)!, segments: found.segments };
+    return c.json({ session, timeline: timeline(found.events) });
   });
   return app;
 }

@@ -46,6 +46,8 @@ export interface RecordingReader {
   listSessions(filter?: SessionFilter): Promise<SessionSummary[]>;
   /** Events of one session in seq order, or undefined when no source holds it. */
   sessionEvents(id: string): Promise<RecordedEvent[] | undefined>;
+  /** The same, with the names of the segments that hold them. */
+  session(id: string): Promise<{ events: RecordedEvent[]; segments: string[] } | undefined>;
   /** Every event of every chain, in segment order (for `policy replay`). */
   allEvents(filter?: { since?: string | number }): Promise<RecordedEvent[]>;
 }
@@ -192,6 +194,24 @@ export function createReader(sources: SegmentSource[]): RecordingReader {
     return out.sort(byName);
   }
 
+  async function session(
+    id: string,
+  ): Promise<{ events: RecordedEvent[]; segments: string[] } | undefined> {
+    const events: RecordedEvent[] = [];
+    const holding: string[] = [];
+    for (const seg of await segments()) {
+      // A sealed segment already summarised is read only when it holds the session.
+      const parts = summaries.get(seg.name);
+      if (parts && !id.startsWith('gateway:') && !parts.has(id)) continue;
+      const before = events.length;
+      for (const ev of await seg.read()) if (ev.session_id === id) events.push(ev);
+      if (events.length > before) holding.push(seg.name);
+      await breathe();
+    }
+    if (!events.length) return undefined;
+    return { events: events.sort((a, b) => a.seq - b.seq), segments: holding };
+  }
+
   return {
     async listSessions(f: SessionFilter = {}): Promise<SessionSummary[]> {
       const map = new Map<string, SessionSummary>();
@@ -228,16 +248,10 @@ export function createReader(sources: SegmentSource[]): RecordingReader {
     },
 
     async sessionEvents(id: string): Promise<RecordedEvent[] | undefined> {
-      const out: RecordedEvent[] = [];
-      for (const seg of await segments()) {
-        // A sealed segment already summarised is read only when it holds the session.
-        const parts = summaries.get(seg.name);
-        if (parts && !id.startsWith('gateway:') && !parts.has(id)) continue;
-        for (const ev of await seg.read()) if (ev.session_id === id) out.push(ev);
-        await breathe();
-      }
-      return out.length ? out.sort((a, b) => a.seq - b.seq) : undefined;
+      return (await session(id))?.events;
     },
+
+    session,
 
     async allEvents(f: { since?: string | number } = {}): Promise<RecordedEvent[]> {
       const since = f.since !== undefined ? toMs(f.since) : -Infinity;
