@@ -76,6 +76,9 @@ const COPY_IN_TYPES = new Set<number>([
   F.Terminate,
 ]);
 
+/** Most extended messages held in one group before it goes upstream as at a Flush. */
+const MAX_HELD_MESSAGES = 10_000;
+
 /** SQL that fails in PostgreSQL's parser, used to mirror a refusal upstream. */
 const MARKER_SQL = '/* refused by the gateway */ portcullis_refused_statement';
 
@@ -730,7 +733,13 @@ export class Session {
   private add(m: Pending): void {
     this.batch.push(m);
     this.batchBytes += m.frame.raw.length;
-    if (this.batchBytes > 4 * this.ctx.settings().limits.maxMessageBytes)
+    // A group without a Sync is bounded by its bytes and by its count of messages (each held
+    // message costs far more than its bytes: a flood of 7-byte Describes held hundreds of
+    // megabytes): past either, it is decided and sent as at a Flush.
+    if (
+      this.batchBytes > 4 * this.ctx.settings().limits.maxMessageBytes ||
+      this.batch.length >= MAX_HELD_MESSAGES
+    )
       if (!this.flushBatch(false, undefined)) this.awaitAnswers(undefined);
   }
 
