@@ -38,6 +38,28 @@ export interface Snapshot {
 
 const MiB = 1024 * 1024;
 
+/**
+ * The listener's TLS context from `listen.tls` (undefined without it); throws ConfigError
+ * when the certificate, key or CA does not load (`portcullis check` calls it too).
+ */
+export function listenSecureContext(
+  config: GatewayConfig,
+  baseDir: string,
+): SecureContext | undefined {
+  const t = config.listen?.tls;
+  if (!t) return undefined;
+  try {
+    return createSecureContext({
+      cert: readFileSync(resolve(baseDir, t.cert)),
+      key: readFileSync(resolve(baseDir, t.key)),
+      ca: t.ca ? readFileSync(resolve(baseDir, t.ca)) : undefined,
+      minVersion: 'TLSv1.2',
+    });
+  } catch (err) {
+    throw new ConfigError(`listen.tls: cannot load certificate or key: ${(err as Error).message}`);
+  }
+}
+
 export async function buildSnapshot(
   config: GatewayConfig,
   opts: {
@@ -51,21 +73,7 @@ export async function buildSnapshot(
   const s = config.session ?? {};
   const { searchPath, pinned } = configuredSession(s);
   const listenTls = config.listen?.tls;
-  let tls: SecureContext | undefined;
-  if (listenTls) {
-    try {
-      tls = createSecureContext({
-        cert: readFileSync(resolve(opts.baseDir, listenTls.cert)),
-        key: readFileSync(resolve(opts.baseDir, listenTls.key)),
-        ca: listenTls.ca ? readFileSync(resolve(opts.baseDir, listenTls.ca)) : undefined,
-        minVersion: 'TLSv1.2',
-      });
-    } catch (err) {
-      throw new ConfigError(
-        `listen.tls: cannot load certificate or key: ${(err as Error).message}`,
-      );
-    }
-  }
+  const tls = listenSecureContext(config, opts.baseDir);
   const settings: SessionSettings = {
     limits: {
       maxMessageBytes: s.maxMessageBytes ?? 16 * MiB,

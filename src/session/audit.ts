@@ -76,17 +76,16 @@ export class SessionAudit {
    * its reasons (a parse error quotes the token it failed at).
    */
   private undecided(reasons: string[]): DecisionRecord {
-    const policy = this.policy();
-    if (!policy.mayRedact)
-      return {
-        decision: { kind: 'deny', reasons: reasons.map(cutMessage) },
-        id: '',
-        policyVersion: policy.version,
-      };
+    const { mayRedact, version } = this.policy();
+    const shown = mayRedact ? (r: string) => cutMessage(scrubQuoted(r)) : cutMessage;
     return {
-      decision: { kind: 'deny', reasons: reasons.map(scrubQuoted), redact: ['literals', 'params'] },
+      decision: {
+        kind: 'deny',
+        reasons: reasons.map(shown),
+        ...(mayRedact ? { redact: ['literals' as const, 'params' as const] } : {}),
+      },
       id: '',
-      policyVersion: policy.version,
+      policyVersion: version,
     };
   }
 

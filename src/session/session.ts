@@ -278,12 +278,8 @@ export class Session {
       if (ms === 0) return this.fatal(ClientError.tokenExpired());
       // setTimeout caps at 2^31-1 ms; tokens live far less than 24 days.
       this.expiryTimer = setTimeout(
-        () => {
-          // A statement still running is cancelled first: it must not commit after the
-          // session's identity is gone.
-          if (this.items.length > 0 && !this.closed) this.cancelUpstream();
-          this.fatal(ClientError.tokenExpired());
-        },
+        // A statement still running must not commit after the session's identity is gone.
+        () => void this.endCancelling(ClientError.tokenExpired()),
         Math.min(ms, 2 ** 31 - 1),
       );
       this.expiryTimer.unref();
@@ -301,24 +297,26 @@ export class Session {
   }
 
   /**
-   * The shutdown's grace period is over: a statement still running is cancelled upstream
-   * (closing the connection alone would let it run on), and the client gets 57P01.
+   * End the session with `f`, a statement still running cancelled upstream first (closing
+   * the connection alone would let it run on). What the client pipelined behind it is in
+   * PostgreSQL's input already, and may still run. Resolves once the cancel is delivered.
    */
-  terminate(): Promise<void> {
+  private endCancelling(f: ErrorFields): Promise<void> {
     if (this.closed) return Promise.resolve();
     const cancelled = this.items.length > 0 ? this.cancelUpstream() : Promise.resolve();
-    this.fatal(ClientError.shuttingDown());
+    this.fatal(f);
     return cancelled;
+  }
+
+  /** The shutdown's grace period is over: the client gets 57P01. */
+  terminate(): Promise<void> {
+    return this.endCancelling(ClientError.shuttingDown());
   }
 
   revoke(reason: string): void {
     if (this.closed) return;
     this.endReason = 'credential_revoked';
-    // A statement still running is cancelled first, so that it does not go on for a revoked
-    // key. (What the client pipelined behind it was decided while the key was valid: it is
-    // in PostgreSQL's input already, and may still run.)
-    if (this.items.length > 0) this.cancelUpstream();
-    this.fatal(ClientError.credentialRevoked(reason));
+    void this.endCancelling(ClientError.credentialRevoked(reason));
   }
 
   idle(): boolean {

@@ -20,16 +20,10 @@ export interface ExecuteOf {
 const cursorOp = (f: StatementFacts) =>
   f.cursor_op as { kind?: string; name?: string | null } | undefined;
 
-/** The cursor or portal name a FETCH reads. */
-function fetchedName(f: StatementFacts): string | undefined {
+/** The cursor or portal name a FETCH reads, or a MOVE moves in (by `kind`). */
+function cursorName(f: StatementFacts, kind: 'fetch' | 'move'): string | undefined {
   const op = cursorOp(f);
-  return op?.kind === 'fetch' && typeof op.name === 'string' ? op.name : undefined;
-}
-
-/** The cursor or portal name a MOVE moves in. */
-function movedName(f: StatementFacts): string | undefined {
-  const op = cursorOp(f);
-  return op?.kind === 'move' && typeof op.name === 'string' ? op.name : undefined;
+  return op?.kind === kind && typeof op.name === 'string' ? op.name : undefined;
 }
 
 /** A result's row limit under a new decision: its new max_rows, less what was read. */
@@ -196,7 +190,7 @@ export class SessionNames {
       this.portals.stageClear(at);
     }
     // SQL cursors and protocol portals are one namespace upstream: CLOSE closes either.
-    const op = st.cursor_op as { kind?: string; name?: string | null } | undefined;
+    const op = cursorOp(st);
     if (op?.kind === 'close') {
       if (typeof op.name === 'string') this.portals.stage(op.name, null, at);
       else this.portals.stageClear(at);
@@ -210,7 +204,7 @@ export class SessionNames {
    * name (one entry may be left from a cursor its transaction closed), the smaller.
    */
   fetchBudget(facts: StatementFacts): RowBudget | undefined | typeof UNCERTAIN {
-    const name = fetchedName(facts);
+    const name = cursorName(facts, 'fetch');
     if (name === undefined) return undefined;
     const c = this.cursors.get(name);
     const p = this.portals.get(name);
@@ -234,7 +228,7 @@ export class SessionNames {
     count = 1,
   ): { facts: StatementFacts; rec: DecisionRecord } | undefined {
     if (facts.cursor_op === undefined) return undefined;
-    const name = fetchedName(facts) ?? movedName(facts);
+    const name = cursorName(facts, 'fetch') ?? cursorName(facts, 'move');
     if (name === undefined) return undefined;
     const decide = (f: StatementFacts) => this.decisions.decide(f, protocol, null, index, count);
     const c = this.cursors.get(name);

@@ -3,13 +3,13 @@
 // --strict.
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { allowedAlgorithms, createApiKeyVerifier } from '../../auth/index.js';
 import { ConfigError, loadConfig } from '../../config/load.js';
 import { readSecret } from '../../config/secrets.js';
 import type { GatewayConfig, SecretRef } from '../../config/types.js';
 import { loadPolicy } from '../../runtime/policy.js';
+import { listenSecureContext } from '../../runtime/snapshot.js';
 
 /** What start's authenticator refuses in the api keys, with the code start runs. */
 export function apiKeyProblems(config: GatewayConfig): string[] {
@@ -75,17 +75,10 @@ export function secretProblems(config: GatewayConfig, baseDir: string): string[]
 /** The certificate files start loads, loaded as start loads them; the failures, as messages. */
 export function tlsProblems(config: GatewayConfig, baseDir: string): string[] {
   const problems: string[] = [];
-  const tls = config.listen?.tls;
-  if (tls) {
-    try {
-      createSecureContext({
-        cert: readFileSync(resolve(baseDir, tls.cert)),
-        key: readFileSync(resolve(baseDir, tls.key)),
-        ca: tls.ca ? readFileSync(resolve(baseDir, tls.ca)) : undefined,
-      });
-    } catch (err) {
-      problems.push(`listen.tls: cannot load certificate or key: ${(err as Error).message}`);
-    }
+  try {
+    listenSecureContext(config, baseDir);
+  } catch (err) {
+    problems.push((err as Error).message);
   }
   for (const [name, t] of Object.entries(config.upstream?.targets ?? {})) {
     if (!t.ca) continue;
