@@ -30,10 +30,20 @@ q() {
   q "SELECT format('%s: ''%s'',', quote_ident(proname), max(provolatile::text)) AS x FROM pg_proc WHERE pronamespace = 'pg_catalog'::regnamespace GROUP BY proname ORDER BY 1" | sed 's/^/  /'
   echo "};"
   echo
+  echo "/**"
+  echo " * pg_catalog functions whose result, or an output column, is of a reg* type or aclitem:"
+  echo " * name → that type (arrays as _name). Such a value meeting a string or a number is"
+  echo " * converted to it implicitly, which looks the name or the OID up."
+  echo " */"
+  echo "export const PG_CATALOG_REG_RESULTS: Record<string, string> = {"
+  q "SELECT format('%s: %L,', quote_ident(p.proname), min(t.typname::text)) AS x FROM pg_proc p JOIN pg_type t ON t.oid = p.prorettype OR t.oid IN (SELECT a FROM unnest(p.proallargtypes, p.proargmodes) u(a, m) WHERE m IN ('o', 't', 'b')) WHERE p.pronamespace = 'pg_catalog'::regnamespace AND (t.typname ~ '^_?reg' OR t.typname IN ('aclitem', '_aclitem')) GROUP BY p.proname ORDER BY 1" | sed 's/^/  /'
+  echo "};"
+  echo
   echo "/** pg_catalog type names (built-in types, arrays as _name, pg_catalog views' row types). */"
   echo "export const PG_CATALOG_TYPES: readonly string[] = ["
   q "SELECT format('%L,', typname) AS x FROM pg_type WHERE typnamespace = 'pg_catalog'::regnamespace ORDER BY 1" | sed 's/^/  /'
   echo "];"
 } > "$OUT"
 rm -rf "$DIR"
+"$(dirname "$0")/../node_modules/.bin/prettier" --write "$OUT" >/dev/null
 echo "wrote $OUT"

@@ -965,6 +965,38 @@ describe('types and lookups (third round of security variants)', () => {
     );
   });
 
+  it('a function returning a reg* value is a lookup, unless the value is cast to text', () => {
+    // A regtype meeting a number or a string is converted to regtype implicitly.
+    for (const sql of [
+      'SELECT pg_typeof(1)',
+      "SELECT pg_typeof(1) IN ('customers')",
+      'SELECT x::text FROM (SELECT pg_typeof(1) UNION ALL SELECT 16389) s(x)',
+      'SELECT pg_typeof(1)::text[]',
+      'SELECT pg_basetype(16389)',
+    ])
+      expect(fns(one(sql)), sql).toContain('pg_catalog.to_regtype:read');
+    expect(fns(one('SELECT pg_partition_root(16389)'))).toContain('pg_catalog.to_regclass:read');
+    expect(fns(one("SELECT dictionary FROM ts_debug('a')"))).toContain(
+      'pg_catalog.regdictionaryin:read',
+    );
+    expect(fns(one('SELECT get_current_ts_config()'))).toContain('pg_catalog.regconfigin:read');
+    for (const sql of [
+      'SELECT pg_typeof(1)::text',
+      'SELECT pg_typeof(1)::varchar(20)',
+      'SELECT CAST(pg_typeof(1) AS pg_catalog.text)',
+    ])
+      expect(fns(one(sql)), sql).toEqual(['pg_catalog.pg_typeof:read']);
+  });
+
+  it('ts_lexize names its dictionary: a qualified name looks the schema up', () => {
+    expect(fns(one("SELECT ts_lexize('nosuch.x', 'a')"))).toContain(
+      'pg_catalog.to_regnamespace:read',
+    );
+    expect(fns(one("SELECT ts_lexize('english_stem', 'a')"))).not.toContain(
+      'pg_catalog.to_regnamespace:read',
+    );
+  });
+
   it('type-OID input functions, oidvectortypes and aclitem (role names) are lookups', () => {
     for (const sql of [
       "SELECT enum_in('x', 16389)",

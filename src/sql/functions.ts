@@ -1,6 +1,6 @@
 // Function catalogue: the effect of calling a function, from PostgreSQL's own volatility plus lists.
 import type { FunctionEffect, FunctionFact, RelationFact } from './types.js';
-import { PG_CATALOG_FUNCTIONS } from './pg-catalog-data.js';
+import { PG_CATALOG_FUNCTIONS, PG_CATALOG_REG_RESULTS } from './pg-catalog-data.js';
 
 const VOLATILITY = new Map<string, string>(Object.entries(PG_CATALOG_FUNCTIONS));
 
@@ -317,6 +317,17 @@ export function typeLookup(name: string): string | undefined {
  */
 export function functionLookup(name: string): string | undefined {
   return OID_LOOKUP.get(name) ?? REG_TYPE_LOOKUP.get(name.replace(/(in|out|recv|send)$/, ''));
+}
+
+/**
+ * The lookup a pg_catalog function's result does when it is converted: pg_typeof returns a
+ * regtype, and a regtype meeting a number or a string (UNION, VALUES, ARRAY, IN, COALESCE, a
+ * comparison) converts it to regtype implicitly, so `SELECT pg_typeof(1) UNION ALL SELECT
+ * 16389` prints a table's name and `pg_typeof(1) = 'customers'` tells whether one exists.
+ */
+export function resultLookup(name: string): string | undefined {
+  const t = PG_CATALOG_REG_RESULTS[name];
+  return t === undefined ? undefined : typeLookup(t);
 }
 
 /** True when `name` is a pg_catalog function (any overload). */

@@ -3012,6 +3012,63 @@ export const PG_CATALOG_FUNCTIONS: Record<string, string> = {
   xpath_exists: 'i',
 };
 
+/**
+ * pg_catalog functions whose result, or an output column, is of a reg* type or aclitem:
+ * name → that type (arrays as _name). Such a value meeting a string or a number is
+ * converted to it implicitly, which looks the name or the OID up.
+ */
+export const PG_CATALOG_REG_RESULTS: Record<string, string> = {
+  acldefault: '_aclitem',
+  aclinsert: '_aclitem',
+  aclitemin: 'aclitem',
+  aclremove: '_aclitem',
+  get_current_ts_config: 'regconfig',
+  makeaclitem: 'aclitem',
+  pg_basetype: 'regtype',
+  pg_filenode_relation: 'regclass',
+  pg_get_acl: '_aclitem',
+  pg_get_catalog_foreign_keys: 'regclass',
+  pg_get_replica_identity_index: 'regclass',
+  pg_partition_ancestors: 'regclass',
+  pg_partition_root: 'regclass',
+  pg_partition_tree: 'regclass',
+  pg_prepared_statement: '_regtype',
+  pg_typeof: 'regtype',
+  regclass: 'regclass',
+  regclassin: 'regclass',
+  regclassrecv: 'regclass',
+  regcollationin: 'regcollation',
+  regcollationrecv: 'regcollation',
+  regconfigin: 'regconfig',
+  regconfigrecv: 'regconfig',
+  regdictionaryin: 'regdictionary',
+  regdictionaryrecv: 'regdictionary',
+  regnamespacein: 'regnamespace',
+  regnamespacerecv: 'regnamespace',
+  regoperatorin: 'regoperator',
+  regoperatorrecv: 'regoperator',
+  regoperin: 'regoper',
+  regoperrecv: 'regoper',
+  regprocedurein: 'regprocedure',
+  regprocedurerecv: 'regprocedure',
+  regprocin: 'regproc',
+  regprocrecv: 'regproc',
+  regrolein: 'regrole',
+  regrolerecv: 'regrole',
+  regtypein: 'regtype',
+  regtyperecv: 'regtype',
+  to_regclass: 'regclass',
+  to_regcollation: 'regcollation',
+  to_regnamespace: 'regnamespace',
+  to_regoper: 'regoper',
+  to_regoperator: 'regoperator',
+  to_regproc: 'regproc',
+  to_regprocedure: 'regprocedure',
+  to_regrole: 'regrole',
+  to_regtype: 'regtype',
+  ts_debug: '_regdictionary',
+};
+
 /** pg_catalog type names (built-in types, arrays as _name, pg_catalog views' row types). */
 export const PG_CATALOG_TYPES: readonly string[] = [
   '_aclitem',

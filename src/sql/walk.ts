@@ -1,7 +1,13 @@
 // Iterative walk of one parse tree: relations, columns and functions with their access and clause.
 import type { Access, Clause } from './types.js';
 import { Collector } from './collector.js';
-import { functionEffect, functionLookup, typeLookup, wholeRowFunction } from './functions.js';
+import {
+  functionEffect,
+  functionLookup,
+  resultLookup,
+  typeLookup,
+  wholeRowFunction,
+} from './functions.js';
 import { resolveFunction, resolveRelation } from './names.js';
 import { PG_CATALOG_TYPES } from './pg-catalog-data.js';
 import {
@@ -51,6 +57,8 @@ const NAMED_BY_FIRST_ARG = new Map([
   ['jsonb_to_tsvector', 3],
   ['ts_parse', 2],
   ['ts_token_type', 1],
+  // ts_lexize(regdictionary, text): the dictionary, by name.
+  ['ts_lexize', 2],
 ]);
 
 const TRANSPARENT = new Set(['List', 'SortBy', 'ResTarget', 'GroupingSet', 'Alias', 'String']);
@@ -110,9 +118,13 @@ export function names(list: unknown): string[] {
 }
 
 const CATALOG_TYPES = new Set(PG_CATALOG_TYPES);
+/** String types a value of any type casts to through its output function. */
+const TEXT_TYPES = new Set(['text', 'varchar', 'bpchar']);
 
 export class Walker {
   private readonly stack: Task[] = [];
+  /** Calls whose value is cast straight to text (see the TypeCast case). */
+  private readonly printed = new WeakSet<object>();
 
   constructor(
     readonly out: Collector,
@@ -183,6 +195,21 @@ export class Walker {
       case 'FuncCall':
         this.funcCall(b, c);
         return;
+      case 'TypeCast': {
+        // pg_typeof(x)::text: the reg* result is only printed, never converted (resultLookup).
+        const a = b.arg as N | undefined;
+        const ty = b.typeName as N | undefined;
+        const tn = ty ? names(ty.names) : [];
+        if (
+          a &&
+          nodeType(a) === 'FuncCall' &&
+          !(ty?.arrayBounds as unknown[] | undefined)?.length &&
+          (tn.length === 1 || tn[0] === 'pg_catalog') &&
+          TEXT_TYPES.has(tn[tn.length - 1])
+        )
+          this.printed.add(a.FuncCall as N);
+        break;
+      }
       case 'SubLink':
         this.subLink(b, c);
         return;
@@ -1043,7 +1070,10 @@ export class Walker {
       name: r.name,
       effect: functionEffect(r.schema, r.name),
     });
-    if (r.schema === 'pg_catalog') this.lookup(functionLookup(r.name));
+    if (r.schema === 'pg_catalog') {
+      this.lookup(functionLookup(r.name));
+      if (!this.printed.has(b)) this.lookup(resultLookup(r.name));
+    }
     if (
       r.schema === 'pg_catalog' &&
       (b.args?.length ?? 0) >= (NAMED_BY_FIRST_ARG.get(r.name) ?? Infinity)

@@ -24,6 +24,7 @@ introspective_prefixes := ["pg_", "has_", "inet_", "to_reg", "txid_", "current_s
 introspective_names := {
 	"version", "obj_description", "col_description", "shobj_description", "format_type",
 	"current_schemas", "acldefault", "aclexplode", "row_security_active", "makeaclitem",
+	"regconfigin", "regdictionaryin",
 }
 
 default allow := false
