@@ -396,4 +396,54 @@ describe('limits.max_rows of one table, read through a cursor name used twice', 
       c.destroy();
     }
   });
+
+  // PostgreSQL drops a portal at ROLLBACK TO (one made since the savepoint) and at COMMIT or
+  // ROLLBACK AND CHAIN, while the status stays 'T'; a cursor may then take its name. An
+  // Execute of that name reads the cursor, under the cursor's limit, recorded as its read.
+  const stalePortal: [string, string[], string[]][] = [
+    ['ROLLBACK TO SAVEPOINT', ['SAVEPOINT s'], ['ROLLBACK TO SAVEPOINT s']],
+    ['an error, then ROLLBACK TO', ['SAVEPOINT s'], ['SELECT 1/0', 'ROLLBACK TO s']],
+    ['COMMIT AND CHAIN', [], ['COMMIT AND CHAIN']],
+    ['ROLLBACK AND CHAIN', [], ['ROLLBACK AND CHAIN']],
+  ];
+  for (const [name, before, after] of stalePortal)
+    it(`a cursor that takes the name of a portal dropped by ${name} reads under its own limit`, async () => {
+      const c = await rawLogin(t, DB);
+      try {
+        await c.simple('BEGIN');
+        for (const sql of before) await c.simple(sql);
+        // A portal p over a table with no limit…
+        await c.write(Buffer.concat([parse('', 'SELECT 1 AS one'), bind('p', ''), sync()]));
+        await c.until('Z');
+        for (const sql of after) await c.simple(sql);
+        // …is gone upstream: p is now a cursor over big, limited to 5 rows.
+        const declared = await c.simple('DECLARE p CURSOR FOR SELECT g FROM big');
+        expect(declared.filter((m) => m.type === 'E')).toEqual([]);
+        await c.write(Buffer.concat([execute('p', 0), sync()]));
+        const ms = await c.until('Z');
+        expect(rows(ms).length).toBeLessThanOrEqual(5);
+        expect(ms.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual(['54000']);
+        await c.simple('ROLLBACK');
+      } finally {
+        c.destroy();
+      }
+    });
+
+  it('a protocol portal bound where a cursor of the name was dropped reads under its own limit', async () => {
+    const c = await rawLogin(t, DB);
+    try {
+      for (const sql of ['BEGIN', 'SAVEPOINT s', 'DECLARE c CURSOR FOR SELECT 1 AS one'])
+        await c.simple(sql);
+      await c.simple('ROLLBACK TO SAVEPOINT s');
+      await c.write(
+        Buffer.concat([parse('', 'SELECT g FROM big'), bind('c', ''), execute('c', 0), sync()]),
+      );
+      const ms = await c.until('Z');
+      expect(rows(ms).length).toBeLessThanOrEqual(5);
+      expect(ms.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual(['54000']);
+      await c.simple('ROLLBACK');
+    } finally {
+      c.destroy();
+    }
+  });
 });

@@ -292,6 +292,7 @@ function decideIn(
           },
           i,
         );
+        names.bound(m.portal, i);
         break;
       }
       case 'execute': {

@@ -81,6 +81,11 @@ export class Cursors {
       this.table.stageClear(at);
   }
 
+  /** Stage that `name` names no cursor (another kind of portal took it). */
+  forget(name: string, at: number): void {
+    if (this.table.get(name) !== undefined) this.table.stage(name, null, at);
+  }
+
   commit(out: Change[]): void {
     this.table.commit(out);
   }

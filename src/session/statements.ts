@@ -195,7 +195,22 @@ export class SessionNames {
       if (typeof op.name === 'string') this.portals.stage(op.name, null, at);
       else this.portals.stageClear(at);
     }
+    // DECLARE c succeeds only when no portal c exists upstream: whatever the portal table
+    // still holds under that name (a portal its transaction or savepoint dropped) is gone.
+    const declared = (st.cursor as { name?: string } | undefined)?.name;
+    if (declared !== undefined) this.portals.stage(declared, null, at);
+    // Portals end with their transaction, also one that COMMIT or ROLLBACK AND CHAIN
+    // follows with another (the status stays 'T'), and ROLLBACK TO drops those made since
+    // its savepoint (all are forgotten: one made before it is refused, not misread).
+    const tx = (st.transaction as { kind?: string } | undefined)?.kind;
+    if (tx === 'commit' || tx === 'rollback' || tx === 'prepare' || tx === 'rollback_to')
+      this.portals.stageClear(at);
     this.cursors.stage(st, rec, run, this.decisions.session.in_transaction);
+  }
+
+  /** A protocol Bind of portal `name` succeeds only when no cursor of that name exists. */
+  bound(name: string, at: number): void {
+    this.cursors.forget(name, at);
   }
 
   /**
