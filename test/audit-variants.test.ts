@@ -581,6 +581,32 @@ describe('statements that reach PostgreSQL by every path are recorded', () => {
     expect(await idsInTable()).toContain(116);
   });
 
+  it('statements sent with Terminate right behind them are recorded with their outcomes', async () => {
+    const c = await rawAs(r.g, 'terminate-outcomes');
+    await c.write(
+      Buffer.concat([
+        query(`SELECT pg_sleep(0.2); INSERT INTO t VALUES (131, 'then-X')`),
+        parse('', 'INSERT INTO t VALUES ($1, $2)'),
+        bind('', '', ['132', 'then-X']),
+        execute(''),
+        sync(),
+        terminate(),
+        // PostgreSQL reads nothing after a Terminate.
+        query(`INSERT INTO t VALUES (133, 'after-X')`),
+      ]),
+    );
+    await c.closedWithin(3000);
+    await sleep(500);
+    expect(await idsInTable()).toEqual(expect.arrayContaining([131, 132]));
+    expect(await idsInTable()).not.toContain(133);
+    const evs = await statementsOf(r, 'terminate-outcomes');
+    expect(evs.map(({ result }) => [result?.outcome, result?.command_tag])).toEqual([
+      ['ok', 'SELECT 1'],
+      ['ok', 'INSERT 0 1'],
+      ['ok', 'INSERT 0 1'],
+    ]);
+  });
+
   it('a client that disconnects right after sending: what ran is recorded', async () => {
     const c = await rawAs(r.g, 'hangup');
     await c.write(

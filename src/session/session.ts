@@ -173,6 +173,8 @@ export class Session {
   private writeAhead: Promise<void> | undefined;
   private draining = false;
   private clientPaused = false;
+  /** The client sent Terminate with statements unanswered: the session waits for them. */
+  private terminated = false;
   /** The client half-closed (FIN): nothing more will come from it. */
   private clientEnded = false;
   private upstreamPaused = false;
@@ -259,9 +261,9 @@ export class Session {
     const { client, upstream } = this;
     client.on('data', (c: Buffer) => this.onClientData(c));
     client.on('drain', () => this.resumeUpstream());
-    client.on('error', () => this.close());
+    client.on('error', () => this.clientGone());
     client.on('end', () => this.onClientEnd());
-    client.on('close', () => this.close());
+    client.on('close', () => this.clientGone());
     const scanner = this.scanner;
     upstream.on('data', (c: Buffer) => {
       if (this.closed) return;
@@ -351,8 +353,14 @@ export class Session {
 
   // ---- client → upstream -------------------------------------------------------------
 
+  /** The client's socket closed (or failed): after a Terminate, answers are still awaited. */
+  private clientGone(): void {
+    if (this.terminated && !this.closed) this.closeWhenAnswered();
+    else this.close();
+  }
+
   private onClientData(chunk: Buffer): void {
-    if (this.closed) return;
+    if (this.closed || this.terminated) return;
     this.reader.push(chunk);
     // While the session holds (or waits for a durable record), what the client sends is
     // not read: the socket is paused so that it cannot pile up in the gateway.
@@ -552,6 +560,16 @@ export class Session {
         this.endReason = 'client_terminate';
         // What was read before it runs, as in PostgreSQL (and as recorded).
         this.flushOut();
+        if (this.items.length > 0 && !this.copyIn) {
+          // PostgreSQL answers what it read before the Terminate, then exits: the session
+          // reads those answers (for their outcomes in the recording) and then closes. The
+          // client is leaving: nothing more is read from it or written to it.
+          this.terminated = true;
+          this.reader.drain();
+          this.clientEnded = true;
+          this.client.end();
+          return;
+        }
         this.closed = true;
         this.upstream.end(TERMINATE);
         this.client.end();
@@ -1368,7 +1386,7 @@ export class Session {
   }
 
   emitToClient(chunks: Buffer[]): void {
-    if (this.closed) return;
+    if (this.closed || this.terminated) return;
     const c = this.client;
     if (chunks.length > 1) c.cork();
     let ok = true;
@@ -1441,8 +1459,9 @@ export class Session {
   fatal(f: ErrorFields): void {
     if (this.closed) return;
     // In the middle of a relayed message an error would be read as the rest of it: the
-    // connection just ends.
-    if (this.scanner.midMessage) this.client.end();
+    // connection just ends. A client that sent Terminate has gone.
+    if (this.terminated) this.client.destroy();
+    else if (this.scanner.midMessage) this.client.end();
     else this.client.end(toWire(f));
     this.close();
   }
