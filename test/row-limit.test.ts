@@ -429,6 +429,35 @@ describe('limits.max_rows of one table, read through a cursor name used twice', 
       }
     });
 
+  it('a portal of SQL EXECUTE reads the result of its first run, whatever the name holds later', async () => {
+    const c = await rawLogin(t, DB);
+    try {
+      await c.simple('BEGIN');
+      await c.simple('PREPARE q AS SELECT g FROM generate_series(1, 20) g');
+      await c.write(
+        Buffer.concat([parse('', 'EXECUTE q'), bind('p', ''), execute('p', 2), sync()]),
+      );
+      expect(rows(await c.until('Z'))).toHaveLength(2);
+      // q now reads big (5 rows at most), and then something the policy refuses.
+      for (const sql of ['DEALLOCATE q', 'PREPARE q AS SELECT g FROM big'])
+        expect((await c.simple(sql)).filter((m) => m.type === 'E')).toEqual([]);
+      // PostgreSQL ran q whole at the first Execute: the rest of that result comes back.
+      await c.write(Buffer.concat([execute('p', 10), sync()]));
+      let ms = await c.until('Z');
+      expect(ms.filter((m) => m.type === 'E').map((m) => fields(m).M)).toEqual([]);
+      expect(rows(ms)).toHaveLength(10);
+      for (const sql of ['DEALLOCATE q', 'PREPARE q AS DELETE FROM big'])
+        expect((await c.simple(sql)).filter((m) => m.type === 'E')).toEqual([]);
+      await c.write(Buffer.concat([execute('p', 0), sync()]));
+      ms = await c.until('Z');
+      expect(ms.filter((m) => m.type === 'E').map((m) => fields(m).M)).toEqual([]);
+      expect(rows(ms)).toHaveLength(8);
+      await c.simple('ROLLBACK');
+    } finally {
+      c.destroy();
+    }
+  });
+
   it('a protocol portal bound where a cursor of the name was dropped reads under its own limit', async () => {
     const c = await rawLogin(t, DB);
     try {

@@ -303,7 +303,8 @@ function decideIn(
           let rows = portal.rows;
           /** The transaction state `decision` was made in. */
           let decidedIn = portal.prepared.inTxn;
-          const of = executeOf(facts);
+          if (portal.ran) ({ facts, decision, inTxn: decidedIn } = portal.ran);
+          const of = portal.ran ? undefined : executeOf(facts);
           if (of) {
             // SQL EXECUTE runs what its name holds now, which may not be what it held at
             // Parse: decide that.
@@ -341,8 +342,16 @@ function decideIn(
               rows = portal.rows;
             }
             // Later Executes in this state run under this decision.
-            if (!of) portal.prepared = { facts, decision, inTxn: runTxn };
+            if (portal.ran) portal.ran = { facts, decision, inTxn: runTxn };
+            else if (!of) portal.prepared = { facts, decision, inTxn: runTxn };
           }
+          // Once it has run (known when the Execute is answered), the result it stored.
+          if (of)
+            names.portals.stage(
+              m.portal,
+              { ...portal, ran: { facts, decision, inTxn: decidedIn } },
+              i,
+            );
           // What a FETCH reads is decided again when a reload changed the policy since.
           const refetched = names.redecideFetched(facts, engine.version, 'extended');
           if (refetched)

@@ -90,6 +90,11 @@ export interface Portal {
   params: BindParams;
   /** The statement's max_rows, shared by every Execute of this portal. */
   rows?: RowBudget;
+  /**
+   * A portal of SQL EXECUTE ran once: PostgreSQL ran the prepared statement whole then and
+   * later Executes read the result it stored, whatever the name holds by then.
+   */
+  ran?: Prepared;
 }
 
 /** A Parse text answered without analysing it again (drivers re-send the same Parse). */
