@@ -318,4 +318,30 @@ describe('text from agents in the commands output', () => {
     }
     expect(list.text()).toContain('mallory\\x1b[2K\\x0dnobody');
   });
+
+  it('replay shows invisible and format characters escaped, and cuts long parameters', async () => {
+    const dir = await tempDir('cmd-invisible');
+    const rec = createRecorder({ spoolDir: join(dir, 'spool'), sinks: [fileSink({ dir })] });
+    const s = await rec.openSession(
+      startInfo({ sessionId: 'inv-1', application_name: 'psql\u200f\u2060' }),
+    );
+    const invisible = '\u200e\u200f\u061c\u200b\u2060\u00ad\u2800\u3164\u115f\u{e0041}\u00a0';
+    const a = await s.statement({
+      ...stmt(`SELECT 1 /*${invisible}*/`),
+      params: ['\u2800'.repeat(400) + 'admin ALLOW SELECT 1'],
+    });
+    s.result(a, { outcome: 'ok', duration_ms: 1, rows: 1 });
+    await rec.close();
+    const shown = capture();
+    expect(await replayCommand(['inv-1', '--dir', dir], { out: shown.out })).toBe(0);
+    const text = shown.text();
+    expect(text).not.toMatch(
+      /[\u200e\u200f\u061c\u200b\u2060\u00ad\u2800\u3164\u115f\u00a0]|\u{e0041}/u,
+    );
+    for (const c of ['200e', '200f', '61c', '200b', '2060', '2800', '3164', '115f', 'e0041'])
+      expect(text).toContain(`\\u{${c}}`);
+    expect(text).toContain('\\xad');
+    // A parameter is cut to the width like the statement: its tail does not reach the screen.
+    expect(text).not.toContain('admin ALLOW SELECT 1');
+  });
 });

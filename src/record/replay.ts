@@ -54,7 +54,7 @@ export function formatTimeline(events: RecordedEvent[], opts: { width?: number }
         decision = decision + '/' + String(r.outcome);
       let line = `${head}${decision.padEnd(13)} ${rows.padStart(7)} ${dur.padStart(10)}  ${oneLine(String(ev.sql), width)}`;
       if (Array.isArray(ev.params) && ev.params.length)
-        line += `  params=${JSON.stringify(ev.params)}`;
+        line += `  params=${oneLine(JSON.stringify(ev.params), width)}`;
       else if (ev.params === 'redacted') line += '  params=[redacted]';
       out.push(line);
       const reasons = (ev.reasons as string[] | undefined) ?? [];
@@ -98,16 +98,19 @@ export function printableLines(text: string): string {
 }
 
 /**
- * Recorded text comes from agents and tokens: control characters (escape sequences that
- * move the cursor or recolour a terminal, a newline that would fake a timeline line) and
- * bidirectional overrides are shown as \xNN / \u{NNNN}, never sent to the terminal.
+ * What an agent could use to make recorded text read as something else on a terminal:
+ * control characters (escape sequences that move the cursor or recolour it, a newline that
+ * would fake a timeline line), format characters (bidirectional marks and overrides,
+ * zero-width and invisible ones, tag characters), lone surrogates, private-use code points,
+ * line and paragraph separators, spaces other than U+0020, and letters drawn blank.
  */
+const UNPRINTABLE =
+  /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Zl}\p{Zp}\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\u115f\u1160\u2800\u3164\uffa0]/gu;
+
+/** Recorded text comes from agents and tokens: see UNPRINTABLE; shown as \xNN / \u{NNNN}. */
 function printable(line: string): string {
-  return line.replace(
-    /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
-    (ch) => {
-      const c = ch.charCodeAt(0);
-      return c < 0x100 ? `\\x${c.toString(16).padStart(2, '0')}` : `\\u{${c.toString(16)}}`;
-    },
-  );
+  return line.replace(UNPRINTABLE, (ch) => {
+    const c = ch.codePointAt(0)!;
+    return c < 0x100 ? `\\x${c.toString(16).padStart(2, '0')}` : `\\u{${c.toString(16)}}`;
+  });
 }
