@@ -35,8 +35,8 @@ export function byInstance(names: string[]): Map<string, SegmentName[]> {
 }
 
 export interface SplitLines {
-  /** Complete lines (without their newline) and the byte offset each starts at. */
-  lines: Array<{ text: string; offset: number }>;
+  /** Complete lines (without their newline), the byte offset each starts at, its bytes. */
+  lines: Array<{ text: string; offset: number; length: number }>;
   /** Bytes after the last newline: a torn (partially written) line. */
   torn: { offset: number; bytes: number } | null;
 }
@@ -62,6 +62,7 @@ export function splitLines(bytes: Uint8Array): SplitLines {
         lines.push({
           text: Buffer.from(bytes.buffer, bytes.byteOffset + start, i - start).toString('utf8'),
           offset: start,
+          length: i - start,
         });
       start = i + 1;
     }

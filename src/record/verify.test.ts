@@ -5,8 +5,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { sealLine } from './event.js';
 import { createRecorder } from './recorder.js';
 import { dirSource, fileSink } from './sinks/file.js';
-import { edKeys, startInfo, stmt, tempDir } from './testkit.js';
+import { edKeys, startInfo, stmt, tempDir, totals } from './testkit.js';
 import { verifyRecording } from './verify.js';
+import { verifyCommand } from '../cli/commands/verify.js';
 
 const keys = edKeys();
 let base = '';
@@ -298,5 +299,77 @@ describe('verify across restarts', () => {
     const r = await verify(spool);
     expect(r.breaks[0]).toMatchObject({ segment: names[1] });
     expect(r.breaks[0].reason).toMatch(/expected seq|final checkpoint/);
+  });
+});
+
+describe('verify after a recovery', () => {
+  const recorder = (spool: string) =>
+    createRecorder({
+      spoolDir: spool,
+      checkpoint: { signingKey: keys.privateJwk, everyEvents: 3 },
+    });
+
+  it('calls a run rewritten before the next start (checkpoints deleted, hashes recomputed) unsigned, not sealed', async () => {
+    const spool = await tempDir('rewritten');
+    const rec = recorder(spool);
+    const s = await rec.openSession(startInfo({ sessionId: 'victim' }));
+    for (const sql of ['DROP TABLE orders', 'SELECT 1', 'SELECT 2', 'SELECT 3']) {
+      const q = await s.statement(stmt(sql, { command: 'X' }));
+      s.result(q, { outcome: 'ok', duration_ms: 1, rows: 1, command_tag: 'X' });
+    }
+    await s.end(totals());
+    await rec.close();
+    const [seg] = (await readdir(spool)).filter((n) => n.endsWith('.jsonl'));
+    // Without the key: every checkpoint goes, the DROP becomes a SELECT, every hash is
+    // recomputed (the gateway chain's too).
+    const prev = new Map<string, string>();
+    const forged = (await readLines(spool, seg))
+      .filter((l) => !l.includes('"type":"checkpoint"'))
+      .map((l) => {
+        const ev = JSON.parse(l) as { session_id: string };
+        let prefix = l
+          .replace(/,"hash":"[0-9a-f]{64}"\}$/, '')
+          .replace('DROP TABLE', 'SELECT 0 FROM');
+        const p = prev.get(ev.session_id);
+        if (p) prefix = prefix.replace(/"prev_hash":"[0-9a-f]{64}"/, `"prev_hash":"${p}"`);
+        const { line, hash } = sealLine(prefix);
+        prev.set(ev.session_id, hash);
+        return line.trimEnd();
+      });
+    await writeLines(spool, seg, forged);
+    // A routine restart and stop seals what it finds with its own signed checkpoints.
+    await recorder(spool).close();
+    const r = await verify(spool);
+    expect(r.breaks).toEqual([]);
+    expect(r.unsealed).toEqual([]);
+    expect(r.sealed).toBe(false);
+    const victim = r.recovered.find((u) => u.session_id === 'victim');
+    expect(victim).toMatchObject({ seq: 1, last_seq: 10, events: 10 });
+    expect(victim!.reason).toMatch(/were never signed/);
+    // The previous run's gateway events (its segment_start) are unsigned too.
+    expect(r.recovered.some((u) => u.session_id?.startsWith('gateway:'))).toBe(true);
+    let shown = '';
+    const out = (t: string) => void (shown += t);
+    expect(await verifyCommand(['--dir', spool], { out, publicKey: keys.publicJwk })).toBe(3);
+    expect(shown).toMatch(/RECOVERED UNSIGNED: victim: seq 1\.\.10 \(10 events/);
+  });
+
+  it('catches bytes that are not UTF-8 (the same text as U+FFFD)', async () => {
+    const spool = await tempDir('utf8');
+    const rec = recorder(spool);
+    const s = await rec.openSession(startInfo({ sessionId: 'u' }));
+    await s.statement(stmt("SELECT 'x\uFFFDy' FROM orders"));
+    await s.end(totals());
+    await rec.close();
+    expect((await verify(spool)).sealed).toBe(true);
+    const [seg] = (await readdir(spool)).filter((n) => n.endsWith('.jsonl'));
+    const b = await readFile(join(spool, seg));
+    const i = b.indexOf(Buffer.from([0xef, 0xbf, 0xbd]));
+    await writeFile(
+      join(spool, seg),
+      Buffer.concat([b.subarray(0, i), Buffer.from([0xff]), b.subarray(i + 3)]),
+    );
+    const r = await verify(spool);
+    expect(r.breaks[0]?.reason).toBe('line is not valid UTF-8 (its bytes were changed)');
   });
 });

@@ -1,4 +1,5 @@
 // Verification: hash chains, sequence continuity, signed checkpoints, torn and unsealed tails.
+import { isUtf8 } from 'node:buffer';
 import type { KeyObject } from 'node:crypto';
 import { GENESIS, checkLine, sha256hex, type RecordedEvent } from './event.js';
 import { byInstance, dataEnd, splitLines, type SegmentName } from './segment.js';
@@ -18,7 +19,10 @@ export interface Finding {
 export interface VerifyReport {
   /** No broken link (torn or unsealed tails are listed separately). */
   ok: boolean;
-  /** True when `ok` and every chain is sealed by a checkpoint or a recovery record. */
+  /**
+   * True when `ok` and every event is covered by a checkpoint of the run that wrote it (not
+   * only by a later start's recovery record: see `recovered`).
+   */
   sealed: boolean;
   segments: number;
   events: number;
@@ -31,6 +35,14 @@ export interface VerifyReport {
   torn: Array<Finding & { bytes: number; acknowledged: boolean }>;
   /** Chains whose last events no checkpoint covers: a live recording, a crash, or truncation. */
   unsealed: Array<Finding & { last_seq: number }>;
+  /**
+   * Events no checkpoint of the run that wrote them covers: that run stopped without one
+   * after them (a crash), and the next start's recovery record listed them as it found them.
+   * Their hashes link, but nothing signed them: whoever could write the spool before that
+   * start could have rewritten them (with every hash recomputed), a whole run's worth if its
+   * checkpoints were deleted too. A crash leaves about a second's worth.
+   */
+  recovered: Array<Finding & { last_seq: number; events: number }>;
   warnings: string[];
 }
 
@@ -88,6 +100,7 @@ export async function verifyRecording(
     breaks: [],
     torn: [],
     unsealed: [],
+    recovered: [],
     warnings: [],
   };
   const where = await collectSegments(list);
@@ -115,7 +128,12 @@ export async function verifyRecording(
   r.chains = chains.size;
   r.ok = r.breaks.length === 0;
   // No event read is no proof of anything (segments emptied, or filled with zeros).
-  r.sealed = r.ok && r.events > 0 && r.unsealed.length === 0 && r.torn.every((t) => t.acknowledged);
+  r.sealed =
+    r.ok &&
+    r.events > 0 &&
+    r.unsealed.length === 0 &&
+    r.recovered.length === 0 &&
+    r.torn.every((t) => t.acknowledged);
   if (!key && r.checkpoints)
     r.warnings.push('checkpoint signatures not checked: no public key given');
   return r;
@@ -188,8 +206,14 @@ async function verifyInstance(
     const split = splitLines(bytes);
     const mayStartMidway = partialStart && seg === segs[0];
     let last: { session_id: string; seq: number } | undefined;
-    for (const { text, offset } of split.lines) {
+    for (const { text, offset, length } of split.lines) {
       const at = { segment: seg.name, offset };
+      // Hashes cover the line's text: bytes that are not UTF-8 would read as U+FFFD, the
+      // same text as other bytes, so such an edit would go unseen.
+      if (!isUtf8(bytes.subarray(offset, offset + length))) {
+        brk(r, { ...at, reason: 'line is not valid UTF-8 (its bytes were changed)' });
+        continue;
+      }
       const c = checkLine(text);
       if (!c.ok) {
         brk(r, { ...at, session_id: c.event?.session_id, seq: c.event?.seq, reason: c.reason });
@@ -274,6 +298,12 @@ async function verifyInstance(
           seq: ev.seq,
           reason: `the previous run ends without its final checkpoint (after seq ${ev.seq - 1}), but this run recorded no recovery: tail truncated`,
         });
+      if (ev.type === 'segment_start' && ev.reason === 'recover') {
+        // The gateway chain goes on across runs: the previous run's events after its last
+        // checkpoint are covered by this run's checkpoints, though that run never signed them.
+        const gw = chains.get(gwId)!;
+        if (gw.covered < ev.seq - 1) recovered(r, gw, gwId, gw.covered + 1, ev.seq - 1, at.segment);
+      }
       clean = ev.type === 'checkpoint' && ev.final === true;
       lastGw = { segment: seg.name, session_id: ev.session_id, seq: ev.seq, reason: '' };
       if (ev.type === 'segment_start') {
@@ -339,6 +369,25 @@ function brk(r: VerifyReport, f: Finding): void {
   r.breaks.push(f);
 }
 
+/** Events `from..to` of a chain were never covered by their own run (see `recovered`). */
+function recovered(
+  r: VerifyReport,
+  st: ChainState,
+  id: string,
+  from: number,
+  to: number,
+  recoveredIn: string,
+): void {
+  r.recovered.push({
+    segment: st.segment,
+    session_id: id,
+    seq: from,
+    last_seq: to,
+    events: to - from + 1,
+    reason: `seq ${from}..${to} (${to - from + 1} events, through segment ${st.segment}) were never signed: the run that wrote them stopped without a checkpoint after them, and the next start recorded them as found (recovery in ${recoveredIn})`,
+  });
+}
+
 /** Checkpoint and recovery heads must equal the chain state at that point of the file. */
 function cover(
   ev: RecordedEvent,
@@ -373,6 +422,8 @@ function cover(
         reason: `${what} seq ${ev.seq} records a different hash for seq ${seq} (event replaced)`,
       });
     else {
+      if (what === 'recovery' && st.covered < seq)
+        recovered(r, st, id, st.covered + 1, seq, at.segment);
       st.covered = seq;
       st.coveredIn = st.segment;
     }

@@ -7,13 +7,15 @@ import {
   resolveSources,
   type RecordingCommandContext,
 } from '../../record/sources.js';
-import { verifyRecording, type Finding } from '../../record/verify.js';
+import { verifyRecording, type Finding, type VerifyReport } from '../../record/verify.js';
 
 export const VERIFY_USAGE = `usage: portcullis verify [--dir DIR]... [--s3-bucket B [--s3-prefix P] [--s3-endpoint URL]] [--key FILE] [--partial] [--json]
   --partial: the oldest segments were removed by retention on purpose
   exit 0: intact and sealed (signatures checked); 1: a broken link, or no segment found;
   2: intact, but a tail is not sealed (a live recording, a crash not yet recovered, or a
-  truncated tail), or no key to check the checkpoint signatures with
+  truncated tail), or no key to check the checkpoint signatures with;
+  3: intact and sealed, but for events a crashed run left unsigned and the next start
+  recorded as found (RECOVERED UNSIGNED: a few per crash; more may have been rewritten)
 `;
 
 const at = (f: Finding) =>
@@ -59,6 +61,7 @@ export async function verifyCommand(
     }
     for (const t of r.torn) out(`${t.acknowledged ? 'recovered' : 'TORN'}: ${t.reason}\n`);
     for (const u of r.unsealed) out(`UNSEALED: ${u.session_id}: ${u.reason}\n`);
+    for (const u of r.recovered) out(`RECOVERED UNSIGNED: ${u.session_id}: ${u.reason}\n`);
     for (const w of r.warnings) out(`warning: ${w}\n`);
     if (r.segments === 0) out('NOTHING TO VERIFY: no segment found in the sources\n');
     else if (r.events === 0 && r.breaks.length === 0)
@@ -68,10 +71,22 @@ export async function verifyCommand(
         'INTACT, SIGNATURES NOT CHECKED: pass --key (the checkpoint public key), or --config with recording.signingKey\n',
       );
     else if (r.sealed) out('OK: every chain is intact and sealed\n');
+    else if (r.ok && onlyRecovered(r))
+      out(
+        `INTACT, SEALED BUT FOR ${r.recovered.reduce((n, u) => n + u.events, 0)} EVENTS A CRASH LEFT UNSIGNED: see above\n`,
+      );
     else if (r.ok) out('INTACT, NOT SEALED: see above\n');
   }
   // Nothing read is no proof of anything; and without a key a rewritten recording (every
   // hash recomputed) looks intact, so it cannot be called sealed.
   if (r.breaks.length || r.segments === 0 || r.events === 0) return 1;
-  return r.sealed && !unchecked ? 0 : 2;
+  if (unchecked) return 2;
+  return r.sealed ? 0 : onlyRecovered(r) ? 3 : 2;
+}
+
+/** Intact, and nothing unsealed but what recoveries recorded (see VerifyReport.recovered). */
+function onlyRecovered(r: VerifyReport): boolean {
+  return (
+    r.ok && r.recovered.length > 0 && r.unsealed.length === 0 && r.torn.every((t) => t.acknowledged)
+  );
 }
