@@ -113,7 +113,13 @@ describe('recording with a file sink', () => {
     const w = await connect(g, 'rec-writer', ['writers']);
     await w.query('INSERT INTO writes VALUES ($1)', [4242]);
     await w.end();
-    const t = await connect(g, 'rec-setter', ['agents']);
+    const t = await gatewayClient(g, DB, {
+      user: 'rec-setter',
+      sub: 'rec-setter',
+      groups: ['agents'],
+      ignoreErrors: true,
+      pg: { options: '-c DateStyle=German -c TimeZone=Asia/Tokyo' },
+    });
     await t.query("SET application_name = 'recorded-app'");
     await t.end();
 
@@ -224,7 +230,7 @@ describe('recording with a file sink', () => {
     expect(set?.extra).not.toHaveProperty('class');
   });
 
-  it('records the settings pinned upstream and the read-only default at session start, for re-decision', () => {
+  it("records the settings pinned upstream, the client's own and the read-only default at session start", () => {
     const start = allText(sinkDir)
       .split('\n')
       .filter(Boolean)
@@ -234,10 +240,13 @@ describe('recording with a file sink', () => {
             type: string;
             sub: string;
             pinned?: Record<string, string>;
+            settings?: Record<string, string>;
             default_read_only?: boolean;
           },
       )
       .find((e) => e.type === 'session_start' && e.sub === 'rec-setter');
+    // The client's own settings, which give its literals their meaning.
+    expect(start?.settings).toMatchObject({ datestyle: 'German', timezone: 'Asia/Tokyo' });
     expect(start?.pinned).toMatchObject({
       search_path: expect.any(String),
       idle_in_transaction_session_timeout: expect.stringMatching(/^\d+$/),

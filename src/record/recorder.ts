@@ -671,6 +671,9 @@ class SpoolRecorder implements Recorder {
         ',"email":' +
         JSON.stringify(info.identity.email ?? null) +
         (info.pinned ? ',"pinned":' + JSON.stringify(info.pinned) : '') +
+        (info.settings && Object.keys(info.settings).length
+          ? ',"settings":' + JSON.stringify(info.settings)
+          : '') +
         (info.default_read_only !== undefined
           ? ',"default_read_only":' + info.default_read_only
           : ''),

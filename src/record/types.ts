@@ -19,6 +19,11 @@ export interface SessionStartInfo {
   upstream_user?: string;
   /** Settings pinned on the upstream session (the policy input's session.pinned). */
   pinned?: Record<string, string>;
+  /**
+   * The client's own startup settings passed upstream (DateStyle, TimeZone, ...): what the
+   * recorded statements' literals meant.
+   */
+  settings?: Record<string, string>;
   /** The session facts' default_read_only, when known. */
   default_read_only?: boolean;
 }

@@ -96,6 +96,9 @@ export async function acceptClient(
         tls: a.tls,
         upstream_user: target.user,
         pinned: sessionFacts.pinned,
+        settings: Object.fromEntries(
+          Object.entries(a.startup.passthrough).filter(([k]) => k !== 'application_name'),
+        ),
         default_read_only: session.startedReadOnly,
       });
     } catch (err) {
