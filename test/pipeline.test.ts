@@ -265,6 +265,24 @@ describe('extended protocol details', () => {
     c.destroy();
   });
 
+  it('a query string of more statements than the limit is refused whole (54000), before any runs', async () => {
+    const c = await raw();
+    const over = 'SELECT pg_sleep(0);'.repeat(1000) + 'CREATE TABLE too_many_ran (x int)';
+    const ms = await c.simple(over);
+    expect(types(ms)).toBe('EZ');
+    expect(fields(ms[0])).toMatchObject({
+      C: '54000',
+      M: expect.stringContaining(
+        'too many statements in one query string (1001; the limit is 1000)',
+      ),
+    });
+    // At the limit, they all run.
+    const at = await c.simple('SELECT 1;'.repeat(999) + 'SELECT 2');
+    expect(rows(at)).toHaveLength(1000);
+    expect(rows(await c.simple("SELECT to_regclass('too_many_ran') IS NULL"))).toEqual([['t']]);
+    c.destroy();
+  });
+
   it('a named statement survives an unrelated error and can be described and closed', async () => {
     const c = await raw();
     await c.write(Buffer.concat([parse('s', 'SELECT $1::int * 3'), sync()]));

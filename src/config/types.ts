@@ -140,8 +140,18 @@ export interface SessionConfig {
   idleInTransactionTimeoutMs?: number;
   /** Largest frontend message accepted (bytes). Default 16 MiB. */
   maxMessageBytes?: number;
-  /** Largest SQL text accepted before parsing (bytes). Default 1 MiB. */
+  /**
+   * Largest SQL text accepted before parsing (bytes). Default 1 MiB. Parsing is done on the
+   * gateway's one thread: a 1 MiB statement (a hundred thousand columns, a long VALUES list)
+   * takes from half a second to a second, while other sessions wait. Lower it where agents
+   * send no large statements.
+   */
   maxQueryBytes?: number;
+  /**
+   * Most statements one query string may hold (a simple Query of "a; b; c"): each is
+   * decided and recorded, in one go, while other sessions wait. Default 1000.
+   */
+  maxStatementsPerQuery?: number;
   /** Close a client that leaves a message half-sent for this long (ms). Default 30000. */
   messageTimeoutMs?: number;
   /** Most bytes queued towards a client that does not read before it is cut. Default 64 MiB. */

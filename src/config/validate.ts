@@ -130,6 +130,7 @@ const SCHEMA: Spec = {
         idleInTransactionTimeoutMs: 'number',
         maxMessageBytes: 'number',
         maxQueryBytes: 'number',
+        maxStatementsPerQuery: 'number',
         messageTimeoutMs: 'number',
         maxClientBacklogBytes: 'number',
       },

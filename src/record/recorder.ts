@@ -60,6 +60,10 @@ function cachedJson(v: object): string {
 /** Fields from `fingerprint` to `extra`, shared by every event of one facts template. */
 const factsFrags = new Map<string, string>();
 const MAX_FACTS_FRAGS = 10_000;
+/** Longest fragment kept, and most characters all kept fragments may hold. */
+const MAX_FRAG_CHARS = 16 * 1024;
+const MAX_FRAGS_CHARS = 16 * 1024 * 1024;
+let fragsChars = 0;
 
 function factsFragment(ev: StatementEventInput): string {
   const key = ev.facts_key;
@@ -88,9 +92,13 @@ function factsFragment(ev: StatementEventInput): string {
     (ev.parse_error === undefined ? 'null' : JSON.stringify(ev.parse_error)) +
     ',"extra":' +
     (ev.extra ? JSON.stringify(typeof ev.extra === 'function' ? ev.extra() : ev.extra) : 'null');
-  if (key !== undefined) {
-    if (factsFrags.size >= MAX_FACTS_FRAGS) factsFrags.clear();
+  if (key !== undefined && s.length <= MAX_FRAG_CHARS) {
+    if (factsFrags.size >= MAX_FACTS_FRAGS || fragsChars + s.length > MAX_FRAGS_CHARS) {
+      factsFrags.clear();
+      fragsChars = 0;
+    }
     factsFrags.set(key, s);
+    fragsChars += s.length;
   }
   return s;
 }

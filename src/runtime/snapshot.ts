@@ -78,6 +78,7 @@ export async function buildSnapshot(
     limits: {
       maxMessageBytes: s.maxMessageBytes ?? 16 * MiB,
       maxQueryBytes: s.maxQueryBytes ?? 1 * MiB,
+      maxStatementsPerQuery: s.maxStatementsPerQuery ?? 1000,
       authTimeoutMs: config.auth?.timeoutMs ?? 10_000,
       messageTimeoutMs: s.messageTimeoutMs ?? 30_000,
       maxClientBacklogBytes: s.maxClientBacklogBytes ?? 64 * MiB,

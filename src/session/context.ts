@@ -25,6 +25,8 @@ export interface SessionLimits {
   maxMessageBytes: number;
   /** Largest SQL text parsed (bytes). */
   maxQueryBytes: number;
+  /** Most statements in one query string. */
+  maxStatementsPerQuery: number;
   /** Time allowed for startup and authentication (ms). */
   authTimeoutMs: number;
   /** Time a client may leave a message half-sent (ms). */

@@ -589,6 +589,7 @@ export class Session {
       searchPath: s.searchPath,
       database: this.auth.startup.database,
       maxBytes: s.limits.maxQueryBytes,
+      maxStatements: s.limits.maxStatementsPerQuery,
     };
   }
 

@@ -1,6 +1,6 @@
 // Per-session names: prepared statements (protocol Parse and SQL PREPARE share one
 // namespace in PostgreSQL), portals and cursors, each carrying the facts it was decided on.
-import { FACTS_KEY, explainedColumn } from '../sql/index.js';
+import { FACTS_KEY, explainedColumn, factsWeight } from '../sql/index.js';
 import type { StatementFacts } from '../sql/types.js';
 import type { DecisionRecord, PolicyEngine } from '../policy/types.js';
 import { bindParamsAsText, type BindMessage } from '../wire/index.js';
@@ -104,8 +104,14 @@ interface Memo {
   inTxn: boolean;
 }
 
-/** Most statement text one session's prepared statements may hold in the gateway. */
+/**
+ * Most memory (text and facts, by factsWeight) one session's prepared statements may hold
+ * in the gateway.
+ */
 export const PREPARED_TEXT_BYTES = 16 * 1024 * 1024;
+/** The Parse memo: longest text remembered, and most memory its entries may hold. */
+const MEMO_MAX_CHARS = 16 * 1024;
+const MEMO_WEIGHT = 2 * 1024 * 1024;
 
 /** The names of one session: what each refers to, and how statements change them. */
 export class SessionNames {
@@ -117,7 +123,7 @@ export class SessionNames {
   readonly prepared = new NameTable<Prepared>(
     10_000,
     '',
-    (p) => p.facts.text.length + 256,
+    (p) => factsWeight(p.facts),
     PREPARED_TEXT_BYTES,
   );
   readonly portals = new NameTable<Portal>(1000);
@@ -125,6 +131,7 @@ export class SessionNames {
   readonly cursors = new Cursors();
   /** Parse text → facts and decision, for drivers that re-send the same Parse. */
   private readonly parseMemo = new Map<string, Memo>();
+  private memoWeight = 0;
 
   constructor(private readonly decisions: DecisionPoint) {}
 
@@ -317,7 +324,15 @@ export class SessionNames {
       f.execute !== undefined
     )
       return;
-    if (this.parseMemo.size >= 256) this.parseMemo.clear();
+    if (sql.length > MEMO_MAX_CHARS) return;
+    if (!this.parseMemo.has(sql)) {
+      const w = factsWeight(f) + sql.length * 2;
+      if (this.parseMemo.size >= 256 || this.memoWeight + w > MEMO_WEIGHT) {
+        this.parseMemo.clear();
+        this.memoWeight = 0;
+      }
+      this.memoWeight += w;
+    }
     this.parseMemo.set(sql, { prepared, engine, inTxn });
   }
 }

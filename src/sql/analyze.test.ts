@@ -57,6 +57,31 @@ describe('analyze', () => {
     expect(analyze("SELECT 'ééé'", { ...opts, maxBytes: 14 }).error?.code).toBe('54000');
   });
 
+  it('refuses a string of more statements than maxStatements, before building their facts', () => {
+    const r = analyze('SELECT 1;'.repeat(5), { searchPath: ['public'], maxStatements: 4 });
+    expect(r.error).toMatchObject({ code: '54000' });
+    expect(r.error?.message).toContain('(5; the limit is 4)');
+    expect(
+      analyze('SELECT 1;'.repeat(4), { searchPath: ['public'], maxStatements: 4 }).statements,
+    ).toHaveLength(4);
+  });
+
+  it('bounds the cache by the memory of its facts, not only by its entries', () => {
+    clearSqlCache();
+    const opts = { searchPath: ['public'] };
+    // Long scripts are not cached at all.
+    for (let i = 0; i < 20; i++)
+      analyze(`SELECT ${i};`.repeat(100) + `SELECT t${i}.a FROM t${i}`, opts);
+    expect(sqlCacheStats().entries).toBe(0);
+    // Distinct statements naming thousands of columns: some 1 MB of facts each.
+    const cols = Array.from({ length: 8000 }, (_, j) => `c${j}`).join(', ');
+    for (let i = 0; i < 40; i++) analyze(`SELECT ${cols} FROM t${i}`, opts);
+    const { entries, weight } = sqlCacheStats();
+    expect(weight).toBeLessThanOrEqual(16 * 1024 * 1024);
+    expect(entries).toBeLessThan(40);
+    expect(entries).toBeGreaterThan(0);
+  });
+
   it('refuses a NUL byte', () => {
     expect(analyze('SELECT 1\u0000; DELETE FROM orders', opts).error?.code).toBe('08P01');
   });
@@ -65,7 +90,7 @@ describe('analyze', () => {
     clearSqlCache();
     const a = analyze('SELECT abalance FROM pgbench_accounts WHERE aid = 123', opts);
     const b = analyze('SELECT abalance FROM pgbench_accounts WHERE aid = 456', opts);
-    expect(sqlCacheStats()).toEqual({ hits: 1, misses: 1 });
+    expect(sqlCacheStats()).toMatchObject({ hits: 1, misses: 1, entries: 1 });
     expect(b.statements[0].text).toBe('SELECT abalance FROM pgbench_accounts WHERE aid = 456');
     expect(b.statements[0].fingerprint).toBe(a.statements[0].fingerprint);
     expect({ ...b.statements[0], text: '' }).toEqual({ ...a.statements[0], text: '' });

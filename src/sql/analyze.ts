@@ -3,13 +3,22 @@ import { createHash } from 'node:crypto';
 import { Lru } from '../util/lru.js';
 import type { AnalyzeOptions, AnalyzedText, StatementFacts } from './types.js';
 import { scanKey } from './cache-key.js';
-import { type FactsTemplate, buildTemplate } from './facts.js';
+import { type FactsTemplate, buildTemplate, factsWeight } from './facts.js';
 import { parseText } from './parse.js';
 
 export const DEFAULT_MAX_BYTES = 1024 * 1024;
 const CACHE_ENTRIES = 10_000;
+/**
+ * The most memory (by factsWeight) one cache's entries may hold, and the most caches (one
+ * per database and search_path): distinct texts with many statements or columns hold far
+ * more facts than text, and one client could otherwise fill the heap with them.
+ */
+const CACHE_WEIGHT = 16 * 1024 * 1024;
+const MAX_CACHES = 8;
 /** Longest text cached at all (longer ones are rare and parse slowly anyway). */
 const MAX_CACHED_CHARS = 64 * 1024;
+/** Most statements in a cached text (long scripts are not the per-statement hot path). */
+const MAX_CACHED_STATEMENTS = 64;
 /** Keys longer than this are stored as their SHA-256, to bound the cache's memory. */
 const MAX_PLAIN_KEY = 512;
 
@@ -38,8 +47,8 @@ function cacheFor(opts: AnalyzeOptions): Lru<string, Entry> {
   const k = `${opts.database ?? ''}\u0001${opts.searchPath.join('\u0000')}`;
   let c = caches.get(k);
   if (!c) {
-    if (caches.size >= 32) caches.clear();
-    c = new Lru<string, Entry>(CACHE_ENTRIES);
+    if (caches.size >= MAX_CACHES) caches.clear();
+    c = new Lru<string, Entry>(CACHE_ENTRIES, CACHE_WEIGHT, entryWeight);
     caches.set(k, c);
   }
   last = { path: [...opts.searchPath], db: opts.database, cache: c };
@@ -54,8 +63,14 @@ export function clearSqlCache(): void {
   stats.misses = 0;
 }
 
-export function sqlCacheStats(): { hits: number; misses: number } {
-  return { ...stats };
+export function sqlCacheStats(): { hits: number; misses: number; entries: number; weight: number } {
+  let entries = 0;
+  let weight = 0;
+  for (const c of caches.values()) {
+    entries += c.size;
+    weight += c.totalWeight;
+  }
+  return { ...stats, entries, weight };
 }
 
 /**
@@ -95,6 +110,11 @@ function analyzeUnsafe(text: string, opts: AnalyzeOptions): AnalyzedText {
     };
   }
   const scan = scanKey(text);
+  // Counted by the scan first: a megabyte of "SELECT 1;" is refused without parsing it (half
+  // a second of everyone's time). The parse's own count decides when the scan's is within.
+  const most = opts.maxStatements;
+  if (most !== undefined && scan.bounds.length / 2 > most)
+    return tooMany(scan.bounds.length / 2, most);
   const cacheable = text.length <= MAX_CACHED_CHARS;
   const cache = cacheable ? cacheFor(opts) : undefined;
   const normKey = scan.exact && scan.dmlOnly ? storeKey('N', scan.key) : null;
@@ -121,6 +141,7 @@ function analyzeUnsafe(text: string, opts: AnalyzeOptions): AnalyzedText {
     if (parsed.position !== undefined) error.position = parsed.position;
     return { statements: [], empty: false, error };
   }
+  if (most !== undefined && parsed.stmts.length > most) return tooMany(parsed.stmts.length, most);
   const templates: FactsTemplate[] = [];
   const bounds: number[] = [];
   let sensitive = false;
@@ -130,7 +151,7 @@ function analyzeUnsafe(text: string, opts: AnalyzeOptions): AnalyzedText {
     bounds.push(s.start, s.end);
     if (r.literalSensitive) sensitive = true;
   }
-  if (cache) {
+  if (cache && templates.length <= MAX_CACHED_STATEMENTS) {
     const sameBounds =
       bounds.length === scan.bounds.length && bounds.every((v, i) => v === scan.bounds[i]);
     // A text marked literal-sensitive keeps its mark: another text of the same shape that
@@ -146,6 +167,23 @@ function analyzeUnsafe(text: string, opts: AnalyzeOptions): AnalyzedText {
 }
 
 export { FACTS_KEY } from './facts.js';
+
+function tooMany(n: number, most: number): AnalyzedText {
+  return {
+    statements: [],
+    empty: false,
+    error: {
+      code: '54000',
+      message: `too many statements in one query string (${n}; the limit is ${most}): send them in several`,
+    },
+  };
+}
+
+function entryWeight(key: string, e: Entry): number {
+  let w = key.length * 2 + (e.bounds?.length ?? 0) * 8;
+  for (const t of e.templates) w += factsWeight(t);
+  return w;
+}
 
 /** Cache key: kind prefix plus the key text, or its SHA-256 when long. */
 function storeKey(kind: 'N' | 'R', k: string): string {

@@ -141,4 +141,6 @@ export interface AnalyzeOptions {
   database?: string;
   /** Refuse strings larger than this many UTF-8 bytes (default 1 MiB). */
   maxBytes?: number;
+  /** Refuse strings of more statements than this (default: no limit). */
+  maxStatements?: number;
 }
