@@ -988,6 +988,18 @@ describe('types and lookups (third round of security variants)', () => {
       expect(fns(one(sql)), sql).toEqual(['pg_catalog.pg_typeof:read']);
   });
 
+  it("a catalog's row type is reported as that catalog, kind type (its reg* fields convert)", () => {
+    for (const sql of [
+      'SELECT (NULL::pg_sequences).data_type',
+      "SELECT ('(,,,x,,,,,,,)'::pg_catalog.pg_sequences).data_type",
+      "SELECT a FROM json_to_record('{}') AS t(a pg_sequences)",
+    ])
+      expect(rels(one(sql)), sql).toContain('pg_catalog.pg_sequences:read:type');
+    expect(rels(one("SELECT '{}'::pg_class[]"))).toEqual(['pg_catalog.pg_class:read:type']);
+    // Other catalog types are plain values.
+    expect(rels(one("SELECT '1 day'::interval, 'x'::text"))).toEqual([]);
+  });
+
   it('ts_lexize names its dictionary: a qualified name looks the schema up', () => {
     expect(fns(one("SELECT ts_lexize('nosuch.x', 'a')"))).toContain(
       'pg_catalog.to_regnamespace:read',

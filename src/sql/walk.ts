@@ -9,7 +9,7 @@ import {
   wholeRowFunction,
 } from './functions.js';
 import { resolveFunction, resolveRelation } from './names.js';
-import { PG_CATALOG_TYPES } from './pg-catalog-data.js';
+import { PG_CATALOG_RELATIONS, PG_CATALOG_TYPES } from './pg-catalog-data.js';
 import {
   type CteScope,
   type Level,
@@ -1034,7 +1034,14 @@ export class Walker {
     if (!name) return;
     const schema = typ.length >= 2 ? typ[typ.length - 2] : undefined;
     if (schema === undefined || schema === 'pg_catalog') this.lookup(typeLookup(name));
-    if (schema === 'pg_catalog' || (schema === undefined && CATALOG_TYPES.has(name))) return;
+    if (schema === 'pg_catalog' || (schema === undefined && CATALOG_TYPES.has(name))) {
+      // A catalog's row type (NULL::pg_sequences, '(…)'::pg_class[]) holds reg* and aclitem
+      // fields, which convert names and OIDs implicitly: reported as that catalog, kind "type".
+      const rel = name.replace(/^_/, '');
+      if (Object.hasOwn(PG_CATALOG_RELATIONS, rel))
+        this.out.addRelation({ schema: 'pg_catalog', name: rel, kind: 'type', access: 'read' });
+      return;
+    }
     // A type of the database's own runs code the gateway cannot see (a domain's CHECK, a
     // cast function), and a table's row type shows the table's columns: reported as a
     // relation of kind "type", resolved as a relation name would be.

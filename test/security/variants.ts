@@ -4614,4 +4614,47 @@ export const VARIANTS: Case[] = [
   ),
   v('SEC-IL-010/r24-89', 'catalog-info-leak', P1, 'SELECT (pg_typeof(1)::text)::regtype', 'deny'),
   v('SEC-IL-010/r24-90', 'catalog-info-leak', P1, 'SELECT pg_typeof(1)::text[]', 'deny', ['error']),
+  // A catalog's row type holds reg* and aclitem fields that convert names implicitly.
+  v(
+    'SEC-IL-010/r25-1',
+    'catalog-info-leak',
+    P1,
+    'SELECT x::text FROM (SELECT (NULL::pg_sequences).data_type UNION ALL SELECT g FROM generate_series(16384, 16500) g) s(x)',
+    'deny',
+  ),
+  v(
+    'SEC-IL-010/r25-2',
+    'catalog-info-leak',
+    P1,
+    "SELECT ('(,,,customers,,,,,,,)'::pg_sequences).data_type::oid",
+    'deny',
+  ),
+  v(
+    'SEC-IL-010/r25-3',
+    'catalog-info-leak',
+    P1,
+    'SELECT (jsonb_populate_record(NULL::pg_sequences, \'{"data_type":"customers"}\')).data_type::oid',
+    'deny',
+  ),
+  v(
+    'SEC-IL-010/r25-4',
+    'catalog-info-leak',
+    P1,
+    "SELECT (NULL::pg_class).relacl || '{customers=r/postgres}'",
+    'deny',
+  ),
+  v(
+    'SEC-IL-010/r25-5',
+    'catalog-info-leak',
+    P1,
+    "SELECT (NULL::pg_type).typinput UNION ALL SELECT 'customers'",
+    'deny',
+  ),
+  v(
+    'SEC-IL-010/r25-6',
+    'catalog-info-leak',
+    P1,
+    "SELECT a FROM json_to_record('{}') AS t(a pg_catalog.pg_prepared_statements)",
+    'deny',
+  ),
 ];
