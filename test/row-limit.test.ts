@@ -458,6 +458,31 @@ describe('limits.max_rows of one table, read through a cursor name used twice', 
     }
   });
 
+  it('a portal of SQL EXECUTE whose name now holds a limited read has one budget for its result', async () => {
+    const c = await rawLogin(t, DB);
+    try {
+      await c.simple('BEGIN');
+      await c.simple('PREPARE q AS SELECT 1 AS one');
+      await c.write(Buffer.concat([parse('', 'EXECUTE q'), bind('p', ''), sync()]));
+      await c.until('Z');
+      // Bound while q held no limit; by the first Execute, q reads big (5 rows at most).
+      for (const sql of ['DEALLOCATE q', 'PREPARE q AS SELECT g FROM big']) await c.simple(sql);
+      let total = 0;
+      const codes: string[] = [];
+      for (let i = 0; i < 25 && codes.length === 0; i++) {
+        await c.write(Buffer.concat([execute('p', 5), sync()]));
+        const ms = await c.until('Z');
+        total += rows(ms).length;
+        codes.push(...ms.filter((m) => m.type === 'E').map((m) => fields(m).C));
+      }
+      expect(total).toBeLessThanOrEqual(5);
+      expect(codes).toEqual(['54000']);
+      await c.simple('ROLLBACK');
+    } finally {
+      c.destroy();
+    }
+  });
+
   it('a protocol portal bound where a cursor of the name was dropped reads under its own limit', async () => {
     const c = await rawLogin(t, DB);
     try {

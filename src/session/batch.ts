@@ -320,6 +320,9 @@ function decideIn(
               decidedIn = runTxn;
               if (decision.decision.kind !== 'allow')
                 return refuse({ fields: refusalFields(decision), facts, rec: decision });
+              // The result this run stores is the one every later Execute reads: one
+              // budget for it, from this decision.
+              rows = rowBudget(decision.decision.limits?.max_rows);
             }
           }
           if (decision !== EMPTY_ALLOWED && (decidedIn !== runTxn || stale(decision))) {
@@ -349,7 +352,7 @@ function decideIn(
           if (of)
             names.portals.stage(
               m.portal,
-              { ...portal, ran: { facts, decision, inTxn: decidedIn } },
+              { ...portal, rows, ran: { facts, decision, inTxn: decidedIn } },
               i,
             );
           // What a FETCH reads is decided again when a reload changed the policy since.

@@ -2,7 +2,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { analyze, initSql } from '../sql/index.js';
 import type { DecisionRecord, PolicyEngine } from '../policy/types.js';
 import type { DecisionPoint } from './decide.js';
-import { SessionNames } from './statements.js';
+import type { BindMessage } from '../wire/index.js';
+import type { Change } from './name-table.js';
+import { BindParams, SessionNames } from './statements.js';
 
 beforeAll(async () => {
   await initSql();
@@ -38,5 +40,34 @@ describe('the Parse memo', () => {
     for (const t of texts) remember(names, t);
     expect(names.memo(texts[39], engine, false)).toBeDefined();
     expect(names.memo(texts[0], engine, false)).toBeUndefined();
+  });
+});
+
+describe('the portal table', () => {
+  it("is bounded by its Bind parameters' bytes, not only by its count", () => {
+    const names = new SessionNames({} as DecisionPoint);
+    const facts = analyze('SELECT length($1)', { searchPath: ['public'] }).statements[0];
+    const big = Buffer.alloc(1024 * 1024, 'x');
+    for (let i = 0; i < 40; i++) {
+      const bind: BindMessage = {
+        portal: `p${i}`,
+        statement: 's',
+        paramFormats: [],
+        params: [big],
+        resultFormats: [],
+      };
+      names.portals.stage(
+        `p${i}`,
+        { prepared: { facts, decision: allowed, inTxn: true }, params: new BindParams(bind) },
+        0,
+      );
+      const out: Change[] = [];
+      names.portals.commit(out);
+      names.portals.endSpan();
+      for (const c of out) c.settle(true);
+    }
+    expect(names.portals.get('p39')).toBeDefined();
+    // 40 MiB of parameters (80 as text) is past the bound: the oldest portals are gone.
+    expect(names.portals.get('p0')).toBeUndefined();
   });
 });

@@ -74,6 +74,12 @@ export interface Prepared {
 export class BindParams {
   private v: (string | null)[] | undefined;
   constructor(private readonly b: BindMessage) {}
+  /** The parameters' raw bytes. */
+  get bytes(): number {
+    let n = 0;
+    for (const p of this.b.params) if (p) n += p.length;
+    return n;
+  }
   get value(): (string | null)[] {
     return (this.v ??= bindParamsAsText(this.b));
   }
@@ -109,6 +115,11 @@ interface Memo {
  * in the gateway.
  */
 export const PREPARED_TEXT_BYTES = 16 * 1024 * 1024;
+/**
+ * Most parameter bytes one session's portals may hold (a portal larger than this alone is
+ * still kept: the others go).
+ */
+const PORTAL_PARAM_BYTES = 16 * 1024 * 1024;
 /** The Parse memo: longest text remembered, and most memory its entries may hold. */
 const MEMO_MAX_CHARS = 16 * 1024;
 const MEMO_WEIGHT = 2 * 1024 * 1024;
@@ -126,7 +137,13 @@ export class SessionNames {
     (p) => factsWeight(p.facts),
     PREPARED_TEXT_BYTES,
   );
-  readonly portals = new NameTable<Portal>(1000);
+  /** Portals hold their Bind's parameters: bounded by count and by their bytes too. */
+  readonly portals = new NameTable<Portal>(
+    1000,
+    undefined,
+    (p) => 256 + p.params.bytes * 2,
+    PORTAL_PARAM_BYTES,
+  );
   /** SQL cursors sent upstream, for their decisions and row limits across FETCHes. */
   readonly cursors = new Cursors();
   /** Parse text → facts and decision, for drivers that re-send the same Parse. */
