@@ -15,7 +15,14 @@ export type FactsTemplate = Omit<StatementFacts, 'text'>;
 export function factsWeight(f: { text?: unknown; [k: string]: unknown }): number {
   const n = (v: unknown) => (Array.isArray(v) ? v.length : 0);
   const text = typeof f.text === 'string' ? f.text.length : 0;
-  return 512 + text * 2 + 128 * (n(f.relations) + n(f.columns) + n(f.functions));
+  // PREPARE carries the facts of the statement it prepares.
+  const inner = (f.prepare as { statement?: { [k: string]: unknown } } | undefined)?.statement;
+  return (
+    512 +
+    text * 2 +
+    128 * (n(f.relations) + n(f.columns) + n(f.functions)) +
+    (inner ? factsWeight(inner) : 0)
+  );
 }
 
 export interface TemplateResult {
