@@ -20,6 +20,8 @@ import {
   query,
   rows,
   sync,
+  type Message,
+  type RawClient,
 } from './helpers/raw.js';
 
 const DB = 'row_limit_db';
@@ -380,6 +382,24 @@ describe('limits.max_rows of one table, read through a cursor name used twice', 
   });
   afterAll(async () => t?.stop());
 
+  /** Run `fn` in a transaction block of a fresh raw session, rolled back after. */
+  async function inBlock(fn: (c: RawClient) => Promise<void>): Promise<void> {
+    const c = await rawLogin(t, DB);
+    try {
+      await c.simple('BEGIN');
+      await fn(c);
+      await c.simple('ROLLBACK');
+    } finally {
+      c.destroy();
+    }
+  }
+  const codes = (ms: Message[]) => ms.filter((m) => m.type === 'E').map((m) => fields(m).C);
+  /** The read was cut at big's limit: at most 5 rows, then 54000. */
+  function cutAtLimit(ms: Message[]): void {
+    expect(rows(ms).length).toBeLessThanOrEqual(5);
+    expect(codes(ms)).toEqual(['54000']);
+  }
+
   it('a FETCH of a protocol portal keeps its limit where a closed cursor of the name was', async () => {
     const c = await rawLogin(t, DB);
     try {
@@ -407,32 +427,21 @@ describe('limits.max_rows of one table, read through a cursor name used twice', 
     ['ROLLBACK AND CHAIN', [], ['ROLLBACK AND CHAIN']],
   ];
   for (const [name, before, after] of stalePortal)
-    it(`a cursor that takes the name of a portal dropped by ${name} reads under its own limit`, async () => {
-      const c = await rawLogin(t, DB);
-      try {
-        await c.simple('BEGIN');
+    it(`a cursor that takes the name of a portal dropped by ${name} reads under its own limit`, () =>
+      inBlock(async (c) => {
         for (const sql of before) await c.simple(sql);
         // A portal p over a table with no limit…
         await c.write(Buffer.concat([parse('', 'SELECT 1 AS one'), bind('p', ''), sync()]));
         await c.until('Z');
         for (const sql of after) await c.simple(sql);
         // …is gone upstream: p is now a cursor over big, limited to 5 rows.
-        const declared = await c.simple('DECLARE p CURSOR FOR SELECT g FROM big');
-        expect(declared.filter((m) => m.type === 'E')).toEqual([]);
+        expect(codes(await c.simple('DECLARE p CURSOR FOR SELECT g FROM big'))).toEqual([]);
         await c.write(Buffer.concat([execute('p', 0), sync()]));
-        const ms = await c.until('Z');
-        expect(rows(ms).length).toBeLessThanOrEqual(5);
-        expect(ms.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual(['54000']);
-        await c.simple('ROLLBACK');
-      } finally {
-        c.destroy();
-      }
-    });
+        cutAtLimit(await c.until('Z'));
+      }));
 
-  it('a portal of SQL EXECUTE reads the result of its first run, whatever the name holds later', async () => {
-    const c = await rawLogin(t, DB);
-    try {
-      await c.simple('BEGIN');
+  it('a portal of SQL EXECUTE reads the result of its first run, whatever the name holds later', () =>
+    inBlock(async (c) => {
       await c.simple('PREPARE q AS SELECT g FROM generate_series(1, 20) g');
       await c.write(
         Buffer.concat([parse('', 'EXECUTE q'), bind('p', ''), execute('p', 2), sync()]),
@@ -440,64 +449,47 @@ describe('limits.max_rows of one table, read through a cursor name used twice', 
       expect(rows(await c.until('Z'))).toHaveLength(2);
       // q now reads big (5 rows at most), and then something the policy refuses.
       for (const sql of ['DEALLOCATE q', 'PREPARE q AS SELECT g FROM big'])
-        expect((await c.simple(sql)).filter((m) => m.type === 'E')).toEqual([]);
+        expect(codes(await c.simple(sql))).toEqual([]);
       // PostgreSQL ran q whole at the first Execute: the rest of that result comes back.
       await c.write(Buffer.concat([execute('p', 10), sync()]));
       let ms = await c.until('Z');
-      expect(ms.filter((m) => m.type === 'E').map((m) => fields(m).M)).toEqual([]);
+      expect(codes(ms)).toEqual([]);
       expect(rows(ms)).toHaveLength(10);
       for (const sql of ['DEALLOCATE q', 'PREPARE q AS DELETE FROM big'])
-        expect((await c.simple(sql)).filter((m) => m.type === 'E')).toEqual([]);
+        expect(codes(await c.simple(sql))).toEqual([]);
       await c.write(Buffer.concat([execute('p', 0), sync()]));
       ms = await c.until('Z');
-      expect(ms.filter((m) => m.type === 'E').map((m) => fields(m).M)).toEqual([]);
+      expect(codes(ms)).toEqual([]);
       expect(rows(ms)).toHaveLength(8);
-      await c.simple('ROLLBACK');
-    } finally {
-      c.destroy();
-    }
-  });
+    }));
 
-  it('a portal of SQL EXECUTE whose name now holds a limited read has one budget for its result', async () => {
-    const c = await rawLogin(t, DB);
-    try {
-      await c.simple('BEGIN');
+  it('a portal of SQL EXECUTE whose name now holds a limited read has one budget for its result', () =>
+    inBlock(async (c) => {
       await c.simple('PREPARE q AS SELECT 1 AS one');
       await c.write(Buffer.concat([parse('', 'EXECUTE q'), bind('p', ''), sync()]));
       await c.until('Z');
       // Bound while q held no limit; by the first Execute, q reads big (5 rows at most).
       for (const sql of ['DEALLOCATE q', 'PREPARE q AS SELECT g FROM big']) await c.simple(sql);
       let total = 0;
-      const codes: string[] = [];
-      for (let i = 0; i < 25 && codes.length === 0; i++) {
+      const seen: string[] = [];
+      for (let i = 0; i < 25 && seen.length === 0; i++) {
         await c.write(Buffer.concat([execute('p', 5), sync()]));
         const ms = await c.until('Z');
         total += rows(ms).length;
-        codes.push(...ms.filter((m) => m.type === 'E').map((m) => fields(m).C));
+        seen.push(...codes(ms));
       }
       expect(total).toBeLessThanOrEqual(5);
-      expect(codes).toEqual(['54000']);
-      await c.simple('ROLLBACK');
-    } finally {
-      c.destroy();
-    }
-  });
+      expect(seen).toEqual(['54000']);
+    }));
 
-  it('a protocol portal bound where a cursor of the name was dropped reads under its own limit', async () => {
-    const c = await rawLogin(t, DB);
-    try {
-      for (const sql of ['BEGIN', 'SAVEPOINT s', 'DECLARE c CURSOR FOR SELECT 1 AS one'])
-        await c.simple(sql);
+  it('a protocol portal bound where a cursor of the name was dropped reads under its own limit', () =>
+    inBlock(async (c) => {
+      await c.simple('SAVEPOINT s');
+      await c.simple('DECLARE c CURSOR FOR SELECT 1 AS one');
       await c.simple('ROLLBACK TO SAVEPOINT s');
       await c.write(
         Buffer.concat([parse('', 'SELECT g FROM big'), bind('c', ''), execute('c', 0), sync()]),
       );
-      const ms = await c.until('Z');
-      expect(rows(ms).length).toBeLessThanOrEqual(5);
-      expect(ms.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual(['54000']);
-      await c.simple('ROLLBACK');
-    } finally {
-      c.destroy();
-    }
-  });
+      cutAtLimit(await c.until('Z'));
+    }));
 });
