@@ -64,6 +64,12 @@ describe('analyze', () => {
     expect(
       analyze('SELECT 1;'.repeat(4), { searchPath: ['public'], maxStatements: 4 }).statements,
     ).toHaveLength(4);
+    // One statement, whatever the semicolons in its body.
+    const atomic =
+      'CREATE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC ' + 'SELECT 1; '.repeat(5) + 'END';
+    expect(analyze(atomic, { searchPath: ['public'], maxStatements: 4 }).statements).toHaveLength(
+      1,
+    );
   });
 
   it('bounds the cache by the memory of its facts, not only by its entries', () => {

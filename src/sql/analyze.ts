@@ -111,9 +111,11 @@ function analyzeUnsafe(text: string, opts: AnalyzeOptions): AnalyzedText {
   }
   const scan = scanKey(text);
   // Counted by the scan first: a megabyte of "SELECT 1;" is refused without parsing it (half
-  // a second of everyone's time). The parse's own count decides when the scan's is within.
+  // a second of everyone's time). The parse's own count decides when the scan's is within,
+  // and where the scan over-counts: the semicolons inside a BEGIN ATOMIC body or a CREATE
+  // RULE's action list end no statement.
   const most = opts.maxStatements;
-  if (most !== undefined && scan.bounds.length / 2 > most)
+  if (most !== undefined && scan.bounds.length / 2 > most && !/\b(atomic|rule)\b/i.test(text))
     return tooMany(scan.bounds.length / 2, most);
   const cacheable = text.length <= MAX_CACHED_CHARS;
   const cache = cacheable ? cacheFor(opts) : undefined;
