@@ -482,6 +482,35 @@ describe('limits.max_rows of one table, read through a cursor name used twice', 
       expect(seen).toEqual(['54000']);
     }));
 
+  it('a FETCH or MOVE of a portal of SQL EXECUTE that has not run is refused', () =>
+    inBlock(async (c) => {
+      await c.simple('PREPARE q AS SELECT 1 AS one');
+      await c.write(Buffer.concat([parse('', 'EXECUTE q'), bind('p', ''), sync()]));
+      await c.until('Z');
+      // PostgreSQL would run what q holds now at the FETCH, decided for nothing.
+      for (const sql of ['DEALLOCATE q', 'PREPARE q AS SELECT g FROM big']) await c.simple(sql);
+      const ms = await c.simple('FETCH ALL FROM p');
+      expect(rows(ms)).toEqual([]);
+      expect(codes(ms)).toEqual(['42501']);
+    }));
+
+  it('a FETCH of a portal the session forgot past its bounds is refused, not read unlimited', () =>
+    inBlock(async (c) => {
+      await c.write(Buffer.concat([parse('s', 'SELECT g FROM big'), bind('p', 's'), sync()]));
+      await c.until('Z');
+      // Portals over 16 MiB of parameters: the oldest (p) is forgotten, still open upstream.
+      await c.write(Buffer.concat([parse('t', 'SELECT length($1)'), sync()]));
+      await c.until('Z');
+      const big = 'x'.repeat(5 * 1024 * 1024);
+      for (let i = 0; i < 4; i++) {
+        await c.write(Buffer.concat([bind(`f${i}`, 't', [big]), sync()]));
+        expect(codes(await c.until('Z'))).toEqual([]);
+      }
+      const ms = await c.simple('FETCH ALL FROM p');
+      expect(rows(ms)).toEqual([]);
+      expect(codes(ms)).toEqual(['42501']);
+    }));
+
   it('a protocol portal bound where a cursor of the name was dropped reads under its own limit', () =>
     inBlock(async (c) => {
       await c.simple('SAVEPOINT s');

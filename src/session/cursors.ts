@@ -54,6 +54,11 @@ export class Cursors {
     return this.table.get(name);
   }
 
+  /** See NameTable.forgot. */
+  forgot(name: string): boolean {
+    return this.table.forgot(name);
+  }
+
   /** The budget a FETCH reads its cursor under, if it has one. */
   budget(facts: StatementFacts): Lookup<RowBudget> {
     const op = facts.cursor_op as { kind?: string; name?: string | null } | undefined;

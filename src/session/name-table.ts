@@ -69,6 +69,12 @@ export class NameTable<T> {
 
   /** The weight of what `live` holds (see `weigh`). */
   private liveWeight = 0;
+  /**
+   * Names forgotten past the bounds while PostgreSQL still holds them (up to 10,000; past
+   * that, `forgotMany`: any name may be one).
+   */
+  private readonly forgotten = new Set<string>();
+  private forgotMany = false;
 
   /**
    * `cap`: most names one session may hold (PostgreSQL has no cap; we keep memory bounded).
@@ -153,6 +159,23 @@ export class NameTable<T> {
   clearLive(): void {
     this.live.clear();
     this.liveWeight = 0;
+    this.forgotten.clear();
+    this.forgotMany = false;
+  }
+
+  /**
+   * Whether `name` may be one PostgreSQL still holds but this table forgot past its bounds:
+   * what it refers to is not known, so a use of it is refused rather than taken as unknown
+   * to PostgreSQL too.
+   */
+  forgot(name: string): boolean {
+    return this.forgotMany || this.forgotten.has(name);
+  }
+
+  private forget(name: string): void {
+    this.deleteLive(name);
+    if (this.forgotten.size < 10_000) this.forgotten.add(name);
+    else this.forgotMany = true;
   }
 
   /**
@@ -191,6 +214,8 @@ export class NameTable<T> {
       const kept = this.keep === undefined ? undefined : this.live.get(this.keep);
       this.live.clear();
       this.liveWeight = 0;
+      this.forgotten.clear();
+      this.forgotMany = false;
       if (kept !== undefined) this.setLive(this.keep!, kept);
     } else if (r.value === null) this.deleteLive(r.name);
     else {
@@ -198,12 +223,13 @@ export class NameTable<T> {
       this.setLive(r.name, r.value);
       // The oldest go first; the name just made stays.
       while (this.live.size > this.cap || (this.liveWeight > this.maxWeight && this.live.size > 1))
-        this.deleteLive(this.live.keys().next().value as string);
+        this.forget(this.live.keys().next().value as string);
     }
   }
 
   private setLive(name: string, v: T): void {
     this.live.set(name, v);
+    this.forgotten.delete(name);
     if (this.weigh) this.liveWeight += this.weigh(v);
   }
 

@@ -1,5 +1,6 @@
 // Per-session names: prepared statements (protocol Parse and SQL PREPARE share one
 // namespace in PostgreSQL), portals and cursors, each carrying the facts it was decided on.
+import { randomUUID } from 'node:crypto';
 import { FACTS_KEY, explainedColumn, factsWeight } from '../sql/index.js';
 import type { StatementFacts } from '../sql/types.js';
 import type { DecisionRecord, PolicyEngine } from '../policy/types.js';
@@ -41,6 +42,15 @@ function factsIdentity(f: StatementFacts): string {
 }
 
 const executes = new WeakMap<StatementFacts, ExecuteOf>();
+
+/** A refusal made by the gateway itself (not by the policy), recorded and shown like one. */
+function gatewayRefusal(reason: string, version: string): DecisionRecord {
+  return {
+    decision: { kind: 'deny', reasons: [reason] },
+    id: randomUUID(),
+    policyVersion: version,
+  };
+}
 export const executeOf = (facts: StatementFacts): ExecuteOf | undefined => executes.get(facts);
 
 /**
@@ -275,18 +285,39 @@ export class SessionNames {
     const name = cursorName(facts, 'fetch') ?? cursorName(facts, 'move');
     if (name === undefined) return undefined;
     const decide = (f: StatementFacts) => this.decisions.decide(f, protocol, null, index, count);
+    const refuse = (reason: string) => ({ facts, rec: gatewayRefusal(reason, version) });
     const c = this.cursors.get(name);
+    const p0 = this.portals.get(name);
+    // PostgreSQL runs a portal's SQL EXECUTE when the portal first runs, FETCH included: what
+    // the name holds by then was never decided for it.
+    if (p0 && p0 !== UNCERTAIN && !p0.ran && executeOf(p0.prepared.facts))
+      return refuse(
+        `portal "${name}" runs a prepared statement by SQL EXECUTE and has not run yet: run it with a protocol Execute first`,
+      );
+    // A cursor or portal the session forgot past its bounds is still open upstream: what it
+    // reads (and under what limit) is not known.
+    if (
+      c === undefined &&
+      p0 === undefined &&
+      (this.cursors.forgot(name) || this.portals.forgot(name))
+    )
+      return refuse(
+        `the gateway no longer tracks cursor or portal "${name}": a session holds at most 1000 portals (16 MiB of their parameters) and 1000 cursors; close those it no longer needs`,
+      );
     if (c && c !== UNCERTAIN && c.decision.policyVersion !== version) {
       const rec = decide(c.facts);
       if (rec.decision.kind !== 'allow') return { facts: c.facts, rec };
       c.decision = rec;
       c.rows = renewed(c.rows, rec);
     }
-    const p = this.portals.get(name);
-    if (p && p !== UNCERTAIN && p.prepared.decision.policyVersion !== version) {
-      const rec = decide(p.prepared.facts);
-      if (rec.decision.kind !== 'allow') return { facts: p.prepared.facts, rec };
-      p.prepared = { ...p.prepared, decision: rec };
+    const p = p0;
+    // A portal of SQL EXECUTE that ran reads what that run stored: decided on what it ran.
+    const was = p && p !== UNCERTAIN ? (p.ran ?? p.prepared) : undefined;
+    if (p && p !== UNCERTAIN && was && was.decision.policyVersion !== version) {
+      const rec = decide(was.facts);
+      if (rec.decision.kind !== 'allow') return { facts: was.facts, rec };
+      if (p.ran) p.ran = { ...p.ran, decision: rec };
+      else p.prepared = { ...p.prepared, decision: rec };
       p.rows = renewed(p.rows, rec);
     }
     return undefined;
