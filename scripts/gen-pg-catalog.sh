@@ -39,6 +39,14 @@ q() {
   q "SELECT format('%s: %L,', quote_ident(p.proname), min(t.typname::text)) AS x FROM pg_proc p JOIN pg_type t ON t.oid = p.prorettype OR t.oid IN (SELECT a FROM unnest(p.proallargtypes, p.proargmodes) u(a, m) WHERE m IN ('o', 't', 'b')) WHERE p.pronamespace = 'pg_catalog'::regnamespace AND (t.typname ~ '^_?reg' OR t.typname IN ('aclitem', '_aclitem')) GROUP BY p.proname ORDER BY 1" | sed 's/^/  /'
   echo "};"
   echo
+  echo "/**"
+  echo " * Row types (and their array types) of pg_catalog relations whose OIDs are fixed in"
+  echo " * PostgreSQL's catalog headers (below 10000, the same in every version): OID → relation."
+  echo " */"
+  echo "export const PG_CATALOG_ROW_TYPE_OIDS: Record<number, string> = {"
+  q "SELECT format('%s: %L,', o, relname) AS x FROM (SELECT t.oid::int AS o, c.relname::text AS relname FROM pg_type t JOIN pg_class c ON c.oid = t.typrelid WHERE c.relnamespace = 'pg_catalog'::regnamespace AND t.oid < 10000 UNION SELECT t.typarray::int, c.relname::text FROM pg_type t JOIN pg_class c ON c.oid = t.typrelid WHERE c.relnamespace = 'pg_catalog'::regnamespace AND t.typarray <> 0 AND t.typarray < 10000) r ORDER BY o" | sed 's/^/  /'
+  echo "};"
+  echo
   echo "/** pg_catalog type names (built-in types, arrays as _name, pg_catalog views' row types). */"
   echo "export const PG_CATALOG_TYPES: readonly string[] = ["
   q "SELECT format('%L,', typname) AS x FROM pg_type WHERE typnamespace = 'pg_catalog'::regnamespace ORDER BY 1" | sed 's/^/  /'

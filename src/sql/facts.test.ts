@@ -1,6 +1,6 @@
 // Facts of statements by kind: relations and access, columns and clauses, functions, extras.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { analyze, initSql } from './index.js';
+import { analyze, initSql, paramTypeFacts } from './index.js';
 import type { AnalyzeOptions, StatementFacts } from './types.js';
 
 const opts = { searchPath: ['public'], database: 'postgres' };
@@ -998,6 +998,18 @@ describe('types and lookups (third round of security variants)', () => {
     expect(rels(one("SELECT '{}'::pg_class[]"))).toEqual(['pg_catalog.pg_class:read:type']);
     // Other catalog types are plain values.
     expect(rels(one("SELECT '1 day'::interval, 'x'::text"))).toEqual([]);
+  });
+
+  it("a Parse parameter typed as a catalog's row type is that catalog, kind type", () => {
+    expect(paramTypeFacts([83])?.relations).toEqual([
+      { schema: 'pg_catalog', name: 'pg_class', kind: 'type', access: 'read' },
+    ]);
+    expect(paramTypeFacts([273, 83])?.relations).toHaveLength(1);
+    // A type initdb made (a catalog view's row type): named by its OID.
+    expect(paramTypeFacts([12050])?.relations).toEqual([
+      { schema: 'pg_catalog', name: '12050', kind: 'type', access: 'read' },
+    ]);
+    expect(paramTypeFacts([23, 25, 0, 1043])).toBeUndefined();
   });
 
   it('ts_lexize names its dictionary: a qualified name looks the schema up', () => {

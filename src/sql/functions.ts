@@ -1,6 +1,10 @@
 // Function catalogue: the effect of calling a function, from PostgreSQL's own volatility plus lists.
 import type { FunctionEffect, FunctionFact, RelationFact } from './types.js';
-import { PG_CATALOG_FUNCTIONS, PG_CATALOG_REG_RESULTS } from './pg-catalog-data.js';
+import {
+  PG_CATALOG_FUNCTIONS,
+  PG_CATALOG_REG_RESULTS,
+  PG_CATALOG_ROW_TYPE_OIDS,
+} from './pg-catalog-data.js';
 
 const VOLATILITY = new Map<string, string>(Object.entries(PG_CATALOG_FUNCTIONS));
 
@@ -275,6 +279,8 @@ const REG_TYPE_OIDS = new Map([
 
 /** Objects made by initdb (pg_catalog, information_schema) have OIDs below this. */
 const FIRST_NORMAL_OBJECT_ID = 16384;
+/** Objects whose OIDs are fixed in the catalog headers have OIDs below this. */
+const FIRST_INITDB_OBJECT_ID = 10000;
 
 /**
  * What the parameter types of a protocol Parse, given by OID, add to its statement's facts,
@@ -289,9 +295,17 @@ export function paramTypeFacts(
   let out: { functions: FunctionFact[]; relations: RelationFact[] } | undefined;
   for (const oid of oids) {
     const reg = REG_TYPE_OIDS.get(oid);
-    if (reg === undefined && oid < FIRST_NORMAL_OBJECT_ID) continue;
+    // A catalog's row type holds reg* and aclitem fields that convert names implicitly:
+    // named where its OID is fixed, else (made by initdb: a catalog view's) by the OID.
+    const row =
+      PG_CATALOG_ROW_TYPE_OIDS[oid] ??
+      (oid >= FIRST_INITDB_OBJECT_ID && oid < FIRST_NORMAL_OBJECT_ID ? String(oid) : undefined);
+    if (reg === undefined && row === undefined && oid < FIRST_NORMAL_OBJECT_ID) continue;
     out ??= { functions: [], relations: [] };
-    if (reg !== undefined) {
+    if (row !== undefined) {
+      if (!out.relations.some((r) => r.schema === 'pg_catalog' && r.name === row))
+        out.relations.push({ schema: 'pg_catalog', name: row, kind: 'type', access: 'read' });
+    } else if (reg !== undefined) {
       const fn = typeLookup(reg)!;
       if (!out.functions.some((f) => f.name === fn))
         out.functions.push({

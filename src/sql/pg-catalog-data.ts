@@ -3069,6 +3069,26 @@ export const PG_CATALOG_REG_RESULTS: Record<string, string> = {
   ts_debug: '_regdictionary',
 };
 
+/**
+ * Row types (and their array types) of pg_catalog relations whose OIDs are fixed in
+ * PostgreSQL's catalog headers (below 10000, the same in every version): OID → relation.
+ */
+export const PG_CATALOG_ROW_TYPE_OIDS: Record<number, string> = {
+  71: 'pg_type',
+  75: 'pg_attribute',
+  81: 'pg_proc',
+  83: 'pg_class',
+  210: 'pg_type',
+  270: 'pg_attribute',
+  272: 'pg_proc',
+  273: 'pg_class',
+  1248: 'pg_database',
+  2842: 'pg_authid',
+  2843: 'pg_auth_members',
+  4066: 'pg_shseclabel',
+  6101: 'pg_subscription',
+};
+
 /** pg_catalog type names (built-in types, arrays as _name, pg_catalog views' row types). */
 export const PG_CATALOG_TYPES: readonly string[] = [
   '_aclitem',

@@ -476,8 +476,14 @@ describe('prepared statements across SQL and the protocol', () => {
     try {
       // regclass (2205), regclass[] (2210), regrole (4096): PostgreSQL resolves the bound text
       // as a name, so the answer (or the error) tells whether `customers` exists. A type of the
-      // database's own (OID 16384 on) may run a domain's CHECK. Each is refused at Parse.
-      for (const types of [[2205], [2210], [4096], [0, 16384 + 7]]) {
+      // database's own (OID 16384 on) may run a domain's CHECK. A catalog's row type holds
+      // reg* fields: pg_class (83, fixed), pg_class[] (273), pg_sequences (made by initdb).
+      const admin = await server.admin();
+      const seqType = Number(
+        (await admin.query("SELECT 'pg_sequences'::regtype::oid AS o")).rows[0].o,
+      );
+      await admin.end();
+      for (const types of [[2205], [2210], [4096], [0, 16384 + 7], [83], [273], [seqType]]) {
         const sql = types.length === 1 ? 'SELECT $1::oid' : 'SELECT $1::int, $2::text';
         const sentinel = `pc-parse-${types.join('-')}-${process.pid}`;
         const from = server.log.length;
