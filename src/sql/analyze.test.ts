@@ -88,6 +88,18 @@ describe('analyze', () => {
     expect(entries).toBeGreaterThan(0);
   });
 
+  it('weighs the values facts keep (SET, EXECUTE parameters), not only their names', () => {
+    clearSqlCache();
+    const opts = { searchPath: ['public'] };
+    const long = 'x'.repeat(60_000);
+    for (let i = 0; i < 150; i++) analyze(`SET application_name = '${long}${i}'`, opts);
+    for (let i = 0; i < 150; i++) analyze(`EXECUTE q('${long}${i}')`, opts);
+    const { entries, weight } = sqlCacheStats();
+    expect(weight).toBeLessThanOrEqual(16 * 1024 * 1024);
+    // Each holds its 60 KB value (twice): far fewer than 300 fit.
+    expect(entries).toBeLessThan(150);
+  });
+
   it('refuses a NUL byte', () => {
     expect(analyze('SELECT 1\u0000; DELETE FROM orders', opts).error?.code).toBe('08P01');
   });
