@@ -177,8 +177,9 @@ describe('kill -9 of portcullis start during load', () => {
       expect(v2.stdout).not.toMatch(/BROKEN/);
       // Run 2 recovered run 1: intact and nothing dropped; what run 1 wrote after its last
       // checkpoint is listed as recovered, never signed (exit 3).
-      expect(v2.code).toBe(3);
-      expect(v2.stdout).toMatch(/RECOVERED UNSIGNED: /);
+      // (exit 0 when the kill came right after a checkpoint: nothing was left unsigned).
+      expect([0, 3]).toContain(v2.code);
+      expect(/RECOVERED UNSIGNED: /.test(v2.stdout)).toBe(v2.code === 3);
       expect(events(v2.stdout)).toBeGreaterThanOrEqual(events(v1.stdout) + 2 * more.length);
       // The torn tail of run 1 is still reported, now acknowledged by run 2's recovery.
       const reason = torn1[0].replace(/^TORN: /, '');

@@ -76,8 +76,8 @@ describe('crash recovery', () => {
     expect(after.breaks).toEqual([]);
     expect(after.torn.every((t) => t.acknowledged)).toBe(true);
     expect(after.unsealed).toEqual([]);
-    expect(after.recovered.length).toBeGreaterThan(0);
+    // (None when the kill came right after a checkpoint.)
     for (const u of after.recovered) expect(u.reason).toMatch(/^seq \d+\.\.\d+ \(\d+ events, /);
-    expect(after.sealed).toBe(false);
+    expect(after.sealed).toBe(after.recovered.length === 0);
   }, 60_000);
 });
