@@ -511,6 +511,30 @@ describe('limits.max_rows of one table, read through a cursor name used twice', 
       expect(codes(ms)).toEqual(['42501']);
     }));
 
+  it('a FETCH of a portal made before a savepoint rolled back to is refused, not read unlimited', () =>
+    inBlock(async (c) => {
+      await c.write(Buffer.concat([parse('s', 'SELECT g FROM big'), bind('p', 's'), sync()]));
+      await c.until('Z');
+      // ROLLBACK TO drops only the portals made since the savepoint: p may still be open.
+      for (const sql of ['SAVEPOINT sp', 'ROLLBACK TO SAVEPOINT sp']) await c.simple(sql);
+      const ms = await c.simple('FETCH ALL FROM p');
+      expect(rows(ms)).toEqual([]);
+      expect(codes(ms)).toEqual(['42501']);
+    }));
+
+  it('a FETCH of a cursor a function opened (never declared through the gateway) is refused', async () => {
+    const a = await adminClient(DB);
+    await a.query(`CREATE OR REPLACE FUNCTION opencur() RETURNS refcursor LANGUAGE plpgsql AS $$
+      DECLARE c refcursor := 'fc'; BEGIN OPEN c FOR SELECT g FROM big; RETURN c; END $$`);
+    await a.end();
+    await inBlock(async (c) => {
+      expect(codes(await c.simple('SELECT opencur()'))).toEqual([]);
+      const ms = await c.simple('FETCH ALL FROM fc');
+      expect(rows(ms)).toEqual([]);
+      expect(codes(ms)).toEqual(['34000']);
+    });
+  });
+
   it('a protocol portal bound where a cursor of the name was dropped reads under its own limit', () =>
     inBlock(async (c) => {
       await c.simple('SAVEPOINT s');

@@ -9,7 +9,7 @@ import { rowBudget, type RowBudget } from './cursors.js';
 import { refusalFields, type DecisionPoint } from './decide.js';
 import { mayChangeSettings, settingsInDoubtError } from './parser-settings.js';
 import { executeOf, withParamTypes, type BindParams, type SessionNames } from './statements.js';
-import { UNCERTAIN } from './name-table.js';
+import { UNCERTAIN, runAt } from './name-table.js';
 import { quoteIdent } from './params.js';
 import { inTransactionAfter, pulledIntoBlock } from './txn-state.js';
 
@@ -357,6 +357,8 @@ function decideIn(
             );
           // What a FETCH reads is decided again when a reload changed the policy since.
           const refetched = names.redecideFetched(facts, engine.version, 'extended');
+          // A cursor it never saw fails where PostgreSQL's missing one would: at this Execute.
+          if (refetched?.fields) return failAt(i, refetched.fields, runs, doubt);
           if (refetched)
             return refuse({
               fields: refusalFields(refetched.rec),
@@ -367,6 +369,11 @@ function decideIn(
           const cursorBudget = names.fetchBudget(facts);
           if (cursorBudget === UNCERTAIN) return WAIT;
           names.stage(facts, decision, runs.length);
+          // CLOSE ALL closes every portal but the one running it (PostgreSQL answers a later
+          // Execute of that one 55000, not 34000).
+          const op = facts.cursor_op as { kind?: string; name?: unknown } | undefined;
+          if (op?.kind === 'close' && typeof op.name !== 'string')
+            names.portals.stage(m.portal, portal, runAt(runs.length));
           const run: DecidedRun = {
             facts,
             rec: decision,

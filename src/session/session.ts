@@ -664,7 +664,7 @@ export class Session {
           this.countDecision(stale.rec.decision.kind);
           this.names.rollback();
           this.audit.refusal(stale.facts, facts.text, undefined, 'simple', stale.rec);
-          return this.refuse(refusalFields(stale.rec), 'simple', stale.rec);
+          return this.refuse(stale.fields ?? refusalFields(stale.rec), 'simple', stale.rec);
         }
         // A FETCH reads under its cursor's budget.
         const budget = this.names.fetchBudget(facts);

@@ -4,7 +4,12 @@ import { randomUUID } from 'node:crypto';
 import { FACTS_KEY, explainedColumn, factsWeight } from '../sql/index.js';
 import type { StatementFacts } from '../sql/types.js';
 import type { DecisionRecord, PolicyEngine } from '../policy/types.js';
-import { bindParamsAsText, type BindMessage } from '../wire/index.js';
+import {
+  ClientError,
+  bindParamsAsText,
+  type BindMessage,
+  type ErrorFields,
+} from '../wire/index.js';
 import { Cursors, type RowBudget } from './cursors.js';
 import type { DecisionPoint } from './decide.js';
 import { NameTable, UNCERTAIN, runAt, type Change } from './name-table.js';
@@ -242,8 +247,8 @@ export class SessionNames {
     // follows with another (the status stays 'T'), and ROLLBACK TO drops those made since
     // its savepoint (all are forgotten: one made before it is refused, not misread).
     const tx = (st.transaction as { kind?: string } | undefined)?.kind;
-    if (tx === 'commit' || tx === 'rollback' || tx === 'prepare' || tx === 'rollback_to')
-      this.portals.stageClear(at);
+    if (tx === 'commit' || tx === 'rollback' || tx === 'prepare') this.portals.stageClear(at);
+    else if (tx === 'rollback_to') this.portals.stageClear(at, true);
     this.cursors.stage(st, rec, run, this.decisions.session.in_transaction);
   }
 
@@ -280,7 +285,7 @@ export class SessionNames {
     protocol: 'simple' | 'extended',
     index = 0,
     count = 1,
-  ): { facts: StatementFacts; rec: DecisionRecord } | undefined {
+  ): { facts: StatementFacts; rec: DecisionRecord; fields?: ErrorFields } | undefined {
     if (facts.cursor_op === undefined) return undefined;
     const name = cursorName(facts, 'fetch') ?? cursorName(facts, 'move');
     if (name === undefined) return undefined;
@@ -304,6 +309,12 @@ export class SessionNames {
       return refuse(
         `the gateway no longer tracks cursor or portal "${name}": a session holds at most 1000 portals (16 MiB of their parameters) and 1000 cursors; close those it no longer needs`,
       );
+    // One it never saw (a function may have opened it): what it reads is not known either.
+    if (c === undefined && p0 === undefined)
+      return {
+        ...refuse(`cursor "${name}" was not declared through the gateway`),
+        fields: ClientError.unknownCursor(name),
+      };
     if (c && c !== UNCERTAIN && c.decision.policyVersion !== version) {
       const rec = decide(c.facts);
       if (rec.decision.kind !== 'allow') return { facts: c.facts, rec };

@@ -65,6 +65,10 @@ export const ClientError = {
         ? 'unnamed prepared statement does not exist'
         : `prepared statement "${name}" does not exist`,
     ),
+  unknownCursor: (name: string) =>
+    e('34000', `cursor "${name}" does not exist`, {
+      detail: 'the gateway reads only portals bound through it and SQL cursors declared through it',
+    }),
   unknownPortal: (name: string) =>
     e('34000', `portal "${name}" does not exist`, {
       detail: 'the gateway runs only portals bound through it and SQL cursors declared through it',
