@@ -129,7 +129,7 @@ interface Memo {
  * Most memory (text and facts, by factsWeight) one session's prepared statements may hold
  * in the gateway.
  */
-export const PREPARED_TEXT_BYTES = 16 * 1024 * 1024;
+export const PREPARED_TEXT_BYTES = 64 * 1024 * 1024;
 /**
  * Most parameter bytes one session's portals may hold (a portal larger than this alone is
  * still kept: the others go).

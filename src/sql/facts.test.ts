@@ -988,6 +988,17 @@ describe('types and lookups (third round of security variants)', () => {
       expect(fns(one(sql)), sql).toEqual(['pg_catalog.pg_typeof:read']);
   });
 
+  it('functions that run a query given as text or read a cursor or tables by name are opaque', () => {
+    for (const sql of [
+      "SELECT query_to_xml('select g from big', false, false, '')",
+      "SELECT cursor_to_xml('p', 1000, false, false, '')",
+      "SELECT table_to_xml('orders', false, false, '')",
+      "SELECT * FROM ts_stat('SELECT body FROM docs')",
+    ])
+      expect(one(sql).opaque, sql).toBe(true);
+    expect(one("SELECT xmlelement(name a, 'x')").opaque).toBe(false);
+  });
+
   it("a catalog's row type is reported as that catalog, kind type (its reg* fields convert)", () => {
     for (const sql of [
       'SELECT (NULL::pg_sequences).data_type',

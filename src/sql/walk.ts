@@ -61,6 +61,13 @@ const NAMED_BY_FIRST_ARG = new Map([
   ['ts_lexize', 2],
 ]);
 
+/** pg_catalog functions that run a query given as text or read cursors or tables by name. */
+const READS_BY_NAME = new Set(
+  ['query', 'cursor', 'table', 'schema', 'database']
+    .flatMap((k) => [`${k}_to_xml`, `${k}_to_xmlschema`, `${k}_to_xml_and_xmlschema`])
+    .concat(['ts_stat', 'ts_rewrite']),
+);
+
 const TRANSPARENT = new Set(['List', 'SortBy', 'ResTarget', 'GroupingSet', 'Alias', 'String']);
 
 /** A_Expr kinds whose name is an operator (BETWEEN and the like name none). */
@@ -1078,6 +1085,10 @@ export class Walker {
       effect: functionEffect(r.schema, r.name),
     });
     if (r.schema === 'pg_catalog') {
+      // query_to_xml('…'), cursor_to_xml('c', …), table_to_xml(t, …), ts_stat('…'): they run
+      // a query given as text, or read a cursor or tables by name, where the gateway cannot
+      // see what they read.
+      if (READS_BY_NAME.has(r.name)) this.out.opaque = true;
       this.lookup(functionLookup(r.name));
       if (!this.printed.has(b)) this.lookup(resultLookup(r.name));
     }
