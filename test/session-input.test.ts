@@ -78,15 +78,15 @@ describe('messages read before the session ends', () => {
 });
 
 describe('what one session may keep in the gateway', () => {
-  it('forgets its oldest prepared statements past 16 MiB of their text', async () => {
+  it('forgets its oldest prepared statements past 64 MiB of their text and facts', async () => {
     const c = await rawLogin(g, DB);
     const pad = '/*' + 'x'.repeat(900_000) + '*/';
-    for (let i = 0; i < 24; i++) {
+    for (let i = 0; i < 40; i++) {
       await c.write(Buffer.concat([parse(`s${i}`, `SELECT ${i} AS n ${pad}`), sync()]));
       expect((await c.until('Z')).filter((m) => m.type === 'E')).toEqual([]);
     }
     // The newest still runs; the oldest is no longer known to the gateway, which refuses it.
-    await c.write(Buffer.concat([bind('', 's23'), execute(), sync()]));
+    await c.write(Buffer.concat([bind('', 's39'), execute(), sync()]));
     expect((await c.until('Z')).filter((m) => m.type === 'E')).toEqual([]);
     await c.write(Buffer.concat([bind('', 's0'), execute(), sync()]));
     const ms = await c.until('Z');
