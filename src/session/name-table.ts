@@ -41,8 +41,6 @@ class Rec<T> implements Change {
     readonly name: string | null,
     readonly value: T | null,
     readonly at: At,
-    /** A removal of every name that PostgreSQL may not have made: they are forgotten. */
-    readonly forget = false,
   ) {}
 
   settle(made: boolean): void {
@@ -110,17 +108,13 @@ export class NameTable<T> {
     this.stagedRecs.push(new Rec(this, name, value, at));
   }
 
-  /**
-   * Stage removal of every name (DEALLOCATE ALL, DISCARD ALL, CLOSE ALL). With `forget`,
-   * PostgreSQL removes only some of them (ROLLBACK TO drops the portals made since its
-   * savepoint): they are all forgotten (see `forgot`), not taken as gone.
-   */
-  stageClear(at: At, forget = false): void {
+  /** Stage removal of every name (DEALLOCATE ALL, DISCARD ALL, CLOSE ALL, COMMIT). */
+  stageClear(at: At): void {
     const kept = this.keep === undefined ? undefined : this.staged.get(this.keep);
     this.staged.clear();
     if (kept !== undefined) this.staged.set(this.keep!, kept);
     this.stagedClear = true;
-    this.stagedRecs.push(new Rec<T>(this, null, null, at, forget));
+    this.stagedRecs.push(new Rec<T>(this, null, null, at));
   }
 
   /** The group went upstream: its changes, in order, to settle when answered. */
@@ -218,14 +212,8 @@ export class NameTable<T> {
     if (!made) return;
     if (r.name === null) {
       const kept = this.keep === undefined ? undefined : this.live.get(this.keep);
-      if (r.forget) {
-        for (const name of this.live.keys())
-          if (this.forgotten.size < 10_000) this.forgotten.add(name);
-          else this.forgotMany = true;
-      } else {
-        this.forgotten.clear();
-        this.forgotMany = false;
-      }
+      this.forgotten.clear();
+      this.forgotMany = false;
       this.live.clear();
       this.liveWeight = 0;
       if (kept !== undefined) this.setLive(this.keep!, kept);

@@ -244,11 +244,11 @@ export class SessionNames {
     const declared = (st.cursor as { name?: string } | undefined)?.name;
     if (declared !== undefined) this.portals.stage(declared, null, at);
     // Portals end with their transaction, also one that COMMIT or ROLLBACK AND CHAIN
-    // follows with another (the status stays 'T'), and ROLLBACK TO drops those made since
-    // its savepoint (all are forgotten: one made before it is refused, not misread).
+    // follows with another (the status stays 'T'). ROLLBACK TO drops only those made since
+    // its savepoint; they stay in the table, harmless: an Execute or FETCH of one fails
+    // upstream (34000), and a DECLARE or Bind of its name replaces it (above, and at Bind).
     const tx = (st.transaction as { kind?: string } | undefined)?.kind;
     if (tx === 'commit' || tx === 'rollback' || tx === 'prepare') this.portals.stageClear(at);
-    else if (tx === 'rollback_to') this.portals.stageClear(at, true);
     this.cursors.stage(st, rec, run, this.decisions.session.in_transaction);
   }
 
