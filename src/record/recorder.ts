@@ -2,6 +2,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { log } from '../util/logger.js';
+import { Lru } from '../util/lru.js';
 import {
   GENESIS,
   checkLine,
@@ -58,12 +59,9 @@ function cachedJson(v: object): string {
 }
 
 /** Fields from `fingerprint` to `extra`, shared by every event of one facts template. */
-const factsFrags = new Map<string, string>();
-const MAX_FACTS_FRAGS = 10_000;
-/** Longest fragment kept, and most characters all kept fragments may hold. */
+/** Longest fragment kept; at most 10,000 fragments and 16 Mi characters in all. */
 const MAX_FRAG_CHARS = 16 * 1024;
-const MAX_FRAGS_CHARS = 16 * 1024 * 1024;
-let fragsChars = 0;
+const factsFrags = new Lru<string, string>(10_000, 16 * 1024 * 1024, (_k, s) => s.length);
 
 function factsFragment(ev: StatementEventInput): string {
   const key = ev.facts_key;
@@ -92,14 +90,7 @@ function factsFragment(ev: StatementEventInput): string {
     (ev.parse_error === undefined ? 'null' : JSON.stringify(ev.parse_error)) +
     ',"extra":' +
     (ev.extra ? JSON.stringify(typeof ev.extra === 'function' ? ev.extra() : ev.extra) : 'null');
-  if (key !== undefined && s.length <= MAX_FRAG_CHARS) {
-    if (factsFrags.size >= MAX_FACTS_FRAGS || fragsChars + s.length > MAX_FRAGS_CHARS) {
-      factsFrags.clear();
-      fragsChars = 0;
-    }
-    factsFrags.set(key, s);
-    fragsChars += s.length;
-  }
+  if (key !== undefined && s.length <= MAX_FRAG_CHARS) factsFrags.set(key, s);
   return s;
 }
 

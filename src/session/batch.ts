@@ -9,7 +9,7 @@ import { rowBudget, type RowBudget } from './cursors.js';
 import { refusalFields, type DecisionPoint } from './decide.js';
 import { mayChangeSettings, settingsInDoubtError } from './parser-settings.js';
 import { executeOf, withParamTypes, type BindParams, type SessionNames } from './statements.js';
-import { UNCERTAIN, runAt } from './name-table.js';
+import { UNCERTAIN } from './name-table.js';
 import { quoteIdent } from './params.js';
 import { inTransactionAfter, pulledIntoBlock } from './txn-state.js';
 
@@ -368,12 +368,7 @@ function decideIn(
           // A FETCH reads under its cursor's budget.
           const cursorBudget = names.fetchBudget(facts);
           if (cursorBudget === UNCERTAIN) return WAIT;
-          names.stage(facts, decision, runs.length);
-          // CLOSE ALL closes every portal but the one running it (PostgreSQL answers a later
-          // Execute of that one 55000, not 34000).
-          const op = facts.cursor_op as { kind?: string; name?: unknown } | undefined;
-          if (op?.kind === 'close' && typeof op.name !== 'string')
-            names.portals.stage(m.portal, portal, runAt(runs.length));
+          names.stage(facts, decision, runs.length, m.portal);
           const run: DecidedRun = {
             facts,
             rec: decision,

@@ -159,6 +159,11 @@ export class NameTable<T> {
   clearLive(): void {
     this.live.clear();
     this.liveWeight = 0;
+    this.remembered();
+  }
+
+  /** Every name PostgreSQL holds is known again (all removed, on both sides). */
+  private remembered(): void {
     this.forgotten.clear();
     this.forgotMany = false;
   }
@@ -212,8 +217,7 @@ export class NameTable<T> {
     if (!made) return;
     if (r.name === null) {
       const kept = this.keep === undefined ? undefined : this.live.get(this.keep);
-      this.forgotten.clear();
-      this.forgotMany = false;
+      this.remembered();
       this.live.clear();
       this.liveWeight = 0;
       if (kept !== undefined) this.setLive(this.keep!, kept);

@@ -10,6 +10,7 @@ import {
   type BindMessage,
   type ErrorFields,
 } from '../wire/index.js';
+import { Lru } from '../util/lru.js';
 import { Cursors, type RowBudget } from './cursors.js';
 import type { DecisionPoint } from './decide.js';
 import { NameTable, UNCERTAIN, runAt, type Change } from './name-table.js';
@@ -47,6 +48,7 @@ function factsIdentity(f: StatementFacts): string {
 }
 
 const executes = new WeakMap<StatementFacts, ExecuteOf>();
+export const executeOf = (facts: StatementFacts): ExecuteOf | undefined => executes.get(facts);
 
 /** A refusal made by the gateway itself (not by the policy), recorded and shown like one. */
 function gatewayRefusal(reason: string, version: string): DecisionRecord {
@@ -56,7 +58,6 @@ function gatewayRefusal(reason: string, version: string): DecisionRecord {
     policyVersion: version,
   };
 }
-export const executeOf = (facts: StatementFacts): ExecuteOf | undefined => executes.get(facts);
 
 /**
  * A Parse's facts with what its declared parameter types add (see paramTypeFacts); the
@@ -162,8 +163,11 @@ export class SessionNames {
   /** SQL cursors sent upstream, for their decisions and row limits across FETCHes. */
   readonly cursors = new Cursors();
   /** Parse text → facts and decision, for drivers that re-send the same Parse. */
-  private readonly parseMemo = new Map<string, Memo>();
-  private memoWeight = 0;
+  private readonly parseMemo = new Lru<string, Memo>(
+    256,
+    MEMO_WEIGHT,
+    (sql, m) => factsWeight(m.prepared.facts) + sql.length * 2,
+  );
 
   constructor(private readonly decisions: DecisionPoint) {}
 
@@ -209,9 +213,10 @@ export class SessionNames {
 
   /**
    * Stage the name changes an allowed statement makes when it runs (PREPARE, DEALLOCATE,
-   * DISCARD ALL, DECLARE, CLOSE); `run` is its index among the runs of its group.
+   * DISCARD ALL, DECLARE, CLOSE); `run` is its index among the runs of its group, `running`
+   * the protocol portal it runs in, if any.
    */
-  stage(st: StatementFacts, rec: DecisionRecord, run: number): void {
+  stage(st: StatementFacts, rec: DecisionRecord, run: number, running?: string): void {
     const at = runAt(run);
     const prep = st.prepare as { name?: string; statement?: StatementFacts } | undefined;
     if (prep?.name && prep.statement) {
@@ -237,7 +242,13 @@ export class SessionNames {
     const op = cursorOp(st);
     if (op?.kind === 'close') {
       if (typeof op.name === 'string') this.portals.stage(op.name, null, at);
-      else this.portals.stageClear(at);
+      else {
+        // CLOSE ALL closes every portal but the one running it (PostgreSQL answers a later
+        // Execute of that one 55000, not 34000).
+        const self = running === undefined ? undefined : this.portals.get(running);
+        this.portals.stageClear(at);
+        if (self && self !== UNCERTAIN) this.portals.stage(running!, self, at);
+      }
     }
     // DECLARE c succeeds only when no portal c exists upstream: whatever the portal table
     // still holds under that name (a portal its transaction or savepoint dropped) is gone.
@@ -292,36 +303,32 @@ export class SessionNames {
     const decide = (f: StatementFacts) => this.decisions.decide(f, protocol, null, index, count);
     const refuse = (reason: string) => ({ facts, rec: gatewayRefusal(reason, version) });
     const c = this.cursors.get(name);
-    const p0 = this.portals.get(name);
+    const p = this.portals.get(name);
     // PostgreSQL runs a portal's SQL EXECUTE when the portal first runs, FETCH included: what
     // the name holds by then was never decided for it.
-    if (p0 && p0 !== UNCERTAIN && !p0.ran && executeOf(p0.prepared.facts))
+    if (p && p !== UNCERTAIN && !p.ran && executeOf(p.prepared.facts))
       return refuse(
         `portal "${name}" runs a prepared statement by SQL EXECUTE and has not run yet: run it with a protocol Execute first`,
       );
     // A cursor or portal the session forgot past its bounds is still open upstream: what it
     // reads (and under what limit) is not known.
-    if (
-      c === undefined &&
-      p0 === undefined &&
-      (this.cursors.forgot(name) || this.portals.forgot(name))
-    )
-      return refuse(
-        `the gateway no longer tracks cursor or portal "${name}": a session holds at most 1000 portals (16 MiB of their parameters) and 1000 cursors; close those it no longer needs`,
-      );
-    // One it never saw (a function may have opened it): what it reads is not known either.
-    if (c === undefined && p0 === undefined)
+    if (c === undefined && p === undefined) {
+      if (this.cursors.forgot(name) || this.portals.forgot(name))
+        return refuse(
+          `the gateway no longer tracks cursor or portal "${name}": a session holds at most 1000 portals (16 MiB of their parameters) and 1000 cursors; close those it no longer needs`,
+        );
+      // One it never saw (a function may have opened it): what it reads is not known either.
       return {
         ...refuse(`cursor "${name}" was not declared through the gateway`),
         fields: ClientError.unknownCursor(name),
       };
+    }
     if (c && c !== UNCERTAIN && c.decision.policyVersion !== version) {
       const rec = decide(c.facts);
       if (rec.decision.kind !== 'allow') return { facts: c.facts, rec };
       c.decision = rec;
       c.rows = renewed(c.rows, rec);
     }
-    const p = p0;
     // A portal of SQL EXECUTE that ran reads what that run stored: decided on what it ran.
     const was = p && p !== UNCERTAIN ? (p.ran ?? p.prepared) : undefined;
     if (p && p !== UNCERTAIN && was && was.decision.policyVersion !== version) {
@@ -383,15 +390,6 @@ export class SessionNames {
       f.execute !== undefined
     )
       return;
-    if (sql.length > MEMO_MAX_CHARS) return;
-    if (!this.parseMemo.has(sql)) {
-      const w = factsWeight(f) + sql.length * 2;
-      if (this.parseMemo.size >= 256 || this.memoWeight + w > MEMO_WEIGHT) {
-        this.parseMemo.clear();
-        this.memoWeight = 0;
-      }
-      this.memoWeight += w;
-    }
-    this.parseMemo.set(sql, { prepared, engine, inTxn });
+    if (sql.length <= MEMO_MAX_CHARS) this.parseMemo.set(sql, { prepared, engine, inTxn });
   }
 }
