@@ -56,3 +56,37 @@ describe('the redact set', () => {
     expect(enforceable(d)).toMatchObject({ kind: 'deny', redact: ['params'] });
   });
 });
+
+describe('malformed deny and limits refuse', () => {
+  it('refuses a deny that is not a set (a boolean deny rule) rather than passing it over', () => {
+    for (const deny of [true, 1, { a: 'no' }, null])
+      expect(combine({ deny, allow: true })).toMatchObject({
+        kind: 'deny',
+        reasons: [expect.stringMatching(/malformed deny/)],
+      });
+    expect(combine({ deny: false, allow: true }).kind).toBe('allow');
+    expect(combine({ deny: [], allow: true }).kind).toBe('allow');
+  });
+
+  it('refuses limits it cannot carry out rather than running the statement without them', () => {
+    for (const limits of [
+      { max_rows: '100' },
+      { max_rows: -1 },
+      { timeout_ms: 0 },
+      { max_row: 10 },
+      { max_rows: 10, timeout: 5 },
+      [10],
+      'max_rows=10',
+      true,
+    ])
+      expect(combine({ allow: true, limits })).toMatchObject({
+        kind: 'deny',
+        reasons: [expect.stringMatching(/malformed limits/)],
+      });
+    expect(combine({ allow: true, limits: { max_rows: 0, timeout_ms: 5 } })).toMatchObject({
+      kind: 'allow',
+      limits: { max_rows: 0, timeout_ms: 5 },
+    });
+    expect(combine({ allow: true, limits: {} })).toMatchObject({ kind: 'allow', limits: {} });
+  });
+});

@@ -44,13 +44,32 @@ function maskOf(v: unknown): Record<string, string> | undefined {
   return out;
 }
 
-function limitsOf(v: unknown): Limits {
-  if (!v || typeof v !== 'object' || Array.isArray(v)) return {};
+/**
+ * The `limits` document; undefined when malformed: not an object, a member other than
+ * `max_rows` and `timeout_ms` (a misspelt one), or a value that is not a number in range
+ * (`"100"`, `-1`). Dropping such a limit would run the statement with none.
+ */
+function limitsOf(v: unknown): Limits | undefined {
+  if (v === undefined || v === false) return {};
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return undefined;
   const o = v as Record<string, unknown>;
   const l: Limits = {};
-  if (typeof o.max_rows === 'number' && o.max_rows >= 0) l.max_rows = o.max_rows;
-  if (typeof o.timeout_ms === 'number' && o.timeout_ms > 0) l.timeout_ms = o.timeout_ms;
+  for (const [k, x] of Object.entries(o)) {
+    if (k === 'max_rows' && typeof x === 'number' && x >= 0) l.max_rows = x;
+    else if (k === 'timeout_ms' && typeof x === 'number' && x > 0) l.timeout_ms = x;
+    else return undefined;
+  }
   return l;
+}
+
+/**
+ * The messages of the `deny` set; undefined when malformed. A `deny` that is not a set (a
+ * boolean `deny if …`, an object, a number) is not ignored: it refuses.
+ */
+function denialsOf(v: unknown): string[] | undefined {
+  if (v === undefined || v === false) return [];
+  if (Array.isArray(v) || typeof v === 'string') return strings(v);
+  return undefined;
 }
 
 const REDACTIONS: readonly Redaction[] = ['literals', 'params'];
@@ -86,7 +105,13 @@ export function combine(r: RuleValues): Decision {
 
 function decideRules(r: RuleValues): Decision {
   const hint = typeof r.hint === 'string' ? r.hint : undefined;
-  const denies = strings(r.deny);
+  const denies = denialsOf(r.deny);
+  if (!denies)
+    return {
+      kind: 'deny',
+      reasons: ['the policy returned a malformed deny (expected a set of messages)'],
+      hint,
+    };
   if (denies.length) return { kind: 'deny', reasons: denies.sort(), hint };
   if (r.approval !== undefined && r.approval !== false) {
     const approval = approvalOf(r.approval);
@@ -97,7 +122,16 @@ function decideRules(r: RuleValues): Decision {
   if (r.allow === true) {
     const mask = maskOf(r.mask);
     if (!mask) return { kind: 'deny', reasons: ['the policy returned a malformed mask'], hint };
-    return { kind: 'allow', mask, limits: limitsOf(r.limits), reasons: [] };
+    const limits = limitsOf(r.limits);
+    if (!limits)
+      return {
+        kind: 'deny',
+        reasons: [
+          'the policy returned malformed limits (expected {"max_rows": n >= 0, "timeout_ms": n > 0})',
+        ],
+        hint,
+      };
+    return { kind: 'allow', mask, limits, reasons: [] };
   }
   return { kind: 'deny', reasons: [NO_RULE], hint };
 }

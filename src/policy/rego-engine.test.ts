@@ -56,4 +56,31 @@ describe('regoEngine', () => {
     expect(e.readsVolatileInput).toBe(false);
     expect(e.readsParams).toBe(false);
   });
+
+  it('refuses where a boolean deny rule holds, and applies a malformed limits document as a refusal', () => {
+    const e = regoEngine([
+      {
+        path: 'p.rego',
+        source: `package portcullis
+
+import rego.v1
+
+default allow := true
+
+deny if input.statement.command == "DELETE"
+
+limits := {"max_rows": "100"} if input.statement.command == "SELECT"
+`,
+      },
+    ]);
+    expect(e.decide(contractInput({ class: 'write', command: 'DELETE' }))).toMatchObject({
+      kind: 'deny',
+      reasons: [expect.stringMatching(/malformed deny/)],
+    });
+    expect(e.decide(contractInput({ class: 'read', command: 'SELECT' }))).toMatchObject({
+      kind: 'deny',
+      reasons: [expect.stringMatching(/malformed limits/)],
+    });
+    expect(e.decide(contractInput({ class: 'write', command: 'INSERT' })).kind).toBe('allow');
+  });
 });

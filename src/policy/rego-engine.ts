@@ -37,7 +37,10 @@ export function regoEngine(
         const deny = ev('deny', input);
         const hint = ev('hint', input);
         const redact = ev('redact', input);
-        if (Array.isArray(deny) && deny.length) return combine({ deny, hint, redact });
+        // Any value but an empty set (or false) decides alone: messages refuse, and so does
+        // a malformed deny (a boolean `deny if …`) rather than being passed over.
+        if (deny !== undefined && deny !== false && !(Array.isArray(deny) && deny.length === 0))
+          return combine({ deny, hint, redact });
         return combine({
           redact,
           approval: ev('approval', input),
