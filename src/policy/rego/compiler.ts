@@ -689,6 +689,16 @@ export class Compiler {
       );
     const args = t.args.map((a) => this.term(a, sc, mc));
     if (t.name === 'walk' && args.length === 2) return walkRelation(args[0], args[1], loc);
+    if (t.name === 'print' && !mc.ruleNames.has('print') && !mc.imports.has('print')) {
+      // OPA evaluates each operand inside a comprehension: an undefined one prints as
+      // <undefined> and print itself is always true, so a debugging print never stops the
+      // rule it is in (a deny that prints a missing field still fires). Nothing is printed.
+      const ev = (f: Frame, c: Ctx, k: VK): boolean => {
+        for (const a of args) a.ev(f, c, () => false);
+        return k(true);
+      };
+      return { kind: 'other', pvars: [], loc, ev };
+    }
     const segs = t.name.split('.');
     let fnNode: DNode | undefined;
     let full: string[] | undefined;

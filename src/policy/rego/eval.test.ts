@@ -172,3 +172,21 @@ e if now_is_one with time.now_ns as 1
     expect(p.query('y := data.t.f(["a"])')).toEqual([{ y: 1 }]);
   });
 });
+
+describe('print', () => {
+  it('is true whatever its operands, as in OPA: an undefined one does not stop the rule', () => {
+    const p = pol(`package t
+deny contains "no deletes" if {
+	input.command == "DELETE"
+	print("denying", input.command, "where", input.where)
+}
+seen contains x if {
+	some x in input.xs
+	print(x, input.missing[_], 1 / 0)
+}
+`);
+    expect(p.evalRef('data.t.deny', { command: 'DELETE' })).toEqual(['no deletes']);
+    expect(p.evalRef('data.t.seen', { xs: [1, 2] })).toEqual([1, 2]);
+    expect(p.evalRef('data.t.deny', { command: 'SELECT' })).toEqual([]);
+  });
+});
