@@ -108,6 +108,15 @@ describe('encoding, time, net, jwt, types, numbers', () => {
     expect(q('net.cidr_contains("10.0.0.0/8", "10.1.2.3")')).toBe(true);
     expect(q('net.cidr_contains("10.0.0.0/8", "11.1.2.3")')).toBe(false);
     expect(q('net.cidr_contains("fd00::/8", "fd00::1")')).toBe(true);
+    // IPv4-mapped addresses (how Node reports an IPv4 client of a listener on `::`) are the
+    // IPv4 address they map, as in OPA (Go's IP.To4).
+    expect(q('net.cidr_contains("10.0.0.0/8", "::ffff:10.1.2.3")')).toBe(true);
+    expect(q('net.cidr_contains("10.0.0.0/8", "::ffff:11.1.2.3")')).toBe(false);
+    expect(q('net.cidr_contains("::ffff:10.0.0.0/104", "10.1.2.3")')).toBe(true);
+    expect(q('net.cidr_contains("10.0.0.0/8", "::ffff:10.1.0.0/112")')).toBe(true);
+    expect(q('net.cidr_intersects("::ffff:10.0.0.0/104", "10.1.0.0/16")')).toBe(true);
+    expect(q('net.cidr_contains("::/0", "10.1.2.3")')).toBe(false);
+    expect(q('net.cidr_contains("::ffff:10.0.0.0/80", "10.1.2.3")')).toBe(false);
     const tok =
       Buffer.from('{"alg":"HS256"}').toString('base64url') +
       '.' +

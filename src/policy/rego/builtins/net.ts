@@ -46,7 +46,23 @@ function parseNet(s: string, name: string): Net {
   const prefix = i < 0 ? undefined : Number(s.slice(i + 1));
   if (!ip || (prefix !== undefined && (!/^\d+$/.test(s.slice(i + 1)) || prefix > ip.bits)))
     throw new BuiltinError('eval_builtin_error', `${name}: invalid CIDR address: ${s}`);
-  return { ...ip, prefix: prefix ?? ip.bits };
+  // A bare address keeps its host bits: it is compared whole.
+  if (prefix === undefined && ip.bits === 128 && ip.addr >> 32n === 0xffffn)
+    return { bits: 32, addr: ip.addr & 0xffffffffn, prefix: 32 };
+  return unmapped({ ...ip, prefix: prefix ?? ip.bits });
+}
+
+/**
+ * An IPv4-mapped IPv6 network (`::ffff:10.0.0.0/104`) or address (`::ffff:10.1.2.3`, as
+ * Node reports an IPv4 client of a listener on `::`) as the IPv4 one it stands for, as Go's
+ * net package compares them (IP.To4): OPA's cidr builtins find 10.1.2.3 and
+ * ::ffff:10.1.2.3 in 10.0.0.0/8 alike.
+ */
+function unmapped(n: Net): Net {
+  if (n.bits !== 128 || n.prefix < 96) return n;
+  const addr = n.addr & mask(n);
+  if (addr >> 32n !== 0xffffn) return n;
+  return { bits: 32, addr: addr & 0xffffffffn, prefix: n.prefix - 96 };
 }
 
 function mask(n: Net): bigint {
