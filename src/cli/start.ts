@@ -2,7 +2,7 @@
 // run the gateway, reload on SIGHUP and file changes, shut down gracefully on SIGTERM.
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { configInputs, loadConfig } from '../config/load.js';
+import { loadConfig, reloadInputs } from '../config/load.js';
 import { watchFiles, type FileWatch } from '../config/watch.js';
 import { Gateway } from '../runtime/gateway.js';
 import type { startDemoDatabase } from '../runtime/demo.js';
@@ -62,13 +62,11 @@ export async function startCommand(args: string[]): Promise<number> {
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
-  // Hot reload on changes to the config file, the files it imports, or the policy files
-  // (debounced); after each reload the watch follows the files the new config names.
+  // Hot reload on changes to the config file, the files it imports, or the policy (its Rego
+  // files, or its wasm bundle) (debounced); after each reload the watch follows the files the
+  // new config names.
   // Reloads run one at a time: a change during one is reloaded after it.
-  const watched = () => [
-    ...(filepath ? configInputs(filepath) : []),
-    ...(gw.runningConfig.policy?.files ?? ['policies.rego']).map((f) => resolve(baseDir, f)),
-  ];
+  const watched = () => reloadInputs(filepath, gw.runningConfig, baseDir);
   let reloading: Promise<void> | undefined;
   let again = false;
   const reload = (): void => {

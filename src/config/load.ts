@@ -119,6 +119,25 @@ export function configInputs(filepath: string): string[] {
   return localInputs.get(filepath) ?? [filepath];
 }
 
+/**
+ * What a running gateway watches to reload: the config and the local files it imports, and
+ * the policy it runs (the wasm bundle when `policy.wasm` is set, which replaces `files`;
+ * else the Rego files or folders), resolved against `baseDir`.
+ */
+export function reloadInputs(
+  configFile: string | undefined,
+  config: GatewayConfig,
+  baseDir: string,
+): string[] {
+  const policy = config.policy?.wasm
+    ? [config.policy.wasm]
+    : (config.policy?.files ?? ['policies.rego']);
+  return [
+    ...(configFile ? configInputs(configFile) : []),
+    ...policy.map((f) => resolve(baseDir, f)),
+  ];
+}
+
 const loadTs: Loader = async (filepath) => {
   const api = { yes: false };
   const text = await compile(filepath, api);

@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { reloadInputs } from './load.js';
 import { watchFiles, type FileWatch } from './watch.js';
 
 const DEBOUNCE = 50;
@@ -154,5 +155,23 @@ describe('watchFiles', () => {
     await until(() => n === 2);
     await sleep(DEBOUNCE * 4);
     expect(n).toBe(2);
+  });
+});
+
+describe('reloadInputs', () => {
+  it('watches the wasm bundle a config runs, not the Rego files it replaces', () => {
+    expect(reloadInputs(undefined, { policy: { wasm: 'bundle.tar.gz' } }, '/etc/gw')).toEqual([
+      '/etc/gw/bundle.tar.gz',
+    ]);
+    expect(
+      reloadInputs(undefined, { policy: { wasm: '/p/b.tar.gz', files: ['x.rego'] } }, '/etc/gw'),
+    ).toEqual(['/p/b.tar.gz']);
+    expect(reloadInputs(undefined, { policy: { files: ['rego/'] } }, '/etc/gw')).toEqual([
+      '/etc/gw/rego',
+    ]);
+    expect(reloadInputs('/etc/gw/gateway.config.json', {}, '/etc/gw')).toEqual([
+      '/etc/gw/gateway.config.json',
+      '/etc/gw/policies.rego',
+    ]);
   });
 });
