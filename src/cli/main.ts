@@ -123,6 +123,16 @@ async function tokenCommand(args: string[]): Promise<number> {
     return 2;
   }
   const { config, filepath } = await loadConfig(values.config);
+  const { trustsDevKey } = await import('../runtime/snapshot.js');
+  if (!trustsDevKey(config)) {
+    // The gateway this config runs would refuse the token: say so rather than print one.
+    process.stderr.write(
+      `portcullis token: ${filepath ?? 'the configuration'} does not trust the development key ` +
+        `(auth.jwt names other keys, or only API keys are configured): a token it signs would be refused; ` +
+        `get one from your identity provider\n`,
+    );
+    return 1;
+  }
   const dataDir = resolve(filepath ? dirname(filepath) : process.cwd(), config.dataDir ?? '.data');
   const { loadOrCreateDevKey, mintToken, DEV_AUDIENCE, DEV_ISSUER } =
     await import('../auth/index.js');

@@ -40,6 +40,8 @@ function portcullisConfig(name: string, body: string): string {
 }
 
 const UPSTREAM = `upstream: { targets: { main: { host: 'db', database: 'app', user: 'gw', password: { value: 'pw' } } } },`;
+/** Keys from an identity provider (a config with a real upstream and no auth trusts the dev key). */
+const IDP_AUTH = ` auth: { jwt: { jwks: { url: 'https://idp.example/jwks.json' }, issuer: 'https://idp.example/', audience: 'pc' } },`;
 
 function config(name: string, policyFile: string, extra = ''): string {
   writeFileSync(
@@ -99,7 +101,10 @@ describe('portcullis check', () => {
 
   it('exits 0 for a config outside the project that imports from "portcullis"', async () => {
     const r = await check(
-      portcullisConfig('pkg.config.ts', `${UPSTREAM} recording: { sinks: [stdoutSink()] },`),
+      portcullisConfig(
+        'pkg.config.ts',
+        `${UPSTREAM}${IDP_AUTH} recording: { sinks: [stdoutSink()] },`,
+      ),
     );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -155,11 +160,13 @@ describe('portcullis check', () => {
       'warning: upstream.targets.main.password: environment variable PORTCULLIS_SURELY_UNSET_PW is not set',
     );
     expect(r.stderr).toContain('warning: admin.token: cannot read secret file no-such-token-file');
-    expect(r.stdout).toMatch(/configuration valid; policy rego:.* \(2 warnings\)/);
+    // No auth configured beside a real upstream: the development key is trusted.
+    expect(r.stderr).toContain('warning: auth: JWTs signed with the local development key');
+    expect(r.stdout).toMatch(/configuration valid; policy rego:.* \(3 warnings\)/);
     const strict = await check(file, '--strict');
     expect(strict.code).toBe(1);
     expect(strict.stderr).toContain('upstream.targets.main.password: environment variable');
-    expect(strict.stderr).toContain('2 warnings, errors with --strict');
+    expect(strict.stderr).toContain('3 warnings, errors with --strict');
   });
 
   it('warns about certificate files it cannot load, and exits 1 with --strict', async () => {
@@ -188,6 +195,22 @@ describe('portcullis check', () => {
       expect(r.code, algorithms).toBe(1);
       expect(r.stderr).toContain(`auth.jwt: ${message}`);
     }
+  });
+
+  it('warns when a config with a real upstream trusts the development key, and not once it names its keys', async () => {
+    const dev = portcullisConfig('devkey.config.ts', UPSTREAM);
+    const r = await check(dev, '--strict');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('warning: auth: JWTs signed with the local development key');
+    const idp = portcullisConfig('idp.config.ts', UPSTREAM + IDP_AUTH);
+    const ok = await check(idp, '--strict');
+    expect(ok.stderr).not.toMatch(/development key/);
+    expect(ok.code).toBe(0);
+    // `portcullis token` mints with the development key only for a config that trusts it.
+    const t = await cli('token', '--sub', 'x', '--config', idp);
+    expect(t.code).toBe(1);
+    expect(t.stdout).toBe('');
+    expect(t.stderr).toContain('does not trust the development key');
   });
 
   it('exits 1 naming a missing config file', async () => {

@@ -15,7 +15,7 @@ import type { UpstreamTarget } from '../upstream/connect.js';
 import { log } from '../util/logger.js';
 import { isLoopback } from '../util/net.js';
 import { Metrics } from '../util/metrics.js';
-import { buildSnapshot, type Snapshot } from './snapshot.js';
+import { buildSnapshot, devKeyWarning, type Snapshot } from './snapshot.js';
 import { StartupBudget } from './startup-budget.js';
 
 export interface GatewayOptions {
@@ -177,6 +177,8 @@ export class Gateway {
         'listening beyond loopback without listen.tls: remote clients are refused, since TLS is required for them (set listen.tls, or listen.requireTlsForRemote: false)',
         { host: listen.host },
       );
+    const devKey = devKeyWarning(this.opts.config);
+    if (devKey) log.warn(devKey);
     log.info('gateway ready', {
       host: listen.host,
       port: this.port,

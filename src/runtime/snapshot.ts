@@ -60,6 +60,28 @@ export function listenSecureContext(
   }
 }
 
+/**
+ * Whether the config trusts the local development key for JWTs: it says `jwks: { dev: true }`,
+ * or it configures no `auth.jwt` and no API keys (the default). Whoever can read the data
+ * directory's dev-signing-key.json can then mint a token of any identity and groups.
+ */
+export function trustsDevKey(config: GatewayConfig): boolean {
+  const jwt = config.auth?.jwt;
+  if (jwt) return 'dev' in jwt.jwks;
+  return !config.auth?.apiKeys?.length;
+}
+
+/** A warning for a config that names a real upstream yet trusts the development key. */
+export function devKeyWarning(config: GatewayConfig): string | undefined {
+  if (!config.upstream || !trustsDevKey(config)) return undefined;
+  return (
+    'auth: JWTs signed with the local development key are accepted (no auth.jwt keys or ' +
+    'auth.apiKeys configured, or jwks: { dev: true }) while upstream names a real database: ' +
+    'anyone who can read the data directory can mint a token of any identity ' +
+    '(configure auth.jwt with your identity provider, or auth.apiKeys)'
+  );
+}
+
 export async function buildSnapshot(
   config: GatewayConfig,
   opts: {

@@ -9,7 +9,7 @@ import { ConfigError, loadConfig } from '../../config/load.js';
 import { readSecret } from '../../config/secrets.js';
 import type { GatewayConfig, SecretRef } from '../../config/types.js';
 import { loadPolicy } from '../../runtime/policy.js';
-import { listenSecureContext } from '../../runtime/snapshot.js';
+import { devKeyWarning, listenSecureContext } from '../../runtime/snapshot.js';
 
 /** What start's authenticator refuses in the api keys, with the code start runs. */
 export function apiKeyProblems(config: GatewayConfig): string[] {
@@ -103,7 +103,12 @@ export async function checkCommand(args: string[]): Promise<number> {
   if (errors.length) throw new ConfigError(`invalid configuration in ${where}`, errors);
   const engine = await loadPolicy(config.policy, baseDir);
   // Secrets and certificates are often mounted only where the gateway runs.
-  const warnings = [...secretProblems(config, baseDir), ...tlsProblems(config, baseDir)];
+  const devKey = devKeyWarning(config);
+  const warnings = [
+    ...secretProblems(config, baseDir),
+    ...tlsProblems(config, baseDir),
+    ...(devKey ? [devKey] : []),
+  ];
   const n = `${warnings.length} warning${warnings.length === 1 ? '' : 's'}`;
   for (const w of warnings) process.stderr.write(`portcullis: warning: ${w}\n`);
   if (warnings.length && values.strict) {
