@@ -5,9 +5,15 @@ const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 
 
 const secrets = new Set<string>();
 
-/** Register a secret value (password, key) so that no log line ever contains it. */
+/**
+ * Register a secret value (password, key) so that no log line ever contains it. Lines are
+ * scrubbed once written as JSON, where a `"`, a `\` or a control character of the secret is
+ * escaped: the escaped form is registered too.
+ */
 export function registerSecret(value: string | undefined): void {
-  if (value && value.length >= 4) secrets.add(value);
+  if (!value || value.length < 4) return;
+  secrets.add(value);
+  secrets.add(JSON.stringify(value).slice(1, -1));
 }
 
 function scrub(text: string): string {
