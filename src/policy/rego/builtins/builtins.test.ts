@@ -135,6 +135,9 @@ describe('encoding, time, net, jwt, types, numbers', () => {
     expect(q('numbers.range(1, 3)')).toEqual([1, 2, 3]);
     expect(q('[abs(-2), round(2.5), ceil(1.2), floor(1.8)]')).toEqual([2, 3, 2, 1]);
     expect(q('to_number("12")')).toBe(12);
+    // Out of range is undefined as in OPA, never an infinity that passes a `<=` check.
+    expect(q('to_number("-1e400")')).toBeUndefined();
+    expect(q('to_number("1e400")')).toBeUndefined();
     expect(q('units.parse_bytes("1KiB")')).toBe(1024);
     expect(q('7 % 3')).toBe(1);
     expect(q('7 / 2')).toBe(3.5);

@@ -145,7 +145,15 @@ def('to_number', 1, (a) => {
       if (Number.isSafeInteger(n)) return n;
       return normBig(BigInt(s));
     }
-    return Number(s);
+    // Out of a float's range Go's ParseFloat fails (ErrRange) and OPA's result is
+    // undefined; Infinity would compare below or above any limit a policy checks.
+    const n = Number(s);
+    if (!Number.isFinite(n))
+      throw new BuiltinError(
+        'eval_builtin_error',
+        `strconv.ParseFloat: parsing ${JSON.stringify(v)}: value out of range`,
+      );
+    return n;
   }
   throw typeErr('to_number', 1, 'any<boolean, null, number, string>', typeName(v));
 });
