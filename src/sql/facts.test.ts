@@ -343,6 +343,39 @@ describe('columns', () => {
       cols(one('SELECT (SELECT 1 FROM customers c WHERE c.id = o.customer_id) FROM orders o')),
     ).toEqual(['customers.id:where:d', 'orders.customer_id:where:d']);
   });
+
+  it('reads TABLESAMPLE arguments in the outer query, past the FROM items before them', () => {
+    // PostgreSQL gives TABLESAMPLE arguments no LATERAL view of their own level: a sibling's
+    // column or alias of the same name does not hide the outer query's.
+    const sample = (from: string, arg: string): string =>
+      `SELECT id FROM customers c WHERE EXISTS (SELECT 1 FROM ${from}, orders o TABLESAMPLE BERNOULLI (${arg}))`;
+    for (const from of ['(SELECT 1 AS card) s', 'generate_series(1, 1) AS card'])
+      expect(cols(one(sample(from, "CASE WHEN card LIKE '4%' THEN 100 ELSE 0 END")))).toContain(
+        'customers.card:select:d',
+      );
+    expect(
+      cols(one(sample('orders c', "CASE WHEN c.card LIKE '4%' THEN 100 ELSE 0 END"))),
+    ).toContain('customers.card:select:d');
+    expect(cols(one(sample('orders c', 'length(c::text)')))).toContain('customers.*:select:d');
+    expect(
+      cols(one(sample('(SELECT 1 AS card) s JOIN orders p ON true', 'length(card)'))),
+    ).toContain('customers.card:select:d');
+    // REPEATABLE too; and inside a LATERAL subquery the items before that subquery count.
+    expect(cols(one(sample('(SELECT 1 AS card) s', '10) REPEATABLE (length(card)')))).toContain(
+      'customers.card:select:d',
+    );
+    expect(
+      cols(
+        one(
+          'SELECT z.n FROM customers c, LATERAL (SELECT count(*) AS n FROM (SELECT 1 AS card) s, orders o TABLESAMPLE SYSTEM (length(card))) z',
+        ),
+      ),
+    ).toContain('customers.card:select:d');
+    // A subquery in the argument still reads its own FROM.
+    expect(
+      cols(one(sample('orders p', '(SELECT length(card) FROM (SELECT 1 AS card) s2)'))),
+    ).not.toContain('customers.card:select:d');
+  });
 });
 
 describe('functions', () => {

@@ -750,10 +750,15 @@ export class Walker {
       return;
     }
     if (t === 'RangeTableSample') {
-      // Its arguments cannot see the table sampled (a name there is an outer query's).
+      // Its arguments see neither the table sampled nor the FROM items before it: they are
+      // not LATERAL (PostgreSQL skips the level's lateral-only items there), so a name there
+      // is an outer query's, even where an item before it has a column of that name
+      // (`FROM (SELECT 1 AS card) s, t TABLESAMPLE SYSTEM (length(card))` reads the outer
+      // card; `c.card` with an item c before it reads the outer query's c).
+      const outer: Ctx = { ...c, level: level.parent, clause: 'select', derived: true };
       this.stack.push(() => this.fromItem(b.relation, c, level));
-      this.stack.push({ n: b.args, c: { ...c, level, clause: 'select', derived: true } });
-      this.stack.push({ n: b.repeatable, c: { ...c, level, clause: 'select', derived: true } });
+      this.stack.push({ n: b.args, c: outer });
+      this.stack.push({ n: b.repeatable, c: outer });
       return;
     }
     // XMLTABLE, JSON_TABLE and anything else: walk it, name it.

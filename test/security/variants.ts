@@ -4657,4 +4657,41 @@ export const VARIANTS: Case[] = [
     "SELECT a FROM json_to_record('{}') AS t(a pg_catalog.pg_prepared_statements)",
     'deny',
   ),
+  // TABLESAMPLE arguments see no FROM item of their own level (they are not LATERAL): a
+  // sibling with a card column, or an alias c, does not hide the outer query's customers.
+  v(
+    'SEC-OR-016/r29a-1',
+    'inference-oracle',
+    P2,
+    "SELECT id FROM customers c WHERE EXISTS (SELECT 1 FROM (SELECT 1 AS card) s, orders o TABLESAMPLE BERNOULLI (CASE WHEN card LIKE '4%' THEN 100 ELSE 0 END))",
+    'deny',
+  ),
+  v(
+    'SEC-OR-016/r29a-2',
+    'inference-oracle',
+    P2,
+    "SELECT id FROM customers c WHERE EXISTS (SELECT 1 FROM orders c, orders o TABLESAMPLE BERNOULLI (CASE WHEN c.card LIKE '4%' THEN 100 ELSE 0 END))",
+    'deny',
+  ),
+  v(
+    'SEC-OR-016/r29a-3',
+    'inference-oracle',
+    P2,
+    'SELECT c.id, (SELECT count(*) FROM generate_series(1, 1) AS card, orders o TABLESAMPLE BERNOULLI (0) REPEATABLE (length(card))) AS n FROM customers c',
+    'deny',
+  ),
+  v(
+    'SEC-MX-025/r29a-4',
+    'masking-exfiltration',
+    P2,
+    "SELECT id FROM customers c WHERE EXISTS (SELECT 1 FROM orders c, orders o TABLESAMPLE BERNOULLI (CASE WHEN c::text LIKE '%4111%' THEN 100 ELSE 0 END))",
+    'deny',
+  ),
+  v(
+    'SEC-OR-016/r29a-5',
+    'inference-oracle',
+    P2,
+    "SELECT z.n FROM customers c, LATERAL (SELECT count(*) AS n FROM (SELECT 1 AS card) s JOIN orders o TABLESAMPLE BERNOULLI (CASE WHEN card LIKE '4%' THEN 100 ELSE 0 END) ON true) z",
+    'deny',
+  ),
 ];
