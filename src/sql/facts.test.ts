@@ -344,6 +344,23 @@ describe('columns', () => {
     ).toEqual(['customers.id:where:d', 'orders.customer_id:where:d']);
   });
 
+  it('lists a GROUP BY or ORDER BY name that may be an output alias as a candidate only', () => {
+    // GROUP BY who: customers' column who if it has one, else the alias.
+    expect(cols(one('SELECT upper(name) AS who, count(*) FROM customers GROUP BY who'))).toEqual([
+      'customers.name:group:d',
+      'customers.name:select:d',
+      'customers.who:group:a',
+    ]);
+    // An input column that is no alias stays certain.
+    expect(cols(one('SELECT count(*) FROM customers GROUP BY name'))).toEqual([
+      'customers.name:group',
+    ]);
+    // ORDER BY x beside an entry whose output name is not known: x may be that entry.
+    expect(cols(one('SELECT CASE WHEN id > 0 THEN name END FROM customers ORDER BY x'))).toContain(
+      'customers.x:order:a',
+    );
+  });
+
   it('reads TABLESAMPLE arguments in the outer query, past the FROM items before them', () => {
     // PostgreSQL gives TABLESAMPLE arguments no LATERAL view of their own level: a sibling's
     // column or alias of the same name does not hide the outer query's.

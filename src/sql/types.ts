@@ -36,7 +36,10 @@ export interface ColumnFact {
    * operator, cast, aggregate, row constructor...), not as a bare reference.
    */
   derived?: boolean;
-  /** True when the owning table could not be decided (reported for each candidate). */
+  /**
+   * True when the owning table could not be decided (reported for each candidate), or the
+   * name may not be a column at all (GROUP BY a name that is also an output alias).
+   */
   ambiguous?: boolean;
 }
 

@@ -35,6 +35,11 @@ export interface Ctx {
   derived: boolean;
   /** Access for relations met outside FROM (DDL targets, generic positions). */
   access: Access;
+  /**
+   * A name here may not be an input column at all (GROUP BY k, where k is also an output
+   * alias): the columns it is resolved to are candidates only.
+   */
+  ambiguous?: boolean;
 }
 
 type Task = (() => void) | { n: unknown; c: Ctx };
@@ -379,11 +384,14 @@ export class Walker {
       ? undefined
       : this.byOutput(b.distinctClause, b.targetList, true);
     tasks.push({ n: distinct?.rest ?? b.distinctClause, c: { ...lc, clause: 'group' } });
+    tasks.push({ n: distinct?.uncertain, c: { ...lc, clause: 'group', ambiguous: true } });
     tasks.push({ n: b.whereClause, c: { ...lc, clause: 'where' } });
     tasks.push({ n: group.rest, c: { ...lc, clause: 'group' } });
+    tasks.push({ n: group.uncertain, c: { ...lc, clause: 'group', ambiguous: true } });
     tasks.push({ n: b.havingClause, c: { ...lc, clause: 'having' } });
     tasks.push({ n: b.windowClause, c: lc });
     tasks.push({ n: order.rest, c: { ...lc, clause: 'order' } });
+    tasks.push({ n: order.uncertain, c: { ...lc, clause: 'order', ambiguous: true } });
     for (const [r, clause] of [
       [group, 'group'],
       [order, 'order'],
@@ -421,8 +429,8 @@ export class Walker {
     clause: unknown,
     targetList: unknown,
     outputNamesFirst: boolean,
-  ): { entries: N[]; rest: N[]; fallback: boolean } {
-    const r = { entries: [] as N[], rest: [] as N[], fallback: false };
+  ): { entries: N[]; rest: N[]; uncertain: N[]; fallback: boolean } {
+    const r = { entries: [] as N[], rest: [] as N[], uncertain: [] as N[], fallback: false };
     if (!Array.isArray(clause)) return r;
     const tl: N[] = Array.isArray(targetList) ? (targetList as N[]).map((x) => body(x)) : [];
     const starAt = tl.findIndex((rt) => isStar(rt.val));
@@ -456,12 +464,23 @@ export class Walker {
                 for (const h of hits) r.entries.push(h.val);
                 continue;
               }
-              // An entry whose output name is not known may be the one meant.
-              if (anyUnnamed) r.fallback = true;
+              // An entry whose output name is not known may be the one meant: the name is
+              // then an input column only perhaps.
+              if (anyUnnamed) {
+                r.fallback = true;
+                r.uncertain.push(item);
+                continue;
+              }
             } else {
               // GROUP BY prefers an input column of that name, else an aliased entry: both
-              // are reported.
-              for (const rt of tl) if (rt.name === f[0]) r.entries.push(rt.val);
+              // are reported, the input column as a candidate only (GROUP BY day, where day
+              // is an alias, names no column of the table).
+              const aliased = tl.filter((rt) => rt.name === f[0]);
+              for (const rt of aliased) r.entries.push(rt.val);
+              if (aliased.length > 0) {
+                r.uncertain.push(item);
+                continue;
+              }
             }
           }
         }
@@ -914,7 +933,7 @@ export class Walker {
         column: o.column,
         clause: c.clause,
         ...(c.derived || o.derived ? { derived: true } : {}),
-        ...(o.ambiguous ? { ambiguous: true } : {}),
+        ...(o.ambiguous || c.ambiguous ? { ambiguous: true } : {}),
       });
     }
   }

@@ -77,10 +77,22 @@ const REFUSED_SETUP: Record<string, string[]> = {
  * superuser and undone after the case. For PD-001 it is a role-level default: the gateway
  * pins standard_conforming_strings at upstream login, so the session still parses as ours.
  */
+const HSTORE = { apply: 'CREATE EXTENSION hstore', undo: 'DROP EXTENSION hstore' };
 const SERVER_SETUP: Record<string, { apply: string; undo: string }> = {
   'SEC-PD-001': {
     apply: 'ALTER ROLE gw SET standard_conforming_strings = off',
     undo: 'ALTER ROLE gw RESET standard_conforming_strings',
+  },
+  // hstore(record), installed in public as extensions usually are: c.hstore is hstore(c).
+  'SEC-MX-022/r29a-6': HSTORE,
+  'SEC-OR-016/r29a-7': HSTORE,
+  'SEC-MX-022/r29a-8': HSTORE,
+  // A function of the table's row type ("computed field"): c.card_text is card_text(c).
+  'SEC-MX-022/r29a-9': {
+    apply:
+      'CREATE FUNCTION public.card_text(public.customers) RETURNS text LANGUAGE sql ' +
+      "AS 'SELECT $1.card'; ALTER FUNCTION public.card_text(public.customers) OWNER TO gw",
+    undo: 'DROP FUNCTION public.card_text(public.customers)',
   },
 };
 

@@ -4694,4 +4694,43 @@ export const VARIANTS: Case[] = [
     "SELECT z.n FROM customers c, LATERAL (SELECT count(*) AS n FROM (SELECT 1 AS card) s JOIN orders o TABLESAMPLE BERNOULLI (CASE WHEN card LIKE '4%' THEN 100 ELSE 0 END) ON true) z",
     'deny',
   ),
+  // t.f, where t has no column f, is PostgreSQL's f(t): an extension's function of a
+  // record (hstore) or one taking the table's row type reads the whole row, masked column
+  // included (the server setup installs them for the case).
+  v(
+    'SEC-MX-022/r29a-6',
+    'masking-exfiltration',
+    P2,
+    'SELECT c.id, c.hstore FROM customers c',
+    'deny',
+  ),
+  v(
+    'SEC-OR-016/r29a-7',
+    'inference-oracle',
+    P2,
+    "SELECT c.id FROM customers c WHERE c.hstore -> 'card' LIKE '4%'",
+    'deny',
+  ),
+  v(
+    'SEC-MX-022/r29a-8',
+    'masking-exfiltration',
+    P2V,
+    'SELECT v.id, v.hstore FROM customer_v v',
+    'deny',
+  ),
+  v(
+    'SEC-MX-022/r29a-9',
+    'masking-exfiltration',
+    P2,
+    'SELECT c.id, c.card_text FROM customers c',
+    'deny',
+  ),
+  // GROUP BY an output alias names no column of the masked table: still allowed.
+  v(
+    'SEC-BL-016/r29a-10',
+    'masking-exfiltration',
+    P2,
+    'SELECT upper(name) AS who, count(*) FROM customers GROUP BY who ORDER BY who',
+    'allow',
+  ),
 ];

@@ -127,6 +127,23 @@ masked := {"public.customers": {"card"}}
 
 protected(c) if c.column in masked[sprintf("%s.%s", [c.schema, c.table])]
 
+# Every column of the masked relations (system columns included). PostgreSQL reads `t.f`,
+# where t has no column f, as the call f(t) of a function on the whole row: `c.hstore` is
+# hstore(c), every column of c as text, and a function taking the table's row type runs
+# the same way. The gateway has no catalog and reports such a name as a column f of t, so
+# a name that is not a column of a masked relation is refused (unless it may be another
+# relation's column: ambiguous).
+columns_of := {"public.customers": {"id", "name", "email", "card", "ctid", "xmin", "xmax", "cmin", "cmax", "tableoid"}}
+
+deny contains msg if {
+	some c in stmt.columns
+	cols := columns_of[sprintf("%s.%s", [c.schema, c.table])]
+	c.column != "*"
+	not c.column in cols
+	not c.ambiguous
+	msg := sprintf("%s is not a column of %s.%s (%s.%s would call %s() on its whole row)", [c.column, c.schema, c.table, c.table, c.column, c.column])
+}
+
 # A whole-row reference (*, t.*, t) carries every masked column of its relation.
 protected(c) if {
 	c.column == "*"
@@ -208,4 +225,18 @@ test_card_in_where_denied if {
 	c := {"schema": "public", "table": "customers", "column": "card", "clause": "where", "derived": true}
 	s := st({"relations": [customers], "columns": [c]})
 	count(deny) > 0 with input as {"identity": agent, "session": session, "statement": s}
+}
+
+test_function_of_whole_row_denied if {
+	# c.hstore: customers has no column hstore, so PostgreSQL calls hstore(c).
+	c := {"schema": "public", "table": "customers", "column": "hstore", "clause": "select"}
+	s := st({"relations": [customers], "columns": [c]})
+	count(deny) > 0 with input as {"identity": agent, "session": session, "statement": s}
+}
+
+test_ambiguous_unknown_column_allowed if {
+	# GROUP BY an output alias: the name is listed under customers as a candidate only.
+	c := {"schema": "public", "table": "customers", "column": "who", "clause": "group", "ambiguous": true}
+	s := st({"relations": [customers], "columns": [c]})
+	count(deny) == 0 with input as {"identity": agent, "session": session, "statement": s}
 }
