@@ -72,6 +72,24 @@ describe('validateConfig', () => {
     ).toEqual(['upstream.routes.*: no target named "mian" (did you mean "main"?)']);
   });
 
+  it('refuses a search_path the gateway cannot read unqualified names against', () => {
+    // With public, app pinned, `SELECT * FROM api_keys` was decided as public.api_keys while
+    // PostgreSQL read app.api_keys (public has none); "$user" is the role's own schema.
+    for (const sp of [
+      ['public', 'app'],
+      ['$user', 'public'],
+      ['$user'],
+      ['pg_catalog'],
+      ['pg_temp'],
+      [],
+    ])
+      expect(validateConfig({ session: { searchPath: sp } })).toEqual([
+        expect.stringMatching(/^session\.searchPath: /),
+      ]);
+    expect(validateConfig({ session: { searchPath: ['app'] } })).toEqual([]);
+    expect(validateConfig({ session: { searchPath: ['My App'] } })).toEqual([]);
+  });
+
   it('accepts upstream.select, a function (regression: it was an unknown key)', () => {
     expect(validateConfig({ upstream: { ...upstream, select: () => 'main' } })).toEqual([]);
     expect(validateConfig({ upstream: { ...upstream, select: 'main' } })).toEqual([

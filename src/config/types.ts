@@ -128,7 +128,10 @@ export interface RecordingConfig {
 }
 
 export interface SessionConfig {
-  /** search_path pinned on every upstream session. Default ['public']. */
+  /**
+   * search_path pinned on every upstream session: one schema, not "$user" or a system one
+   * (unqualified names are read against it without the catalog). Default ['public'].
+   */
   searchPath?: string[];
   /** Statement timeout pinned upstream (ms), 0 for none. Default 0. */
   statementTimeoutMs?: number;

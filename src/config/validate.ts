@@ -1,4 +1,5 @@
 // Config validation: every key known, every value of the right type; errors name the key path.
+import { searchPathProblem } from '../sql/names.js';
 import type { GatewayConfig } from './types.js';
 
 type Spec =
@@ -240,6 +241,7 @@ export function validateConfig(config: unknown): string[] {
     checkRoutes(config as { upstream?: Record<string, unknown> }, errors);
     checkJwt(config as GatewayConfig, errors);
     checkSinks(config as GatewayConfig, errors);
+    checkSearchPath(config as GatewayConfig, errors);
   }
   return errors;
 }
@@ -249,6 +251,13 @@ function checkJwt(config: GatewayConfig, errors: string[]): void {
   const jwt = config.auth?.jwt;
   if (jwt && !('dev' in jwt.jwks) && (!jwt.issuer || !jwt.audience))
     errors.push('auth.jwt: issuer and audience are required');
+}
+
+/** The search_path is one schema the gateway can read unqualified names against. */
+function checkSearchPath(config: GatewayConfig, errors: string[]): void {
+  const sp = config.session?.searchPath;
+  const problem = sp === undefined ? undefined : searchPathProblem(sp);
+  if (problem !== undefined) errors.push(`session.searchPath: ${problem}`);
 }
 
 /** Every sink is one (a name and put()); the recorder would retry a bad one for ever. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkStartupParams, searchPathNames } from './params.js';
+import { checkStartupParams, configuredSession, searchPathNames } from './params.js';
 
 describe('searchPathNames', () => {
   it('reads a search_path as PostgreSQL does', () => {
@@ -50,5 +50,14 @@ describe('checkStartupParams', () => {
       default_transaction_read_only: 'on',
       default_transaction_isolation: 'serializable',
     });
+  });
+});
+
+describe('configuredSession', () => {
+  it('pins one schema, and refuses a path whose names only the catalog could resolve', () => {
+    expect(configuredSession({}).pinned.search_path).toBe('public');
+    expect(configuredSession({ searchPath: ['My App'] }).pinned.search_path).toBe('"My App"');
+    for (const sp of [['public', 'app'], ['$user', 'public'], ['pg_temp'], []])
+      expect(() => configuredSession({ searchPath: sp })).toThrow(/^session\.searchPath: /);
   });
 });

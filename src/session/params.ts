@@ -1,5 +1,6 @@
 // Startup parameters: which client settings may reach upstream, which are refused, and the
 // values the gateway pins on every upstream session.
+import { searchPathProblem } from '../sql/names.js';
 
 /** Settings a client may choose freely; passed upstream as sent. Names are case-insensitive. */
 const PASSTHROUGH = new Set([
@@ -238,6 +239,8 @@ export function configuredSession(s: {
   idleInTransactionTimeoutMs?: number;
 }): { searchPath: string[]; pinned: Record<string, string> } {
   const searchPath = s.searchPath ?? ['public'];
+  const problem = searchPathProblem(searchPath);
+  if (problem !== undefined) throw new Error(`session.searchPath: ${problem}`);
   const pinned = pinnedSettings({
     searchPath,
     statementTimeoutMs: s.statementTimeoutMs ?? 0,

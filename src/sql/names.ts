@@ -23,6 +23,27 @@ export function defaultSchema(searchPath: readonly string[]): string {
   return 'public';
 }
 
+/**
+ * Why a configured search_path cannot be pinned, or undefined when it can. The gateway reads
+ * unqualified names without the catalog: an unqualified name is taken to be in the one
+ * schema named (pg_catalog's own names in pg_catalog, which PostgreSQL searches first). With
+ * two schemas PostgreSQL reads a name from the first that has it, which only the catalog
+ * knows (`secrets` is app.secrets when public has none); "$user" is the upstream role's
+ * schema where it exists; pg_catalog or pg_temp named in the path change which schema
+ * PostgreSQL searches first.
+ */
+export function searchPathProblem(searchPath: readonly string[]): string | undefined {
+  if (searchPath.length !== 1)
+    return 'name exactly one schema: with more than one, PostgreSQL reads an unqualified name from the first schema that has it, which the gateway cannot tell without the catalog (qualify names in other schemas: other.t)';
+  const s = searchPath[0];
+  if (s === '') return 'the schema name is empty';
+  if (s === '$user')
+    return '"$user" is the upstream role\'s own schema where one exists, which the gateway cannot tell: name the schema';
+  if (s.startsWith('pg_'))
+    return `"${s}" is a system schema (pg_catalog, pg_temp): name the schema agents' tables are in`;
+  return undefined;
+}
+
 export interface ResolvedRelation {
   schema: string;
   name: string;
