@@ -3,7 +3,7 @@ import { analyze, initSql } from '../sql/index.js';
 import type { DecisionRecord, PolicyEngine } from '../policy/types.js';
 import type { DecisionPoint } from './decide.js';
 import type { BindMessage } from '../wire/index.js';
-import type { Change } from './name-table.js';
+import { UNCERTAIN, type Change } from './name-table.js';
 import { BindParams, SessionNames } from './statements.js';
 
 beforeAll(async () => {
@@ -69,5 +69,36 @@ describe('the portal table', () => {
     expect(names.portals.get('p39')).toBeDefined();
     // 40 MiB of parameters (80 as text) is past the bound: the oldest portals are gone.
     expect(names.portals.get('p0')).toBeUndefined();
+  });
+});
+
+describe('EXPLAIN DECLARE', () => {
+  it('opens no cursor: the one open under that name keeps its decision and rows left', () => {
+    const names = new SessionNames({ session: { in_transaction: true } } as DecisionPoint);
+    const limited: DecisionRecord = {
+      ...allowed,
+      decision: { kind: 'allow', mask: {}, limits: { max_rows: 500 }, reasons: [] },
+    };
+    const facts = (sql: string) => analyze(sql, { searchPath: ['public'] }).statements[0];
+    const declare = facts('DECLARE c CURSOR FOR SELECT g FROM generate_series(1, 1000) g');
+    names.stage(declare, limited, 0);
+    names.commit();
+    const left = () => {
+      const b = names.fetchBudget(facts('FETCH 500 FROM c'));
+      return b && b !== UNCERTAIN ? b.left : undefined;
+    };
+    expect(left()).toBe(500);
+    const b = names.fetchBudget(facts('FETCH 500 FROM c'));
+    if (b && b !== UNCERTAIN) b.left = 0;
+    for (const sql of [
+      'EXPLAIN DECLARE c CURSOR FOR SELECT 1',
+      'EXPLAIN (ANALYZE) DECLARE c CURSOR WITH HOLD FOR SELECT 1',
+    ]) {
+      names.stage(facts(sql), limited, 0);
+      names.commit();
+      expect(left()).toBe(0);
+      const c = names.cursors.get('c');
+      expect(c && c !== UNCERTAIN ? c.facts : undefined).toBe(declare);
+    }
   });
 });

@@ -217,6 +217,10 @@ export class SessionNames {
    * the protocol portal it runs in, if any.
    */
   stage(st: StatementFacts, rec: DecisionRecord, run: number, running?: string): void {
+    // EXPLAIN plans its statement (or runs it, with ANALYZE) and changes no name: EXPLAIN
+    // DECLARE c … opens no cursor, and the cursor c already open upstream stays as it was
+    // (read under its own decision and what is left of its row limit).
+    if (st.explain !== undefined) return;
     const at = runAt(run);
     const prep = st.prepare as { name?: string; statement?: StatementFacts } | undefined;
     if (prep?.name && prep.statement) {

@@ -4614,6 +4614,22 @@ export const VARIANTS: Case[] = [
   ),
   v('SEC-IL-010/r24-89', 'catalog-info-leak', P1, 'SELECT (pg_typeof(1)::text)::regtype', 'deny'),
   v('SEC-IL-010/r24-90', 'catalog-info-leak', P1, 'SELECT pg_typeof(1)::text[]', 'deny', ['error']),
+  // EXPLAIN DECLARE opens no cursor: the open cursor of that name keeps its decision and
+  // what is left of its row limit (the gateway took it for a new cursor with a fresh limit).
+  v(
+    'SEC-DS-004/r29b-1',
+    'resource-dos',
+    P1,
+    'BEGIN; DECLARE c CURSOR FOR SELECT g FROM generate_series(1, 1000) g; FETCH 500 FROM c; EXPLAIN DECLARE c CURSOR FOR SELECT 1; FETCH 500 FROM c; COMMIT',
+    'error',
+  ),
+  v(
+    'SEC-DS-004/r29b-2',
+    'resource-dos',
+    P1,
+    'BEGIN; DECLARE c CURSOR FOR SELECT g FROM generate_series(1, 1000) g; FETCH 500 FROM c; EXPLAIN (ANALYZE) DECLARE c CURSOR FOR SELECT 1; FETCH 1 FROM c; COMMIT',
+    'error',
+  ),
   // A catalog's row type holds reg* and aclitem fields that convert names implicitly.
   v(
     'SEC-IL-010/r25-1',
