@@ -12,6 +12,23 @@ import {
 } from './helpers/gateway.js';
 import { RawClient, fields, password, query, rows, startup } from './helpers/raw.js';
 
+/** A recorder that keeps only each session's end reason. */
+function endReasons(): { reasons: string[]; recorder: never } {
+  const reasons: string[] = [];
+  const recorder = {
+    openSession: async () => ({
+      statements: () => [],
+      statement: async () => 1,
+      refused: () => undefined,
+      result: () => undefined,
+      event: async () => undefined,
+      end: async (t: { reason: string }) => void reasons.push(t.reason),
+    }),
+    gatewayEvent: async () => undefined,
+  };
+  return { reasons, recorder: recorder as never };
+}
+
 const DB = 'dp_lifecycle';
 let g: TestGateway;
 
@@ -109,6 +126,35 @@ describe('graceful stop', () => {
     await expect(pgClient(gw)).rejects.toBeTruthy();
     await busy.end().catch(() => undefined);
     await idle.end().catch(() => undefined);
+    await gw.stop();
+  });
+
+  it('regression: a login still under way when the stop begins is refused, and does not hold the stop', async () => {
+    // It was let in (AuthenticationOk), ran what it sent, and, never told of the shutdown,
+    // kept the stop waiting until the grace period ended.
+    const rec = endReasons();
+    const gw = await startTestGateway(DB, {}, { recorder: rec.recorder });
+    const busy = await RawClient.connect(gw.port);
+    await busy.login(DB, await gw.token());
+    await busy.write(query("SELECT pg_sleep(1), 'busy'"));
+    await waitActive("SELECT pg_sleep(1), 'busy'%");
+    const late = await RawClient.connect(gw.port);
+    await late.write(startup({ user: 'agent-1', database: DB }));
+    expect((await late.next())?.type).toBe('R');
+    const started = Date.now();
+    const stopping = gw.gw.stop(20_000);
+    await late.write(
+      Buffer.concat([password(await gw.token()), query('INSERT INTO t VALUES (57)')]),
+    );
+    const ms = await late.rest(10_000);
+    expect(ms.map((m) => m.type)).toEqual(['E']);
+    expect(fields(ms[0]).C).toBe('57P01');
+    await stopping;
+    expect(Date.now() - started).toBeLessThan(10_000);
+    const a = await adminClient(DB);
+    expect((await a.query('SELECT count(*)::int AS n FROM t WHERE id = 57')).rows[0].n).toBe(0);
+    await a.end();
+    busy.destroy();
     await gw.stop();
   });
 

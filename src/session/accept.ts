@@ -23,6 +23,10 @@ export async function acceptClient(
   const a = await runStartup(ctx, raw);
   if (!a) return;
   const { socket } = a;
+  // A login that was still under way when the shutdown began is refused like a new
+  // connection: the shutdown tells only the sessions it finds, and one let in after it
+  // would run statements until the grace period ends.
+  if (ctx.isShuttingDown()) return refuse(socket, ClientError.shuttingDown());
   if (ctx.sessions.size >= maxClients) return refuse(socket, ClientError.tooManyConnections());
   const target = ctx.route(a.startup.database, a.identity);
   if (!target) return refuse(socket, ClientError.unknownDatabase(a.startup.database));
@@ -113,11 +117,11 @@ export async function acceptClient(
   ctx.metrics.upstreamConnections.add(1);
   ctx.sessions.add(session);
   // A reload while this login went on may have revoked its key (Gateway.revokeChangedKeys
-  // saw no session yet): nothing it sent runs.
+  // saw no session yet): nothing it sent runs. So for a shutdown that began meanwhile.
   const revoked = a.apiKey && ctx.revokedKey(a.apiKey);
-  if (revoked) {
+  if (revoked || ctx.isShuttingDown()) {
     session.start(recording, []);
-    return session.revoke(revoked);
+    return revoked ? session.revoke(revoked) : session.shutdown('shutdown');
   }
   socket.cork();
   socket.write(AUTH_OK);
