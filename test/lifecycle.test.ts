@@ -97,6 +97,23 @@ describe('token expiry', () => {
     await a.end();
   });
 
+  it('regression: the recording says the session ended because its token expired', async () => {
+    // It said client_disconnect, as if the agent had left.
+    const rec = endReasons();
+    const gw = await startTestGateway(DB, {}, { recorder: rec.recorder });
+    try {
+      const c = await RawClient.connect(gw.port);
+      await c.login(DB, await gw.token('agent-1', ['agents'], 2));
+      const ms = await c.rest(30_000);
+      expect(fields(ms.at(-1)!).C).toBe('28000');
+      for (let i = 0; i < 50 && rec.reasons.length === 0; i++)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(rec.reasons).toEqual(['token_expired']);
+    } finally {
+      await gw.stop();
+    }
+  });
+
   it('node pg sees the expiry as an error event on an idle connection', async () => {
     const c = await pgClient(g, await g.token('agent-1', ['agents'], 2));
     const err = await new Promise<Error & { code?: string }>((resolve) => c.on('error', resolve));

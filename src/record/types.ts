@@ -93,7 +93,11 @@ export interface SessionTotals {
   errors: number;
   rows: number;
   duration_ms: number;
-  /** Why the session ended: client_terminate, client_disconnect, shutdown, error... */
+  /**
+   * Why the session ended: client_terminate, client_disconnect, shutdown, token_expired,
+   * credential_revoked, upstream_lost, protocol_error, or error (the gateway ended it with
+   * another FATAL error: an unsafe setting, a row limit passed mid-batch, an internal error).
+   */
   reason: string;
 }
 

@@ -277,11 +277,11 @@ export class Session {
       const ms = Math.max(0, this.auth.expiresAt - Date.now());
       // Login accepts a token within the clock tolerance past its expiry: such a session
       // ends before anything the client pipelined behind its password is read.
-      if (ms === 0) return this.fatal(ClientError.tokenExpired());
+      if (ms === 0) return this.fatal(ClientError.tokenExpired(), 'token_expired');
       // setTimeout caps at 2^31-1 ms; tokens live far less than 24 days.
       this.expiryTimer = setTimeout(
         // A statement still running must not commit after the session's identity is gone.
-        () => void this.endCancelling(ClientError.tokenExpired()),
+        () => void this.endCancelling(ClientError.tokenExpired(), 'token_expired'),
         Math.min(ms, 2 ** 31 - 1),
       );
       this.expiryTimer.unref();
@@ -303,10 +303,10 @@ export class Session {
    * the connection alone would let it run on). What the client pipelined behind it is in
    * PostgreSQL's input already, and may still run. Resolves once the cancel is delivered.
    */
-  private endCancelling(f: ErrorFields): Promise<void> {
+  private endCancelling(f: ErrorFields, reason?: string): Promise<void> {
     if (this.closed) return Promise.resolve();
     const cancelled = this.items.length > 0 ? this.cancelUpstream() : Promise.resolve();
-    this.fatal(f);
+    this.fatal(f, reason);
     return cancelled;
   }
 
@@ -437,7 +437,7 @@ export class Session {
         this.ctx.metrics.protocolErrors.inc();
         // The messages before the bad one run, as in PostgreSQL (and as recorded).
         this.flushOut();
-        this.fatal(ClientError.protocolViolation(err.message));
+        this.fatal(ClientError.protocolViolation(err.message), 'protocol_error');
       } else {
         this.log.error('session error', { err });
         this.fatal(ClientError.internal());
@@ -464,7 +464,11 @@ export class Session {
     if (this.reader.pending > 0 && !this.closed && !this.holding()) {
       if (!this.messageTimer) {
         this.messageTimer = setTimeout(
-          () => this.fatal(ClientError.protocolViolation('incomplete message timed out')),
+          () =>
+            this.fatal(
+              ClientError.protocolViolation('incomplete message timed out'),
+              'protocol_error',
+            ),
           this.ctx.settings().limits.messageTimeoutMs,
         );
       }
@@ -1195,7 +1199,9 @@ export class Session {
       // The COPY failed with a Sync sent inside its data (see syncsInCopy): nothing after
       // this error reaches the client, whose answers it may be.
       this.scanner.halt();
-      setImmediate(() => this.fatal(ClientError.protocolViolation(SYNC_IN_FAILED_COPY)));
+      setImmediate(() =>
+        this.fatal(ClientError.protocolViolation(SYNC_IN_FAILED_COPY), 'protocol_error'),
+      );
       return undefined;
     }
     // FATAL or PANIC: the upstream ends the session and has said why.
@@ -1351,7 +1357,7 @@ export class Session {
     if (this.closed) return;
     this.ctx.metrics.protocolErrors.inc();
     if (!this.scanner.midMessage) this.client.write(toWire(ClientError.unexpectedDuringCopy(type)));
-    this.fatal(ClientError.protocolSyncLost());
+    this.fatal(ClientError.protocolSyncLost(), 'protocol_error');
   }
 
   /** The probe's answer, or a client Close's. */
@@ -1456,9 +1462,14 @@ export class Session {
     if (n > 0) this.ctx.metrics.statements.inc(DECISION_LABELS[kind] ?? { decision: kind }, n);
   }
 
-  /** Send a fatal error to the client and close both sides. */
-  fatal(f: ErrorFields): void {
+  /**
+   * Send a fatal error to the client and close both sides. `reason` is what the recording's
+   * session_end says, unless an earlier cause (a shutdown, a revoked key, the upstream lost,
+   * the client's Terminate) already set one: the client did not just disconnect.
+   */
+  fatal(f: ErrorFields, reason = 'error'): void {
     if (this.closed) return;
+    if (this.endReason === 'client_disconnect') this.endReason = reason;
     // In the middle of a relayed message an error would be read as the rest of it: the
     // connection just ends. A client that sent Terminate has gone.
     if (this.terminated) this.client.destroy();
