@@ -1,4 +1,4 @@
-import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose';
+import { CompactSign, SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createAuthenticator, type AuthOptions, type AuthResult } from './authenticator.js';
 import { AuthError } from './errors.js';
@@ -106,6 +106,14 @@ describe('JWT authentication', () => {
 
   it('requires exp', async () => {
     expect(reason(await auth().authenticate(await token({}, { exp: null }), ctx))).toMatch(/exp/);
+  });
+
+  it('refuses an exp out of the number range (1e400 reads as Infinity: a session never ending)', async () => {
+    const raw = `{"sub":"alice","iss":"${ISS}","aud":"${AUD}","iat":${nowSec - 10},"exp":1e400}`;
+    const t = await new CompactSign(new TextEncoder().encode(raw))
+      .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+      .sign(es.privateKey);
+    expect(reason(await auth().authenticate(t, ctx))).toMatch(/exp/);
   });
 
   it('rejects an algorithm outside the allow-list', async () => {

@@ -129,6 +129,8 @@ export function createJwtVerifier(opts: JwtOptions, now: () => number = Date.now
             ? await jwtVerify(token, key, verifyOpts)
             : await jwtVerify(token, key, verifyOpts);
         if (typeof payload.exp !== 'number') return { ok: false, reason: 'jwt exp missing' };
+        // `1e400` parses to Infinity, which jose takes for a date never reached.
+        if (!Number.isFinite(payload.exp)) return { ok: false, reason: 'jwt exp out of range' };
         const expiresAt = payload.exp * 1000;
         if (cacheMs > 0) {
           const entry = { payload: structuredClone(payload), expiresAt, until: now() + cacheMs };
