@@ -39,6 +39,7 @@ import {
 } from '../wire/index.js';
 import type { ErrorFields } from '../wire/backend.js';
 import { log } from '../util/logger.js';
+import { timeoutAt, type LongTimeout } from '../util/timeout-at.js';
 import type { GatewayContext, SessionRecordingPort } from './context.js';
 import { DecisionPoint, refusalFields } from './decide.js';
 import { BindParams, SessionNames } from './statements.js';
@@ -179,7 +180,7 @@ export class Session {
   private clientEnded = false;
   private upstreamPaused = false;
   private messageTimer: NodeJS.Timeout | undefined;
-  private expiryTimer: NodeJS.Timeout | undefined;
+  private expiryTimer: LongTimeout | undefined;
   private readonly names: SessionNames;
   private readonly batchContext: BatchContext;
   private readonly decisions: DecisionPoint;
@@ -278,13 +279,11 @@ export class Session {
       // Login accepts a token within the clock tolerance past its expiry: such a session
       // ends before anything the client pipelined behind its password is read.
       if (ms === 0) return this.fatal(ClientError.tokenExpired(), 'token_expired');
-      // setTimeout caps at 2^31-1 ms; tokens live far less than 24 days.
-      this.expiryTimer = setTimeout(
+      this.expiryTimer = timeoutAt(
+        this.auth.expiresAt,
         // A statement still running must not commit after the session's identity is gone.
         () => void this.endCancelling(ClientError.tokenExpired(), 'token_expired'),
-        Math.min(ms, 2 ** 31 - 1),
       );
-      this.expiryTimer.unref();
     }
     for (const b of leftover) if (b.length) this.onClientData(b);
     // The client may have gone while the upstream login and the recording were opened:
@@ -1504,7 +1503,7 @@ export class Session {
     if (this.finished) return;
     this.finished = true;
     clearTimeout(this.messageTimer);
-    clearTimeout(this.expiryTimer);
+    this.expiryTimer?.clear();
     for (const it of this.items) clearTimeout(it.timer);
     clearTimeout(this.openItem.timer);
     this.ctx.cancels.release(this.cancelPid);
