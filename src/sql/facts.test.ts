@@ -941,6 +941,21 @@ describe('names the catalog would settle (found by the security variants)', () =
     expect(fns(one('SELECT c.name FROM customers c'))).toEqual([]);
   });
 
+  it('t.f over an item whose column names are not known may be f(t) on the whole row', () => {
+    // jj's columns are customers' and unnest's: jj.hstore may be no column of either, and
+    // then it is hstore(jj), every column of customers included.
+    expect(
+      cols(one('SELECT jj.hstore FROM (customers c CROSS JOIN unnest(ARRAY[1]) u) AS jj')),
+    ).toEqual(['customers.*:select:d:a', 'customers.hstore:select:a']);
+    expect(
+      cols(one("SELECT s.id FROM (SELECT * FROM customers, jsonb_each('{}') j) s")),
+    ).toContain('customers.*:select:d:a');
+    // Where the names are known, the column stays the only candidate.
+    expect(
+      cols(one('SELECT jj.hstore FROM (customers c CROSS JOIN generate_series(1, 2) g) AS jj')),
+    ).toEqual(['customers.hstore:select']);
+  });
+
   it('a cast to a reg* type is the catalog lookup it does', () => {
     expect(fns(one("SELECT 'orders'::regclass, 16384::pg_catalog.regrole"))).toEqual([
       'pg_catalog.to_regclass:read',

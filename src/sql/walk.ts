@@ -983,6 +983,15 @@ export class Walker {
       }
       const out: Origin[] = [];
       for (const it of items) out.push(...originsOf(it, col));
+      if (col !== '*')
+        for (const it of items) {
+          // An item whose column names are not known (a join alias or subquery over a table
+          // beside a function, a set operation's arm): t.f may name no column of it, and is
+          // then PostgreSQL's f(t), a function (hstore, a computed field) of the whole row.
+          // The column candidates above are all ambiguous, so the whole row is one too.
+          if (it.rel || it.qualifiedOnly || it.shape?.inexact !== 'names') continue;
+          for (const o of originsOf(it, '*')) out.push({ ...o, derived: true, ambiguous: true });
+        }
       if (wholeRowFunction(col)) {
         // t.f (s.t.f, d.s.t.f) is also PostgreSQL's notation for f(t) when t has no column
         // f: a function of the whole row (c.row_to_json reads every column of c).

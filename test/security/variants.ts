@@ -4749,4 +4749,27 @@ export const VARIANTS: Case[] = [
     'SELECT upper(name) AS who, count(*) FROM customers GROUP BY who ORDER BY who',
     'allow',
   ),
+  // A join alias whose columns are not all known (a function in FROM beside the table):
+  // jj.f, where jj has no column f, is f(jj) on the whole joined row, card included.
+  v(
+    'SEC-MX-022/r29e-1',
+    'masking-exfiltration',
+    P2,
+    'SELECT jj.id, jj.hstore FROM (customers c CROSS JOIN unnest(ARRAY[1]) u) AS jj',
+    'deny',
+  ),
+  v(
+    'SEC-OR-016/r29e-2',
+    'inference-oracle',
+    P2,
+    "SELECT jj.id FROM (customers c CROSS JOIN jsonb_each('{\"a\": 1}') j) AS jj WHERE jj.hstore -> 'card' LIKE '4%'",
+    'deny',
+  ),
+  v(
+    'SEC-MX-022/r29e-3',
+    'masking-exfiltration',
+    P2V,
+    'SELECT jj.hstore FROM (customer_v v CROSS JOIN unnest(ARRAY[1]) u) AS jj',
+    'deny',
+  ),
 ];
