@@ -33,6 +33,7 @@ import {
 } from './helpers/gateway.js';
 import { CLI, until } from './helpers/gateway-process.js';
 import { run } from './helpers/spawn.js';
+import { testPg } from './pg-env.js';
 
 const DB = 'recording_e2e';
 const SECRET_VALUE = 'returned-value-never-recorded-7f3a';
@@ -302,6 +303,74 @@ describe('a statement refused because of its parameters', () => {
         ['allow', ['1']],
         ['deny', ['13']],
       ]);
+    } finally {
+      await g.stop().catch(() => undefined);
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('logins the gateway refuses', () => {
+  it('are recorded on the gateway chain: a bad token (auth_failure), a database not served and a policy refusal (connect_refused)', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'portcullis-loginrec-'));
+    const policyFile = join(base, 'connect.rego');
+    writeFileSync(
+      policyFile,
+      'package portcullis\nimport rego.v1\ndefault allow := false\n' +
+        'allow if input.statement.class == "read"\n' +
+        'default connect := true\nconnect := false if input.identity.sub == "banned-agent"\n',
+    );
+    const recording: RecordingConfig = { enabled: true, spoolDir: join(base, 'spool') };
+    const recorder = (await buildRecorder(recording, base, '.data'))!;
+    const t = testPg();
+    const g = await startTestGateway(
+      DB,
+      {
+        policy: { files: [policyFile] },
+        recording,
+        upstream: {
+          targets: {
+            main: {
+              host: t.host,
+              port: t.port,
+              database: DB,
+              user: t.user,
+              password: { value: t.password },
+            },
+          },
+          routes: { [DB]: 'main' },
+        },
+      },
+      { recorder },
+    );
+    try {
+      const login = async (database: string, password: string, user = 'agent-x') => {
+        const c = new pg.Client({ host: '127.0.0.1', port: g.port, database, user, password });
+        c.on('error', () => undefined);
+        return c.connect().then(
+          () => c,
+          (err: { code?: string }) => err.code,
+        );
+      };
+      expect(await login(DB, 'not-a-token')).toBe('28P01');
+      expect(await login('elsewhere', await g.token('agent-x'))).toBe('3D000');
+      expect(await login(DB, await g.token('banned-agent'), 'banned-agent')).toBe('28000');
+      const ok = await login(DB, await g.token('agent-x'));
+      expect(typeof ok).toBe('object');
+      await (ok as pg.Client).end();
+      await g.stop();
+      await recorder.close();
+      const events = allText(join(base, '.data', 'recordings'))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { type: string; sub?: string | null; session_id: string })
+        .filter((e) => e.type === 'auth_failure' || e.type === 'connect_refused');
+      expect(events.map((e) => [e.type, e.sub ?? null])).toEqual([
+        ['auth_failure', null],
+        ['connect_refused', 'agent-x'],
+        ['connect_refused', 'banned-agent'],
+      ]);
+      for (const e of events) expect(e.session_id).toMatch(/^gateway:/);
     } finally {
       await g.stop().catch(() => undefined);
       rmSync(base, { recursive: true, force: true });

@@ -29,7 +29,17 @@ export async function acceptClient(
   if (ctx.isShuttingDown()) return refuse(socket, ClientError.shuttingDown());
   if (ctx.sessions.size >= maxClients) return refuse(socket, ClientError.tooManyConnections());
   const target = ctx.route(a.startup.database, a.identity);
-  if (!target) return refuse(socket, ClientError.unknownDatabase(a.startup.database));
+  if (!target) {
+    // An identity the gateway verified, refused what it asked for: recorded as a policy
+    // refusal is, so that an audit shows who looked for which database.
+    ctx.auditGateway('connect_refused', {
+      sub: a.identity.sub,
+      client_addr: a.clientAddr,
+      database: a.startup.database,
+      reason: 'database not served',
+    });
+    return refuse(socket, ClientError.unknownDatabase(a.startup.database));
+  }
   const sessionFacts = {
     id: '',
     database: a.startup.database,
