@@ -182,6 +182,26 @@ export class SessionAudit {
       });
   }
 
+  /**
+   * A statement whose result was cut at its row limit, but which completed and was committed
+   * with its implicit transaction: recorded `ok` with its command tag (what PostgreSQL did),
+   * and sqlstate 54000 (what the client was told).
+   */
+  rowLimitCommitted(run: StatementRun, tag: string): void {
+    this.errors++;
+    if (!this.port || run.seq < 0) return;
+    const m = /(\d+)$/.exec(tag);
+    const rows = m ? Number(m[1]) : null;
+    if (rows !== null) this.rows += rows;
+    this.port.result(run.seq, {
+      outcome: 'ok',
+      command_tag: tag || null,
+      rows,
+      sqlstate: '54000',
+      duration_ms: performance.now() - run.started,
+    });
+  }
+
   /** The session's end with its totals. */
   end(reason: string): void {
     this.port

@@ -14,6 +14,12 @@ export interface StatementRun {
   budget?: RowBudget;
   /** It completed upstream (its name changes, if any, were made). */
   ok?: boolean;
+  /**
+   * It runs outside a transaction block, and it or a statement before it in the same
+   * implicit transaction may change something: its completion commits that (see
+   * txn-state.ts, mayChange), so a result cut at its row limit cannot be undone.
+   */
+  commitsChanges?: boolean;
 }
 
 /** A unit of upstream work that ends with one ReadyForQuery (a Query or a Sync). */
@@ -47,6 +53,11 @@ export interface Item {
   txnAfter?: boolean;
   /** A statement with a row limit runs inside a transaction block (see Session.forward). */
   limitedInTxn?: boolean;
+  /**
+   * A statement that may change something was sent outside a transaction block, in the
+   * implicit transaction still open at the end of the runs sent so far.
+   */
+  implicitChanges?: boolean;
   /** Ended by a Sync (extended protocol) rather than by a Query. */
   bySync?: boolean;
   /** Extended-protocol messages sent in this item (each is answered once, or skipped). */
@@ -84,6 +95,7 @@ export function foldInto(head: Item, next: Item): number {
   if (head.abortOpenTxn) next.abortOpenTxn = true;
   if (head.txnControl) next.txnControl = true;
   if (head.limitedInTxn) next.limitedInTxn = true;
+  if (head.implicitChanges) next.implicitChanges = true;
   // What `head` ran (up to its COPY, which started) stands for what `next` runs after it.
   if (next.txnAfter === undefined) next.txnAfter = head.txnAfter;
   if (head.startsDue) next.startsDue = (next.startsDue ?? 0) + head.startsDue;

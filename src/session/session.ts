@@ -929,7 +929,7 @@ export class Session {
     const head = this.items.length === 0 && item.runs.length === 0;
     let limitLowered = false;
     const first = item.runs.length;
-    trackRuns(item, decided, this.facts.in_transaction);
+    const commits = trackRuns(item, decided, this.facts.in_transaction);
     for (let i = 0; i < decided.length; i++) {
       const copy = decided[i].facts.copy as CopyFact | undefined;
       // Not when the item already failed (its error came during the write-ahead wait):
@@ -950,6 +950,7 @@ export class Session {
         started: now,
         maxRows,
         budget: decided[i].budget,
+        ...(commits[i] ? { commitsChanges: true } : {}),
       });
     }
     if (changes.length) {
@@ -1245,7 +1246,11 @@ export class Session {
         : null;
     this.spendRows(run);
     this.armRows();
-    if (over && run) return this.rowLimitHit(item, run, statedLimit(run.maxRows, run.budget));
+    if (over && run) {
+      const tag =
+        type === B.CommandComplete ? body.toString('utf8', 0, Math.max(0, body.length - 1)) : '';
+      return this.rowLimitHit(item, run, statedLimit(run.maxRows, run.budget), tag);
+    }
     // Not after a cut: a cut in the open item closes the session, and a held COMMIT must
     // not go first.
     if (item === this.openItem && item.runs.length === 0) this.runsDone();
@@ -1425,12 +1430,23 @@ export class Session {
    * A statement returned more rows than its limit: the rows past it were dropped, its
    * completion becomes an error. Alone in its batch, the session stays consistent (an open
    * transaction is aborted upstream at the ReadyForQuery); with more statements of the
-   * batch already sent the client's view cannot be kept, so the session is closed.
+   * batch already sent the client's view cannot be kept, so the session is closed. So is it
+   * when the statement's completion committed a change (see StatementRun.commitsChanges).
    */
-  private rowLimitHit(item: Item, run: StatementRun, limit: number): Buffer | null {
+  private rowLimitHit(item: Item, run: StatementRun, limit: number, tag: string): Buffer | null {
     this.ctx.metrics.statements.inc({ decision: 'row_limit' });
-    this.audit.rowLimit(run, limit);
     this.log.warn('result cut at the policy row limit', { max_rows: limit });
+    if (run.commitsChanges) {
+      // Outside a block PostgreSQL commits the implicit transaction as its statement
+      // completes (or at the Sync): the changes stand, and an ordinary error would tell the
+      // client (and the record) they did not. The session ends, the record says it ran.
+      this.audit.rowLimitCommitted(run, tag);
+      if (this.endReason === 'client_disconnect') this.endReason = 'error';
+      this.scanner.halt();
+      setImmediate(() => this.close());
+      return toWire(ClientError.rowLimitCommitted(limit, tag));
+    }
+    this.audit.rowLimit(run, limit);
     // Also when the client's next messages are upstream already (a part of the open item,
     // sent at a Flush, a probe or for COPY data): the abort marker would land behind them.
     if (

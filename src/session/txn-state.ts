@@ -46,25 +46,50 @@ export function controlsTransaction(f: StatementFacts): boolean {
 }
 
 /**
+ * Whether a statement may change something that outlasts its transaction: anything but a
+ * read, and a read that calls a function not known to only read, or writes in a WITH.
+ */
+export function mayChange(f: StatementFacts): boolean {
+  return (
+    f.class !== 'read' ||
+    f.opaque ||
+    f.writes_cte !== undefined ||
+    f.functions.some((fn) => fn.effect !== 'read')
+  );
+}
+
+/**
  * Note on `item` what the runs just sent in it do to the transaction state: whether one
  * begins or ends a block, the state after them had they all succeeded (a later group of
  * the same item only runs if they did), and whether a row-limited statement runs inside a
  * block. `inTxn`: the upstream's state as last reported.
+ *
+ * Returns, for each run, whether its completion commits a change (StatementRun's
+ * commitsChanges): it runs outside a block, and it or a statement before it in the same
+ * implicit transaction (the item's runs since the last BEGIN, COMMIT or ROLLBACK) may
+ * change something. PostgreSQL commits an implicit transaction as its last statement
+ * completes (a Query string) or at the Sync (an extended group), whatever the gateway
+ * does with the rows it sees after.
  */
-export function trackRuns(item: Item, runs: readonly DecidedRun[], inTxn: boolean): void {
-  if (runs.length === 0) return;
+export function trackRuns(item: Item, runs: readonly DecidedRun[], inTxn: boolean): boolean[] {
+  const commits: boolean[] = [];
+  if (runs.length === 0) return commits;
   let st = item.txnAfter ?? inTxn;
   for (const r of runs) {
-    if (controlsTransaction(r.facts)) item.txnControl = true;
+    const control = controlsTransaction(r.facts);
+    if (control) item.txnControl = true;
     const d = r.rec.decision;
-    if (
-      (st || r.inTransaction === true) &&
-      (r.budget || (d.kind === 'allow' && d.limits?.max_rows !== undefined))
-    )
+    const inBlock = st || r.inTransaction === true;
+    if (inBlock && (r.budget || (d.kind === 'allow' && d.limits?.max_rows !== undefined)))
       item.limitedInTxn = true;
+    if (!inBlock && !control && mayChange(r.facts)) item.implicitChanges = true;
+    commits.push(!inBlock && item.implicitChanges === true);
     st = inTransactionAfter(r.facts, st);
+    // A BEGIN takes what ran before it into its block; a COMMIT or ROLLBACK ends it.
+    if (control) item.implicitChanges = false;
   }
   item.txnAfter = st;
+  return commits;
 }
 
 /**

@@ -95,6 +95,15 @@ export const ClientError = {
       '54000',
       `a result passed the policy's row limit (${limit}) with more statements of the same batch already running; the session is closed`,
     ),
+  /**
+   * 54000, FATAL: the result passed the row limit of a statement whose implicit transaction
+   * PostgreSQL committed with it; an ordinary error would read as rolled back.
+   */
+  rowLimitCommitted: (limit: number, tag: string) =>
+    fatal(
+      '54000',
+      `a result passed the policy's row limit (${limit}), but the statement completed${tag ? ` (${tag})` : ''} and its changes, with those of the statements before it in the same implicit transaction, were committed; the session is closed`,
+    ),
 };
 
 export function toWire(f: ErrorFields): Buffer {

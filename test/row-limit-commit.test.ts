@@ -1,0 +1,156 @@
+// A result cut at its row limit outside a transaction block: PostgreSQL commits the implicit
+// transaction as the statement completes (a Query string) or at the Sync (an extended
+// group), before the gateway sees the rows past the limit. Where that commits a change (the
+// statement's own, such as DELETE … RETURNING, or one before it in the same implicit
+// transaction), the client must not be told the statement simply failed, nor may the
+// recording say so: an error in PostgreSQL means the implicit transaction rolled back.
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import type { Recorder } from '../src/record/index.js';
+import { buildRecorder } from '../src/runtime/recording.js';
+import {
+  adminClient,
+  freshDatabase,
+  rawLogin,
+  startTestGateway,
+  type TestGateway,
+} from './helpers/gateway.js';
+import { bind, execute, fields, parse, rows, sync, type Message } from './helpers/raw.js';
+
+const DB = 'row_limit_commit';
+const base = mkdtempSync(join(tmpdir(), 'row-limit-commit-'));
+const spool = join(base, 'spool');
+let g: TestGateway;
+let recorder: Recorder;
+let admin: pg.Client;
+
+beforeAll(async () => {
+  await freshDatabase(DB, 'CREATE TABLE t (id int)');
+  const recording = { enabled: true, spoolDir: spool, durability: 'fsync' as const, sinks: [] };
+  recorder = (await buildRecorder(recording as never, base, '.data'))!;
+  g = await startTestGateway(
+    DB,
+    { recording, policy: { files: ['test/policies/limit-all.rego'] } } as never,
+    { recorder },
+  );
+  admin = await adminClient(DB);
+});
+afterAll(async () => {
+  await admin?.end();
+  await g?.stop();
+  await recorder?.close().catch(() => undefined);
+});
+
+function events(): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const f of readdirSync(spool).filter((n) => n.endsWith('.jsonl')))
+    for (const line of readFileSync(join(spool, f), 'utf8').split('\n'))
+      if (line.startsWith('{')) out.push(JSON.parse(line) as Record<string, unknown>);
+  return out;
+}
+
+/** The statement_result of the statement recorded with this text (the latest one). */
+async function resultOf(sql: string): Promise<Record<string, unknown>> {
+  for (let i = 0; i < 50; i++) {
+    const ev = events();
+    const st = ev.filter((e) => e.type === 'statement' && e.sql === sql).at(-1);
+    const r =
+      st &&
+      ev.find(
+        (e) =>
+          e.type === 'statement_result' &&
+          e.session_id === st.session_id &&
+          e.statement_seq === st.seq,
+      );
+    if (r) return r;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  throw new Error(`no result recorded for ${sql}`);
+}
+
+const count = async (where: string): Promise<number> =>
+  (await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM t WHERE ${where}`)).rows[0].n;
+
+const errors = (ms: Message[]) => ms.filter((m) => m.type === 'E').map((m) => fields(m));
+
+describe('a row limit cut whose statement committed', () => {
+  it('DELETE … RETURNING past the limit, alone: the client is not told it failed, the record says it ran', async () => {
+    await admin.query('INSERT INTO t SELECT g FROM generate_series(100, 120) g');
+    const c = await rawLogin(g, DB);
+    const sql = 'DELETE FROM t WHERE id >= 100 RETURNING id';
+    const ms = await c.simple(sql);
+    // PostgreSQL deleted (and committed) all 21 rows.
+    expect(await count('id >= 100')).toBe(0);
+    const [e] = errors(ms);
+    expect(e.C).toBe('54000');
+    expect(e.S).toBe('FATAL');
+    expect(e.M).toContain('committed');
+    expect(ms.some((m) => m.type === 'Z')).toBe(false);
+    expect(await c.closedWithin(5000)).toBe(true);
+    const r = await resultOf(sql);
+    expect(r).toMatchObject({
+      outcome: 'ok',
+      command_tag: 'DELETE 21',
+      rows: 21,
+      sqlstate: '54000',
+    });
+  });
+
+  it('a write before the cut read in the same Query string is committed: the session ends, not an error that reads as rolled back', async () => {
+    const c = await rawLogin(g, DB);
+    const ms = await c.simple('INSERT INTO t VALUES (1); SELECT g FROM generate_series(1, 100) g');
+    expect(await count('id = 1')).toBe(1);
+    const [e] = errors(ms);
+    expect(e).toMatchObject({ C: '54000', S: 'FATAL' });
+    expect(e.M).toContain('committed');
+    expect(await c.closedWithin(5000)).toBe(true);
+    expect(await resultOf('INSERT INTO t VALUES (1)')).toMatchObject({ outcome: 'ok' });
+    expect(await resultOf('SELECT g FROM generate_series(1, 100) g')).toMatchObject({
+      outcome: 'ok',
+      command_tag: 'SELECT 100',
+      sqlstate: '54000',
+    });
+  });
+
+  it('the same in an extended group: the Sync commits the write', async () => {
+    const c = await rawLogin(g, DB);
+    await c.write(
+      Buffer.concat([
+        parse('', 'INSERT INTO t VALUES (2)'),
+        bind('', ''),
+        execute(),
+        parse('', 'SELECT g FROM generate_series(1, 50) g'),
+        bind('', ''),
+        execute(),
+        sync(),
+      ]),
+    );
+    const ms = await c.until('Z');
+    expect(await count('id = 2')).toBe(1);
+    expect(errors(ms)[0]).toMatchObject({ C: '54000', S: 'FATAL' });
+    expect(await c.closedWithin(5000)).toBe(true);
+  });
+
+  it('a read cut with nothing changed in its implicit transaction is an ordinary error; the session goes on', async () => {
+    const c = await rawLogin(g, DB);
+    const ms = await c.simple('SELECT 1; SELECT g FROM generate_series(1, 100) g');
+    expect(errors(ms)).toMatchObject([{ C: '54000', S: 'ERROR' }]);
+    expect(rows(await c.simple('SELECT 7'))).toEqual([['7']]);
+    c.destroy();
+  });
+
+  it('inside a block the cut aborts the block as before: the write is rolled back', async () => {
+    const c = await rawLogin(g, DB);
+    const ms = await c.simple(
+      'BEGIN; INSERT INTO t VALUES (3); SELECT g FROM generate_series(1, 100) g',
+    );
+    expect(errors(ms)).toMatchObject([{ C: '54000', S: 'ERROR' }]);
+    expect(ms.at(-1)!.body.toString('latin1')).toBe('E');
+    await c.simple('COMMIT');
+    expect(await count('id = 3')).toBe(0);
+    c.destroy();
+  });
+});
