@@ -101,6 +101,42 @@ describe('limits.max_rows', () => {
     await c.end();
   });
 
+  it('COPY TO STDOUT in binary or with a header passes max_rows rows (the header and the binary trailer are no rows)', async () => {
+    const c = await rawLogin(g, DB);
+    const copied = async (sql: string) => {
+      const r = await c.simple(sql);
+      return {
+        data: r.filter((m) => m.type === 'd').length,
+        errors: r.filter((m) => m.type === 'E').map((m) => fields(m).C),
+        done: r
+          .filter((m) => m.type === 'C')
+          .map((m) => m.body.toString('utf8', 0, m.body.length - 1)),
+      };
+    };
+    const five = '(SELECT g FROM generate_series(1, 5) g)';
+    const six = '(SELECT g FROM generate_series(1, 6) g)';
+    for (const opts of [
+      '(FORMAT binary)',
+      '(FORMAT csv, HEADER)',
+      '(FORMAT text, HEADER true)',
+      'CSV HEADER',
+    ])
+      expect(await copied(`COPY ${five} TO STDOUT ${opts}`), opts).toMatchObject({
+        errors: [],
+        done: ['COPY 5'],
+      });
+    expect(await copied(`COPY ${five} TO STDOUT (FORMAT csv, HEADER false)`)).toMatchObject({
+      data: 5,
+      done: ['COPY 5'],
+    });
+    for (const opts of ['(FORMAT binary)', '(FORMAT csv, HEADER)', ''])
+      expect(await copied(`COPY ${six} TO STDOUT ${opts}`), opts).toMatchObject({
+        errors: ['54000'],
+        done: [],
+      });
+    c.destroy();
+  });
+
   it('closes the session when the cut statement had later statements of its batch running', async () => {
     const c = await client();
     await expect(

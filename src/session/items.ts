@@ -20,6 +20,8 @@ export interface StatementRun {
    * txn-state.ts, mayChange), so a result cut at its row limit cannot be undone.
    */
   commitsChanges?: boolean;
+  /** A COPY TO whose first CopyData is a header line, not a row. */
+  copyHeader?: boolean;
 }
 
 /** A unit of upstream work that ends with one ReadyForQuery (a Query or a Sync). */

@@ -114,15 +114,27 @@ export class ResponseScanner {
     this.halted = true;
   }
 
+  /** Messages counted as rows that are none (a COPY's header line, its binary trailer). */
+  private notRows = 0;
+
   /** Start counting rows of the next statement against `limit` (undefined: no limit). */
   limitRows(limit: number | undefined): void {
     this.rowsLeft = this.rowsLimit = limit ?? -1;
     this.rowsOver = false;
+    this.notRows = 0;
+  }
+
+  /** The current statement sends `n` more CopyData messages that hold no row. */
+  countNotRows(n: number): void {
+    if (this.rowsLimit < 0 || n <= 0) return;
+    this.rowsLeft += n;
+    this.rowsLimit += n;
+    this.notRows += n;
   }
 
   /** Rows of the current statement passed to the client so far (counted under a limit only). */
   get rowsPassed(): number {
-    return this.rowsLimit < 0 ? 0 : this.rowsLimit - this.rowsLeft;
+    return this.rowsLimit < 0 ? 0 : Math.max(0, this.rowsLimit - this.rowsLeft - this.notRows);
   }
   /** A header or watched message split across chunks. */
   private partial: Buffer | undefined;

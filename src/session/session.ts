@@ -951,6 +951,7 @@ export class Session {
         maxRows,
         budget: decided[i].budget,
         ...(commits[i] ? { commitsChanges: true } : {}),
+        ...(copy?.direction === 'to' && copy.header ? { copyHeader: true } : {}),
       });
     }
     if (changes.length) {
@@ -1131,7 +1132,7 @@ export class Session {
       case B.CopyBothResponse:
         return this.onCopyIn();
       case B.CopyOutResponse:
-        return undefined;
+        return this.onCopyOut(body);
       case B.CloseComplete:
         return this.onCloseComplete();
       default:
@@ -1139,6 +1140,16 @@ export class Session {
         setImmediate(() => this.upstreamGone());
         return null;
     }
+  }
+
+  /**
+   * A COPY TO STDOUT begins: in binary (the overall format, first byte) its last CopyData is
+   * the trailer, and with HEADER its first is the header line; neither is a row.
+   */
+  private onCopyOut(body: Buffer): undefined {
+    const run = (this.items[0] ?? this.openItem).runs[0];
+    this.scanner.countNotRows((body[0] === 1 ? 1 : 0) + (run?.copyHeader ? 1 : 0));
+    return undefined;
   }
 
   /** The unit at the head of the queue is answered whole. */

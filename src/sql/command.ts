@@ -301,6 +301,7 @@ export function describe(
         file,
         stdio: file === null,
         format: copyFormat(b.options),
+        header: copyHeader(b.options),
         query: Boolean(b.query),
       };
       d.extra.copy = copy;
@@ -749,6 +750,23 @@ function copyFormat(list: unknown): 'text' | 'csv' | 'binary' {
     else if (de.defname === 'csv') f = 'csv';
   }
   return f;
+}
+
+/** HEADER, HEADER true/on/1/match (FROM only): a header line; false, off or 0: none. */
+function copyHeader(list: unknown): boolean {
+  let h = false;
+  if (!Array.isArray(list)) return h;
+  for (const x of list) {
+    const de = body(x);
+    if (de.defname !== 'header') continue;
+    if (de.arg === undefined || de.arg === null) h = true;
+    else {
+      const a = body(de.arg);
+      const v = (stringNode(de.arg) ?? String(a.boolval ?? a.ival ?? '')).toLowerCase();
+      h = !['false', 'off', '0', ''].includes(v);
+    }
+  }
+  return h;
 }
 
 /** Nesting of bodies analysed inside bodies (DO inside DO...): a few levels, then opaque. */

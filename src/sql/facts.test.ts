@@ -585,8 +585,19 @@ describe('kind-specific facts', () => {
       file: '/tmp/x',
       stdio: false,
       format: 'csv',
+      header: false,
       query: false,
     });
+    for (const [sql, header] of [
+      ['COPY t TO STDOUT CSV HEADER', true],
+      ['COPY t TO STDOUT (FORMAT csv, HEADER)', true],
+      ['COPY t TO STDOUT (HEADER on)', true],
+      ['COPY t TO STDOUT (HEADER 1)', true],
+      ['COPY t TO STDOUT (HEADER false)', false],
+      ['COPY t TO STDOUT (HEADER 0)', false],
+      ['COPY t FROM STDIN (HEADER match)', true],
+    ] as const)
+      expect(one(sql).copy, sql).toMatchObject({ header });
     const p = one("COPY t TO PROGRAM 'gzip > /tmp/x'");
     expect(p.copy).toMatchObject({ direction: 'to', program: true, stdio: false });
     expect([p.class, p.opaque]).toEqual(['utility', true]);
@@ -947,9 +958,9 @@ describe('names the catalog would settle (found by the security variants)', () =
     expect(
       cols(one('SELECT jj.hstore FROM (customers c CROSS JOIN unnest(ARRAY[1]) u) AS jj')),
     ).toEqual(['customers.*:select:d:a', 'customers.hstore:select:a']);
-    expect(
-      cols(one("SELECT s.id FROM (SELECT * FROM customers, jsonb_each('{}') j) s")),
-    ).toContain('customers.*:select:d:a');
+    expect(cols(one("SELECT s.id FROM (SELECT * FROM customers, jsonb_each('{}') j) s"))).toContain(
+      'customers.*:select:d:a',
+    );
     // Where the names are known, the column stays the only candidate.
     expect(
       cols(one('SELECT jj.hstore FROM (customers c CROSS JOIN generate_series(1, 2) g) AS jj')),

@@ -59,6 +59,8 @@ export interface CopyFact {
   file: string | null;
   stdio: boolean;
   format: 'text' | 'csv' | 'binary';
+  /** A header line comes first (HEADER): COPY TO sends it as one more CopyData, no row. */
+  header: boolean;
   /** True for COPY (query) TO. */
   query: boolean;
 }
