@@ -142,6 +142,25 @@ describe('a row limit cut whose statement committed', () => {
     c.destroy();
   });
 
+  it('a cut with later statements of its batch running ends the session, recorded as ended by the gateway', async () => {
+    const c = await rawLogin(g, DB);
+    await c.simple('BEGIN');
+    const sql = 'SELECT g FROM generate_series(1, 60) g';
+    const ms = await c.simple(`${sql}; SELECT 2`);
+    expect(errors(ms).map((e) => e.C)).toEqual(['54000']);
+    expect(await c.closedWithin(5000)).toBe(true);
+    await resultOf(sql);
+    const st = events()
+      .filter((e) => e.type === 'statement' && e.sql === sql)
+      .at(-1)!;
+    let end: Record<string, unknown> | undefined;
+    for (let i = 0; i < 50 && !end; i++) {
+      end = events().find((e) => e.type === 'session_end' && e.session_id === st.session_id);
+      if (!end) await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(end).toMatchObject({ reason: 'error' });
+  });
+
   it('inside a block the cut aborts the block as before: the write is rolled back', async () => {
     const c = await rawLogin(g, DB);
     const ms = await c.simple(

@@ -1452,10 +1452,7 @@ export class Session {
       // completes (or at the Sync): the changes stand, and an ordinary error would tell the
       // client (and the record) they did not. The session ends, the record says it ran.
       this.audit.rowLimitCommitted(run, tag);
-      if (this.endReason === 'client_disconnect') this.endReason = 'error';
-      this.scanner.halt();
-      setImmediate(() => this.close());
-      return toWire(ClientError.rowLimitCommitted(limit, tag));
+      return this.endWith(ClientError.rowLimitCommitted(limit, tag));
     }
     this.audit.rowLimit(run, limit);
     // Also when the client's next messages are upstream already (a part of the open item,
@@ -1466,14 +1463,23 @@ export class Session {
       item === this.openItem ||
       (this.openItem.sent ?? 0) > 0
     ) {
-      this.scanner.halt();
-      setImmediate(() => this.close());
-      return toWire(ClientError.rowLimitInBatch(limit));
+      return this.endWith(ClientError.rowLimitInBatch(limit));
     }
     item.abortOpenTxn = true;
     // Nothing more from the client until the transaction states agree again.
     this.rowHold = true;
     return toWire(ClientError.rowLimit(limit));
+  }
+
+  /**
+   * `f` is the last message the client gets in place of the upstream's current one; the
+   * session then closes, recorded as ended by the gateway (an error), not by the client.
+   */
+  private endWith(f: ErrorFields): Buffer {
+    if (this.endReason === 'client_disconnect') this.endReason = 'error';
+    this.scanner.halt();
+    setImmediate(() => this.close());
+    return toWire(f);
   }
 
   private releaseRowHold(): void {
