@@ -129,11 +129,24 @@ describe('limits.max_rows', () => {
       data: 5,
       done: ['COPY 5'],
     });
-    for (const opts of ['(FORMAT binary)', '(FORMAT csv, HEADER)', ''])
+    // Past the limit no sixth row reaches the client: the header line comes first, and the
+    // binary trailer, which comes last, is not allowed for ahead (the first CopyData of a
+    // binary COPY holds the file header and the first row).
+    for (const [opts, data] of [
+      ['(FORMAT binary)', 5],
+      ['BINARY', 5],
+      ['(FORMAT csv, HEADER)', 6],
+      ['', 5],
+    ] as const)
       expect(await copied(`COPY ${six} TO STDOUT ${opts}`), opts).toMatchObject({
+        data,
         errors: ['54000'],
         done: [],
       });
+    // A binary COPY of no rows sends its file header and trailer in one CopyData.
+    expect(
+      await copied('COPY (SELECT 1 WHERE false) TO STDOUT (FORMAT binary)'),
+    ).toMatchObject({ data: 1, errors: [], done: ['COPY 0'] });
     c.destroy();
   });
 

@@ -114,14 +114,27 @@ export class ResponseScanner {
     this.halted = true;
   }
 
-  /** Messages counted as rows that are none (a COPY's header line, its binary trailer). */
+  /** Messages counted as rows that are none (a COPY's header line). */
   private notRows = 0;
+  /**
+   * The current statement is a COPY TO STDOUT in binary: its last CopyData, the trailer
+   * (-1 as the field count, alone or after the file header when there are no rows), is no
+   * row. It is told apart by its bytes, not allowed for ahead: an allowance of one more
+   * message passed one more row when the result was longer (the trailer is last).
+   */
+  private binaryCopy = false;
 
   /** Start counting rows of the next statement against `limit` (undefined: no limit). */
   limitRows(limit: number | undefined): void {
     this.rowsLeft = this.rowsLimit = limit ?? -1;
     this.rowsOver = false;
     this.notRows = 0;
+    this.binaryCopy = false;
+  }
+
+  /** The current statement is a COPY TO STDOUT in binary (see binaryCopy). */
+  copyOutBinary(): void {
+    this.binaryCopy = true;
   }
 
   /** The current statement sends `n` more CopyData messages that hold no row. */
@@ -186,7 +199,14 @@ export class ResponseScanner {
       if (WATCHED[type] === 0) {
         this.terminals += TERMINAL[type];
         if (this.rowsLeft >= 0 && (type === B.DataRow || type === B.CopyData)) {
-          if (this.rowsLeft === 0) {
+          if (
+            this.binaryCopy &&
+            !this.rowsOver &&
+            type === B.CopyData &&
+            isBinaryTrailer(buf, pos, len)
+          ) {
+            // The binary trailer: no row (after a cut, dropped with the rest).
+          } else if (this.rowsLeft === 0) {
             // Past the limit: cut the run before this row and drop the row.
             this.rowsOver = true;
             if (pos > runStart) out.push(buf.subarray(runStart, pos));
@@ -197,8 +217,7 @@ export class ResponseScanner {
               runStart = pos = len;
             }
             continue;
-          }
-          this.rowsLeft--;
+          } else this.rowsLeft--;
         }
         this.skipDrop = false;
         if (pos + total <= len) pos += total;
@@ -271,4 +290,25 @@ export class ResponseScanner {
     this.midMessage = false;
     this.handler.onViolation(reason);
   }
+}
+
+/** The binary COPY file header (signature, flags, header extension length). */
+const BINARY_COPY_HEADER = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
+
+/**
+ * Whether the CopyData at `pos`, whole in `buf` (up to `len`), is a binary COPY's trailer:
+ * the field count -1, alone or after the file header (a COPY of no rows). A message not
+ * whole in the buffer is taken for a row.
+ */
+function isBinaryTrailer(buf: Buffer, pos: number, len: number): boolean {
+  const total = buf.readInt32BE(pos + 1) + 1;
+  if (pos + total > len) return false;
+  const data = buf.subarray(pos + 5, pos + total);
+  if (data.length === 2) return data.readInt16BE(0) === -1;
+  return (
+    data.length === BINARY_COPY_HEADER.length + 8 + 2 &&
+    data.subarray(0, BINARY_COPY_HEADER.length).equals(BINARY_COPY_HEADER) &&
+    data.readInt32BE(BINARY_COPY_HEADER.length + 4) === 0 &&
+    data.readInt16BE(data.length - 2) === -1
+  );
 }

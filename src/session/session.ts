@@ -1144,11 +1144,13 @@ export class Session {
 
   /**
    * A COPY TO STDOUT begins: in binary (the overall format, first byte) its last CopyData is
-   * the trailer, and with HEADER its first is the header line; neither is a row.
+   * the trailer, told apart by its bytes (see ResponseScanner.copyOutBinary), and with
+   * HEADER its first is the header line; neither is a row.
    */
   private onCopyOut(body: Buffer): undefined {
     const run = (this.items[0] ?? this.openItem).runs[0];
-    this.scanner.countNotRows((body[0] === 1 ? 1 : 0) + (run?.copyHeader ? 1 : 0));
+    if (body[0] === 1) this.scanner.copyOutBinary();
+    this.scanner.countNotRows(run?.copyHeader ? 1 : 0);
     return undefined;
   }
 
