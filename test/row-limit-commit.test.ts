@@ -142,6 +142,26 @@ describe('a row limit cut whose statement committed', () => {
     c.destroy();
   });
 
+  it('SHOW ALL, and a SELECT whose only writes are row locks, change nothing: their cut is an ordinary error', async () => {
+    await admin.query('INSERT INTO t SELECT g FROM generate_series(200, 220) g');
+    const c = await rawLogin(g, DB);
+    for (const sql of [
+      'SHOW ALL',
+      'SELECT id FROM t WHERE id >= 200 FOR UPDATE',
+      'SELECT id FROM t WHERE id >= 200 FOR KEY SHARE SKIP LOCKED',
+    ]) {
+      expect(errors(await c.simple(sql)), sql).toMatchObject([{ C: '54000', S: 'ERROR' }]);
+      expect(rows(await c.simple('SELECT 7')), sql).toEqual([['7']]);
+    }
+    // A write before the lock still commits with it.
+    const ms = await c.simple(
+      'INSERT INTO t VALUES (4); SELECT id FROM t WHERE id >= 200 FOR UPDATE',
+    );
+    expect(errors(ms)).toMatchObject([{ C: '54000', S: 'FATAL' }]);
+    expect(await count('id = 4')).toBe(1);
+    expect(await c.closedWithin(5000)).toBe(true);
+  });
+
   it('a cut with later statements of its batch running ends the session, recorded as ended by the gateway', async () => {
     const c = await rawLogin(g, DB);
     await c.simple('BEGIN');

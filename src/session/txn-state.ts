@@ -47,14 +47,19 @@ export function controlsTransaction(f: StatementFacts): boolean {
 
 /**
  * Whether a statement may change something that outlasts its transaction: anything but a
- * read, and a read that calls a function not known to only read, or writes in a WITH.
+ * read, and a read that calls a function not known to only read, or writes in a WITH. A
+ * SHOW, and a SELECT whose only writes are row locks (FOR UPDATE, FOR SHARE...), read: a
+ * row lock ends with its transaction.
  */
 export function mayChange(f: StatementFacts): boolean {
-  return (
-    f.class !== 'read' ||
-    f.opaque ||
-    f.writes_cte !== undefined ||
-    f.functions.some((fn) => fn.effect !== 'read')
+  if (f.opaque || f.writes_cte !== undefined || f.functions.some((fn) => fn.effect !== 'read'))
+    return true;
+  if (f.class === 'read') return false;
+  if (f.class === 'session' && f.command === 'SHOW') return false;
+  return !(
+    f.command === 'SELECT' &&
+    f.locking === true &&
+    f.relations.every((r) => r.access === 'read' || r.locking === true)
   );
 }
 
