@@ -18,7 +18,7 @@ import {
   startTestGateway,
   type TestGateway,
 } from './helpers/gateway.js';
-import { bind, execute, fields, parse, rows, sync, type Message } from './helpers/raw.js';
+import { bind, execute, fields, parse, query, rows, sync, type Message } from './helpers/raw.js';
 
 const DB = 'row_limit_commit';
 const base = mkdtempSync(join(tmpdir(), 'row-limit-commit-'));
@@ -132,6 +132,25 @@ describe('a row limit cut whose statement committed', () => {
     expect(await count('id = 2')).toBe(1);
     expect(errors(ms)[0]).toMatchObject({ C: '54000', S: 'FATAL' });
     expect(await c.closedWithin(5000)).toBe(true);
+  });
+
+  it('a Query after an unsynced extended write does not commit it: the cut does not say committed', async () => {
+    const c = await rawLogin(g, DB);
+    await c.write(
+      Buffer.concat([
+        parse('', 'INSERT INTO t VALUES (5)'),
+        bind('', ''),
+        execute(),
+        query('SELECT g FROM generate_series(1, 50) g'),
+        sync(),
+      ]),
+    );
+    const ms = await c.until('Z', 3000);
+    const [e] = errors(ms);
+    expect(e).toMatchObject({ C: '54000', S: 'FATAL' });
+    expect(e.M).not.toContain('committed');
+    expect(await c.closedWithin(5000)).toBe(true);
+    expect(await count('id = 5')).toBe(0);
   });
 
   it('a read cut with nothing changed in its implicit transaction is an ordinary error; the session goes on', async () => {

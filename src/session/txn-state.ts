@@ -80,6 +80,10 @@ export function trackRuns(item: Item, runs: readonly DecidedRun[], inTxn: boolea
   const commits: boolean[] = [];
   if (runs.length === 0) return commits;
   let st = item.txnAfter ?? inTxn;
+  // A Query after extended messages not yet synced runs in their implicit transaction,
+  // which PostgreSQL leaves open at the Query's end (ReadyForQuery 'T'): its completion
+  // commits nothing, and the Sync the gateway has not sent yet is still to come.
+  const unsynced = (item.sent ?? 0) > 0;
   for (const r of runs) {
     const control = controlsTransaction(r.facts);
     if (control) item.txnControl = true;
@@ -88,7 +92,9 @@ export function trackRuns(item: Item, runs: readonly DecidedRun[], inTxn: boolea
     if (inBlock && (r.budget || (d.kind === 'allow' && d.limits?.max_rows !== undefined)))
       item.limitedInTxn = true;
     if (!inBlock && !control && mayChange(r.facts)) item.implicitChanges = true;
-    commits.push(!inBlock && item.implicitChanges === true);
+    commits.push(
+      !inBlock && item.implicitChanges === true && !(unsynced && r.protocol === 'simple'),
+    );
     st = inTransactionAfter(r.facts, st);
     // A BEGIN takes what ran before it into its block; a COMMIT or ROLLBACK ends it.
     if (control) item.implicitChanges = false;
