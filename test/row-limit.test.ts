@@ -144,9 +144,11 @@ describe('limits.max_rows', () => {
         done: [],
       });
     // A binary COPY of no rows sends its file header and trailer in one CopyData.
-    expect(
-      await copied('COPY (SELECT 1 WHERE false) TO STDOUT (FORMAT binary)'),
-    ).toMatchObject({ data: 1, errors: [], done: ['COPY 0'] });
+    expect(await copied('COPY (SELECT 1 WHERE false) TO STDOUT (FORMAT binary)')).toMatchObject({
+      data: 1,
+      errors: [],
+      done: ['COPY 0'],
+    });
     c.destroy();
   });
 
