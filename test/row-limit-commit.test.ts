@@ -52,24 +52,37 @@ function events(): Record<string, unknown>[] {
   return out;
 }
 
-/** The statement_result of the statement recorded with this text (the latest one). */
-async function resultOf(sql: string): Promise<Record<string, unknown>> {
+/** The first recorded event `find` picks, polled for while the recorder catches up. */
+async function eventWhere(
+  what: string,
+  find: (ev: Record<string, unknown>[]) => Record<string, unknown> | undefined,
+): Promise<Record<string, unknown>> {
   for (let i = 0; i < 50; i++) {
-    const ev = events();
-    const st = ev.filter((e) => e.type === 'statement' && e.sql === sql).at(-1);
-    const r =
+    const r = find(events());
+    if (r) return r;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  throw new Error(`no ${what} recorded`);
+}
+
+/** The statement event recorded with this text (the latest one). */
+const statementOf = (ev: Record<string, unknown>[], sql: string) =>
+  ev.filter((e) => e.type === 'statement' && e.sql === sql).at(-1);
+
+/** The statement_result of the statement recorded with this text (the latest one). */
+const resultOf = (sql: string): Promise<Record<string, unknown>> =>
+  eventWhere(`result for ${sql}`, (ev) => {
+    const st = statementOf(ev, sql);
+    return (
       st &&
       ev.find(
         (e) =>
           e.type === 'statement_result' &&
           e.session_id === st.session_id &&
           e.statement_seq === st.seq,
-      );
-    if (r) return r;
-    await new Promise((res) => setTimeout(res, 50));
-  }
-  throw new Error(`no result recorded for ${sql}`);
-}
+      )
+    );
+  });
 
 const count = async (where: string): Promise<number> =>
   (await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM t WHERE ${where}`)).rows[0].n;
@@ -188,15 +201,10 @@ describe('a row limit cut whose statement committed', () => {
     const ms = await c.simple(`${sql}; SELECT 2`);
     expect(errors(ms).map((e) => e.C)).toEqual(['54000']);
     expect(await c.closedWithin(5000)).toBe(true);
-    await resultOf(sql);
-    const st = events()
-      .filter((e) => e.type === 'statement' && e.sql === sql)
-      .at(-1)!;
-    let end: Record<string, unknown> | undefined;
-    for (let i = 0; i < 50 && !end; i++) {
-      end = events().find((e) => e.type === 'session_end' && e.session_id === st.session_id);
-      if (!end) await new Promise((res) => setTimeout(res, 50));
-    }
+    const end = await eventWhere('session_end', (ev) => {
+      const st = statementOf(ev, sql);
+      return st && ev.find((e) => e.type === 'session_end' && e.session_id === st.session_id);
+    });
     expect(end).toMatchObject({ reason: 'error' });
   });
 

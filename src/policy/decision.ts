@@ -66,7 +66,7 @@ function limitsOf(v: unknown): Limits | undefined {
  * The messages of the `deny` set; undefined when malformed. A `deny` that is not a set (a
  * boolean `deny if …`, an object, a number) is not ignored: it refuses.
  */
-function denialsOf(v: unknown): string[] | undefined {
+export function denialsOf(v: unknown): string[] | undefined {
   if (v === undefined || v === false) return [];
   if (Array.isArray(v) || typeof v === 'string') return strings(v);
   return undefined;

@@ -1,7 +1,7 @@
 // PolicyEngine over the built-in Rego evaluator.
 import { createHash } from 'node:crypto';
 import { compileModules, type CompiledPolicy } from './rego/index.js';
-import { combine } from './decision.js';
+import { combine, denialsOf } from './decision.js';
 import type { Decision, PolicyEngine, PolicyInput } from './types.js';
 
 export interface RegoSource {
@@ -37,10 +37,9 @@ export function regoEngine(
         const deny = ev('deny', input);
         const hint = ev('hint', input);
         const redact = ev('redact', input);
-        // Any value but an empty set (or false) decides alone: messages refuse, and so does
-        // a malformed deny (a boolean `deny if …`) rather than being passed over.
-        if (deny !== undefined && deny !== false && !(Array.isArray(deny) && deny.length === 0))
-          return combine({ deny, hint, redact });
+        // Messages, or a malformed deny (a boolean `deny if …`), decide alone: both refuse.
+        const denials = denialsOf(deny);
+        if (!denials || denials.length > 0) return combine({ deny, hint, redact });
         return combine({
           redact,
           approval: ev('approval', input),

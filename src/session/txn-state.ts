@@ -69,22 +69,28 @@ export function mayChange(f: StatementFacts): boolean {
  * the same item only runs if they did), and whether a row-limited statement runs inside a
  * block. `inTxn`: the upstream's state as last reported.
  *
- * Returns, for each run, whether its completion commits a change (StatementRun's
+ * Returns, by run index, whether its completion commits a change (StatementRun's
  * commitsChanges): it runs outside a block, and it or a statement before it in the same
  * implicit transaction (the item's runs since the last BEGIN, COMMIT or ROLLBACK) may
  * change something. PostgreSQL commits an implicit transaction as its last statement
  * completes (a Query string) or at the Sync (an extended group), whatever the gateway
  * does with the rows it sees after.
  */
-export function trackRuns(item: Item, runs: readonly DecidedRun[], inTxn: boolean): boolean[] {
-  const commits: boolean[] = [];
-  if (runs.length === 0) return commits;
+export function trackRuns(
+  item: Item,
+  runs: readonly DecidedRun[],
+  inTxn: boolean,
+): readonly boolean[] {
+  // Made only when a run commits (reads outside a block, the common case, allocate nothing).
+  let commits: boolean[] | undefined;
+  if (runs.length === 0) return NONE;
   let st = item.txnAfter ?? inTxn;
   // A Query after extended messages not yet synced runs in their implicit transaction,
   // which PostgreSQL leaves open at the Query's end (ReadyForQuery 'T'): its completion
   // commits nothing, and the Sync the gateway has not sent yet is still to come.
   const unsynced = (item.sent ?? 0) > 0;
-  for (const r of runs) {
+  for (let i = 0; i < runs.length; i++) {
+    const r = runs[i];
     const control = controlsTransaction(r.facts);
     if (control) item.txnControl = true;
     const d = r.rec.decision;
@@ -92,16 +98,17 @@ export function trackRuns(item: Item, runs: readonly DecidedRun[], inTxn: boolea
     if (inBlock && (r.budget || (d.kind === 'allow' && d.limits?.max_rows !== undefined)))
       item.limitedInTxn = true;
     if (!inBlock && !control && mayChange(r.facts)) item.implicitChanges = true;
-    commits.push(
-      !inBlock && item.implicitChanges === true && !(unsynced && r.protocol === 'simple'),
-    );
+    if (!inBlock && item.implicitChanges === true && !(unsynced && r.protocol === 'simple'))
+      (commits ??= [])[i] = true;
     st = inTransactionAfter(r.facts, st);
     // A BEGIN takes what ran before it into its block; a COMMIT or ROLLBACK ends it.
     if (control) item.implicitChanges = false;
   }
   item.txnAfter = st;
-  return commits;
+  return commits ?? NONE;
 }
+
+const NONE: readonly boolean[] = [];
 
 /**
  * The state the next statement read runs in: the upstream's, after what the open item
