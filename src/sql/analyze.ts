@@ -33,7 +33,9 @@ interface Entry {
 const caches = new Map<string, Lru<string, Entry>>();
 const stats = { hits: 0, misses: 0 };
 
-let last: { path: string[]; db: string | undefined; cache: Lru<string, Entry> } | undefined;
+let last:
+  | { path: string[]; db: string | undefined; catalog: number; cache: Lru<string, Entry> }
+  | undefined;
 
 function samePath(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
@@ -43,15 +45,22 @@ function samePath(a: readonly string[], b: readonly string[]): boolean {
 
 function cacheFor(opts: AnalyzeOptions): Lru<string, Entry> {
   // Hot path: same options as last time (compared by value: arrays may be mutated).
-  if (last && last.db === opts.database && samePath(last.path, opts.searchPath)) return last.cache;
-  const k = `${opts.database ?? ''}\u0001${opts.searchPath.join('\u0000')}`;
+  const catalog = opts.catalog?.id ?? 0;
+  if (
+    last &&
+    last.db === opts.database &&
+    last.catalog === catalog &&
+    samePath(last.path, opts.searchPath)
+  )
+    return last.cache;
+  const k = `${opts.database ?? ''}\u0001${catalog}\u0001${opts.searchPath.join('\u0000')}`;
   let c = caches.get(k);
   if (!c) {
     if (caches.size >= MAX_CACHES) caches.clear();
     c = new Lru<string, Entry>(CACHE_ENTRIES, CACHE_WEIGHT, entryWeight);
     caches.set(k, c);
   }
-  last = { path: [...opts.searchPath], db: opts.database, cache: c };
+  last = { path: [...opts.searchPath], db: opts.database, catalog, cache: c };
   return c;
 }
 
@@ -148,7 +157,13 @@ function analyzeUnsafe(text: string, opts: AnalyzeOptions): AnalyzedText {
   const bounds: number[] = [];
   let sensitive = false;
   for (const s of parsed.stmts) {
-    const r = buildTemplate(s.node, text.slice(s.start, s.end), opts.searchPath, opts.database);
+    const r = buildTemplate(
+      s.node,
+      text.slice(s.start, s.end),
+      opts.searchPath,
+      opts.database,
+      opts.catalog,
+    );
     templates.push(r.template);
     bounds.push(s.start, s.end);
     if (r.literalSensitive) sensitive = true;

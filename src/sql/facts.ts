@@ -1,4 +1,5 @@
 // Facts of one parsed statement, as a text-free template the cache can share.
+import type { Catalog } from './catalog.js';
 import type { StatementClass, StatementFacts } from './types.js';
 import { Collector } from './collector.js';
 import { describe } from './command.js';
@@ -46,12 +47,13 @@ export function buildTemplate(
   text: string,
   searchPath: readonly string[],
   database: string | undefined,
+  catalog?: Catalog,
 ): TemplateResult {
   const fp = fingerprint(text);
   let sensitive = false;
   const build = (n: Record<string, any>, inner: boolean): FactsTemplate => {
     const out = new Collector(database);
-    const w = new Walker(out, searchPath);
+    const w = new Walker(out, searchPath, catalog);
     const d = describe(n, w, out, (q) => ({ text, ...build(q, true) }), searchPath);
     let cls: StatementClass = d.class;
     const writes = out.relations.some((r) => r.access === 'write');

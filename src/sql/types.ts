@@ -1,4 +1,5 @@
 // Statement facts: what the gateway knows about one SQL statement, as policies see it.
+import type { Catalog } from './catalog.js';
 
 export type StatementClass =
   'read' | 'write' | 'ddl' | 'dcl' | 'transaction' | 'session' | 'utility' | 'unknown';
@@ -148,4 +149,6 @@ export interface AnalyzeOptions {
   maxBytes?: number;
   /** Refuse strings of more statements than this (default: no limit). */
   maxStatements?: number;
+  /** The upstream database's catalog, when the gateway has read it: adds facts, drops none. */
+  catalog?: Catalog;
 }

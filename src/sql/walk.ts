@@ -1,5 +1,6 @@
 // Iterative walk of one parse tree: relations, columns and functions with their access and clause.
 import type { Access, Clause } from './types.js';
+import type { Catalog } from './catalog.js';
 import { Collector } from './collector.js';
 import {
   functionEffect,
@@ -141,6 +142,7 @@ export class Walker {
   constructor(
     readonly out: Collector,
     private readonly searchPath: readonly string[],
+    private readonly catalog?: Catalog,
   ) {}
 
   static rootCtx(access: Access = 'read'): Ctx {
@@ -676,6 +678,14 @@ export class Walker {
             kind: 'function',
             access: 'read',
           });
+          const shadow = this.shadowingSchema(parts, r.schema, 'function');
+          if (shadow !== undefined)
+            this.out.addRelation({
+              schema: shadow,
+              name: r.name,
+              kind: 'function',
+              access: 'read',
+            });
         } else first ??= '';
       }
       // Its arguments see the items before it (functions in FROM are LATERAL), not its own
@@ -968,6 +978,21 @@ export class Walker {
     return [];
   }
 
+  /**
+   * Whether a FROM item certainly has no column `col`: a base relation the catalog lists
+   * without one, or a subquery whose output names are all known (through the catalog for
+   * a `*` it passes on) and none is `col`.
+   */
+  private lacksColumn(it: ScopeItem, col: string): boolean {
+    const cat = this.catalog;
+    if (it.rel)
+      return !it.renamed && cat !== undefined && cat.lacksColumn(it.rel.schema, it.rel.name, col);
+    const s = it.shape;
+    if (!s || it.open || it.qualifiedOnly || s.inexact === 'names') return false;
+    if (s.cols.some((c) => c.name === col || c.name === null || c.maybe)) return false;
+    return s.stars.every((r) => cat !== undefined && cat.lacksColumn(r.schema, r.name, col));
+  }
+
   /** Origins of a column reference (fields as written). */
   private resolve(fields: string[], level: Level): Origin[] {
     if (fields.length === 0) return [];
@@ -992,6 +1017,25 @@ export class Walker {
           if (it.rel || it.qualifiedOnly || it.shape?.inexact !== 'names') continue;
           for (const o of originsOf(it, '*')) out.push({ ...o, derived: true, ambiguous: true });
         }
+      if (col !== '*' && !wholeRowFunction(col)) {
+        // An item known to have no column f (from the catalog, or a subquery whose output
+        // names are all known): t.f is certainly f(t), a function or a cast (c.text, c.name)
+        // of its whole row, found as an unqualified function name is.
+        const lacking = items.filter((it) => this.lacksColumn(it, col));
+        if (lacking.length) {
+          const r = resolveFunction([col], this.searchPath);
+          this.out.addFunction({
+            schema: r.schema,
+            name: col,
+            effect: functionEffect(r.schema, col),
+          });
+          const shadow = this.shadowingSchema([col], r.schema, 'function');
+          if (shadow !== undefined)
+            this.out.addFunction({ schema: shadow, name: col, effect: 'unknown' });
+          for (const it of lacking)
+            for (const o of originsOf(it, '*')) out.push({ ...o, derived: true, ambiguous: true });
+        }
+      }
       if (wholeRowFunction(col)) {
         // t.f (s.t.f, d.s.t.f) is also PostgreSQL's notation for f(t) when t has no column
         // f: a function of the whole row (c.row_to_json reads every column of c).
@@ -1117,6 +1161,9 @@ export class Walker {
       name: r.name,
       effect: functionEffect(r.schema, r.name),
     });
+    const shadow = this.shadowingSchema(parts, r.schema, 'function');
+    if (shadow !== undefined)
+      this.out.addFunction({ schema: shadow, name: r.name, effect: 'unknown' });
     if (r.schema === 'pg_catalog') {
       // query_to_xml('…'), cursor_to_xml('c', …), table_to_xml(t, …), ts_stat('…'): they run
       // a query given as text, or read a cursor or tables by name, where the gateway cannot
@@ -1200,7 +1247,31 @@ export class Walker {
     } else if (!BUILTIN_OPERATORS.has(name)) {
       const r = resolveFunction([name], this.searchPath);
       this.out.addFunction({ schema: r.schema, name, effect: 'unknown' });
+    } else {
+      const shadow = this.shadowingSchema(op, 'pg_catalog', 'operator');
+      if (shadow !== undefined) this.out.addFunction({ schema: shadow, name, effect: 'unknown' });
     }
+  }
+
+  /**
+   * The search_path schema whose function (or operator) of the same name PostgreSQL may
+   * call in place of pg_catalog's, for an unqualified name taken as pg_catalog's: it runs
+   * one of that schema's when its argument types match better (`lower(x::varchar)` and a
+   * `public.lower(varchar)`). Known only from the catalog.
+   */
+  private shadowingSchema(
+    parts: readonly string[],
+    resolved: string,
+    kind: 'function' | 'operator',
+  ): string | undefined {
+    const cat = this.catalog;
+    if (!cat || parts.length !== 1 || resolved !== 'pg_catalog') return undefined;
+    const schema = this.searchPath[0];
+    if (schema === undefined || schema === 'pg_catalog') return undefined;
+    const name = parts[0];
+    return (kind === 'function' ? cat.hasFunction(schema, name) : cat.hasOperator(schema, name))
+      ? schema
+      : undefined;
   }
 
   /** The operator of ORDER BY … USING op. */

@@ -1,0 +1,130 @@
+// What the upstream catalog adds to the facts: t.f on a relation without a column f is a
+// function of its whole row, and search_path functions and operators named like
+// pg_catalog's may run in their place.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Catalog } from './catalog.js';
+import { analyze, initSql } from './index.js';
+import type { AnalyzeOptions, StatementFacts } from './types.js';
+
+const catalog = new Catalog({
+  relations: [
+    ['public', 'customers', ['id', 'name', 'card', 'ctid', 'xmin', 'tableoid']],
+    ['public', 'orders', ['id', 'customer_id', 'amount']],
+  ],
+  functions: [
+    ['public', 'lower'],
+    ['public', 'hstore'],
+    ['public', 'generate_series'],
+  ],
+  operators: [['public', '||']],
+});
+const withCatalog = { searchPath: ['public'], database: 'postgres', catalog };
+const without = { searchPath: ['public'], database: 'postgres' };
+
+function facts(sql: string, opts: AnalyzeOptions = withCatalog): StatementFacts {
+  const r = analyze(sql, opts);
+  expect(r.error).toBeUndefined();
+  return r.statements[0];
+}
+
+/** The facts as a policy sees them (the cache identity left out). */
+const plain = (f: StatementFacts): unknown => JSON.parse(JSON.stringify(f));
+
+const wholeCustomers = expect.objectContaining({
+  schema: 'public',
+  table: 'customers',
+  column: '*',
+});
+
+beforeAll(async () => {
+  await initSql();
+});
+
+describe('analysis with the upstream catalog', () => {
+  it('reads t.f as a function of the whole row when the relation has no column f', () => {
+    for (const sql of [
+      'SELECT c.text FROM customers c',
+      'SELECT c.varchar FROM customers c',
+      'SELECT customers.hstore FROM customers',
+      'SELECT public.customers.text FROM public.customers',
+      'SELECT s.text FROM (SELECT * FROM customers) s',
+      'SELECT j.text FROM (customers c JOIN orders o ON o.customer_id = c.id) AS j',
+      'WITH w AS (TABLE customers) SELECT w.text FROM w',
+    ]) {
+      const f = facts(sql);
+      expect(f.columns, sql).toContainEqual(wholeCustomers);
+    }
+    expect(facts('SELECT c.text FROM customers c').functions).toContainEqual({
+      schema: 'pg_catalog',
+      name: 'text',
+      effect: 'read',
+    });
+    expect(facts('SELECT c.hstore FROM customers c').functions).toEqual(
+      expect.arrayContaining([{ schema: 'public', name: 'hstore', effect: 'unknown' }]),
+    );
+  });
+
+  it('changes nothing for a column the relation has, system columns included', () => {
+    for (const sql of [
+      'SELECT c.name FROM customers c',
+      'SELECT c.xmin, c.ctid FROM customers c',
+      'SELECT s.name FROM (SELECT * FROM customers) s',
+      'SELECT o.amount FROM orders o',
+    ]) {
+      expect(plain(facts(sql)), sql).toEqual(plain(facts(sql, without)));
+      if (!sql.includes('*'))
+        expect(
+          facts(sql).columns.some((c) => c.column === '*'),
+          sql,
+        ).toBe(false);
+    }
+  });
+
+  it('names the whole row of a subquery whose output names are known, catalog or not', () => {
+    const sql = 'SELECT s.hstore FROM (SELECT id, amount FROM orders) s';
+    for (const opts of [withCatalog, without]) {
+      const f = facts(sql, opts);
+      expect(f.columns).toContainEqual(
+        expect.objectContaining({ table: 'orders', column: 'amount', derived: true }),
+      );
+      expect(f.functions).toContainEqual(expect.objectContaining({ name: 'hstore' }));
+    }
+  });
+
+  it('keeps a relation outside the catalog as before (a table created since)', () => {
+    const sql = 'SELECT n.text FROM newer n';
+    expect(plain(facts(sql))).toEqual(plain(facts(sql, without)));
+  });
+
+  it('lists a search_path function or operator named like a built-in beside it', () => {
+    expect(facts('SELECT lower(name::varchar) FROM customers').functions).toEqual(
+      expect.arrayContaining([
+        { schema: 'pg_catalog', name: 'lower', effect: 'read' },
+        { schema: 'public', name: 'lower', effect: 'unknown' },
+      ]),
+    );
+    expect(facts('SELECT upper(name) FROM customers').functions).toEqual([
+      { schema: 'pg_catalog', name: 'upper', effect: 'read' },
+    ]);
+    expect(facts("SELECT name || 'x' FROM customers").functions).toContainEqual({
+      schema: 'public',
+      name: '||',
+      effect: 'unknown',
+    });
+    expect(facts('SELECT * FROM generate_series(1, 3)').relations).toContainEqual(
+      expect.objectContaining({ schema: 'public', name: 'generate_series', kind: 'function' }),
+    );
+    // Qualified names are what they say.
+    expect(facts('SELECT pg_catalog.lower(name) FROM customers').functions).toEqual([
+      { schema: 'pg_catalog', name: 'lower', effect: 'read' },
+    ]);
+  });
+
+  it('does not share cached facts between catalogs', () => {
+    const sql = 'SELECT c.text FROM customers c';
+    const before = facts(sql, without);
+    expect(before.columns).not.toContainEqual(wholeCustomers);
+    expect(facts(sql).columns).toContainEqual(wholeCustomers);
+    expect(plain(facts(sql, without))).toEqual(plain(before));
+  });
+});
