@@ -65,6 +65,15 @@ export interface UpstreamConfig {
   select?: (ctx: { database: string; identity: Identity }) => string | undefined;
   /** Upstream connect timeout in ms. Default 10000. */
   connectTimeoutMs?: number;
+  /**
+   * The gateway reads each target's catalog (relations' column names, the functions and
+   * operators outside pg_catalog) on a connection of its own, so that the analysis can tell
+   * `t.f` calling a function of t's whole row (`c.text`, hstore's `c.hstore`) from a column,
+   * and see a search_path function named like a built-in. It only adds facts. Read at the
+   * first login to a target, when older than `refreshMs` (default 60000), and after a
+   * session commits a schema change. `enabled: false` turns it off.
+   */
+  catalog?: { enabled?: boolean; refreshMs?: number };
 }
 
 export interface JwtConfig {

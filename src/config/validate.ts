@@ -55,6 +55,7 @@ const SCHEMA: Spec = {
         routes: { record: 'string' },
         select: 'function',
         connectTimeoutMs: 'number',
+        catalog: { object: { enabled: 'boolean', refreshMs: 'number' } },
       },
       required: ['targets'],
     },

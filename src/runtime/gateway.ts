@@ -15,6 +15,8 @@ import type { UpstreamTarget } from '../upstream/connect.js';
 import { log } from '../util/logger.js';
 import { isLoopback } from '../util/net.js';
 import { Metrics } from '../util/metrics.js';
+import { upstreamSettings } from '../session/params.js';
+import { Catalogs } from './catalogs.js';
 import { buildSnapshot, devKeyWarning, type Snapshot } from './snapshot.js';
 import { StartupBudget } from './startup-budget.js';
 
@@ -70,6 +72,7 @@ export class Gateway {
   };
   private ready = false;
   readonly context: GatewayContext;
+  private readonly catalogs: Catalogs;
   port = 0;
   adminPort = 0;
 
@@ -77,6 +80,12 @@ export class Gateway {
     this.config = opts.config;
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const gw = this;
+    this.catalogs = new Catalogs({
+      refreshMs: () => gw.snapshot.catalog.refreshMs,
+      settings: () => upstreamSettings({}, gw.snapshot.settings.pinned),
+      acquire: (target) => gw.context.acquireUpstream(target),
+      release: (target) => gw.context.releaseUpstream(target),
+    });
     this.context = {
       settings: () => gw.snapshot.settings,
       tls: () => gw.snapshot.tls,
@@ -95,6 +104,10 @@ export class Gateway {
         const name = s.routes.get(database) ?? s.routes.get('*');
         return name ? s.targets.get(name) : undefined;
       },
+      catalog: (target) => gw.catalogs.current(target),
+      readCatalog: (target) =>
+        gw.snapshot.catalog.enabled ? gw.catalogs.ensure(target) : Promise.resolve(),
+      schemaChanged: (target) => gw.catalogs.changed(target),
       acquireUpstream: (target) => {
         const max = gw.snapshot.targets.get(target)?.maxConnections ?? 0;
         const n = gw.upstreamInUse.get(target) ?? 0;
@@ -223,6 +236,8 @@ export class Gateway {
       if (recordingShape(this.config.recording) !== recordingShape(config.recording))
         log.warn('recording changes take effect at the next start');
       this.snapshot = { ...next, listen, admin };
+      // A target may name another database now: its catalog is read again.
+      this.catalogs.clear();
       this.revokeChangedKeys();
       this.config = config;
       log.info('configuration reloaded', { policy: next.policy.version, previous_policy: prev });

@@ -34,6 +34,8 @@ export interface Snapshot {
   dataDir: string;
   /** Configured API keys: id → fingerprint of the entry (see keyFingerprint). */
   apiKeys: Map<string, string>;
+  /** Reading upstream catalogs (see UpstreamConfig.catalog). */
+  catalog: { enabled: boolean; refreshMs: number };
 }
 
 const MiB = 1024 * 1024;
@@ -204,5 +206,14 @@ export async function buildSnapshot(
     },
     dataDir,
     apiKeys: new Map((config.auth?.apiKeys ?? []).map((k) => [k.id, keyFingerprint(k)])),
+    catalog: catalogSettings(config),
   };
+}
+
+function catalogSettings(config: GatewayConfig): Snapshot['catalog'] {
+  const c = config.upstream?.catalog;
+  const refreshMs = c?.refreshMs ?? 60_000;
+  if (refreshMs < 1000)
+    throw new ConfigError('upstream.catalog.refreshMs: must be at least 1000 (ms)');
+  return { enabled: c?.enabled ?? true, refreshMs };
 }

@@ -64,6 +64,10 @@ export async function acceptClient(
       ClientError.connectRefused(verdict.reason ?? 'connection refused by policy'),
     );
   }
+  // The first login to a target waits for its catalog (read on a connection of the gateway's
+  // own); later ones start a read beside when it is due.
+  await ctx.readCatalog(target);
+  if (socket.destroyed) return;
   if (!ctx.acquireUpstream(target.name)) return refuse(socket, ClientError.tooManyConnections());
   let released = false;
   const release = () => {

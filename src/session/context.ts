@@ -3,6 +3,7 @@ import type { SecureContext } from 'node:tls';
 import type { Identity, PolicyEngine } from '../policy/types.js';
 import type { UpstreamTarget } from '../upstream/connect.js';
 import type { Metrics } from '../util/metrics.js';
+import type { Catalog } from '../sql/catalog.js';
 import type { CancelRegistry } from './cancel.js';
 
 export type {
@@ -74,6 +75,12 @@ export interface GatewayContext {
   policy(): PolicyEngine;
   /** Upstream target for a client database and identity; undefined when not served. */
   route(database: string, identity: Identity): UpstreamTarget | undefined;
+  /** The target's upstream catalog as last read, if any (it adds facts to the analysis). */
+  catalog(target: string): Catalog | undefined;
+  /** Before a login is let in: read the target's catalog when none is held or it is due. */
+  readCatalog(target: UpstreamTarget): Promise<void>;
+  /** A session's schema change is visible to others now (committed): read it again. */
+  schemaChanged(target: string): void;
   /** Reserve an upstream slot for a target; false when the cap is reached. */
   acquireUpstream(target: string): boolean;
   releaseUpstream(target: string): void;

@@ -136,6 +136,11 @@ export class Session {
   private marker: Buffer | undefined;
   private deferred: Frame | undefined;
   private copyIn = false;
+  /**
+   * A statement that may change the schema (DDL, or code the gateway cannot see) went
+   * upstream since the session was last idle outside a transaction.
+   */
+  private schemaTouched = false;
   /** COPY FROM STDIN statements sent whose start is not known yet (see Item.startsDue). */
   private copyStartsDue = 0;
   /**
@@ -591,6 +596,7 @@ export class Session {
     return {
       searchPath: s.searchPath,
       database: this.auth.startup.database,
+      catalog: this.ctx.catalog(this.target.name),
       maxBytes: s.limits.maxQueryBytes,
       maxStatements: s.limits.maxStatementsPerQuery,
     };
@@ -931,7 +937,9 @@ export class Session {
     const first = item.runs.length;
     const commits = trackRuns(item, decided, this.facts.in_transaction);
     for (let i = 0; i < decided.length; i++) {
-      const copy = decided[i].facts.copy as CopyFact | undefined;
+      const f = decided[i].facts;
+      if (f.class === 'ddl' || f.opaque) this.schemaTouched = true;
+      const copy = f.copy as CopyFact | undefined;
       // Not when the item already failed (its error came during the write-ahead wait):
       // PostgreSQL skips the COPY, and nothing will answer it.
       if (copy && copy.direction === 'from' && copy.stdio && item.errAt === undefined) {
@@ -1159,6 +1167,11 @@ export class Session {
     const st = String.fromCharCode(body[0]) as TxStatus;
     this.status = st;
     this.facts.in_transaction = st !== 'I';
+    if (st === 'I' && this.schemaTouched) {
+      // Committed (or rolled back): the gateway's catalog of the target is read again.
+      this.schemaTouched = false;
+      this.ctx.schemaChanged(this.target.name);
+    }
     this.copyIn = false;
     this.termBase = this.scanner.terminals;
     const done = this.items.shift();
@@ -1543,6 +1556,7 @@ export class Session {
     clearTimeout(this.openItem.timer);
     this.ctx.cancels.release(this.cancelPid);
     this.ctx.releaseUpstream(this.target.name);
+    if (this.schemaTouched) this.ctx.schemaChanged(this.target.name);
     this.ctx.metrics.connections.add(-1);
     this.ctx.metrics.upstreamConnections.add(-1);
     this.ctx.sessions.delete(this);
