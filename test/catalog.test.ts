@@ -4,6 +4,7 @@
 // the catalog the policy sees both; without it, it could not.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  adminClient,
   freshDatabase,
   gatewayClient,
   startTestGateway,
@@ -27,6 +28,27 @@ beforeAll(async () => {
   g = await startTestGateway(DB, { policy: { files: ['test/policies/card-column.rego'] } });
 });
 afterAll(async () => g?.stop());
+
+/** A gateway on DB with the card-column policy and these catalog settings. */
+function gatewayWithCatalog(catalog: { enabled?: boolean; refreshMs?: number }) {
+  const t = testPg();
+  return startTestGateway(DB, {
+    policy: { files: ['test/policies/card-column.rego'] },
+    upstream: {
+      targets: {
+        main: {
+          host: t.host,
+          port: t.port,
+          database: DB,
+          user: t.user,
+          password: { value: t.password },
+        },
+      },
+      routes: { '*': 'main' },
+      catalog,
+    },
+  });
+}
 
 const cardRefused = { code: '42501', message: expect.stringMatching(/customers\.card/) };
 
@@ -70,7 +92,8 @@ describe('with the upstream catalog', () => {
     }
   });
 
-  it('reads the catalog again after a session changes the schema', async () => {
+  it('reads the catalog again after a session changes the schema, for open sessions too', async () => {
+    const c = await gatewayClient(g, DB);
     const owner = await gatewayClient(g, DB, { sub: 'owner-1', groups: ['owners'] });
     try {
       // customers gains a column named text: `c.text` is now that column, not the whole row.
@@ -79,7 +102,6 @@ describe('with the upstream catalog', () => {
     } finally {
       await owner.end();
     }
-    const c = await gatewayClient(g, DB);
     try {
       await expect
         .poll(async () => c.query('SELECT c.text FROM customers c').then((r) => r.rows, String))
@@ -93,23 +115,7 @@ describe('with the upstream catalog', () => {
 describe('with the catalog turned off', () => {
   let off: TestGateway;
   beforeAll(async () => {
-    const t = testPg();
-    off = await startTestGateway(DB, {
-      policy: { files: ['test/policies/card-column.rego'] },
-      upstream: {
-        targets: {
-          main: {
-            host: t.host,
-            port: t.port,
-            database: DB,
-            user: t.user,
-            password: { value: t.password },
-          },
-        },
-        routes: { '*': 'main' },
-        catalog: { enabled: false },
-      },
-    });
+    off = await gatewayWithCatalog({ enabled: false });
   });
   afterAll(async () => off?.stop());
 
@@ -121,6 +127,38 @@ describe('with the catalog turned off', () => {
       expect((await c.query('SELECT lower(name::varchar) AS l FROM customers')).rows).toEqual([
         { l: 'shadowed:Ada' },
       ]);
+    } finally {
+      await c.end();
+    }
+  });
+});
+
+describe('a change made in the database directly', () => {
+  let quick: TestGateway;
+  beforeAll(async () => {
+    quick = await gatewayWithCatalog({ refreshMs: 1000 });
+  });
+  afterAll(async () => quick?.stop());
+
+  it('is seen by an open session within refreshMs', async () => {
+    const c = await gatewayClient(quick, DB);
+    try {
+      const upper = () =>
+        c.query('SELECT upper(name::varchar) AS u FROM customers').then(
+          (r) => r.rows[0].u as string,
+          (e: Error) => e.message,
+        );
+      expect(await upper()).toBe('ADA');
+      const a = await adminClient(DB);
+      try {
+        await a.query(`CREATE FUNCTION public.upper(varchar) RETURNS text LANGUAGE sql
+                         AS $$ SELECT 'shadowed:' || $1 $$`);
+      } finally {
+        await a.end();
+      }
+      await expect
+        .poll(upper, { timeout: 10_000 })
+        .toMatch(/function public\.upper is not allowed/);
     } finally {
       await c.end();
     }

@@ -20,6 +20,8 @@ export interface CatalogsOptions {
 }
 
 interface Entry {
+  /** The target as at the login that first asked (the entries are cleared on reload). */
+  target: UpstreamTarget;
   catalog?: Catalog;
   /** Digest of the listing the catalog was built from: an unchanged re-read keeps it. */
   digest?: string;
@@ -39,9 +41,15 @@ export class Catalogs {
 
   constructor(private readonly opts: CatalogsOptions) {}
 
-  /** The catalog held for a target (the hot path: one map look-up per analysis). */
+  /**
+   * The catalog held for a target (the hot path: a look-up per analysis). Starts a read
+   * beside when the one held is due, so long-lived sessions see changes too.
+   */
   current(target: string): Catalog | undefined {
-    return this.entries.get(target)?.catalog;
+    const e = this.entries.get(target);
+    if (e === undefined) return undefined;
+    if (e.reading === undefined && this.due(e)) void this.start(e);
+    return e.catalog;
   }
 
   /**
@@ -51,11 +59,9 @@ export class Catalogs {
    */
   async ensure(target: UpstreamTarget): Promise<void> {
     let e = this.entries.get(target.name);
-    if (!e) this.entries.set(target.name, (e = { readAt: 0, generation: 0, stale: true }));
-    const now = Date.now();
-    const due = e.stale || now - e.readAt >= this.opts.refreshMs();
-    if (!due || (e.failedAt !== undefined && now - e.failedAt < RETRY_MS)) return;
-    const reading = (e.reading ??= this.read(target, e));
+    if (!e) this.entries.set(target.name, (e = { target, readAt: 0, generation: 0, stale: true }));
+    if (!this.due(e)) return;
+    const reading = e.reading ?? this.start(e);
     if (e.catalog) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -78,10 +84,26 @@ export class Catalogs {
     this.entries.clear();
   }
 
+  /** Whether a read is due: none held, stale or old, and no failure in the last RETRY_MS. */
+  private due(e: Entry): boolean {
+    const now = Date.now();
+    if (!e.stale && now - e.readAt < this.opts.refreshMs()) return false;
+    return e.failedAt === undefined || now - e.failedAt >= RETRY_MS;
+  }
+
+  private start(e: Entry): Promise<void> {
+    const reading: Promise<void> = this.read(e.target, e).finally(() => {
+      if (e.reading === reading) e.reading = undefined;
+    });
+    e.reading = reading;
+    return reading;
+  }
+
   private async read(target: UpstreamTarget, e: Entry): Promise<void> {
     const generation = e.generation;
     if (!this.opts.acquire(target.name)) {
-      e.reading = undefined;
+      // Every upstream slot is taken: try again later rather than at every statement.
+      e.failedAt = Date.now();
       return;
     }
     let socket: import('node:net').Socket | undefined;
@@ -121,7 +143,6 @@ export class Catalogs {
     } finally {
       if (socket) socket.end(TERMINATE);
       this.opts.release(target.name);
-      e.reading = undefined;
     }
   }
 }
