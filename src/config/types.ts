@@ -70,8 +70,9 @@ export interface UpstreamConfig {
    * operators outside pg_catalog) on a connection of its own, so that the analysis can tell
    * `t.f` calling a function of t's whole row (`c.text`, hstore's `c.hstore`) from a column,
    * and see a search_path function named like a built-in. It only adds facts. Read at the
-   * first login to a target, when older than `refreshMs` (default 60000), and after a
-   * session commits a schema change. `enabled: false` turns it off.
+   * first login to a target, then in the background when older than `refreshMs` (default
+   * 60000, at least 1000) and after a session commits a schema change. `enabled: false`
+   * turns it off.
    */
   catalog?: { enabled?: boolean; refreshMs?: number };
 }
