@@ -8,9 +8,9 @@ import {
   freshDatabase,
   gatewayClient,
   startTestGateway,
+  testUpstream,
   type TestGateway,
 } from './helpers/gateway.js';
-import { testPg } from './pg-env.js';
 
 const DB = 'dp_catalog';
 const CARD = '4111111111111111';
@@ -31,22 +31,9 @@ afterAll(async () => g?.stop());
 
 /** A gateway on DB with the card-column policy and these catalog settings. */
 function gatewayWithCatalog(catalog: { enabled?: boolean; refreshMs?: number }) {
-  const t = testPg();
   return startTestGateway(DB, {
     policy: { files: ['test/policies/card-column.rego'] },
-    upstream: {
-      targets: {
-        main: {
-          host: t.host,
-          port: t.port,
-          database: DB,
-          user: t.user,
-          password: { value: t.password },
-        },
-      },
-      routes: { '*': 'main' },
-      catalog,
-    },
+    upstream: testUpstream(DB, {}, { catalog }),
   });
 }
 

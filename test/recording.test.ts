@@ -29,11 +29,11 @@ import {
   adminClient,
   freshDatabase,
   startTestGateway,
+  testUpstream,
   type TestGateway,
 } from './helpers/gateway.js';
 import { CLI, until } from './helpers/gateway-process.js';
 import { run } from './helpers/spawn.js';
-import { testPg } from './pg-env.js';
 
 const DB = 'recording_e2e';
 const SECRET_VALUE = 'returned-value-never-recorded-7f3a';
@@ -322,24 +322,12 @@ describe('logins the gateway refuses', () => {
     );
     const recording: RecordingConfig = { enabled: true, spoolDir: join(base, 'spool') };
     const recorder = (await buildRecorder(recording, base, '.data'))!;
-    const t = testPg();
     const g = await startTestGateway(
       DB,
       {
         policy: { files: [policyFile] },
         recording,
-        upstream: {
-          targets: {
-            main: {
-              host: t.host,
-              port: t.port,
-              database: DB,
-              user: t.user,
-              password: { value: t.password },
-            },
-          },
-          routes: { [DB]: 'main' },
-        },
+        upstream: testUpstream(DB, {}, { routes: { [DB]: 'main' } }),
       },
       { recorder },
     );

@@ -5,7 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { DEV_AUDIENCE, DEV_ISSUER, loadOrCreateDevKey, mintToken } from '../../src/auth/index.js';
-import type { GatewayConfig } from '../../src/config/index.js';
+import type {
+  GatewayConfig,
+  UpstreamConfig,
+  UpstreamTargetConfig,
+} from '../../src/config/index.js';
 import { Gateway, type GatewayOptions } from '../../src/runtime/gateway.js';
 import { testPg } from '../pg-env.js';
 import { RawClient } from './raw.js';
@@ -88,30 +92,43 @@ export async function rawLogin(g: TestGateway, database: string): Promise<RawCli
   return c;
 }
 
+/**
+ * The run's PostgreSQL as the one upstream target `main` for `database`, every client
+ * database routed to it; `target` and `more` add to the target and the upstream section.
+ */
+export function testUpstream(
+  database: string,
+  target: Partial<UpstreamTargetConfig> = {},
+  more: Partial<UpstreamConfig> = {},
+): UpstreamConfig {
+  const t = testPg();
+  return {
+    targets: {
+      main: {
+        host: t.host,
+        port: t.port,
+        database,
+        user: t.user,
+        password: { value: t.password },
+        ...target,
+      },
+    },
+    routes: { '*': 'main' },
+    ...more,
+  };
+}
+
 export async function startTestGateway(
   database: string,
   config: Partial<GatewayConfig> = {},
   extra: Partial<GatewayOptions> = {},
 ): Promise<TestGateway> {
-  const t = testPg();
   const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-test-'));
   const full: GatewayConfig = {
     listen: { host: '127.0.0.1', port: 0 },
     admin: { host: '127.0.0.1', port: 0 },
     dataDir,
-    upstream: {
-      targets: {
-        main: {
-          host: t.host,
-          port: t.port,
-          database,
-          user: t.user,
-          password: { value: t.password },
-          maxConnections: 700,
-        },
-      },
-      routes: { '*': 'main' },
-    },
+    upstream: testUpstream(database, { maxConnections: 700 }),
     auth: { jwt: { jwks: { dev: true } } },
     policy: { allowAll: true },
     recording: { enabled: false },
