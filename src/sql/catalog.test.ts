@@ -1,6 +1,7 @@
 // What the upstream catalog adds to the facts: t.f on a relation without a column f is a
 // function of its whole row, and search_path functions and operators named like
-// pg_catalog's may run in their place.
+// pg_catalog's may run in their place; (x).f may call f(x), known for pg_catalog's
+// functions without it.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from './catalog.js';
 import { analyze, initSql } from './index.js';
@@ -126,5 +127,30 @@ describe('analysis with the upstream catalog', () => {
     expect(before.columns).not.toContainEqual(wholeCustomers);
     expect(facts(sql).columns).toContainEqual(wholeCustomers);
     expect(plain(facts(sql, without))).toEqual(plain(before));
+  });
+
+  it('lists (x).f as the call f(x) it may be, for a value x of any type', () => {
+    const fns = (sql: string, opts?: AnalyzeOptions) =>
+      facts(sql, opts).functions.map((f) => `${f.schema}.${f.name}:${f.effect}`);
+    // pg_catalog's functions, catalog or not: PostgreSQL calls them on a value of any type.
+    for (const opts of [withCatalog, without]) {
+      expect(fns("SELECT ('/etc/hosts'::text).lo_import", opts)).toContain(
+        'pg_catalog.lo_import:side_effect',
+      );
+      expect(fns('SELECT (o.id).pg_cancel_backend FROM orders o', opts)).toContain(
+        'pg_catalog.pg_cancel_backend:side_effect',
+      );
+    }
+    // A search_path function: known from the catalog only.
+    expect(fns('SELECT (c).hstore FROM customers c')).toContain('public.hstore:unknown');
+    expect(fns('SELECT (c).hstore FROM customers c', without)).not.toContain(
+      'public.hstore:unknown',
+    );
+    // A field that no function is named after stays a field.
+    expect(fns("SELECT (pg_stat_file('x')).size")).toEqual(['pg_catalog.pg_stat_file:side_effect']);
+    // A sequence named through field notation is still a sequence drawn from.
+    expect(
+      facts("SELECT ('public.order_seq'::text).nextval").relations.map((r) => [r.name, r.access]),
+    ).toEqual([['order_seq', 'write']]);
   });
 });

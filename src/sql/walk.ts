@@ -209,6 +209,9 @@ export class Walker {
       case 'FuncCall':
         this.funcCall(b, c);
         return;
+      case 'A_Indirection':
+        this.fieldCalls(b);
+        break;
       case 'TypeCast': {
         // pg_typeof(x)::text: the reg* result is only printed, never converted (resultLookup).
         const a = b.arg as N | undefined;
@@ -1154,7 +1157,41 @@ export class Walker {
   }
 
   private funcCall(b: N, c: Ctx): void {
-    const parts = names(b.funcname);
+    this.callee(names(b.funcname), (b.args ?? []) as unknown[], b);
+    const dc: Ctx = { ...c, derived: true };
+    const tasks: Task[] = [
+      { n: b.args, c: dc },
+      { n: b.agg_order, c: dc },
+      { n: b.agg_filter, c: { ...dc, clause: 'where' } },
+      { n: b.over, c: dc },
+    ];
+    this.pushAll(tasks);
+  }
+
+  /**
+   * `(x).f`: PostgreSQL calls f(x) when x is not a composite with a field f, whatever x's
+   * type (`('/etc/passwd'::text).lo_import`, `(pid).pg_cancel_backend`, `(c).hstore`). Each
+   * field is listed as the call it may be when pg_catalog has a function of that name, or
+   * the catalog shows the search_path schema has one (field names that are neither are
+   * fields). The expression itself is walked as usual.
+   */
+  private fieldCalls(b: N): void {
+    const ind = (b.indirection ?? []) as N[];
+    let args: unknown[] = [b.arg];
+    for (const step of ind) {
+      const f = nodeType(step) === 'String' ? (step.String as N).sval : undefined;
+      if (typeof f === 'string') {
+        const r = resolveFunction([f], this.searchPath);
+        if (r.schema === 'pg_catalog' || this.catalog?.hasFunction(r.schema, f))
+          this.callee([f], args, b);
+      }
+      // Later steps apply to a value the gateway does not see.
+      args = [undefined];
+    }
+  }
+
+  /** The facts of calling function `parts` with `args` (not walked here). */
+  private callee(parts: string[], args: unknown[], b: N): void {
     const r = resolveFunction(parts, this.searchPath);
     this.out.addFunction({
       schema: r.schema,
@@ -1172,13 +1209,10 @@ export class Walker {
       this.lookup(functionLookup(r.name));
       if (!this.printed.has(b)) this.lookup(resultLookup(r.name));
     }
-    if (
-      r.schema === 'pg_catalog' &&
-      (b.args?.length ?? 0) >= (NAMED_BY_FIRST_ARG.get(r.name) ?? Infinity)
-    ) {
+    if (r.schema === 'pg_catalog' && args.length >= (NAMED_BY_FIRST_ARG.get(r.name) ?? Infinity)) {
       // to_tsvector('s.cfg', …), ts_parse('s.prs', …): a text search configuration or
       // parser named by a string looks it up, and the error tells whether schema s exists.
-      const n0 = unnamed(b.args?.[0]);
+      const n0 = unnamed(args[0]);
       const sval = bareString(n0);
       if (sval !== undefined) this.out.literalSensitive = true;
       if (sval !== undefined ? sval.includes('.') : nodeType(n0) === 'ParamRef')
@@ -1186,19 +1220,19 @@ export class Walker {
     }
     if (r.schema === 'pg_catalog' && r.name === 'current_setting') {
       // current_setting('name'): which setting is read; facts now depend on the literal.
-      const sval = bareString(unnamed(b.args?.[0]));
+      const sval = bareString(unnamed(args[0]));
       if (sval !== undefined) this.out.literalSensitive = true;
       this.out.settingsRead.add(sval ?? null);
     }
     const seqAccess = r.schema === 'pg_catalog' ? SEQUENCE_FUNCS[r.name] : undefined;
     if (seqAccess) {
       // nextval('orders_id_seq'): the sequence is named by a literal; facts now depend on it.
-      const a0 = body(b.args?.[0]);
+      const a0 = body(args[0]);
       const arg = a0?.arg && nodeType(a0.arg) === 'A_Const' ? body(a0.arg) : a0;
       const sval = arg?.sval?.sval;
       // A sequence named at run time cannot be checked: any relation it names is locked (or
       // written), and its errors alone tell whether a relation exists.
-      if (typeof sval !== 'string' && b.args?.length) this.out.opaque = true;
+      if (typeof sval !== 'string' && args.length) this.out.opaque = true;
       if (typeof sval === 'string') {
         this.out.literalSensitive = true;
         const parts2 = sval.split('.');
@@ -1213,14 +1247,6 @@ export class Walker {
         });
       }
     }
-    const dc: Ctx = { ...c, derived: true };
-    const tasks: Task[] = [
-      { n: b.args, c: dc },
-      { n: b.agg_order, c: dc },
-      { n: b.agg_filter, c: { ...dc, clause: 'where' } },
-      { n: b.over, c: dc },
-    ];
-    this.pushAll(tasks);
   }
 
   private windowDef(b: N, c: Ctx): void {

@@ -90,6 +90,7 @@ const SERVER_SETUP: Record<string, { apply: string; undo: string }> = {
   'SEC-MX-022/r29e-1': HSTORE,
   'SEC-OR-016/r29e-2': HSTORE,
   'SEC-MX-022/r29e-3': HSTORE,
+  'SEC-MX-022/r30-6': HSTORE,
   // A function of the table's row type ("computed field"): c.card_text is card_text(c).
   'SEC-MX-022/r29a-9': {
     apply:

@@ -4772,4 +4772,44 @@ export const VARIANTS: Case[] = [
     'SELECT jj.hstore FROM (customer_v v CROSS JOIN unnest(ARRAY[1]) u) AS jj',
     'deny',
   ),
+  // (x).f is f(x) when x has no field f, whatever x's type: field notation calls a
+  // function of one argument past a rule that reads only FuncCall names.
+  v(
+    'SEC-FN-001/r30-1',
+    'side-effect-function',
+    P1,
+    'SELECT (o.id).pg_cancel_backend FROM orders o',
+    'deny',
+  ),
+  v('SEC-FN-013/r30-2', 'side-effect-function', P1, 'SELECT (1.5::float8).pg_sleep', 'deny'),
+  v(
+    'SEC-FS-004/r30-3',
+    'server-file-program',
+    P1,
+    "SELECT ('/etc/passwd'::text).pg_read_file FROM orders",
+    'deny',
+  ),
+  v(
+    'SEC-FN-010/r30-4',
+    'side-effect-function',
+    P1,
+    "SELECT ('/etc/hosts'::text).lo_import",
+    'deny',
+  ),
+  v(
+    'SEC-FN-004/r30-5',
+    'side-effect-function',
+    P1,
+    'SELECT ((o.id)::text).current_setting FROM orders o',
+    'deny',
+  ),
+  v('SEC-MX-022/r30-6', 'masking-exfiltration', P2, 'SELECT (c).hstore FROM customers c', 'deny'),
+  // A record field read by name is a field, not a call.
+  v(
+    'SEC-BL-016/r30-7',
+    'baseline-allow',
+    P1,
+    'SELECT (x).amount FROM (SELECT o AS x FROM orders o) s',
+    'allow',
+  ),
 ];
