@@ -996,6 +996,13 @@ export class Walker {
     return s.stars.every((r) => cat !== undefined && cat.lacksColumn(r.schema, r.name, col));
   }
 
+  /** Whether a FROM item certainly has a column `col` (the catalog's, a subquery's). */
+  private hasColumn(it: ScopeItem, col: string): boolean {
+    if (it.rel)
+      return !it.renamed && this.catalog?.columns(it.rel.schema, it.rel.name)?.has(col) === true;
+    return knownColumn(it, col);
+  }
+
   /** Origins of a column reference (fields as written). */
   private resolve(fields: string[], level: Level): Origin[] {
     if (fields.length === 0) return [];
@@ -1037,6 +1044,15 @@ export class Walker {
             this.out.addFunction({ schema: shadow, name: col, effect: 'unknown' });
           for (const it of lacking)
             for (const o of originsOf(it, '*')) out.push({ ...o, derived: true, ambiguous: true });
+        } else if (
+          functionEffect('pg_catalog', col) === 'side_effect' &&
+          items.some((it) => !this.hasColumn(it, col))
+        ) {
+          // A built-in with side effects (t.pg_read_file over unnest(ARRAY['/etc/passwd']) t,
+          // t.pg_cancel_backend): a call unless t certainly has such a column. Built-ins
+          // that only compute are not listed for a t whose columns are not known: they show
+          // what the row already shows.
+          this.out.addFunction({ schema: 'pg_catalog', name: col, effect: 'side_effect' });
         }
       }
       if (wholeRowFunction(col)) {

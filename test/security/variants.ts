@@ -4812,4 +4812,19 @@ export const VARIANTS: Case[] = [
     'SELECT (x).amount FROM (SELECT o AS x FROM orders o) s',
     'allow',
   ),
+  // t.f over a FROM item of one scalar column: t is that value, and t.f is f(t).
+  v(
+    'SEC-FS-004/r30-8',
+    'server-file-program',
+    P1,
+    "SELECT t.pg_read_file FROM unnest(ARRAY['/etc/passwd']) t",
+    'deny',
+  ),
+  v(
+    'SEC-FN-010/r30-9',
+    'side-effect-function',
+    P1,
+    "SELECT t.lo_import FROM CAST('/etc/hosts' AS text) t",
+    'deny',
+  ),
 ];
