@@ -6,8 +6,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { DEV_AUDIENCE, DEV_ISSUER, loadOrCreateDevKey, mintToken } from '../../src/auth/index.js';
 import type { GatewayConfig } from '../../src/config/index.js';
-import { testPg } from '../pg-env.js';
-import { gatewayClient } from './gateway.js';
+import { gatewayClient, testUpstream } from './gateway.js';
 import { run, start, type RunResult, type Running } from './spawn.js';
 
 /** `portcullis …` through tsx, as `npx tsx src/cli/main.ts …` runs it. */
@@ -21,20 +20,13 @@ export function gatewayDir(database: string, config: Partial<GatewayConfig> = {}
 }
 
 export function writeConfig(dir: string, database: string, config: Partial<GatewayConfig>): void {
-  const t = testPg();
   const full: GatewayConfig = {
     listen: { host: '127.0.0.1', port: 0 },
     admin: { host: '127.0.0.1', port: 0 },
+    // The password from the environment: a config file holds no secret.
     upstream: {
-      targets: {
-        main: {
-          host: t.host,
-          port: t.port,
-          database,
-          user: t.user,
-          password: { env: 'PORTCULLIS_TEST_PG_PASSWORD' },
-        },
-      },
+      ...testUpstream(database, { password: { env: 'PORTCULLIS_TEST_PG_PASSWORD' } }),
+      routes: undefined,
     },
     auth: { jwt: { jwks: { dev: true } } },
     recording: { enabled: false },
