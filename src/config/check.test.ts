@@ -124,6 +124,24 @@ describe('portcullis check', () => {
     );
   });
 
+  it('exits 1 for upstream.catalog settings start refuses, naming the key', async () => {
+    const catalog = (name: string, c: string) =>
+      check(
+        portcullisConfig(
+          name,
+          `upstream: { targets: { main: { host: 'db', database: 'app', user: 'gw', password: { value: 'pw' } } }, catalog: ${c} },${IDP_AUTH}`,
+        ),
+      );
+    const short = await catalog('catalog-ms.config.ts', '{ refreshMs: 10 }');
+    expect(short.code).toBe(1);
+    expect(short.stderr).toContain('upstream.catalog.refreshMs: must be a number of ms');
+    const typo = await catalog('catalog-key.config.ts', '{ enable: false }');
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toContain('unknown key "upstream.catalog.enable"');
+    const good = await catalog('catalog-ok.config.ts', '{ enabled: false, refreshMs: 300000 }');
+    expect(good.code).toBe(0);
+  });
+
   it('exits 1 for jwt keys from a url without issuer and audience (regression: check said valid)', async () => {
     const r = await check(
       portcullisConfig(

@@ -243,6 +243,7 @@ export function validateConfig(config: unknown): string[] {
     checkJwt(config as GatewayConfig, errors);
     checkSinks(config as GatewayConfig, errors);
     checkSearchPath(config as GatewayConfig, errors);
+    checkCatalog(config as GatewayConfig, errors);
   }
   return errors;
 }
@@ -252,6 +253,13 @@ function checkJwt(config: GatewayConfig, errors: string[]): void {
   const jwt = config.auth?.jwt;
   if (jwt && !('dev' in jwt.jwks) && (!jwt.issuer || !jwt.audience))
     errors.push('auth.jwt: issuer and audience are required');
+}
+
+/** The upstream catalog is read again at most once a second. */
+function checkCatalog(config: GatewayConfig, errors: string[]): void {
+  const ms = config.upstream?.catalog?.refreshMs;
+  if (ms !== undefined && !(ms >= 1000))
+    errors.push('upstream.catalog.refreshMs: must be a number of ms, at least 1000');
 }
 
 /** The search_path is one schema the gateway can read unqualified names against. */
