@@ -68,7 +68,7 @@ export interface UpstreamConfig {
   /**
    * The gateway reads each target's catalog (relations' column names, the functions and
    * operators outside pg_catalog) on a connection of its own, so that the analysis can tell
-   * `t.f` calling a function of t's whole row (`c.text`, hstore's `c.hstore`) from a column,
+   * `t.f` calling a function of t's whole row (hstore's `c.hstore`, a computed field) from a column,
    * and see a search_path function named like a built-in. It only adds facts. Read at the
    * first login to a target, then in the background when older than `refreshMs` (default
    * 60000, at least 1000) and after a session commits a schema change. `enabled: false`

@@ -1029,7 +1029,7 @@ export class Walker {
         }
       if (col !== '*' && !wholeRowFunction(col)) {
         // An item known to have no column f (from the catalog, or a subquery whose output
-        // names are all known): t.f is certainly f(t), a function or a cast (c.text, c.name)
+        // names are all known): t.f is certainly f(t), a function (hstore, a computed field)
         // of its whole row, found as an unqualified function name is.
         const lacking = items.filter((it) => this.lacksColumn(it, col));
         if (lacking.length) {
