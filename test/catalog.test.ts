@@ -38,6 +38,11 @@ function gatewayWithCatalog(catalog: { enabled?: boolean; refreshMs?: number }) 
 }
 
 const cardRefused = { code: '42501', message: expect.stringMatching(/customers\.card/) };
+/** The refusal of card-column.rego's function rule for `schema.name`. */
+const functionRefused = (fn: string) => ({
+  code: '42501',
+  message: expect.stringContaining(`function ${fn} is not allowed`),
+});
 
 describe('with the upstream catalog', () => {
   it('sees c.text and c.hstore read the whole row, and refuses them', async () => {
@@ -46,10 +51,9 @@ describe('with the upstream catalog', () => {
       // Not a column of customers: taken as the call text(c) (PostgreSQL 18 refuses the cast
       // in this notation; the gateway refuses it before it gets there).
       await expect(c.query('SELECT c.text FROM customers c')).rejects.toMatchObject(cardRefused);
-      await expect(c.query('SELECT c.hstore FROM customers c')).rejects.toMatchObject({
-        code: '42501',
-        message: expect.stringMatching(/function public\.hstore is not allowed/),
-      });
+      await expect(c.query('SELECT c.hstore FROM customers c')).rejects.toMatchObject(
+        functionRefused('public.hstore'),
+      );
       await expect(c.query('SELECT x.text FROM (SELECT * FROM customers) x')).rejects.toMatchObject(
         cardRefused,
       );
@@ -68,10 +72,7 @@ describe('with the upstream catalog', () => {
     try {
       await expect(
         c.query('SELECT lower(name::varchar) AS l FROM customers'),
-      ).rejects.toMatchObject({
-        code: '42501',
-        message: expect.stringMatching(/function public\.lower is not allowed/),
-      });
+      ).rejects.toMatchObject(functionRefused('public.lower'));
       // Qualified to pg_catalog it is the built-in, and allowed.
       expect((await c.query('SELECT pg_catalog.lower(name) AS l FROM customers')).rows).toEqual([
         { l: 'ada' },

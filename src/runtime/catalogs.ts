@@ -26,9 +26,10 @@ interface Entry {
   /** Digest of the listing the catalog was built from: an unchanged re-read keeps it. */
   digest?: string;
   readAt: number;
-  /** Bumped by every schema change; a read that began before one is stale when it ends. */
+  /** Bumped by every schema change. */
   generation: number;
-  stale: boolean;
+  /** The generation when the catalog held was read (a later change makes it stale). */
+  readGeneration?: number;
   reading?: Promise<void>;
   /** When the last read failed (reads are not retried sooner than RETRY_MS after). */
   failedAt?: number;
@@ -59,7 +60,7 @@ export class Catalogs {
    */
   async ensure(target: UpstreamTarget): Promise<void> {
     let e = this.entries.get(target.name);
-    if (!e) this.entries.set(target.name, (e = { target, readAt: 0, generation: 0, stale: true }));
+    if (!e) this.entries.set(target.name, (e = { target, readAt: 0, generation: 0 }));
     if (!this.due(e)) return;
     const reading = e.reading ?? this.start(e);
     if (e.catalog) return;
@@ -74,9 +75,7 @@ export class Catalogs {
   /** A session committed a change to the schema: the next login reads the catalog again. */
   changed(target: string): void {
     const e = this.entries.get(target);
-    if (!e) return;
-    e.generation++;
-    e.stale = true;
+    if (e) e.generation++;
   }
 
   /** Forget every target's catalog (targets changed on reload). */
@@ -87,20 +86,21 @@ export class Catalogs {
   /** Whether a read is due: none held, stale or old, and no failure in the last RETRY_MS. */
   private due(e: Entry): boolean {
     const now = Date.now();
-    if (!e.stale && now - e.readAt < this.opts.refreshMs()) return false;
+    const stale = e.readGeneration !== e.generation;
+    if (!stale && now - e.readAt < this.opts.refreshMs()) return false;
     return e.failedAt === undefined || now - e.failedAt >= RETRY_MS;
   }
 
   private start(e: Entry): Promise<void> {
-    const reading: Promise<void> = this.read(e.target, e).finally(() => {
+    const reading: Promise<void> = this.read(e).finally(() => {
       if (e.reading === reading) e.reading = undefined;
     });
     e.reading = reading;
     return reading;
   }
 
-  private async read(target: UpstreamTarget, e: Entry): Promise<void> {
-    const generation = e.generation;
+  private async read(e: Entry): Promise<void> {
+    const { target, generation } = e;
     if (!this.opts.acquire(target.name)) {
       // Every upstream slot is taken: try again later rather than at every statement.
       e.failedAt = Date.now();
@@ -122,7 +122,7 @@ export class Catalogs {
         }),
       ]).finally(() => clearTimeout(timer));
       e.readAt = Date.now();
-      e.stale = e.generation !== generation;
+      e.readGeneration = generation;
       e.failedAt = undefined;
       // Analysis results are cached per snapshot: keep the one held while nothing changed.
       const digest = createHash('sha256').update(JSON.stringify(listing)).digest('base64');

@@ -1033,15 +1033,7 @@ export class Walker {
         // of its whole row, found as an unqualified function name is.
         const lacking = items.filter((it) => this.lacksColumn(it, col));
         if (lacking.length) {
-          const r = resolveFunction([col], this.searchPath);
-          this.out.addFunction({
-            schema: r.schema,
-            name: col,
-            effect: functionEffect(r.schema, col),
-          });
-          const shadow = this.shadowingSchema([col], r.schema, 'function');
-          if (shadow !== undefined)
-            this.out.addFunction({ schema: shadow, name: col, effect: 'unknown' });
+          this.addCall([col]);
           for (const it of lacking)
             for (const o of originsOf(it, '*')) out.push({ ...o, derived: true, ambiguous: true });
         } else if (
@@ -1206,8 +1198,8 @@ export class Walker {
     }
   }
 
-  /** The facts of calling function `parts` with `args` (not walked here). */
-  private callee(parts: string[], args: unknown[], b: N): void {
+  /** List the function `parts` resolves to, and a search_path one it may run in its place. */
+  private addCall(parts: readonly string[]): { schema: string; name: string } {
     const r = resolveFunction(parts, this.searchPath);
     this.out.addFunction({
       schema: r.schema,
@@ -1217,6 +1209,12 @@ export class Walker {
     const shadow = this.shadowingSchema(parts, r.schema, 'function');
     if (shadow !== undefined)
       this.out.addFunction({ schema: shadow, name: r.name, effect: 'unknown' });
+    return r;
+  }
+
+  /** The facts of calling function `parts` with `args` (not walked here). */
+  private callee(parts: string[], args: unknown[], b: N): void {
+    const r = this.addCall(parts);
     if (r.schema === 'pg_catalog') {
       // query_to_xml('…'), cursor_to_xml('c', …), table_to_xml(t, …), ts_stat('…'): they run
       // a query given as text, or read a cursor or tables by name, where the gateway cannot

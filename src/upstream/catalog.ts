@@ -2,13 +2,8 @@
 // relation's column names (system columns too), and the names of functions and operators
 // in schemas other than pg_catalog. Run on a connection of the gateway's own.
 import type { Socket } from 'node:net';
+import type { CatalogRows } from '../sql/catalog.js';
 import { runSql } from './sql.js';
-
-export interface CatalogListing {
-  relations: [string, string, string[]][];
-  functions: [string, string][];
-  operators: [string, string][];
-}
 
 const CATALOG_SQL = `
 SELECT 'r', n.nspname, c.relname, pg_catalog.json_agg(a.attname ORDER BY a.attnum)::text
@@ -29,9 +24,9 @@ SELECT DISTINCT 'o', n.nspname, o.oprname, NULL
  ORDER BY 1, 2, 3`;
 
 /** Read the listing on an idle upstream session (at ReadyForQuery). */
-export async function readCatalog(socket: Socket): Promise<CatalogListing> {
+export async function readCatalog(socket: Socket): Promise<CatalogRows> {
   const { rows } = await runSql(socket, CATALOG_SQL);
-  const out: CatalogListing = { relations: [], functions: [], operators: [] };
+  const out: CatalogRows = { relations: [], functions: [], operators: [] };
   for (const [kind, schema, name, cols] of rows) {
     if (schema === null || name === null) continue;
     if (kind === 'r') out.relations.push([schema, name, JSON.parse(cols ?? '[]') as string[]]);
