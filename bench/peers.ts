@@ -295,17 +295,27 @@ export function mergeConfig(baseCfg: Plain, over: Plain): Plain {
   return out;
 }
 
+/** Extra node flags for the gateway, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (space-separated). */
+function nodeArgs(): string[] {
+  return (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+}
+
 /** How to run the gateway CLI: the built bundle when present, otherwise the sources via tsx. */
 export function gatewayCommand(): { cmd: string; args: string[]; how: string } {
   const dist = join(repoRoot, 'dist', 'portcullis.mjs');
   if (existsSync(dist)) {
     const built = statSync(dist).mtime.toISOString().slice(0, 19);
-    return { cmd: process.execPath, args: [dist], how: `dist/portcullis.mjs (built ${built}Z)` };
+    return {
+      cmd: process.execPath,
+      args: [...nodeArgs(), dist],
+      how: `dist/portcullis.mjs (built ${built}Z)`,
+    };
   }
   return {
     cmd: process.execPath,
     // By URL: the gateway runs in its own directory, from which 'tsx' would not resolve.
     args: [
+      ...nodeArgs(),
       '--import',
       pathToFileURL(join(repoRoot, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href,
       join(repoRoot, 'src', 'cli', 'main.ts'),
