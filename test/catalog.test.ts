@@ -2,6 +2,7 @@
 // function f on t's whole row (hstore's `c.hstore` is a map of it, card included),
 // and an unqualified call can resolve to a search_path function named like a built-in. With
 // the catalog the policy sees both; without it, it could not.
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   adminClient,
@@ -151,6 +152,52 @@ describe('a change made in the database directly', () => {
         .toMatch(/function public\.upper is not allowed/);
     } finally {
       await c.end();
+    }
+  });
+});
+
+describe('the first login to a target', () => {
+  it('reads the catalog beside its own connect: an upstream that never answers costs one connect timeout', async () => {
+    // Accepts connections and never says a word.
+    const held = new Set<Socket>();
+    const silent = createServer((s) => {
+      held.add(s);
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as AddressInfo).port;
+    const timeoutMs = 1500;
+    const gs = await startTestGateway(DB, {
+      upstream: testUpstream(DB, { host: '127.0.0.1', port }, { connectTimeoutMs: timeoutMs }),
+    });
+    try {
+      const t0 = Date.now();
+      await expect(gatewayClient(gs, DB, { ignoreErrors: true })).rejects.toMatchObject({
+        code: '08006',
+      });
+      // Read, then connect, one after the other took two timeouts (3 s and more).
+      expect(Date.now() - t0).toBeLessThan(2 * timeoutMs - 200);
+      expect(held.size).toBe(2);
+    } finally {
+      await gs.stop();
+      for (const s of held) s.destroy();
+      silent.close();
+    }
+  });
+
+  it('with one upstream slot, waits for the catalog read to give it back', async () => {
+    const one = await startTestGateway(DB, {
+      upstream: testUpstream(DB, { maxConnections: 1 }),
+    });
+    try {
+      const c = await gatewayClient(one, DB);
+      try {
+        expect((await c.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+      } finally {
+        await c.end();
+      }
+    } finally {
+      await one.stop();
     }
   });
 });

@@ -65,10 +65,16 @@ export async function acceptClient(
     );
   }
   // The first login to a target waits for its catalog (read on a connection of the gateway's
-  // own); later ones start a read beside when it is due.
-  await ctx.readCatalog(target);
-  if (socket.destroyed) return;
-  if (!ctx.acquireUpstream(target.name)) return refuse(socket, ClientError.tooManyConnections());
+  // own, beside the login's connect: an upstream that hangs costs one connect timeout, not
+  // two); later ones start a read beside when it is due.
+  const catalogRead = ctx.readCatalog(target);
+  // The read holds a connection slot until it is done: a login that finds none free while
+  // it runs waits for it before it is refused.
+  if (!ctx.acquireUpstream(target.name)) {
+    await catalogRead;
+    if (socket.destroyed) return;
+    if (!ctx.acquireUpstream(target.name)) return refuse(socket, ClientError.tooManyConnections());
+  }
   let released = false;
   const release = () => {
     if (!released) ctx.releaseUpstream(target.name);
@@ -93,6 +99,7 @@ export async function acceptClient(
     ctx.metrics.upstreamLoginFailures.inc({ target: target.name });
     return refuse(socket, ClientError.upstreamUnavailable());
   }
+  await catalogRead;
   if (socket.destroyed) {
     release();
     up.socket.destroy();
