@@ -35,6 +35,7 @@ import {
   RawClient,
   bind,
   bindRaw,
+  close,
   copyData,
   copyDone,
   execute,
@@ -605,6 +606,25 @@ describe('statements that reach PostgreSQL by every path are recorded', () => {
       ['ok', 'INSERT 0 1'],
       ['ok', 'INSERT 0 1'],
     ]);
+  });
+
+  it('a statement run by a name that PostgreSQL cuts to 63 bytes is recorded as what ran', async () => {
+    const c = await rawAs(r.g, 'long-names');
+    const [a, b] = ['n'.repeat(63) + 'A', 'n'.repeat(63) + 'B'];
+    for (const msgs of [
+      [parse(a, 'SELECT 1')],
+      // Upstream, closing `b` closes `a`, and the INSERT takes its name.
+      [close('S', b), parse(b, `INSERT INTO t VALUES (119, 'long-name')`)],
+      [bind('', a), execute('')],
+    ]) {
+      await c.write(Buffer.concat([...msgs, sync()]));
+      expect(firstError(await c.until('Z'))).toBeUndefined();
+    }
+    c.destroy();
+    expect(await idsInTable()).toContain(119);
+    const evs = await statementsOf(r, 'long-names');
+    expect(evs.at(-1)?.ev.sql).toBe(`INSERT INTO t VALUES (119, 'long-name')`);
+    expect(evs.at(-1)?.result?.command_tag).toBe('INSERT 0 1');
   });
 
   it('a client that disconnects right after sending: what ran is recorded', async () => {

@@ -12,6 +12,7 @@ import {
 } from './helpers/gateway.js';
 import {
   bind,
+  close,
   execute,
   fields,
   parse,
@@ -172,5 +173,63 @@ describe('statement names follow what PostgreSQL did', () => {
     await expect(again).rejects.toMatchObject({ code: '54000' });
     expect((await q(7)).rows).toEqual([{ g: 7 }]);
     await c.end();
+  });
+
+  describe('names longer than PostgreSQL keeps (63 bytes)', () => {
+    // PostgreSQL keys statements and portals by their first 63 bytes: names that share them
+    // are one name upstream, and must be one name to the gateway.
+    const long = (c: string, tail: string) => c.repeat(63) + tail;
+
+    it('a Close and Parse of another name with the same first 63 bytes replaces the statement', async () => {
+      const c = await rawLogin(g, DB);
+      const [a, b] = [long('x', 'A'), long('x', 'B')];
+      await c.write(Buffer.concat([parse(a, 'SELECT g FROM small'), sync()]));
+      expect(codes(await c.until('Z'))).toEqual([]);
+      await c.write(Buffer.concat([close('S', b), parse(b, 'SELECT g FROM big'), sync()]));
+      expect(codes(await c.until('Z'))).toEqual([]);
+      // Upstream, `a` is now the statement reading `big`.
+      await c.write(Buffer.concat([bind('', a), execute(), sync()]));
+      await expectLimited(c, await c.until('Z'));
+      c.destroy();
+    });
+
+    it('a Close and Bind of another portal name with the same first 63 bytes replaces the portal', async () => {
+      const c = await rawLogin(g, DB);
+      const [a, b] = [long('p', 'A'), long('p', 'B')];
+      await c.write(
+        Buffer.concat([
+          parse('s', 'SELECT g FROM small'),
+          parse('b', 'SELECT g FROM big'),
+          bind(a, 's'),
+          close('P', b),
+          bind(b, 'b'),
+          execute(a),
+          sync(),
+        ]),
+      );
+      await expectLimited(c, await c.until('Z'));
+      c.destroy();
+    });
+
+    it('a name cut through a character is one name with every name sharing its bytes, and only those', async () => {
+      const c = await rawLogin(g, DB);
+      // 62 bytes, then a two-byte character whose first byte is the 63rd.
+      const [a, b] = [long('y', '').slice(1) + 'é' + 'A', long('y', '').slice(1) + 'é' + 'B'];
+      const other = long('y', '').slice(1) + 'ü';
+      await c.write(Buffer.concat([parse(a, 'SELECT g FROM small'), sync()]));
+      expect(codes(await c.until('Z'))).toEqual([]);
+      // 'ü' starts with the same byte as 'é' (0xc3): the same name upstream.
+      await c.write(Buffer.concat([parse(other, 'SELECT 1'), sync()]));
+      expect(codes(await c.until('Z'))).toEqual(['42P05']);
+      await c.write(Buffer.concat([close('S', b), parse(b, 'SELECT g FROM big'), sync()]));
+      expect(codes(await c.until('Z'))).toEqual([]);
+      await c.write(Buffer.concat([bind('', a), execute(), sync()]));
+      await expectLimited(c, await c.until('Z'));
+      // A name whose 63rd byte differs ('€' starts with 0xe2) is another name.
+      const apart = long('y', '').slice(1) + '€';
+      await c.write(Buffer.concat([bind('', apart), execute(), sync()]));
+      expect(codes(await c.until('Z'))).toEqual(['26000']);
+      c.destroy();
+    });
   });
 });

@@ -95,7 +95,7 @@ export interface ParseMessage {
 
 export function parseParse(body: Buffer): ParseMessage {
   const r = new BodyReader(body);
-  const name = r.cstring();
+  const name = r.name();
   const sql = r.cstring();
   const n = r.int16();
   if (n < 0) throw new FrameError('invalid parameter type count', '08P01');
@@ -118,8 +118,8 @@ export interface BindMessage {
 
 export function parseBind(body: Buffer): BindMessage {
   const r = new BodyReader(body);
-  const portal = r.cstring();
-  const statement = r.cstring();
+  const portal = r.name();
+  const statement = r.name();
   const nf = r.int16();
   if (nf < 0) throw new FrameError('invalid format count', '08P01');
   const paramFormats: number[] = [];
@@ -164,14 +164,14 @@ export function parseDescribeOrClose(body: Buffer): DescribeOrClose {
   const r = new BodyReader(body);
   const k = r.byte();
   if (k !== 0x53 && k !== 0x50) throw new FrameError('invalid describe/close target', '08P01');
-  const name = r.cstring();
+  const name = r.name();
   r.end();
   return { kind: k === 0x53 ? 'S' : 'P', name };
 }
 
 export function parseExecute(body: Buffer): { portal: string; maxRows: number } {
   const r = new BodyReader(body);
-  const portal = r.cstring();
+  const portal = r.name();
   const maxRows = r.int32();
   r.end();
   return { portal, maxRows };

@@ -1,6 +1,9 @@
 // Cursor over a message body: bounds-checked reads that throw ProtocolError on malformed input.
 import { FrameError } from './framing.js';
 
+/** NAMEDATALEN - 1: how much of a statement or portal name PostgreSQL keeps. */
+export const NAME_BYTES = 63;
+
 export class BodyReader {
   pos = 0;
   constructor(readonly buf: Buffer) {}
@@ -26,6 +29,29 @@ export class BodyReader {
   byte(): number {
     this.need(1);
     return this.buf[this.pos++];
+  }
+
+  /**
+   * A NUL-terminated prepared statement or portal name as PostgreSQL keys it: by its first
+   * NAME_BYTES bytes, whatever follows (two names that share them are one name upstream).
+   * A cut through a character keeps that character's first bytes as lone surrogates
+   * (U+DC00 + byte), so that names which differ only there stay apart, and apart from any
+   * name read whole.
+   */
+  name(): string {
+    const end = this.buf.indexOf(0, this.pos);
+    if (end < 0) throw new FrameError('unterminated string in message', '08P01');
+    const start = this.pos;
+    this.pos = end + 1;
+    if (end - start <= NAME_BYTES) return this.buf.toString('utf8', start, end);
+    const cut = start + NAME_BYTES;
+    // The first byte left out continues a character: that character is split.
+    let whole = cut;
+    if ((this.buf[cut] & 0xc0) === 0x80)
+      while (whole > start && (this.buf[whole] & 0xc0) === 0x80) whole--;
+    let s = this.buf.toString('utf8', start, whole);
+    for (let i = whole; i < cut; i++) s += String.fromCharCode(0xdc00 + this.buf[i]);
+    return s;
   }
 
   /** NUL-terminated UTF-8 string. */
