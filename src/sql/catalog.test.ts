@@ -153,4 +153,29 @@ describe('analysis with the upstream catalog', () => {
       facts("SELECT ('public.order_seq'::text).nextval").relations.map((r) => [r.name, r.access]),
     ).toEqual([['order_seq', 'write']]);
   });
+
+  it('lists t.f over a FROM function of unknown columns as the call f(t), and TABLESAMPLE methods', () => {
+    const fns = (sql: string, opts?: AnalyzeOptions) =>
+      facts(sql, opts).functions.map((f) => `${f.schema}.${f.name}:${f.effect}`);
+    for (const opts of [withCatalog, without]) {
+      // t is the value itself: any function of the name runs, not only one with effects.
+      expect(fns("SELECT t.current_setting FROM unnest(ARRAY['port']) t", opts)).toContain(
+        'pg_catalog.current_setting:read',
+      );
+      expect(fns("SELECT t.pg_get_viewdef FROM CAST('v' AS text) t", opts)).toContain(
+        'pg_catalog.pg_get_viewdef:read',
+      );
+      // Columns named in a column definition list, or a function's known output, stay columns.
+      expect(fns('SELECT t.name FROM my_users() AS t(id int, name text)', opts)).toEqual([
+        'public.my_users:unknown',
+      ]);
+      expect(fns("SELECT t.key FROM jsonb_each('{}') t", opts)).toEqual([
+        'pg_catalog.jsonb_each:read',
+      ]);
+      expect(fns('SELECT * FROM orders TABLESAMPLE system_time (1000)', opts)).toEqual([
+        'public.system_time:unknown',
+      ]);
+      expect(fns('SELECT * FROM orders TABLESAMPLE SYSTEM (50)', opts)).toEqual([]);
+    }
+  });
 });

@@ -788,6 +788,13 @@ export class Walker {
       // (`FROM (SELECT 1 AS card) s, t TABLESAMPLE SYSTEM (length(card))` reads the outer
       // card; `c.card` with an item c before it reads the outer query's c).
       const outer: Ctx = { ...c, level: level.parent, clause: 'select', derived: true };
+      // The method is a function PostgreSQL calls (its handler): an extension's
+      // (tsm_system_time's system_time, in the search_path schema) is listed as one; the
+      // built-in SYSTEM and BERNOULLI are part of the syntax.
+      const method = names(b.method);
+      const m = method[method.length - 1];
+      if (!(BUILTIN_SAMPLING.has(m) && (method.length === 1 || method[0] === 'pg_catalog')))
+        this.addCall(method);
       this.stack.push(() => this.fromItem(b.relation, c, level));
       this.stack.push({ n: b.args, c: outer });
       this.stack.push({ n: b.repeatable, c: outer });
@@ -1045,6 +1052,13 @@ export class Walker {
           // that only compute are not listed for a t whose columns are not known: they show
           // what the row already shows.
           this.out.addFunction({ schema: 'pg_catalog', name: col, effect: 'side_effect' });
+        } else if (items.some((it) => it.open && !knownColumn(it, col))) {
+          // A function in FROM whose columns are not known may return one plain value
+          // (unnest(ARRAY['port']) t, CAST('x' AS text) t): t is then that value, and
+          // t.current_setting is current_setting(t), a call of any function of the name.
+          const r = resolveFunction([col], this.searchPath);
+          if (r.schema === 'pg_catalog' || this.catalog?.hasFunction(r.schema, col))
+            this.addCall([col]);
         }
       }
       if (wholeRowFunction(col)) {
@@ -1454,6 +1468,9 @@ const SCALAR_SRF_OUT: Record<string, string> = {
  * column list, a column definition list, the one column of a known scalar function), and
  * whether it may have others.
  */
+/** TABLESAMPLE methods of pg_catalog. */
+const BUILTIN_SAMPLING = new Set(['system', 'bernoulli']);
+
 function functionItem(b: N, alias: N | undefined, first: string): ScopeItem {
   const known: string[] = names(alias?.colnames);
   let open = true;

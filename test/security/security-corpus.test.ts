@@ -91,6 +91,10 @@ const SERVER_SETUP: Record<string, { apply: string; undo: string }> = {
   'SEC-OR-016/r29e-2': HSTORE,
   'SEC-MX-022/r29e-3': HSTORE,
   'SEC-MX-022/r30-6': HSTORE,
+  'SEC-FN-022/r31-7': {
+    apply: 'CREATE EXTENSION tsm_system_time',
+    undo: 'DROP EXTENSION tsm_system_time',
+  },
   // A function of the table's row type ("computed field"): c.card_text is card_text(c).
   'SEC-MX-022/r29a-9': {
     apply:

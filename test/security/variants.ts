@@ -4827,4 +4827,56 @@ export const VARIANTS: Case[] = [
     "SELECT t.lo_import FROM CAST('/etc/hosts' AS text) t",
     'deny',
   ),
+  // t.f over a FROM function whose columns are not known: t may be one plain value, and
+  // t.f is then f(t) for any function f, not only one with side effects.
+  v(
+    'SEC-FN-004/r31-1',
+    'side-effect-function',
+    P1,
+    "SELECT t.current_setting FROM unnest(ARRAY['port']) t",
+    'deny',
+  ),
+  v(
+    'SEC-FN-004/r31-2',
+    'side-effect-function',
+    P1,
+    "SELECT t.current_setting FROM CAST('server_version' AS text) t",
+    'deny',
+  ),
+  v(
+    'SEC-IL-007/r31-3',
+    'catalog-info-leak',
+    P1,
+    "SELECT t.pg_get_viewdef FROM CAST('customer_v' AS text) t",
+    'deny',
+  ),
+  v(
+    'SEC-FN-004/r31-4',
+    'side-effect-function',
+    P1,
+    'SELECT t.pg_get_sequence_data FROM unnest(ARRAY(SELECT generate_series(16384, 16500)::oid)) t WHERE t.pg_get_sequence_data IS NOT NULL',
+    'deny',
+  ),
+  v(
+    'SEC-IL-007/r31-5',
+    'catalog-info-leak',
+    P1,
+    'SELECT k.pg_get_functiondef FROM unnest(ARRAY(SELECT generate_series(16384, 16500)::oid)) k WHERE k.pg_get_functiondef IS NOT NULL',
+    'deny',
+  ),
+  v(
+    'SEC-WR-028/r31-6',
+    'write-smuggling',
+    P3,
+    "UPDATE orders SET status = t.current_setting FROM unnest(ARRAY['server_version']) t WHERE orders.id = 1",
+    'deny',
+  ),
+  // A TABLESAMPLE method is a function PostgreSQL calls: an extension's is listed as one.
+  v(
+    'SEC-FN-022/r31-7',
+    'side-effect-function',
+    P1,
+    'SELECT * FROM orders TABLESAMPLE system_time (1000)',
+    'deny',
+  ),
 ];
