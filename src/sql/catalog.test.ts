@@ -172,6 +172,21 @@ describe('analysis with the upstream catalog', () => {
       expect(fns("SELECT t.key FROM jsonb_each('{}') t", opts)).toEqual([
         'pg_catalog.jsonb_each:read',
       ]);
+      // So do the columns an XMLTABLE or JSON_TABLE declares, unless an alias renames them.
+      const jt = `JSON_TABLE('[]'::jsonb, '$[*]' COLUMNS (name text PATH '$.n',
+                    NESTED PATH '$.x[*]' COLUMNS (inner1 int PATH '$')))`;
+      expect(fns(`SELECT t.name, t.inner1 FROM ${jt} t`, opts)).toEqual([]);
+      const xt = `XMLTABLE('/r' PASSING (xml '<r/>') COLUMNS card text PATH 'n')`;
+      expect(fns(`SELECT x.name FROM ${xt.replace('card', 'name')} AS x(a)`, opts)).toEqual([
+        'pg_catalog.name:read',
+      ]);
+      expect(fns(`SELECT x.name FROM ${xt.replace('card', 'name')} AS x`, opts)).toEqual([]);
+      // Renamed, its card is no column of it: the name is the outer query's.
+      const outer = (sql: string) => facts(sql, opts).columns.map((c) => `${c.table}.${c.column}`);
+      expect(outer(`SELECT (SELECT card FROM ${xt} AS x(a)) FROM customers`)).toEqual([
+        'customers.card',
+      ]);
+      expect(outer(`SELECT (SELECT card FROM ${xt} AS x) FROM customers`)).toEqual([]);
       expect(fns('SELECT * FROM orders TABLESAMPLE system_time (1000)', opts)).toEqual([
         'public.system_time:unknown',
       ]);

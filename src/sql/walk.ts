@@ -803,9 +803,13 @@ export class Walker {
     // XMLTABLE, JSON_TABLE and anything else: walk it, name it.
     // Its arguments see the FROM items before it, not itself (a name there is another's).
     const alias = b.alias ? body(b.alias) : undefined;
-    this.stack.push(() =>
-      level.items.push({ alias: alias?.aliasname ?? '', shape: newShape(), open: true }),
-    );
+    // The columns it declares are its columns (unless an alias renames them): t.name is
+    // then a column, not a call of name(t).
+    const shape = newShape();
+    if (!alias?.colnames)
+      for (const name of declaredColumns(b.columns))
+        shape.cols.push({ name, origins: [], derived: true });
+    this.stack.push(() => level.items.push({ alias: alias?.aliasname ?? '', shape, open: true }));
     this.stack.push({ n, c: { ...c, level, clause: 'select', derived: true } });
   }
 
@@ -1468,6 +1472,18 @@ const SCALAR_SRF_OUT: Record<string, string> = {
  * column list, a column definition list, the one column of a known scalar function), and
  * whether it may have others.
  */
+/** Column names an XMLTABLE or JSON_TABLE declares (JSON_TABLE's NESTED ones too). */
+function declaredColumns(cols: unknown): string[] {
+  const out: string[] = [];
+  for (const c of (cols ?? []) as N[]) {
+    const x = body(c);
+    const name = x?.colname ?? x?.name;
+    if (typeof name === 'string') out.push(name);
+    if (x?.columns) out.push(...declaredColumns(x.columns));
+  }
+  return out;
+}
+
 /** TABLESAMPLE methods of pg_catalog. */
 const BUILTIN_SAMPLING = new Set(['system', 'bernoulli']);
 
