@@ -627,6 +627,51 @@ describe('statements that reach PostgreSQL by every path are recorded', () => {
     expect(evs.at(-1)?.result?.command_tag).toBe('INSERT 0 1');
   });
 
+  it('SQL EXECUTE, FETCH and MOVE record the statement they run (a protocol Parse, a portal never Executed)', async () => {
+    const c = await rawAs(r.g, 'runs');
+    const ok = async (...msgs: Buffer[]) => {
+      await c.write(Buffer.concat([...msgs, sync()]));
+      expect(firstError(await c.until('Z'))).toBeUndefined();
+    };
+    const sql = async (text: string) => expect(firstError(await c.simple(text))).toBeUndefined();
+    await sql(`INSERT INTO t VALUES (141, 'a'), (142, 'b'), (143, 'c')`);
+    // A statement prepared by a protocol Parse, run by SQL EXECUTE: its text is in no Execute.
+    await ok(parse('del', 'DELETE FROM t WHERE id = 141'));
+    await sql('EXECUTE del');
+    // Portals bound but never Executed, run by SQL FETCH and MOVE.
+    await sql('BEGIN');
+    await ok(
+      parse('s', 'DELETE FROM t WHERE id = $1 RETURNING id'),
+      bind('p', 's', ['142']),
+      parse('u', 'UPDATE t SET note = $2 WHERE id = $1 RETURNING id'),
+      bind('q', 'u', ['143', 'moved']),
+    );
+    await sql('FETCH ALL FROM p');
+    await sql('MOVE ALL IN q');
+    await sql('COMMIT');
+    c.destroy();
+    expect(await idsInTable()).not.toContain(141);
+    expect(await idsInTable()).not.toContain(142);
+    const evs = await statementsOf(r, 'runs');
+    const by = (sql: string) => evs.find(({ ev }) => ev.sql === sql)?.ev.runs;
+    expect(by('EXECUTE del')).toEqual({ sql: 'DELETE FROM t WHERE id = 141', name: 'del' });
+    expect(by('FETCH ALL FROM p')).toEqual({
+      sql: 'DELETE FROM t WHERE id = $1 RETURNING id',
+      portal: 'p',
+      params: ['142'],
+    });
+    expect(by('MOVE ALL IN q')).toEqual({
+      sql: 'UPDATE t SET note = $2 WHERE id = $1 RETURNING id',
+      portal: 'q',
+      params: ['143', 'moved'],
+    });
+    // `replay` shows it under the statement.
+    const events = await createReader([dirSource(r.sinkDir), dirSource(r.spoolDir)]).sessionEvents(
+      evs[0].ev.session_id,
+    );
+    expect(formatTimeline(events!)).toContain('runs: DELETE FROM t WHERE id = 141');
+  });
+
   it('a client that disconnects right after sending: what ran is recorded', async () => {
     const c = await rawAs(r.g, 'hangup');
     await c.write(

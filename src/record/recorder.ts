@@ -125,6 +125,7 @@ function statementFragment(ev: StatementEventInput): string {
   return (
     ',"sql":' +
     JSON.stringify(ev.sql) +
+    (ev.runs ? ',"runs":' + JSON.stringify(ev.runs) : '') +
     factsFragment(ev) +
     ',"protocol":"' +
     ev.protocol +

@@ -57,6 +57,14 @@ export function formatTimeline(events: RecordedEvent[], opts: { width?: number }
         line += `  params=${oneLine(JSON.stringify(ev.params), width)}`;
       else if (ev.params === 'redacted') line += '  params=[redacted]';
       out.push(line);
+      const runs = ev.runs as { sql?: unknown; params?: unknown } | undefined;
+      if (runs && typeof runs.sql === 'string') {
+        let ran = ' '.repeat(33) + `runs: ${oneLine(runs.sql, width)}`;
+        if (Array.isArray(runs.params) && runs.params.length)
+          ran += `  params=${oneLine(JSON.stringify(runs.params), width)}`;
+        else if (runs.params === 'redacted') ran += '  params=[redacted]';
+        out.push(ran);
+      }
       const reasons = (ev.reasons as string[] | undefined) ?? [];
       const extra = [
         reasons.length ? `reasons: ${reasons.join('; ')}` : '',

@@ -28,6 +28,15 @@ export interface SessionStartInfo {
   default_read_only?: boolean;
 }
 
+/** See `StatementEventInput.runs`. */
+export interface StatementRuns {
+  sql: string;
+  name?: string;
+  portal?: string;
+  params?: (string | null)[] | 'redacted' | null;
+  param_formats?: number[];
+}
+
 /**
  * A statement about to be forwarded or refused. Facts are recorded so that a policy can
  * re-decide it later (`policy replay`); params may already be redacted by the caller.
@@ -45,6 +54,13 @@ export interface StatementEventInput extends Pick<
   | 'parse_error'
 > {
   sql: string;
+  /**
+   * The statement this one runs, where its own text does not show it: the prepared
+   * statement of a SQL EXECUTE (`name`), or the statement a protocol portal holds, with its
+   * Bind parameters, for a SQL FETCH or MOVE of it (`portal`). Redacted as `sql` and
+   * `params` are.
+   */
+  runs?: StatementRuns;
   /**
    * Extra facts (copy, transaction, set...) kept for re-decision. A function is called
    * only when the fields are serialised (once per `facts_key`).

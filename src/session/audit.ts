@@ -6,10 +6,11 @@ import { performance } from 'node:perf_hooks';
 import { FACTS_KEY, redactExtra, redactLiterals } from '../sql/index.js';
 import type { StatementFacts } from '../sql/types.js';
 import type { DecisionRecord, PolicyEngine, Redaction, SessionFacts } from '../policy/types.js';
-import type { StatementEventInput } from '../record/types.js';
+import type { StatementEventInput, StatementRuns } from '../record/types.js';
 import type { SessionRecordingPort } from './context.js';
 import { emptyFacts, type DecidedRun } from './batch.js';
 import type { StatementRun } from './items.js';
+import type { RunsOf } from './statements.js';
 
 /** Most characters of a refused statement's text recorded whole (see refusedText). */
 const REFUSED_TEXT_CHARS = 8192;
@@ -47,8 +48,8 @@ export class SessionAudit {
 
   /** The statement events of a decided group, to be written before it is forwarded. */
   events(runs: readonly DecidedRun[]): StatementEventInput[] {
-    return runs.map((r, i) =>
-      this.event(
+    return runs.map((r, i) => {
+      const ev = this.event(
         r.facts,
         r.rec,
         r.protocol,
@@ -57,8 +58,10 @@ export class SessionAudit {
         runs.length,
         r.inTransaction,
         r.params?.formats,
-      ),
-    );
+      );
+      if (r.runs) ev.runs = runsEvent(r.runs, r.rec.decision.redact);
+      return ev;
+    });
   }
 
   /**
@@ -256,6 +259,26 @@ export class SessionAudit {
     if (redact) redactEvent(ev, f, redact);
     return ev;
   }
+}
+
+/**
+ * The statement an EXECUTE, FETCH or MOVE runs, as recorded: redacted as the statement's
+ * own decision asks, and as the decision of the statement it runs asks.
+ */
+function runsEvent(r: RunsOf, own: Redaction[] | undefined): StatementRuns {
+  const redacts = (what: Redaction) => own?.includes(what) || r.redact?.includes(what);
+  const out: StatementRuns = { sql: redacts('literals') ? redactLiterals(r.sql) : r.sql };
+  if (r.name !== undefined) out.name = r.name;
+  if (r.portal !== undefined) out.portal = r.portal;
+  if (r.params) {
+    if (redacts('params')) out.params = 'redacted';
+    else {
+      out.params = r.params.value;
+      const formats = r.params.formats;
+      if (formats) out.param_formats = formats;
+    }
+  }
+  return out;
 }
 
 /** What the policy's `redact` set leaves out of a statement's event. */

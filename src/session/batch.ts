@@ -8,7 +8,13 @@ import { ClientError, type ErrorFields, type Frame } from '../wire/index.js';
 import { rowBudget, type RowBudget } from './cursors.js';
 import { refusalFields, type DecisionPoint } from './decide.js';
 import { mayChangeSettings, settingsInDoubtError } from './parser-settings.js';
-import { executeOf, withParamTypes, type BindParams, type SessionNames } from './statements.js';
+import {
+  executeOf,
+  withParamTypes,
+  type BindParams,
+  type RunsOf,
+  type SessionNames,
+} from './statements.js';
 import { UNCERTAIN } from './name-table.js';
 import { quoteIdent } from './params.js';
 import { inTransactionAfter, pulledIntoBlock } from './txn-state.js';
@@ -38,6 +44,8 @@ export interface DecidedRun {
   budget?: RowBudget;
   /** It reads an open SQL cursor; its facts are the DECLARE's. */
   cursorRead?: boolean;
+  /** The statement it runs, where its text names only a prepared statement or portal. */
+  runs?: RunsOf;
   /**
    * Whether it runs inside a transaction block, when that differs from the session's state
    * when its group was read (a BEGIN earlier in the same Query string).
@@ -375,6 +383,7 @@ function decideIn(
             protocol: 'extended',
             params: portal.params,
             budget: cursorBudget ?? rows,
+            runs: names.runsOf(facts),
           };
           if (runTxn !== inTxn) run.inTransaction = runTxn;
           runs.push(run);

@@ -692,7 +692,14 @@ export class Session {
         }
         this.names.stage(facts, rec, i);
         if (mayChangeSettings(facts)) settings = true;
-        const run: DecidedRun = { facts, rec, protocol: 'simple', params: null, budget };
+        const run: DecidedRun = {
+          facts,
+          rec,
+          protocol: 'simple',
+          params: null,
+          budget,
+          runs: this.names.runsOf(facts),
+        };
         if (runTxn !== wasInTxn) run.inTransaction = runTxn;
         decided.push(run);
         inTxn = inTransactionAfter(facts, inTxn);

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { FACTS_KEY, explainedColumn, factsWeight } from '../sql/index.js';
 import type { StatementFacts } from '../sql/types.js';
-import type { DecisionRecord, PolicyEngine } from '../policy/types.js';
+import type { DecisionRecord, PolicyEngine, Redaction } from '../policy/types.js';
 import {
   ClientError,
   bindParamsAsText,
@@ -105,6 +105,16 @@ export class BindParams {
     if (!f.some((x) => x === 1)) return undefined;
     return this.b.params.map((_, i) => (f.length === 1 ? f[0] : (f[i] ?? 0)));
   }
+}
+
+/** What a statement runs beyond its own text (see `SessionNames.runsOf`). */
+export interface RunsOf {
+  sql: string;
+  name?: string;
+  portal?: string;
+  params?: BindParams;
+  /** What the decision of the statement run redacts from its recording. */
+  redact?: Redaction[];
 }
 
 export interface Portal {
@@ -343,6 +353,31 @@ export class SessionNames {
       p.rows = renewed(p.rows, rec);
     }
     return undefined;
+  }
+
+  /**
+   * The statement a SQL EXECUTE, FETCH or MOVE runs, for its recording (its own text names
+   * only the prepared statement or portal): the prepared statement of an EXECUTE, and the
+   * statement and Bind parameters a protocol portal holds, which a FETCH or MOVE of it runs
+   * when the portal has not run yet (and reads the result of after).
+   */
+  runsOf(facts: StatementFacts): RunsOf | undefined {
+    const of = executeOf(facts);
+    if (of?.prepared) {
+      const name = (of.st.execute as { name: string }).name;
+      return { sql: of.prepared.facts.text, name, redact: of.prepared.decision.decision.redact };
+    }
+    if (facts.cursor_op === undefined) return undefined;
+    const portal = cursorName(facts, 'fetch') ?? cursorName(facts, 'move');
+    const p = portal === undefined ? undefined : this.portals.get(portal);
+    if (!p || p === UNCERTAIN) return undefined;
+    const held = p.ran ?? p.prepared;
+    return {
+      sql: executeOf(held.facts)?.prepared?.facts.text ?? held.facts.text,
+      portal,
+      params: p.params,
+      redact: held.decision.decision.redact,
+    };
   }
 
   /** The group went upstream: its changes, in order, to settle when it is answered. */
