@@ -261,7 +261,7 @@ export function describe(
         const truth = constantTruth(b.whereClause, read);
         if (truth === false) d.extra.where_false = true;
         if (truth === true) d.extra.where_true = true;
-        else if (truth !== false && openCondition(b.whereClause)) d.extra.where_open = true;
+        else if (truth !== false && openCondition(b.whereClause, read)) d.extra.where_open = true;
         if (read.literals) out.literalSensitive = true;
       }
       break;

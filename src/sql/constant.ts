@@ -33,10 +33,20 @@ export function constantTruth(n: unknown, read: { literals?: boolean }): boolean
     }
     return undefined;
   }
+  if (t === 'BooleanTest') {
+    // (1 = 1) IS TRUE, IS NOT FALSE: as its argument (a constant is never null here);
+    // IS FALSE, IS NOT TRUE: its negation.
+    const v = constantTruth(b.arg, read);
+    const bt = b.booltesttype as string;
+    if (v === undefined) return undefined;
+    if (bt === 'IS_TRUE' || bt === 'IS_NOT_FALSE') return v;
+    if (bt === 'IS_FALSE' || bt === 'IS_NOT_TRUE') return !v;
+    return undefined;
+  }
   if (t === 'A_Expr' && b.kind === 'AEXPR_OP' && b.name?.length === 1) {
     // Whether the value depends on literals must not depend on their values: texts that
     // differ only in literals share cached facts (1 > 0 and 0 > 10000000000 are one text).
-    if (nodeType(b.lexpr) === 'A_Const' && nodeType(b.rexpr) === 'A_Const') read.literals = true;
+    if (comparesConstants(n)) read.literals = true;
     const op = body(b.name[0])?.sval;
     const l = integer(b.lexpr);
     const r = integer(b.rexpr);
@@ -54,8 +64,30 @@ export function constantTruth(n: unknown, read: { literals?: boolean }): boolean
  * shape only, not on its literals' values.
  * @example openCondition(whereOf("DELETE FROM t WHERE id = 1 OR 'a' = 'a'")) // true
  */
-export function openCondition(n: unknown): boolean {
+export function openCondition(n: unknown, read: { literals?: boolean }): boolean {
+  // Which parts are visited depends on values (OR stops at its first open arm): any
+  // comparison of constants anywhere makes the answer depend on literals.
+  if (anyComparesConstants(n)) read.literals = true;
   return may(n, true);
+}
+
+/** A comparison of two constants (`1 = 0`): its value is its literals'. */
+function comparesConstants(n: unknown): boolean {
+  const b = body(n) as N | undefined;
+  return (
+    nodeType(n) === 'A_Expr' &&
+    b?.kind === 'AEXPR_OP' &&
+    nodeType(b.lexpr) === 'A_Const' &&
+    nodeType(b.rexpr) === 'A_Const'
+  );
+}
+
+function anyComparesConstants(n: unknown): boolean {
+  if (!n || typeof n !== 'object') return false;
+  if (Array.isArray(n)) return n.some(anyComparesConstants);
+  if (comparesConstants(n)) return true;
+  for (const k in n) if (anyComparesConstants((n as N)[k])) return true;
+  return false;
 }
 
 /**

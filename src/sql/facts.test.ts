@@ -786,6 +786,34 @@ describe('kind-specific facts', () => {
     }
   });
 
+  it('constants under IS TRUE / IS NOT FALSE decide the WHERE too, whichever text was read first', () => {
+    const facts = (sql: string) => {
+      const f = one(sql);
+      return {
+        open: f.where_open === true,
+        all: f.where_true === true,
+        none: f.where_false === true,
+      };
+    };
+    // One shape to a cache that ignores literals: the bounded one read first must not lend
+    // its facts to the one that writes every row.
+    for (const [bounded, every] of [
+      [
+        'UPDATE orders SET amount = 7 WHERE id = 1 OR (1 = 0) IS TRUE',
+        'UPDATE orders SET amount = 7 WHERE id = 1 OR (1 = 1) IS TRUE',
+      ],
+      [
+        'DELETE FROM orders WHERE id = -5 OR NOT (1 = 1) IS NOT FALSE',
+        'DELETE FROM orders WHERE id = -5 OR NOT (1 = 0) IS NOT FALSE',
+      ],
+    ]) {
+      expect(facts(bounded), bounded).toEqual({ open: false, all: false, none: false });
+      expect(facts(every), every).toEqual({ open: false, all: true, none: false });
+    }
+    expect(facts('DELETE FROM orders WHERE (1 = 0) IS TRUE').none).toBe(true);
+    expect(facts('DELETE FROM orders WHERE (1 = 0) IS NOT TRUE').all).toBe(true);
+  });
+
   it('PREPARE / EXECUTE / DEALLOCATE', () => {
     const p = one('PREPARE q (int) AS UPDATE orders SET amount = 0 WHERE id = $1');
     expect([p.command, p.class]).toEqual(['PREPARE', 'write']);
