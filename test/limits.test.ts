@@ -11,6 +11,8 @@ import {
 import { bind, execute, fields, flush, parse, rows, sync } from './helpers/raw.js';
 
 const DB = 'limits_db';
+const codes = (ms: { type: string }[]) =>
+  ms.filter((m) => m.type === 'E').map((m) => fields(m as never).C);
 let g: TestGateway;
 
 beforeAll(async () => {
@@ -86,6 +88,85 @@ describe('time limits in a pipelined group', () => {
       const ms = await c.until('Z', 10_000);
       expect(ms.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual(['57014']);
       expect(Date.now() - t0).toBeLessThan(2500);
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it('a limited group sent behind another still running is cut at its limit, and only it', async () => {
+    // Two groups (two Syncs) sent at once: the write has no limit and takes a second; the
+    // read's limit starts when the write is answered (a cancel before would stop the write).
+    const c = await rawLogin(t, DB);
+    try {
+      await c.write(
+        Buffer.concat([
+          parse('', 'INSERT INTO quick_writes SELECT 2 FROM pg_catalog.pg_sleep(1)'),
+          bind('', ''),
+          execute(),
+          sync(),
+          parse('', 'SELECT pg_catalog.pg_sleep(3)'),
+          bind('', ''),
+          execute(),
+          sync(),
+        ]),
+      );
+      expect(codes(await c.until('Z', 10_000))).toEqual([]);
+      expect(codes(await c.until('Z', 10_000))).toEqual(['57014']);
+    } finally {
+      c.destroy();
+    }
+  });
+});
+
+describe("a SQL FETCH or MOVE runs its cursor's statement", () => {
+  let t: TestGateway;
+  beforeAll(async () => {
+    const a = await adminClient(DB);
+    await a.query(`CREATE OR REPLACE VIEW slow AS
+                     SELECT g, pg_catalog.pg_sleep(0.1)::text AS s FROM generate_series(1, 20) g;
+                   CREATE TABLE IF NOT EXISTS blockonly AS SELECT g FROM generate_series(1, 3) g`);
+    await a.end();
+    t = await startTestGateway(DB, { policy: { files: ['test/policies/cursor-limits.rego'] } });
+  });
+  afterAll(async () => t?.stop());
+
+  it("under the cursor's time limit", async () => {
+    const c = await rawLogin(t, DB);
+    try {
+      expect(codes(await c.simple('BEGIN'))).toEqual([]);
+      expect(codes(await c.simple('DECLARE c CURSOR FOR SELECT g FROM slow'))).toEqual([]);
+      // 20 rows at 0.1 s each: cut at 300 ms.
+      const ms = await c.simple('FETCH ALL FROM c');
+      expect({ codes: codes(ms), rows: rows(ms).length }).toEqual({ codes: ['57014'], rows: 0 });
+      expect(codes(await c.simple('ROLLBACK'))).toEqual([]);
+      expect(codes(await c.simple('BEGIN; DECLARE m CURSOR FOR SELECT g FROM slow'))).toEqual([]);
+      expect(codes(await c.simple('MOVE ALL IN m'))).toEqual(['57014']);
+      expect(codes(await c.simple('ROLLBACK'))).toEqual([]);
+      // The same through the extended protocol.
+      expect(codes(await c.simple('BEGIN; DECLARE e CURSOR FOR SELECT g FROM slow'))).toEqual([]);
+      await c.write(
+        Buffer.concat([parse('', 'FETCH ALL FROM e'), bind('', ''), execute(), sync()]),
+      );
+      expect(codes(await c.until('Z', 10_000))).toEqual(['57014']);
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it('decided again in the transaction state it is read in (WITH HOLD after COMMIT)', async () => {
+    const c = await rawLogin(t, DB);
+    try {
+      expect(codes(await c.simple('SELECT g FROM blockonly'))).toEqual(['42501']);
+      const declare = 'BEGIN; DECLARE h CURSOR WITH HOLD FOR SELECT g FROM blockonly; COMMIT';
+      expect(codes(await c.simple(declare))).toEqual([]);
+      const ms = await c.simple('FETCH ALL FROM h');
+      expect({ codes: codes(ms), rows: rows(ms).length }).toEqual({ codes: ['42501'], rows: 0 });
+      await c.write(
+        Buffer.concat([parse('', 'FETCH ALL FROM h'), bind('', ''), execute(), sync()]),
+      );
+      expect(codes(await c.until('Z'))).toEqual(['42501']);
+      // Inside a block again it is read.
+      expect(rows(await c.simple('BEGIN; FETCH ALL FROM h; COMMIT')).length).toBe(3);
     } finally {
       c.destroy();
     }

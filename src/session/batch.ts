@@ -376,6 +376,15 @@ function decideIn(
           // A FETCH reads under its cursor's budget.
           const cursorBudget = names.fetchBudget(facts);
           if (cursorBudget === UNCERTAIN) return WAIT;
+          // … and runs its cursor's statement: as that is allowed, and in its time.
+          const ruling = names.fetchRuling(facts, decision, runTxn, 'extended');
+          if (ruling?.refused)
+            return refuse({
+              fields: refusalFields(ruling.rec),
+              facts: ruling.refused,
+              rec: ruling.rec,
+            });
+          if (ruling) decision = ruling.rec;
           names.stage(facts, decision, runs.length, m.portal);
           const run: DecidedRun = {
             facts,

@@ -682,7 +682,16 @@ export class Session {
           return this.awaitAnswers(f);
         }
 
-        const rec = this.decisions.decide(facts, 'simple', null, i, count);
+        let rec = this.decisions.decide(facts, 'simple', null, i, count);
+        // A FETCH or MOVE runs its cursor's statement: as that is allowed, and in its time.
+        const ruling = this.names.fetchRuling(facts, rec, runTxn, 'simple');
+        if (ruling?.refused) {
+          this.countDecision(ruling.rec.decision.kind);
+          this.names.rollback();
+          this.audit.refusal(ruling.refused, facts.text, undefined, 'simple', ruling.rec);
+          return this.refuse(refusalFields(ruling.rec), 'simple', ruling.rec);
+        }
+        if (ruling) rec = ruling.rec;
         if (rec.decision.kind === 'approval') held ??= { facts, rec };
         else if (rec.decision.kind !== 'allow') {
           this.countDecision(rec.decision.kind);
@@ -984,8 +993,10 @@ export class Session {
     if (head && decided.length > 0) this.armRows();
     for (const b of frames) this.write(b);
     // A time limit runs from when its statement goes upstream, also in a part of the item
-    // sent before its Sync (at a Flush, for COPY data): PostgreSQL runs it then.
-    if (limitLowered) this.armTimeout(item);
+    // sent before its Sync (at a Flush, for COPY data): PostgreSQL runs it then, unless an
+    // earlier item is still running (the limit starts when that one is answered: a cancel
+    // now would stop that one instead).
+    if (limitLowered && this.items.length === 0) this.armTimeout(item);
     if (endsItem) {
       item.started = now;
       this.pushItem(item);
@@ -1212,6 +1223,14 @@ export class Session {
       }
     }
     this.armRows();
+    // The next item runs now: its time limit starts.
+    const next = this.items[0] ?? this.openItem;
+    if (
+      next.timeoutMs !== undefined &&
+      next.timer === undefined &&
+      (next !== this.openItem || next.runs.length > 0)
+    )
+      this.armTimeout(next);
     if (this.waitAnswers && this.items.length === 0) this.stopWaiting();
     if (aborting) return null;
     if (this.draining && this.idle()) setImmediate(() => this.fatal(ClientError.shuttingDown()));

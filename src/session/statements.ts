@@ -356,6 +356,40 @@ export class SessionNames {
   }
 
   /**
+   * A SQL FETCH or MOVE reads (and runs) its cursor's or portal's statement: it is allowed
+   * only as that statement is, and under its time limit. A cursor decided in another
+   * transaction state (a WITH HOLD cursor read after its block) is decided again in the
+   * state it is read in. Returns the FETCH's decision with the cursor's time limit when
+   * that is lower, or the refusal of what it reads; `undefined`: not a FETCH or MOVE, or
+   * nothing to add. Call after `redecideFetched`.
+   */
+  fetchRuling(
+    facts: StatementFacts,
+    own: DecisionRecord,
+    inTxn: boolean,
+    protocol: 'simple' | 'extended',
+  ): { rec: DecisionRecord; refused?: StatementFacts } | undefined {
+    if (facts.cursor_op === undefined) return undefined;
+    const name = cursorName(facts, 'fetch') ?? cursorName(facts, 'move');
+    if (name === undefined) return undefined;
+    const c = this.cursors.get(name);
+    const p = this.portals.get(name);
+    let read: DecisionRecord | undefined;
+    if (c && c !== UNCERTAIN) {
+      read = c.decision;
+      if (c.inTxn !== inTxn) {
+        read = this.decisions.decide(c.facts, protocol, null, 0, 1);
+        if (read.decision.kind !== 'allow') return { rec: read, refused: c.facts };
+      }
+    } else if (p && p !== UNCERTAIN) read = (p.ran ?? p.prepared).decision;
+    const limit = read?.decision.kind === 'allow' ? read.decision.limits?.timeout_ms : undefined;
+    const d = own.decision;
+    if (limit === undefined || d.kind !== 'allow') return undefined;
+    if (d.limits?.timeout_ms !== undefined && d.limits.timeout_ms <= limit) return undefined;
+    return { rec: { ...own, decision: { ...d, limits: { ...d.limits, timeout_ms: limit } } } };
+  }
+
+  /**
    * The statement a SQL EXECUTE, FETCH or MOVE runs, for its recording (its own text names
    * only the prepared statement or portal): the prepared statement of an EXECUTE, and the
    * statement and Bind parameters a protocol portal holds, which a FETCH or MOVE of it runs
