@@ -672,6 +672,45 @@ describe('statements that reach PostgreSQL by every path are recorded', () => {
     expect(formatTimeline(events!)).toContain('runs: DELETE FROM t WHERE id = 141');
   });
 
+  it('statements undone by the failure of their implicit transaction are recorded as rolled back', async () => {
+    const a = await adminClient(DB);
+    await a.query(`CREATE TABLE IF NOT EXISTS parent (id int PRIMARY KEY);
+                   CREATE TABLE IF NOT EXISTS child (id int PRIMARY KEY,
+                     pid int REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)`);
+    await a.end();
+    const c = await rawAs(r.g, 'rolled-back');
+    // The foreign key is checked at commit, after the INSERT completed: the error comes at
+    // the Sync, and the INSERT is undone.
+    await c.write(
+      Buffer.concat([
+        parse('', 'INSERT INTO child VALUES ($1, $2)'),
+        bind('', '', ['1', '999']),
+        execute(''),
+        sync(),
+      ]),
+    );
+    expect(firstError(await c.until('Z'))?.C).toBe('23503');
+    // A later statement's error undoes the earlier ones of the same Query.
+    expect(
+      firstError(await c.simple(`INSERT INTO t VALUES (151, 'undone'); SELECT 1 / 0`))?.C,
+    ).toBe('22012');
+    // Inside a block nothing is undone yet (the block's ROLLBACK is recorded).
+    expect(
+      firstError(await c.simple(`BEGIN; INSERT INTO t VALUES (152, 'x'); SELECT 1 / 0`))?.C,
+    ).toBe('22012');
+    expect(firstError(await c.simple('ROLLBACK'))).toBeUndefined();
+    c.destroy();
+    expect(await idsInTable()).not.toContain(151);
+    await sleep(300);
+    const evs = (await allEvents(r)).filter((e) => e.sub === 'rolled-back');
+    const seqOf = (sql: string) => evs.find((e) => e.type === 'statement' && e.sql === sql)?.seq;
+    const rolled = evs.filter((e) => e.type === 'rolled_back');
+    expect(rolled.map((e) => [e.statement_seqs, e.sqlstate])).toEqual([
+      [[seqOf('INSERT INTO child VALUES ($1, $2)')], '23503'],
+      [[seqOf(`INSERT INTO t VALUES (151, 'undone')`)], '22012'],
+    ]);
+  });
+
   it('a client that disconnects right after sending: what ran is recorded', async () => {
     const c = await rawAs(r.g, 'hangup');
     await c.write(

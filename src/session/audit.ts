@@ -173,6 +173,16 @@ export class SessionAudit {
     });
   }
 
+  /**
+   * Statements recorded as completed whose implicit transaction then failed (`sqlstate`):
+   * PostgreSQL undid what they changed.
+   */
+  rolledBack(seqs: readonly number[], sqlstate: string): void {
+    this.port
+      ?.event('rolled_back', { statement_seqs: seqs, sqlstate })
+      .catch(() => this.onLost('could not record a rollback'));
+  }
+
   /** A statement whose result was cut at its row limit. */
   rowLimit(run: StatementRun, limit: number): void {
     this.errors++;

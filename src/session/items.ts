@@ -62,6 +62,11 @@ export interface Item {
   implicitChanges?: boolean;
   /** Ended by a Sync (extended protocol) rather than by a Query. */
   bySync?: boolean;
+  /**
+   * Recorded statements of it that completed: undone with it when its implicit
+   * transaction fails (a later statement's error, or the commit's at its end).
+   */
+  okSeqs?: number[];
   /** Extended-protocol messages sent in this item (each is answered once, or skipped). */
   sent?: number;
   /** Index of the first of them that failed, once an ErrorResponse came. */
@@ -98,6 +103,7 @@ export function foldInto(head: Item, next: Item): number {
   if (head.txnControl) next.txnControl = true;
   if (head.limitedInTxn) next.limitedInTxn = true;
   if (head.implicitChanges) next.implicitChanges = true;
+  if (head.okSeqs) next.okSeqs = head.okSeqs.concat(next.okSeqs ?? []);
   // What `head` ran (up to its COPY, which started) stands for what `next` runs after it.
   if (next.txnAfter === undefined) next.txnAfter = head.txnAfter;
   if (head.startsDue) next.startsDue = (next.startsDue ?? 0) + head.startsDue;

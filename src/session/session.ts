@@ -1280,6 +1280,13 @@ export class Session {
     this.spendRows(run);
     this.armRows();
     this.audit.failed(run, fields.C ?? '');
+    // Outside a transaction block, the item's statements ran in one implicit transaction:
+    // an error in it (or at its commit, after the last statement completed) undoes those
+    // that completed.
+    if (item.okSeqs && this.status === 'I' && !item.txnControl) {
+      this.audit.rolledBack(item.okSeqs, fields.C ?? '');
+      item.okSeqs = undefined;
+    }
     return undefined;
   }
 
@@ -1306,12 +1313,14 @@ export class Session {
     // Not after a cut: a cut in the open item closes the session, and a held COMMIT must
     // not go first.
     if (item === this.openItem && item.runs.length === 0) this.runsDone();
-    if (run && this.audit.port)
+    if (run && this.audit.port) {
       this.audit.completed(
         run,
         type === B.CommandComplete ? body.toString('utf8', 0, Math.max(0, body.length - 1)) : '',
         suspendedRows,
       );
+      if (run.seq >= 0) (item.okSeqs ??= []).push(run.seq);
+    }
     return undefined;
   }
 
