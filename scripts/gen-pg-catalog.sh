@@ -47,6 +47,11 @@ q() {
   q "SELECT format('%s: %L,', o, relname) AS x FROM (SELECT t.oid::int AS o, c.relname::text AS relname FROM pg_type t JOIN pg_class c ON c.oid = t.typrelid WHERE c.relnamespace = 'pg_catalog'::regnamespace AND t.oid < 10000 UNION SELECT t.typarray::int, c.relname::text FROM pg_type t JOIN pg_class c ON c.oid = t.typrelid WHERE c.relnamespace = 'pg_catalog'::regnamespace AND t.typarray <> 0 AND t.typarray < 10000) r ORDER BY o" | sed 's/^/  /'
   echo "};"
   echo
+  echo "/** pg_catalog functions of which some overload returns a set (rows): unnest, generate_series, …. */"
+  echo "export const PG_CATALOG_SET_RETURNING: readonly string[] = ["
+  q "SELECT format('%L,', proname) AS x FROM pg_proc WHERE pronamespace = 'pg_catalog'::regnamespace AND proretset GROUP BY proname ORDER BY 1" | sed 's/^/  /'
+  echo "];"
+  echo
   echo "/** pg_catalog type names (built-in types, arrays as _name, pg_catalog views' row types). */"
   echo "export const PG_CATALOG_TYPES: readonly string[] = ["
   q "SELECT format('%L,', typname) AS x FROM pg_type WHERE typnamespace = 'pg_catalog'::regnamespace ORDER BY 1" | sed 's/^/  /'

@@ -10,6 +10,7 @@ import type {
 } from './types.js';
 import type { Collector } from './collector.js';
 import { resolveFunction, resolveRelation } from './names.js';
+import { PG_CATALOG_SET_RETURNING } from './pg-catalog-data.js';
 import { bodyFacts } from './plpgsql.js';
 import { Walker, body, names, nodeType, writesOf } from './walk.js';
 
@@ -252,7 +253,7 @@ export function describe(
       d.has_where = Boolean(b.whereClause) || t === 'MergeStmt';
       const oc = b.onConflictClause ? body(b.onConflictClause) : undefined;
       if (oc) d.extra.on_conflict = oc.action === 'ONCONFLICT_UPDATE' ? 'update' : 'nothing';
-      if (t === 'InsertStmt') d.extra.insert = { source: insertSource(b) };
+      if (t === 'InsertStmt') d.extra.insert = { source: insertSource(b, searchPath) };
       if (t === 'MergeStmt') d.extra.merge = { actions: mergeActions(b) };
       if ((t === 'UpdateStmt' || t === 'DeleteStmt') && b.whereClause) {
         // WHERE 1 = 0 (an empty IN list, as query builders write it): no row is written.
@@ -828,8 +829,31 @@ function mergeActions(b: N): string[] {
 }
 
 /** Where an INSERT's rows come from: a VALUES list, DEFAULT VALUES, or a query. */
-function insertSource(b: N): 'values' | 'default' | 'query' {
+/**
+ * Where an INSERT's rows come from. A VALUES list calling a function that may return a set
+ * (`VALUES (unnest(ARRAY(SELECT id FROM t)), 0)`, `generate_series`, or any function
+ * outside pg_catalog) has as many rows as that returns: a query's.
+ */
+function insertSource(b: N, searchPath: readonly string[]): 'values' | 'default' | 'query' {
   if (!b.selectStmt) return 'default';
   const sel = body(b.selectStmt);
-  return Array.isArray(sel?.valuesLists) && !sel.withClause ? 'values' : 'query';
+  if (!Array.isArray(sel?.valuesLists) || sel.withClause) return 'query';
+  return mayReturnSet(sel.valuesLists, searchPath) ? 'query' : 'values';
+}
+
+const SET_RETURNING = new Set(PG_CATALOG_SET_RETURNING);
+
+/** Whether expressions call a function that may return a set (not inside a subquery). */
+function mayReturnSet(n: unknown, searchPath: readonly string[]): boolean {
+  if (!n || typeof n !== 'object') return false;
+  if (Array.isArray(n)) return n.some((x) => mayReturnSet(x, searchPath));
+  const o = n as N;
+  // A scalar subquery is one value (or an error); ARRAY(SELECT …) one array.
+  if ('SubLink' in o) return mayReturnSet(o.SubLink.testexpr, searchPath);
+  if ('FuncCall' in o) {
+    const f = resolveFunction(names(o.FuncCall.funcname), searchPath);
+    if (f.schema !== 'pg_catalog' || SET_RETURNING.has(f.name)) return true;
+  }
+  for (const k in o) if (mayReturnSet(o[k], searchPath)) return true;
+  return false;
 }

@@ -786,6 +786,22 @@ describe('kind-specific facts', () => {
     }
   });
 
+  it("an INSERT's VALUES calling a function that may return a set is a query's rows", () => {
+    const source = (sql: string) => (one(sql).insert as { source: string }).source;
+    for (const sql of [
+      'INSERT INTO orders VALUES (unnest(ARRAY(SELECT id FROM orders)), 0) ON CONFLICT (id) DO UPDATE SET amount = 0',
+      'INSERT INTO orders VALUES (pg_catalog.generate_series(1, 10), 0)',
+      'INSERT INTO orders VALUES (1, lower(my_rows()::text))',
+    ])
+      expect(source(sql), sql).toBe('query');
+    for (const sql of [
+      "INSERT INTO orders VALUES (1, lower('x')), (2, (SELECT max(id) FROM orders))",
+      'INSERT INTO orders VALUES (1, (SELECT unnest(ARRAY[1])))',
+      'INSERT INTO orders VALUES ($1, $2)',
+    ])
+      expect(source(sql), sql).toBe('values');
+  });
+
   it('constants under IS TRUE / IS NOT FALSE decide the WHERE too, whichever text was read first', () => {
     const facts = (sql: string) => {
       const f = one(sql);
