@@ -124,7 +124,9 @@ describe("a SQL FETCH or MOVE runs its cursor's statement", () => {
     const a = await adminClient(DB);
     await a.query(`CREATE OR REPLACE VIEW slow AS
                      SELECT g, pg_catalog.pg_sleep(0.1)::text AS s FROM generate_series(1, 20) g;
-                   CREATE TABLE IF NOT EXISTS blockonly AS SELECT g FROM generate_series(1, 3) g`);
+                   CREATE OR REPLACE VIEW quick AS SELECT 1 AS g;
+                   CREATE TABLE IF NOT EXISTS blockonly AS SELECT g FROM generate_series(1, 3) g;
+                   CREATE TABLE IF NOT EXISTS outbig AS SELECT g FROM generate_series(1, 100) g`);
     await a.end();
     t = await startTestGateway(DB, { policy: { files: ['test/policies/cursor-limits.rego'] } });
   });
@@ -167,6 +169,111 @@ describe("a SQL FETCH or MOVE runs its cursor's statement", () => {
       expect(codes(await c.until('Z'))).toEqual(['42501']);
       // Inside a block again it is read.
       expect(rows(await c.simple('BEGIN; FETCH ALL FROM h; COMMIT')).length).toBe(3);
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it('a WITH HOLD cursor is run whole by COMMIT, in its time limit', async () => {
+    const c = await rawLogin(t, DB);
+    try {
+      expect(codes(await c.simple('BEGIN'))).toEqual([]);
+      expect(codes(await c.simple('DECLARE h CURSOR WITH HOLD FOR SELECT g FROM slow'))).toEqual(
+        [],
+      );
+      // PostgreSQL keeps the cursor's rows past the block: COMMIT runs its query (2 s).
+      expect(codes(await c.simple('COMMIT'))).toEqual(['57014']);
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it('a WITH HOLD cursor read outside its block is held to that decision, across reads', async () => {
+    const c = await rawLogin(t, DB);
+    try {
+      expect(codes(await c.simple('SELECT g FROM outbig'))).toEqual(['54000']);
+      const declare = (n: string) =>
+        `BEGIN; DECLARE ${n} CURSOR WITH HOLD FOR SELECT g FROM outbig; COMMIT`;
+      expect(codes(await c.simple(declare('h1')))).toEqual([]);
+      const ms = await c.simple('FETCH ALL FROM h1');
+      expect({ codes: codes(ms), rows: rows(ms).length }).toEqual({ codes: ['54000'], rows: 5 });
+      // By protocol Executes of its name, a few rows at a time: 5 in all.
+      expect(codes(await c.simple(declare('h2')))).toEqual([]);
+      let read = 0;
+      const seen: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        await c.write(Buffer.concat([execute('h2', 2), sync()]));
+        const got = await c.until('Z');
+        read += rows(got).length;
+        seen.push(...codes(got));
+      }
+      expect(read).toBe(5);
+      expect(seen).toContain('54000');
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it('a SQL FETCH of a protocol portal that itself fetches from a cursor is refused', async () => {
+    const c = await rawLogin(t, DB);
+    try {
+      expect(codes(await c.simple('BEGIN; DECLARE c CURSOR FOR SELECT g FROM slow'))).toEqual([]);
+      await c.write(Buffer.concat([parse('', 'FETCH ALL FROM c'), bind('p', ''), sync()]));
+      expect(codes(await c.until('Z'))).toEqual([]);
+      // It would read c whole into p at its first run, under no limit of c's.
+      expect(codes(await c.simple('FETCH ALL FROM p'))).toEqual(['42501']);
+      expect(codes(await c.simple('MOVE ALL IN p'))).toEqual(['42501']);
+    } finally {
+      c.destroy();
+    }
+  });
+});
+
+describe('a time limit in an item of several groups', () => {
+  let t: TestGateway;
+  beforeAll(async () => {
+    t = await startTestGateway(DB, { policy: { files: ['test/policies/cursor-limits.rego'] } });
+  });
+  afterAll(async () => t?.stop());
+
+  it('holds for a group sent after the limit of an earlier, answered group ran out', async () => {
+    const c = await rawLogin(t, DB);
+    try {
+      await c.write(
+        Buffer.concat([
+          parse('', 'SELECT g FROM slow WHERE false'),
+          bind('', ''),
+          execute(),
+          flush(),
+        ]),
+      );
+      expect(codes(await c.until('C', 5000))).toEqual([]);
+      // The first group's 300 ms run out while nothing runs.
+      await new Promise((r) => setTimeout(r, 600));
+      await c.write(
+        Buffer.concat([parse('', 'SELECT g FROM slow'), bind('', ''), execute(), sync()]),
+      );
+      expect(codes(await c.until('Z', 10_000))).toEqual(['57014']);
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it("is not stretched by a later group's lower limit", async () => {
+    const c = await rawLogin(t, DB);
+    try {
+      const t0 = Date.now();
+      await c.write(
+        Buffer.concat([parse('', 'SELECT g FROM slow'), bind('a', ''), execute('a'), flush()]),
+      );
+      // 280 ms in, a group with 250 ms: the first must still end at its 300 ms, not 530.
+      await new Promise((r) => setTimeout(r, 280));
+      await c.write(
+        Buffer.concat([parse('', 'SELECT g FROM quick'), bind('b', ''), execute('b'), sync()]),
+      );
+      const ms = await c.until('Z', 10_000);
+      expect(codes(ms)[0]).toBe('57014');
+      expect(Date.now() - t0).toBeLessThan(500);
     } finally {
       c.destroy();
     }

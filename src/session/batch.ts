@@ -364,7 +364,7 @@ function decideIn(
               i,
             );
           // What a FETCH reads is decided again when a reload changed the policy since.
-          const refetched = names.redecideFetched(facts, engine.version, 'extended');
+          const refetched = names.redecideFetched(facts, engine.version, 'extended', runTxn);
           // A cursor it never saw fails where PostgreSQL's missing one would: at this Execute.
           if (refetched?.fields) return failAt(i, refetched.fields, runs, doubt);
           if (refetched)
@@ -376,15 +376,8 @@ function decideIn(
           // A FETCH reads under its cursor's budget.
           const cursorBudget = names.fetchBudget(facts);
           if (cursorBudget === UNCERTAIN) return WAIT;
-          // … and runs its cursor's statement: as that is allowed, and in its time.
-          const ruling = names.fetchRuling(facts, decision, runTxn, 'extended');
-          if (ruling?.refused)
-            return refuse({
-              fields: refusalFields(ruling.rec),
-              facts: ruling.refused,
-              rec: ruling.rec,
-            });
-          if (ruling) decision = ruling.rec;
+          // … and runs its cursor's statement, in that statement's time.
+          decision = names.timeRuling(facts, decision) ?? decision;
           names.stage(facts, decision, runs.length, m.portal);
           const run: DecidedRun = {
             facts,
@@ -412,6 +405,8 @@ function decideIn(
           rec = decisions.decide(cursor.facts, 'extended', null, 0, 1);
           if (rec.decision.kind !== 'allow')
             return refuse({ fields: refusalFields(rec), facts: cursor.facts, rec });
+          // Its rows from here on are held to this decision's limit, across Executes.
+          names.cursors.redecided(cursor, rec, runTxn);
         }
         const read: DecidedRun = {
           facts: cursorRead(cursor.facts, m.portal, m.maxRows),

@@ -54,6 +54,25 @@ export class Cursors {
     return this.table.get(name);
   }
 
+  /** WITH HOLD cursors declared in the open transaction block (COMMIT runs them whole). */
+  *heldOver(): IterableIterator<Cursor> {
+    for (const c of this.table.all())
+      if (c.inTxn && (c.facts.cursor as { hold?: boolean } | undefined)?.hold) yield c;
+  }
+
+  /**
+   * A cursor decided again (a reload, or read in another transaction state than it was
+   * decided in): what it reads from here on is held to `rec`, and its row limit is the new
+   * max_rows less the rows already read under a limit.
+   */
+  redecided(c: Cursor, rec: DecisionRecord, inTxn: boolean): void {
+    c.decision = rec;
+    c.inTxn = inTxn;
+    const max = rec.decision.kind === 'allow' ? rec.decision.limits?.max_rows : undefined;
+    const used = c.rows ? c.rows.max - c.rows.left : 0;
+    c.rows = max === undefined ? undefined : { max, left: Math.max(0, max - used) };
+  }
+
   /** See NameTable.forgot. */
   forgot(name: string): boolean {
     return this.table.forgot(name);

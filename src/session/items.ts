@@ -30,6 +30,8 @@ export interface Item {
   /** Policy limit: the upstream statement is cancelled after this long (ms). */
   timeoutMs?: number;
   timer?: NodeJS.Timeout;
+  /** When `timer` fires (performance.now() ms). */
+  deadline?: number;
   /**
    * Refusal markers sent in this item: the ErrorResponse to send instead of the marker's
    * (null drops it), and the marker's index among the item's extended messages (a marker

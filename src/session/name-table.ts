@@ -103,6 +103,13 @@ export class NameTable<T> {
   }
 
   /** Stage a change made by the group being decided (value null: the name is removed). */
+  /** Every value PostgreSQL has or may have by now (known, sent, or being staged). */
+  *all(): IterableIterator<T> {
+    for (const v of this.live.values()) yield v;
+    for (const v of this.span.values()) if (v !== null) yield v;
+    for (const v of this.staged.values()) if (v !== null) yield v;
+  }
+
   stage(name: string, value: T | null, at: At): void {
     this.staged.set(name, value);
     this.stagedRecs.push(new Rec(this, name, value, at));

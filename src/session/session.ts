@@ -661,11 +661,13 @@ export class Session {
           this.names.rollback();
           return this.awaitAnswers(f);
         }
-        // What a FETCH reads is decided again when a reload changed the policy since.
+        // What a FETCH reads is decided again when a reload changed the policy since, or
+        // in the transaction state it is read in.
         const stale = this.names.redecideFetched(
           facts,
           this.ctx.policy().version,
           'simple',
+          runTxn,
           i,
           count,
         );
@@ -683,15 +685,8 @@ export class Session {
         }
 
         let rec = this.decisions.decide(facts, 'simple', null, i, count);
-        // A FETCH or MOVE runs its cursor's statement: as that is allowed, and in its time.
-        const ruling = this.names.fetchRuling(facts, rec, runTxn, 'simple');
-        if (ruling?.refused) {
-          this.countDecision(ruling.rec.decision.kind);
-          this.names.rollback();
-          this.audit.refusal(ruling.refused, facts.text, undefined, 'simple', ruling.rec);
-          return this.refuse(refusalFields(ruling.rec), 'simple', ruling.rec);
-        }
-        if (ruling) rec = ruling.rec;
+        // A FETCH, MOVE or COMMIT that runs a cursor's query runs in that query's time.
+        rec = this.names.timeRuling(facts, rec) ?? rec;
         if (rec.decision.kind === 'approval') held ??= { facts, rec };
         else if (rec.decision.kind !== 'allow') {
           this.countDecision(rec.decision.kind);
@@ -949,7 +944,8 @@ export class Session {
     const now = performance.now();
     const item = this.openItem;
     const head = this.items.length === 0 && item.runs.length === 0;
-    let limitLowered = false;
+    /** The smallest time limit of this group's statements. */
+    let groupMs: number | undefined;
     const first = item.runs.length;
     const commits = trackRuns(item, decided, this.facts.in_transaction);
     for (let i = 0; i < decided.length; i++) {
@@ -964,10 +960,8 @@ export class Session {
       }
       const d = decided[i].rec.decision;
       const limits = d.kind === 'allow' ? d.limits : undefined;
-      if (limits?.timeout_ms !== undefined && limits.timeout_ms < (item.timeoutMs ?? Infinity)) {
-        item.timeoutMs = limits.timeout_ms;
-        limitLowered = true;
-      }
+      if (limits?.timeout_ms !== undefined && limits.timeout_ms < (groupMs ?? Infinity))
+        groupMs = limits.timeout_ms;
       const maxRows = limits?.max_rows;
       item.runs.push({
         seq: seqs ? seqs[i] : -1,
@@ -996,7 +990,10 @@ export class Session {
     // sent before its Sync (at a Flush, for COPY data): PostgreSQL runs it then, unless an
     // earlier item is still running (the limit starts when that one is answered: a cancel
     // now would stop that one instead).
-    if (limitLowered && this.items.length === 0) this.armTimeout(item);
+    if (groupMs !== undefined) {
+      item.timeoutMs = Math.min(item.timeoutMs ?? Infinity, groupMs);
+      if (this.items.length === 0) this.armTimeout(item, groupMs);
+    }
     if (endsItem) {
       item.started = now;
       this.pushItem(item);
@@ -1012,12 +1009,30 @@ export class Session {
     this.names.endSpan();
   }
 
-  /** An item with a policy time limit cancels its upstream statement when it runs out. */
-  private armTimeout(item: Item): void {
-    if (item.timeoutMs === undefined) return;
+  /**
+   * An item with a policy time limit cancels its upstream statement when it runs out, `ms`
+   * from now, or at an earlier deadline already set (a later group's lower limit does not
+   * stretch it). Only the item PostgreSQL runs (the oldest one unanswered) is armed.
+   */
+  private armTimeout(item: Item, ms = item.timeoutMs): void {
+    if (ms === undefined) return;
+    const at = performance.now() + ms;
+    if (item.timer !== undefined && item.deadline !== undefined && item.deadline <= at) return;
     clearTimeout(item.timer);
-    item.timer = setTimeout(() => this.cancelUpstream(), item.timeoutMs);
+    item.deadline = at;
+    item.timer = setTimeout(() => this.timeUp(), ms);
     item.timer.unref();
+  }
+
+  /** The running item's time limit ran out: cancel what it runs, if anything. */
+  private timeUp(): void {
+    const item = this.items[0] ?? this.openItem;
+    item.timer = undefined;
+    item.deadline = undefined;
+    // Every statement of it sent so far was answered (a group sent at a Flush): nothing is
+    // cancelled, and the limit of a group sent later starts when that is sent.
+    if (item.runs.length === 0) return;
+    void this.cancelUpstream();
   }
 
   /** Count an item into (1) or out of (-1) the items in flight (see `inFlight`). */
@@ -1370,8 +1385,10 @@ export class Session {
       this.countInFlight(head, -1);
       const next = this.items[0] ?? this.openItem;
       // The COPY goes on running in the open item: its time limit goes with it.
-      if (next === this.openItem && next.timer === undefined) next.timer = head.timer;
-      else clearTimeout(head.timer);
+      if (next === this.openItem && next.timer === undefined) {
+        next.timer = head.timer;
+        next.deadline = head.deadline;
+      } else clearTimeout(head.timer);
       const inFlight = next !== this.openItem;
       if (inFlight) this.countInFlight(next, -1);
       const shift = foldInto(head, next);

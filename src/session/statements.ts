@@ -308,6 +308,7 @@ export class SessionNames {
     facts: StatementFacts,
     version: string,
     protocol: 'simple' | 'extended',
+    inTxn: boolean,
     index = 0,
     count = 1,
   ): { facts: StatementFacts; rec: DecisionRecord; fields?: ErrorFields } | undefined {
@@ -324,6 +325,12 @@ export class SessionNames {
       return refuse(
         `portal "${name}" runs a prepared statement by SQL EXECUTE and has not run yet: run it with a protocol Execute first`,
       );
+    // A portal of a FETCH or MOVE read whole its cursor's rows into its own result at its
+    // first run, under no limit of that cursor's.
+    if (p && p !== UNCERTAIN && (p.ran ?? p.prepared).facts.cursor_op !== undefined)
+      return refuse(
+        `portal "${name}" runs a FETCH or MOVE of a cursor: read that cursor by its own name`,
+      );
     // A cursor or portal the session forgot past its bounds is still open upstream: what it
     // reads (and under what limit) is not known.
     if (c === undefined && p === undefined) {
@@ -337,11 +344,12 @@ export class SessionNames {
         fields: ClientError.unknownCursor(name),
       };
     }
-    if (c && c !== UNCERTAIN && c.decision.policyVersion !== version) {
+    // So is a cursor read in another transaction state than it was decided in (a WITH
+    // HOLD cursor after its block): its rows from here on are held to that decision.
+    if (c && c !== UNCERTAIN && (c.decision.policyVersion !== version || c.inTxn !== inTxn)) {
       const rec = decide(c.facts);
       if (rec.decision.kind !== 'allow') return { facts: c.facts, rec };
-      c.decision = rec;
-      c.rows = renewed(c.rows, rec);
+      this.cursors.redecided(c, rec, inTxn);
     }
     // A portal of SQL EXECUTE that ran reads what that run stored: decided on what it ran.
     const was = p && p !== UNCERTAIN ? (p.ran ?? p.prepared) : undefined;
@@ -356,37 +364,33 @@ export class SessionNames {
   }
 
   /**
-   * A SQL FETCH or MOVE reads (and runs) its cursor's or portal's statement: it is allowed
-   * only as that statement is, and under its time limit. A cursor decided in another
-   * transaction state (a WITH HOLD cursor read after its block) is decided again in the
-   * state it is read in. Returns the FETCH's decision with the cursor's time limit when
-   * that is lower, or the refusal of what it reads; `undefined`: not a FETCH or MOVE, or
-   * nothing to add. Call after `redecideFetched`.
+   * A statement that runs another's query runs under that one's time limit too: a SQL
+   * FETCH or MOVE its cursor's or portal's, a COMMIT the queries of the WITH HOLD cursors
+   * declared in its block (PostgreSQL runs them whole to keep their rows). Returns the
+   * statement's own decision with the lowest such limit when it is lower than its own,
+   * else `undefined`. Call after `redecideFetched` (which decides a cursor again where due).
    */
-  fetchRuling(
-    facts: StatementFacts,
-    own: DecisionRecord,
-    inTxn: boolean,
-    protocol: 'simple' | 'extended',
-  ): { rec: DecisionRecord; refused?: StatementFacts } | undefined {
-    if (facts.cursor_op === undefined) return undefined;
-    const name = cursorName(facts, 'fetch') ?? cursorName(facts, 'move');
-    if (name === undefined) return undefined;
-    const c = this.cursors.get(name);
-    const p = this.portals.get(name);
-    let read: DecisionRecord | undefined;
-    if (c && c !== UNCERTAIN) {
-      read = c.decision;
-      if (c.inTxn !== inTxn) {
-        read = this.decisions.decide(c.facts, protocol, null, 0, 1);
-        if (read.decision.kind !== 'allow') return { rec: read, refused: c.facts };
-      }
-    } else if (p && p !== UNCERTAIN) read = (p.ran ?? p.prepared).decision;
-    const limit = read?.decision.kind === 'allow' ? read.decision.limits?.timeout_ms : undefined;
+  timeRuling(facts: StatementFacts, own: DecisionRecord): DecisionRecord | undefined {
+    // The hot path: most statements are neither.
+    if (facts.cursor_op === undefined && facts.transaction === undefined) return undefined;
     const d = own.decision;
-    if (limit === undefined || d.kind !== 'allow') return undefined;
-    if (d.limits?.timeout_ms !== undefined && d.limits.timeout_ms <= limit) return undefined;
-    return { rec: { ...own, decision: { ...d, limits: { ...d.limits, timeout_ms: limit } } } };
+    if (d.kind !== 'allow') return undefined;
+    let limit = Infinity;
+    const lower = (r: DecisionRecord | undefined) => {
+      const ms = r?.decision.kind === 'allow' ? r.decision.limits?.timeout_ms : undefined;
+      if (ms !== undefined && ms < limit) limit = ms;
+    };
+    if (facts.cursor_op !== undefined) {
+      const name = cursorName(facts, 'fetch') ?? cursorName(facts, 'move');
+      if (name === undefined) return undefined;
+      const c = this.cursors.get(name);
+      const p = this.portals.get(name);
+      if (c && c !== UNCERTAIN) lower(c.decision);
+      else if (p && p !== UNCERTAIN) lower((p.ran ?? p.prepared).decision);
+    } else if ((facts.transaction as { kind?: string } | undefined)?.kind === 'commit')
+      for (const c of this.cursors.heldOver()) lower(c.decision);
+    if (limit === Infinity || (d.limits?.timeout_ms ?? Infinity) <= limit) return undefined;
+    return { ...own, decision: { ...d, limits: { ...d.limits, timeout_ms: limit } } };
   }
 
   /**

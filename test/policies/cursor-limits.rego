@@ -17,3 +17,15 @@ allow := false if {
 	r.name == "blockonly"
 	not input.session.in_transaction
 }
+
+# `quick` gets 250 ms; `outbig` 5 rows outside a transaction block (none inside one).
+limits := {"timeout_ms": 250} if {
+	some r in input.statement.relations
+	r.name == "quick"
+}
+
+limits := {"max_rows": 5} if {
+	some r in input.statement.relations
+	r.name == "outbig"
+	not input.session.in_transaction
+}
