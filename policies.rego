@@ -512,7 +512,13 @@ no_row_filter if {
 	not stmt.where_false
 }
 
+# The analysis says whether the WHERE names a column of the rows written (through the
+# target's own name: not z.id of DELETE FROM t q USING t z); recordings made before it
+# said so are read from the columns.
+where_names_target if stmt.where_names_target == true
+
 where_names_target if {
+	not "where_names_target" in object.keys(stmt)
 	some c in stmt.columns
 	c.clause == "where"
 	some r in stmt.relations
@@ -819,6 +825,14 @@ test_where_true_whatever_the_row_needs_approval if {
 test_where_with_an_arm_naming_no_column_needs_approval if {
 	w := st({"command": "UPDATE", "class": "write", "has_where": true, "where_open": true, "relations": [orders_write], "columns": [{"schema": "public", "table": "orders", "column": "id", "clause": "where"}]})
 	approval.reason == "UPDATE without WHERE" with input as {"identity": writer_agent, "session": session, "statement": w}
+}
+
+test_where_naming_only_another_reference_to_the_table_needs_approval if {
+	# DELETE FROM orders q USING orders z WHERE z.id = 1: the column is orders', not the rows written.
+	w := st({"command": "DELETE", "class": "write", "has_where": true, "where_names_target": false, "relations": [orders_write], "columns": [{"schema": "public", "table": "orders", "column": "id", "clause": "where"}]})
+	approval.reason == "DELETE without WHERE" with input as {"identity": writer_agent, "session": session, "statement": w}
+	t := object.union(w, {"where_names_target": true})
+	not approval with input as {"identity": writer_agent, "session": session, "statement": t}
 }
 
 test_set_keeping_a_pinned_value_allowed if {

@@ -165,6 +165,31 @@ with psycopg.connect(host='127.0.0.1', port=sys.argv[1], dbname=sys.argv[2], use
     }
   });
 
+  it('holds for approval a write of every row that its WHERE or VALUES only seems to bound', async () => {
+    const writer = await connect('etl', ['writers']);
+    try {
+      const held = { code: '42501', message: expect.stringContaining('requires approval') };
+      for (const sql of [
+        // The WHERE names another reference to the table, not the rows written.
+        'DELETE FROM kind q USING kind z WHERE z.id = 1',
+        'UPDATE gear q SET tags = NULL FROM gear z WHERE z.id = 1',
+        // One VALUES row that a set-returning function makes many.
+        "INSERT INTO gear VALUES (unnest(ARRAY(SELECT id FROM gear)), 'calm', '{}') ON CONFLICT (id) DO UPDATE SET tags = NULL",
+      ])
+        await expect(writer.query(sql), sql).rejects.toMatchObject(held);
+      expect((await writer.query('SELECT count(*)::int AS n FROM kind')).rows[0].n).toBe(1);
+      expect(
+        (await writer.query('SELECT count(*)::int AS n FROM gear WHERE tags IS NULL')).rows[0].n,
+      ).toBe(1);
+      // Bounded through the rows' own name: runs.
+      await writer.query(
+        'UPDATE gear q SET tags = q.tags FROM gear z WHERE q.id = z.id AND z.id = 1',
+      );
+    } finally {
+      await writer.end();
+    }
+  });
+
   it('what Rails, Laravel, PDO and DBD::Pg send at connect and around writes', async () => {
     const reader = await connect('agent-1', ['agents']);
     const writer = await connect('etl', ['writers']);

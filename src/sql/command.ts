@@ -264,6 +264,10 @@ export function describe(
         if (truth === true) d.extra.where_true = true;
         else if (truth !== false && openCondition(b.whereClause, read)) d.extra.where_open = true;
         if (read.literals) out.literalSensitive = true;
+        // Whether a column it names is one of the rows written (through the target's own
+        // name), not of another reference to the same table (DELETE FROM t q USING t z
+        // WHERE z.id = 1 deletes every row).
+        d.extra.where_names_target = w.whereNamesTarget;
       }
       break;
     }

@@ -786,6 +786,27 @@ describe('kind-specific facts', () => {
     }
   });
 
+  it('an UPDATE or DELETE whose WHERE names the rows written, through their own name', () => {
+    const names = (sql: string) => one(sql).where_names_target;
+    for (const sql of [
+      'DELETE FROM orders WHERE id = 1',
+      'DELETE FROM orders q USING orders z WHERE q.id = z.id AND z.id = 1',
+      'DELETE FROM orders q WHERE EXISTS (SELECT 1 FROM orders z WHERE z.id = q.id)',
+      'DELETE FROM public.orders WHERE orders.id = 1',
+      'EXPLAIN ANALYZE UPDATE orders SET amount = 0 WHERE id = 1',
+    ])
+      expect(names(sql), sql).toBe(true);
+    for (const sql of [
+      'DELETE FROM orders q USING orders z WHERE z.id = 1',
+      'UPDATE orders q SET amount = 0 FROM orders z WHERE z.id = 1',
+      // An inner q is not the q written.
+      'DELETE FROM orders q WHERE EXISTS (SELECT 1 FROM orders q WHERE q.id = 1)',
+      'EXPLAIN ANALYZE DELETE FROM orders q USING orders z WHERE z.id = 1',
+    ])
+      expect(names(sql), sql).toBe(false);
+    expect(names('DELETE FROM orders')).toBeUndefined();
+  });
+
   it("an INSERT's VALUES calling a function that may return a set is a query's rows", () => {
     const source = (sql: string) => (one(sql).insert as { source: string }).source;
     for (const sql of [

@@ -539,6 +539,8 @@ export class Walker {
       // The target of INSERT/UPDATE/DELETE/MERGE is always a table, never a CTE.
       if (b.relation) target = this.relItem(body(b.relation), 'write', lc, false);
       if (target) level.items.push(target);
+      if (c.level === null && c.ctes === null && (t === 'UpdateStmt' || t === 'DeleteStmt'))
+        this.dmlTarget = target;
     });
     if (t === 'InsertStmt') {
       tasks.push(() => {
@@ -950,7 +952,12 @@ export class Walker {
   private resolveAndReport(fields: string[], c: Ctx): void {
     const level = c.level;
     if (!level) return;
-    for (const o of this.resolve(fields, level)) {
+    const target = c.clause === 'where' ? this.dmlTarget : undefined;
+    if (target) this.via = new Set();
+    const origins = this.resolve(fields, level);
+    if (target && this.via?.has(target)) this.whereNamesTarget = true;
+    this.via = undefined;
+    for (const o of origins) {
       this.out.addColumn({
         schema: o.schema,
         table: o.table,
@@ -1014,6 +1021,18 @@ export class Walker {
     return knownColumn(it, col);
   }
 
+  /** The items the origins of the reference being resolved come from (see originsVia). */
+  private via: Set<ScopeItem> | undefined;
+  /** The rows a top-level UPDATE or DELETE writes (its target), and whether its WHERE names them. */
+  private dmlTarget: ScopeItem | undefined;
+  whereNamesTarget = false;
+
+  private originsVia(it: ScopeItem, col: string): Origin[] {
+    const os = originsOf(it, col);
+    if (os.length) this.via?.add(it);
+    return os;
+  }
+
   /** Origins of a column reference (fields as written). */
   private resolve(fields: string[], level: Level): Origin[] {
     if (fields.length === 0) return [];
@@ -1028,7 +1047,7 @@ export class Walker {
         ];
       }
       const out: Origin[] = [];
-      for (const it of items) out.push(...originsOf(it, col));
+      for (const it of items) out.push(...this.originsVia(it, col));
       if (col !== '*')
         for (const it of items) {
           // An item whose column names are not known (a join alias or subquery over a table
@@ -1036,7 +1055,8 @@ export class Walker {
           // then PostgreSQL's f(t), a function (hstore, a computed field) of the whole row.
           // The column candidates above are all ambiguous, so the whole row is one too.
           if (it.rel || it.qualifiedOnly || it.shape?.inexact !== 'names') continue;
-          for (const o of originsOf(it, '*')) out.push({ ...o, derived: true, ambiguous: true });
+          for (const o of this.originsVia(it, '*'))
+            out.push({ ...o, derived: true, ambiguous: true });
         }
       if (col !== '*' && !wholeRowFunction(col)) {
         // An item known to have no column f (from the catalog, or a subquery whose output
@@ -1046,7 +1066,8 @@ export class Walker {
         if (lacking.length) {
           this.addCall([col]);
           for (const it of lacking)
-            for (const o of originsOf(it, '*')) out.push({ ...o, derived: true, ambiguous: true });
+            for (const o of this.originsVia(it, '*'))
+              out.push({ ...o, derived: true, ambiguous: true });
         } else if (
           functionEffect('pg_catalog', col) === 'side_effect' &&
           items.some((it) => !this.hasColumn(it, col))
@@ -1074,13 +1095,14 @@ export class Walker {
           effect: functionEffect('pg_catalog', col),
         });
         for (const it of items)
-          for (const o of originsOf(it, '*')) out.push({ ...o, derived: true, ambiguous: true });
+          for (const o of this.originsVia(it, '*'))
+            out.push({ ...o, derived: true, ambiguous: true });
       }
       return col === '*' ? out.map((o) => ({ ...o })) : out;
     }
     if (col === '*') {
       const out: Origin[] = [];
-      for (const it of this.itemsFor([], level)) out.push(...originsOf(it, '*'));
+      for (const it of this.itemsFor([], level)) out.push(...this.originsVia(it, '*'));
       return out;
     }
     const out: Origin[] = [];
@@ -1089,7 +1111,7 @@ export class Walker {
       const whole = l.items.filter((it) => it.alias === col);
       if (whole.length) {
         for (const it of whole)
-          for (const o of originsOf(it, '*')) out.push({ ...o, derived: true });
+          for (const o of this.originsVia(it, '*')) out.push({ ...o, derived: true });
         break;
       }
     }
@@ -1115,7 +1137,7 @@ export class Walker {
         cands.length > 1 && !merged && cands.some((it) => it.open || knownColumn(it, col));
       const os: Origin[] = [];
       for (const it of cands) {
-        for (const o of originsOf(it, col)) {
+        for (const o of this.originsVia(it, col)) {
           // The same base column through two aliases is one candidate.
           const k = `${o.schema}\0${o.table}\0${o.column}`;
           if (!seen.has(k)) {
