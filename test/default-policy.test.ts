@@ -173,18 +173,24 @@ with psycopg.connect(host='127.0.0.1', port=sys.argv[1], dbname=sys.argv[2], use
         // The WHERE names another reference to the table, not the rows written.
         'DELETE FROM kind q USING kind z WHERE z.id = 1',
         'UPDATE gear q SET tags = NULL FROM gear z WHERE z.id = 1',
+        // … or another table's column only.
+        "DELETE FROM kind WHERE EXISTS (SELECT 1 FROM gear WHERE mood = 'calm')",
+        "DELETE FROM kind USING gear WHERE mood = 'calm'",
         // One VALUES row that a set-returning function makes many.
         "INSERT INTO gear VALUES (unnest(ARRAY(SELECT id FROM gear)), 'calm', '{}') ON CONFLICT (id) DO UPDATE SET tags = NULL",
+        "INSERT INTO gear VALUES ((ARRAY(SELECT id FROM gear)).unnest, 'calm', '{}') ON CONFLICT (id) DO UPDATE SET tags = NULL",
       ])
         await expect(writer.query(sql), sql).rejects.toMatchObject(held);
       expect((await writer.query('SELECT count(*)::int AS n FROM kind')).rows[0].n).toBe(1);
       expect(
         (await writer.query('SELECT count(*)::int AS n FROM gear WHERE tags IS NULL')).rows[0].n,
       ).toBe(1);
-      // Bounded through the rows' own name: runs.
+      // Bounded through the rows' own name: runs; so does a column that the catalog shows
+      // only the table written has (kind is gear's, not kind's).
       await writer.query(
         'UPDATE gear q SET tags = q.tags FROM gear z WHERE q.id = z.id AND z.id = 1',
       );
+      await writer.query('UPDATE gear SET tags = tags FROM kind k WHERE kind = k.id AND k.id = 1');
     } finally {
       await writer.end();
     }

@@ -193,4 +193,11 @@ describe('analysis with the upstream catalog', () => {
       expect(fns('SELECT * FROM orders TABLESAMPLE SYSTEM (50)', opts)).toEqual([]);
     }
   });
+
+  it("tells with the catalog that an unqualified WHERE column is the written table's", () => {
+    const sql = 'UPDATE orders SET amount = 0 FROM customers c WHERE customer_id = c.id';
+    expect(facts(sql).where_names_target).toBe(true);
+    // Without it, customers may have a customer_id too.
+    expect(facts(sql, without).where_names_target).toBe(false);
+  });
 });

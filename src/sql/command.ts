@@ -858,6 +858,15 @@ function mayReturnSet(n: unknown, searchPath: readonly string[]): boolean {
     const f = resolveFunction(names(o.FuncCall.funcname), searchPath);
     if (f.schema !== 'pg_catalog' || SET_RETURNING.has(f.name)) return true;
   }
+  // (x).f is the call f(x) where x has no field f: a set-returning built-in, or a name no
+  // built-in has (a field, or a function of the search_path schema).
+  if ('A_Indirection' in o)
+    for (const step of (o.A_Indirection.indirection ?? []) as N[]) {
+      const f = nodeType(step) === 'String' ? (step.String as N).sval : undefined;
+      if (typeof f !== 'string') continue;
+      const r = resolveFunction([f], searchPath);
+      if (r.schema !== 'pg_catalog' || SET_RETURNING.has(f)) return true;
+    }
   for (const k in o) if (mayReturnSet(o[k], searchPath)) return true;
   return false;
 }

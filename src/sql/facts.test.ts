@@ -801,10 +801,21 @@ describe('kind-specific facts', () => {
       'UPDATE orders q SET amount = 0 FROM orders z WHERE z.id = 1',
       // An inner q is not the q written.
       'DELETE FROM orders q WHERE EXISTS (SELECT 1 FROM orders q WHERE q.id = 1)',
+      // Without the catalog an unqualified name may be the other table's.
+      "DELETE FROM orders WHERE EXISTS (SELECT 1 FROM customers WHERE name = 'x')",
+      "DELETE FROM orders USING customers WHERE name = 'x'",
       'EXPLAIN ANALYZE DELETE FROM orders q USING orders z WHERE z.id = 1',
     ])
       expect(names(sql), sql).toBe(false);
     expect(names('DELETE FROM orders')).toBeUndefined();
+    // (x).unnest in a VALUES row is a set too.
+    expect(
+      (
+        one('INSERT INTO orders VALUES ((ARRAY(SELECT id FROM orders)).unnest, 0)').insert as {
+          source: string;
+        }
+      ).source,
+    ).toBe('query');
   });
 
   it("an INSERT's VALUES calling a function that may return a set is a query's rows", () => {

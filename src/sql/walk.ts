@@ -952,11 +952,12 @@ export class Walker {
   private resolveAndReport(fields: string[], c: Ctx): void {
     const level = c.level;
     if (!level) return;
+    // Only a name that certainly binds to the rows written bounds them: one that may be
+    // another item's (a subquery's table may have the column too) does not.
     const target = c.clause === 'where' ? this.dmlTarget : undefined;
-    if (target) this.via = new Set();
+    if (target && !this.whereNamesTarget && this.bindsToTarget(fields, level, target))
+      this.whereNamesTarget = true;
     const origins = this.resolve(fields, level);
-    if (target && this.via?.has(target)) this.whereNamesTarget = true;
-    this.via = undefined;
     for (const o of origins) {
       this.out.addColumn({
         schema: o.schema,
@@ -1021,16 +1022,35 @@ export class Walker {
     return knownColumn(it, col);
   }
 
-  /** The items the origins of the reference being resolved come from (see originsVia). */
-  private via: Set<ScopeItem> | undefined;
-  /** The rows a top-level UPDATE or DELETE writes (its target), and whether its WHERE names them. */
+  /**
+   * The rows a top-level UPDATE or DELETE writes (its target), and whether its WHERE
+   * certainly names a column of them.
+   */
   private dmlTarget: ScopeItem | undefined;
   whereNamesTarget = false;
 
-  private originsVia(it: ScopeItem, col: string): Origin[] {
-    const os = originsOf(it, col);
-    if (os.length) this.via?.add(it);
-    return os;
+  /**
+   * Whether a column reference certainly binds to the DML target: qualified by its name
+   * (the innermost item of that name), or unqualified where, at the innermost level with an
+   * item that may have the column, the target is the only one. The catalog tells a table
+   * that lacks the column (`UPDATE orders … FROM customers c WHERE customer_id = c.id`:
+   * customer_id is orders'); without it, any other table may have it, and the name is not
+   * certainly the target's (`DELETE FROM kind WHERE EXISTS (SELECT 1 FROM gear WHERE id = 1)`
+   * reads gear's id).
+   */
+  private bindsToTarget(fields: string[], level: Level, target: ScopeItem): boolean {
+    const col = fields[fields.length - 1];
+    if (fields.length > 1) {
+      const items = this.itemsFor(fields.slice(0, -1), level);
+      return items.length === 1 && items[0] === target;
+    }
+    for (let l: Level | null = level; l; l = l.parent) {
+      const cands = l.items.filter(
+        (it) => !it.qualifiedOnly && !this.lacksColumn(it, col) && mayHave(it, col),
+      );
+      if (cands.length) return cands.length === 1 && cands[0] === target;
+    }
+    return false;
   }
 
   /** Origins of a column reference (fields as written). */
@@ -1047,7 +1067,7 @@ export class Walker {
         ];
       }
       const out: Origin[] = [];
-      for (const it of items) out.push(...this.originsVia(it, col));
+      for (const it of items) out.push(...originsOf(it, col));
       if (col !== '*')
         for (const it of items) {
           // An item whose column names are not known (a join alias or subquery over a table
@@ -1055,8 +1075,7 @@ export class Walker {
           // then PostgreSQL's f(t), a function (hstore, a computed field) of the whole row.
           // The column candidates above are all ambiguous, so the whole row is one too.
           if (it.rel || it.qualifiedOnly || it.shape?.inexact !== 'names') continue;
-          for (const o of this.originsVia(it, '*'))
-            out.push({ ...o, derived: true, ambiguous: true });
+          for (const o of originsOf(it, '*')) out.push({ ...o, derived: true, ambiguous: true });
         }
       if (col !== '*' && !wholeRowFunction(col)) {
         // An item known to have no column f (from the catalog, or a subquery whose output
@@ -1066,8 +1085,7 @@ export class Walker {
         if (lacking.length) {
           this.addCall([col]);
           for (const it of lacking)
-            for (const o of this.originsVia(it, '*'))
-              out.push({ ...o, derived: true, ambiguous: true });
+            for (const o of originsOf(it, '*')) out.push({ ...o, derived: true, ambiguous: true });
         } else if (
           functionEffect('pg_catalog', col) === 'side_effect' &&
           items.some((it) => !this.hasColumn(it, col))
@@ -1095,14 +1113,13 @@ export class Walker {
           effect: functionEffect('pg_catalog', col),
         });
         for (const it of items)
-          for (const o of this.originsVia(it, '*'))
-            out.push({ ...o, derived: true, ambiguous: true });
+          for (const o of originsOf(it, '*')) out.push({ ...o, derived: true, ambiguous: true });
       }
       return col === '*' ? out.map((o) => ({ ...o })) : out;
     }
     if (col === '*') {
       const out: Origin[] = [];
-      for (const it of this.itemsFor([], level)) out.push(...this.originsVia(it, '*'));
+      for (const it of this.itemsFor([], level)) out.push(...originsOf(it, '*'));
       return out;
     }
     const out: Origin[] = [];
@@ -1111,7 +1128,7 @@ export class Walker {
       const whole = l.items.filter((it) => it.alias === col);
       if (whole.length) {
         for (const it of whole)
-          for (const o of this.originsVia(it, '*')) out.push({ ...o, derived: true });
+          for (const o of originsOf(it, '*')) out.push({ ...o, derived: true });
         break;
       }
     }
@@ -1137,7 +1154,7 @@ export class Walker {
         cands.length > 1 && !merged && cands.some((it) => it.open || knownColumn(it, col));
       const os: Origin[] = [];
       for (const it of cands) {
-        for (const o of this.originsVia(it, col)) {
+        for (const o of originsOf(it, col)) {
           // The same base column through two aliases is one candidate.
           const k = `${o.schema}\0${o.table}\0${o.column}`;
           if (!seen.has(k)) {
