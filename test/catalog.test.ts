@@ -201,3 +201,36 @@ describe('the first login to a target', () => {
     }
   });
 });
+
+describe('operators looked up by name without being written', () => {
+  const OPS = 'dp_catalog_ops';
+  let go: TestGateway;
+  beforeAll(async () => {
+    await freshDatabase(
+      OPS,
+      `CREATE TABLE customers (id int PRIMARY KEY, name text);
+       INSERT INTO customers VALUES (1, 'Ada');
+       CREATE FUNCTION public.vc_eq(varchar, varchar) RETURNS bool LANGUAGE sql
+         AS $$ SELECT $1::text = $2::text $$;
+       CREATE OPERATOR public.= (leftarg = varchar, rightarg = varchar, function = public.vc_eq);`,
+    );
+    go = await startTestGateway(OPS, { policy: { files: ['test/policies/card-column.rego'] } });
+  });
+  afterAll(async () => go?.stop());
+
+  it('sees IN, CASE, NULLIF and IS DISTINCT FROM reach a search_path =', async () => {
+    const c = await gatewayClient(go, OPS);
+    try {
+      for (const sql of [
+        "SELECT id FROM customers WHERE name::varchar IN ('Ada'::varchar)",
+        "SELECT CASE name::varchar WHEN 'Ada'::varchar THEN 1 END AS x FROM customers",
+        "SELECT NULLIF(name::varchar, 'Ada'::varchar) AS x FROM customers",
+        "SELECT id FROM customers WHERE name::varchar IS DISTINCT FROM 'Bo'::varchar",
+        "SELECT id FROM customers WHERE name::varchar IN (SELECT 'Ada'::varchar)",
+      ])
+        await expect(c.query(sql), sql).rejects.toMatchObject(functionRefused('public.='));
+    } finally {
+      await c.end();
+    }
+  });
+});

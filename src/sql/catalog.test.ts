@@ -200,4 +200,34 @@ describe('analysis with the upstream catalog', () => {
     // Without it, customers may have a customer_id too.
     expect(facts(sql, without).where_names_target).toBe(false);
   });
+
+  it('lists a search_path operator that IN, NULLIF, LIKE, BETWEEN, CASE and USING look up', () => {
+    const cat = new Catalog({
+      relations: [['public', 'orders', ['id', 'status']]],
+      functions: [],
+      operators: [
+        ['public', '='],
+        ['public', '~~'],
+        ['public', '>='],
+      ],
+    });
+    const fns = (sql: string, c?: Catalog) =>
+      analyze(sql, { searchPath: ['public'], catalog: c }).statements[0].functions.map(
+        (f) => `${f.schema}.${f.name}`,
+      );
+    for (const [sql, op] of [
+      ["SELECT CASE status WHEN 'new' THEN 1 END FROM orders", 'public.='],
+      ["SELECT 1 FROM orders WHERE status IN ('a', 'b')", 'public.='],
+      ["SELECT NULLIF(status, 'x') FROM orders", 'public.='],
+      ['SELECT 1 FROM orders WHERE id IS DISTINCT FROM 2', 'public.='],
+      ["SELECT 1 FROM orders WHERE status LIKE 'x%'", 'public.~~'],
+      ['SELECT 1 FROM orders WHERE id BETWEEN 1 AND 2', 'public.>='],
+      ['SELECT 1 FROM orders a JOIN orders b USING (id)', 'public.='],
+      ['SELECT 1 FROM orders WHERE status IN (SELECT status FROM orders)', 'public.='],
+    ]) {
+      expect(fns(sql, cat), sql).toContain(op);
+      // Without the catalog the built-in symbols are pg_catalog's, and not listed.
+      expect(fns(sql), sql).toEqual([]);
+    }
+  });
 });

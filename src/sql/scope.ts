@@ -56,6 +56,8 @@ export interface ScopeItem {
   open?: boolean;
   /** Column aliases on a base relation (customers AS c(a, b)): names no longer map. */
   renamed?: boolean;
+  /** Those aliases (the names of its first columns). */
+  aliasCols?: string[];
   /** A base relation under an alias: a schema-qualified name no longer reaches it. */
   aliased?: boolean;
   /**

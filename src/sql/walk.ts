@@ -77,7 +77,27 @@ const READS_BY_NAME = new Set(
 const TRANSPARENT = new Set(['List', 'SortBy', 'ResTarget', 'GroupingSet', 'Alias', 'String']);
 
 /** A_Expr kinds whose name is an operator (BETWEEN and the like name none). */
-const OPERATOR_KINDS = new Set(['AEXPR_OP', 'AEXPR_OP_ANY', 'AEXPR_OP_ALL']);
+const OPERATOR_KINDS = new Set([
+  'AEXPR_OP',
+  'AEXPR_OP_ANY',
+  'AEXPR_OP_ALL',
+  // PostgreSQL looks these operators up by name too, as written in `name` (= for IN,
+  // NULLIF and IS DISTINCT FROM, ~~ for LIKE, …): a search_path schema's may run.
+  'AEXPR_IN',
+  'AEXPR_NULLIF',
+  'AEXPR_DISTINCT',
+  'AEXPR_NOT_DISTINCT',
+  'AEXPR_LIKE',
+  'AEXPR_ILIKE',
+  'AEXPR_SIMILAR',
+]);
+/** BETWEEN and its forms are comparisons by >= and <= (NOT BETWEEN: < and >). */
+const BETWEEN_KINDS = new Set([
+  'AEXPR_BETWEEN',
+  'AEXPR_NOT_BETWEEN',
+  'AEXPR_BETWEEN_SYM',
+  'AEXPR_NOT_BETWEEN_SYM',
+]);
 
 /** The operator symbols pg_catalog defines (PostgreSQL 18's pg_operator). */
 const BUILTIN_OPERATORS = new Set(
@@ -246,6 +266,12 @@ export class Walker {
         return;
       case 'A_Expr':
         if (OPERATOR_KINDS.has(b.kind as string)) this.operator(names(b.name));
+        else if (BETWEEN_KINDS.has(b.kind as string))
+          for (const op of ['>=', '<=', '<', '>']) this.operator([op]);
+        break;
+      case 'CaseExpr':
+        // CASE x WHEN v compares x = v.
+        if (b.arg) this.operator(['=']);
         break;
       case 'SortBy':
         // ORDER BY x USING op outside a select list's ORDER BY (aggregates, windows).
@@ -702,6 +728,8 @@ export class Walker {
       return;
     }
     if (t === 'JoinExpr') {
+      // JOIN … USING (x) and NATURAL JOIN compare the merged columns with =.
+      if (b.usingClause || b.isNatural) this.operator(['=']);
       const start = level.items.length;
       if (b.isNatural) level.merged = 'all';
       else if (b.usingClause && level.merged !== 'all') {
@@ -833,7 +861,10 @@ export class Walker {
       rel: { schema: r.schema, name: r.name },
     };
     if (alias?.aliasname) item.aliased = true;
-    if (alias?.colnames?.length) item.renamed = true;
+    if (alias?.colnames?.length) {
+      item.renamed = true;
+      item.aliasCols = names(alias.colnames);
+    }
     return item;
   }
 
@@ -1008,7 +1039,13 @@ export class Walker {
   private lacksColumn(it: ScopeItem, col: string): boolean {
     const cat = this.catalog;
     if (it.rel)
-      return !it.renamed && cat !== undefined && cat.lacksColumn(it.rel.schema, it.rel.name, col);
+      // Renamed (orders AS o(a, b)): it lacks a name that is neither an alias nor any of
+      // its columns (one of which the aliases may have renamed away).
+      return (
+        cat !== undefined &&
+        cat.lacksColumn(it.rel.schema, it.rel.name, col) &&
+        !it.aliasCols?.includes(col)
+      );
     const s = it.shape;
     if (!s || it.open || it.qualifiedOnly || s.inexact === 'names') return false;
     if (s.cols.some((c) => c.name === col || c.name === null || c.maybe)) return false;
@@ -1018,7 +1055,9 @@ export class Walker {
   /** Whether a FROM item certainly has a column `col` (the catalog's, a subquery's). */
   private hasColumn(it: ScopeItem, col: string): boolean {
     if (it.rel)
-      return !it.renamed && this.catalog?.columns(it.rel.schema, it.rel.name)?.has(col) === true;
+      return it.renamed
+        ? it.aliasCols?.includes(col) === true
+        : this.catalog?.columns(it.rel.schema, it.rel.name)?.has(col) === true;
     return knownColumn(it, col);
   }
 
@@ -1378,8 +1417,9 @@ export class Walker {
   }
 
   private subLink(b: N, c: Ctx): void {
-    // x op ANY / ALL (SELECT …): the operator runs a function too.
+    // x op ANY / ALL (SELECT …): the operator runs a function too; x IN (SELECT …) is = ANY.
     if (b.operName) this.operator(names(b.operName));
+    else if (b.subLinkType === 'ANY_SUBLINK') this.operator(['=']);
     const dc: Ctx = { ...c, derived: true };
     this.pushAll([{ n: b.testexpr, c: dc }, () => this.query(b.subselect, dc, newShape(), true)]);
   }

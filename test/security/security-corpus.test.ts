@@ -91,6 +91,14 @@ const SERVER_SETUP: Record<string, { apply: string; undo: string }> = {
   'SEC-OR-016/r29e-2': HSTORE,
   'SEC-MX-022/r29e-3': HSTORE,
   'SEC-MX-022/r30-6': HSTORE,
+  // A computed field of orders that returns the customer's card.
+  'SEC-MX-022/r32-1': {
+    apply:
+      'CREATE FUNCTION public.customer_card(public.orders) RETURNS text LANGUAGE sql ' +
+      "AS 'SELECT card FROM public.customers WHERE id = $1.customer_id'; " +
+      'ALTER FUNCTION public.customer_card(public.orders) OWNER TO gw',
+    undo: 'DROP FUNCTION public.customer_card(public.orders)',
+  },
   'SEC-FN-022/r31-7': {
     apply: 'CREATE EXTENSION tsm_system_time',
     undo: 'DROP EXTENSION tsm_system_time',

@@ -4879,4 +4879,13 @@ export const VARIANTS: Case[] = [
     'SELECT * FROM orders TABLESAMPLE system_time (1000)',
     'deny',
   ),
+  // A table alias with a column list (orders AS o(id)) still has no column customer_card:
+  // o.customer_card is customer_card(o), a computed field reading customers.
+  v(
+    'SEC-MX-022/r32-1',
+    'name-resolution',
+    P1,
+    'SELECT o.id, o.customer_card FROM orders AS o(id)',
+    'deny',
+  ),
 ];
