@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load.js';
+import type { GatewayConfig } from '../config/types.js';
 import { log } from '../util/logger.js';
 
 const USAGE = `usage: portcullis <command> [options]
@@ -40,9 +41,11 @@ export async function main(argv: string[]): Promise<number> {
       case 'policy':
         if (rest[0] === 'replay') {
           const { policyReplayCommand } = await import('./commands/policy-replay.js');
+          const ctx = await recordingContext(rest);
+          const data = (ctx.config as GatewayConfig).policy?.data;
           return await policyReplayCommand(rest, {
-            ...(await recordingContext(rest)),
-            engineFactory: policyFromDir,
+            ...ctx,
+            engineFactory: (dir: string) => policyFromDir(dir, data),
           });
         }
         return await (await import('./policy.js')).policyCommand(rest);
@@ -100,10 +103,13 @@ async function recordingContext(args: string[]) {
   return { config: config as never, baseDir, publicKey };
 }
 
-async function policyFromDir(dir: string) {
-  const { readRegoSources } = await import('../runtime/policy.js');
-  const { regoEngine } = await import('../policy/rego-engine.js');
-  return regoEngine(readRegoSources([dir], process.cwd()));
+/**
+ * A candidate policy as the gateway would load it: its Rego files with the config's
+ * `policy.data`, refused when its own test_ rules fail.
+ */
+async function policyFromDir(dir: string, data: Record<string, unknown> | undefined) {
+  const { loadPolicy } = await import('../runtime/policy.js');
+  return loadPolicy({ files: [dir], data }, process.cwd());
 }
 
 async function tokenCommand(args: string[]): Promise<number> {

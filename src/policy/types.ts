@@ -84,6 +84,11 @@ export interface DecisionRecord {
   policyVersion: string;
   /** The policy read the text, parameters or clock: decide again at Bind, never cache. */
   volatile?: boolean;
+  /**
+   * Made by the gateway, not the policy (a statement it cannot read, a cursor it never saw):
+   * a policy cannot change it, so `policy replay` does not re-decide it.
+   */
+  by?: 'gateway';
 }
 
 /** What any policy engine offers the session (built-in Rego, opa-wasm, allow-all). */

@@ -142,7 +142,8 @@ function statementFragment(ev: StatementEventInput): string {
     ',"decision_id":' +
     JSON.stringify(ev.decision_id) +
     ',"policy_version":' +
-    JSON.stringify(ev.policy_version)
+    JSON.stringify(ev.policy_version) +
+    (ev.decided_by ? ',"decided_by":"' + ev.decided_by + '"' : '')
   );
 }
 

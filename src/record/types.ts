@@ -85,6 +85,8 @@ export interface StatementEventInput extends Pick<
   decision: Decision;
   decision_id: string;
   policy_version: string;
+  /** The gateway refused it itself (a policy cannot change that): `policy replay` skips it. */
+  decided_by?: 'gateway';
 }
 
 /** What happened to a statement after it was forwarded (or refused). */

@@ -89,6 +89,8 @@ export function whatIf(
   for (const ev of events) {
     if (ev.type === 'session_start') starts.set(ev.session_id, ev);
     if (ev.type !== 'statement') continue;
+    // Refused by the gateway itself: no policy decides it otherwise.
+    if (ev.decided_by === 'gateway') continue;
     if (opts.since !== undefined && Date.parse(ev.ts) < opts.since) continue;
     const after = enforceable(engine.decide(policyInputOf(ev, starts.get(ev.session_id))));
     const before = ev.decision as Decision['kind'];

@@ -89,6 +89,7 @@ export class SessionAudit {
       },
       id: '',
       policyVersion: version,
+      by: 'gateway',
     };
   }
 
@@ -100,6 +101,8 @@ export class SessionAudit {
     protocol: 'simple' | 'extended',
     rec?: DecisionRecord,
     params: (string | null)[] | null = null,
+    /** Where it stood in its query string, and the transaction state it was decided in. */
+    at: { index: number; count: number; inTransaction?: boolean } = { index: 0, count: 1 },
   ): void {
     const r = this.port;
     if (!r) return;
@@ -114,7 +117,15 @@ export class SessionAudit {
     // out (a short secret's could be guessed); otherwise it is cut after, with its hash.
     const cut = d.decision.redact?.includes('literals') && text.length > REFUSED_TEXT_CHARS;
     const shown = cut ? text.slice(0, REFUSED_TEXT_CHARS) : text;
-    const ev = this.event(f.text === shown ? f : { ...f, text: shown }, d, protocol, params, 0, 1);
+    const ev = this.event(
+      f.text === shown ? f : { ...f, text: shown },
+      d,
+      protocol,
+      params,
+      at.index,
+      at.count,
+      at.inTransaction,
+    );
     ev.sql = cut
       ? `${ev.sql}\n[refused text cut: ${Buffer.byteLength(text)} bytes in all]`
       : refusedText(ev.sql);
@@ -265,6 +276,7 @@ export class SessionAudit {
       decision_id: rec.id,
       policy_version: rec.policyVersion,
     };
+    if (rec.by === 'gateway') ev.decided_by = 'gateway';
     const redact = rec.decision.redact;
     if (redact) redactEvent(ev, f, redact);
     return ev;

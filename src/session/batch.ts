@@ -67,6 +67,8 @@ export interface Refusal {
   parseError?: string;
   /** The statement text of a Parse refused before it had facts (a syntax error). */
   text?: string;
+  /** The transaction state it was decided in (a BEGIN earlier in its group opens one). */
+  inTransaction?: boolean;
   params?: (string | null)[];
 }
 
@@ -124,8 +126,13 @@ export function decideBatch(
   start = c.session.in_transaction,
 ): Verdict {
   const inTxn = c.session.in_transaction;
+  // A refusal is recorded in the state it was decided in.
+  const tagged = (v: Verdict): Verdict => {
+    if (!v.allowed && 'refusal' in v) v.refusal.inTransaction ??= c.session.in_transaction;
+    return v;
+  };
   try {
-    const v = decideIn(batch, inDoubt, c, start, inTxn);
+    const v = tagged(decideIn(batch, inDoubt, c, start, inTxn));
     if (start || 'wait' in v) return v;
     // A BEGIN after statements of the same group pulls them into its block: the group is
     // decided again with them in that state. A refused group may hold one after what was
@@ -141,7 +148,7 @@ export function decideBatch(
     } else if (batch.length > 1) pullAt = pullPoints(batch, executedTransactions(batch, c));
     if (!pullAt) return v;
     c.names.rollback();
-    return decideIn(batch, inDoubt, c, start, inTxn, pullAt);
+    return tagged(decideIn(batch, inDoubt, c, start, inTxn, pullAt));
   } finally {
     c.session.in_transaction = inTxn;
   }

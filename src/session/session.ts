@@ -642,7 +642,8 @@ export class Session {
     let settings = false;
     // Deny wins across the whole string: a statement waiting for approval does not stop the
     // later ones from being decided, so a batch that also holds a denied statement is denied.
-    let held: { facts: StatementFacts; rec: DecisionRecord } | undefined;
+    let held:
+      { facts: StatementFacts; rec: DecisionRecord; index: number; inTxn: boolean } | undefined;
     // A BEGIN (or COMMIT) earlier in the string changes the transaction state the later
     // statements are decided and recorded in; the session's own state follows
     // ReadyForQuery.
@@ -674,7 +675,11 @@ export class Session {
         if (stale) {
           this.countDecision(stale.rec.decision.kind);
           this.names.rollback();
-          this.audit.refusal(stale.facts, facts.text, undefined, 'simple', stale.rec);
+          this.audit.refusal(stale.facts, facts.text, undefined, 'simple', stale.rec, null, {
+            index: i,
+            count,
+            inTransaction: runTxn,
+          });
           return this.refuse(stale.fields ?? refusalFields(stale.rec), 'simple', stale.rec);
         }
         // A FETCH reads under its cursor's budget.
@@ -687,11 +692,15 @@ export class Session {
         let rec = this.decisions.decide(facts, 'simple', null, i, count);
         // A FETCH, MOVE or COMMIT that runs a cursor's query runs in that query's time.
         rec = this.names.timeRuling(facts, rec) ?? rec;
-        if (rec.decision.kind === 'approval') held ??= { facts, rec };
+        if (rec.decision.kind === 'approval') held ??= { facts, rec, index: i, inTxn: runTxn };
         else if (rec.decision.kind !== 'allow') {
           this.countDecision(rec.decision.kind);
           this.names.rollback();
-          this.audit.refusal(facts, facts.text, undefined, 'simple', rec);
+          this.audit.refusal(facts, facts.text, undefined, 'simple', rec, null, {
+            index: i,
+            count,
+            inTransaction: runTxn,
+          });
           return this.refuse(refusalFields(rec), 'simple', rec);
         }
         this.names.stage(facts, rec, i);
@@ -718,7 +727,11 @@ export class Session {
     if (held) {
       this.countDecision('approval');
       this.names.rollback();
-      this.audit.refusal(held.facts, held.facts.text, undefined, 'simple', held.rec);
+      this.audit.refusal(held.facts, held.facts.text, undefined, 'simple', held.rec, null, {
+        index: held.index,
+        count,
+        inTransaction: held.inTxn,
+      });
       return this.refuse(refusalFields(held.rec), 'simple', held.rec);
     }
     this.ctx.metrics.decisionSeconds.observe((performance.now() - t0) / 1000);
@@ -827,6 +840,7 @@ export class Session {
         'extended',
         r.rec,
         r.params,
+        { index: 0, count: 1, inTransaction: r.inTransaction },
       );
       this.refuse(r.fields, sync ? 'sync' : 'flush', r.rec);
       return true;

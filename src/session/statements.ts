@@ -56,6 +56,7 @@ function gatewayRefusal(reason: string, version: string): DecisionRecord {
     decision: { kind: 'deny', reasons: [reason] },
     id: randomUUID(),
     policyVersion: version,
+    by: 'gateway',
   };
 }
 

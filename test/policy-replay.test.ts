@@ -1,0 +1,192 @@
+// `portcullis policy replay` re-deciding recorded statements under the SAME policy the
+// gateway ran reports no change: each case records a session through a real gateway
+// (in-process, real PostgreSQL, dev-key JWTs), then runs the CLI as a process with the
+// gateway's config (its policy.data).
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Recorder } from '../src/record/index.js';
+import { buildRecorder } from '../src/runtime/recording.js';
+import {
+  freshDatabase,
+  gatewayClient,
+  startTestGateway,
+  type TestGateway,
+} from './helpers/gateway.js';
+import { CLI } from './helpers/gateway-process.js';
+import { bind, execute, parse, query, sync } from './helpers/raw.js';
+import { run } from './helpers/spawn.js';
+
+const DB = 'rt_replay';
+const base = mkdtempSync(join(tmpdir(), 'rt-replay-'));
+const spool = join(base, 'spool');
+const policyDir = join(base, 'policy');
+const configFile = join(base, 'portcullis.config.mjs');
+
+// The policy the gateway runs. Every rule is of a kind docs/policy-api.md documents.
+const POLICY = `package portcullis
+
+import rego.v1
+
+default allow := false
+
+allow if input.statement.class in {"read", "transaction"}
+
+allow if input.statement.command in {"FETCH", "DECLARE CURSOR", "CLOSE CURSOR"}
+
+# INSERT only outside a transaction block (as test/policies/transaction-state.rego).
+allow if {
+	input.statement.command == "INSERT"
+	not input.session.in_transaction
+}
+
+allow if input.statement.command == "DELETE"
+
+# One statement per Query string: 'COMMIT; INSERT ...' cannot step out of a block.
+deny contains "one statement per query string" if input.statement.count > 1
+
+# Tables the operators block, listed in the config's policy.data.
+deny contains "table is blocked" if {
+	some r in input.statement.relations
+	r.name in data.blocked_tables
+}
+`;
+
+let g: TestGateway;
+let recorder: Recorder;
+
+beforeAll(async () => {
+  await freshDatabase(DB, 'CREATE TABLE t (id int); CREATE TABLE secrets (id int, v text);');
+  mkdirSync(policyDir);
+  writeFileSync(join(policyDir, 'policy.rego'), POLICY);
+  writeFileSync(
+    configFile,
+    `export default ${JSON.stringify({ policy: { files: [policyDir], data: { blocked_tables: ['secrets'] } } })};\n`,
+  );
+  const recording = { enabled: true, spoolDir: spool, durability: 'write' as const, sinks: [] };
+  recorder = (await buildRecorder(recording as never, base, '.data'))!;
+  g = await startTestGateway(
+    DB,
+    {
+      recording,
+      policy: { files: [policyDir], data: { blocked_tables: ['secrets'] } },
+    } as never,
+    { recorder },
+  );
+});
+afterAll(async () => {
+  await g?.stop();
+  await recorder?.close().catch(() => undefined);
+});
+
+interface Change {
+  session_id: string;
+  seq: number;
+  sql: string;
+  before: string;
+  after: string;
+  reasons: string[];
+  before_reasons: string[];
+}
+
+/** `portcullis policy replay --policy DIR --dir SPOOL --json`, as a process. */
+async function policyReplay(
+  dir: string,
+): Promise<{ code: number | null; changes: Change[]; stderr: string }> {
+  const r = await run(
+    CLI[0],
+    [
+      ...CLI.slice(1),
+      'policy',
+      'replay',
+      '--policy',
+      dir,
+      '--dir',
+      spool,
+      '--config',
+      configFile,
+      '--json',
+    ],
+    {
+      cwd: process.cwd(),
+    },
+  );
+  let changes: Change[] = [];
+  try {
+    changes = JSON.parse(r.stdout) as Change[];
+  } catch {
+    /* shown by the assertion */
+  }
+  return { code: r.code, changes, stderr: r.stderr + r.stdout };
+}
+
+/** The session id of the newest session recorded by `sub`. */
+async function sessionOf(sub: string): Promise<string> {
+  const { createReader, dirSource } = await import('../src/record/index.js');
+  const s = await createReader([dirSource(spool)]).listSessions({ identity: sub });
+  expect(s.length).toBeGreaterThan(0);
+  return s.sort((a, b) => (a.started_at < b.started_at ? 1 : -1))[0].session_id;
+}
+
+describe('policy replay under the policy the gateway ran reports no change', () => {
+  it('a multi-statement string refused for its statement count', async () => {
+    const c = await gatewayClient(g, DB, { sub: 'rt-count' });
+    // Live: refused, the policy saw count 2.
+    await expect(c.query('SELECT 1; SELECT 2')).rejects.toThrow(/one statement per query string/);
+    await c.end();
+    const id = await sessionOf('rt-count');
+    const r = await policyReplay(policyDir);
+    const mine = r.changes.filter((x) => x.session_id === id);
+    // Same policy, same statement: nothing should change.
+    expect(mine).toEqual([]);
+  });
+
+  it('an extended-protocol INSERT refused inside the block a BEGIN of its own group opened', async () => {
+    const { RawClient } = await import('./helpers/raw.js');
+    const raw = await RawClient.connect(g.port);
+    await raw.login(DB, await g.token('rt-txn'));
+    await raw.write(
+      Buffer.concat([
+        parse('', 'BEGIN'),
+        bind('', ''),
+        execute(''),
+        parse('', 'INSERT INTO t VALUES (1)'),
+        bind('', ''),
+        execute(''),
+        sync(),
+      ]),
+    );
+    const ms = await raw.until('Z');
+    // Live: refused (the policy allows INSERT only outside a block).
+    expect(ms.some((m) => m.type === 'E')).toBe(true);
+    await raw.write(query('ROLLBACK'));
+    await raw.until('Z');
+    raw.end();
+    const id = await sessionOf('rt-txn');
+    const r = await policyReplay(policyDir);
+    const mine = r.changes.filter((x) => x.session_id === id);
+    expect(mine).toEqual([]);
+  });
+
+  it('a statement refused by a table listed in the config policy.data', async () => {
+    const c = await gatewayClient(g, DB, { sub: 'rt-data' });
+    await expect(c.query('SELECT v FROM secrets')).rejects.toThrow(/table is blocked/);
+    await c.end();
+    const id = await sessionOf('rt-data');
+    const r = await policyReplay(policyDir);
+    const mine = r.changes.filter((x) => x.session_id === id);
+    expect(mine).toEqual([]);
+  });
+
+  it('a FETCH the gateway (not the policy) refused', async () => {
+    const c = await gatewayClient(g, DB, { sub: 'rt-fetch' });
+    // Allowed by the policy; refused by the gateway: the cursor was not declared through it.
+    await expect(c.query('FETCH 1 FROM somecursor')).rejects.toThrow(/does not exist/);
+    await c.end();
+    const id = await sessionOf('rt-fetch');
+    const r = await policyReplay(policyDir);
+    const mine = r.changes.filter((x) => x.session_id === id);
+    expect(mine).toEqual([]);
+  });
+});
