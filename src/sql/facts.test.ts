@@ -801,6 +801,9 @@ describe('kind-specific facts', () => {
       'UPDATE orders q SET amount = 0 FROM orders z WHERE z.id = 1',
       // An inner q is not the q written.
       'DELETE FROM orders q WHERE EXISTS (SELECT 1 FROM orders q WHERE q.id = 1)',
+      // Names only outside its WHERE, or only where it filters nothing.
+      'UPDATE orders SET amount = (SELECT 1 FROM customers c WHERE c.id = orders.customer_id) FROM customers z WHERE z.id = 1',
+      'DELETE FROM orders q WHERE EXISTS (SELECT q.id FROM customers)',
       // Without the catalog an unqualified name may be the other table's.
       "DELETE FROM orders WHERE EXISTS (SELECT 1 FROM customers WHERE name = 'x')",
       "DELETE FROM orders USING customers WHERE name = 'x'",

@@ -608,7 +608,10 @@ export class Walker {
         } else tasks.push(() => this.setList(m.targetList, lc, () => target));
       }
     }
+    // Its own WHERE (and the subqueries in it): where a name may bound the rows written.
+    tasks.push(() => (this.inDmlWhere = true));
     tasks.push({ n: b.whereClause, c: { ...lc, clause: 'where' } });
+    tasks.push(() => (this.inDmlWhere = false));
     // RETURNING (PG 18: returningClause {exprs, options} with OLD/NEW aliases).
     const rc = b.returningClause ? body(b.returningClause) : undefined;
     const returning = b.returningList ?? rc?.exprs;
@@ -985,7 +988,7 @@ export class Walker {
     if (!level) return;
     // Only a name that certainly binds to the rows written bounds them: one that may be
     // another item's (a subquery's table may have the column too) does not.
-    const target = c.clause === 'where' ? this.dmlTarget : undefined;
+    const target = this.inDmlWhere && c.clause === 'where' ? this.dmlTarget : undefined;
     if (target && !this.whereNamesTarget && this.bindsToTarget(fields, level, target))
       this.whereNamesTarget = true;
     const origins = this.resolve(fields, level);
@@ -1066,6 +1069,7 @@ export class Walker {
    * certainly names a column of them.
    */
   private dmlTarget: ScopeItem | undefined;
+  private inDmlWhere = false;
   whereNamesTarget = false;
 
   /**
