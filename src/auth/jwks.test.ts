@@ -20,6 +20,8 @@ let jwk2: JWK;
 let server: Server;
 let url: string;
 let fetches = 0;
+/** /flaky answers 503 while set. */
+let down = false;
 let served: JWK[] = [];
 let dir: string;
 
@@ -42,6 +44,10 @@ beforeAll(async () => {
     fetches++;
     if (req.url === '/broken') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{not json');
+      return;
+    }
+    if (req.url === '/flaky' && down) {
+      res.writeHead(503).end();
       return;
     }
     res.writeHead(200, { 'content-type': 'application/json' });
@@ -145,5 +151,51 @@ describe('JWKS file', () => {
         createAuthenticator({ jwt: { jwks: { kind: 'file', path }, issuer: ISS, audience: AUD } }),
       ).toThrow(AuthError);
     }
+  });
+
+  it('keeps the keys it has while the endpoint is down, and does not refetch at every login', async () => {
+    served = [jwk1];
+    fetches = 0;
+    down = false;
+    const a = createAuthenticator({
+      jwt: {
+        jwks: { kind: 'remote', url: url + '/flaky', cacheMaxAgeMs: 100, cooldownMs: 1000 },
+        issuer: ISS,
+        audience: AUD,
+      },
+      rateLimit: false,
+    });
+    expect((await a.authenticate(await sign(k1.privateKey, 'k1', 'a1'), ctx)).ok).toBe(true);
+    expect(fetches).toBe(1);
+    down = true;
+    // Past both the cache age and the cooldown since that fetch.
+    await new Promise((r) => setTimeout(r, 1100));
+    // The keys are due for a refetch, which fails: the ones held still verify.
+    expect((await a.authenticate(await sign(k1.privateKey, 'k1', 'a2'), ctx)).ok).toBe(true);
+    expect(fetches).toBe(2);
+    // Made-up kids and more logins within the cooldown fetch nothing.
+    for (let i = 0; i < 20; i++) {
+      const t = await sign(k2.privateKey, `nope${i}`, `m${i}`);
+      expect((await a.authenticate(t, ctx)).ok).toBe(false);
+    }
+    expect((await a.authenticate(await sign(k1.privateKey, 'k1', 'a3'), ctx)).ok).toBe(true);
+    expect(fetches).toBe(2);
+    // A provider down from the start: unavailable, one fetch per cooldown.
+    fetches = 0;
+    const cold = createAuthenticator({
+      jwt: {
+        jwks: { kind: 'remote', url: url + '/flaky', cooldownMs: 1000 },
+        issuer: ISS,
+        audience: AUD,
+      },
+      rateLimit: false,
+    });
+    for (let i = 0; i < 10; i++)
+      expect(await cold.authenticate(await sign(k1.privateKey, 'k1', `c${i}`), ctx)).toMatchObject({
+        ok: false,
+        code: 'unavailable',
+      });
+    expect(fetches).toBe(1);
+    down = false;
   });
 });

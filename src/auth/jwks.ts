@@ -1,20 +1,22 @@
 // Resolves the configured JWT key source (remote JWKS URL, JWKS file, inline keys, HMAC secret) for jose.
 import { readFileSync } from 'node:fs';
-import {
-  createLocalJWKSet,
-  createRemoteJWKSet,
-  type JSONWebKeySet,
-  type JWTVerifyGetKey,
-} from 'jose';
+import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { AuthError } from './errors.js';
+import { remoteJwks } from './remote-jwks.js';
 
 export type JwksSource =
   | {
       kind: 'remote';
       url: string;
-      /** How long fetched keys are trusted. Default 10 minutes. */
+      /**
+       * Fetched keys are fetched again when older than this; while that fails the last
+       * keys fetched stay in use. Default 10 minutes.
+       */
       cacheMaxAgeMs?: number;
-      /** Minimum time between refetches (an unknown `kid` triggers one). Default 30 s. */
+      /**
+       * Minimum time between fetches (an unknown `kid` triggers one), also after a failed
+       * one. Default 30 s.
+       */
       cooldownMs?: number;
       /** Fetch timeout. Default 5 s. */
       timeoutMs?: number;
@@ -60,10 +62,11 @@ export function resolveKeys(source: JwksSource): ResolvedKey {
       ) {
         throw new AuthError('config', 'jwks url must be https (or http to a loopback address)');
       }
-      return createRemoteJWKSet(url, {
-        cacheMaxAge: source.cacheMaxAgeMs ?? 600_000,
-        cooldownDuration: source.cooldownMs ?? 30_000,
-        timeoutDuration: source.timeoutMs ?? 5_000,
+      return remoteJwks(url, {
+        cacheMaxAgeMs: source.cacheMaxAgeMs ?? 600_000,
+        cooldownMs: source.cooldownMs ?? 30_000,
+        timeoutMs: source.timeoutMs ?? 5_000,
+        check: (v) => checkJwks(v, 'jwks'),
       });
     }
     case 'file': {

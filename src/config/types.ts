@@ -78,7 +78,11 @@ export interface UpstreamConfig {
 }
 
 export interface JwtConfig {
-  /** Where the verification keys come from. `dev: true` trusts the local development key. */
+  /**
+   * Where the verification keys come from. `dev: true` trusts the local development key. A
+   * URL's keys are fetched again when older than `cacheMaxAgeMs` (10 minutes); while that
+   * fails the keys held stay in use, and a failed fetch is not tried again for 30 s.
+   */
   jwks:
     | { url: string; cacheMaxAgeMs?: number; allowHttp?: boolean }
     | { file: string }
