@@ -92,10 +92,9 @@ async function recordingContext(args: string[]) {
     config.recording?.signingKey === undefined
       ? undefined
       : readSecret(config.recording.signingKey, 'recording.signingKey', baseDir);
+  const { signingKeyOf } = await import('../runtime/recording.js');
   const publicKey = secret
-    ? secret.trim().startsWith('{')
-      ? (JSON.parse(secret) as Record<string, unknown>)
-      : secret
+    ? signingKeyOf(secret)
     : existsSync(resolve(dataDir, 'dev-signing-key.json'))
       ? ((await loadOrCreateDevKey(dataDir)).publicJwks.keys[0] as Record<string, unknown>)
       : undefined;

@@ -194,6 +194,20 @@ interface EsbuildMessage {
  * first few; every error is listed here, as esbuild writes them (`file:line:column: ERROR:
  * text`), one to a line.
  */
+/**
+ * A parser's excerpt of the file (cosmiconfig's code frame: `  1 | {"admin": …`, `    | ^`):
+ * left out, as the file may hold an inline secret; the line and column are in the message.
+ */
+const CODE_FRAME = /^\s*(>\s*)?\d*\s*\|/;
+
+/** JSON.parse quotes the text around where it failed (`while parsing '{"a…'`, `..."d": x"...`). */
+function unquoteSource(line: string): string {
+  return line
+    .replace(/ while parsing '.*$/, '')
+    .replace(/, \.\.\.".*?"\.\.\. is not valid JSON/, ' is not valid JSON')
+    .replace(/"[^"]*" is not valid JSON/, 'the text is not valid JSON');
+}
+
 function loadError(err: unknown): string {
   const e = err as { message?: string; errors?: EsbuildMessage[] } | undefined;
   const message = (e?.message ?? String(err)).trimEnd();
@@ -205,7 +219,10 @@ function loadError(err: unknown): string {
             `${m.location ? `${m.location.file}:${m.location.line}:${m.location.column}: ` : ''}ERROR: ${m.text}`,
         ),
       ]
-    : message.split('\n');
+    : message
+        .split('\n')
+        .filter((l) => l.trim() !== '' && !CODE_FRAME.test(l))
+        .map(unquoteSource);
   let text = lines.slice(0, MAX_ERROR_LINES).join('\n  ');
   if (lines.length > MAX_ERROR_LINES) text += `\n  … (${lines.length - MAX_ERROR_LINES} more)`;
   return text.length > MAX_ERROR_CHARS ? `${text.slice(0, MAX_ERROR_CHARS)} …` : text;

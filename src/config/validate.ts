@@ -218,9 +218,13 @@ function check(spec: Spec, v: unknown, path: string, errors: string[]): void {
   if (typeName(v) !== 'object')
     return void errors.push(`${at}: expected an object, got ${typeName(v)}`);
   const obj = v as Record<string, unknown>;
+  // A key set through __proto__ (JSON.parse makes it an own key; a literal, the prototype).
+  if (Object.getPrototypeOf(obj) !== Object.prototype && Object.getPrototypeOf(obj) !== null)
+    errors.push(`${at}: unexpected prototype (a "__proto__" key?)`);
   const known = Object.keys(spec.object);
   for (const k of Object.keys(obj)) {
-    if (!(k in spec.object)) {
+    // Own keys only: toString, constructor, __proto__ … are no settings.
+    if (!Object.hasOwn(spec.object, k)) {
       const hint = closest(k, known);
       errors.push(
         `unknown key "${path ? path + '.' : ''}${k}"${hint ? ` (did you mean "${hint}"?)` : ''}`,
@@ -244,8 +248,19 @@ export function validateConfig(config: unknown): string[] {
     checkSinks(config as GatewayConfig, errors);
     checkSearchPath(config as GatewayConfig, errors);
     checkCatalog(config as GatewayConfig, errors);
+    checkPorts(config as GatewayConfig, errors);
   }
   return errors;
+}
+
+/** Ports are TCP ports (0: any free one). */
+function checkPorts(config: GatewayConfig, errors: string[]): void {
+  for (const [key, port] of [
+    ['listen.port', config.listen?.port],
+    ['admin.port', (config.admin as { port?: number } | undefined)?.port],
+  ] as const)
+    if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535))
+      errors.push(`${key}: must be a port number, 0 to 65535`);
 }
 
 /** Keys from a url, a file or inline need the issuer and audience tokens must carry (start refuses without). */
@@ -284,8 +299,10 @@ function checkSinks(config: GatewayConfig, errors: string[]): void {
 function checkRoutes(config: { upstream?: Record<string, unknown> }, errors: string[]): void {
   const up = config.upstream as
     { targets: Record<string, unknown>; routes?: Record<string, string> } | undefined;
-  if (!up?.routes) return;
+  if (!up) return;
   const names = Object.keys(up.targets);
+  if (names.length === 0) return void errors.push('upstream.targets: at least one target');
+  if (!up.routes) return;
   for (const [db, name] of Object.entries(up.routes)) {
     if (names.includes(name)) continue;
     const hint = closest(name, names);

@@ -40,6 +40,8 @@ export async function acceptClient(
     });
     return refuse(socket, ClientError.unknownDatabase(a.startup.database));
   }
+  // The settings this session is pinned with upstream, and analysed under, from here on.
+  const settings = ctx.settings();
   const sessionFacts = {
     id: '',
     database: a.startup.database,
@@ -48,7 +50,7 @@ export async function acceptClient(
     client_addr: a.clientAddr,
     tls: a.tls,
     in_transaction: false,
-    pinned: ctx.settings().pinned,
+    pinned: settings.pinned,
   };
   const verdict = ctx
     .policy()
@@ -84,7 +86,7 @@ export async function acceptClient(
   try {
     up = await connectUpstream(
       target,
-      upstreamSettings(a.startup.passthrough, ctx.settings().pinned),
+      upstreamSettings(a.startup.passthrough, settings.pinned),
     );
   } catch (err) {
     release();
@@ -106,7 +108,7 @@ export async function acceptClient(
     return;
   }
   const keys = ctx.cancels.issue(target, up.pid, up.secret);
-  const session = new Session(ctx, a, target, up, keys.pid);
+  const session = new Session(ctx, a, target, up, keys.pid, settings);
   let recording: SessionRecordingPort | undefined;
   const recorder = ctx.recorder();
   if (recorder) {

@@ -40,7 +40,7 @@ import {
 import type { ErrorFields } from '../wire/backend.js';
 import { log } from '../util/logger.js';
 import { timeoutAt, type LongTimeout } from '../util/timeout-at.js';
-import type { GatewayContext, SessionRecordingPort } from './context.js';
+import type { GatewayContext, SessionRecordingPort, SessionSettings } from './context.js';
 import { DecisionPoint, refusalFields } from './decide.js';
 import { BindParams, SessionNames } from './statements.js';
 import { UNCERTAIN, runOf, type Change } from './name-table.js';
@@ -214,14 +214,21 @@ export class Session {
     return this.facts.default_read_only;
   }
 
+  /** The search_path this session's upstream connection was pinned with. */
+  private readonly searchPath: string[];
+
   constructor(
     private readonly ctx: GatewayContext,
     private readonly auth: Authenticated,
     private readonly target: UpstreamTarget,
     up: UpstreamSession,
     private readonly cancelPid: number,
+    /** The settings its upstream connection was pinned with (a reload changes later ones). */
+    s: SessionSettings = ctx.settings(),
   ) {
-    const s = ctx.settings();
+    // The search_path pinned upstream at login: names are read against it for the whole
+    // session (a reload that changes session.searchPath applies to later logins).
+    this.searchPath = s.searchPath;
     this.client = auth.socket;
     this.upstream = up.socket;
     this.status = up.status;
@@ -594,7 +601,7 @@ export class Session {
   private analyzeOpts() {
     const s = this.ctx.settings();
     return {
-      searchPath: s.searchPath,
+      searchPath: this.searchPath,
       database: this.auth.startup.database,
       catalog: this.ctx.catalog(this.target.name),
       maxBytes: s.limits.maxQueryBytes,

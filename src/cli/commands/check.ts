@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { allowedAlgorithms, createApiKeyVerifier } from '../../auth/index.js';
 import { ConfigError, loadConfig } from '../../config/load.js';
 import { readSecret } from '../../config/secrets.js';
+import { signingKeyOf } from '../../runtime/recording.js';
 import type { GatewayConfig, SecretRef } from '../../config/types.js';
 import { loadPolicy } from '../../runtime/policy.js';
 import { devKeyWarning, listenSecureContext } from '../../runtime/snapshot.js';
@@ -72,6 +73,24 @@ export function secretProblems(config: GatewayConfig, baseDir: string): string[]
   return problems;
 }
 
+/** A signing key that can be read but is no key: start refuses it, and so does check. */
+function signingKeyProblems(config: GatewayConfig, baseDir: string): string[] {
+  const ref = config.recording?.enabled === false ? undefined : config.recording?.signingKey;
+  let secret: string | undefined;
+  try {
+    secret = readSecret(ref, 'recording.signingKey', baseDir);
+  } catch {
+    return []; // unreadable here: a warning (secretProblems)
+  }
+  if (!secret) return [];
+  try {
+    signingKeyOf(secret);
+    return [];
+  } catch (err) {
+    return [(err as Error).message];
+  }
+}
+
 /** The certificate files start loads, loaded as start loads them; the failures, as messages. */
 export function tlsProblems(config: GatewayConfig, baseDir: string): string[] {
   const problems: string[] = [];
@@ -99,7 +118,11 @@ export async function checkCommand(args: string[]): Promise<number> {
   const { config, filepath } = await loadConfig(values.config);
   const baseDir = filepath ? dirname(filepath) : process.cwd();
   const where = filepath ?? '(defaults)';
-  const errors = [...apiKeyProblems(config), ...jwtProblems(config)];
+  const errors = [
+    ...apiKeyProblems(config),
+    ...jwtProblems(config),
+    ...signingKeyProblems(config, baseDir),
+  ];
   if (errors.length) throw new ConfigError(`invalid configuration in ${where}`, errors);
   const engine = await loadPolicy(config.policy, baseDir);
   // Secrets and certificates are often mounted only where the gateway runs.
