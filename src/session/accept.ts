@@ -84,10 +84,7 @@ export async function acceptClient(
   };
   let up;
   try {
-    up = await connectUpstream(
-      target,
-      upstreamSettings(a.startup.passthrough, settings.pinned),
-    );
+    up = await connectUpstream(target, upstreamSettings(a.startup.passthrough, settings.pinned));
   } catch (err) {
     release();
     const setting = refusedSetting(err, a.startup.passthrough);
