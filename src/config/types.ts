@@ -158,7 +158,9 @@ export interface SessionConfig {
   /** Largest frontend message accepted (bytes). Default 16 MiB. */
   maxMessageBytes?: number;
   /**
-   * Largest SQL text accepted before parsing (bytes). Default 1 MiB. Parsing is done on the
+   * Largest SQL text accepted before parsing (bytes). Default 1 MiB. A statement whose
+   * unqualified column names, matched against its FROM items, come to more than 50,000
+   * candidates (2,000 tables and 2,000 names, say) is refused as too complex (54001). Parsing is done on the
    * gateway's one thread: a 1 MiB statement (a hundred thousand columns, a long VALUES list)
    * takes from half a second to a second, while other sessions wait. Lower it where agents
    * send no large statements.

@@ -253,7 +253,9 @@ function decideIn(
             fields:
               a.error.code === '54000'
                 ? ClientError.tooLarge(a.error.message)
-                : ClientError.syntax(a.error.message),
+                : a.error.code === '54001'
+                  ? ClientError.tooComplex(a.error.message)
+                  : ClientError.syntax(a.error.message),
             parseError: a.error.message,
             text: m.sql,
           });

@@ -640,7 +640,9 @@ export class Session {
       return this.refuse(
         a.error.code === '54000'
           ? ClientError.tooLarge(a.error.message)
-          : ClientError.syntax(a.error.message),
+          : a.error.code === '54001'
+            ? ClientError.tooComplex(a.error.message)
+            : ClientError.syntax(a.error.message),
         'simple',
       );
     }

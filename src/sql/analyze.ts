@@ -5,6 +5,7 @@ import type { AnalyzeOptions, AnalyzedText, StatementFacts } from './types.js';
 import { scanKey } from './cache-key.js';
 import { type FactsTemplate, buildTemplate, factsWeight } from './facts.js';
 import { parseText } from './parse.js';
+import { TooComplex } from './walk.js';
 
 export const DEFAULT_MAX_BYTES = 1024 * 1024;
 const CACHE_ENTRIES = 10_000;
@@ -93,7 +94,17 @@ export function sqlCacheStats(): { hits: number; misses: number; entries: number
 export function analyze(text: string, opts: AnalyzeOptions): AnalyzedText {
   try {
     return analyzeUnsafe(text, opts);
-  } catch {
+  } catch (err) {
+    if (err instanceof TooComplex)
+      return {
+        statements: [],
+        empty: false,
+        error: {
+          code: '54001',
+          message:
+            'statement too complex to analyse (its column names against its tables): qualify column names, or split it',
+        },
+      };
     return {
       statements: [],
       empty: false,

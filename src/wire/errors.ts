@@ -56,6 +56,7 @@ export const ClientError = {
 
   syntax: (msg: string) => e('42601', msg),
   tooLarge: (msg: string) => e('54000', msg),
+  tooComplex: (msg: string) => e('54001', msg),
   denied: (message: string, detail?: string, hint?: string) =>
     e('42501', message, { detail, hint }),
   unknownStatement: (name: string) =>
