@@ -19,10 +19,9 @@ import { validateConfig } from '../src/config/validate.js';
 import { Gateway } from '../src/runtime/gateway.js';
 import { buildRecorder } from '../src/runtime/recording.js';
 import { setLogSink } from '../src/util/logger.js';
-import { freshDatabase, gatewayClient } from './helpers/gateway.js';
+import { freshDatabase, gatewayClient, testUpstream } from './helpers/gateway.js';
 import { CLI } from './helpers/gateway-process.js';
 import { run } from './helpers/spawn.js';
-import { testPg } from './pg-env.js';
 
 const ROOT = process.cwd();
 
@@ -39,21 +38,11 @@ function configDir(config: Record<string, unknown>): string {
 }
 
 function baseConfig(db = 'rt_cfg_none'): Record<string, unknown> {
-  const t = testPg();
   return {
     listen: { host: '127.0.0.1', port: 0 },
     admin: { host: '127.0.0.1', port: 0 },
-    upstream: {
-      targets: {
-        main: {
-          host: t.host,
-          port: t.port,
-          database: db,
-          user: t.user,
-          password: { env: 'PORTCULLIS_TEST_PG_PASSWORD' },
-        },
-      },
-    },
+    // The password from the environment: the config file holds no secret of its own.
+    upstream: testUpstream(db, { password: { env: 'PORTCULLIS_TEST_PG_PASSWORD' } }),
     auth: { jwt: { jwks: { dev: true } } },
     recording: { enabled: false },
   };
