@@ -129,17 +129,20 @@ async function sessionOf(sub: string): Promise<string> {
   return s.sort((a, b) => (a.started_at < b.started_at ? 1 : -1))[0].session_id;
 }
 
+/** Replayed under the policy it ran with, `sub`'s newest session changes no decision. */
+async function expectNoChange(sub: string): Promise<void> {
+  const id = await sessionOf(sub);
+  const r = await policyReplay(policyDir);
+  expect(r.changes.filter((x) => x.session_id === id)).toEqual([]);
+}
+
 describe('policy replay under the policy the gateway ran reports no change', () => {
   it('a multi-statement string refused for its statement count', async () => {
     const c = await gatewayClient(g, DB, { sub: 'rt-count' });
     // Live: refused, the policy saw count 2.
     await expect(c.query('SELECT 1; SELECT 2')).rejects.toThrow(/one statement per query string/);
     await c.end();
-    const id = await sessionOf('rt-count');
-    const r = await policyReplay(policyDir);
-    const mine = r.changes.filter((x) => x.session_id === id);
-    // Same policy, same statement: nothing should change.
-    expect(mine).toEqual([]);
+    await expectNoChange('rt-count');
   });
 
   it('an extended-protocol INSERT refused inside the block a BEGIN of its own group opened', async () => {
@@ -163,20 +166,14 @@ describe('policy replay under the policy the gateway ran reports no change', () 
     await raw.write(query('ROLLBACK'));
     await raw.until('Z');
     raw.end();
-    const id = await sessionOf('rt-txn');
-    const r = await policyReplay(policyDir);
-    const mine = r.changes.filter((x) => x.session_id === id);
-    expect(mine).toEqual([]);
+    await expectNoChange('rt-txn');
   });
 
   it('a statement refused by a table listed in the config policy.data', async () => {
     const c = await gatewayClient(g, DB, { sub: 'rt-data' });
     await expect(c.query('SELECT v FROM secrets')).rejects.toThrow(/table is blocked/);
     await c.end();
-    const id = await sessionOf('rt-data');
-    const r = await policyReplay(policyDir);
-    const mine = r.changes.filter((x) => x.session_id === id);
-    expect(mine).toEqual([]);
+    await expectNoChange('rt-data');
   });
 
   it('a FETCH the gateway (not the policy) refused', async () => {
@@ -184,9 +181,6 @@ describe('policy replay under the policy the gateway ran reports no change', () 
     // Allowed by the policy; refused by the gateway: the cursor was not declared through it.
     await expect(c.query('FETCH 1 FROM somecursor')).rejects.toThrow(/does not exist/);
     await c.end();
-    const id = await sessionOf('rt-fetch');
-    const r = await policyReplay(policyDir);
-    const mine = r.changes.filter((x) => x.session_id === id);
-    expect(mine).toEqual([]);
+    await expectNoChange('rt-fetch');
   });
 });

@@ -219,7 +219,8 @@ function check(spec: Spec, v: unknown, path: string, errors: string[]): void {
     return void errors.push(`${at}: expected an object, got ${typeName(v)}`);
   const obj = v as Record<string, unknown>;
   // A key set through __proto__ (JSON.parse makes it an own key; a literal, the prototype).
-  if (Object.getPrototypeOf(obj) !== Object.prototype && Object.getPrototypeOf(obj) !== null)
+  const proto = Object.getPrototypeOf(obj) as unknown;
+  if (proto !== Object.prototype && proto !== null)
     errors.push(`${at}: unexpected prototype (a "__proto__" key?)`);
   const known = Object.keys(spec.object);
   for (const k of Object.keys(obj)) {

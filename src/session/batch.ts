@@ -250,12 +250,7 @@ function decideIn(
         const a = analyze(m.sql, c.analyzeOpts());
         if (a.error) {
           return refuse({
-            fields:
-              a.error.code === '54000'
-                ? ClientError.tooLarge(a.error.message)
-                : a.error.code === '54001'
-                  ? ClientError.tooComplex(a.error.message)
-                  : ClientError.syntax(a.error.message),
+            fields: ClientError.unanalysed(a.error),
             parseError: a.error.message,
             text: m.sql,
           });

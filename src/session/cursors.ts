@@ -29,6 +29,14 @@ export function statedLimit(maxRows: number | undefined, budget: RowBudget | und
   return Math.min(maxRows ?? Infinity, budget?.max ?? Infinity);
 }
 
+/** A result's row limit under a new decision: its new max_rows, less what was read. */
+export function renewed(rows: RowBudget | undefined, rec: DecisionRecord): RowBudget | undefined {
+  const max = rec.decision.kind === 'allow' ? rec.decision.limits?.max_rows : undefined;
+  if (max === undefined) return undefined;
+  const used = rows ? rows.max - rows.left : 0;
+  return { max, left: Math.max(0, max - used) };
+}
+
 /** A SQL cursor sent upstream: what it was decided on, and its rows left. */
 export interface Cursor {
   facts: StatementFacts;
@@ -68,9 +76,7 @@ export class Cursors {
   redecided(c: Cursor, rec: DecisionRecord, inTxn: boolean): void {
     c.decision = rec;
     c.inTxn = inTxn;
-    const max = rec.decision.kind === 'allow' ? rec.decision.limits?.max_rows : undefined;
-    const used = c.rows ? c.rows.max - c.rows.left : 0;
-    c.rows = max === undefined ? undefined : { max, left: Math.max(0, max - used) };
+    c.rows = renewed(c.rows, rec);
   }
 
   /** See NameTable.forgot. */

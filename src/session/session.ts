@@ -637,14 +637,7 @@ export class Session {
     if (a.error) {
       this.countDecision('deny');
       this.audit.refusal(undefined, bytes.toString('utf8'), a.error.message, 'simple');
-      return this.refuse(
-        a.error.code === '54000'
-          ? ClientError.tooLarge(a.error.message)
-          : a.error.code === '54001'
-            ? ClientError.tooComplex(a.error.message)
-            : ClientError.syntax(a.error.message),
-        'simple',
-      );
+      return this.refuse(ClientError.unanalysed(a.error), 'simple');
     }
     const count = a.statements.length;
     const decided: DecidedRun[] = [];
@@ -1040,7 +1033,8 @@ export class Session {
   private armTimeout(item: Item, ms = item.timeoutMs): void {
     if (ms === undefined) return;
     const at = performance.now() + ms;
-    if (item.timer !== undefined && item.deadline !== undefined && item.deadline <= at) return;
+    // Set with the timer, cleared when it fires.
+    if (item.deadline !== undefined && item.deadline <= at) return;
     clearTimeout(item.timer);
     item.deadline = at;
     item.timer = setTimeout(() => this.timeUp(), ms);

@@ -11,7 +11,7 @@ import {
   type ErrorFields,
 } from '../wire/index.js';
 import { Lru } from '../util/lru.js';
-import { Cursors, type RowBudget } from './cursors.js';
+import { Cursors, renewed, type RowBudget } from './cursors.js';
 import type { DecisionPoint } from './decide.js';
 import { NameTable, UNCERTAIN, runAt, type Change } from './name-table.js';
 
@@ -31,14 +31,6 @@ const cursorOp = (f: StatementFacts) =>
 function cursorName(f: StatementFacts, kind: 'fetch' | 'move'): string | undefined {
   const op = cursorOp(f);
   return op?.kind === kind && typeof op.name === 'string' ? op.name : undefined;
-}
-
-/** A result's row limit under a new decision: its new max_rows, less what was read. */
-function renewed(rows: RowBudget | undefined, rec: DecisionRecord): RowBudget | undefined {
-  const max = rec.decision.kind === 'allow' ? rec.decision.limits?.max_rows : undefined;
-  if (max === undefined) return undefined;
-  const used = rows ? rows.max - rows.left : 0;
-  return { max, left: Math.max(0, max - used) };
 }
 
 /** What a statement's decision is cached under (see decide.ts). */

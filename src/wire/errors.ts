@@ -56,7 +56,11 @@ export const ClientError = {
 
   syntax: (msg: string) => e('42601', msg),
   tooLarge: (msg: string) => e('54000', msg),
-  tooComplex: (msg: string) => e('54001', msg),
+  /** A statement the analysis refused: too large (54000), too complex (54001), or syntax. */
+  unanalysed: (error: { code: string; message: string }) =>
+    error.code === '54000' || error.code === '54001'
+      ? e(error.code, error.message)
+      : ClientError.syntax(error.message),
   denied: (message: string, detail?: string, hint?: string) =>
     e('42501', message, { detail, hint }),
   unknownStatement: (name: string) =>
