@@ -199,6 +199,9 @@ interface EsbuildMessage {
  * left out, as the file may hold an inline secret; the line and column are in the message.
  */
 const CODE_FRAME = /^\s*(>\s*)?\d*\s*\|/;
+/** Terminal colour codes: the code frame is highlighted when the output looks like a terminal. */
+// eslint-disable-next-line no-control-regex
+const ANSI = /\u001b\[[0-9;]*[A-Za-z]/g;
 
 /** JSON.parse quotes the text around where it failed (`while parsing '{"a…'`, `..."d": x"...`). */
 function unquoteSource(line: string): string {
@@ -210,7 +213,7 @@ function unquoteSource(line: string): string {
 
 function loadError(err: unknown): string {
   const e = err as { message?: string; errors?: EsbuildMessage[] } | undefined;
-  const message = (e?.message ?? String(err)).trimEnd();
+  const message = (e?.message ?? String(err)).replace(ANSI, '').trimEnd();
   const lines = Array.isArray(e?.errors)
     ? [
         message.split('\n')[0],
