@@ -200,7 +200,6 @@ interface EsbuildMessage {
  */
 const CODE_FRAME = /^\s*(>\s*)?\d*\s*\|/;
 /** Terminal colour codes: the code frame is highlighted when the output looks like a terminal. */
-// eslint-disable-next-line no-control-regex
 const ANSI = /\u001b\[[0-9;]*[A-Za-z]/g;
 
 /** JSON.parse quotes the text around where it failed (`while parsing '{"a…'`, `..."d": x"...`). */
