@@ -84,9 +84,9 @@ export interface SpoolWriterOptions {
  * resolve together. Lines of a failed batch stay queued and are retried.
  *
  * With 'write' (and 'off') durability the page-cache write is cheap, so while the spool is
- * healthy it is done synchronously, without a thread-pool round trip: a line someone waits
- * for is written at once (with the lines before it), lines nobody waits for (results) at
- * the end of the loop turn, so one write carries every result of the turn.
+ * healthy it is done synchronously, without a thread-pool round trip, at the end of the
+ * loop turn: one write carries every line of the turn, every session's statements and
+ * results, and the statements' waiters go on together once it returns.
  */
 export class SpoolWriter {
   private queue: Item[] = [];
@@ -117,6 +117,8 @@ export class SpoolWriter {
   /** 'write'/'off' durability: lines not yet written, nobody waiting (written per turn). */
   private syncText = '';
   private syncImmediate = false;
+  /** The waiters of `syncText`, settled when it is written. */
+  private syncBatch: { done: Promise<void>; w: Waiter } | null = null;
   private lazyTimer: NodeJS.Timeout | null = null;
   private lazyDue = false;
 
@@ -136,8 +138,7 @@ export class SpoolWriter {
 
   /**
    * Queue a line. With `wait`, returns a promise that settles per the durability mode, or
-   * `undefined` when there is nothing to wait for: the line is already written ('write'
-   * durability on a healthy spool) or nobody waits ('off').
+   * `undefined` when nobody waits ('off').
    */
   append(line: string, wait: boolean): Promise<void> | undefined {
     this.pendingBytes += line.length;
@@ -171,34 +172,41 @@ export class SpoolWriter {
 
   private appendSync(line: string, wait: boolean): Promise<void> | undefined {
     this.syncText += line;
-    if (wait && this.o.durability === 'write') return this.writeSyncBatch(true);
+    let p: Promise<void> | undefined;
+    if (wait && this.o.durability === 'write') {
+      // Every session's line of this loop turn goes out in one write at its end; they
+      // wait for it together.
+      if (!this.syncBatch) {
+        let w!: Waiter;
+        const done = new Promise<void>((resolve, reject) => (w = { resolve, reject }));
+        this.syncBatch = { done, w };
+      }
+      p = this.syncBatch.done;
+    }
     if (!this.syncImmediate) {
       this.syncImmediate = true;
       setImmediate(() => {
         this.syncImmediate = false;
-        this.writeSyncBatch(false);
+        this.writeSyncBatch();
       });
     }
-    return undefined;
+    return p;
   }
 
   /**
    * Write the open synchronous batch now, or hand it to the async queue (it goes first,
-   * keeping order). With `waited`, a batch that could not be written returns the promise
-   * of its retry; `undefined` means written.
+   * keeping order); its waiters are settled with it.
    */
-  private writeSyncBatch(waited: boolean): Promise<void> | undefined {
+  private writeSyncBatch(): void {
     const text = this.syncText;
-    if (!text) return undefined;
+    const w = this.syncBatch?.w;
     this.syncText = '';
-    let w: Waiter | undefined;
-    const p = waited
-      ? new Promise<void>((resolve, reject) => (w = { resolve, reject }))
-      : undefined;
+    this.syncBatch = null;
+    if (!text) return w?.resolve();
     if (!this.canWriteSync()) {
       this.queue.push({ line: text, w });
       this.schedule();
-      return p;
+      return;
     }
     const buf = Buffer.from(text);
     try {
@@ -207,25 +215,25 @@ export class SpoolWriter {
     } catch (e) {
       // The reopen cuts the file back to `written`; the batch is written again.
       this.fail(e, [{ line: text, w }]);
-      return p;
+      return;
     }
     this.writes++;
     this.written += buf.length;
     this.dirty = true;
     this.pendingBytes -= text.length;
-    return undefined;
+    w?.resolve();
   }
 
   /** Seal the active segment after the lines queued so far; continue in `next`. */
   rotate(next: string): void {
-    this.writeSyncBatch(false);
+    this.writeSyncBatch();
     this.queue.push({ rotateTo: next });
     this.schedule();
   }
 
   /** Resolves when everything queued so far is written (and synced). */
   async drain(): Promise<void> {
-    this.writeSyncBatch(false);
+    this.writeSyncBatch();
     if (!this.queue.length && !this.flushing) return;
     this.lazyDue = true;
     if (this.queue.length) this.schedule();
@@ -490,7 +498,7 @@ export class SpoolWriter {
 
   /** Give up on queued lines (close while the spool is broken). */
   abandon(): number {
-    this.writeSyncBatch(false);
+    this.writeSyncBatch();
     this.abandoned = true;
     const n = this.queue.length;
     for (const it of this.queue) if ('line' in it && it.w) it.w.reject(this.o.makeError('closed'));

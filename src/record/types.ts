@@ -130,8 +130,9 @@ export interface SessionRecording {
   statement(ev: StatementEventInput): Promise<number>;
   /**
    * The data path's form of `statement` for the statements of one batch: their seqs at
-   * once when the records are already written as the durability mode asks ('write' on a
-   * healthy spool, 'off'), else a promise that settles like `statement`'s.
+   * once when nothing is to be waited for ('off'), else a promise that settles like
+   * `statement`'s ('write': at the end of the loop turn, in one write with every other
+   * session's lines of that turn).
    */
   statements(evs: StatementEventInput[]): number[] | Promise<number[]>;
   /** Outcome of a statement: appended as `statement_result` without waiting. */

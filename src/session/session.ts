@@ -905,7 +905,7 @@ export class Session {
     }
     const written = rec.statements(this.audit.events(runs));
     if (Array.isArray(written)) {
-      // Already written as the durability mode asks: forward in this turn.
+      // Nothing to wait for ('off' durability): forward in this turn.
       this.forward(frames, endsItem, runs, written, changes, msgs, fail);
       return;
     }
