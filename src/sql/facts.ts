@@ -15,6 +15,16 @@ export type FactsTemplate = Omit<StatementFacts, 'text'>;
  * 10 MB of facts for 1 MB of text; a SET or an EXECUTE keeps its values in `extra`).
  */
 export function factsWeight(f: object): number {
+  // The same facts are weighed each time their statement name is set or replaced (an
+  // unnamed statement, once per Parse): facts are not changed once built.
+  let w = weights.get(f);
+  if (w === undefined) weights.set(f, (w = weigh(f)));
+  return w;
+}
+
+const weights = new WeakMap<object, number>();
+
+function weigh(f: object): number {
   let w = 0;
   const stack: unknown[] = [f];
   while (stack.length) {
