@@ -70,7 +70,16 @@ export interface Authenticator {
    * only and never contains the password.
    */
   authenticate(password: string, ctx: AuthContext): Promise<AuthResult>;
+  /**
+   * Verify again, under this config, a credential a session logged in with (after a
+   * reload): no failure limiting. `unavailable`: its keys could not be fetched, which says
+   * nothing against it.
+   */
+  recheck(password: string, ctx: AuthContext): Promise<RecheckResult>;
 }
+
+export type RecheckResult =
+  { ok: true; identity: Identity } | { ok: false; reason: string; unavailable?: true };
 
 function isLimiter(v: unknown): v is FailureLimiter {
   return typeof (v as FailureLimiter | undefined)?.begin === 'function';
@@ -166,6 +175,13 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
       attempt?.finish(result.unavailable ? 'neutral' : 'failure');
       const code = result.unavailable ? 'unavailable' : 'invalid';
       return { ok: false, code, reason: result.reason };
+    },
+    async recheck(password, ctx) {
+      const r = await verify(password, ctx).catch((e: unknown): Verified => ({
+        ok: false,
+        reason: `auth error: ${(e as Error)?.name ?? 'unknown'}`,
+      }));
+      return r.ok ? { ok: true, identity: r.identity } : r;
     },
   };
 }

@@ -45,6 +45,10 @@ function checkJwks(value: unknown, where: string): JSONWebKeySet {
   return value as JSONWebKeySet;
 }
 
+/** Remote key sets by URL and options, the most recently configured last. */
+const remoteSets = new Map<string, ResolvedKey>();
+const MAX_REMOTE_SETS = 16;
+
 /** Build the jose key resolver once; file and inline sets are checked at construction. */
 export function resolveKeys(source: JwksSource): ResolvedKey {
   switch (source.kind) {
@@ -62,12 +66,21 @@ export function resolveKeys(source: JwksSource): ResolvedKey {
       ) {
         throw new AuthError('config', 'jwks url must be https (or http to a loopback address)');
       }
-      return remoteJwks(url, {
+      const opts = {
         cacheMaxAgeMs: source.cacheMaxAgeMs ?? 600_000,
         cooldownMs: source.cooldownMs ?? 30_000,
         timeoutMs: source.timeoutMs ?? 5_000,
-        check: (v) => checkJwks(v, 'jwks'),
-      });
+      };
+      // One key set per URL and options across config reloads: a reload keeps the keys held
+      // (it neither refetches them nor loses them while the provider is down).
+      const id = JSON.stringify([url.href, opts]);
+      let set = remoteSets.get(id);
+      if (!set) {
+        set = remoteJwks(url, { ...opts, check: (v) => checkJwks(v, 'jwks') });
+        if (remoteSets.size >= MAX_REMOTE_SETS) remoteSets.delete(remoteSets.keys().next().value!);
+      } else remoteSets.delete(id);
+      remoteSets.set(id, set);
+      return set;
     }
     case 'file': {
       let parsed: unknown;

@@ -4,13 +4,19 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import type { GatewayConfig } from '../config/index.js';
+import type { Identity } from '../policy/types.js';
 import { loadConfig } from '../config/load.js';
 import { adminApp } from '../admin/app.js';
 import { initSql } from '../sql/index.js';
 import { acceptClient } from '../session/accept.js';
 import { createFailureLimiter, type FailureLimiter } from '../auth/index.js';
 import { CancelRegistry } from '../session/cancel.js';
-import type { GatewayContext, LiveSession, SessionRecorderPort } from '../session/context.js';
+import type {
+  GatewayContext,
+  JwtLogin,
+  LiveSession,
+  SessionRecorderPort,
+} from '../session/context.js';
 import type { UpstreamTarget } from '../upstream/connect.js';
 import { log } from '../util/logger.js';
 import { isLoopback } from '../util/net.js';
@@ -53,6 +59,8 @@ export class Gateway {
   private readonly starting = new StartupBudget<Socket>(STARTUP_BUDGET);
   private admin: ServerType | undefined;
   private shuttingDown = false;
+  /** Counts reloads (see GatewayContext.authGeneration). */
+  private authGeneration = 0;
   /** The configuration running (the last one loaded). */
   private config: GatewayConfig;
   get runningConfig(): GatewayConfig {
@@ -123,6 +131,8 @@ export class Gateway {
         if (now === fingerprint) return undefined;
         return now === undefined ? `API key ${id} was removed` : `API key ${id} was changed`;
       },
+      authGeneration: () => gw.authGeneration,
+      staleJwt: (login) => gw.staleJwt(login),
       recorder: () => gw.opts.recorder,
       metrics: this.metrics,
       cancels: this.cancels,
@@ -238,7 +248,9 @@ export class Gateway {
       this.snapshot = { ...next, listen, admin };
       // A target may name another database now: its catalog is read again.
       this.catalogs.clear();
+      this.authGeneration++;
       this.revokeChangedKeys();
+      await this.recheckJwtSessions();
       this.config = config;
       log.info('configuration reloaded', { policy: next.policy.version, previous_policy: prev });
       this.metrics.reloads.inc(RELOAD_OK);
@@ -261,8 +273,7 @@ export class Gateway {
 
   /**
    * End the sessions of API keys that a reload removed or changed (secret, identity): a
-   * revoked key must not keep the sessions it opened. (A JWT session ends when its token
-   * expires.)
+   * revoked key must not keep the sessions it opened.
    */
   private revokeChangedKeys(): void {
     for (const s of [...this.sessions]) {
@@ -274,6 +285,45 @@ export class Gateway {
       });
       s.revoke(why);
     }
+  }
+
+  /**
+   * Why a JWT login may no longer run under the running config: its token does not verify
+   * (its key was withdrawn, the issuer or audience changed) or maps to another identity.
+   * Keys that cannot be fetched say nothing against it: the session stays.
+   */
+  private async staleJwt(login: JwtLogin): Promise<string | undefined> {
+    const r = await this.snapshot.authenticator.recheck(login.token, {
+      user: login.user,
+      clientAddr: login.clientAddr,
+    });
+    if (!r.ok) {
+      if (!r.unavailable) return 'its token does not verify under the reloaded configuration';
+      log.warn('a session token could not be verified again: its keys are unavailable', {
+        sub: login.identity.sub,
+        reason: r.reason,
+      });
+      return undefined;
+    }
+    if (identityKey(r.identity) !== identityKey(login.identity))
+      return 'its token maps to another identity under the reloaded configuration';
+    return undefined;
+  }
+
+  /** End the JWT sessions whose tokens no longer verify under the reloaded config. */
+  private async recheckJwtSessions(): Promise<void> {
+    await Promise.all(
+      [...this.sessions].map(async (s) => {
+        const login = s.jwt;
+        const why = login && (await this.staleJwt(login));
+        if (!why) return;
+        log.warn('session ended: its token no longer verifies', {
+          session: s.id,
+          sub: login.identity.sub,
+        });
+        s.revoke(why);
+      }),
+    );
   }
 
   /**
@@ -310,4 +360,9 @@ function recordingShape(r: GatewayConfig['recording']): string {
     return String(o.type ?? o.name ?? o.kind ?? o.constructor?.name ?? 'sink');
   });
   return JSON.stringify({ ...r, sinks });
+}
+
+/** What of an identity decides: a token that maps to another under a new config is stale. */
+function identityKey(id: Identity): string {
+  return JSON.stringify([id.sub, id.iss, id.email, id.groups, id.agent, id.on_behalf_of]);
 }

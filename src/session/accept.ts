@@ -133,12 +133,21 @@ export async function acceptClient(
       return refuse(socket, ClientError.connectRefused('the session cannot be recorded right now'));
     }
   }
+  // A reload while this login went on may have withdrawn its token's key (the reload's
+  // sweep saw no session yet): it is verified again under the running config, as often as
+  // reloads came meanwhile.
+  const login = session.jwt;
+  let stale: string | undefined;
+  for (let gen = a.authGeneration; login && !stale && gen !== ctx.authGeneration();) {
+    gen = ctx.authGeneration();
+    stale = await ctx.staleJwt(login);
+  }
   ctx.metrics.connections.add(1);
   ctx.metrics.upstreamConnections.add(1);
   ctx.sessions.add(session);
-  // A reload while this login went on may have revoked its key (Gateway.revokeChangedKeys
-  // saw no session yet): nothing it sent runs. So for a shutdown that began meanwhile.
-  const revoked = a.apiKey && ctx.revokedKey(a.apiKey);
+  // So for an API key a reload revoked (Gateway.revokeChangedKeys saw no session yet):
+  // nothing it sent runs. So for a shutdown that began meanwhile.
+  const revoked = (a.apiKey && ctx.revokedKey(a.apiKey)) || stale;
   if (revoked || ctx.isShuttingDown()) {
     session.start(recording, []);
     return revoked ? session.revoke(revoked) : session.shutdown('shutdown');

@@ -56,10 +56,20 @@ export interface LiveSession {
   close(): void;
   /** The API key it logged in with, if one (for a reload that revokes it). */
   readonly apiKey: { id: string; fingerprint: string } | undefined;
+  /** The JWT it logged in with, if one (verified again after a reload). */
+  readonly jwt: JwtLogin | undefined;
   /** End the session because its credential was revoked: a running statement is cancelled. */
   revoke(reason: string): void;
   /** End it at the shutdown deadline: a running statement is cancelled, the client told. */
   terminate(): Promise<void>;
+}
+
+/** A login by JWT, as a reload verifies it again. */
+export interface JwtLogin {
+  token: string;
+  user: string;
+  clientAddr: string;
+  identity: Identity;
 }
 
 export interface GatewayContext {
@@ -71,6 +81,13 @@ export interface GatewayContext {
    * such entry, or a changed one), or undefined while it may.
    */
   revokedKey(key: { id: string; fingerprint: string }): string | undefined;
+  /** Counts reloads: a login verified under an older count is verified again. */
+  authGeneration(): number;
+  /**
+   * Why a session logged in with this JWT may no longer run under the running config (its
+   * token no longer verifies, or maps to another identity), or undefined while it may.
+   */
+  staleJwt(login: JwtLogin): Promise<string | undefined>;
   /** The current policy (hot-reloaded); a session reads it once per decision. */
   policy(): PolicyEngine;
   /** Upstream target for a client database and identity; undefined when not served. */

@@ -40,7 +40,7 @@ import {
 import type { ErrorFields } from '../wire/backend.js';
 import { log } from '../util/logger.js';
 import { timeoutAt, type LongTimeout } from '../util/timeout-at.js';
-import type { GatewayContext, SessionRecordingPort, SessionSettings } from './context.js';
+import type { GatewayContext, JwtLogin, SessionRecordingPort, SessionSettings } from './context.js';
 import { DecisionPoint, refusalFields } from './decide.js';
 import { BindParams, SessionNames } from './statements.js';
 import { UNCERTAIN, runOf, type Change } from './name-table.js';
@@ -307,6 +307,13 @@ export class Session {
 
   get apiKey(): { id: string; fingerprint: string } | undefined {
     return this.auth.apiKey;
+  }
+
+  get jwt(): JwtLogin | undefined {
+    const a = this.auth;
+    return a.jwt === undefined
+      ? undefined
+      : { token: a.jwt, user: a.startup.user, clientAddr: a.clientAddr, identity: a.identity };
   }
 
   /**

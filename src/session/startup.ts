@@ -37,6 +37,10 @@ export interface Authenticated {
   expiresAt?: number;
   /** The API key logged in with (its id and config entry's fingerprint), if one was. */
   apiKey?: { id: string; fingerprint: string };
+  /** The JWT logged in with, if one was (a reload verifies it again). */
+  jwt?: string;
+  /** The reload count it was verified under (see GatewayContext.authGeneration). */
+  authGeneration: number;
   /** Bytes the client sent after its password (pipelined queries). */
   leftover: Buffer;
 }
@@ -216,6 +220,7 @@ export function runStartup(ctx: GatewayContext, raw: Socket): Promise<Authentica
       phase = 'startup'; // nothing more is read until authentication resolves
       socket.pause();
       const leftover = reader.drain();
+      const authGeneration = ctx.authGeneration();
       ctx
         .authenticate(password, { user: st.user, clientAddr })
         .then((res) => {
@@ -248,6 +253,8 @@ export function runStartup(ctx: GatewayContext, raw: Socket): Promise<Authentica
             identity: res.identity,
             expiresAt: res.expiresAt,
             apiKey: res.apiKey,
+            jwt: res.identity.method === 'jwt' ? password : undefined,
+            authGeneration,
             leftover,
           });
         })
