@@ -79,6 +79,20 @@ const COPY_IN_TYPES = new Set<number>([
 
 /** Most extended messages held in one group before it goes upstream as at a Flush. */
 const MAX_HELD_MESSAGES = 10_000;
+/**
+ * Most units of work sent upstream and not yet answered: past it the client is not read
+ * until answers come (PostgreSQL answers in order). A client that pipelines and reads
+ * nothing would otherwise make the gateway hold state for every unit its socket buffers
+ * carry (some 200,000 small groups).
+ */
+const MAX_ITEMS_IN_FLIGHT = 5_000;
+/**
+ * Most statement runs and name changes one unit of work may gather before its Sync, and
+ * the most bytes of messages: the gateway keeps each until the Sync is answered. Past
+ * either, the group is refused (54000), as a statement too large is.
+ */
+const MAX_UNSYNCED_RUNS = 100_000;
+const MAX_UNSYNCED_BYTES = 64 * 1024 * 1024;
 
 /** SQL that fails in PostgreSQL's parser, used to mirror a refusal upstream. */
 const MARKER_SQL = '/* refused by the gateway */ portcullis_refused_statement';
@@ -109,6 +123,8 @@ export class Session {
   private batch: Pending[] = [];
   /** Bytes of the messages in `batch`. */
   private batchBytes = 0;
+  /** Bytes of the extended messages sent since the last Sync (see MAX_UNSYNCED_BYTES). */
+  private unsyncedBytes = 0;
   private skipUntilSync = false;
   /** Extended messages went upstream at a Flush and no Sync has followed yet. */
   private unsynced = false;
@@ -397,7 +413,8 @@ export class Session {
       ((this.barrier || this.copyStartsDue > 0) && !this.copyIn) ||
       this.rowHold ||
       this.probing ||
-      this.waitAnswers
+      this.waitAnswers ||
+      this.items.length >= MAX_ITEMS_IN_FLIGHT
     );
   }
 
@@ -830,11 +847,25 @@ export class Session {
       this.names.rollback();
       return false;
     }
+    const open = this.openItem;
+    const held = this.unsyncedBytes + this.batchBytes;
     this.batch = [];
     this.batchBytes = 0;
+    this.unsyncedBytes = sync ? 0 : held;
     if (sync) {
       this.settingsInDoubt = false;
       this.unsynced = false;
+    }
+    if (
+      open.runs.length + (v.runs?.length ?? 0) > MAX_UNSYNCED_RUNS ||
+      (open.changes?.length ?? 0) + batch.length > MAX_UNSYNCED_RUNS ||
+      held > MAX_UNSYNCED_BYTES
+    ) {
+      this.names.rollback();
+      const why = `more than ${MAX_UNSYNCED_RUNS} statements or ${MAX_UNSYNCED_BYTES / 1048576} MiB of messages without a Sync`;
+      this.audit.unread('', why);
+      this.refuse(ClientError.tooLarge(`${why}: send a Sync sooner`), sync ? 'sync' : 'flush');
+      return true;
     }
     const refusal = v.allowed ? undefined : v.refusal;
     const failAt = refusal?.at;
@@ -1232,6 +1263,8 @@ export class Session {
     this.copyIn = false;
     this.termBase = this.scanner.terminals;
     const done = this.items.shift();
+    // Reading stopped at the bound on units in flight: it goes on.
+    if (this.items.length === MAX_ITEMS_IN_FLIGHT - 1) this.readSoon();
     let aborting = false;
     if (done) {
       this.countInFlight(done, -1);

@@ -82,7 +82,16 @@ export interface Prepared {
 /** Bind parameters as text, decoded only when a decision, a refusal or the recording reads them. */
 export class BindParams {
   private v: (string | null)[] | undefined;
-  constructor(private readonly b: BindMessage) {}
+  private readonly b: Pick<BindMessage, 'params' | 'paramFormats'>;
+  constructor(b: BindMessage) {
+    // A portal outlives its Bind message: the values are copied out of it (views would keep
+    // the whole message alive, a portal name padded to megabytes with it).
+    this.b = { params: detached(b.params), paramFormats: b.paramFormats };
+  }
+  /** Memory held, for bounds: the values (as bytes and as text) and the formats. */
+  get weight(): number {
+    return 256 + this.bytes * 2 + this.b.paramFormats.length * 8;
+  }
   /** The parameters' raw bytes. */
   get bytes(): number {
     let n = 0;
@@ -98,6 +107,21 @@ export class BindParams {
     if (!f.some((x) => x === 1)) return undefined;
     return this.b.params.map((_, i) => (f.length === 1 ? f[0] : (f[i] ?? 0)));
   }
+}
+
+/** Parameter values in one buffer of their own. */
+function detached(params: (Buffer | null)[]): (Buffer | null)[] {
+  let n = 0;
+  for (const p of params) if (p) n += p.length;
+  if (n === 0) return params.map((p) => (p ? Buffer.alloc(0) : null));
+  const all = Buffer.allocUnsafe(n);
+  let at = 0;
+  return params.map((p) => {
+    if (!p) return null;
+    p.copy(all, at);
+    at += p.length;
+    return all.subarray(at - p.length, at);
+  });
 }
 
 /** What a statement runs beyond its own text (see `SessionNames.runsOf`). */
@@ -160,7 +184,7 @@ export class SessionNames {
   readonly portals = new NameTable<Portal>(
     1000,
     undefined,
-    (p) => 256 + p.params.bytes * 2,
+    (p) => p.params.weight,
     PORTAL_PARAM_BYTES,
   );
   /** SQL cursors sent upstream, for their decisions and row limits across FETCHes. */

@@ -147,7 +147,9 @@ export function parseBind(body: Buffer): BindMessage {
 }
 
 /** Parameter values as text for policy input: binary values are shown hex-encoded. */
-export function bindParamsAsText(b: BindMessage): (string | null)[] {
+export function bindParamsAsText(
+  b: Pick<BindMessage, 'params' | 'paramFormats'>,
+): (string | null)[] {
   return b.params.map((p, i) => {
     if (p === null) return null;
     const fmt = b.paramFormats.length === 1 ? b.paramFormats[0] : (b.paramFormats[i] ?? 0);
