@@ -43,6 +43,10 @@ export interface Cursor {
   decision: DecisionRecord;
   /** Whether a transaction block was open when it was decided (WITH HOLD outlives it). */
   inTxn: boolean;
+  /** Declared in a transaction block (its ROLLBACK drops even a WITH HOLD cursor). */
+  readonly inBlock?: boolean;
+  /** WITH HOLD, and its block committed: the cursor lives on outside it. */
+  outlived?: boolean;
   rows?: RowBudget;
 }
 
@@ -64,8 +68,15 @@ export class Cursors {
 
   /** WITH HOLD cursors declared in the open transaction block (COMMIT runs them whole). */
   *heldOver(): IterableIterator<Cursor> {
-    for (const c of this.table.all())
-      if (c.inTxn && (c.facts.cursor as { hold?: boolean } | undefined)?.hold) yield c;
+    for (const c of this.table.all()) if (c.inBlock && held(c) && !c.outlived) yield c;
+  }
+
+  /**
+   * The transaction ended with no word of how (its ReadyForQuery says idle): cursors
+   * without HOLD are gone.
+   */
+  transactionEnded(): void {
+    this.table.endLive((c) => !held(c));
   }
 
   /**
@@ -99,9 +110,28 @@ export class Cursors {
     if (declare?.name !== undefined) {
       const d = decision.decision;
       const rows = rowBudget(d.kind === 'allow' ? d.limits?.max_rows : undefined);
-      this.table.stage(declare.name, { facts, decision, inTxn, rows }, at);
+      this.table.stage(declare.name, { facts, decision, inTxn, inBlock: inTxn, rows }, at);
       return;
     }
+    // A block's end drops its cursors without HOLD; ROLLBACK those with HOLD it declared
+    // too, while COMMIT keeps them (read outside the block from then on). ROLLBACK TO drops
+    // those declared since its savepoint.
+    const tx = facts.transaction as { kind?: string; name?: string } | undefined;
+    if (tx?.kind === 'commit' || tx?.kind === 'prepare')
+      this.table.stageTxn(
+        { kind: 'end', drop: (c) => !held(c), kept: (c) => void (c.outlived = true) },
+        at,
+      );
+    else if (tx?.kind === 'rollback')
+      this.table.stageTxn(
+        { kind: 'end', drop: (c) => !held(c) || (c.inBlock === true && !c.outlived) },
+        at,
+      );
+    else if (
+      (tx?.kind === 'savepoint' || tx?.kind === 'release' || tx?.kind === 'rollback_to') &&
+      typeof tx.name === 'string'
+    )
+      this.table.stageTxn({ kind: tx.kind, name: tx.name }, at);
     const op = facts.cursor_op as { kind?: string; name?: string | null } | undefined;
     if (op?.kind === 'close') {
       if (typeof op.name === 'string') this.table.stage(op.name, null, at);
@@ -127,4 +157,9 @@ export class Cursors {
   endSpan(): void {
     this.table.endSpan();
   }
+}
+
+/** A cursor declared WITH HOLD (it can outlive its transaction). */
+function held(c: Cursor): boolean {
+  return (c.facts.cursor as { hold?: boolean } | undefined)?.hold === true;
 }

@@ -29,6 +29,15 @@ export interface Change {
   resume(): void;
 }
 
+/**
+ * What a transaction statement does to names that live in transactions (portals, cursors):
+ * a savepoint set or released changes none; ROLLBACK TO drops those made since its
+ * savepoint; a block's end drops those `drop` says, and `kept` sees the others.
+ */
+export type TxnEvent<T> =
+  | { kind: 'savepoint' | 'release' | 'rollback_to'; name: string }
+  | { kind: 'end'; drop: (v: T) => boolean; kept?: (v: T) => void };
+
 class Rec<T> implements Change {
   /** Counted as uncertain (its group has ended). */
   unsure = false;
@@ -37,11 +46,17 @@ class Rec<T> implements Change {
   ran: { ok?: boolean } | undefined = undefined;
   constructor(
     readonly table: NameTable<T>,
-    /** The name changed, or null: every name removed. */
+    /** The name changed, or null: every name removed (or those `txn` says). */
     readonly name: string | null,
     readonly value: T | null,
     readonly at: At,
+    readonly txn?: TxnEvent<T>,
   ) {}
+
+  /** A savepoint set or released: it changes no name, so nothing waits for its answer. */
+  get passive(): boolean {
+    return this.txn?.kind === 'savepoint' || this.txn?.kind === 'release';
+  }
 
   settle(made: boolean): void {
     this.table.settle(this, made);
@@ -66,6 +81,12 @@ export class NameTable<T> {
   /** Sent before a Sync whose answer has not come: names → changes outstanding. */
   private readonly unsure = new Map<string, number>();
   private unsureClears = 0;
+
+  /** When each live name was made, on `clock`: ROLLBACK TO drops those made after it. */
+  private readonly stamps = new Map<string, number>();
+  /** The savepoints of the open block, oldest first, each with when it was set. */
+  private readonly savepoints: { name: string; stamp: number }[] = [];
+  private clock = 0;
 
   /** The weight of what `live` holds (see `weigh`). */
   private liveWeight = 0;
@@ -116,12 +137,24 @@ export class NameTable<T> {
   }
 
   /** Stage removal of every name (DEALLOCATE ALL, DISCARD ALL, CLOSE ALL, COMMIT). */
-  stageClear(at: At): void {
+  stageClear(at: At, txn?: TxnEvent<T>): void {
     const kept = this.keep === undefined ? undefined : this.staged.get(this.keep);
     this.staged.clear();
     if (kept !== undefined) this.staged.set(this.keep!, kept);
     this.stagedClear = true;
-    this.stagedRecs.push(new Rec<T>(this, null, null, at));
+    this.stagedRecs.push(new Rec<T>(this, null, null, at, txn));
+  }
+
+  /**
+   * Stage a transaction statement's effect (see TxnEvent). ROLLBACK TO and a block's end
+   * hide every name from what follows them until they are answered (some may live on: the
+   * rest of their group does not count on it); PostgreSQL's answer then drops just those
+   * it dropped.
+   */
+  stageTxn(ev: TxnEvent<T>, at: At): void {
+    if (ev.kind === 'savepoint' || ev.kind === 'release')
+      this.stagedRecs.push(new Rec<T>(this, null, null, at, ev));
+    else this.stageClear(at, ev);
   }
 
   /** The group went upstream: its changes, in order, to settle when answered. */
@@ -152,7 +185,7 @@ export class NameTable<T> {
   endSpan(): void {
     if (this.spanRecs.length === 0) return;
     for (const r of this.spanRecs) {
-      if (r.settled) continue;
+      if (r.settled || r.passive) continue;
       r.unsure = true;
       if (r.name === null) this.unsureClears++;
       else this.unsure.set(r.name, (this.unsure.get(r.name) ?? 0) + 1);
@@ -165,8 +198,40 @@ export class NameTable<T> {
   /** The transaction ended upstream: names that die with it (protocol portals) are gone. */
   clearLive(): void {
     this.live.clear();
+    this.stamps.clear();
+    this.savepoints.length = 0;
     this.liveWeight = 0;
     this.remembered();
+  }
+
+  /** The transaction ended upstream: of the names, those `drop` says are gone. */
+  endLive(drop: (v: T) => boolean): void {
+    this.savepoints.length = 0;
+    for (const [k, v] of this.live) if (drop(v)) this.deleteLive(k);
+  }
+
+  /** What a transaction statement PostgreSQL ran did to the names (see TxnEvent). */
+  private applyTxn(ev: TxnEvent<T>): void {
+    const sp = this.savepoints;
+    if (ev.kind === 'end') {
+      sp.length = 0;
+      for (const [k, v] of this.live) {
+        if (ev.drop(v)) this.deleteLive(k);
+        else ev.kept?.(v);
+      }
+      return;
+    }
+    let i = sp.length - 1;
+    while (i >= 0 && sp[i].name !== ev.name) i--;
+    if (ev.kind === 'savepoint') sp.push({ name: ev.name, stamp: this.clock++ });
+    else if (i < 0) return;
+    else if (ev.kind === 'release') sp.length = i;
+    else {
+      // ROLLBACK TO: what was made since the savepoint is gone; the savepoint stays.
+      const mark = sp[i].stamp;
+      sp.length = i + 1;
+      for (const [k, s] of this.stamps) if (s > mark) this.deleteLive(k);
+    }
   }
 
   /** Every name PostgreSQL holds is known again (all removed, on both sides). */
@@ -222,10 +287,12 @@ export class NameTable<T> {
       }
     }
     if (!made) return;
-    if (r.name === null) {
+    if (r.txn) this.applyTxn(r.txn);
+    else if (r.name === null) {
       const kept = this.keep === undefined ? undefined : this.live.get(this.keep);
       this.remembered();
       this.live.clear();
+      this.stamps.clear();
       this.liveWeight = 0;
       if (kept !== undefined) this.setLive(this.keep!, kept);
     } else if (r.value === null) this.deleteLive(r.name);
@@ -240,6 +307,7 @@ export class NameTable<T> {
 
   private setLive(name: string, v: T): void {
     this.live.set(name, v);
+    this.stamps.set(name, this.clock++);
     this.forgotten.delete(name);
     if (this.weigh) this.liveWeight += this.weigh(v);
   }
@@ -248,6 +316,7 @@ export class NameTable<T> {
     const v = this.live.get(name);
     if (v === undefined) return;
     this.live.delete(name);
+    this.stamps.delete(name);
     if (this.weigh) this.liveWeight -= this.weigh(v);
   }
 

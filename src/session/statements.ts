@@ -286,11 +286,17 @@ export class SessionNames {
     const declared = (st.cursor as { name?: string } | undefined)?.name;
     if (declared !== undefined) this.portals.stage(declared, null, at);
     // Portals end with their transaction, also one that COMMIT or ROLLBACK AND CHAIN
-    // follows with another (the status stays 'T'). ROLLBACK TO drops only those made since
-    // its savepoint; they stay in the table, harmless: an Execute or FETCH of one fails
-    // upstream (34000), and a DECLARE or Bind of its name replaces it (above, and at Bind).
-    const tx = (st.transaction as { kind?: string } | undefined)?.kind;
-    if (tx === 'commit' || tx === 'rollback' || tx === 'prepare') this.portals.stageClear(at);
+    // follows with another (the status stays 'T'); ROLLBACK TO drops those made since its
+    // savepoint. A name PostgreSQL dropped must not stay: a function may open a cursor of
+    // that name (OPEN of a refcursor the caller names), which is then read as the old one.
+    const tx = st.transaction as { kind?: string; name?: string } | undefined;
+    if (tx?.kind === 'commit' || tx?.kind === 'rollback' || tx?.kind === 'prepare')
+      this.portals.stageClear(at);
+    else if (
+      (tx?.kind === 'savepoint' || tx?.kind === 'release' || tx?.kind === 'rollback_to') &&
+      typeof tx.name === 'string'
+    )
+      this.portals.stageTxn({ kind: tx.kind, name: tx.name }, at);
     this.cursors.stage(st, rec, run, this.decisions.session.in_transaction);
   }
 
@@ -458,9 +464,10 @@ export class SessionNames {
     this.cursors.endSpan();
   }
 
-  /** The upstream transaction ended: its protocol portals are gone. */
+  /** The upstream transaction ended: its protocol portals are gone, and its cursors. */
   transactionEnded(): void {
     this.portals.clearLive();
+    this.cursors.transactionEnded();
   }
 
   /** A remembered Parse of this text, if the policy and transaction state are unchanged. */

@@ -1,0 +1,143 @@
+// Cursors and portals PostgreSQL drops (at ROLLBACK TO SAVEPOINT, ROLLBACK, COMMIT) leave the
+// gateway's tables with them. Were one kept, a cursor a function later opens under its name
+// would be read under the dropped one's decision (no row limit), where a cursor the gateway
+// never saw declared is refused (34000). Those PostgreSQL keeps stay readable.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  adminClient,
+  freshDatabase,
+  rawLogin,
+  startTestGateway,
+  type TestGateway,
+} from './helpers/gateway.js';
+import { bind, execute, fields, parse, rows, sync, type Message } from './helpers/raw.js';
+
+const DB = 'rt_txn_cursors';
+let g: TestGateway;
+const codes = (ms: Message[]) => ms.filter((m) => m.type === 'E').map((m) => fields(m).C);
+
+// Everything is allowed; results that read `big` are limited to 5 rows.
+const POLICY = `package portcullis
+import rego.v1
+default allow := true
+limits := {"max_rows": 5} if {
+	some r in input.statement.relations
+	r.name == "big"
+}
+`;
+
+beforeAll(async () => {
+  await freshDatabase(DB, 'CREATE TABLE big AS SELECT g FROM generate_series(1, 100) g');
+  const a = await adminClient(DB);
+  // The common refcursor pattern: the caller names the cursor the function opens.
+  await a.query(`CREATE FUNCTION opencur(c refcursor) RETURNS refcursor LANGUAGE plpgsql AS $$
+      BEGIN OPEN c FOR SELECT g FROM big; RETURN c; END $$`);
+  await a.end();
+  const dir = mkdtempSync(join(tmpdir(), 'rt-txn-policy-'));
+  writeFileSync(join(dir, 'p.rego'), POLICY);
+  g = await startTestGateway(DB, { policy: { files: [join(dir, 'p.rego')] } });
+});
+afterAll(async () => g?.stop());
+
+describe('a cursor PostgreSQL dropped stays in the gateway table', () => {
+  it('baseline: a FETCH of a cursor a function opened, under a name never declared, is refused', async () => {
+    const c = await rawLogin(g, DB);
+    try {
+      await c.simple('BEGIN');
+      expect(codes(await c.simple("SELECT opencur('fresh')"))).toEqual([]);
+      const ms = await c.simple('FETCH ALL FROM fresh');
+      expect(rows(ms)).toEqual([]);
+      expect(codes(ms)).toEqual(['34000']);
+      await c.simple('ROLLBACK');
+    } finally {
+      c.destroy();
+    }
+  });
+
+  const drops: [string, string[], string[]][] = [
+    ['ROLLBACK TO SAVEPOINT', ['BEGIN', 'SAVEPOINT s'], ['ROLLBACK TO SAVEPOINT s']],
+    ['COMMIT (a cursor without HOLD ends with its block)', ['BEGIN'], ['COMMIT', 'BEGIN']],
+    ['ROLLBACK', ['BEGIN'], ['ROLLBACK', 'BEGIN']],
+  ];
+  for (const [name, before, after] of drops)
+    it(`after ${name}, a function's cursor of the dropped name is not read unlimited`, async () => {
+      const c = await rawLogin(g, DB);
+      try {
+        for (const sql of before) expect(codes(await c.simple(sql))).toEqual([]);
+        // A cursor with no row limit…
+        expect(codes(await c.simple('DECLARE x CURSOR FOR SELECT 1 AS one'))).toEqual([]);
+        // …that PostgreSQL drops here.
+        for (const sql of after) expect(codes(await c.simple(sql))).toEqual([]);
+        // PostgreSQL has no cursor x now: the function may open one under that name.
+        expect(codes(await c.simple("SELECT opencur('x')"))).toEqual([]);
+        const ms = await c.simple('FETCH ALL FROM x');
+        // As for a name never declared: refused, nothing of big's 100 rows read past its limit.
+        expect(rows(ms).length).toBeLessThanOrEqual(5);
+        expect(codes(ms)).not.toEqual([]);
+        await c.simple('ROLLBACK');
+      } finally {
+        c.destroy();
+      }
+    });
+
+  it('after ROLLBACK TO SAVEPOINT drops a protocol portal, a function cursor of its name is not read unlimited', async () => {
+    const c = await rawLogin(g, DB);
+    try {
+      for (const sql of ['BEGIN', 'SAVEPOINT s']) expect(codes(await c.simple(sql))).toEqual([]);
+      // A portal p with no row limit, made since the savepoint: ROLLBACK TO drops it upstream.
+      await c.write(Buffer.concat([parse('', 'SELECT 1 AS one'), bind('p', ''), sync()]));
+      expect(codes(await c.until('Z'))).toEqual([]);
+      expect(codes(await c.simple('ROLLBACK TO SAVEPOINT s'))).toEqual([]);
+      expect(codes(await c.simple("SELECT opencur('p')"))).toEqual([]);
+      const ms = await c.simple('FETCH ALL FROM p');
+      expect(rows(ms).length).toBeLessThanOrEqual(5);
+      expect(codes(ms)).not.toEqual([]);
+      // By protocol Execute too.
+      await c.write(Buffer.concat([execute('p', 0), sync()]));
+      const ex = await c.until('Z');
+      expect(rows(ex).length).toBeLessThanOrEqual(5);
+      await c.simple('ROLLBACK');
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it('keeps what PostgreSQL keeps: cursors declared before the savepoint, or in one released, and WITH HOLD ones of a committed block', async () => {
+    const c = await rawLogin(g, DB);
+    try {
+      for (const sql of [
+        'BEGIN',
+        'DECLARE a CURSOR FOR SELECT g FROM big',
+        'SAVEPOINT s',
+        'DECLARE b CURSOR FOR SELECT g FROM big',
+        'RELEASE SAVEPOINT s',
+        'SAVEPOINT t',
+        'DECLARE d CURSOR FOR SELECT 1',
+        'DECLARE h CURSOR WITH HOLD FOR SELECT g FROM big',
+        'ROLLBACK TO SAVEPOINT t',
+      ])
+        expect(codes(await c.simple(sql)), sql).toEqual([]);
+      for (const name of ['a', 'b']) {
+        const ms = await c.simple(`FETCH 3 FROM ${name}`);
+        expect(codes(ms), name).toEqual([]);
+        expect(rows(ms).length, name).toBe(3);
+      }
+      // d and h were made since t: gone upstream and here.
+      for (const name of ['d', 'h']) {
+        expect(codes(await c.simple(`FETCH 1 FROM ${name}`)), name).toEqual(['34000']);
+        await c.simple('ROLLBACK TO SAVEPOINT t');
+      }
+      expect(codes(await c.simple('DECLARE k CURSOR WITH HOLD FOR SELECT g FROM big'))).toEqual([]);
+      expect(codes(await c.simple('COMMIT'))).toEqual([]);
+      // Outside the block: k lives on, under its row limit; a is gone.
+      const ms = await c.simple('FETCH ALL FROM k');
+      expect(rows(ms).length).toBe(5);
+      expect(codes(await c.simple('FETCH 1 FROM a'))).toEqual(['34000']);
+    } finally {
+      c.destroy();
+    }
+  });
+});
