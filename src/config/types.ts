@@ -158,6 +158,15 @@ export interface SessionConfig {
   /** Largest frontend message accepted (bytes). Default 16 MiB. */
   maxMessageBytes?: number;
   /**
+   * Most bytes of client messages the gateway holds undecided, all sessions together
+   * (extended-protocol groups waiting for their Sync, up to 4 × maxMessageBytes each, and
+   * messages half received). Past it, a group that would hold more is refused (53200), and a
+   * session whose half-received message does not fit is closed (53200). Default 256 MiB.
+   * The process may grow to some three times it (buffers being joined, and those let go
+   * but not yet collected).
+   */
+  maxHeldInputBytes?: number;
+  /**
    * Largest SQL text accepted before parsing (bytes). Default 1 MiB. A statement whose
    * unqualified column names, matched against its FROM items, come to more than 50,000
    * candidates (2,000 tables and 2,000 names, say) is refused as too complex (54001). Parsing is done on the

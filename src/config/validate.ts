@@ -135,6 +135,7 @@ const SCHEMA: Spec = {
         maxStatementsPerQuery: 'number',
         messageTimeoutMs: 'number',
         maxClientBacklogBytes: 'number',
+        maxHeldInputBytes: 'number',
       },
     },
     dataDir: 'string',

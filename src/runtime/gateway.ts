@@ -11,6 +11,7 @@ import { initSql } from '../sql/index.js';
 import { acceptClient } from '../session/accept.js';
 import { createFailureLimiter, type FailureLimiter } from '../auth/index.js';
 import { CancelRegistry } from '../session/cancel.js';
+import { HeldInput } from '../session/held-input.js';
 import type {
   GatewayContext,
   JwtLogin,
@@ -96,6 +97,7 @@ export class Gateway {
     });
     this.context = {
       settings: () => gw.snapshot.settings,
+      heldInput: new HeldInput(() => gw.snapshot.settings.limits.maxHeldInputBytes),
       tls: () => gw.snapshot.tls,
       authenticate: (password, ctx) => gw.snapshot.authenticator.authenticate(password, ctx),
       policy: () => gw.snapshot.policy,

@@ -106,6 +106,7 @@ export async function buildSnapshot(
       authTimeoutMs: config.auth?.timeoutMs ?? 10_000,
       messageTimeoutMs: s.messageTimeoutMs ?? 30_000,
       maxClientBacklogBytes: s.maxClientBacklogBytes ?? 64 * MiB,
+      maxHeldInputBytes: s.maxHeldInputBytes ?? 256 * MiB,
     },
     searchPath,
     pinned,

@@ -1,6 +1,7 @@
 // What a session needs from the running gateway: a read-only view built by runtime/.
 import type { SecureContext } from 'node:tls';
 import type { Identity, PolicyEngine } from '../policy/types.js';
+import type { HeldInput } from './held-input.js';
 import type { UpstreamTarget } from '../upstream/connect.js';
 import type { Metrics } from '../util/metrics.js';
 import type { Catalog } from '../sql/catalog.js';
@@ -34,6 +35,8 @@ export interface SessionLimits {
   messageTimeoutMs: number;
   /** Bytes queued towards a client that does not read before it is cut. */
   maxClientBacklogBytes: number;
+  /** Bytes of client messages held undecided across every session (see HeldInput). */
+  maxHeldInputBytes: number;
 }
 
 export interface SessionSettings {
@@ -74,6 +77,8 @@ export interface JwtLogin {
 
 export interface GatewayContext {
   settings(): SessionSettings;
+  /** Client messages held undecided, every session's, against one budget. */
+  heldInput: HeldInput;
   tls(): SecureContext | undefined;
   authenticate(password: string, ctx: { user: string; clientAddr: string }): Promise<AuthResult>;
   /**

@@ -123,6 +123,8 @@ export class Session {
   private batch: Pending[] = [];
   /** Bytes of the messages in `batch`. */
   private batchBytes = 0;
+  /** What the reader holds, as counted in ctx.heldInput. */
+  private readerHeld = 0;
   /** Bytes of the extended messages sent since the last Sync (see MAX_UNSYNCED_BYTES). */
   private unsyncedBytes = 0;
   private skipUntilSync = false;
@@ -400,6 +402,22 @@ export class Session {
     // not read: the socket is paused so that it cannot pile up in the gateway.
     if ((this.holding() || this.busy) && !this.copyIn) this.client.pause();
     this.pump();
+    this.countReaderHeld();
+  }
+
+  /**
+   * What the reader holds unread (a message half received, or messages behind a barrier)
+   * counts against the gateway's budget for undecided input; past it the session ends.
+   */
+  private countReaderHeld(): void {
+    if (this.closed) return;
+    const now = this.reader.pending;
+    if (now > this.readerHeld && !this.ctx.heldInput.take(now - this.readerHeld)) {
+      this.fatal(ClientError.outOfMemoryFatal(), 'error');
+      return;
+    }
+    if (now < this.readerHeld) this.ctx.heldInput.release(this.readerHeld - now);
+    this.readerHeld = now;
   }
 
   /**
@@ -807,8 +825,17 @@ export class Session {
    * decided and sent as at a Flush.
    */
   private add(m: Pending): void {
+    const n = m.frame.raw.length;
+    if (!this.ctx.heldInput.take(n)) {
+      // The gateway holds as much undecided input as it may, all sessions together: this
+      // group is refused (and what it held let go), as PostgreSQL refuses what it has no
+      // memory for; the client's Sync ends it.
+      this.dropBatch();
+      this.audit.unread('', 'the gateway holds as much undecided input as it may');
+      return this.refuse(ClientError.outOfMemory(), 'flush');
+    }
     this.batch.push(m);
-    this.batchBytes += m.frame.raw.length;
+    this.batchBytes += n;
     // A group without a Sync is bounded by its bytes and by its count of messages (each held
     // message costs far more than its bytes: a flood of 7-byte Describes held hundreds of
     // megabytes): past either, it is decided and sent as at a Flush.
@@ -817,6 +844,13 @@ export class Session {
       this.batch.length >= MAX_HELD_MESSAGES
     )
       if (!this.flushBatch(false, undefined)) this.awaitAnswers(undefined);
+  }
+
+  /** Let go of the messages held for the group (sent, refused, or skipped). */
+  private dropBatch(): void {
+    this.ctx.heldInput.release(this.batchBytes);
+    this.batch = [];
+    this.batchBytes = 0;
   }
 
   /**
@@ -849,8 +883,7 @@ export class Session {
     }
     const open = this.openItem;
     const held = this.unsyncedBytes + this.batchBytes;
-    this.batch = [];
-    this.batchBytes = 0;
+    this.dropBatch();
     this.unsyncedBytes = sync ? 0 : held;
     if (sync) {
       this.settingsInDoubt = false;
@@ -1340,8 +1373,7 @@ export class Session {
       // held Query among it). Not when the client's Sync is read already and waits,
       // with its group, for the recording.
       this.skipUntilSync = true;
-      this.batch = [];
-      this.batchBytes = 0;
+      this.dropBatch();
       if (this.probing) {
         this.probing = false;
         this.readSoon();
@@ -1659,6 +1691,9 @@ export class Session {
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
+    this.dropBatch();
+    this.ctx.heldInput.release(this.readerHeld);
+    this.readerHeld = 0;
     clearTimeout(this.messageTimer);
     this.expiryTimer?.clear();
     for (const it of this.items) clearTimeout(it.timer);

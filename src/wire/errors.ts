@@ -56,6 +56,18 @@ export const ClientError = {
 
   syntax: (msg: string) => e('42601', msg),
   tooLarge: (msg: string) => e('54000', msg),
+  /** 53200: the gateway holds as much undecided client input as it may, all sessions together. */
+  outOfMemory: () =>
+    e(
+      '53200',
+      'the gateway holds as much undecided input as it may, all sessions together: try again shortly, or send smaller groups',
+    ),
+  /** The same, for a message half received: the session cannot go on. */
+  outOfMemoryFatal: () =>
+    fatal(
+      '53200',
+      'the gateway holds as much undecided input as it may, all sessions together: reconnect shortly, or send smaller messages',
+    ),
   /** A statement the analysis refused: too large (54000), too complex (54001), or syntax. */
   unanalysed: (error: { code: string; message: string }) =>
     error.code === '54000' || error.code === '54001'
