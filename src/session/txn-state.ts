@@ -72,7 +72,8 @@ export function mayChange(f: StatementFacts): boolean {
  * Returns, by run index, whether its completion commits a change (StatementRun's
  * commitsChanges): it runs outside a block, and it or a statement before it in the same
  * implicit transaction (the item's runs since the last BEGIN, COMMIT or ROLLBACK) may
- * change something. PostgreSQL commits an implicit transaction as its last statement
+ * change something; or it may change something inside a block that a COMMIT (or PREPARE
+ * TRANSACTION) sent with it ends: PostgreSQL runs that COMMIT without waiting. PostgreSQL commits an implicit transaction as its last statement
  * completes (a Query string) or at the Sync (an extended group), whatever the gateway
  * does with the rows it sees after.
  */
@@ -89,6 +90,9 @@ export function trackRuns(
   // which PostgreSQL leaves open at the Query's end (ReadyForQuery 'T'): its completion
   // commits nothing, and the Sync the gateway has not sent yet is still to come.
   const unsynced = (item.sent ?? 0) > 0;
+  // Changes made in the block so far, by run: a COMMIT sent with them commits them before
+  // the gateway reads what they return.
+  let inBlockChanges: number[] | undefined;
   for (let i = 0; i < runs.length; i++) {
     const r = runs[i];
     const control = controlsTransaction(r.facts);
@@ -100,6 +104,11 @@ export function trackRuns(
     if (!inBlock && !control && mayChange(r.facts)) item.implicitChanges = true;
     if (!inBlock && item.implicitChanges === true && !(unsynced && r.protocol === 'simple'))
       (commits ??= [])[i] = true;
+    if (inBlock && !control && mayChange(r.facts)) (inBlockChanges ??= []).push(i);
+    const tx = (r.facts.transaction as { kind?: string } | undefined)?.kind;
+    if (inBlock && inBlockChanges && (tx === 'commit' || tx === 'prepare'))
+      for (const k of inBlockChanges) (commits ??= [])[k] = true;
+    if (control) inBlockChanges = undefined;
     st = inTransactionAfter(r.facts, st);
     // A BEGIN takes what ran before it into its block; a COMMIT or ROLLBACK ends it.
     if (control) item.implicitChanges = false;
