@@ -22,6 +22,12 @@ export interface StatementRun {
   commitsChanges?: boolean;
   /** A COPY TO whose first CopyData is a header line, not a row. */
   copyHeader?: boolean;
+  /**
+   * What it does to the transaction, for what a later error undoes: it opens a block
+   * ('begin'), ends one ('end'; 'end_chain' opens the next), or may commit by itself
+   * (an opaque statement: a procedure that COMMITs).
+   */
+  txn?: 'begin' | 'end' | 'end_chain' | 'opaque';
 }
 
 /** A unit of upstream work that ends with one ReadyForQuery (a Query or a Sync). */
@@ -65,10 +71,13 @@ export interface Item {
   /** Ended by a Sync (extended protocol) rather than by a Query. */
   bySync?: boolean;
   /**
-   * Recorded statements of it that completed: undone with it when its implicit
-   * transaction fails (a later statement's error, or the commit's at its end).
+   * Recorded statements of it that completed in its current implicit transaction (since
+   * its start, or its last COMMIT or ROLLBACK): undone with it when that fails (a later
+   * statement's error, or the commit's at its end).
    */
   okSeqs?: number[];
+  /** A block is open after the runs answered so far (unset: as at the item's start). */
+  inBlock?: boolean;
   /** Extended-protocol messages sent in this item (each is answered once, or skipped). */
   sent?: number;
   /** Index of the first of them that failed, once an ErrorResponse came. */

@@ -1050,6 +1050,7 @@ export class Session {
       if (limits?.timeout_ms !== undefined && limits.timeout_ms < (groupMs ?? Infinity))
         groupMs = limits.timeout_ms;
       const maxRows = limits?.max_rows;
+      const txn = txnEffect(f);
       item.runs.push({
         seq: seqs ? seqs[i] : -1,
         started: now,
@@ -1057,6 +1058,7 @@ export class Session {
         budget: decided[i].budget,
         ...(commits[i] ? { commitsChanges: true } : {}),
         ...(copy?.direction === 'to' && copy.header ? { copyHeader: true } : {}),
+        ...(txn ? { txn } : {}),
       });
     }
     if (changes.length) {
@@ -1384,10 +1386,11 @@ export class Session {
     this.spendRows(run);
     this.armRows();
     this.audit.failed(run, fields.C ?? '');
-    // Outside a transaction block, the item's statements ran in one implicit transaction:
-    // an error in it (or at its commit, after the last statement completed) undoes those
-    // that completed.
-    if (item.okSeqs && this.status === 'I' && !item.txnControl) {
+    // Outside a transaction block, the item's statements since its last COMMIT or
+    // ROLLBACK ran in one implicit transaction: an error in it (or at its commit, after the
+    // last statement completed) undoes those that completed. In a block nothing is undone
+    // yet (the client's ROLLBACK does that).
+    if (item.okSeqs && !(item.inBlock ?? this.status !== 'I')) {
       this.audit.rolledBack(item.okSeqs, fields.C ?? '');
       item.okSeqs = undefined;
     }
@@ -1424,6 +1427,18 @@ export class Session {
         suspendedRows,
       );
       if (run.seq >= 0) (item.okSeqs ??= []).push(run.seq);
+    }
+    if (run?.txn) {
+      // A BEGIN takes what ran before it into its block; a COMMIT or ROLLBACK ends what a
+      // later error could undo, and so may a procedure outside a block (it may COMMIT).
+      const inBlock = item.inBlock ?? this.status !== 'I';
+      if (run.txn === 'begin') item.inBlock = true;
+      else if (run.txn === 'opaque') {
+        if (!inBlock) item.okSeqs = undefined;
+      } else {
+        item.okSeqs = undefined;
+        item.inBlock = run.txn === 'end_chain';
+      }
     }
     return undefined;
   }
@@ -1721,3 +1736,20 @@ const DECISION_LABELS: Record<string, { decision: string }> = {
   deny: { decision: 'deny' },
   approval: { decision: 'approval' },
 };
+
+/** What a statement does to the transaction (see StatementRun.txn). */
+function txnEffect(f: StatementFacts): StatementRun['txn'] {
+  const tx = f.transaction as { kind?: string; chain?: boolean } | undefined;
+  switch (tx?.kind) {
+    case 'begin':
+    case 'start':
+      return 'begin';
+    case 'commit':
+    case 'rollback':
+      return tx.chain === true ? 'end_chain' : 'end';
+    case 'prepare':
+      return 'end';
+    default:
+      return f.opaque ? 'opaque' : undefined;
+  }
+}
