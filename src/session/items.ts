@@ -68,6 +68,13 @@ export interface Item {
    * implicit transaction still open at the end of the runs sent so far.
    */
   implicitChanges?: boolean;
+  /**
+   * A WITH HOLD cursor was declared outside a block: the commit at the item's end runs its
+   * query whole.
+   */
+  holdAtEnd?: boolean;
+  /** Its time limit ran out before its Sync came: the commit at the Sync is cancelled. */
+  overdue?: boolean;
   /** Ended by a Sync (extended protocol) rather than by a Query. */
   bySync?: boolean;
   /**

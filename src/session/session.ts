@@ -1093,6 +1093,9 @@ export class Session {
   private pushItem(item: Item): void {
     this.items.push(item);
     this.countInFlight(item, 1);
+    // Its time ran out while the client held its Sync back: the commit it sets off is not
+    // given time of its own (the cancel connects after the Sync is written).
+    if (item.overdue) void this.cancelUpstream();
     this.openItem = newItem();
     // What it changed is uncertain to later groups until its ReadyForQuery.
     this.names.endSpan();
@@ -1119,9 +1122,17 @@ export class Session {
     const item = this.items[0] ?? this.openItem;
     item.timer = undefined;
     item.deadline = undefined;
-    // Every statement of it sent so far was answered (a group sent at a Flush): nothing is
-    // cancelled, and the limit of a group sent later starts when that is sent.
-    if (item.runs.length === 0) return;
+    // Every statement of it sent so far was answered (a group sent at a Flush): nothing runs
+    // now, and the limit of a group sent later starts when that is sent. But the commit at
+    // its Sync may still do the statements' work (a WITH HOLD cursor's query run whole,
+    // deferred triggers): it is cancelled as it goes, or now if it is going.
+    if (item.runs.length === 0) {
+      if (!item.implicitChanges && !item.holdAtEnd) return;
+      if (item === this.openItem) {
+        item.overdue = true;
+        return;
+      }
+    }
     void this.cancelUpstream();
   }
 

@@ -102,6 +102,8 @@ export function trackRuns(
     if (inBlock && (r.budget || (d.kind === 'allow' && d.limits?.max_rows !== undefined)))
       item.limitedInTxn = true;
     if (!inBlock && !control && mayChange(r.facts)) item.implicitChanges = true;
+    if (!inBlock && (r.facts.cursor as { hold?: boolean } | undefined)?.hold === true)
+      item.holdAtEnd = true;
     if (!inBlock && item.implicitChanges === true && !(unsynced && r.protocol === 'simple'))
       (commits ??= [])[i] = true;
     if (inBlock && !control && mayChange(r.facts)) (inBlockChanges ??= []).push(i);
