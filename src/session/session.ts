@@ -123,6 +123,8 @@ export class Session {
   private batch: Pending[] = [];
   /** Bytes of the messages in `batch`. */
   private batchBytes = 0;
+  /** The gateway's cancels sent and not yet taken by PostgreSQL (see cancelUpstream). */
+  private cancelsInFlight = 0;
   /** What the reader holds, as counted in ctx.heldInput. */
   private readerHeld = 0;
   /** Bytes of the extended messages sent since the last Sync (see MAX_UNSYNCED_BYTES). */
@@ -432,6 +434,7 @@ export class Session {
       this.rowHold ||
       this.probing ||
       this.waitAnswers ||
+      this.cancelsInFlight > 0 ||
       this.items.length >= MAX_ITEMS_IN_FLIGHT
     );
   }
@@ -1159,9 +1162,16 @@ export class Session {
    */
   private cancelUpstream(): Promise<void> {
     const { pid, secret } = this.upstreamKey;
+    // Until PostgreSQL has the signal, nothing more goes upstream: a statement the client
+    // sends once the cancelled one is answered would take the cancel instead. (One already
+    // sent behind it may still take it, when the cancelled one ends just as it is sent.)
+    this.cancelsInFlight++;
     return new Promise((resolve) => {
       const sock = connect({ host: this.target.host, port: this.target.port });
-      sock.on('close', () => resolve());
+      sock.on('close', () => {
+        if (--this.cancelsInFlight === 0) this.readSoon();
+        resolve();
+      });
       sock.on('error', () => sock.destroy());
       sock.setTimeout(5000, () => sock.destroy());
       sock.on('connect', () => sock.end(cancelRequest(pid, secret)));

@@ -1,0 +1,49 @@
+// A time limit that runs out just as its statement completes: the gateway's cancel goes
+// upstream on a connection of its own and may land after the statement is done. The
+// statement the client sends next, once it has the answer, must not take that cancel.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { freshDatabase, rawLogin, startTestGateway, type TestGateway } from './helpers/gateway.js';
+import { fields, type Message } from './helpers/raw.js';
+
+const DB = 'time_limit_cancel_race';
+let g: TestGateway;
+const dir = mkdtempSync(join(tmpdir(), 'portcullis-cancel-race-'));
+
+beforeAll(async () => {
+  await freshDatabase(DB);
+  writeFileSync(
+    join(dir, 'p.rego'),
+    `package portcullis
+import rego.v1
+default allow := true
+limits := {"timeout_ms": 200} if contains(input.statement.text, "limited")
+`,
+  );
+  g = await startTestGateway(DB, { policy: { files: [join(dir, 'p.rego')] } });
+});
+afterAll(async () => {
+  await g?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const codes = (ms: Message[]) => ms.filter((m) => m.type === 'E').map((m) => fields(m).C);
+
+it('the statement sent after one whose limit ran out as it completed is never cancelled', async () => {
+  const c = await rawLogin(g, DB);
+  const hits: string[] = [];
+  try {
+    for (let i = 0; i < 40; i++) {
+      // Ends within a few ms of its 200 ms limit, either side.
+      const s = 0.195 + (i % 20) * 0.001;
+      await c.simple(`SELECT pg_catalog.pg_sleep(${s}) AS limited`);
+      const next = codes(await c.simple('SELECT pg_catalog.pg_sleep(0.02) AS free'));
+      if (next.length) hits.push(`after sleep ${s}: ${next.join(',')}`);
+    }
+  } finally {
+    c.destroy();
+  }
+  expect(hits).toEqual([]);
+}, 60_000);
