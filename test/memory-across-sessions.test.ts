@@ -7,7 +7,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freshDatabase } from './helpers/gateway.js';
 import { gatewayDir, startGatewayProcess, type GatewayProcess } from './helpers/gateway-process.js';
-import { RawClient, errorsOf, fields, msg, parse, sync } from './helpers/raw.js';
+import { RawClient, cstr, i16, i32, errorsOf, fields, msg, parse, sync } from './helpers/raw.js';
 
 const DB = 'memory_across_sessions';
 const MiB = 1024 * 1024;
@@ -30,14 +30,6 @@ function rssMiB(): number {
   const s = readFileSync(`/proc/${gp.running.child.pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(s)![1]) / 1024;
 }
-
-const cstr = (s: string) => Buffer.from(`${s}\0`);
-const i16 = (n: number) => Buffer.from([(n >> 8) & 0xff, n & 0xff]);
-const i32 = (n: number) => {
-  const b = Buffer.alloc(4);
-  b.writeInt32BE(n);
-  return b;
-};
 
 it('12 sessions each sending a 60 MiB group without a Sync stay within the budget; the rest get 53200', async () => {
   const before = rssMiB();

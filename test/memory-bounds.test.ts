@@ -11,6 +11,9 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freshDatabase, startTestGateway, type TestGateway } from './helpers/gateway.js';
 import {
   RawClient,
+  cstr,
+  i16,
+  i32,
   bind,
   errorsOf,
   execute,
@@ -41,14 +44,6 @@ function buffersMiB(): number {
   return process.memoryUsage().arrayBuffers / MiB;
 }
 
-const cstr = (b: Buffer) => Buffer.concat([b, Buffer.from([0])]);
-const i16 = (n: number) => Buffer.from([(n >> 8) & 0xff, n & 0xff]);
-const i32 = (n: number) => {
-  const b = Buffer.alloc(4);
-  b.writeInt32BE(n);
-  return b;
-};
-
 it('24 portals with 15 MiB names and a 1-byte parameter do not hold 360 MiB in the gateway', async () => {
   const c = await RawClient.connect(g.port);
   await c.login(DB, await g.token());
@@ -64,7 +59,7 @@ it('24 portals with 15 MiB names and a 1-byte parameter do not hold 360 MiB in t
         'B',
         // Distinct in the first 63 bytes, so that each is a portal of its own upstream too.
         cstr(Buffer.concat([Buffer.from(`p${i}_`), Buffer.alloc(15 * MiB, 0x61)])),
-        cstr(Buffer.from('s1')),
+        cstr('s1'),
         i16(0),
         i16(1),
         i32(1),

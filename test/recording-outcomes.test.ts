@@ -2,45 +2,25 @@
 // being made durable (write-ahead) or while PostgreSQL runs it: an auditor can tell what
 // never ran from what may have run.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Recorder } from '../src/record/index.js';
-import { buildRecorder } from '../src/runtime/recording.js';
-import {
-  adminClient,
-  freshDatabase,
-  startTestGateway,
-  type TestGateway,
-} from './helpers/gateway.js';
+import { startRecordedGateway, type RecordedGateway } from './helpers/recorded.js';
+import { adminClient, freshDatabase, type TestGateway } from './helpers/gateway.js';
 import { RawClient, bind, execute, functionCall, msg, parse, query, sync } from './helpers/raw.js';
 
 const DB = 'recording_outcomes';
-const base = mkdtempSync(join(tmpdir(), 'rec-outcomes-'));
-const spool = join(base, 'spool');
+let rec: RecordedGateway;
 let g: TestGateway;
-let recorder: Recorder;
 
 beforeAll(async () => {
   await freshDatabase(DB, 'CREATE TABLE w (id int)');
-  const recording = { enabled: true, spoolDir: spool, durability: 'fsync' as const, sinks: [] };
-  recorder = (await buildRecorder(recording as never, base, '.data'))!;
-  g = await startTestGateway(DB, { recording } as never, { recorder });
+  rec = await startRecordedGateway(DB);
+  g = rec.g;
 });
 afterAll(async () => {
-  await g?.stop();
-  await recorder?.close().catch(() => undefined);
+  await rec?.stop();
 });
 
-function events(): Record<string, unknown>[] {
-  const out: Record<string, unknown>[] = [];
-  for (const f of readdirSync(spool).filter((n) => n.endsWith('.jsonl')))
-    for (const line of readFileSync(join(spool, f), 'utf8').split('\n'))
-      // A segment's unwritten tail is preallocated (zeros).
-      if (line.startsWith('{')) out.push(JSON.parse(line) as Record<string, unknown>);
-  return out;
-}
+const events = () => rec.events();
 
 describe('a client that resets right after sending a statement', () => {
   it('leaves every statement recorded with an outcome that matches what PostgreSQL did', async () => {

@@ -1,44 +1,25 @@
 // `rolled_back` lists exactly the statements recorded `ok` whose changes PostgreSQL undid
 // with their implicit transaction (a Query string or a Sync group outside a block): those
 // since the item's last COMMIT or ROLLBACK, and not what a procedure committed itself.
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Recorder } from '../src/record/index.js';
-import { buildRecorder } from '../src/runtime/recording.js';
-import {
-  adminClient,
-  freshDatabase,
-  startTestGateway,
-  type TestGateway,
-} from './helpers/gateway.js';
+import { startRecordedGateway, type RecordedGateway } from './helpers/recorded.js';
+import { adminClient, freshDatabase, type TestGateway } from './helpers/gateway.js';
 import { RawClient, bind, execute, fields, parse, sync, type Message } from './helpers/raw.js';
 
 const DB = 'rt_txn_rolled_back';
-const base = mkdtempSync(join(tmpdir(), 'rt-txn-rec-'));
-const spool = join(base, 'spool');
+let rec: RecordedGateway;
 let g: TestGateway;
-let recorder: Recorder;
 
 beforeAll(async () => {
   await freshDatabase(DB, 'CREATE TABLE w (id int); GRANT ALL ON w TO PUBLIC');
-  const recording = { enabled: true, spoolDir: spool, durability: 'fsync' as const, sinks: [] };
-  recorder = (await buildRecorder(recording as never, base, '.data'))!;
-  g = await startTestGateway(DB, { recording } as never, { recorder });
+  rec = await startRecordedGateway(DB);
+  g = rec.g;
 });
 afterAll(async () => {
-  await g?.stop();
-  await recorder?.close().catch(() => undefined);
+  await rec?.stop();
 });
 
-function events(): Record<string, unknown>[] {
-  const out: Record<string, unknown>[] = [];
-  for (const f of readdirSync(spool).filter((n) => n.endsWith('.jsonl')))
-    for (const line of readFileSync(join(spool, f), 'utf8').split('\n'))
-      if (line.startsWith('{')) out.push(JSON.parse(line) as Record<string, unknown>);
-  return out;
-}
+const events = () => rec.events();
 const codes = (ms: Message[]) => ms.filter((m) => m.type === 'E').map((m) => fields(m).C);
 
 /** Run `fn` as `sub`, then return that session's statements (sql, outcome) and rolled_back seqs. */

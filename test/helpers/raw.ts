@@ -6,17 +6,18 @@ import { connect as tlsConnect } from 'node:tls';
 
 // ---- builders ------------------------------------------------------------------------
 
-function cstr(s: string): Buffer {
-  return Buffer.concat([Buffer.from(s, 'utf8'), Buffer.from([0])]);
+/** A NUL-terminated string (a name, SQL text). */
+export function cstr(s: string | Buffer): Buffer {
+  return Buffer.concat([typeof s === 'string' ? Buffer.from(s, 'utf8') : s, Buffer.from([0])]);
 }
 
-function i16(n: number): Buffer {
+export function i16(n: number): Buffer {
   const b = Buffer.alloc(2);
   b.writeInt16BE(n);
   return b;
 }
 
-function i32(n: number): Buffer {
+export function i32(n: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeInt32BE(n);
   return b;
