@@ -366,6 +366,7 @@ function decideIn(
               m.portal,
               { ...portal, rows, ran: { facts, decision, inTxn: decidedIn } },
               i,
+              true,
             );
           // What a FETCH reads is decided again when a reload changed the policy since.
           const refetched = names.redecideFetched(facts, engine.version, 'extended', runTxn);

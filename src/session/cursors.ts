@@ -72,11 +72,15 @@ export class Cursors {
   }
 
   /**
-   * The transaction ended with no word of how (its ReadyForQuery says idle): cursors
-   * without HOLD are gone.
+   * The transaction ended (its ReadyForQuery says idle): cursors without HOLD are gone, and
+   * WITH HOLD ones live on if it committed; if it rolled back (an error in it, a COMMIT of
+   * a failed block), those it declared are gone too.
    */
-  transactionEnded(): void {
-    this.table.endLive((c) => !held(c));
+  transactionEnded(committed: boolean): void {
+    this.table.endLive(
+      (c) => !held(c) || (!committed && !c.outlived),
+      committed ? (c) => void (c.outlived = true) : undefined,
+    );
   }
 
   /**
@@ -116,17 +120,20 @@ export class Cursors {
     // A block's end drops its cursors without HOLD; ROLLBACK those with HOLD it declared
     // too, while COMMIT keeps them (read outside the block from then on). ROLLBACK TO drops
     // those declared since its savepoint.
-    const tx = facts.transaction as { kind?: string; name?: string } | undefined;
+    // (Whether a COMMIT committed shows at the ReadyForQuery: see transactionEnded. One AND
+    // CHAIN leaves none: its block committed when it completed.)
+    const tx = facts.transaction as { kind?: string; name?: string; chain?: boolean } | undefined;
     if (tx?.kind === 'commit' || tx?.kind === 'prepare')
       this.table.stageTxn(
-        { kind: 'end', drop: (c) => !held(c), kept: (c) => void (c.outlived = true) },
+        {
+          kind: 'end',
+          drop: (c) => !held(c),
+          kept: tx.chain === true ? (c) => void (c.outlived = true) : undefined,
+        },
         at,
       );
     else if (tx?.kind === 'rollback')
-      this.table.stageTxn(
-        { kind: 'end', drop: (c) => !held(c) || (c.inBlock === true && !c.outlived) },
-        at,
-      );
+      this.table.stageTxn({ kind: 'end', drop: (c) => !held(c) || !c.outlived }, at);
     else if (
       (tx?.kind === 'savepoint' || tx?.kind === 'release' || tx?.kind === 'rollback_to') &&
       typeof tx.name === 'string'

@@ -51,6 +51,8 @@ class Rec<T> implements Change {
     readonly value: T | null,
     readonly at: At,
     readonly txn?: TxnEvent<T>,
+    /** The same entry, updated (not made again): it keeps when it was made. */
+    readonly update = false,
   ) {}
 
   /** A savepoint set or released: it changes no name, so nothing waits for its answer. */
@@ -131,9 +133,9 @@ export class NameTable<T> {
     for (const v of this.staged.values()) if (v !== null) yield v;
   }
 
-  stage(name: string, value: T | null, at: At): void {
+  stage(name: string, value: T | null, at: At, update = false): void {
     this.staged.set(name, value);
-    this.stagedRecs.push(new Rec(this, name, value, at));
+    this.stagedRecs.push(new Rec(this, name, value, at, undefined, update));
   }
 
   /** Stage removal of every name (DEALLOCATE ALL, DISCARD ALL, CLOSE ALL, COMMIT). */
@@ -205,9 +207,12 @@ export class NameTable<T> {
   }
 
   /** The transaction ended upstream: of the names, those `drop` says are gone. */
-  endLive(drop: (v: T) => boolean): void {
+  endLive(drop: (v: T) => boolean, kept?: (v: T) => void): void {
     this.savepoints.length = 0;
-    for (const [k, v] of this.live) if (drop(v)) this.deleteLive(k);
+    for (const [k, v] of this.live) {
+      if (drop(v)) this.deleteLive(k);
+      else kept?.(v);
+    }
   }
 
   /** What a transaction statement PostgreSQL ran did to the names (see TxnEvent). */
@@ -297,8 +302,10 @@ export class NameTable<T> {
       if (kept !== undefined) this.setLive(this.keep!, kept);
     } else if (r.value === null) this.deleteLive(r.name);
     else {
+      const made = r.update ? this.stamps.get(r.name) : undefined;
       this.deleteLive(r.name);
       this.setLive(r.name, r.value);
+      if (made !== undefined) this.stamps.set(r.name, made);
       // The oldest go first; the name just made stays.
       while (this.live.size > this.cap || (this.liveWeight > this.maxWeight && this.live.size > 1))
         this.forget(this.live.keys().next().value as string);

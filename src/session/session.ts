@@ -1309,6 +1309,7 @@ export class Session {
   /** The unit at the head of the queue is answered whole. */
   private onReadyForQuery(body: Buffer): null | undefined {
     const st = String.fromCharCode(body[0]) as TxStatus;
+    const was = this.status;
     this.status = st;
     this.facts.in_transaction = st !== 'I';
     if (st === 'I' && this.schemaTouched) {
@@ -1328,7 +1329,8 @@ export class Session {
       clearTimeout(done.timer);
       if (done.changes) settleChanges(done);
       // Protocol portals end with their transaction.
-      if (st === 'I') this.names.transactionEnded();
+      // It committed unless it failed: an error in it, or a COMMIT of a failed block.
+      if (st === 'I') this.names.transactionEnded(done.errAt === undefined && was !== 'E');
       this.ctx.metrics.statementSeconds.observe((performance.now() - done.started) / 1000);
       // Statements that produced no completion (skipped after an earlier error).
       this.audit.cancelled(done.runs);

@@ -278,7 +278,7 @@ export class SessionNames {
         // Execute of that one 55000, not 34000).
         const self = running === undefined ? undefined : this.portals.get(running);
         this.portals.stageClear(at);
-        if (self && self !== UNCERTAIN) this.portals.stage(running!, self, at);
+        if (self && self !== UNCERTAIN) this.portals.stage(running!, self, at, true);
       }
     }
     // DECLARE c succeeds only when no portal c exists upstream: whatever the portal table
@@ -465,9 +465,9 @@ export class SessionNames {
   }
 
   /** The upstream transaction ended: its protocol portals are gone, and its cursors. */
-  transactionEnded(): void {
+  transactionEnded(committed: boolean): void {
     this.portals.clearLive();
-    this.cursors.transactionEnded();
+    this.cursors.transactionEnded(committed);
   }
 
   /** A remembered Parse of this text, if the policy and transaction state are unchanged. */
