@@ -423,6 +423,18 @@ export class Session {
   }
 
   /**
+   * A message taken out of the reader is no longer the reader's to count (the group that
+   * holds it counts it): let go of its share before it is handled.
+   */
+  private releaseReaderHeld(): void {
+    const now = this.reader.pending;
+    if (now < this.readerHeld) {
+      this.ctx.heldInput.release(this.readerHeld - now);
+      this.readerHeld = now;
+    }
+  }
+
+  /**
    * Reading waits on a barrier, except for the data of a running COPY FROM STDIN. It also
    * waits while a COPY FROM STDIN sent has not started or failed: PostgreSQL reads the
    * messages after it as COPY data (ignoring a Sync) only once it has started, so until then
@@ -486,6 +498,7 @@ export class Session {
         }
         const f = this.reader.next();
         if (!f) break;
+        this.releaseReaderHeld();
         this.handle(f);
       }
     } catch (err) {
@@ -584,6 +597,8 @@ export class Session {
         this.openItem.bySync = true;
         this.unsynced = false;
         if (this.skipUntilSync) {
+          // The unit of work ends here: what it sent without a Sync counts no more.
+          this.unsyncedBytes = 0;
           this.skipUntilSync = false;
           this.settingsInDoubt = false;
           this.sendItem(SYNC);
@@ -655,6 +670,8 @@ export class Session {
   }
 
   private onQuery(f: Frame): void {
+    // A Query ends the unit of work that extended messages sent without a Sync began.
+    this.unsyncedBytes = 0;
     const body = f.body;
     const n = body.length - 1;
     if (n < 0 || body[n] !== 0 || body.indexOf(0) !== n)
