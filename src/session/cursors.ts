@@ -43,9 +43,9 @@ export interface Cursor {
   decision: DecisionRecord;
   /** Whether a transaction block was open when it was decided (WITH HOLD outlives it). */
   inTxn: boolean;
-  /** Declared in a transaction block (its ROLLBACK drops even a WITH HOLD cursor). */
+  /** Declared in a transaction block (its COMMIT runs a WITH HOLD cursor's query whole). */
   readonly inBlock?: boolean;
-  /** WITH HOLD, and its block committed: the cursor lives on outside it. */
+  /** WITH HOLD, and the transaction that declared it committed: it lives on past it. */
   outlived?: boolean;
   rows?: RowBudget;
 }
@@ -117,11 +117,11 @@ export class Cursors {
       this.table.stage(declare.name, { facts, decision, inTxn, inBlock: inTxn, rows }, at);
       return;
     }
-    // A block's end drops its cursors without HOLD; ROLLBACK those with HOLD it declared
-    // too, while COMMIT keeps them (read outside the block from then on). ROLLBACK TO drops
-    // those declared since its savepoint.
-    // (Whether a COMMIT committed shows at the ReadyForQuery: see transactionEnded. One AND
-    // CHAIN leaves none: its block committed when it completed.)
+    // A block's end drops its cursors without HOLD; ROLLBACK also those WITH HOLD that no
+    // committed transaction kept, while a COMMIT keeps them (whether it committed shows at
+    // the ReadyForQuery: see transactionEnded; one AND CHAIN leaves none, so its block
+    // counts as committed as it completes). ROLLBACK TO drops those declared since its
+    // savepoint.
     const tx = facts.transaction as { kind?: string; name?: string; chain?: boolean } | undefined;
     if (tx?.kind === 'commit' || tx?.kind === 'prepare')
       this.table.stageTxn(
