@@ -30,7 +30,10 @@ limits := {"max_rows": 5} if {
 `;
 
 beforeAll(async () => {
-  await freshDatabase(DB, 'CREATE TABLE big AS SELECT g FROM generate_series(1, 100) g');
+  await freshDatabase(
+    DB,
+    'CREATE TABLE big AS SELECT g FROM generate_series(1, 100) g; CREATE TABLE par (id int PRIMARY KEY); CREATE TABLE dc (v int REFERENCES par DEFERRABLE INITIALLY DEFERRED)',
+  );
   const a = await adminClient(DB);
   // The common refcursor pattern: the caller names the cursor the function opens.
   await a.query(`CREATE FUNCTION opencur(c refcursor) RETURNS refcursor LANGUAGE plpgsql AS $$
@@ -42,7 +45,7 @@ beforeAll(async () => {
 });
 afterAll(async () => g?.stop());
 
-describe('a cursor PostgreSQL dropped stays in the gateway table', () => {
+describe('a cursor or portal PostgreSQL dropped leaves the gateway table', () => {
   it('baseline: a FETCH of a cursor a function opened, under a name never declared, is refused', async () => {
     const c = await rawLogin(g, DB);
     try {
@@ -136,6 +139,167 @@ describe('a cursor PostgreSQL dropped stays in the gateway table', () => {
       const ms = await c.simple('FETCH ALL FROM k');
       expect(rows(ms).length).toBe(5);
       expect(codes(await c.simple('FETCH 1 FROM a'))).toEqual(['34000']);
+    } finally {
+      c.destroy();
+    }
+  });
+});
+
+const names = async (c: Awaited<ReturnType<typeof rawLogin>>) =>
+  rows(await c.simple('SELECT name FROM pg_cursors ORDER BY 1')).map((r) => r[0]);
+
+/** PostgreSQL has no cursor x (pg_cursors): a function opens one; the gateway must not read it unlimited. */
+async function expectNotReadUnlimited(c: Awaited<ReturnType<typeof rawLogin>>, x: string) {
+  expect(codes(await c.simple('BEGIN'))).toEqual([]);
+  expect(await names(c)).not.toContain(x);
+  expect(codes(await c.simple(`SELECT opencur('${x}')`))).toEqual([]);
+  const ms = await c.simple(`FETCH ALL FROM ${x}`);
+  const n = rows(ms).length;
+  await c.simple('ROLLBACK');
+  expect(n, `rows read from function cursor ${x}`).toBeLessThanOrEqual(5);
+}
+
+describe('a WITH HOLD cursor lives on only past a transaction that committed', () => {
+  it('a COMMIT that fails running the held query rolls back: the cursor is gone', async () => {
+    const c = await rawLogin(g, DB);
+    try {
+      expect(codes(await c.simple('BEGIN'))).toEqual([]);
+      expect(
+        codes(
+          await c.simple(
+            'DECLARE h CURSOR WITH HOLD FOR SELECT 1/g AS v FROM generate_series(0,0) g',
+          ),
+        ),
+      ).toEqual([]);
+      expect(codes(await c.simple('COMMIT'))).toEqual(['22012']);
+      await expectNotReadUnlimited(c, 'h');
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it('so is one whose COMMIT fails on a deferred constraint', async () => {
+    const c = await rawLogin(g, DB);
+    try {
+      expect(codes(await c.simple('BEGIN'))).toEqual([]);
+      expect(codes(await c.simple('DECLARE h CURSOR WITH HOLD FOR SELECT 1 AS one'))).toEqual([]);
+      expect(codes(await c.simple('INSERT INTO dc VALUES (1)'))).toEqual([]);
+      expect(codes(await c.simple('COMMIT'))).toEqual(['23503']);
+      await expectNotReadUnlimited(c, 'h');
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it('so is one whose PREPARE TRANSACTION is refused (a held cursor exists)', async () => {
+    const c = await rawLogin(g, DB);
+    try {
+      expect(codes(await c.simple('BEGIN'))).toEqual([]);
+      expect(codes(await c.simple('DECLARE h CURSOR WITH HOLD FOR SELECT 1 AS one'))).toEqual([]);
+      expect(codes(await c.simple("PREPARE TRANSACTION 'gx'"))).not.toEqual([]);
+      await expectNotReadUnlimited(c, 'h');
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it('a ROLLBACK in an implicit transaction (a Query string) drops its WITH HOLD cursor', async () => {
+    const c = await rawLogin(g, DB);
+    try {
+      expect(
+        codes(await c.simple('DECLARE h CURSOR WITH HOLD FOR SELECT 1 AS one; ROLLBACK')),
+      ).toEqual([]);
+      await expectNotReadUnlimited(c, 'h');
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it('so does one in an extended group', async () => {
+    const c = await rawLogin(g, DB);
+    try {
+      await c.write(
+        Buffer.concat([
+          parse('', 'DECLARE h CURSOR WITH HOLD FOR SELECT 1 AS one'),
+          bind('', ''),
+          execute('', 0),
+          parse('', 'ROLLBACK'),
+          bind('', ''),
+          execute('', 0),
+          sync(),
+        ]),
+      );
+      expect(codes(await c.until('Z'))).toEqual([]);
+      await expectNotReadUnlimited(c, 'h');
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it('a SQL-EXECUTE portal bound before a savepoint, first run inside it, survives ROLLBACK TO', async () => {
+    const c = await rawLogin(g, DB);
+    try {
+      for (const sql of ['BEGIN', 'PREPARE ps AS SELECT g FROM generate_series(1,10) g'])
+        expect(codes(await c.simple(sql)), sql).toEqual([]);
+      await c.write(Buffer.concat([parse('', 'EXECUTE ps'), bind('p', ''), sync()]));
+      expect(codes(await c.until('Z'))).toEqual([]);
+      expect(codes(await c.simple('SAVEPOINT s'))).toEqual([]);
+      await c.write(Buffer.concat([execute('p', 2), sync()]));
+      let ms = await c.until('Z');
+      expect(codes(ms)).toEqual([]);
+      expect(rows(ms).length).toBe(2);
+      expect(codes(await c.simple('ROLLBACK TO SAVEPOINT s'))).toEqual([]);
+      expect(await names(c)).toContain('p');
+      await c.write(Buffer.concat([execute('p', 2), sync()]));
+      ms = await c.until('Z');
+      expect(ms.filter((m) => m.type === 'E').map((m) => fields(m).M)).toEqual([]);
+      expect(rows(ms).length).toBe(2);
+      await c.simple('ROLLBACK');
+    } finally {
+      c.destroy();
+    }
+  });
+  it('a WITH HOLD cursor declared in an implicit transaction that then fails is gone', async () => {
+    const c = await rawLogin(g, DB);
+    try {
+      expect(
+        codes(await c.simple('DECLARE h CURSOR WITH HOLD FOR SELECT 1 AS one; SELECT 1/0')),
+      ).toEqual(['22012']);
+      await expectNotReadUnlimited(c, 'h');
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it('so is one declared in a failed block that COMMIT ends (answered ROLLBACK)', async () => {
+    const c = await rawLogin(g, DB);
+    try {
+      for (const s of [
+        'BEGIN',
+        'DECLARE h CURSOR WITH HOLD FOR SELECT 1 AS one',
+        'SELECT 1/0',
+        'COMMIT',
+      ])
+        await c.simple(s);
+      await expectNotReadUnlimited(c, 'h');
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it('so is one declared in a released savepoint whose COMMIT AND CHAIN fails on a deferred constraint', async () => {
+    const c = await rawLogin(g, DB);
+    try {
+      for (const s of [
+        'BEGIN',
+        'SAVEPOINT s',
+        'DECLARE h CURSOR WITH HOLD FOR SELECT 1 AS one',
+        'RELEASE s',
+        'INSERT INTO dc VALUES (1)',
+      ])
+        expect(codes(await c.simple(s)), s).toEqual([]);
+      expect(codes(await c.simple('COMMIT AND CHAIN'))).toEqual(['23503']);
+      await expectNotReadUnlimited(c, 'h');
     } finally {
       c.destroy();
     }
