@@ -31,13 +31,13 @@ function cli(args: string[]) {
 
 /** A folder with the repository's default policy and `gateway.config.json` = `config`. */
 function configDir(config: Record<string, unknown>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'rt-cfg-'));
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-cfg-edges-'));
   copyFileSync(join(ROOT, 'policies.rego'), join(dir, 'policies.rego'));
   writeFileSync(join(dir, 'gateway.config.json'), JSON.stringify(config, null, 2));
   return dir;
 }
 
-function baseConfig(db = 'rt_cfg_none'): Record<string, unknown> {
+function baseConfig(db = 'cfg_edges_none'): Record<string, unknown> {
   return {
     listen: { host: '127.0.0.1', port: 0 },
     admin: { host: '127.0.0.1', port: 0 },
@@ -161,7 +161,7 @@ describe('unknown keys are rejected naming the key, never a crash', () => {
 });
 
 describe('reloads', () => {
-  const DB = 'rt_cfg_reload';
+  const DB = 'cfg_edges_reload';
   const logs: string[] = [];
   beforeAll(async () => {
     await freshDatabase(

@@ -15,7 +15,7 @@ import {
 } from './helpers/gateway.js';
 import { bind, execute, fields, parse, rows, sync, type Message } from './helpers/raw.js';
 
-const DB = 'rt_txn_cursors';
+const DB = 'cursors_dropped';
 let g: TestGateway;
 const codes = (ms: Message[]) => ms.filter((m) => m.type === 'E').map((m) => fields(m).C);
 
@@ -39,7 +39,7 @@ beforeAll(async () => {
   await a.query(`CREATE FUNCTION opencur(c refcursor) RETURNS refcursor LANGUAGE plpgsql AS $$
       BEGIN OPEN c FOR SELECT g FROM big; RETURN c; END $$`);
   await a.end();
-  const dir = mkdtempSync(join(tmpdir(), 'rt-txn-policy-'));
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-cursors-'));
   writeFileSync(join(dir, 'p.rego'), POLICY);
   g = await startTestGateway(DB, { policy: { files: [join(dir, 'p.rego')] } });
 });

@@ -17,7 +17,7 @@ import {
   sync,
 } from './helpers/raw.js';
 
-const DB = 'rt_mem_findings';
+const DB = 'held_input_accounting';
 const MiB = 1024 * 1024;
 let g: TestGateway;
 beforeAll(async () => {

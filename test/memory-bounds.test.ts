@@ -29,7 +29,7 @@ setFlagsFromString('--expose_gc');
 const gc = runInNewContext('gc') as () => void;
 const MiB = 1024 * 1024;
 
-const DB = 'rt_flood_portal_names';
+const DB = 'memory_bounds';
 let g: TestGateway;
 beforeAll(async () => {
   await freshDatabase(DB);

@@ -18,7 +18,7 @@ import { CLI } from './helpers/gateway-process.js';
 import { bind, execute, parse, query, sync } from './helpers/raw.js';
 import { run } from './helpers/spawn.js';
 
-const DB = 'rt_replay';
+const DB = 'policy_replay';
 const base = mkdtempSync(join(tmpdir(), 'rt-replay-'));
 const spool = join(base, 'spool');
 const policyDir = join(base, 'policy');
@@ -148,7 +148,7 @@ describe('policy replay under the policy the gateway ran reports no change', () 
   it('an extended-protocol INSERT refused inside the block a BEGIN of its own group opened', async () => {
     const { RawClient } = await import('./helpers/raw.js');
     const raw = await RawClient.connect(g.port);
-    await raw.login(DB, await g.token('rt-txn'));
+    await raw.login(DB, await g.token('txn-agent'));
     await raw.write(
       Buffer.concat([
         parse('', 'BEGIN'),
@@ -166,7 +166,7 @@ describe('policy replay under the policy the gateway ran reports no change', () 
     await raw.write(query('ROLLBACK'));
     await raw.until('Z');
     raw.end();
-    await expectNoChange('rt-txn');
+    await expectNoChange('txn-agent');
   });
 
   it('a statement refused by a table listed in the config policy.data', async () => {

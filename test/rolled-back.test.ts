@@ -6,7 +6,7 @@ import { startRecordedGateway, type RecordedGateway } from './helpers/recorded.j
 import { adminClient, freshDatabase, type TestGateway } from './helpers/gateway.js';
 import { RawClient, bind, execute, fields, parse, sync, type Message } from './helpers/raw.js';
 
-const DB = 'rt_txn_rolled_back';
+const DB = 'rolled_back';
 let rec: RecordedGateway;
 let g: TestGateway;
 

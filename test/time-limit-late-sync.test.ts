@@ -17,7 +17,7 @@ import {
 } from './helpers/gateway.js';
 import { bind, execute, fields, flush, parse, sync, type Message } from './helpers/raw.js';
 
-const DB = 'rt_txn_sync_commit';
+const DB = 'time_limit_late_sync';
 let g: TestGateway;
 const codes = (ms: Message[]) => ms.filter((m) => m.type === 'E').map((m) => fields(m).C);
 
@@ -43,7 +43,7 @@ beforeAll(async () => {
                  CREATE CONSTRAINT TRIGGER slow_check AFTER INSERT ON checked
                    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_check();`);
   await a.end();
-  const dir = mkdtempSync(join(tmpdir(), 'rt-txn-policy-'));
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-late-sync-'));
   writeFileSync(join(dir, 'p.rego'), POLICY);
   g = await startTestGateway(DB, { policy: { files: [join(dir, 'p.rego')] } });
 });

@@ -1316,7 +1316,7 @@ export const VARIANTS: Case[] = [
   ),
   // currval locks the relation it names with RowExclusiveLock before it checks that it is a
   // sequence: a reader held off CREATE INDEX on a table it may only read, for as long as its
-  // transaction lasted (red-team round 18).
+  // transaction lasted.
   v('SEC-DS-001/v5', 'resource-dos', P4, "SELECT currval('public.customers')", 'deny'),
   v('SEC-DS-001/v6', 'resource-dos', P4, 'SELECT currval(c.oid) FROM pg_class c', 'deny'),
   v(
