@@ -120,9 +120,8 @@ export class Cursors {
     // A block's end drops its cursors without HOLD; ROLLBACK also those WITH HOLD that no
     // committed transaction kept, while a COMMIT keeps them (whether it committed shows at
     // the ReadyForQuery: see transactionEnded; one AND CHAIN leaves none, so its block
-    // counts as committed as it completes). ROLLBACK TO drops those declared since its
-    // savepoint.
-    const tx = facts.transaction as { kind?: string; name?: string; chain?: boolean } | undefined;
+    // counts as committed as it completes). Savepoints: see stageSavepoint.
+    const tx = facts.transaction as { kind?: string; chain?: boolean } | undefined;
     if (tx?.kind === 'commit' || tx?.kind === 'prepare')
       this.table.stageTxn(
         {
@@ -134,11 +133,6 @@ export class Cursors {
       );
     else if (tx?.kind === 'rollback')
       this.table.stageTxn({ kind: 'end', drop: (c) => !held(c) || !c.outlived }, at);
-    else if (
-      (tx?.kind === 'savepoint' || tx?.kind === 'release' || tx?.kind === 'rollback_to') &&
-      typeof tx.name === 'string'
-    )
-      this.table.stageTxn({ kind: tx.kind, name: tx.name }, at);
     const op = facts.cursor_op as { kind?: string; name?: string | null } | undefined;
     if (op?.kind === 'close') {
       if (typeof op.name === 'string') this.table.stage(op.name, null, at);
@@ -146,6 +140,14 @@ export class Cursors {
     }
     if ((facts.discard as { target?: string } | undefined)?.target === 'all')
       this.table.stageClear(at);
+  }
+
+  /** Stage a savepoint set, released or rolled back to (ROLLBACK TO drops those made since). */
+  stageSavepoint(
+    ev: { kind: 'savepoint' | 'release' | 'rollback_to'; name: string },
+    at: number,
+  ): void {
+    this.table.stageTxn(ev, at);
   }
 
   /** Stage that `name` names no cursor (another kind of portal took it). */

@@ -62,6 +62,7 @@ import {
   pulledIntoBlock,
   trackRuns,
   txnAhead,
+  txnEffect,
 } from './txn-state.js';
 
 /** How long a held message waits for PostgreSQL to report a COPY violation itself. */
@@ -597,8 +598,6 @@ export class Session {
         this.openItem.bySync = true;
         this.unsynced = false;
         if (this.skipUntilSync) {
-          // The unit of work ends here: what it sent without a Sync counts no more.
-          this.unsyncedBytes = 0;
           this.skipUntilSync = false;
           this.settingsInDoubt = false;
           this.sendItem(SYNC);
@@ -670,8 +669,6 @@ export class Session {
   }
 
   private onQuery(f: Frame): void {
-    // A Query ends the unit of work that extended messages sent without a Sync began.
-    this.unsyncedBytes = 0;
     const body = f.body;
     const n = body.length - 1;
     if (n < 0 || body[n] !== 0 || body.indexOf(0) !== n)
@@ -904,7 +901,8 @@ export class Session {
     const open = this.openItem;
     const held = this.unsyncedBytes + this.batchBytes;
     this.dropBatch();
-    this.unsyncedBytes = sync ? 0 : held;
+    // Until the unit of work ends (see pushItem).
+    this.unsyncedBytes = held;
     if (sync) {
       this.settingsInDoubt = false;
       this.unsynced = false;
@@ -1113,6 +1111,8 @@ export class Session {
   private pushItem(item: Item): void {
     this.items.push(item);
     this.countInFlight(item, 1);
+    // The unit of work ended (a Sync, a Query): what it sent without a Sync counts no more.
+    this.unsyncedBytes = 0;
     // Its time ran out while the client held its Sync back: the commit it sets off is not
     // given time of its own (the cancel connects after the Sync is written).
     if (item.overdue) void this.cancelUpstream();
@@ -1776,20 +1776,3 @@ const DECISION_LABELS: Record<string, { decision: string }> = {
   deny: { decision: 'deny' },
   approval: { decision: 'approval' },
 };
-
-/** What a statement does to the transaction (see StatementRun.txn). */
-function txnEffect(f: StatementFacts): StatementRun['txn'] {
-  const tx = f.transaction as { kind?: string; chain?: boolean } | undefined;
-  switch (tx?.kind) {
-    case 'begin':
-    case 'start':
-      return 'begin';
-    case 'commit':
-    case 'rollback':
-      return tx.chain === true ? 'end_chain' : 'end';
-    case 'prepare':
-      return 'end';
-    default:
-      return f.opaque ? 'opaque' : undefined;
-  }
-}

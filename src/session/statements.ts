@@ -295,8 +295,11 @@ export class SessionNames {
     else if (
       (tx?.kind === 'savepoint' || tx?.kind === 'release' || tx?.kind === 'rollback_to') &&
       typeof tx.name === 'string'
-    )
-      this.portals.stageTxn({ kind: tx.kind, name: tx.name }, at);
+    ) {
+      const ev = { kind: tx.kind as 'savepoint' | 'release' | 'rollback_to', name: tx.name };
+      this.portals.stageTxn(ev, at);
+      this.cursors.stageSavepoint(ev, at);
+    }
     this.cursors.stage(st, rec, run, this.decisions.session.in_transaction);
   }
 

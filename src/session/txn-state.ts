@@ -3,7 +3,7 @@
 import type { StatementFacts } from '../sql/types.js';
 import { UNCERTAIN } from './name-table.js';
 import type { DecidedRun } from './batch.js';
-import type { Item } from './items.js';
+import type { Item, StatementRun } from './items.js';
 
 /** Whether a transaction block is open after `f` runs, given whether one was before. */
 export function inTransactionAfter(f: StatementFacts, before: boolean): boolean {
@@ -19,6 +19,23 @@ export function inTransactionAfter(f: StatementFacts, before: boolean): boolean 
       return false;
     default:
       return before;
+  }
+}
+
+/** What a statement does to the transaction (see StatementRun.txn). */
+export function txnEffect(f: StatementFacts): StatementRun['txn'] {
+  const tx = f.transaction as { kind?: string; chain?: boolean } | undefined;
+  switch (tx?.kind) {
+    case 'begin':
+    case 'start':
+      return 'begin';
+    case 'commit':
+    case 'rollback':
+      return tx.chain === true ? 'end_chain' : 'end';
+    case 'prepare':
+      return 'end';
+    default:
+      return f.opaque ? 'opaque' : undefined;
   }
 }
 
