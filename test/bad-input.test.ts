@@ -37,6 +37,7 @@ import {
   terminate,
   untyped,
   type Message,
+  i32,
 } from './helpers/raw.js';
 
 const DB = 'dp_bad_input';
@@ -133,12 +134,6 @@ async function expectClosed(c: RawClient, ms = 20_000): Promise<Message[]> {
 async function victims(): Promise<number> {
   return (await admin.query('SELECT count(*)::int AS n FROM victims')).rows[0].n;
 }
-
-const i32 = (n: number) => {
-  const b = Buffer.alloc(4);
-  b.writeInt32BE(n);
-  return b;
-};
 
 describe('framing after login', () => {
   it('a truncated message followed by a close leaves no trace', async () => {

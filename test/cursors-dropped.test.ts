@@ -2,9 +2,6 @@
 // gateway's tables with them. Were one kept, a cursor a function later opens under its name
 // would be read under the dropped one's decision (no row limit), where a cursor the gateway
 // never saw declared is refused (34000). Those PostgreSQL keeps stay readable.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   adminClient,
@@ -19,16 +16,6 @@ const DB = 'cursors_dropped';
 let g: TestGateway;
 const codes = (ms: Message[]) => ms.filter((m) => m.type === 'E').map((m) => fields(m).C);
 
-// Everything is allowed; results that read `big` are limited to 5 rows.
-const POLICY = `package portcullis
-import rego.v1
-default allow := true
-limits := {"max_rows": 5} if {
-	some r in input.statement.relations
-	r.name == "big"
-}
-`;
-
 beforeAll(async () => {
   await freshDatabase(
     DB,
@@ -39,9 +26,7 @@ beforeAll(async () => {
   await a.query(`CREATE FUNCTION opencur(c refcursor) RETURNS refcursor LANGUAGE plpgsql AS $$
       BEGIN OPEN c FOR SELECT g FROM big; RETURN c; END $$`);
   await a.end();
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-cursors-'));
-  writeFileSync(join(dir, 'p.rego'), POLICY);
-  g = await startTestGateway(DB, { policy: { files: [join(dir, 'p.rego')] } });
+  g = await startTestGateway(DB, { policy: { files: ['test/policies/allow-all-limit-big.rego'] } });
 });
 afterAll(async () => g?.stop());
 

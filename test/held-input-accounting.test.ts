@@ -2,20 +2,7 @@
 // when it is no longer held; a unit of work's count of bytes sent without a Sync ends with it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, startTestGateway, type TestGateway } from './helpers/gateway.js';
-import {
-  RawClient,
-  cstr,
-  i16,
-  i32,
-  bind,
-  errorsOf,
-  execute,
-  flush,
-  msg,
-  parse,
-  query,
-  sync,
-} from './helpers/raw.js';
+import { RawClient, bind, errorsOf, execute, flush, parse, query, sync } from './helpers/raw.js';
 
 const DB = 'held_input_accounting';
 const MiB = 1024 * 1024;
@@ -27,10 +14,7 @@ beforeAll(async () => {
 afterAll(async () => g?.stop());
 
 const held = () => (g.gw as any).context.heldInput.bytes as number;
-const bigBind = (n: number) => {
-  const v = Buffer.alloc(n, 0x62);
-  return msg('B', cstr(''), cstr(''), i16(0), i16(1), i32(v.length), v, i16(0));
-};
+const bigBind = (n: number) => bind('', '', ['b'.repeat(n)]);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function login(): Promise<RawClient> {

@@ -7,7 +7,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freshDatabase } from './helpers/gateway.js';
 import { gatewayDir, startGatewayProcess, type GatewayProcess } from './helpers/gateway-process.js';
-import { RawClient, cstr, i16, i32, errorsOf, fields, msg, parse, sync } from './helpers/raw.js';
+import { RawClient, bind, errorsOf, fields, parse, sync } from './helpers/raw.js';
 
 const DB = 'memory_across_sessions';
 const MiB = 1024 * 1024;
@@ -33,9 +33,8 @@ function rssMiB(): number {
 
 it('12 sessions each sending a 60 MiB group without a Sync stay within the budget; the rest get 53200', async () => {
   const before = rssMiB();
-  const value = Buffer.alloc(15 * MiB, 0x62);
   // A Bind of the unnamed statement with one 15 MiB parameter: under the 16 MiB message cap.
-  const bigBind = msg('B', cstr(''), cstr(''), i16(0), i16(1), i32(value.length), value, i16(0));
+  const bigBind = bind('', '', ['b'.repeat(15 * MiB)]);
   const clients = await Promise.all(
     Array.from({ length: 12 }, async () => {
       const c = await RawClient.connect(gp.port);

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
 import { Gateway } from '../src/runtime/gateway.js';
 import { adminClient, freshDatabase } from './helpers/gateway.js';
-import { until } from './helpers/gateway-process.js';
+import { untilNotRunning } from './helpers/gateway-process.js';
 import { RawClient, fields, password, query, startup } from './helpers/raw.js';
 import { testPg } from './pg-env.js';
 
@@ -122,18 +122,8 @@ describe('a reload and the JWT sessions it finds', () => {
           M: expect.stringMatching(/revoked: its token does not verify/),
         });
       }
-      const admin = await adminClient(DB);
-      await until(
-        'the sleep to be cancelled',
-        async () =>
-          (
-            await admin.query(
-              `SELECT 1 FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(20)' AND state = 'active'`,
-            )
-          ).rowCount === 0,
-        5000,
-      );
-      await admin.end();
+      // The sleep was cancelled upstream, not left running.
+      await untilNotRunning(DB, 'SELECT pg_sleep(20)');
       expect(await ok(other)).toBe(true);
       const again = await RawClient.connect(gw.port);
       clients.push(again);

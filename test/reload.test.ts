@@ -18,7 +18,12 @@ import { loadConfig } from '../src/config/load.js';
 import { Gateway } from '../src/runtime/gateway.js';
 import { setLogSink } from '../src/util/logger.js';
 import { adminClient, freshDatabase, gatewayClient } from './helpers/gateway.js';
-import { gatewayDir, startGatewayProcess, until } from './helpers/gateway-process.js';
+import {
+  gatewayDir,
+  startGatewayProcess,
+  until,
+  untilNotRunning,
+} from './helpers/gateway-process.js';
 import { testPg } from './pg-env.js';
 import {
   RawClient,
@@ -301,18 +306,7 @@ describe('Gateway.reload()', () => {
       }
       expect(Date.now() - started).toBeLessThan(5000);
       // The sleep was cancelled upstream, not left running.
-      const admin = await adminClient(DB);
-      await until(
-        'the sleep to be cancelled',
-        async () =>
-          (
-            await admin.query(
-              `SELECT 1 FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(20)' AND state = 'active'`,
-            )
-          ).rowCount === 0,
-        5000,
-      );
-      await admin.end();
+      await untilNotRunning(DB, 'SELECT pg_sleep(20)');
       expect((await other.simple('SELECT 1')).some((m) => m.type === 'E')).toBe(false);
       const again = await RawClient.connect(gw.port);
       await expect(again.login(DB, ETL.key)).rejects.toThrow(/login failed: E/);

@@ -1,33 +1,20 @@
 // A time limit that runs out just as its statement completes: the gateway's cancel goes
 // upstream on a connection of its own and may land after the statement is done. The
 // statement the client sends next, once it has the answer, must not take that cancel.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freshDatabase, rawLogin, startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { fields, type Message } from './helpers/raw.js';
 
 const DB = 'time_limit_cancel_race';
 let g: TestGateway;
-const dir = mkdtempSync(join(tmpdir(), 'portcullis-cancel-race-'));
 
 beforeAll(async () => {
   await freshDatabase(DB);
-  writeFileSync(
-    join(dir, 'p.rego'),
-    `package portcullis
-import rego.v1
-default allow := true
-limits := {"timeout_ms": 200} if contains(input.statement.text, "limited")
-`,
-  );
-  g = await startTestGateway(DB, { policy: { files: [join(dir, 'p.rego')] } });
+  g = await startTestGateway(DB, {
+    policy: { files: ['test/policies/limited-text-timeout.rego'] },
+  });
 });
-afterAll(async () => {
-  await g?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(async () => g?.stop());
 
 const codes = (ms: Message[]) => ms.filter((m) => m.type === 'E').map((m) => fields(m).C);
 

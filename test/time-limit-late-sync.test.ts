@@ -4,9 +4,6 @@
 // statement at a Flush and its Sync after the completion came back, the commit is still held
 // to the statement's time limit. (With Execute and Sync sent together the completion only
 // arrives after the commit.)
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   adminClient,
@@ -21,16 +18,6 @@ const DB = 'time_limit_late_sync';
 let g: TestGateway;
 const codes = (ms: Message[]) => ms.filter((m) => m.type === 'E').map((m) => fields(m).C);
 
-// Everything is allowed; statements that touch `slow` or `checked` get 300 ms.
-const POLICY = `package portcullis
-import rego.v1
-default allow := true
-limits := {"timeout_ms": 300} if {
-	some r in input.statement.relations
-	r.name in {"slow", "checked"}
-}
-`;
-
 beforeAll(async () => {
   await freshDatabase(DB);
   const a = await adminClient(DB);
@@ -43,9 +30,7 @@ beforeAll(async () => {
                  CREATE CONSTRAINT TRIGGER slow_check AFTER INSERT ON checked
                    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_check();`);
   await a.end();
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-late-sync-'));
-  writeFileSync(join(dir, 'p.rego'), POLICY);
-  g = await startTestGateway(DB, { policy: { files: [join(dir, 'p.rego')] } });
+  g = await startTestGateway(DB, { policy: { files: ['test/policies/late-sync-timeouts.rego'] } });
 });
 afterAll(async () => g?.stop());
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { DEV_AUDIENCE, DEV_ISSUER, loadOrCreateDevKey, mintToken } from '../../src/auth/index.js';
 import type { GatewayConfig } from '../../src/config/index.js';
-import { gatewayClient, testUpstream } from './gateway.js';
+import { adminClient, gatewayClient, testUpstream } from './gateway.js';
 import { run, start, type RunResult, type Running } from './spawn.js';
 
 /** `portcullis …` through tsx, as `npx tsx src/cli/main.ts …` runs it. */
@@ -115,6 +115,26 @@ export async function until(what: string, fn: () => Promise<boolean>, ms = 60_00
     if (await fn().catch(() => false)) return;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Wait until no backend of `database` runs `sql` (a statement cancelled upstream). */
+export async function untilNotRunning(database: string, sql: string, ms = 5000): Promise<void> {
+  const admin = await adminClient(database);
+  try {
+    await until(
+      `${sql} to end`,
+      async () =>
+        (
+          await admin.query(
+            `SELECT 1 FROM pg_stat_activity WHERE query = $1 AND state = 'active'`,
+            [sql],
+          )
+        ).rowCount === 0,
+      ms,
+    );
+  } finally {
+    await admin.end();
   }
 }
 

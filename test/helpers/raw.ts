@@ -6,12 +6,11 @@ import { connect as tlsConnect } from 'node:tls';
 
 // ---- builders ------------------------------------------------------------------------
 
-/** A NUL-terminated string (a name, SQL text). */
-export function cstr(s: string | Buffer): Buffer {
-  return Buffer.concat([typeof s === 'string' ? Buffer.from(s, 'utf8') : s, Buffer.from([0])]);
+function cstr(s: string): Buffer {
+  return Buffer.concat([Buffer.from(s, 'utf8'), Buffer.from([0])]);
 }
 
-export function i16(n: number): Buffer {
+function i16(n: number): Buffer {
   const b = Buffer.alloc(2);
   b.writeInt16BE(n);
   return b;

@@ -54,6 +54,7 @@ import {
   terminate,
   untyped,
   type Message,
+  i32,
 } from '../helpers/raw.js';
 import { testPg } from '../pg-env.js';
 
@@ -153,12 +154,6 @@ afterAll(async () => {
 // ---- helpers -------------------------------------------------------------------------
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-const i32 = (n: number) => {
-  const b = Buffer.alloc(4);
-  b.writeInt32BE(n);
-  return b;
-};
 
 /** A fresh, well-behaved client connects and queries. */
 async function canary(gw: TestGateway = g): Promise<void> {
