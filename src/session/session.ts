@@ -415,11 +415,9 @@ export class Session {
   private countReaderHeld(): void {
     if (this.closed) return;
     const now = this.reader.pending;
-    if (now > this.readerHeld && !this.ctx.heldInput.take(now - this.readerHeld)) {
-      this.fatal(ClientError.outOfMemoryFatal(), 'error');
-      return;
-    }
-    if (now < this.readerHeld) this.ctx.heldInput.release(this.readerHeld - now);
+    if (now <= this.readerHeld) return this.releaseReaderHeld();
+    if (!this.ctx.heldInput.take(now - this.readerHeld))
+      return this.fatal(ClientError.outOfMemoryFatal(), 'error');
     this.readerHeld = now;
   }
 
