@@ -105,8 +105,9 @@ export class Shipper {
       while (q.pending.length && !this.closed) {
         const segment = q.pending[0];
         try {
-          const bytes = await this.o.fs.readFile(join(this.o.dir, segment));
-          await q.sink.put(segment, bytes);
+          const path = join(this.o.dir, segment);
+          if (q.sink.putFile) await q.sink.putFile(segment, path);
+          else await q.sink.put(segment, await this.o.fs.readFile(path));
           await this.o.fs.mkdir(join(this.o.dir, MARKERS, dirName(q.sink.name)));
           await this.o.fs.writeFile(join(this.o.dir, MARKERS, dirName(q.sink.name), segment), '');
         } catch (e) {

@@ -248,6 +248,12 @@ export interface RecorderOptions {
 export interface Sink {
   readonly name: string;
   put(segment: string, bytes: Uint8Array): Promise<void>;
+  /**
+   * Optional: take the sealed segment from its spool file at `path`, which never changes
+   * again (the file sink links or copies it instead of reading it into memory). Same
+   * result as `put`, and idempotent too.
+   */
+  putFile?(segment: string, path: string): Promise<void>;
   /** Segment names, sorted. Absent for write-only sinks (stdout). */
   list?(): Promise<string[]>;
   read?(segment: string): Promise<Uint8Array>;

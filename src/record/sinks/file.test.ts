@@ -1,5 +1,6 @@
 // File sink: contract suite, plus retention by segment age.
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { tempDir } from '../testkit.js';
@@ -37,4 +38,26 @@ it('prunes segments older than retainDays and ignores other files', async () => 
   expect(await sink.prune(Date.parse('2026-11-22T00:00:00Z'))).toEqual([old]);
   expect((await readdir(dir)).sort()).toEqual([fresh, 'notes.txt']);
   expect(await sink.list()).toEqual([fresh]);
+});
+
+it('ships a sealed spool segment without a second copy on the same filesystem, and copies it to another', async () => {
+  const spool = await tempDir('ship-spool');
+  const seg = '20261122T030000000Z-c0ffee01-000001.jsonl';
+  const path = join(spool, seg);
+  await writeFile(path, '{"a":1}\n');
+  const same = await tempDir('ship-same');
+  await fileSink({ dir: same }).putFile(seg, path);
+  // One file on disk under two names: the spool's and the sink's.
+  expect((await stat(path)).ino).toBe((await stat(join(same, seg))).ino);
+  if (!existsSync('/dev/shm')) return;
+  const other = await mkdtemp('/dev/shm/ship-other-');
+  try {
+    await fileSink({ dir: other }).putFile(seg, path);
+    const copy = await stat(join(other, seg));
+    expect(copy.ino).not.toBe((await stat(path)).ino);
+    expect(copy.mode & 0o777).toBe(0o600);
+    expect(await readFile(join(other, seg), 'utf8')).toBe('{"a":1}\n');
+  } finally {
+    await rm(other, { recursive: true, force: true });
+  }
 });

@@ -1,5 +1,5 @@
 // File sink: sealed segments as JSONL files in a directory, written atomically, with retention.
-import { open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { copyFile, link, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FILE_MODE, privateDir } from '../private-dir.js';
 import { parseSegmentName } from '../segment.js';
@@ -56,6 +56,28 @@ export function fileSink(o: FileSinkOptions) {
       const fh = await open(tmp, 'w', FILE_MODE);
       try {
         await fh.write(bytes);
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, join(o.dir, segment));
+    },
+    async putFile(segment: string, path: string): Promise<void> {
+      if (segment.includes('/') || segment.startsWith('.'))
+        throw new Error(`bad segment name ${segment}`);
+      await privateDir(o.dir, sinkFile);
+      const tmp = join(o.dir, '.' + segment + '.tmp');
+      await rm(tmp, { force: true });
+      // A sealed segment never changes again: on the same filesystem the sink's file is the
+      // spool's (a second name, nothing copied); elsewhere the kernel copies it.
+      try {
+        await link(path, tmp);
+      } catch {
+        await copyFile(path, tmp);
+      }
+      const fh = await open(tmp, 'r+');
+      try {
+        await fh.chmod(FILE_MODE);
         await fh.datasync();
       } finally {
         await fh.close();

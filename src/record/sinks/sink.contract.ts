@@ -1,4 +1,6 @@
 // The one contract every sink passes: file, S3, stdout and custom sinks run these tests.
+import { unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkLine } from '../event.js';
 import { createRecorder } from '../recorder.js';
@@ -52,6 +54,34 @@ export function sinkContract(label: string, make: () => Promise<SinkHarness>): v
         if (readable(h.sink)) {
           expect(await h.sink.list()).toEqual([seg(1), seg(2), seg(3)]);
           await expect(h.sink.read(seg(9))).rejects.toThrow();
+        }
+      } finally {
+        await h.sink.close?.();
+        await h.cleanup?.();
+      }
+    });
+
+    it('putFile, where the sink has it, stores a sealed file byte for byte', async (ctx) => {
+      const h = await make();
+      if (!h.sink.putFile) {
+        await h.cleanup?.();
+        ctx.skip();
+        return;
+      }
+      const spool = await tempDir('putfile');
+      try {
+        const payload = bytes('{"a":1}\n{"b":"é"}\n');
+        const path = join(spool, seg(4));
+        await writeFile(path, payload);
+        await h.sink.putFile(seg(4), path);
+        await h.sink.putFile(seg(4), path);
+        // The spool drops its copy once shipped; the sink's stays.
+        await unlink(path);
+        if (readable(h.sink)) {
+          expect(await h.sink.list()).toEqual([seg(4)]);
+          expect(Buffer.from(await h.sink.read(seg(4)))).toEqual(Buffer.from(payload));
+        } else {
+          expect(h.captured!().includes(Buffer.from(payload))).toBe(true);
         }
       } finally {
         await h.sink.close?.();
