@@ -43,6 +43,9 @@ allow if {
 
 allow if input.statement.command == "DELETE"
 
+# Logins of the "banned" group are refused.
+connect := false if "banned" in input.identity.groups
+
 # One statement per Query string: 'COMMIT; INSERT ...' cannot step out of a block.
 deny contains "one statement per query string" if input.statement.count > 1
 
@@ -81,6 +84,9 @@ afterAll(async () => {
 });
 
 interface Change {
+  kind: 'statement' | 'connect';
+  sub: string | null;
+  database: string | null;
   session_id: string;
   seq: number;
   sql: string;
@@ -88,6 +94,15 @@ interface Change {
   after: string;
   reasons: string[];
   before_reasons: string[];
+}
+
+/** The policy the gateway runs, with its rule `old` changed to `to`, in a directory of its own. */
+function candidate(name: string, old: string, to: string): string {
+  expect(POLICY).toContain(old);
+  const dir = join(base, name);
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'policy.rego'), POLICY.replace(old, to));
+  return dir;
 }
 
 /** `portcullis policy replay --policy DIR --dir SPOOL --json`, as a process. */
@@ -182,5 +197,64 @@ describe('policy replay under the policy the gateway ran reports no change', () 
     await expect(c.query('FETCH 1 FROM somecursor')).rejects.toThrow(/does not exist/);
     await c.end();
     await expectNoChange('rt-fetch');
+  });
+});
+
+describe('policy replay decides logins again', () => {
+  it('a login the policy refused, and one it let in, change nothing under the same policy', async () => {
+    await expect(gatewayClient(g, DB, { sub: 'login-banned', groups: ['banned'] })).rejects.toThrow(
+      /refused/,
+    );
+    const c = await gatewayClient(g, DB, { sub: 'login-ok' });
+    await c.query('SELECT 1');
+    await c.end();
+    const r = await policyReplay(policyDir);
+    expect(r.changes.filter((x) => x.sub === 'login-banned' || x.sub === 'login-ok')).toEqual([]);
+  });
+
+  it('a candidate connect rule refuses a recorded session and lets a refused login in', async () => {
+    await expect(
+      gatewayClient(g, DB, { sub: 'login-later-ok', groups: ['banned', 'ops'] }),
+    ).rejects.toThrow(/refused/);
+    const c = await gatewayClient(g, DB, { sub: 'login-later-refused', groups: ['contractors'] });
+    await c.query('SELECT 1');
+    await c.query('SELECT id FROM t');
+    await c.end();
+    const id = await sessionOf('login-later-refused');
+    const dir = candidate(
+      'policy-logins',
+      'connect := false if "banned" in input.identity.groups',
+      'connect := false if "contractors" in input.identity.groups',
+    );
+    const r = await policyReplay(dir);
+    expect(r.code, r.stderr).toBe(3);
+    const refused = r.changes.filter((x) => x.sub === 'login-later-refused');
+    expect(refused).toEqual([
+      expect.objectContaining({
+        kind: 'connect',
+        session_id: id,
+        database: DB,
+        before: 'allow',
+        after: 'deny',
+      }),
+      expect.objectContaining({
+        kind: 'statement',
+        sql: 'SELECT 1',
+        before: 'allow',
+        after: 'deny',
+      }),
+      expect.objectContaining({
+        kind: 'statement',
+        sql: 'SELECT id FROM t',
+        before: 'allow',
+        after: 'deny',
+      }),
+    ]);
+    expect(refused[1].reasons[0]).toMatch(/^the login would be refused/);
+    expect(r.changes.filter((x) => x.sub === 'login-later-ok')).toEqual([
+      expect.objectContaining({ kind: 'connect', database: DB, before: 'deny', after: 'allow' }),
+    ]);
+    // The logins of the first case (groups the candidate does not name) stay as they were.
+    expect(r.changes.filter((x) => x.sub === 'login-ok')).toEqual([]);
   });
 });

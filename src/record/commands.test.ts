@@ -140,13 +140,19 @@ describe('portcullis verify', () => {
   });
 });
 
-/** A stand-in engine: denies writes, and (when strict) reads of customers. */
-function engine(strict: boolean): PolicyEngine {
+/**
+ * A stand-in engine: denies writes, and (when strict) reads of customers; `lockedOut` is
+ * refused at login.
+ */
+function engine(strict: boolean, lockedOut?: string): PolicyEngine {
   return {
     version: strict ? 'strict' : 'lenient',
     readsVolatileInput: false,
     readsParams: false,
-    connect: () => ({ allowed: true }),
+    connect: (input) =>
+      input.identity.sub === lockedOut && input.session.database === 'app'
+        ? { allowed: false, reason: `${lockedOut} is locked out` }
+        : { allowed: true },
     decide(input: PolicyInput): Decision {
       const st = input.statement!;
       if (st.class === 'write') return { kind: 'deny', reasons: ['writes are denied'] };
@@ -199,6 +205,34 @@ describe('policy replay', () => {
     ]);
   });
 
+  it('whatIf decides logins again: a session the candidate refuses at login runs nothing', async () => {
+    const events = await createReader([dirSource(sink)]).allEvents();
+    const changes = whatIf(events, engine(false, 'alice'));
+    const why = 'the login would be refused: alice is locked out';
+    expect(changes[0]).toEqual(
+      expect.objectContaining({
+        kind: 'connect',
+        session_id: 'cli-1',
+        seq: 1,
+        sub: 'alice',
+        database: 'app',
+        before: 'allow',
+        after: 'deny',
+        reasons: [why],
+      }),
+    );
+    // Every statement it recorded, allowed or not, would not have run.
+    const statements = events.filter((e) => e.type === 'statement');
+    expect(changes.slice(1)).toEqual(
+      statements
+        .filter((e) => e.decision !== 'deny')
+        .map((e) => expect.objectContaining({ kind: 'statement', seq: e.seq, after: 'deny' })),
+    );
+    expect(changes.slice(1).every((c) => c.reasons[0] === why)).toBe(true);
+    const all = whatIf(events, engine(false, 'alice'), { all: true });
+    expect(all.filter((c) => c.kind === 'statement')).toHaveLength(statements.length);
+  });
+
   it('the command prints changes and exits 3 when some decisions change', async () => {
     const c = capture();
     const ctx = { out: c.out, engineFactory: (dir: string) => engine(dir === 'strict') };
@@ -209,7 +243,9 @@ describe('policy replay', () => {
       ),
     ).toBe(3);
     expect(c.text()).toMatch(/cli-1#\d+ {2}allow -> deny {2}SELECT count\(\*\) FROM customers/);
-    expect(c.text()).toMatch(/3 statements re-decided under policy strict; 1 would change/);
+    expect(c.text()).toMatch(
+      /3 statements and 1 login re-decided under policy strict; 1 would change/,
+    );
     expect(
       await policyReplayCommand(['--policy', 'lenient', '--dir', sink], {
         ...ctx,

@@ -56,9 +56,23 @@ export async function acceptClient(
     .policy()
     .connect({ identity: a.identity, session: sessionFacts, now_ns: Date.now() * 1e6 });
   if (!verdict.allowed) {
+    // With what the rule saw, as a session_start records it: `policy replay` decides the
+    // login again under a candidate policy.
+    const id = a.identity;
     ctx.auditGateway('connect_refused', {
-      sub: a.identity.sub,
+      sub: id.sub,
+      iss: id.iss ?? null,
+      auth_method: id.method,
+      groups: id.groups,
+      agent: id.agent ?? null,
+      on_behalf_of: id.on_behalf_of ?? null,
+      email: id.email ?? null,
       client_addr: a.clientAddr,
+      application_name: sessionFacts.application_name,
+      database: sessionFacts.database,
+      target: sessionFacts.target,
+      tls: sessionFacts.tls,
+      pinned: sessionFacts.pinned,
       reason: verdict.reason ?? '',
     });
     return refuse(

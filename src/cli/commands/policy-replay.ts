@@ -15,6 +15,8 @@ export const POLICY_REPLAY_USAGE = `usage: portcullis policy replay --policy DIR
   exit 0: no decision changes; 3: some decisions change; 2: usage
 `;
 
+const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** Epoch ms of a --since value; NaN when it is none of the accepted forms. */
@@ -70,13 +72,19 @@ export async function policyReplayCommand(
   const changed = all.filter((c) => c.before !== c.after);
   if (v.json) write(JSON.stringify(v.all ? all : changed, null, 2) + '\n');
   else {
-    for (const c of v.all ? all : changed)
+    for (const c of v.all ? all : changed) {
+      const what =
+        c.kind === 'connect'
+          ? `login of ${c.sub ?? '?'} to database ${c.database ?? '?'}`
+          : c.sql.replace(/\s+/g, ' ').slice(0, 120);
       out(
         `${c.ts}  ${c.session_id}#${c.seq}  ${c.before} -> ${c.after}${c.before === c.after ? ' (same)' : ''}  ` +
-          `${c.sql.replace(/\s+/g, ' ').slice(0, 120)}\n    reasons: ${c.reasons.join('; ') || '-'}\n`,
+          `${what}\n    reasons: ${c.reasons.join('; ') || '-'}\n`,
       );
+    }
+    const logins = all.filter((c) => c.kind === 'connect').length;
     out(
-      `${all.length} statements re-decided under policy ${engine.version}; ${changed.length} would change\n`,
+      `${count(all.length - logins, 'statement')} and ${count(logins, 'login')} re-decided under policy ${engine.version}; ${changed.length} would change\n`,
     );
   }
   return changed.length ? 3 : 0;
