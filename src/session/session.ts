@@ -13,6 +13,7 @@ import type { CopyFact, StatementFacts } from '../sql/types.js';
 import { runLimit, statedLimit } from './cursors.js';
 import type { DecisionRecord, SessionFacts } from '../policy/types.js';
 import type { UpstreamSession, UpstreamTarget } from '../upstream/connect.js';
+import { onUpstreamData } from '../upstream/direct-read.js';
 import {
   B,
   ClientError,
@@ -299,7 +300,7 @@ export class Session {
     client.on('end', () => this.onClientEnd());
     client.on('close', () => this.clientGone());
     const scanner = this.scanner;
-    upstream.on('data', (c: Buffer) => {
+    onUpstreamData(upstream, (c: Buffer) => {
       if (this.closed) return;
       scanner.push(c);
       if (this.clientEnded) this.closeWhenAnswered();

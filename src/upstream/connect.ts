@@ -2,6 +2,7 @@
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { readFileSync } from 'node:fs';
+import { connectDirect } from './direct-read.js';
 import { createUpstreamAuth, encodeUpstreamAuthReply } from '../auth/upstream.js';
 import {
   B,
@@ -51,7 +52,9 @@ const MAX_UPSTREAM_STARTUP_MESSAGE = 64 * 1024;
 
 function openSocket(t: UpstreamTarget): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const sock = netConnect({ host: t.host, port: t.port });
+    // TLS reads through the socket's stream: only a plain connection reads directly.
+    const sock =
+      t.tls === 'disable' ? connectDirect(t) : netConnect({ host: t.host, port: t.port });
     sock.setNoDelay(true);
     const timer = setTimeout(() => {
       sock.destroy();
