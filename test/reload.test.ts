@@ -513,6 +513,31 @@ describe('portcullis start', () => {
     }
   }, 300_000);
 
+  it('reloads when a file the config merges in with $import changes', async () => {
+    const dir = gatewayDir(DB, { $import: 'shared/policy.json' } as never);
+    mkdirSync(join(dir, 'shared'));
+    writeFileSync(join(dir, 'no-tables.rego'), NO_TABLES);
+    writeFileSync(join(dir, 'all-reads.rego'), ALL_READS);
+    const policyJson = join(dir, 'shared', 'policy.json');
+    writeFileSync(policyJson, JSON.stringify({ policy: { files: ['no-tables.rego'] } }));
+    const p = await startGatewayProcess(dir);
+    try {
+      const c = await p.client(DB);
+      const decision = () =>
+        c.query('SELECT * FROM items').then(
+          () => 'allow',
+          (e: { code?: string }) => (e.code === '42501' ? 'deny' : `error ${e.code}`),
+        );
+      expect(await decision()).toBe('deny');
+      writeFileSync(policyJson, JSON.stringify({ policy: { files: ['all-reads.rego'] } }));
+      await until('the imported file to be picked up', async () => (await decision()) === 'allow');
+      await c.end();
+    } finally {
+      await p.terminate(60_000);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   it('on SIGTERM lets a statement in flight finish, refuses new clients, and exits 0', async () => {
     const dir = gatewayDir(DB, { policy: { files: ['policies.rego'] } });
     writeFileSync(join(dir, 'policies.rego'), ALL_READS);

@@ -323,6 +323,23 @@ describe('loadConfig', () => {
     expect(configInputs(file).sort()).toEqual([file, join(dir, 'keys.ts')].sort());
   });
 
+  it("names the files a config's $import merges in (and theirs), for the watcher", async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'shared'));
+    writeFileSync(join(dir, 'shared', 'limits.yaml'), 'session:\n  maxStatementsPerQuery: 10\n');
+    writeFileSync(
+      join(dir, 'shared', 'base.json'),
+      JSON.stringify({ $import: 'limits.yaml', admin: { port: 0 } }),
+    );
+    const file = join(dir, 'gateway.config.json');
+    writeFileSync(file, JSON.stringify({ $import: ['shared/base.json'], listen: { port: 0 } }));
+    const { config } = await loadConfig(file);
+    expect(config.session?.maxStatementsPerQuery).toBe(10);
+    expect(configInputs(file).sort()).toEqual(
+      [file, join(dir, 'shared', 'base.json'), join(dir, 'shared', 'limits.yaml')].sort(),
+    );
+  });
+
   it('loads the Kubernetes example config (deploy/kubernetes/gateway.config.ts)', async () => {
     const { config } = await loadConfig(join(process.cwd(), 'deploy/kubernetes/gateway.config.ts'));
     expect(config.admin).toMatchObject({

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { createRequire, isBuiltin } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { cosmiconfig, type Loader } from 'cosmiconfig';
+import { cosmiconfig, defaultLoaders, type Loader } from 'cosmiconfig';
 import type { Plugin } from 'esbuild';
 import type { GatewayConfig } from './types.js';
 import { validateConfig } from './validate.js';
@@ -111,12 +111,41 @@ async function compile(filepath: string, api: { yes: boolean }, pin = false): Pr
 /** Per compiled config: the local files it was built from (itself and what it imports). */
 const localInputs = new Map<string, string[]>();
 
+/** Per config file last loaded: the files its `$import` names (merged in by cosmiconfig). */
+const importsOf = new Map<string, string[]>();
+
+/** A loader that also notes what the file's `$import` names, resolved against its folder. */
+function notingImports(loader: Loader): Loader {
+  return async (filepath, content) => {
+    const out: unknown = await loader(filepath, content);
+    const named =
+      out && typeof out === 'object' ? (out as Record<string, unknown>).$import : undefined;
+    const list = (Array.isArray(named) ? named : [named]).filter(
+      (p): p is string => typeof p === 'string',
+    );
+    importsOf.set(
+      filepath,
+      list.map((p) => resolve(dirname(filepath), p)),
+    );
+    return out;
+  };
+}
+
 /**
- * The local files a TypeScript config was last compiled from (the config and the files it
- * imports, for a watcher); just the file itself for other configs.
+ * The local files a config was last loaded from, for a watcher: the config, the files a
+ * TypeScript config imports, and the files `$import` merges in (and theirs).
  */
 export function configInputs(filepath: string): string[] {
-  return localInputs.get(filepath) ?? [filepath];
+  const out = new Set<string>();
+  const seen = new Set<string>();
+  const visit = (f: string) => {
+    if (seen.has(f)) return;
+    seen.add(f);
+    for (const g of localInputs.get(f) ?? [f]) out.add(g);
+    for (const i of importsOf.get(f) ?? []) visit(i);
+  };
+  visit(filepath);
+  return [...out];
 }
 
 /**
@@ -175,7 +204,12 @@ const SEARCH = [
 function explorer() {
   return cosmiconfig('portcullis', {
     searchPlaces: SEARCH,
-    loaders: { '.ts': loadTs, '.mts': loadTs },
+    loaders: Object.fromEntries(
+      Object.entries({ ...defaultLoaders, '.ts': loadTs, '.mts': loadTs }).map(([ext, l]) => [
+        ext,
+        notingImports(l),
+      ]),
+    ),
     cache: false,
     searchStrategy: 'none',
   });
