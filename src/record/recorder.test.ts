@@ -210,30 +210,35 @@ describe('recorder', () => {
     await rec.close();
   });
 
-  it("'fsync' durability: a result rides along with the next statement's durable write", async () => {
-    const dir = await tempDir();
-    const { c, fs } = countingFs();
-    const rec = createRecorder({
-      spoolDir: dir,
-      fs,
-      checkpoint: { everyEvents: 1e9, everyMs: 1e9 },
-    });
-    const s = await rec.openSession(startInfo({ sessionId: 'lazy' }));
-    const seq = await s.statement(stmt('SELECT 1'));
-    const before = c.writes;
-    s.result(seq, { outcome: 'ok', duration_ms: 1, rows: 1, command_tag: 'SELECT 1' });
-    // A turn later, as when the client's next statement arrives.
-    await new Promise((r) => setImmediate(r));
-    await s.statement(stmt('SELECT 2'));
-    expect(c.writes - before).toBe(1);
-    // A result with no statement after it is still written, shortly.
-    s.result(seq + 2, { outcome: 'ok', duration_ms: 1, rows: 1, command_tag: 'SELECT 1' });
-    await expect
-      .poll(async () => (await lines(dir)).filter((e) => e.type === 'statement_result').length)
-      .toBe(2);
-    await rec.close();
-    expect((await verifyRecording(dirSource(dir))).breaks).toEqual([]);
-  });
+  it.each(['fsync', 'write'] as const)(
+    "'%s' durability: a result rides along with the next statement's write",
+    async (durability) => {
+      const dir = await tempDir();
+      const { c, fs } = countingFs();
+      const rec = createRecorder({
+        spoolDir: dir,
+        fs,
+        durability,
+        syncIntervalMs: 60_000,
+        checkpoint: { everyEvents: 1e9, everyMs: 1e9 },
+      });
+      const s = await rec.openSession(startInfo({ sessionId: 'lazy' }));
+      const seq = await s.statement(stmt('SELECT 1'));
+      const before = c.writes;
+      s.result(seq, { outcome: 'ok', duration_ms: 1, rows: 1, command_tag: 'SELECT 1' });
+      // A turn later, as when the client's next statement arrives.
+      await new Promise((r) => setImmediate(r));
+      await s.statement(stmt('SELECT 2'));
+      expect(c.writes - before).toBe(1);
+      // A result with no statement after it is still written, shortly.
+      s.result(seq + 2, { outcome: 'ok', duration_ms: 1, rows: 1, command_tag: 'SELECT 1' });
+      await expect
+        .poll(async () => (await lines(dir)).filter((e) => e.type === 'statement_result').length)
+        .toBe(2);
+      await rec.close();
+      expect((await verifyRecording(dirSource(dir))).breaks).toEqual([]);
+    },
+  );
 
   it("'write' durability writes the statements of a loop turn, every session's, in one write before their seqs come back", async () => {
     const dir = await tempDir();

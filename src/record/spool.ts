@@ -117,6 +117,7 @@ export class SpoolWriter {
   /** 'write'/'off' durability: lines not yet written, nobody waiting (written per turn). */
   private syncText = '';
   private syncImmediate = false;
+  private syncLazy: NodeJS.Timeout | null = null;
   /** The waiters of `syncText`, settled when it is written. */
   private syncBatch: { done: Promise<void>; w: Waiter } | null = null;
   private lazyTimer: NodeJS.Timeout | null = null;
@@ -183,13 +184,19 @@ export class SpoolWriter {
       }
       p = this.syncBatch.done;
     }
-    if (!this.syncImmediate) {
-      this.syncImmediate = true;
-      setImmediate(() => {
-        this.syncImmediate = false;
-        this.writeSyncBatch();
-      });
+    if (this.syncImmediate) return p;
+    if (!wait && this.o.durability === 'write') {
+      // A line nobody waits for (a result, a checkpoint) rides along with the next waited
+      // write, or goes out on its own within LAZY_MS: an idle loop turn writes nothing.
+      this.syncLazy ??= setTimeout(() => this.writeSyncBatch(), LAZY_MS);
+      this.syncLazy.unref();
+      return p;
     }
+    this.syncImmediate = true;
+    setImmediate(() => {
+      this.syncImmediate = false;
+      this.writeSyncBatch();
+    });
     return p;
   }
 
@@ -198,6 +205,10 @@ export class SpoolWriter {
    * keeping order); its waiters are settled with it.
    */
   private writeSyncBatch(): void {
+    if (this.syncLazy) {
+      clearTimeout(this.syncLazy);
+      this.syncLazy = null;
+    }
     const text = this.syncText;
     const w = this.syncBatch?.w;
     this.syncText = '';
