@@ -1,6 +1,16 @@
 // File sink: contract suite, plus retention by segment age.
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  mkdir,
+  mkdtemp,
+  readFile,
+  readdir,
+  rename,
+  rm,
+  stat,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { tempDir } from '../testkit.js';
@@ -60,4 +70,25 @@ it('ships a sealed spool segment without a second copy on the same filesystem, a
   } finally {
     await rm(other, { recursive: true, force: true });
   }
+});
+
+// A segment shipped again (its marker lost to a restart) leaves the sink as one shipment does.
+
+it('a segment shipped twice leaves no temporary name behind, and retention removes every name of it', async () => {
+  const spool = await tempDir('reship-spool');
+  const dir = await tempDir('reship-sink');
+  const seg = '20261001T000000000Z-c0ffee01-000001.jsonl';
+  const path = join(spool, seg);
+  await writeFile(path, '{"a":1}\n');
+  const sink = fileSink({ dir, retainDays: 30 });
+  await sink.putFile(seg, path);
+  // Shipped again: the shipper's marker did not make it to disk before a restart.
+  await sink.putFile(seg, path);
+  expect((await readdir(dir)).sort()).toEqual([seg]);
+  // The spool drops its copy; retention then drops the sink's.
+  await unlink(path);
+  expect(await sink.prune(Date.parse('2026-11-22T00:00:00Z'))).toEqual([seg]);
+  const left = await readdir(dir);
+  const held = await Promise.all(left.map(async (n) => [n, (await stat(join(dir, n))).size]));
+  expect(held, 'names still holding the pruned segment').toEqual([]);
 });

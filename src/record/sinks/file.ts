@@ -53,6 +53,9 @@ export function fileSink(o: FileSinkOptions) {
     const tmp = join(o.dir, '.' + segment + '.tmp');
     await fill(tmp);
     await rename(tmp, join(o.dir, segment));
+    // A segment linked in again (shipped twice: its marker was lost to a restart) is the
+    // same file as the sink's, and rename(2) then leaves both names: drop the temporary one.
+    await rm(tmp, { force: true });
   };
   return {
     name: o.name ?? 'file',
