@@ -319,6 +319,9 @@ export class Session {
         () => void this.endCancelling(ClientError.tokenExpired(), 'token_expired'),
       );
     }
+    // PostgreSQL may have ended the backend while the recording was opened (and the catalog
+    // read): its FATAL and the close came before the listeners above.
+    if (upstream.destroyed || upstream.readableEnded) return this.upstreamGone();
     for (const b of leftover) if (b.length) this.onClientData(b);
     // The client may have gone while the upstream login and the recording were opened:
     // those events came before the listeners above.

@@ -1,0 +1,96 @@
+// The upstream session can end between the upstream login and the start of the relay: the
+// login waits for the recording to open (and, at a target's first login, for its catalog).
+// PostgreSQL's FATAL and the close that come in that window reach no listener: the session
+// starts on a connection that is already gone, and its client waits forever, also for the
+// answer to its next query. What a user should see: the session ends with an error, as
+// when the upstream is lost later (see test/lifecycle.test.ts).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Recorder } from '../src/record/index.js';
+import { buildRecorder } from '../src/runtime/recording.js';
+import {
+  adminClient,
+  freshDatabase,
+  startTestGateway,
+  type TestGateway,
+} from './helpers/gateway.js';
+import { RawClient, query } from './helpers/raw.js';
+
+const DB = 'upstream_lost_before_start';
+const base = mkdtempSync(join(tmpdir(), 'lost-before-start-'));
+let g: TestGateway;
+let recorder: Recorder;
+/** While set, opening a session's recording waits for it (the window under test). */
+let gate: Promise<void> | undefined;
+
+beforeAll(async () => {
+  await freshDatabase(DB);
+  const recording = {
+    enabled: true,
+    spoolDir: join(base, 'spool'),
+    durability: 'write' as const,
+    sinks: [],
+  };
+  recorder = (await buildRecorder(recording as never, base, '.data'))!;
+  const open = recorder.openSession.bind(recorder);
+  recorder.openSession = async (info) => {
+    if (gate) await gate;
+    return open(info);
+  };
+  g = await startTestGateway(DB, { recording } as never, { recorder });
+  // The target's catalog is read at its first login: done here, so that the only new
+  // upstream connection below is the session's own.
+  const first = await RawClient.connect(g.port);
+  await first.login(DB, await g.token());
+  first.destroy();
+});
+afterAll(async () => {
+  await g?.stop();
+  await recorder?.close().catch(() => undefined);
+  rmSync(base, { recursive: true, force: true });
+});
+
+it('an upstream session terminated while the login waits for its recording ends the session with an error', async () => {
+  let release!: () => void;
+  gate = new Promise((r) => (release = r));
+  const admin = await adminClient();
+  try {
+    const pids = async () =>
+      (
+        await admin.query<{ pid: number }>(
+          'SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+          [DB],
+        )
+      ).rows.map((r) => r.pid);
+    const before = new Set(await pids());
+    const c = await RawClient.connect(g.port);
+    const login = c.login(DB, await g.token()).catch((e: Error) => e);
+    let pid: number | undefined;
+    for (let i = 0; i < 100 && pid === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      pid = (await pids()).find((p) => !before.has(p));
+    }
+    expect(pid, 'the session upstream connection').toBeDefined();
+    await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+    await new Promise((r) => setTimeout(r, 300));
+    release();
+    gate = undefined;
+    await login;
+    // Logged in or refused, the client is not left waiting on a connection that is gone.
+    if (!(await c.closedWithin(3000))) {
+      await c.write(query('SELECT 1'));
+      const answer = await c.until('Z', 5000).catch(() => []);
+      expect(
+        answer.map((m) => m.type),
+        'the answer to a query sent on the session whose upstream is gone',
+      ).toContain('E');
+    }
+    c.destroy();
+  } finally {
+    release();
+    gate = undefined;
+    await admin.end();
+  }
+}, 30_000);
