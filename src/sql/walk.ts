@@ -1146,7 +1146,8 @@ export class Walker {
         // of its whole row, found as an unqualified function name is.
         const lacking = items.filter((it) => this.lacksColumn(it, col));
         if (lacking.length) {
-          this.addCall([col]);
+          // Called with the row, whose value the gateway does not see: the facts of f(x).
+          this.callee([col], [undefined]);
           for (const it of lacking)
             for (const o of originsOf(it, '*')) out.push({ ...o, derived: true, ambiguous: true });
         } else if (
@@ -1164,7 +1165,7 @@ export class Walker {
           // t.current_setting is current_setting(t), a call of any function of the name.
           const r = resolveFunction([col], this.searchPath);
           if (r.schema === 'pg_catalog' || this.catalog?.hasFunction(r.schema, col))
-            this.addCall([col]);
+            this.callee([col], [undefined]);
         }
       }
       if (wholeRowFunction(col)) {
@@ -1333,8 +1334,11 @@ export class Walker {
     return r;
   }
 
-  /** The facts of calling function `parts` with `args` (not walked here). */
-  private callee(parts: string[], args: unknown[], b: N): void {
+  /**
+   * The facts of calling function `parts` with `args` (not walked here); `b`, the call's
+   * node, when written as one (t.f, a function of t's value, is not).
+   */
+  private callee(parts: string[], args: unknown[], b?: N): void {
     const r = this.addCall(parts);
     if (r.schema === 'pg_catalog') {
       // query_to_xml('…'), cursor_to_xml('c', …), table_to_xml(t, …), ts_stat('…'): they run
@@ -1342,7 +1346,7 @@ export class Walker {
       // see what they read.
       if (READS_BY_NAME.has(r.name)) this.out.opaque = true;
       this.lookup(functionLookup(r.name));
-      if (!this.printed.has(b)) this.lookup(resultLookup(r.name));
+      if (!b || !this.printed.has(b)) this.lookup(resultLookup(r.name));
     }
     if (r.schema === 'pg_catalog' && args.length >= (NAMED_BY_FIRST_ARG.get(r.name) ?? Infinity)) {
       // to_tsvector('s.cfg', …), ts_parse('s.prs', …): a text search configuration or

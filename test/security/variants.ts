@@ -4888,4 +4888,34 @@ export const VARIANTS: Case[] = [
     'SELECT o.id, o.customer_card FROM orders AS o(id)',
     'deny',
   ),
+  // t.f called as f(t) has the facts of f(x): reg* output looks names up in the catalogs,
+  // and a sequence named at run time is opaque.
+  v(
+    'SEC-IL-007/r33-1',
+    'catalog-info-leak',
+    P1,
+    'SELECT t.regclassout FROM unnest(ARRAY(SELECT g::oid FROM generate_series(16384, 16400) g)) t',
+    'deny',
+  ),
+  v(
+    'SEC-IL-007/r33-2',
+    'catalog-info-leak',
+    P1,
+    "SELECT t.regclass FROM unnest(ARRAY['customers']) t",
+    'deny',
+  ),
+  v(
+    'SEC-IL-007/r33-3',
+    'catalog-info-leak',
+    P1,
+    'SELECT t.regroleout FROM unnest(ARRAY(SELECT g::oid FROM generate_series(10, 20) g)) t',
+    'deny',
+  ),
+  v(
+    'SEC-IL-007/r33-4',
+    'catalog-info-leak',
+    P1,
+    "SELECT t.currval FROM unnest(ARRAY['customers']) t",
+    'deny',
+  ),
 ];
