@@ -463,6 +463,9 @@ export class Walker {
       ] as const) {
         if (!fallback) continue;
         this.reportShape(out, clause);
+        // A `*` the output passes through (of a subquery or CTE whose own list is a `*`):
+        // its columns are among those the clause names.
+        for (const rel of out.stars) this.column(rel, '*', clause, true);
         for (const x of listed) this.out.addColumn({ ...x, clause, derived: true });
       }
     });
