@@ -4,42 +4,27 @@
 // starts on a connection that is already gone, and its client waits forever, also for the
 // answer to its next query. What a user should see: the session ends with an error, as
 // when the upstream is lost later (see test/lifecycle.test.ts).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Recorder } from '../src/record/index.js';
-import { buildRecorder } from '../src/runtime/recording.js';
-import {
-  adminClient,
-  freshDatabase,
-  startTestGateway,
-  type TestGateway,
-} from './helpers/gateway.js';
+import { adminClient, freshDatabase, type TestGateway } from './helpers/gateway.js';
 import { RawClient, query } from './helpers/raw.js';
+import { startRecordedGateway, type RecordedGateway } from './helpers/recorded.js';
 
 const DB = 'upstream_lost_before_start';
-const base = mkdtempSync(join(tmpdir(), 'lost-before-start-'));
+let rg: RecordedGateway;
 let g: TestGateway;
-let recorder: Recorder;
 /** While set, opening a session's recording waits for it (the window under test). */
 let gate: Promise<void> | undefined;
 
 beforeAll(async () => {
   await freshDatabase(DB);
-  const recording = {
-    enabled: true,
-    spoolDir: join(base, 'spool'),
-    durability: 'write' as const,
-    sinks: [],
-  };
-  recorder = (await buildRecorder(recording as never, base, '.data'))!;
-  const open = recorder.openSession.bind(recorder);
-  recorder.openSession = async (info) => {
-    if (gate) await gate;
-    return open(info);
-  };
-  g = await startTestGateway(DB, { recording } as never, { recorder });
+  rg = await startRecordedGateway(DB, {}, (recorder) => {
+    const open = recorder.openSession.bind(recorder);
+    recorder.openSession = async (info) => {
+      if (gate) await gate;
+      return open(info);
+    };
+  });
+  g = rg.g;
   // The target's catalog is read at its first login: done here, so that the only new
   // upstream connection below is the session's own.
   const first = await RawClient.connect(g.port);
@@ -47,9 +32,7 @@ beforeAll(async () => {
   first.destroy();
 });
 afterAll(async () => {
-  await g?.stop();
-  await recorder?.close().catch(() => undefined);
-  rmSync(base, { recursive: true, force: true });
+  await rg?.stop();
 });
 
 it('an upstream session terminated while the login waits for its recording ends the session with an error', async () => {

@@ -25,14 +25,17 @@ export function spoolEvents(spool: string): Record<string, unknown>[] {
   return out;
 }
 
+/** `adapt`: changes the recorder before the gateway gets it (a test slowing one of its calls). */
 export async function startRecordedGateway(
   database: string,
   config: Partial<GatewayConfig> = {},
+  adapt?: (recorder: Recorder) => void,
 ): Promise<RecordedGateway> {
   const base = mkdtempSync(join(tmpdir(), 'portcullis-recorded-'));
   const spool = join(base, 'spool');
   const recording = { enabled: true, spoolDir: spool, durability: 'fsync' as const, sinks: [] };
   const recorder: Recorder = (await buildRecorder(recording as never, base, '.data'))!;
+  adapt?.(recorder);
   const g = await startTestGateway(database, { ...config, recording } as never, { recorder });
   return {
     g,
