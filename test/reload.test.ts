@@ -2,7 +2,7 @@
 // and existing sessions, keeps the old one when the new one does not compile or fails its
 // tests, and lets statements in flight finish; `portcullis start` reloads on SIGHUP and on
 // file changes and exits 0 on SIGTERM.
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -531,6 +531,29 @@ describe('portcullis start', () => {
       expect(await decision()).toBe('deny');
       writeFileSync(policyJson, JSON.stringify({ policy: { files: ['all-reads.rego'] } }));
       await until('the imported file to be picked up', async () => (await decision()) === 'allow');
+      // A file newly imported, broken at first: the reload fails and the running config
+      // stays; once the file is fixed, it is picked up.
+      const extra = join(dir, 'shared', 'extra.json');
+      writeFileSync(extra, '{"policy": ');
+      const config = join(dir, 'gateway.config.json');
+      const full = JSON.parse(readFileSync(config, 'utf8')) as Record<string, unknown>;
+      writeFileSync(
+        config,
+        JSON.stringify({ ...full, $import: ['shared/policy.json', 'shared/extra.json'] }),
+      );
+      await until('the failed reload to be logged', async () =>
+        p.output().stderr.includes('reload failed'),
+      );
+      expect(await decision()).toBe('allow');
+      // Fixed: at most one statement per query string.
+      writeFileSync(extra, JSON.stringify({ session: { maxStatementsPerQuery: 1 } }));
+      await until('the fixed import to be picked up', () =>
+        c.query('SELECT 1; SELECT 2').then(
+          () => false,
+          (e: { code?: string }) => e.code === '54000',
+        ),
+      );
+      expect(await decision()).toBe('allow');
       await c.end();
     } finally {
       await p.terminate(60_000);

@@ -69,7 +69,8 @@ export async function startCommand(args: string[]): Promise<number> {
   process.once('SIGINT', () => void stop('SIGINT'));
   // Hot reload on changes to the config file, the files it imports, or the policy (its Rego
   // files, or its wasm bundle) (debounced); after each reload the watch follows the files the
-  // new config names.
+  // new config names. After a failed one too: a file it newly imports may be what failed,
+  // and its fix must reload (the policy files stay the running config's).
   // Reloads run one at a time: a change during one is reloaded after it.
   const watched = () => reloadInputs(filepath, gw.runningConfig, baseDir);
   let reloading: Promise<void> | undefined;
@@ -81,9 +82,7 @@ export async function startCommand(args: string[]): Promise<number> {
     }
     reloading = gw
       .reload()
-      .then((ok) => {
-        if (ok) watching.update(watched());
-      })
+      .then(() => watching.update(watched()))
       .finally(() => {
         reloading = undefined;
         if (again) {
