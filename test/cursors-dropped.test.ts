@@ -10,11 +10,10 @@ import {
   startTestGateway,
   type TestGateway,
 } from './helpers/gateway.js';
-import { bind, execute, fields, parse, rows, sync, type Message } from './helpers/raw.js';
+import { bind, execute, fields, parse, rows, sync, errorCodes } from './helpers/raw.js';
 
 const DB = 'cursors_dropped';
 let g: TestGateway;
-const codes = (ms: Message[]) => ms.filter((m) => m.type === 'E').map((m) => fields(m).C);
 
 beforeAll(async () => {
   await freshDatabase(
@@ -35,10 +34,10 @@ describe('a cursor or portal PostgreSQL dropped leaves the gateway table', () =>
     const c = await rawLogin(g, DB);
     try {
       await c.simple('BEGIN');
-      expect(codes(await c.simple("SELECT opencur('fresh')"))).toEqual([]);
+      expect(errorCodes(await c.simple("SELECT opencur('fresh')"))).toEqual([]);
       const ms = await c.simple('FETCH ALL FROM fresh');
       expect(rows(ms)).toEqual([]);
-      expect(codes(ms)).toEqual(['34000']);
+      expect(errorCodes(ms)).toEqual(['34000']);
       await c.simple('ROLLBACK');
     } finally {
       c.destroy();
@@ -54,17 +53,17 @@ describe('a cursor or portal PostgreSQL dropped leaves the gateway table', () =>
     it(`after ${name}, a function's cursor of the dropped name is not read unlimited`, async () => {
       const c = await rawLogin(g, DB);
       try {
-        for (const sql of before) expect(codes(await c.simple(sql))).toEqual([]);
+        for (const sql of before) expect(errorCodes(await c.simple(sql))).toEqual([]);
         // A cursor with no row limit…
-        expect(codes(await c.simple('DECLARE x CURSOR FOR SELECT 1 AS one'))).toEqual([]);
+        expect(errorCodes(await c.simple('DECLARE x CURSOR FOR SELECT 1 AS one'))).toEqual([]);
         // …that PostgreSQL drops here.
-        for (const sql of after) expect(codes(await c.simple(sql))).toEqual([]);
+        for (const sql of after) expect(errorCodes(await c.simple(sql))).toEqual([]);
         // PostgreSQL has no cursor x now: the function may open one under that name.
-        expect(codes(await c.simple("SELECT opencur('x')"))).toEqual([]);
+        expect(errorCodes(await c.simple("SELECT opencur('x')"))).toEqual([]);
         const ms = await c.simple('FETCH ALL FROM x');
         // As for a name never declared: refused, nothing of big's 100 rows read past its limit.
         expect(rows(ms).length).toBeLessThanOrEqual(5);
-        expect(codes(ms)).not.toEqual([]);
+        expect(errorCodes(ms)).not.toEqual([]);
         await c.simple('ROLLBACK');
       } finally {
         c.destroy();
@@ -74,15 +73,16 @@ describe('a cursor or portal PostgreSQL dropped leaves the gateway table', () =>
   it('after ROLLBACK TO SAVEPOINT drops a protocol portal, a function cursor of its name is not read unlimited', async () => {
     const c = await rawLogin(g, DB);
     try {
-      for (const sql of ['BEGIN', 'SAVEPOINT s']) expect(codes(await c.simple(sql))).toEqual([]);
+      for (const sql of ['BEGIN', 'SAVEPOINT s'])
+        expect(errorCodes(await c.simple(sql))).toEqual([]);
       // A portal p with no row limit, made since the savepoint: ROLLBACK TO drops it upstream.
       await c.write(Buffer.concat([parse('', 'SELECT 1 AS one'), bind('p', ''), sync()]));
-      expect(codes(await c.until('Z'))).toEqual([]);
-      expect(codes(await c.simple('ROLLBACK TO SAVEPOINT s'))).toEqual([]);
-      expect(codes(await c.simple("SELECT opencur('p')"))).toEqual([]);
+      expect(errorCodes(await c.until('Z'))).toEqual([]);
+      expect(errorCodes(await c.simple('ROLLBACK TO SAVEPOINT s'))).toEqual([]);
+      expect(errorCodes(await c.simple("SELECT opencur('p')"))).toEqual([]);
       const ms = await c.simple('FETCH ALL FROM p');
       expect(rows(ms).length).toBeLessThanOrEqual(5);
-      expect(codes(ms)).not.toEqual([]);
+      expect(errorCodes(ms)).not.toEqual([]);
       // By protocol Execute too.
       await c.write(Buffer.concat([execute('p', 0), sync()]));
       const ex = await c.until('Z');
@@ -107,23 +107,25 @@ describe('a cursor or portal PostgreSQL dropped leaves the gateway table', () =>
         'DECLARE h CURSOR WITH HOLD FOR SELECT g FROM big',
         'ROLLBACK TO SAVEPOINT t',
       ])
-        expect(codes(await c.simple(sql)), sql).toEqual([]);
+        expect(errorCodes(await c.simple(sql)), sql).toEqual([]);
       for (const name of ['a', 'b']) {
         const ms = await c.simple(`FETCH 3 FROM ${name}`);
-        expect(codes(ms), name).toEqual([]);
+        expect(errorCodes(ms), name).toEqual([]);
         expect(rows(ms).length, name).toBe(3);
       }
       // d and h were made since t: gone upstream and here.
       for (const name of ['d', 'h']) {
-        expect(codes(await c.simple(`FETCH 1 FROM ${name}`)), name).toEqual(['34000']);
+        expect(errorCodes(await c.simple(`FETCH 1 FROM ${name}`)), name).toEqual(['34000']);
         await c.simple('ROLLBACK TO SAVEPOINT t');
       }
-      expect(codes(await c.simple('DECLARE k CURSOR WITH HOLD FOR SELECT g FROM big'))).toEqual([]);
-      expect(codes(await c.simple('COMMIT'))).toEqual([]);
+      expect(
+        errorCodes(await c.simple('DECLARE k CURSOR WITH HOLD FOR SELECT g FROM big')),
+      ).toEqual([]);
+      expect(errorCodes(await c.simple('COMMIT'))).toEqual([]);
       // Outside the block: k lives on, under its row limit; a is gone.
       const ms = await c.simple('FETCH ALL FROM k');
       expect(rows(ms).length).toBe(5);
-      expect(codes(await c.simple('FETCH 1 FROM a'))).toEqual(['34000']);
+      expect(errorCodes(await c.simple('FETCH 1 FROM a'))).toEqual(['34000']);
     } finally {
       c.destroy();
     }
@@ -135,9 +137,9 @@ const names = async (c: Awaited<ReturnType<typeof rawLogin>>) =>
 
 /** PostgreSQL has no cursor x (pg_cursors): a function opens one; the gateway must not read it unlimited. */
 async function expectNotReadUnlimited(c: Awaited<ReturnType<typeof rawLogin>>, x: string) {
-  expect(codes(await c.simple('BEGIN'))).toEqual([]);
+  expect(errorCodes(await c.simple('BEGIN'))).toEqual([]);
   expect(await names(c)).not.toContain(x);
-  expect(codes(await c.simple(`SELECT opencur('${x}')`))).toEqual([]);
+  expect(errorCodes(await c.simple(`SELECT opencur('${x}')`))).toEqual([]);
   const ms = await c.simple(`FETCH ALL FROM ${x}`);
   const n = rows(ms).length;
   await c.simple('ROLLBACK');
@@ -148,15 +150,15 @@ describe('a WITH HOLD cursor lives on only past a transaction that committed', (
   it('a COMMIT that fails running the held query rolls back: the cursor is gone', async () => {
     const c = await rawLogin(g, DB);
     try {
-      expect(codes(await c.simple('BEGIN'))).toEqual([]);
+      expect(errorCodes(await c.simple('BEGIN'))).toEqual([]);
       expect(
-        codes(
+        errorCodes(
           await c.simple(
             'DECLARE h CURSOR WITH HOLD FOR SELECT 1/g AS v FROM generate_series(0,0) g',
           ),
         ),
       ).toEqual([]);
-      expect(codes(await c.simple('COMMIT'))).toEqual(['22012']);
+      expect(errorCodes(await c.simple('COMMIT'))).toEqual(['22012']);
       await expectNotReadUnlimited(c, 'h');
     } finally {
       c.destroy();
@@ -166,10 +168,12 @@ describe('a WITH HOLD cursor lives on only past a transaction that committed', (
   it('so is one whose COMMIT fails on a deferred constraint', async () => {
     const c = await rawLogin(g, DB);
     try {
-      expect(codes(await c.simple('BEGIN'))).toEqual([]);
-      expect(codes(await c.simple('DECLARE h CURSOR WITH HOLD FOR SELECT 1 AS one'))).toEqual([]);
-      expect(codes(await c.simple('INSERT INTO dc VALUES (1)'))).toEqual([]);
-      expect(codes(await c.simple('COMMIT'))).toEqual(['23503']);
+      expect(errorCodes(await c.simple('BEGIN'))).toEqual([]);
+      expect(errorCodes(await c.simple('DECLARE h CURSOR WITH HOLD FOR SELECT 1 AS one'))).toEqual(
+        [],
+      );
+      expect(errorCodes(await c.simple('INSERT INTO dc VALUES (1)'))).toEqual([]);
+      expect(errorCodes(await c.simple('COMMIT'))).toEqual(['23503']);
       await expectNotReadUnlimited(c, 'h');
     } finally {
       c.destroy();
@@ -179,9 +183,11 @@ describe('a WITH HOLD cursor lives on only past a transaction that committed', (
   it('so is one whose PREPARE TRANSACTION is refused (a held cursor exists)', async () => {
     const c = await rawLogin(g, DB);
     try {
-      expect(codes(await c.simple('BEGIN'))).toEqual([]);
-      expect(codes(await c.simple('DECLARE h CURSOR WITH HOLD FOR SELECT 1 AS one'))).toEqual([]);
-      expect(codes(await c.simple("PREPARE TRANSACTION 'gx'"))).not.toEqual([]);
+      expect(errorCodes(await c.simple('BEGIN'))).toEqual([]);
+      expect(errorCodes(await c.simple('DECLARE h CURSOR WITH HOLD FOR SELECT 1 AS one'))).toEqual(
+        [],
+      );
+      expect(errorCodes(await c.simple("PREPARE TRANSACTION 'gx'"))).not.toEqual([]);
       await expectNotReadUnlimited(c, 'h');
     } finally {
       c.destroy();
@@ -192,7 +198,7 @@ describe('a WITH HOLD cursor lives on only past a transaction that committed', (
     const c = await rawLogin(g, DB);
     try {
       expect(
-        codes(await c.simple('DECLARE h CURSOR WITH HOLD FOR SELECT 1 AS one; ROLLBACK')),
+        errorCodes(await c.simple('DECLARE h CURSOR WITH HOLD FOR SELECT 1 AS one; ROLLBACK')),
       ).toEqual([]);
       await expectNotReadUnlimited(c, 'h');
     } finally {
@@ -214,7 +220,7 @@ describe('a WITH HOLD cursor lives on only past a transaction that committed', (
           sync(),
         ]),
       );
-      expect(codes(await c.until('Z'))).toEqual([]);
+      expect(errorCodes(await c.until('Z'))).toEqual([]);
       await expectNotReadUnlimited(c, 'h');
     } finally {
       c.destroy();
@@ -225,15 +231,15 @@ describe('a WITH HOLD cursor lives on only past a transaction that committed', (
     const c = await rawLogin(g, DB);
     try {
       for (const sql of ['BEGIN', 'PREPARE ps AS SELECT g FROM generate_series(1,10) g'])
-        expect(codes(await c.simple(sql)), sql).toEqual([]);
+        expect(errorCodes(await c.simple(sql)), sql).toEqual([]);
       await c.write(Buffer.concat([parse('', 'EXECUTE ps'), bind('p', ''), sync()]));
-      expect(codes(await c.until('Z'))).toEqual([]);
-      expect(codes(await c.simple('SAVEPOINT s'))).toEqual([]);
+      expect(errorCodes(await c.until('Z'))).toEqual([]);
+      expect(errorCodes(await c.simple('SAVEPOINT s'))).toEqual([]);
       await c.write(Buffer.concat([execute('p', 2), sync()]));
       let ms = await c.until('Z');
-      expect(codes(ms)).toEqual([]);
+      expect(errorCodes(ms)).toEqual([]);
       expect(rows(ms).length).toBe(2);
-      expect(codes(await c.simple('ROLLBACK TO SAVEPOINT s'))).toEqual([]);
+      expect(errorCodes(await c.simple('ROLLBACK TO SAVEPOINT s'))).toEqual([]);
       expect(await names(c)).toContain('p');
       await c.write(Buffer.concat([execute('p', 2), sync()]));
       ms = await c.until('Z');
@@ -248,7 +254,7 @@ describe('a WITH HOLD cursor lives on only past a transaction that committed', (
     const c = await rawLogin(g, DB);
     try {
       expect(
-        codes(await c.simple('DECLARE h CURSOR WITH HOLD FOR SELECT 1 AS one; SELECT 1/0')),
+        errorCodes(await c.simple('DECLARE h CURSOR WITH HOLD FOR SELECT 1 AS one; SELECT 1/0')),
       ).toEqual(['22012']);
       await expectNotReadUnlimited(c, 'h');
     } finally {
@@ -282,8 +288,8 @@ describe('a WITH HOLD cursor lives on only past a transaction that committed', (
         'RELEASE s',
         'INSERT INTO dc VALUES (1)',
       ])
-        expect(codes(await c.simple(s)), s).toEqual([]);
-      expect(codes(await c.simple('COMMIT AND CHAIN'))).toEqual(['23503']);
+        expect(errorCodes(await c.simple(s)), s).toEqual([]);
+      expect(errorCodes(await c.simple('COMMIT AND CHAIN'))).toEqual(['23503']);
       await expectNotReadUnlimited(c, 'h');
     } finally {
       c.destroy();

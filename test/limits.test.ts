@@ -8,11 +8,9 @@ import {
   startTestGateway,
   type TestGateway,
 } from './helpers/gateway.js';
-import { bind, execute, fields, flush, parse, rows, sync } from './helpers/raw.js';
+import { bind, execute, fields, flush, parse, rows, sync, errorCodes } from './helpers/raw.js';
 
 const DB = 'limits_db';
-const codes = (ms: { type: string }[]) =>
-  ms.filter((m) => m.type === 'E').map((m) => fields(m as never).C);
 let g: TestGateway;
 
 beforeAll(async () => {
@@ -86,7 +84,7 @@ describe('time limits in a pipelined group', () => {
       );
       const t0 = Date.now();
       const ms = await c.until('Z', 10_000);
-      expect(ms.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual(['57014']);
+      expect(errorCodes(ms)).toEqual(['57014']);
       expect(Date.now() - t0).toBeLessThan(2500);
     } finally {
       c.destroy();
@@ -110,8 +108,8 @@ describe('time limits in a pipelined group', () => {
           sync(),
         ]),
       );
-      expect(codes(await c.until('Z', 10_000))).toEqual([]);
-      expect(codes(await c.until('Z', 10_000))).toEqual(['57014']);
+      expect(errorCodes(await c.until('Z', 10_000))).toEqual([]);
+      expect(errorCodes(await c.until('Z', 10_000))).toEqual(['57014']);
     } finally {
       c.destroy();
     }
@@ -135,21 +133,28 @@ describe("a SQL FETCH or MOVE runs its cursor's statement", () => {
   it("under the cursor's time limit", async () => {
     const c = await rawLogin(t, DB);
     try {
-      expect(codes(await c.simple('BEGIN'))).toEqual([]);
-      expect(codes(await c.simple('DECLARE c CURSOR FOR SELECT g FROM slow'))).toEqual([]);
+      expect(errorCodes(await c.simple('BEGIN'))).toEqual([]);
+      expect(errorCodes(await c.simple('DECLARE c CURSOR FOR SELECT g FROM slow'))).toEqual([]);
       // 20 rows at 0.1 s each: cut at 300 ms.
       const ms = await c.simple('FETCH ALL FROM c');
-      expect({ codes: codes(ms), rows: rows(ms).length }).toEqual({ codes: ['57014'], rows: 0 });
-      expect(codes(await c.simple('ROLLBACK'))).toEqual([]);
-      expect(codes(await c.simple('BEGIN; DECLARE m CURSOR FOR SELECT g FROM slow'))).toEqual([]);
-      expect(codes(await c.simple('MOVE ALL IN m'))).toEqual(['57014']);
-      expect(codes(await c.simple('ROLLBACK'))).toEqual([]);
+      expect({ codes: errorCodes(ms), rows: rows(ms).length }).toEqual({
+        codes: ['57014'],
+        rows: 0,
+      });
+      expect(errorCodes(await c.simple('ROLLBACK'))).toEqual([]);
+      expect(errorCodes(await c.simple('BEGIN; DECLARE m CURSOR FOR SELECT g FROM slow'))).toEqual(
+        [],
+      );
+      expect(errorCodes(await c.simple('MOVE ALL IN m'))).toEqual(['57014']);
+      expect(errorCodes(await c.simple('ROLLBACK'))).toEqual([]);
       // The same through the extended protocol.
-      expect(codes(await c.simple('BEGIN; DECLARE e CURSOR FOR SELECT g FROM slow'))).toEqual([]);
+      expect(errorCodes(await c.simple('BEGIN; DECLARE e CURSOR FOR SELECT g FROM slow'))).toEqual(
+        [],
+      );
       await c.write(
         Buffer.concat([parse('', 'FETCH ALL FROM e'), bind('', ''), execute(), sync()]),
       );
-      expect(codes(await c.until('Z', 10_000))).toEqual(['57014']);
+      expect(errorCodes(await c.until('Z', 10_000))).toEqual(['57014']);
     } finally {
       c.destroy();
     }
@@ -158,15 +163,18 @@ describe("a SQL FETCH or MOVE runs its cursor's statement", () => {
   it('decided again in the transaction state it is read in (WITH HOLD after COMMIT)', async () => {
     const c = await rawLogin(t, DB);
     try {
-      expect(codes(await c.simple('SELECT g FROM blockonly'))).toEqual(['42501']);
+      expect(errorCodes(await c.simple('SELECT g FROM blockonly'))).toEqual(['42501']);
       const declare = 'BEGIN; DECLARE h CURSOR WITH HOLD FOR SELECT g FROM blockonly; COMMIT';
-      expect(codes(await c.simple(declare))).toEqual([]);
+      expect(errorCodes(await c.simple(declare))).toEqual([]);
       const ms = await c.simple('FETCH ALL FROM h');
-      expect({ codes: codes(ms), rows: rows(ms).length }).toEqual({ codes: ['42501'], rows: 0 });
+      expect({ codes: errorCodes(ms), rows: rows(ms).length }).toEqual({
+        codes: ['42501'],
+        rows: 0,
+      });
       await c.write(
         Buffer.concat([parse('', 'FETCH ALL FROM h'), bind('', ''), execute(), sync()]),
       );
-      expect(codes(await c.until('Z'))).toEqual(['42501']);
+      expect(errorCodes(await c.until('Z'))).toEqual(['42501']);
       // Inside a block again it is read.
       expect(rows(await c.simple('BEGIN; FETCH ALL FROM h; COMMIT')).length).toBe(3);
     } finally {
@@ -177,12 +185,12 @@ describe("a SQL FETCH or MOVE runs its cursor's statement", () => {
   it('a WITH HOLD cursor is run whole by COMMIT, in its time limit', async () => {
     const c = await rawLogin(t, DB);
     try {
-      expect(codes(await c.simple('BEGIN'))).toEqual([]);
-      expect(codes(await c.simple('DECLARE h CURSOR WITH HOLD FOR SELECT g FROM slow'))).toEqual(
-        [],
-      );
+      expect(errorCodes(await c.simple('BEGIN'))).toEqual([]);
+      expect(
+        errorCodes(await c.simple('DECLARE h CURSOR WITH HOLD FOR SELECT g FROM slow')),
+      ).toEqual([]);
       // PostgreSQL keeps the cursor's rows past the block: COMMIT runs its query (2 s).
-      expect(codes(await c.simple('COMMIT'))).toEqual(['57014']);
+      expect(errorCodes(await c.simple('COMMIT'))).toEqual(['57014']);
     } finally {
       c.destroy();
     }
@@ -191,21 +199,24 @@ describe("a SQL FETCH or MOVE runs its cursor's statement", () => {
   it('a WITH HOLD cursor read outside its block is held to that decision, across reads', async () => {
     const c = await rawLogin(t, DB);
     try {
-      expect(codes(await c.simple('SELECT g FROM outbig'))).toEqual(['54000']);
+      expect(errorCodes(await c.simple('SELECT g FROM outbig'))).toEqual(['54000']);
       const declare = (n: string) =>
         `BEGIN; DECLARE ${n} CURSOR WITH HOLD FOR SELECT g FROM outbig; COMMIT`;
-      expect(codes(await c.simple(declare('h1')))).toEqual([]);
+      expect(errorCodes(await c.simple(declare('h1')))).toEqual([]);
       const ms = await c.simple('FETCH ALL FROM h1');
-      expect({ codes: codes(ms), rows: rows(ms).length }).toEqual({ codes: ['54000'], rows: 5 });
+      expect({ codes: errorCodes(ms), rows: rows(ms).length }).toEqual({
+        codes: ['54000'],
+        rows: 5,
+      });
       // By protocol Executes of its name, a few rows at a time: 5 in all.
-      expect(codes(await c.simple(declare('h2')))).toEqual([]);
+      expect(errorCodes(await c.simple(declare('h2')))).toEqual([]);
       let read = 0;
       const seen: string[] = [];
       for (let i = 0; i < 4; i++) {
         await c.write(Buffer.concat([execute('h2', 2), sync()]));
         const got = await c.until('Z');
         read += rows(got).length;
-        seen.push(...codes(got));
+        seen.push(...errorCodes(got));
       }
       expect(read).toBe(5);
       expect(seen).toContain('54000');
@@ -217,12 +228,14 @@ describe("a SQL FETCH or MOVE runs its cursor's statement", () => {
   it('a SQL FETCH of a protocol portal that itself fetches from a cursor is refused', async () => {
     const c = await rawLogin(t, DB);
     try {
-      expect(codes(await c.simple('BEGIN; DECLARE c CURSOR FOR SELECT g FROM slow'))).toEqual([]);
+      expect(errorCodes(await c.simple('BEGIN; DECLARE c CURSOR FOR SELECT g FROM slow'))).toEqual(
+        [],
+      );
       await c.write(Buffer.concat([parse('', 'FETCH ALL FROM c'), bind('p', ''), sync()]));
-      expect(codes(await c.until('Z'))).toEqual([]);
+      expect(errorCodes(await c.until('Z'))).toEqual([]);
       // It would read c whole into p at its first run, under no limit of c's.
-      expect(codes(await c.simple('FETCH ALL FROM p'))).toEqual(['42501']);
-      expect(codes(await c.simple('MOVE ALL IN p'))).toEqual(['42501']);
+      expect(errorCodes(await c.simple('FETCH ALL FROM p'))).toEqual(['42501']);
+      expect(errorCodes(await c.simple('MOVE ALL IN p'))).toEqual(['42501']);
     } finally {
       c.destroy();
     }
@@ -247,13 +260,13 @@ describe('a time limit in an item of several groups', () => {
           flush(),
         ]),
       );
-      expect(codes(await c.until('C', 5000))).toEqual([]);
+      expect(errorCodes(await c.until('C', 5000))).toEqual([]);
       // The first group's 300 ms run out while nothing runs.
       await new Promise((r) => setTimeout(r, 600));
       await c.write(
         Buffer.concat([parse('', 'SELECT g FROM slow'), bind('', ''), execute(), sync()]),
       );
-      expect(codes(await c.until('Z', 10_000))).toEqual(['57014']);
+      expect(errorCodes(await c.until('Z', 10_000))).toEqual(['57014']);
     } finally {
       c.destroy();
     }
@@ -272,7 +285,7 @@ describe('a time limit in an item of several groups', () => {
         Buffer.concat([parse('', 'SELECT g FROM quick'), bind('b', ''), execute('b'), sync()]),
       );
       const ms = await c.until('Z', 10_000);
-      expect(codes(ms)[0]).toBe('57014');
+      expect(errorCodes(ms)[0]).toBe('57014');
       expect(Date.now() - t0).toBeLessThan(500);
     } finally {
       c.destroy();

@@ -7,7 +7,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freshDatabase } from './helpers/gateway.js';
 import { gatewayDir, startGatewayProcess, type GatewayProcess } from './helpers/gateway-process.js';
-import { RawClient, bind, errorsOf, fields, parse, sync } from './helpers/raw.js';
+import { RawClient, bind, errorsOf, parse, sync, errorCodes } from './helpers/raw.js';
 
 const DB = 'memory_across_sessions';
 const MiB = 1024 * 1024;
@@ -61,7 +61,7 @@ it('12 sessions each sending a 60 MiB group without a Sync stay within the budge
     clients.map(async (c) => {
       await c.write(sync());
       const ms = await c.until('Z', 20_000);
-      return ms.filter((m) => m.type === 'E').map((m) => fields(m).C);
+      return errorCodes(ms);
     }),
   );
   for (const c of clients) c.destroy();

@@ -22,6 +22,7 @@ import {
   sync,
   tag,
   type Message,
+  errorCodes,
 } from './helpers/raw.js';
 
 const DB = 'protocol_order_db';
@@ -128,7 +129,7 @@ describe('an upstream FATAL', () => {
     await admin.query('SELECT pg_terminate_backend($1::int)', [pid]);
     await admin.end();
     const rest = await c.rest();
-    expect(rest.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual(['57P01']);
+    expect(errorCodes(rest)).toEqual(['57P01']);
     c.destroy();
   });
 });

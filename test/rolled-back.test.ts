@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRecordedGateway, type RecordedGateway } from './helpers/recorded.js';
 import { adminClient, freshDatabase, type TestGateway } from './helpers/gateway.js';
-import { RawClient, bind, execute, fields, parse, sync, type Message } from './helpers/raw.js';
+import { RawClient, bind, execute, parse, sync, errorCodes } from './helpers/raw.js';
 
 const DB = 'rolled_back';
 let rec: RecordedGateway;
@@ -20,7 +20,6 @@ afterAll(async () => {
 });
 
 const events = () => rec.events();
-const codes = (ms: Message[]) => ms.filter((m) => m.type === 'E').map((m) => fields(m).C);
 
 /** Run `fn` as `sub`, then return that session's statements (sql, outcome) and rolled_back seqs. */
 async function session(sub: string, fn: (c: RawClient) => Promise<void>) {
@@ -53,7 +52,7 @@ async function ids(): Promise<number[]> {
 describe('rolled_back names what the failed implicit transaction undid', () => {
   it('baseline: INSERT; SELECT 1/0 in one Query string', async () => {
     const s = await session('rb-base', async (c) => {
-      expect(codes(await c.simple('INSERT INTO w VALUES (1); SELECT 1/0'))).toEqual(['22012']);
+      expect(errorCodes(await c.simple('INSERT INTO w VALUES (1); SELECT 1/0'))).toEqual(['22012']);
     });
     expect(await ids()).not.toContain(1);
     expect(s.undone('INSERT INTO w VALUES (1)')).toBe(true);
@@ -62,7 +61,7 @@ describe('rolled_back names what the failed implicit transaction undid', () => {
   it('INSERT; SELECT 1/0; COMMIT in one Query string: the INSERT is undone and recorded so', async () => {
     const s = await session('rb-commit', async (c) => {
       const ms = await c.simple('INSERT INTO w VALUES (2); SELECT 1/0; COMMIT');
-      expect(codes(ms)).toEqual(['22012']);
+      expect(errorCodes(ms)).toEqual(['22012']);
       expect(ms.at(-1)!.body.toString('latin1')).toBe('I');
     });
     // PostgreSQL undid the INSERT (the COMMIT never ran)…
@@ -84,7 +83,7 @@ describe('rolled_back names what the failed implicit transaction undid', () => {
         ]),
       );
       const ms = await c.until('Z');
-      expect(codes(ms)).toEqual(['22012']);
+      expect(errorCodes(ms)).toEqual(['22012']);
       expect(ms.at(-1)!.body.toString('latin1')).toBe('I');
     });
     expect(await ids()).not.toContain(3);
@@ -96,7 +95,7 @@ describe('rolled_back names what the failed implicit transaction undid', () => {
       const ms = await c.simple(
         'INSERT INTO w VALUES (4); COMMIT; INSERT INTO w VALUES (5); SELECT 1/0',
       );
-      expect(codes(ms)).toEqual(['22012']);
+      expect(errorCodes(ms)).toEqual(['22012']);
     });
     expect(await ids()).toContain(4);
     expect(await ids()).not.toContain(5);
@@ -113,10 +112,10 @@ describe('rolled_back names what the failed implicit transaction undid', () => {
     const s = await session('rb-call', async (c) => {
       // Parsed ahead: a Parse after the CALL would be refused (settings in doubt).
       await c.write(Buffer.concat([parse('z', 'SELECT 1/0'), sync()]));
-      expect(codes(await c.until('Z'))).toEqual([]);
+      expect(errorCodes(await c.until('Z'))).toEqual([]);
       await c.write(Buffer.concat([...pbe('CALL keep(7)'), bind('', 'z'), execute(), sync()]));
       const ms = await c.until('Z');
-      expect(codes(ms)).toEqual(['22012']);
+      expect(errorCodes(ms)).toEqual(['22012']);
     });
     // PostgreSQL 17+ runs the first Execute of a group outside an implicit block: the
     // procedure's COMMIT committed row 7 before SELECT 1/0 failed.

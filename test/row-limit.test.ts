@@ -22,6 +22,7 @@ import {
   sync,
   type Message,
   type RawClient,
+  errorCodes,
 } from './helpers/raw.js';
 
 const DB = 'row_limit_db';
@@ -84,7 +85,7 @@ describe('limits.max_rows', () => {
     const status = (ms: { type: string; body: Buffer }[]) => ms.at(-1)!.body.toString('latin1');
     expect(status(await c.simple('BEGIN'))).toBe('T');
     const r = await c.simple('SELECT g FROM generate_series(1, 50) g');
-    expect(r.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual(['54000']);
+    expect(errorCodes(r)).toEqual(['54000']);
     expect(rows(r)).toEqual([['1'], ['2'], ['3'], ['4'], ['5']]);
     expect(r.some((m) => m.type === 'C')).toBe(false);
     expect(status(r)).toBe('E');
@@ -107,7 +108,7 @@ describe('limits.max_rows', () => {
       const r = await c.simple(sql);
       return {
         data: r.filter((m) => m.type === 'd').length,
-        errors: r.filter((m) => m.type === 'E').map((m) => fields(m).C),
+        errors: errorCodes(r),
         done: r
           .filter((m) => m.type === 'C')
           .map((m) => m.body.toString('utf8', 0, m.body.length - 1)),
@@ -171,7 +172,7 @@ describe('limits.max_rows', () => {
     // Two rows are left under the DECLARE's limit of 5: the third is cut.
     const r = await c.simple('FETCH 3 FROM cur');
     expect(rows(r)).toEqual([['4'], ['5']]);
-    expect(r.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual(['54000']);
+    expect(errorCodes(r)).toEqual(['54000']);
     expect(fields(r.find((m) => m.type === 'E')!).M).toContain('5 rows');
     expect(r.at(-1)!.body.toString('latin1')).toBe('E');
     await c.simple('ROLLBACK');
@@ -200,7 +201,7 @@ describe('limits.max_rows', () => {
     await c.write(Buffer.concat([execute('p', 3), sync()]));
     const second = await c.until('Z');
     expect(rows(second)).toEqual([['4'], ['5']]);
-    expect(second.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual(['54000']);
+    expect(errorCodes(second)).toEqual(['54000']);
     await c.simple('ROLLBACK');
     c.destroy();
   });
@@ -212,7 +213,7 @@ describe('limits.max_rows', () => {
     await c.write(Buffer.concat([execute('big', 0), sync()]));
     const r = await c.until('Z');
     expect(rows(r)).toEqual([['1'], ['2'], ['3'], ['4'], ['5']]);
-    expect(r.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual(['54000']);
+    expect(errorCodes(r)).toEqual(['54000']);
     await c.simple('ROLLBACK');
     await c.write(Buffer.concat([execute('nosuch', 0), sync()]));
     const u = await c.until('Z');
@@ -250,7 +251,7 @@ describe('a COPY pipelined inside a block with a row-limited read', () => {
       );
       await c.until('Z');
       const ms = await c.until('Z');
-      expect(ms.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual([]);
+      expect(errorCodes(ms)).toEqual([]);
       expect(
         ms.filter((m) => m.type === 'C').map((m) => m.body.toString('utf8', 0, m.body.length - 1)),
       ).toEqual(['SELECT 1', 'COPY 1', 'COMMIT']);
@@ -289,7 +290,7 @@ describe('COPY FROM STDIN sent with messages PostgreSQL reads differently once i
       expect(first.map((m) => (m.type === 'E' ? `E ${fields(m).C}` : m.type))).toEqual(before);
       const read = await c.until('Z');
       expect(rows(read)).toHaveLength(5);
-      expect(read.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual(['54000']);
+      expect(errorCodes(read)).toEqual(['54000']);
       expect(rows(await c.simple('SELECT 7 AS n'))).toEqual([['7']]);
     } finally {
       c.destroy();
@@ -318,10 +319,7 @@ describe('COPY FROM STDIN sent with messages PostgreSQL reads differently once i
         else for (const m of messages) await c.write(m);
         const ms = await c.rest(5000);
         expect(rows(ms).length).toBeLessThanOrEqual(5);
-        expect(ms.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual([
-          '22P02',
-          '08P01',
-        ]);
+        expect(errorCodes(ms)).toEqual(['22P02', '08P01']);
         expect(await c.closedWithin(5000)).toBe(true);
       } finally {
         c.destroy();
@@ -347,7 +345,7 @@ describe('COPY FROM STDIN sent with messages PostgreSQL reads differently once i
       );
       const ms = await c.rest(5000);
       // Never the gateway's own marker error, nor an answer nobody asked for.
-      expect(ms.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual(['54000']);
+      expect(errorCodes(ms)).toEqual(['54000']);
       expect(ms.some((m) => m.type === '3')).toBe(false);
       expect(await c.closedWithin(5000)).toBe(true);
     } finally {
@@ -375,9 +373,6 @@ describe('COPY FROM STDIN sent with messages PostgreSQL reads differently once i
 });
 
 describe('limits.max_rows across protocol portals and SQL cursors (one namespace upstream)', () => {
-  const codes = (ms: { type: string }[]) =>
-    ms.filter((m) => m.type === 'E').map((m) => fields(m as never).C);
-
   it("a FETCH of a protocol portal shares the portal's limit", async () => {
     const c = await rawLogin(g, DB);
     try {
@@ -394,7 +389,7 @@ describe('limits.max_rows across protocol portals and SQL cursors (one namespace
       // 3 of the portal's 5 rows are left: FETCH 5 reads past them.
       const ms = await c.simple('FETCH 5 FROM p');
       expect(rows(ms).length).toBeLessThanOrEqual(3);
-      expect(codes(ms)).toEqual(['54000']);
+      expect(errorCodes(ms)).toEqual(['54000']);
       await c.simple('ROLLBACK');
     } finally {
       c.destroy();
@@ -408,14 +403,14 @@ describe('limits.max_rows across protocol portals and SQL cursors (one namespace
       // A portal with no row limit (a SAVEPOINT), closed by SQL CLOSE, its name reused.
       await c.write(Buffer.concat([parse('sp', 'SAVEPOINT a'), bind('c', 'sp'), sync()]));
       await c.until('Z');
-      expect(codes(await c.simple('CLOSE c'))).toEqual([]);
+      expect(errorCodes(await c.simple('CLOSE c'))).toEqual([]);
       expect(
-        codes(await c.simple('DECLARE c CURSOR FOR SELECT g FROM generate_series(1, 100) g')),
+        errorCodes(await c.simple('DECLARE c CURSOR FOR SELECT g FROM generate_series(1, 100) g')),
       ).toEqual([]);
       await c.write(Buffer.concat([execute('c', 0), sync()]));
       const ms = await c.until('Z');
       expect(rows(ms).length).toBeLessThanOrEqual(5);
-      expect(codes(ms)).toEqual(['54000']);
+      expect(errorCodes(ms)).toEqual(['54000']);
       await c.simple('ROLLBACK');
     } finally {
       c.destroy();
@@ -444,11 +439,10 @@ describe('limits.max_rows of one table, read through a cursor name used twice', 
       c.destroy();
     }
   }
-  const codes = (ms: Message[]) => ms.filter((m) => m.type === 'E').map((m) => fields(m).C);
   /** The read was cut at big's limit: at most 5 rows, then 54000. */
   function cutAtLimit(ms: Message[]): void {
     expect(rows(ms).length).toBeLessThanOrEqual(5);
-    expect(codes(ms)).toEqual(['54000']);
+    expect(errorCodes(ms)).toEqual(['54000']);
   }
 
   it('a FETCH of a protocol portal keeps its limit where a closed cursor of the name was', async () => {
@@ -461,7 +455,7 @@ describe('limits.max_rows of one table, read through a cursor name used twice', 
       await c.until('Z');
       const ms = await c.simple('FETCH ALL FROM c');
       expect(rows(ms).length).toBeLessThanOrEqual(5);
-      expect(ms.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual(['54000']);
+      expect(errorCodes(ms)).toEqual(['54000']);
       await c.simple('ROLLBACK');
     } finally {
       c.destroy();
@@ -486,7 +480,7 @@ describe('limits.max_rows of one table, read through a cursor name used twice', 
         await c.until('Z');
         for (const sql of after) await c.simple(sql);
         // …is gone upstream: p is now a cursor over big, limited to 5 rows.
-        expect(codes(await c.simple('DECLARE p CURSOR FOR SELECT g FROM big'))).toEqual([]);
+        expect(errorCodes(await c.simple('DECLARE p CURSOR FOR SELECT g FROM big'))).toEqual([]);
         await c.write(Buffer.concat([execute('p', 0), sync()]));
         cutAtLimit(await c.until('Z'));
       }));
@@ -500,17 +494,17 @@ describe('limits.max_rows of one table, read through a cursor name used twice', 
       expect(rows(await c.until('Z'))).toHaveLength(2);
       // q now reads big (5 rows at most), and then something the policy refuses.
       for (const sql of ['DEALLOCATE q', 'PREPARE q AS SELECT g FROM big'])
-        expect(codes(await c.simple(sql))).toEqual([]);
+        expect(errorCodes(await c.simple(sql))).toEqual([]);
       // PostgreSQL ran q whole at the first Execute: the rest of that result comes back.
       await c.write(Buffer.concat([execute('p', 10), sync()]));
       let ms = await c.until('Z');
-      expect(codes(ms)).toEqual([]);
+      expect(errorCodes(ms)).toEqual([]);
       expect(rows(ms)).toHaveLength(10);
       for (const sql of ['DEALLOCATE q', 'PREPARE q AS DELETE FROM big'])
-        expect(codes(await c.simple(sql))).toEqual([]);
+        expect(errorCodes(await c.simple(sql))).toEqual([]);
       await c.write(Buffer.concat([execute('p', 0), sync()]));
       ms = await c.until('Z');
-      expect(codes(ms)).toEqual([]);
+      expect(errorCodes(ms)).toEqual([]);
       expect(rows(ms)).toHaveLength(8);
     }));
 
@@ -527,7 +521,7 @@ describe('limits.max_rows of one table, read through a cursor name used twice', 
         await c.write(Buffer.concat([execute('p', 5), sync()]));
         const ms = await c.until('Z');
         total += rows(ms).length;
-        seen.push(...codes(ms));
+        seen.push(...errorCodes(ms));
       }
       expect(total).toBeLessThanOrEqual(5);
       expect(seen).toEqual(['54000']);
@@ -542,7 +536,7 @@ describe('limits.max_rows of one table, read through a cursor name used twice', 
       for (const sql of ['DEALLOCATE q', 'PREPARE q AS SELECT g FROM big']) await c.simple(sql);
       const ms = await c.simple('FETCH ALL FROM p');
       expect(rows(ms)).toEqual([]);
-      expect(codes(ms)).toEqual(['42501']);
+      expect(errorCodes(ms)).toEqual(['42501']);
     }));
 
   it('a FETCH of a portal the session forgot past its bounds is refused, not read unlimited', () =>
@@ -555,11 +549,11 @@ describe('limits.max_rows of one table, read through a cursor name used twice', 
       const big = 'x'.repeat(5 * 1024 * 1024);
       for (let i = 0; i < 4; i++) {
         await c.write(Buffer.concat([bind(`f${i}`, 't', [big]), sync()]));
-        expect(codes(await c.until('Z'))).toEqual([]);
+        expect(errorCodes(await c.until('Z'))).toEqual([]);
       }
       const ms = await c.simple('FETCH ALL FROM p');
       expect(rows(ms)).toEqual([]);
-      expect(codes(ms)).toEqual(['42501']);
+      expect(errorCodes(ms)).toEqual(['42501']);
     }));
 
   it('a portal made before a savepoint rolled back to is still read under its limit', () =>
@@ -571,11 +565,11 @@ describe('limits.max_rows of one table, read through a cursor name used twice', 
       for (const sql of ['SAVEPOINT sp', 'ROLLBACK TO SAVEPOINT sp']) await c.simple(sql);
       await c.write(Buffer.concat([execute('p', 2), sync()]));
       const first = await c.until('Z');
-      expect(codes(first)).toEqual([]);
+      expect(errorCodes(first)).toEqual([]);
       expect(rows(first)).toHaveLength(2);
       const ms = await c.simple('FETCH ALL FROM p');
       expect(rows(ms).length).toBeLessThanOrEqual(3);
-      expect(codes(ms)).toEqual(['54000']);
+      expect(errorCodes(ms)).toEqual(['54000']);
     }));
 
   it('a FETCH of a cursor a function opened (never declared through the gateway) is refused', async () => {
@@ -584,10 +578,10 @@ describe('limits.max_rows of one table, read through a cursor name used twice', 
       DECLARE c refcursor := 'fc'; BEGIN OPEN c FOR SELECT g FROM big; RETURN c; END $$`);
     await a.end();
     await inBlock(async (c) => {
-      expect(codes(await c.simple('SELECT opencur()'))).toEqual([]);
+      expect(errorCodes(await c.simple('SELECT opencur()'))).toEqual([]);
       const ms = await c.simple('FETCH ALL FROM fc');
       expect(rows(ms)).toEqual([]);
-      expect(codes(ms)).toEqual(['34000']);
+      expect(errorCodes(ms)).toEqual(['34000']);
     });
   });
 

@@ -3,7 +3,7 @@
 // statement the client sends next, once it has the answer, must not take that cancel.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freshDatabase, rawLogin, startTestGateway, type TestGateway } from './helpers/gateway.js';
-import { fields, type Message } from './helpers/raw.js';
+import { errorCodes } from './helpers/raw.js';
 
 const DB = 'time_limit_cancel_race';
 let g: TestGateway;
@@ -16,8 +16,6 @@ beforeAll(async () => {
 });
 afterAll(async () => g?.stop());
 
-const codes = (ms: Message[]) => ms.filter((m) => m.type === 'E').map((m) => fields(m).C);
-
 it('the statement sent after one whose limit ran out as it completed is never cancelled', async () => {
   const c = await rawLogin(g, DB);
   const hits: string[] = [];
@@ -26,7 +24,7 @@ it('the statement sent after one whose limit ran out as it completed is never ca
       // Ends within a few ms of its 200 ms limit, either side.
       const s = 0.195 + (i % 20) * 0.001;
       await c.simple(`SELECT pg_catalog.pg_sleep(${s}) AS limited`);
-      const next = codes(await c.simple('SELECT pg_catalog.pg_sleep(0.02) AS free'));
+      const next = errorCodes(await c.simple('SELECT pg_catalog.pg_sleep(0.02) AS free'));
       if (next.length) hits.push(`after sleep ${s}: ${next.join(',')}`);
     }
   } finally {

@@ -12,11 +12,10 @@ import {
   startTestGateway,
   type TestGateway,
 } from './helpers/gateway.js';
-import { bind, execute, fields, flush, parse, sync, type Message } from './helpers/raw.js';
+import { bind, execute, flush, parse, sync, errorCodes } from './helpers/raw.js';
 
 const DB = 'time_limit_late_sync';
 let g: TestGateway;
-const codes = (ms: Message[]) => ms.filter((m) => m.type === 'E').map((m) => fields(m).C);
 
 beforeAll(async () => {
   await freshDatabase(DB);
@@ -41,7 +40,7 @@ async function flushThenSync(c: Awaited<ReturnType<typeof rawLogin>>, sql: strin
   const first = await c.until('C', 10_000);
   await c.write(sync());
   const ms = [...first, ...(await c.until('Z', 10_000))];
-  return { codes: codes(ms), fast: Date.now() - t0 < 1500 };
+  return { codes: errorCodes(ms), fast: Date.now() - t0 < 1500 };
 }
 
 describe('a time limit covers the commit at the Sync of an extended group', () => {
@@ -49,12 +48,12 @@ describe('a time limit covers the commit at the Sync of an extended group', () =
     const c = await rawLogin(g, DB);
     try {
       let t0 = Date.now();
-      expect(codes(await c.simple('DECLARE h0 CURSOR WITH HOLD FOR SELECT g FROM slow'))).toEqual([
-        '57014',
-      ]);
+      expect(
+        errorCodes(await c.simple('DECLARE h0 CURSOR WITH HOLD FOR SELECT g FROM slow')),
+      ).toEqual(['57014']);
       expect(Date.now() - t0).toBeLessThan(1500);
       t0 = Date.now();
-      expect(codes(await c.simple('INSERT INTO checked VALUES (1)'))).toEqual(['57014']);
+      expect(errorCodes(await c.simple('INSERT INTO checked VALUES (1)'))).toEqual(['57014']);
       expect(Date.now() - t0).toBeLessThan(1500);
     } finally {
       c.destroy();

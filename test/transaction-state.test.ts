@@ -22,6 +22,7 @@ import {
   query,
   sync,
   type Message,
+  errorCodes,
 } from './helpers/raw.js';
 
 const DB = 'transaction_state_db';
@@ -39,7 +40,6 @@ afterAll(async () => {
   await gl?.stop();
 });
 
-const codes = (ms: Message[]) => ms.filter((m) => m.type === 'E').map((m) => fields(m).C);
 const status = (ms: Message[]) => String.fromCharCode(ms.at(-1)!.body[0]);
 const run = (name: string, sql: string, params: string[] = []) => [
   parse(name, sql),
@@ -64,9 +64,9 @@ describe('in_transaction follows the statement, not the group', () => {
       Buffer.concat([...run('', 'BEGIN'), ...run('', 'DELETE FROM t WHERE g = $1', ['1']), sync()]),
     );
     const ms = await c.until('Z');
-    expect(codes(ms)).toEqual([]);
+    expect(errorCodes(ms)).toEqual([]);
     expect(status(ms)).toBe('T');
-    expect(codes(await c.simple('COMMIT'))).toEqual([]);
+    expect(errorCodes(await c.simple('COMMIT'))).toEqual([]);
     expect(await present(1)).toBe(false);
     c.destroy();
   });
@@ -81,7 +81,7 @@ describe('in_transaction follows the statement, not the group', () => {
       ]),
     );
     const ms = await c.until('Z');
-    expect(codes(ms)).toEqual(['42501']);
+    expect(errorCodes(ms)).toEqual(['42501']);
     // The BEGIN did not run either.
     expect(status(ms)).toBe('I');
     expect(await present(101)).toBe(false);
@@ -92,18 +92,18 @@ describe('in_transaction follows the statement, not the group', () => {
     const c = await rawLogin(g, DB);
     // PostgreSQL pulls them into the block the BEGIN opens: the ROLLBACK undoes the DELETE.
     let ms = await c.simple('DELETE FROM t WHERE g = 3; BEGIN; ROLLBACK');
-    expect(codes(ms)).toEqual([]);
+    expect(errorCodes(ms)).toEqual([]);
     expect(await present(3)).toBe(true);
     ms = await c.simple('INSERT INTO t VALUES (110); BEGIN');
-    expect(codes(ms)).toEqual(['42501']);
+    expect(errorCodes(ms)).toEqual(['42501']);
     expect(status(ms)).toBe('I');
     expect(await present(110)).toBe(false);
     // A COMMIT between them ends the implicit transaction first: the DELETE runs outside.
     ms = await c.simple('DELETE FROM t WHERE g = 3; COMMIT; BEGIN');
-    expect(codes(ms)).toEqual(['42501']);
+    expect(errorCodes(ms)).toEqual(['42501']);
     expect(await present(3)).toBe(true);
     ms = await c.simple('INSERT INTO t VALUES (111); COMMIT; BEGIN; ROLLBACK');
-    expect(codes(ms)).toEqual([]);
+    expect(errorCodes(ms)).toEqual([]);
     expect(await present(111)).toBe(true);
     c.destroy();
   });
@@ -119,37 +119,37 @@ describe('in_transaction follows the statement, not the group', () => {
       ]),
     );
     let ms = await c.until('Z');
-    expect(codes(ms)).toEqual([]);
+    expect(errorCodes(ms)).toEqual([]);
     expect(await present(4)).toBe(true);
     await c.write(Buffer.concat([parse('i2', 'INSERT INTO t VALUES ($1)'), sync()]));
-    expect(codes(await c.until('Z'))).toEqual([]);
+    expect(errorCodes(await c.until('Z'))).toEqual([]);
     await c.write(Buffer.concat([bind('', 'i2', ['122']), execute(), ...run('', 'BEGIN'), sync()]));
     ms = await c.until('Z');
-    expect(codes(ms)).toEqual(['42501']);
+    expect(errorCodes(ms)).toEqual(['42501']);
     expect(status(ms)).toBe('I');
     expect(await present(122)).toBe(false);
     // Alone, it runs outside a block, as decided at Parse.
     await c.write(Buffer.concat([bind('', 'i2', ['123']), execute(), sync()]));
-    expect(codes(await c.until('Z'))).toEqual([]);
+    expect(errorCodes(await c.until('Z'))).toEqual([]);
     expect(await present(123)).toBe(true);
     c.destroy();
   });
 
   it('a DELETE prepared inside a transaction is refused when executed outside one', async () => {
     const c = await rawLogin(g, DB);
-    expect(codes(await c.simple('BEGIN'))).toEqual([]);
+    expect(errorCodes(await c.simple('BEGIN'))).toEqual([]);
     await c.write(Buffer.concat([parse('d', 'DELETE FROM t WHERE g = $1'), sync()]));
-    expect(codes(await c.until('Z'))).toEqual([]);
-    expect(codes(await c.simple('COMMIT'))).toEqual([]);
+    expect(errorCodes(await c.until('Z'))).toEqual([]);
+    expect(errorCodes(await c.simple('COMMIT'))).toEqual([]);
     await c.write(Buffer.concat([bind('', 'd', ['2']), execute(), sync()]));
     const ms = await c.until('Z');
-    expect(codes(ms)).toEqual(['42501']);
+    expect(errorCodes(ms)).toEqual(['42501']);
     expect(await present(2)).toBe(true);
     // Inside a transaction again it runs.
-    expect(codes(await c.simple('BEGIN'))).toEqual([]);
+    expect(errorCodes(await c.simple('BEGIN'))).toEqual([]);
     await c.write(Buffer.concat([bind('', 'd', ['2']), execute(), sync()]));
-    expect(codes(await c.until('Z'))).toEqual([]);
-    expect(codes(await c.simple('COMMIT'))).toEqual([]);
+    expect(errorCodes(await c.until('Z'))).toEqual([]);
+    expect(errorCodes(await c.simple('COMMIT'))).toEqual([]);
     expect(await present(2)).toBe(false);
     c.destroy();
   });
@@ -157,14 +157,14 @@ describe('in_transaction follows the statement, not the group', () => {
   it('an INSERT prepared outside a transaction is refused when a BEGIN in its group comes first', async () => {
     const c = await rawLogin(g, DB);
     await c.write(Buffer.concat([parse('i', 'INSERT INTO t VALUES ($1)'), sync()]));
-    expect(codes(await c.until('Z'))).toEqual([]);
+    expect(errorCodes(await c.until('Z'))).toEqual([]);
     await c.write(Buffer.concat([...run('', 'BEGIN'), bind('', 'i', ['102']), execute(), sync()]));
     const ms = await c.until('Z');
-    expect(codes(ms)).toEqual(['42501']);
+    expect(errorCodes(ms)).toEqual(['42501']);
     expect(status(ms)).toBe('I');
     // Outside a transaction it runs, as decided at Parse.
     await c.write(Buffer.concat([bind('', 'i', ['103']), execute(), sync()]));
-    expect(codes(await c.until('Z'))).toEqual([]);
+    expect(errorCodes(await c.until('Z'))).toEqual([]);
     expect(await present(102)).toBe(false);
     expect(await present(103)).toBe(true);
     c.destroy();
@@ -173,7 +173,7 @@ describe('in_transaction follows the statement, not the group', () => {
   it('a portal bound outside a transaction is decided again when executed after a BEGIN', async () => {
     const c = await rawLogin(g, DB);
     await c.write(Buffer.concat([parse('i2', 'INSERT INTO t VALUES ($1)'), sync()]));
-    expect(codes(await c.until('Z'))).toEqual([]);
+    expect(errorCodes(await c.until('Z'))).toEqual([]);
     // Bind outside, then BEGIN (another portal), then the INSERT portal runs inside.
     await c.write(
       Buffer.concat([
@@ -186,7 +186,7 @@ describe('in_transaction follows the statement, not the group', () => {
       ]),
     );
     const ms = await c.until('Z');
-    expect(codes(ms)).toEqual(['42501']);
+    expect(errorCodes(ms)).toEqual(['42501']);
     expect(await present(104)).toBe(false);
     c.destroy();
   });
@@ -195,11 +195,11 @@ describe('in_transaction follows the statement, not the group', () => {
     const c = await rawLogin(g, DB);
     await c.write(Buffer.concat([query('BEGIN'), query('INSERT INTO t VALUES (105)')]));
     const first = await c.until('Z');
-    expect(codes(first)).toEqual([]);
+    expect(errorCodes(first)).toEqual([]);
     const ms = await c.until('Z');
-    expect(codes(ms)).toEqual(['42501']);
+    expect(errorCodes(ms)).toEqual(['42501']);
     expect(status(ms)).toBe('E');
-    expect(codes(await c.simple('ROLLBACK'))).toEqual([]);
+    expect(errorCodes(await c.simple('ROLLBACK'))).toEqual([]);
     expect(await present(105)).toBe(false);
     c.destroy();
   });
@@ -213,10 +213,10 @@ describe('in_transaction follows the statement, not the group', () => {
         query('ROLLBACK TO s; INSERT INTO t VALUES (106)'),
       ]),
     );
-    expect(codes(await c.until('Z'))).toEqual(['22012']);
+    expect(errorCodes(await c.until('Z'))).toEqual(['22012']);
     const ms = await c.until('Z');
-    expect(codes(ms)).toEqual(['42501']);
-    expect(codes(await c.simple('ROLLBACK'))).toEqual([]);
+    expect(errorCodes(ms)).toEqual(['42501']);
+    expect(errorCodes(await c.simple('ROLLBACK'))).toEqual([]);
     expect(await present(106)).toBe(false);
     c.destroy();
   });
@@ -227,11 +227,11 @@ describe('in_transaction follows the statement, not the group', () => {
     await c.until('C');
     await c.write(Buffer.concat([...run('', 'INSERT INTO t VALUES ($1)', ['107']), sync()]));
     const ms = await c.until('Z');
-    expect(codes(ms)).toEqual(['42501']);
+    expect(errorCodes(ms)).toEqual(['42501']);
     await c.write(Buffer.concat([...run('', 'DELETE FROM t WHERE g = $1', ['3']), sync()]));
     // The refusal aborted the block, as an error there would.
-    expect(codes(await c.until('Z'))).toEqual(['25P02']);
-    expect(codes(await c.simple('ROLLBACK'))).toEqual([]);
+    expect(errorCodes(await c.until('Z'))).toEqual(['25P02']);
+    expect(errorCodes(await c.simple('ROLLBACK'))).toEqual([]);
     expect(await present(107)).toBe(false);
     expect(await present(3)).toBe(true);
     c.destroy();
@@ -258,10 +258,10 @@ describe('in_transaction follows the statement, not the group', () => {
     await c.write(
       Buffer.concat([copyData('108\n'), copyDone(), query('SELECT g FROM t WHERE g = 108')]),
     );
-    expect(codes(await c.until('Z'))).toEqual([]);
+    expect(errorCodes(await c.until('Z'))).toEqual([]);
     const ms = await c.until('Z');
     expect(ms.filter((m) => m.type === 'D')).toHaveLength(1);
-    expect(codes(await c.simple('ROLLBACK'))).toEqual([]);
+    expect(errorCodes(await c.simple('ROLLBACK'))).toEqual([]);
     c.destroy();
   });
 
@@ -278,10 +278,10 @@ describe('in_transaction follows the statement, not the group', () => {
         sync(),
       ]),
     );
-    expect(codes(await c.until('Z'))).toEqual(['42501']);
-    expect(codes(await c.simple('ROLLBACK'))).toEqual([]);
+    expect(errorCodes(await c.until('Z'))).toEqual(['42501']);
+    expect(errorCodes(await c.simple('ROLLBACK'))).toEqual([]);
     // And a COMMIT before the COPY ends the block for what follows.
-    expect(codes(await c.simple('BEGIN'))).toEqual([]);
+    expect(errorCodes(await c.simple('BEGIN'))).toEqual([]);
     await c.write(Buffer.concat([...run('', 'COMMIT'), ...run('', 'COPY t FROM STDIN'), sync()]));
     await c.until('G');
     await c.write(
@@ -293,7 +293,7 @@ describe('in_transaction follows the statement, not the group', () => {
       ]),
     );
     const ms = await c.until('Z');
-    expect(codes(ms)).toEqual(['42501']);
+    expect(errorCodes(ms)).toEqual(['42501']);
     expect(status(ms)).toBe('I');
     expect(await present(5)).toBe(true);
     expect(await present(110)).toBe(false);
@@ -317,7 +317,7 @@ describe('in_transaction follows the statement, not the group', () => {
     const ms = await c.until('Z');
     expect(ms.map((m) => m.type).join('')).toBe('12C12GC12DCZ');
     expect(status(ms)).toBe('T');
-    expect(codes(await c.simple('ROLLBACK'))).toEqual([]);
+    expect(errorCodes(await c.simple('ROLLBACK'))).toEqual([]);
     c.destroy();
   });
 
@@ -341,12 +341,12 @@ describe('in_transaction follows the statement, not the group', () => {
 
   it('a COMMIT pipelined behind a read cut at its row limit in a block rolls back', async () => {
     const c = await rawLogin(g, DB);
-    expect(codes(await c.simple('BEGIN; DELETE FROM t WHERE g = 4'))).toEqual([]);
+    expect(errorCodes(await c.simple('BEGIN; DELETE FROM t WHERE g = 4'))).toEqual([]);
     await c.write(
       Buffer.concat([...run('', 'SELECT g FROM t'), sync(), ...run('', 'COMMIT'), flush()]),
     );
     const cut = await c.until('Z');
-    expect(codes(cut)).toEqual(['54000']);
+    expect(errorCodes(cut)).toEqual(['54000']);
     expect(cut.filter((m) => m.type === 'D')).toHaveLength(3);
     // The COMMIT ran after the block was aborted: ROLLBACK.
     const commit = await c.until('C');
@@ -359,12 +359,12 @@ describe('in_transaction follows the statement, not the group', () => {
 
   it('a probe behind a read cut at its row limit in a block neither leaks nor hangs', async () => {
     const c = await rawLogin(g, DB);
-    expect(codes(await c.simple('BEGIN; DELETE FROM t WHERE g = 6'))).toEqual([]);
+    expect(errorCodes(await c.simple('BEGIN; DELETE FROM t WHERE g = 6'))).toEqual([]);
     await c.write(
       Buffer.concat([query('SELECT g FROM t'), ...run('', 'COMMIT'), query('SELECT 1')]),
     );
     const cut = await c.until('Z');
-    expect(codes(cut)).toEqual(['54000']);
+    expect(errorCodes(cut)).toEqual(['54000']);
     const rest = await c.until('Z');
     // The COMMIT of the aborted block is a ROLLBACK; no CloseComplete of the probe.
     expect(rest.map((m) => m.type).join('')).toBe('12CTDCZ');
@@ -375,7 +375,7 @@ describe('in_transaction follows the statement, not the group', () => {
 
   it('statements pipelined behind a cut read in a block are rolled back with it; the COMMIT waits', async () => {
     const c = await rawLogin(g, DB);
-    expect(codes(await c.simple('BEGIN'))).toEqual([]);
+    expect(errorCodes(await c.simple('BEGIN'))).toEqual([]);
     // The DELETE goes upstream behind the SELECT (no waiting); the COMMIT waits for the
     // SELECT's answer. The cut then closes the session, which rolls the block back.
     await c.write(
@@ -389,7 +389,7 @@ describe('in_transaction follows the statement, not the group', () => {
       ]),
     );
     const ms = await c.rest();
-    expect(codes(ms)).toContain('54000');
+    expect(errorCodes(ms)).toContain('54000');
     expect(
       ms.filter((m) => m.type === 'C').map((m) => m.body.toString('utf8', 0, 6)),
     ).not.toContain('COMMIT');
@@ -415,19 +415,19 @@ describe('in_transaction follows the statement, not the group', () => {
     await c.write(Buffer.concat([execute('p', 2), sync()]));
     ms = await c.until('Z');
     read += ms.filter((m) => m.type === 'D').length;
-    expect(codes(ms)).toEqual(['54000']);
+    expect(errorCodes(ms)).toEqual(['54000']);
     expect(read).toBe(3);
     c.destroy();
   });
 
   it('a COMMIT in a later Flush-separated group behind a cut read does not commit', async () => {
     const c = await rawLogin(g, DB);
-    expect(codes(await c.simple('BEGIN; DELETE FROM t WHERE g = 9'))).toEqual([]);
+    expect(errorCodes(await c.simple('BEGIN; DELETE FROM t WHERE g = 9'))).toEqual([]);
     await c.write(
       Buffer.concat([...run('', 'SELECT g FROM t'), flush(), ...run('', 'COMMIT'), sync()]),
     );
     const ms = await c.rest();
-    expect(codes(ms)).toEqual(['54000']);
+    expect(errorCodes(ms)).toEqual(['54000']);
     expect(await present(9)).toBe(true);
   });
 
@@ -452,9 +452,9 @@ describe('in_transaction follows the statement, not the group', () => {
     );
     await c.until('Z');
     const ms = await c.until('Z');
-    expect(codes(ms)).toEqual([]);
+    expect(errorCodes(ms)).toEqual([]);
     expect(ms.filter((m) => m.type === 'D')).toHaveLength(1);
-    expect(codes(await c.simple('ROLLBACK'))).toEqual([]);
+    expect(errorCodes(await c.simple('ROLLBACK'))).toEqual([]);
     c.destroy();
   });
 
@@ -465,14 +465,14 @@ describe('in_transaction follows the statement, not the group', () => {
     try {
       const c = await rawLogin(r, DB);
       expect(
-        codes(await c.simple('BEGIN; DECLARE k CURSOR WITH HOLD FOR SELECT g FROM t; COMMIT')),
+        errorCodes(await c.simple('BEGIN; DECLARE k CURSOR WITH HOLD FOR SELECT g FROM t; COMMIT')),
       ).toEqual([]);
       // Reads are allowed inside a block only: FETCH is refused out here, and so is a
       // protocol Execute of the cursor's name.
-      expect(codes(await c.simple('FETCH 2 FROM k'))).toEqual(['42501']);
+      expect(errorCodes(await c.simple('FETCH 2 FROM k'))).toEqual(['42501']);
       await c.write(Buffer.concat([execute('k', 5), sync()]));
       const ms = await c.until('Z');
-      expect(codes(ms)).toEqual(['42501']);
+      expect(errorCodes(ms)).toEqual(['42501']);
       expect(ms.filter((m) => m.type === 'D')).toHaveLength(0);
       c.destroy();
     } finally {

@@ -352,3 +352,8 @@ export function firstError(ms: Message[]): Record<string, string> | undefined {
 export function errorsOf(ms: Message[]): [string, string][] {
   return ms.filter((m) => m.type === 'E').map((m) => [fields(m).S, fields(m).C]);
 }
+
+/** SQLSTATE of each ErrorResponse in a list, in order. */
+export function errorCodes(ms: Message[]): string[] {
+  return ms.filter((m) => m.type === 'E').map((m) => fields(m).C);
+}
