@@ -15,6 +15,12 @@ afterAll(async () => g?.stop());
 
 const held = () => (g.gw as any).context.heldInput.bytes as number;
 const bigBind = (n: number) => bind('', '', ['b'.repeat(n)]);
+/** `n` statements of 15 MiB each, sent with no Sync after them. */
+async function bigStatements(c: RawClient, n: number): Promise<void> {
+  const big = bigBind(15 * MiB);
+  await c.write(parse('', 'SELECT length($1::text)'));
+  for (let k = 0; k < n; k++) await c.write(Buffer.concat([big, execute()]));
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function login(): Promise<RawClient> {
@@ -51,11 +57,9 @@ it('bytes pipelined behind a barrier leave the budget once read: an idle session
 
 it('a group after one that failed past a Flush is not refused as "64 MiB without a Sync"', async () => {
   const c = await login();
-  const big = bigBind(15 * MiB);
   // Group 1: three 15 MiB statements sent at a Flush (45 MiB), then one that fails
   // upstream before the Sync: PostgreSQL skips to the Sync.
-  await c.write(parse('', 'SELECT length($1::text)'));
-  for (let k = 0; k < 3; k++) await c.write(Buffer.concat([big, execute()]));
+  await bigStatements(c, 3);
   await c.write(flush());
   await c.write(Buffer.concat([parse('', 'SELECT 1/0'), bind('', ''), execute(), flush()]));
   // The error comes before the client's Sync is sent (as a client that reads as it goes).
@@ -64,8 +68,7 @@ it('a group after one that failed past a Flush is not refused as "64 MiB without
   const r1 = [...e1, ...(await c.until('Z', 30_000))];
   expect(errorsOf(r1).map((e) => e[1])).toEqual(['22012']);
   // Group 2, ended by its Sync: two 15 MiB statements (30 MiB).
-  await c.write(parse('', 'SELECT length($1::text)'));
-  for (let k = 0; k < 2; k++) await c.write(Buffer.concat([big, execute()]));
+  await bigStatements(c, 2);
   await c.write(sync());
   const r2 = await c.until('Z', 30_000);
   c.destroy();
@@ -75,16 +78,13 @@ it('a group after one that failed past a Flush is not refused as "64 MiB without
 
 it('a group after statements sent at a Flush and then a simple Query is not refused as "64 MiB without a Sync"', async () => {
   const c = await login();
-  const big = bigBind(15 * MiB);
-  await c.write(parse('', 'SELECT length($1::text)'));
-  for (let k = 0; k < 3; k++) await c.write(Buffer.concat([big, execute()]));
+  await bigStatements(c, 3);
   await c.write(flush());
   // A Query ends that unit of work in PostgreSQL (it answers with ReadyForQuery).
   await c.write(query('SELECT 1'));
   const r1 = await c.until('Z', 30_000);
   expect(errorsOf(r1)).toEqual([]);
-  await c.write(parse('', 'SELECT length($1::text)'));
-  for (let k = 0; k < 2; k++) await c.write(Buffer.concat([big, execute()]));
+  await bigStatements(c, 2);
   await c.write(sync());
   const r2 = await c.until('Z', 30_000);
   c.destroy();
