@@ -58,6 +58,7 @@ async function direct(): Promise<RawClient> {
     },
     {},
   );
+  s.socket.resume();
   return new RawClient(s.socket);
 }
 

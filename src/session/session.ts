@@ -225,6 +225,8 @@ export class Session {
   });
   private readonly client: Socket;
   private readonly upstream: Socket;
+  /** Bytes PostgreSQL sent in the read that ended its login (normally none). */
+  private readonly upstreamLeftover: Buffer;
   private readonly upstreamKey: { pid: number; secret: Buffer };
   /** Who the gateway's credential logged in as upstream (its ParameterStatus at login). */
   private readonly loginIdentity: { superuser: boolean; authorization: string | undefined };
@@ -253,6 +255,7 @@ export class Session {
     this.searchPath = s.searchPath;
     this.client = auth.socket;
     this.upstream = up.socket;
+    this.upstreamLeftover = up.leftover;
     this.status = up.status;
     this.upstreamKey = { pid: up.pid, secret: up.secret };
     this.loginIdentity = {
@@ -322,6 +325,11 @@ export class Session {
     // PostgreSQL may have ended the backend while the recording was opened (and the catalog
     // read): its FATAL and the close came before the listeners above.
     if (upstream.destroyed || upstream.readableEnded) return this.upstreamGone();
+    // What PostgreSQL sent after the login's ReadyForQuery, then the rest: the connection
+    // was paused since.
+    if (this.upstreamLeftover.length) scanner.push(this.upstreamLeftover);
+    if (this.closed) return;
+    upstream.resume();
     for (const b of leftover) if (b.length) this.onClientData(b);
     // The client may have gone while the upstream login and the recording were opened:
     // those events came before the listeners above.

@@ -93,7 +93,8 @@ function openSocket(t: UpstreamTarget): Promise<Socket> {
 
 /**
  * Connect and log in. `settings` are sent as startup parameters (GUCs pinned by the gateway).
- * Resolves at the first ReadyForQuery.
+ * Resolves at the first ReadyForQuery, with the socket paused: what came after it in the
+ * same read is `leftover`, and nothing more is read until the caller resumes it.
  */
 export async function connectUpstream(
   t: UpstreamTarget,
@@ -194,6 +195,9 @@ export async function connectUpstream(
           }
           if (handle(f)) {
             clearTimeout(timer);
+            // Nothing is read until the session takes the connection: what PostgreSQL
+            // sends meanwhile (a FATAL, a notice) waits for it instead of being dropped.
+            socket.pause();
             socket.removeListener('data', onData);
             socket.removeListener('error', fail);
             socket.removeListener('close', onClose);

@@ -42,6 +42,7 @@ export function runSql(socket: Socket, sql: string): Promise<SqlRows> {
     };
     const onClose = () => reject(new Error('connection closed'));
     socket.on('data', onData);
+    socket.resume();
     socket.once('close', onClose);
     socket.write(queryMessage(sql));
   });
