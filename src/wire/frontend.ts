@@ -97,8 +97,7 @@ export function parseParse(body: Buffer): ParseMessage {
   const r = new BodyReader(body);
   const name = r.name();
   const sql = r.cstring();
-  const n = r.int16();
-  if (n < 0) throw new FrameError('invalid parameter type count', '08P01');
+  const n = r.uint16();
   const paramTypes: number[] = [];
   for (let i = 0; i < n; i++) paramTypes.push(r.int32() >>> 0);
   r.end();
@@ -120,12 +119,10 @@ export function parseBind(body: Buffer): BindMessage {
   const r = new BodyReader(body);
   const portal = r.name();
   const statement = r.name();
-  const nf = r.int16();
-  if (nf < 0) throw new FrameError('invalid format count', '08P01');
+  const nf = r.uint16();
   const paramFormats: number[] = [];
   for (let i = 0; i < nf; i++) paramFormats.push(r.int16());
-  const np = r.int16();
-  if (np < 0) throw new FrameError('invalid parameter count', '08P01');
+  const np = r.uint16();
   const params: (Buffer | null)[] = [];
   for (let i = 0; i < np; i++) {
     const len = r.int32();
@@ -133,8 +130,7 @@ export function parseBind(body: Buffer): BindMessage {
     else if (len < -1) throw new FrameError('invalid parameter length', '08P01');
     else params.push(r.bytes(len));
   }
-  const nr = r.int16();
-  if (nr < 0) throw new FrameError('invalid result format count', '08P01');
+  const nr = r.uint16();
   const resultFormats: number[] = [];
   for (let i = 0; i < nr; i++) resultFormats.push(r.int16());
   r.end();

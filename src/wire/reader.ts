@@ -19,6 +19,14 @@ export class BodyReader {
     return v;
   }
 
+  /** A count: PostgreSQL reads Parse's and Bind's counts unsigned (up to 65,535). */
+  uint16(): number {
+    this.need(2);
+    const v = this.buf.readUInt16BE(this.pos);
+    this.pos += 2;
+    return v;
+  }
+
   int32(): number {
     this.need(4);
     const v = this.buf.readInt32BE(this.pos);

@@ -16,6 +16,13 @@ function i16(n: number): Buffer {
   return b;
 }
 
+/** A count as PostgreSQL reads it: unsigned, up to 65,535. */
+function u16(n: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16BE(n);
+  return b;
+}
+
 export function i32(n: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeInt32BE(n);
@@ -51,7 +58,7 @@ export const cancelRequest = (pid: number, secret: number): Buffer =>
 export const password = (p: string): Buffer => msg('p', cstr(p));
 export const query = (sql: string): Buffer => msg('Q', cstr(sql));
 export const parse = (name: string, sql: string, types: number[] = []): Buffer =>
-  msg('P', cstr(name), cstr(sql), i16(types.length), ...types.map(i32));
+  msg('P', cstr(name), cstr(sql), u16(types.length), ...types.map(i32));
 
 /** Bind with text parameters and text results. */
 export function bind(portal: string, statement: string, params: (string | null)[] = []): Buffer {
@@ -60,7 +67,7 @@ export function bind(portal: string, statement: string, params: (string | null)[
     const v = Buffer.from(p, 'utf8');
     return Buffer.concat([i32(v.length), v]);
   });
-  return msg('B', cstr(portal), cstr(statement), i16(0), i16(params.length), ...values, i16(0));
+  return msg('B', cstr(portal), cstr(statement), u16(0), u16(params.length), ...values, u16(0));
 }
 
 export const execute = (portal = '', maxRows = 0): Buffer => msg('E', cstr(portal), i32(maxRows));
@@ -87,11 +94,11 @@ export function bindRaw(
     'B',
     cstr(portal),
     cstr(statement),
-    i16(paramFormats.length),
+    u16(paramFormats.length),
     ...paramFormats.map(i16),
-    i16(params.length),
+    u16(params.length),
     ...params.map((p) => (p === null ? i32(-1) : Buffer.concat([i32(p.length), p]))),
-    i16(resultFormats.length),
+    u16(resultFormats.length),
     ...resultFormats.map(i16),
   );
 }

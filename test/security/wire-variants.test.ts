@@ -1186,7 +1186,7 @@ describe('wire-extended variants', () => {
     await canary();
   });
 
-  it('SEC-WE-010/w2: Bind with a negative parameter count: FATAL 08P01, nothing runs', async () => {
+  it('SEC-WE-010/w2: Bind declaring 65535 parameters (0xFFFF, read unsigned as PostgreSQL does) with none present: FATAL 08P01, nothing runs', async () => {
     const c = await loggedIn();
     await c.write(
       Buffer.concat([
