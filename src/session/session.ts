@@ -1431,20 +1431,28 @@ export class Session {
         this.readSoon();
       }
     }
-    if (item.replace.length && item.replace[0].at === at) return item.replace.shift()!.err;
-    const run = item.runs.shift();
-    this.spendRows(run);
-    this.armRows();
-    this.audit.failed(run, fields.C ?? '');
+    // The gateway's own error in place of PostgreSQL's (a refusal's marker, a name it does
+    // not have): it ends the implicit transaction all the same.
+    const replaced =
+      item.replace.length && item.replace[0].at === at ? item.replace.shift()!.err : undefined;
+    if (replaced === undefined) {
+      const run = item.runs.shift();
+      this.spendRows(run);
+      this.armRows();
+      this.audit.failed(run, fields.C ?? '');
+    }
     // Outside a transaction block, the item's statements since its last COMMIT or
     // ROLLBACK ran in one implicit transaction: an error in it (or at its commit, after the
     // last statement completed) undoes those that completed. In a block nothing is undone
     // yet (the client's ROLLBACK does that).
     if (item.okSeqs && !(item.inBlock ?? this.status !== 'I')) {
-      this.audit.rolledBack(item.okSeqs, fields.C ?? '');
+      // The SQLSTATE the client was given (none for a marker whose error is dropped).
+      const code =
+        replaced === undefined ? fields.C : replaced && parseErrorFields(replaced.subarray(5)).C;
+      this.audit.rolledBack(item.okSeqs, code || '');
       item.okSeqs = undefined;
     }
-    return undefined;
+    return replaced;
   }
 
   /** A statement's results ended: its row limit and its outcome. */
