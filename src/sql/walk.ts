@@ -1354,7 +1354,7 @@ export class Walker {
     if (r.schema === 'pg_catalog' && args.length >= (NAMED_BY_FIRST_ARG.get(r.name) ?? Infinity)) {
       // to_tsvector('s.cfg', …), ts_parse('s.prs', …): a text search configuration or
       // parser named by a string looks it up, and the error tells whether schema s exists.
-      const n0 = unnamed(args[0]);
+      const n0 = untyped(unnamed(args[0]));
       const sval = bareString(n0);
       if (sval !== undefined) this.out.literalSensitive = true;
       if (sval !== undefined ? sval.includes('.') : nodeType(n0) === 'ParamRef')
@@ -1362,7 +1362,7 @@ export class Walker {
     }
     if (r.schema === 'pg_catalog' && r.name === 'current_setting') {
       // current_setting('name'): which setting is read; facts now depend on the literal.
-      const sval = bareString(unnamed(args[0]));
+      const sval = bareString(untyped(unnamed(args[0])));
       if (sval !== undefined) this.out.literalSensitive = true;
       this.out.settingsRead.add(sval ?? null);
     }
@@ -1712,6 +1712,31 @@ export function writesOf(n: unknown): string[] {
 /** An argument's value, past a name given to it (f(x => v)). */
 function unnamed(n: unknown): unknown {
   return nodeType(n) === 'NamedArgExpr' ? (n as N).NamedArgExpr.arg : n;
+}
+
+/**
+ * What an argument is under casts to `unknown` and COLLATE clauses: PostgreSQL still reads
+ * `'s.cfg'::unknown` or `'s.cfg' COLLATE "C"` as an untyped literal, which a function's
+ * reg* parameter looks up by name as it does the bare literal.
+ */
+function untyped(n: unknown): unknown {
+  for (;;) {
+    const t = nodeType(n);
+    if (t === 'CollateClause') n = (n as N).CollateClause.arg;
+    else if (t === 'TypeCast') {
+      const c = (n as N).TypeCast as N;
+      const ty = c.typeName as N | undefined;
+      const tn = ty ? names(ty.names) : [];
+      if (
+        (ty?.arrayBounds as unknown[] | undefined)?.length ||
+        (ty?.typmods as unknown[] | undefined)?.length ||
+        tn[tn.length - 1] !== 'unknown' ||
+        !(tn.length === 1 || (tn.length === 2 && tn[0] === 'pg_catalog'))
+      )
+        return n;
+      n = c.arg;
+    } else return n;
+  }
 }
 
 /**
