@@ -100,3 +100,66 @@ export function resolveFunction(
   if (isCatalogFunction(name)) return { schema: 'pg_catalog', name };
   return { schema: defaultSchema(searchPath), name };
 }
+
+/** NAMEDATALEN - 1: PostgreSQL keeps the first 63 bytes of an identifier. */
+const IDENT_BYTES = 63;
+const SPACE = /[ \t\n\r\v\f]/;
+
+/** An identifier cut to what PostgreSQL keeps of it, never inside a character. */
+function truncateIdentifier(s: string): string {
+  if (Buffer.byteLength(s, 'utf8') <= IDENT_BYTES) return s;
+  let out = '';
+  let bytes = 0;
+  for (const ch of s) {
+    const n = Buffer.byteLength(ch, 'utf8');
+    if (bytes + n > IDENT_BYTES) break;
+    out += ch;
+    bytes += n;
+  }
+  return out;
+}
+
+/**
+ * The relation a string names where PostgreSQL reads it as a regclass (nextval('s.seq')):
+ * its SplitIdentifierString rules (double quotes, unquoted names folded to lower case,
+ * spaces around the dots, 63 bytes kept). Undefined where the text names no relation the
+ * gateway can tell: a number is an OID, a malformed name is an error, and three parts name
+ * a database too.
+ */
+export function regclassName(text: string): { schema?: string; name: string } | undefined {
+  if (/^[0-9]+$/.test(text)) return undefined;
+  const parts: string[] = [];
+  let i = 0;
+  const skipSpace = () => {
+    while (i < text.length && SPACE.test(text[i])) i++;
+  };
+  skipSpace();
+  for (;;) {
+    let part = '';
+    if (text[i] === '"') {
+      for (i++; ; i++) {
+        if (i >= text.length) return undefined;
+        if (text[i] === '"') {
+          if (text[i + 1] !== '"') break;
+          i++;
+        }
+        part += text[i];
+      }
+      i++;
+    } else {
+      const start = i;
+      while (i < text.length && text[i] !== '.' && !SPACE.test(text[i])) i++;
+      part = text.slice(start, i).replace(/[A-Z]+/g, (m) => m.toLowerCase());
+    }
+    if (part === '') return undefined;
+    parts.push(truncateIdentifier(part));
+    skipSpace();
+    if (i >= text.length) break;
+    if (text[i] !== '.') return undefined;
+    i++;
+    skipSpace();
+  }
+  if (parts.length === 1) return { name: parts[0] };
+  if (parts.length === 2) return { schema: parts[0], name: parts[1] };
+  return undefined;
+}

@@ -9,7 +9,7 @@ import {
   typeLookup,
   wholeRowFunction,
 } from './functions.js';
-import { resolveFunction, resolveRelation } from './names.js';
+import { regclassName, resolveFunction, resolveRelation } from './names.js';
 import { PG_CATALOG_RELATIONS, PG_CATALOG_TYPES } from './pg-catalog-data.js';
 import {
   type CteScope,
@@ -1369,18 +1369,20 @@ export class Walker {
     const seqAccess = r.schema === 'pg_catalog' ? SEQUENCE_FUNCS[r.name] : undefined;
     if (seqAccess) {
       // nextval('orders_id_seq'): the sequence is named by a literal; facts now depend on it.
-      const a0 = body(args[0]);
-      const arg = a0?.arg && nodeType(a0.arg) === 'A_Const' ? body(a0.arg) : a0;
-      const sval = arg?.sval?.sval;
-      // A sequence named at run time cannot be checked: any relation it names is locked (or
-      // written), and its errors alone tell whether a relation exists.
-      if (typeof sval !== 'string' && args.length) this.out.opaque = true;
-      if (typeof sval === 'string') {
-        this.out.literalSensitive = true;
-        const parts2 = sval.split('.');
-        const rel =
-          parts2.length > 1 ? { schemaname: parts2[0], relname: parts2[1] } : { relname: sval };
-        const rr = resolveRelation(rel, this.searchPath);
+      // The text as PostgreSQL reads it into the regclass: through casts that keep it whole.
+      const sval = bareString(untyped(unnamed(args[0]), NAME_KEEPING_TYPES));
+      if (sval !== undefined) this.out.literalSensitive = true;
+      const named = sval === undefined ? undefined : regclassName(sval);
+      // A sequence named at run time (or by OID) cannot be checked: any relation it names is
+      // locked (or written), and its errors alone tell whether a relation exists.
+      if (named === undefined && args.length) this.out.opaque = true;
+      if (named !== undefined) {
+        const rr = resolveRelation(
+          named.schema === undefined
+            ? { relname: named.name }
+            : { schemaname: named.schema, relname: named.name },
+          this.searchPath,
+        );
         this.out.addRelation({
           schema: rr.schema,
           name: rr.name,
@@ -1714,12 +1716,16 @@ function unnamed(n: unknown): unknown {
   return nodeType(n) === 'NamedArgExpr' ? (n as N).NamedArgExpr.arg : n;
 }
 
+const UNKNOWN_TYPE: ReadonlySet<string> = new Set(['unknown']);
+/** Casts that give a regclass parameter the literal's text unchanged (not varchar(n), name). */
+const NAME_KEEPING_TYPES: ReadonlySet<string> = new Set(['unknown', 'text', 'regclass']);
+
 /**
- * What an argument is under casts to `unknown` and COLLATE clauses: PostgreSQL still reads
+ * What an argument is under casts to `unknown` (or `types`) and COLLATE clauses: PostgreSQL still reads
  * `'s.cfg'::unknown` or `'s.cfg' COLLATE "C"` as an untyped literal, which a function's
  * reg* parameter looks up by name as it does the bare literal.
  */
-function untyped(n: unknown): unknown {
+function untyped(n: unknown, types: ReadonlySet<string> = UNKNOWN_TYPE): unknown {
   for (;;) {
     const t = nodeType(n);
     if (t === 'CollateClause') n = (n as N).CollateClause.arg;
@@ -1730,7 +1736,7 @@ function untyped(n: unknown): unknown {
       if (
         (ty?.arrayBounds as unknown[] | undefined)?.length ||
         (ty?.typmods as unknown[] | undefined)?.length ||
-        tn[tn.length - 1] !== 'unknown' ||
+        !types.has(tn[tn.length - 1]) ||
         !(tn.length === 1 || (tn.length === 2 && tn[0] === 'pg_catalog'))
       )
         return n;
