@@ -128,6 +128,23 @@ export interface RecordedEvent {
   [field: string]: unknown;
 }
 
+/**
+ * Whether parsed JSON has the fixed fields every event has, of their types: readers skip
+ * what does not (verify names it).
+ */
+export function isEvent(v: unknown): v is RecordedEvent {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const e = v as Record<string, unknown>;
+  return (
+    typeof e.type === 'string' &&
+    typeof e.session_id === 'string' &&
+    Number.isSafeInteger(e.seq) &&
+    typeof e.ts === 'string' &&
+    typeof e.prev_hash === 'string' &&
+    typeof e.hash === 'string'
+  );
+}
+
 export type LineCheck =
   | { ok: true; event: RecordedEvent; signedPrefix?: string }
   | { ok: false; reason: string; event?: Partial<RecordedEvent> };
@@ -145,6 +162,7 @@ export function checkLine(raw: string): LineCheck {
   }
   if (typeof event !== 'object' || event === null || typeof event.hash !== 'string')
     return { ok: false, reason: 'line has no hash', event };
+  if (!isEvent(event)) return { ok: false, reason: 'line is not an event (its fixed fields)' };
   if (raw.length < HASH_SUFFIX_LEN || !raw.endsWith('"}'))
     return { ok: false, reason: 'hash is not the last field', event };
   const prefix = raw.slice(0, raw.length - HASH_SUFFIX_LEN);

@@ -1,5 +1,5 @@
 // Reading recordings: list sessions, read one session's events, join statements with results.
-import type { RecordedEvent } from './event.js';
+import { isEvent, type RecordedEvent } from './event.js';
 import { byInstance, splitLines } from './segment.js';
 import type { SegmentSource } from './types.js';
 import { collectSegments } from './verify.js';
@@ -123,11 +123,14 @@ export function timeline(events: RecordedEvent[]): TimelineEntry[] {
 function parseEvents(bytes: Uint8Array): RecordedEvent[] {
   const out: RecordedEvent[] = [];
   for (const { text } of splitLines(bytes).lines) {
+    // What is not an event (verify reports it) is skipped.
+    let v: unknown;
     try {
-      out.push(JSON.parse(text) as RecordedEvent);
+      v = JSON.parse(text);
     } catch {
-      /* verify reports it */
+      continue;
     }
+    if (isEvent(v)) out.push(v);
   }
   return out;
 }

@@ -105,6 +105,26 @@ export function printableLines(text: string): string {
   return text.split('\n').map(printable).join('\n');
 }
 
+/** One output line made of recorded text: a line break inside it is shown as \x0a. */
+export function printableLine(line: string): string {
+  return printable(line) + '\n';
+}
+
+/**
+ * JSON output of recorded text: what `printable` escapes is written as \u escapes (the
+ * same JSON, read back). JSON.stringify escapes only C0 controls; its own line breaks
+ * (indentation) stay.
+ */
+export function printableJson(json: string): string {
+  return json.replace(UNPRINTABLE, (ch) => {
+    if (ch === '\n') return ch;
+    let out = '';
+    for (let i = 0; i < ch.length; i++)
+      out += '\\u' + ch.charCodeAt(i).toString(16).padStart(4, '0');
+    return out;
+  });
+}
+
 /**
  * What an agent could use to make recorded text read as something else on a terminal:
  * control characters (escape sequences that move the cursor or recolour it, a newline that

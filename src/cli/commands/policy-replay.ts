@@ -1,6 +1,6 @@
 // `portcullis policy replay --policy <dir> --since <time>`: which recorded decisions would change.
 import { parseArgs } from 'node:util';
-import { printableLines } from '../../record/replay.js';
+import { printableJson, printableLine, printableLines } from '../../record/replay.js';
 import type { PolicyEngine } from '../../policy/types.js';
 import { createReader } from '../../record/read.js';
 import {
@@ -38,8 +38,9 @@ export async function policyReplayCommand(
 ): Promise<number> {
   const write = ctx.out ?? ((t: string) => void process.stdout.write(t));
   // Session ids, identities and SQL come from agents and from the files read: never raw
-  // control characters to the terminal (JSON output, written as is, escapes its own).
+  // control characters (nor a line break inside a field) to the terminal, JSON included.
   const out = (t: string) => write(printableLines(t));
+  const line = (t: string) => write(printableLine(t));
   if (args[0] === 'replay') args = args.slice(1);
   let v;
   try {
@@ -70,21 +71,22 @@ export async function policyReplayCommand(
   const events = await createReader(resolveSources(v, ctx)).allEvents();
   const all = whatIf(events, engine, { since, all: true });
   const changed = all.filter((c) => c.before !== c.after);
-  if (v.json) write(JSON.stringify(v.all ? all : changed, null, 2) + '\n');
+  if (v.json) write(printableJson(JSON.stringify(v.all ? all : changed, null, 2)) + '\n');
   else {
     for (const c of v.all ? all : changed) {
       const what =
         c.kind === 'connect'
           ? `login of ${c.sub ?? '?'} to database ${c.database ?? '?'}`
           : c.sql.replace(/\s+/g, ' ').slice(0, 120);
-      out(
+      line(
         `${c.ts}  ${c.session_id}#${c.seq}  ${c.before} -> ${c.after}${c.before === c.after ? ' (same)' : ''}  ` +
-          `${what}\n    reasons: ${c.reasons.join('; ') || '-'}\n`,
+          what,
       );
+      line(`    reasons: ${c.reasons.join('; ') || '-'}`);
     }
     const logins = all.filter((c) => c.kind === 'connect').length;
-    out(
-      `${count(all.length - logins, 'statement')} and ${count(logins, 'login')} re-decided under policy ${engine.version}; ${changed.length} would change\n`,
+    line(
+      `${count(all.length - logins, 'statement')} and ${count(logins, 'login')} re-decided under policy ${engine.version}; ${changed.length} would change`,
     );
   }
   return changed.length ? 3 : 0;

@@ -1,7 +1,12 @@
 // `portcullis replay <session-id>`: print a recorded session as a timeline.
 import { parseArgs } from 'node:util';
 import { createReader } from '../../record/read.js';
-import { formatTimeline, printableLines } from '../../record/replay.js';
+import {
+  formatTimeline,
+  printableJson,
+  printableLine,
+  printableLines,
+} from '../../record/replay.js';
 import {
   SOURCE_OPTIONS,
   resolveSources,
@@ -19,8 +24,11 @@ export async function replayCommand(
 ): Promise<number> {
   const write = ctx.out ?? ((t: string) => void process.stdout.write(t));
   // Session ids, identities and SQL come from agents and from the files read: never raw
-  // control characters to the terminal (JSON output, written as is, escapes its own).
+  // control characters (nor a line break inside a field) to the terminal, JSON included.
   const out = (t: string) => write(printableLines(t));
+  const line = (t: string) => write(printableLine(t));
+  const json = (v: unknown, indent?: number) =>
+    write(printableJson(JSON.stringify(v, null, indent)) + '\n');
   let parsed;
   try {
     parsed = parseArgs({
@@ -49,13 +57,13 @@ export async function replayCommand(
       until: v.until,
       decision: v.decision as 'allow' | 'deny' | 'approval' | undefined,
     });
-    if (v.json) write(JSON.stringify(sessions, null, 2) + '\n');
+    if (v.json) json(sessions, 2);
     else
       for (const s of sessions)
-        out(
+        line(
           `${s.started_at}  ${s.session_id}  ${s.sub ?? '-'}  statements=${s.statements} ` +
             `allow=${s.decisions.allow} deny=${s.decisions.deny} hold=${s.decisions.approval}` +
-            `${s.ended_at ? '' : '  (open)'}\n`,
+            `${s.ended_at ? '' : '  (open)'}`,
         );
     return 0;
   }
@@ -65,10 +73,10 @@ export async function replayCommand(
   }
   const events = await reader.sessionEvents(positionals[0]);
   if (!events) {
-    out(`no recording of session ${positionals[0]}\n`);
+    line(`no recording of session ${positionals[0]}`);
     return 1;
   }
-  if (v.json) write(events.map((e) => JSON.stringify(e)).join('\n') + '\n');
+  if (v.json) for (const e of events) json(e);
   else out(formatTimeline(events));
   return 0;
 }

@@ -1,6 +1,6 @@
 // `portcullis verify`: check chains and checkpoint signatures; name the first broken link.
 import { parseArgs } from 'node:util';
-import { printableLines } from '../../record/replay.js';
+import { printableJson, printableLine, printableLines } from '../../record/replay.js';
 import {
   readKeyFile,
   SOURCE_OPTIONS,
@@ -28,8 +28,9 @@ export async function verifyCommand(
 ): Promise<number> {
   const write = ctx.out ?? ((t: string) => void process.stdout.write(t));
   // Session ids, identities and SQL come from agents and from the files read: never raw
-  // control characters to the terminal (JSON output, written as is, escapes its own).
+  // control characters (nor a line break inside a field) to the terminal, JSON included.
   const out = (t: string) => write(printableLines(t));
+  const line = (t: string) => write(printableLine(t));
   let v;
   try {
     v = parseArgs({
@@ -48,34 +49,34 @@ export async function verifyCommand(
   const publicKey = v.key ? await readKeyFile(v.key) : ctx.publicKey;
   const r = await verifyRecording(resolveSources(v, ctx), { publicKey, partial: v.partial });
   const unchecked = r.checkpoints > 0 && r.signedCheckpoints === 0;
-  if (v.json) write(JSON.stringify(r, null, 2) + '\n');
+  if (v.json) write(printableJson(JSON.stringify(r, null, 2)) + '\n');
   else {
-    out(
+    line(
       `${r.segments} segments, ${r.events} events, ${r.chains} chains, ` +
-        `${r.checkpoints} checkpoints (${r.signedCheckpoints} signatures verified)\n`,
+        `${r.checkpoints} checkpoints (${r.signedCheckpoints} signatures verified)`,
     );
     if (r.breaks.length) {
-      out(`BROKEN: first broken link: ${at(r.breaks[0])}: ${r.breaks[0].reason}\n`);
-      for (const b of r.breaks.slice(1, 20)) out(`  also: ${at(b)}: ${b.reason}\n`);
-      if (r.breaks.length > 20) out(`  ... ${r.breaks.length - 20} more\n`);
+      line(`BROKEN: first broken link: ${at(r.breaks[0])}: ${r.breaks[0].reason}`);
+      for (const b of r.breaks.slice(1, 20)) line(`  also: ${at(b)}: ${b.reason}`);
+      if (r.breaks.length > 20) line(`  ... ${r.breaks.length - 20} more`);
     }
-    for (const t of r.torn) out(`${t.acknowledged ? 'recovered' : 'TORN'}: ${t.reason}\n`);
-    for (const u of r.unsealed) out(`UNSEALED: ${u.session_id}: ${u.reason}\n`);
-    for (const u of r.recovered) out(`RECOVERED UNSIGNED: ${u.session_id}: ${u.reason}\n`);
-    for (const w of r.warnings) out(`warning: ${w}\n`);
-    if (r.segments === 0) out('NOTHING TO VERIFY: no segment found in the sources\n');
+    for (const t of r.torn) line(`${t.acknowledged ? 'recovered' : 'TORN'}: ${t.reason}`);
+    for (const u of r.unsealed) line(`UNSEALED: ${u.session_id}: ${u.reason}`);
+    for (const u of r.recovered) line(`RECOVERED UNSIGNED: ${u.session_id}: ${u.reason}`);
+    for (const w of r.warnings) line(`warning: ${w}`);
+    if (r.segments === 0) line('NOTHING TO VERIFY: no segment found in the sources');
     else if (r.events === 0 && r.breaks.length === 0)
-      out('NOTHING TO VERIFY: the segments hold no event\n');
+      line('NOTHING TO VERIFY: the segments hold no event');
     else if (r.sealed && unchecked)
-      out(
-        'INTACT, SIGNATURES NOT CHECKED: pass --key (the checkpoint public key), or --config with recording.signingKey\n',
+      line(
+        'INTACT, SIGNATURES NOT CHECKED: pass --key (the checkpoint public key), or --config with recording.signingKey',
       );
-    else if (r.sealed) out('OK: every chain is intact and sealed\n');
+    else if (r.sealed) line('OK: every chain is intact and sealed');
     else if (r.ok && onlyRecovered(r))
-      out(
-        `INTACT, SEALED BUT FOR ${r.recovered.reduce((n, u) => n + u.events, 0)} EVENTS A CRASH LEFT UNSIGNED: see above\n`,
+      line(
+        `INTACT, SEALED BUT FOR ${r.recovered.reduce((n, u) => n + u.events, 0)} EVENTS A CRASH LEFT UNSIGNED: see above`,
       );
-    else if (r.ok) out('INTACT, NOT SEALED: see above\n');
+    else if (r.ok) line('INTACT, NOT SEALED: see above');
   }
   // Nothing read is no proof of anything; and without a key a rewritten recording (every
   // hash recomputed) looks intact, so it cannot be called sealed.
