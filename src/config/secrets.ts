@@ -25,6 +25,13 @@ export function readSecret(
       throw new ConfigError(`${what}: cannot read secret file ${ref.file}`);
     }
   } else v = ref.value;
+  // A secret that is configured but empty (a variable exported empty, a mounted file that
+  // came up empty) is an error, never "no secret": an empty admin.token would mean no
+  // authentication at all.
+  if (v === '')
+    throw new ConfigError(
+      `${what}: the secret is empty (${'env' in ref ? `environment variable ${ref.env}` : 'file' in ref ? `file ${ref.file}` : 'value'})`,
+    );
   registerSecret(v);
   return v;
 }
