@@ -15,7 +15,7 @@ export {
   type JwtResult,
   type JwtVerifier,
 } from './jwt.js';
-export type { JwksSource } from './jwks.js';
+export { resolveKeys, type JwksSource } from './jwks.js';
 export { createJwtTrust, type JwtTrust, type TrustedIssuer } from './jwt-trust.js';
 export { claimAt, mapClaims, type ClaimMapping } from './claims.js';
 export {

@@ -125,12 +125,7 @@ export async function buildSnapshot(
       const dev = await loadOrCreateDevKey(dataDir);
       jwt = { ...devJwtOptions(dev), claims: jwtCfg.claims };
     } else {
-      const source: JwksSource =
-        'url' in j
-          ? { kind: 'remote', url: j.url, cacheMaxAgeMs: j.cacheMaxAgeMs, allowHttp: j.allowHttp }
-          : 'file' in j
-            ? { kind: 'file', path: resolve(opts.baseDir, j.file) }
-            : { kind: 'inline', keys: j.keys as never };
+      const source = jwksSource(j, opts.baseDir);
       if (!jwtCfg.issuer || !jwtCfg.audience)
         throw new ConfigError('auth.jwt: issuer and audience are required');
       jwt = {
@@ -215,4 +210,17 @@ function catalogSettings(config: GatewayConfig): Snapshot['catalog'] {
   const c = config.upstream?.catalog;
   // validateConfig names the key for a loaded config; a config built in code lands here.
   return { enabled: c?.enabled ?? true, refreshMs: Math.max(1000, c?.refreshMs ?? 60_000) || 1000 };
+}
+
+/** Where the configured (non-development) JWT keys come from, as start reads them. */
+export function jwksSource(
+  j: Exclude<NonNullable<GatewayConfig['auth']>['jwt'], undefined>['jwks'],
+  baseDir: string,
+): JwksSource {
+  if ('dev' in j) throw new ConfigError('auth.jwt.jwks: the development key has no source');
+  return 'url' in j
+    ? { kind: 'remote', url: j.url, cacheMaxAgeMs: j.cacheMaxAgeMs, allowHttp: j.allowHttp }
+    : 'file' in j
+      ? { kind: 'file', path: resolve(baseDir, j.file) }
+      : { kind: 'inline', keys: j.keys as never };
 }

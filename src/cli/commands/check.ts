@@ -4,13 +4,13 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { allowedAlgorithms, createApiKeyVerifier } from '../../auth/index.js';
+import { allowedAlgorithms, createApiKeyVerifier, resolveKeys } from '../../auth/index.js';
 import { ConfigError, loadConfig } from '../../config/load.js';
 import { readSecret } from '../../config/secrets.js';
 import { signingKeyOf } from '../../runtime/recording.js';
 import type { GatewayConfig, SecretRef } from '../../config/types.js';
 import { loadPolicy } from '../../runtime/policy.js';
-import { devKeyWarning, listenSecureContext } from '../../runtime/snapshot.js';
+import { devKeyWarning, jwksSource, listenSecureContext } from '../../runtime/snapshot.js';
 
 /** What start's authenticator refuses in the api keys, with the code start runs. */
 export function apiKeyProblems(config: GatewayConfig): string[] {
@@ -43,6 +43,40 @@ export function jwtProblems(config: GatewayConfig): string[] {
     return [];
   } catch (err) {
     return [`auth.jwt: ${(err as Error).message}`];
+  }
+}
+
+/**
+ * The JWT key source as start reads it (no fetch): a url start refuses, an inline set or a
+ * readable file holding private or symmetric keys. A file that cannot be read here is a
+ * warning (see jwksFileWarnings): it may be mounted only where the gateway runs.
+ */
+export function jwksProblems(config: GatewayConfig, baseDir: string): string[] {
+  const j = config.auth?.jwt?.jwks;
+  if (!j || 'dev' in j) return [];
+  const source = jwksSource(j, baseDir);
+  if (source.kind === 'file' && !readable(source.path)) return [];
+  try {
+    resolveKeys(source);
+    return [];
+  } catch (err) {
+    return [`auth.jwt.jwks: ${(err as Error).message}`];
+  }
+}
+
+/** A JWKS file that cannot be read here. */
+function jwksFileWarnings(config: GatewayConfig, baseDir: string): string[] {
+  const j = config.auth?.jwt?.jwks;
+  if (!j || !('file' in j) || readable(resolve(baseDir, j.file))) return [];
+  return [`auth.jwt.jwks: cannot read jwks file ${j.file}`];
+}
+
+function readable(path: string): boolean {
+  try {
+    readFileSync(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -121,6 +155,7 @@ export async function checkCommand(args: string[]): Promise<number> {
   const errors = [
     ...apiKeyProblems(config),
     ...jwtProblems(config),
+    ...jwksProblems(config, baseDir),
     ...signingKeyProblems(config, baseDir),
   ];
   if (errors.length) throw new ConfigError(`invalid configuration in ${where}`, errors);
@@ -130,6 +165,7 @@ export async function checkCommand(args: string[]): Promise<number> {
   const warnings = [
     ...secretProblems(config, baseDir),
     ...tlsProblems(config, baseDir),
+    ...jwksFileWarnings(config, baseDir),
     ...(devKey ? [devKey] : []),
   ];
   const n = `${warnings.length} warning${warnings.length === 1 ? '' : 's'}`;
