@@ -95,7 +95,8 @@ function isLimiter(v: unknown): v is FailureLimiter {
  */
 export function createAuthenticator(opts: AuthOptions): Authenticator {
   const now = opts.now ?? Date.now;
-  if (!(Array.isArray(opts.jwt) ? opts.jwt.length : opts.jwt) && !opts.apiKeys?.length) {
+  // An empty API key list is keys configured (its last key revoked): nobody logs in.
+  if (!(Array.isArray(opts.jwt) ? opts.jwt.length : opts.jwt) && !opts.apiKeys) {
     throw new AuthError('config', 'no client authentication configured (jwt or apiKeys)');
   }
   const issuers = opts.jwt ? (Array.isArray(opts.jwt) ? opts.jwt : [opts.jwt]) : [];

@@ -204,6 +204,9 @@ export class Gateway {
       );
     const devKey = devKeyWarning(this.opts.config);
     if (devKey) log.warn(devKey);
+    const auth = this.opts.config.auth;
+    if (auth?.apiKeys?.length === 0 && !auth.jwt)
+      log.warn('auth: auth.apiKeys is empty and auth.jwt is not set: no client can log in');
     log.info('gateway ready', {
       host: listen.host,
       port: this.port,
@@ -222,6 +225,11 @@ export class Gateway {
       const file = this.opts.configFile;
       const config = file ? (await loadConfig(file)).config : this.opts.config;
       const baseDir = file ? dirname(file) : this.opts.baseDir;
+      // Keys named before, the development key now (auth.jwt or every API key removed):
+      // anyone who can read the data directory could mint tokens. Refused; a restart can.
+      const devKey = devKeyWarning(config);
+      if (devKey && !devKeyWarning(this.config))
+        throw new Error(`the reloaded configuration would trust the development key: ${devKey}`);
       const next = await buildSnapshot(config, {
         baseDir,
         embedded: this.opts.embedded,

@@ -70,7 +70,8 @@ export function listenSecureContext(
 export function trustsDevKey(config: GatewayConfig): boolean {
   const jwt = config.auth?.jwt;
   if (jwt) return 'dev' in jwt.jwks;
-  return !config.auth?.apiKeys?.length;
+  // A list of API keys, even an empty one (its last key revoked), is keys configured.
+  return config.auth?.apiKeys === undefined;
 }
 
 /** A warning for a config that names a real upstream yet trusts the development key. */
@@ -116,8 +117,7 @@ export async function buildSnapshot(
 
   // Client authentication: JWT (dev key by default) and API keys.
   const jwtCfg =
-    config.auth?.jwt ??
-    (config.auth?.apiKeys?.length ? undefined : { jwks: { dev: true as const } });
+    config.auth?.jwt ?? (trustsDevKey(config) ? { jwks: { dev: true as const } } : undefined);
   let jwt: Parameters<typeof createAuthenticator>[0]['jwt'];
   if (jwtCfg) {
     const j = jwtCfg.jwks;
