@@ -1,6 +1,6 @@
 // JWT verification: size and shape checks before parsing, then jose with an algorithm allow-list.
 import { createHash } from 'node:crypto';
-import { decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
+import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
 import { Lru } from '../util/lru.js';
 import { AuthError } from './errors.js';
 import { resolveKeys, type JwksSource } from './jwks.js';
@@ -114,6 +114,19 @@ export function createJwtVerifier(opts: JwtOptions, now: () => number = Date.now
           reason: `jwt alg ${JSON.stringify(String(alg)).slice(0, 24)} not allowed`,
         };
       }
+      // Issuer and audience first, without the keys: a token this config does not accept is
+      // refused as such even while remote keys cannot be fetched (a reload that withdrew
+      // an issuer ends its sessions then too), and costs no key fetch.
+      let unverified: JWTPayload;
+      try {
+        unverified = decodeJwt(token);
+      } catch {
+        return { ok: false, reason: 'jwt malformed' };
+      }
+      if (!accepts(opts.issuer, unverified.iss))
+        return { ok: false, reason: 'jwt issuer not trusted' };
+      if (!accepts(opts.audience, unverified.aud))
+        return { ok: false, reason: 'jwt audience not accepted' };
       try {
         const verifyOpts = {
           issuer: opts.issuer,
@@ -154,4 +167,11 @@ export function createJwtVerifier(opts: JwtOptions, now: () => number = Date.now
       }
     },
   };
+}
+
+/** Whether a claim (a string, or for `aud` a list) names one of the configured values. */
+function accepts(configured: string | string[], claim: unknown): boolean {
+  const want = typeof configured === 'string' ? [configured] : configured;
+  const got = Array.isArray(claim) ? claim : [claim];
+  return got.some((v) => typeof v === 'string' && want.includes(v));
 }
