@@ -151,7 +151,8 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
 
   return {
     async authenticate(password, ctx) {
-      const attempt = limiter?.begin(ctx.clientAddr, ctx.user);
+      // An unbound user name is a label anyone may pick: no per-user limit on it.
+      const attempt = limiter?.begin(ctx.clientAddr, bindUser === 'none' ? undefined : ctx.user);
       if (attempt && !attempt.ok) {
         const { reason, retryAfterMs } = attempt;
         const locked = { ok: false as const, code: 'locked' as const, reason, retryAfterMs };

@@ -35,7 +35,7 @@ export interface FailureLimiter {
    * Ask before verifying. When allowed, the attempt counts as in flight until `finish`
    * is called exactly once, so a burst of concurrent guesses is bounded too.
    */
-  begin(clientAddr: string, user: string): AttemptCheck;
+  begin(clientAddr: string, user: string | undefined): AttemptCheck;
   /** Number of tracked keys (for metrics and tests). */
   readonly size: number;
 }
@@ -97,6 +97,8 @@ export function createFailureLimiter(opts: FailureLimiterOptions = {}): FailureL
       // its user name (a locked-out flood of made-up names must not fill the map).
       const keyed: { key: string; rule: LimitRule; entry: Entry }[] = [];
       for (const [prefix, rule] of rules) {
+        // No user name (not bound to the token): no per-user rule.
+        if (prefix === 'u:' && user === undefined) continue;
         const key = prefix + (prefix === 'a:' ? addressKey(clientAddr) : user);
         const entry = entryFor(key, rule, t);
         keyed.push({ key, rule, entry });

@@ -67,18 +67,11 @@ export class Gateway {
   get runningConfig(): GatewayConfig {
     return this.config;
   }
-  /** Login limiters by bindUser setting, so that a reload keeps their lockouts. */
-  private readonly limiters = new Map<string, FailureLimiter>();
-  private readonly limiter = (bindUser: string): FailureLimiter => {
-    let l = this.limiters.get(bindUser);
-    // An unbound startup user name is a label anyone may pick: no limit per user then.
-    if (!l)
-      this.limiters.set(
-        bindUser,
-        (l = createFailureLimiter(bindUser === 'none' ? { perUser: false } : {})),
-      );
-    return l;
-  };
+  /**
+   * The login limiter, one for every config, so that a reload keeps its lockouts (a change
+   * of bindUser too: the authenticator leaves the per-user rule out while names are unbound).
+   */
+  private readonly limiter: FailureLimiter = createFailureLimiter();
   private ready = false;
   readonly context: GatewayContext;
   private readonly catalogs: Catalogs;

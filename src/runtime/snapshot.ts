@@ -90,8 +90,8 @@ export async function buildSnapshot(
   opts: {
     baseDir: string;
     embedded?: UpstreamTarget;
-    /** The gateway's login limiter for a bindUser setting, kept across reloads. */
-    limiter?: (bindUser: string) => FailureLimiter;
+    /** The gateway's login limiter, kept across reloads. */
+    limiter?: FailureLimiter;
   },
 ): Promise<Snapshot> {
   const dataDir = resolve(opts.baseDir, config.dataDir ?? '.data');
@@ -145,7 +145,7 @@ export async function buildSnapshot(
       jwt,
       apiKeys: config.auth?.apiKeys,
       bindUser,
-      ...(opts.limiter ? { rateLimit: opts.limiter(bindUser ?? 'none') } : {}),
+      ...(opts.limiter ? { rateLimit: opts.limiter } : {}),
     });
   } catch (err) {
     throw new ConfigError(`auth: ${(err as Error).message}`);
