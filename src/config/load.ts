@@ -244,6 +244,17 @@ function unquoteSource(line: string): string {
     .replace(/"[^"]*" is not valid JSON/, 'the text is not valid JSON');
 }
 
+/**
+ * esbuild quotes the token it stopped at (`Expected "}" but found "'<token>'"`): a string
+ * literal there may be an inline secret, so it is left out (a keyword or punctuation stays).
+ * The line and column say where.
+ */
+function unquoteToken(text: string): string {
+  return text
+    .replace(/ but found "(['`]|\\").*"$/s, ' but found a string')
+    .replace(/^Unexpected "(['`]|\\").*"$/s, 'Unexpected string');
+}
+
 function loadError(err: unknown): string {
   const e = err as { message?: string; errors?: EsbuildMessage[] } | undefined;
   const message = (e?.message ?? String(err)).replace(ANSI, '').trimEnd();
@@ -252,7 +263,7 @@ function loadError(err: unknown): string {
         message.split('\n')[0],
         ...e.errors.map(
           (m) =>
-            `${m.location ? `${m.location.file}:${m.location.line}:${m.location.column}: ` : ''}ERROR: ${m.text}`,
+            `${m.location ? `${m.location.file}:${m.location.line}:${m.location.column}: ` : ''}ERROR: ${unquoteToken(m.text)}`,
         ),
       ]
     : message
