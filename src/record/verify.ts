@@ -303,6 +303,18 @@ async function verifyInstance(
         // checkpoint are covered by this run's checkpoints, though that run never signed them.
         const gw = chains.get(gwId)!;
         if (gw.covered < ev.seq - 1) recovered(r, gw, gwId, gw.covered + 1, ev.seq - 1, at.segment);
+        // Stopped at its last checkpoint, it left nothing unsigned, yet it ended without its
+        // final one: a crash there reads the same as a tail cut back to a checkpoint while
+        // the gateway was stopped (every later event and checkpoint deleted). Never sealed.
+        else
+          r.recovered.push({
+            segment: at.segment,
+            session_id: gwId,
+            seq: ev.seq,
+            last_seq: ev.seq - 1,
+            events: 0,
+            reason: `the run before segment ${at.segment} ended without its final checkpoint, right after a checkpoint (a crash there, or its tail cut back to that checkpoint while the gateway was stopped): nothing it recorded after that checkpoint is attested`,
+          });
       }
       clean = ev.type === 'checkpoint' && ev.final === true;
       lastGw = { segment: seg.name, session_id: ev.session_id, seq: ev.seq, reason: '' };

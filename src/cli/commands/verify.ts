@@ -14,8 +14,9 @@ export const VERIFY_USAGE = `usage: portcullis verify [--dir DIR]... [--s3-bucke
   exit 0: intact and sealed (signatures checked); 1: a broken link, or no segment found;
   2: intact, but a tail is not sealed (a live recording, a crash not yet recovered, or a
   truncated tail), or no key to check the checkpoint signatures with;
-  3: intact and sealed, but for events a crashed run left unsigned and the next start
-  recorded as found (RECOVERED UNSIGNED: a few per crash; more may have been rewritten)
+  3: intact and sealed, but for runs that ended without their final checkpoint (a crash)
+  and the events they left unsigned, which the next start recorded as found (RECOVERED
+  UNSIGNED: a few per crash, or none; more may have been rewritten)
 `;
 
 const at = (f: Finding) =>
@@ -74,7 +75,7 @@ export async function verifyCommand(
     else if (r.sealed) line('OK: every chain is intact and sealed');
     else if (r.ok && onlyRecovered(r))
       line(
-        `INTACT, SEALED BUT FOR ${r.recovered.reduce((n, u) => n + u.events, 0)} EVENTS A CRASH LEFT UNSIGNED: see above`,
+        `INTACT, SEALED BUT FOR RUNS THAT ENDED WITHOUT THEIR FINAL CHECKPOINT (${r.recovered.reduce((n, u) => n + u.events, 0)} EVENTS LEFT UNSIGNED): see above`,
       );
     else if (r.ok) line('INTACT, NOT SEALED: see above');
   }
