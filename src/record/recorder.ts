@@ -371,7 +371,7 @@ class SpoolRecorder implements Recorder {
         (rec.info ? 'recover' : 'start') +
         '","run_id":"' +
         this.runId +
-        '"',
+        '","heads":{}',
       true,
     );
     if (rec.info) {
@@ -546,6 +546,19 @@ class SpoolRecorder implements Recorder {
     }
   }
 
+  /**
+   * The heads of the session chains still open, for a new segment's segment_start: a reader
+   * of that segment alone (the older ones pruned) knows where each chain it continues stood,
+   * and that every other chain in it starts there.
+   */
+  private openHeads(): string {
+    let heads = '';
+    for (const c of this.chains.values())
+      if (!c.closed && c !== this.gw)
+        heads += (heads ? ',' : '') + c.idJson + ':[' + c.seq + ',"' + c.hash + '"]';
+    return heads;
+  }
+
   /** Seal the active segment with a checkpoint and continue in a new one. */
   private rotate(): void {
     this.checkpoint(false);
@@ -565,7 +578,9 @@ class SpoolRecorder implements Recorder {
           JSON.stringify(prev) +
           ',"reason":"rotate","run_id":"' +
           this.runId +
-          '"',
+          '","heads":{' +
+          this.openHeads() +
+          '}',
         false,
       );
     } finally {

@@ -206,6 +206,14 @@ async function verifyInstance(
     const split = splitLines(bytes);
     const mayStartMidway = partialStart && seg === segs[0];
     let last: { session_id: string; seq: number } | undefined;
+    /** Whether a line of this segment was read (its first must be its segment_start). */
+    let begun = false;
+    /**
+     * In the first segment of a partial recording: the session chains its segment_start
+     * says were open, where each stood. Every other chain starts in it. Undefined for
+     * segments written before segment_start listed them (chains may then start mid-way).
+     */
+    let anchors: Map<string, [number, string]> | undefined;
     for (const { text, offset, length } of split.lines) {
       const at = { segment: seg.name, offset };
       // Hashes cover the line's text: bytes that are not UTF-8 would read as U+FFFD, the
@@ -231,6 +239,32 @@ async function verifyInstance(
       const ev = c.event;
       r.events++;
       last = { session_id: ev.session_id, seq: ev.seq };
+      if (!begun) {
+        begun = true;
+        if (!(ev.session_id === gwId && ev.type === 'segment_start'))
+          brk(r, {
+            ...at,
+            session_id: ev.session_id,
+            seq: ev.seq,
+            reason:
+              'the segment does not begin with its segment_start (lines deleted from its head)',
+          });
+      }
+      if (ev.session_id === gwId && ev.type === 'segment_start' && isHeads(ev.heads)) {
+        const heads = Object.entries(ev.heads);
+        if (mayStartMidway) anchors = new Map(heads);
+        else
+          for (const [id, [seq, hash]] of heads) {
+            const st = chains.get(id);
+            if (!st || st.seq !== seq || st.hash !== hash)
+              brk(r, {
+                ...at,
+                session_id: ev.session_id,
+                seq: ev.seq,
+                reason: `segment_start lists ${id} at seq ${seq}, but its chain stands at ${st ? `seq ${st.seq}` : 'no event'} (events deleted or changed)`,
+              });
+          }
+      }
       // A run ends with its final checkpoint; the next line must be the next run's start.
       if (clean === true && !(ev.session_id === gwId && ev.type === 'segment_start'))
         brk(r, {
@@ -251,8 +285,20 @@ async function verifyInstance(
       }
       const st = chains.get(ev.session_id);
       if (!st) {
-        if (ev.seq !== 1 || ev.prev_hash !== GENESIS) {
-          if (!mayStartMidway)
+        const anchor = ev.session_id === gwId ? undefined : anchors?.get(ev.session_id);
+        // A chain may start mid-way only where nothing says where it stood: the gateway
+        // chain of a partial recording, or a segment from before segment_start listed heads.
+        const midway = mayStartMidway && (ev.session_id === gwId || anchors === undefined);
+        if (anchor) {
+          if (ev.seq !== anchor[0] + 1 || ev.prev_hash !== anchor[1])
+            brk(r, {
+              ...at,
+              session_id: ev.session_id,
+              seq: ev.seq,
+              reason: `chain does not go on from seq ${anchor[0]}, where the segment_start says it stood: events deleted`,
+            });
+        } else if (ev.seq !== 1 || ev.prev_hash !== GENESIS) {
+          if (!midway)
             brk(r, {
               ...at,
               session_id: ev.session_id,
@@ -264,7 +310,7 @@ async function verifyInstance(
           seq: ev.seq,
           hash: ev.hash,
           segment: seg.name,
-          covered: mayStartMidway ? ev.seq - 1 : 0,
+          covered: anchor ? anchor[0] : midway ? ev.seq - 1 : 0,
           coveredIn: '',
         });
       } else {
@@ -499,4 +545,13 @@ async function checkCheckpoint(
   if (!trusted) return;
   listsMoved(ev, at, moved, r, 'checkpoint');
   cover(ev, at, chains, r, 'checkpoint', true);
+}
+
+/** A segment_start's `heads`: chain id -> [seq, hash]. */
+function isHeads(v: unknown): v is Record<string, [number, string]> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  return Object.values(v).every(
+    (h) =>
+      Array.isArray(h) && h.length === 2 && Number.isSafeInteger(h[0]) && typeof h[1] === 'string',
+  );
 }
