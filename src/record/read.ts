@@ -164,9 +164,6 @@ function mergeSummary(into: SessionSummary, part: SessionSummary): void {
   for (const s of part.segments) if (into.segments.at(-1) !== s) into.segments.push(s);
 }
 
-const byName = <T extends { name: string }>(a: T, b: T) =>
-  a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-
 /** Let the event loop run between segments: the reader shares the gateway's process. */
 const breathe = () => new Promise<void>((r) => setImmediate(r));
 
@@ -182,19 +179,32 @@ const breathe = () => new Promise<void>((r) => setImmediate(r));
 export function createReader(sources: SegmentSource[]): RecordingReader {
   const summaries = new Map<string, Map<string, SessionSummary>>();
 
-  /** Every segment in name order, with whether it is sealed (not its instance's newest). */
+  /**
+   * Every segment, with whether it is sealed (not its instance's newest): in time order
+   * across instances, and in each instance's own segment order even where its clock stepped
+   * back at a rotation (a segment's time is the latest of its instance's up to it).
+   */
   async function segments() {
     const where = await collectSegments(sources);
-    const out: Array<{ name: string; sealed: boolean; read: () => Promise<RecordedEvent[]> }> = [];
-    for (const segs of byInstance([...where.keys()]).values())
-      segs.forEach(({ name }, i) =>
+    const out: Array<{
+      name: string;
+      key: string;
+      sealed: boolean;
+      read: () => Promise<RecordedEvent[]>;
+    }> = [];
+    for (const segs of byInstance([...where.keys()]).values()) {
+      let latest = '';
+      segs.forEach(({ name, time }, i) => {
+        if (time > latest) latest = time;
         out.push({
           name,
+          key: `${latest}-${name.slice(time.length)}`,
           sealed: i < segs.length - 1,
           read: async () => parseEvents(await where.get(name)!.read(name)),
-        }),
-      );
-    return out.sort(byName);
+        });
+      });
+    }
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
   async function session(
