@@ -10,9 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKey } from '../src/auth/index.js';
 import { loadConfig } from '../src/config/load.js';
 import { Gateway } from '../src/runtime/gateway.js';
+import { writeGatewayConfig } from './helpers/config-file.js';
 import { freshDatabase } from './helpers/gateway.js';
 import { RawClient } from './helpers/raw.js';
-import { testPg } from './pg-env.js';
 
 const DB = 'reload_binduser';
 const POLICY =
@@ -22,32 +22,13 @@ const ETL = generateApiKey('etl');
 describe('a reload that changes bindUser', () => {
   let dir: string;
   const write = (jwt: Record<string, unknown>) =>
-    writeFileSync(
-      join(dir, 'gateway.config.json'),
-      JSON.stringify({
-        listen: { host: '127.0.0.1', port: 0 },
-        admin: { host: '127.0.0.1', port: 0 },
-        upstream: {
-          targets: {
-            main: {
-              host: testPg().host,
-              port: testPg().port,
-              database: DB,
-              user: testPg().user,
-              password: { file: 'pgpass' },
-            },
-          },
-        },
-        auth: { jwt, apiKeys: [{ id: 'etl', hash: ETL.hash, sub: 'svc-etl' }] },
-        policy: { files: ['policies.rego'] },
-        recording: { enabled: false },
-      }),
-    );
+    writeGatewayConfig(dir, DB, {
+      auth: { jwt, apiKeys: [{ id: 'etl', hash: ETL.hash, sub: 'svc-etl' }] },
+    });
 
   beforeAll(async () => {
     await freshDatabase(DB, 'CREATE TABLE items (id int);');
     dir = mkdtempSync(join(tmpdir(), 'portcullis-reload-binduser-'));
-    writeFileSync(join(dir, 'pgpass'), testPg().password + '\n');
     writeFileSync(join(dir, 'policies.rego'), POLICY);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -17,9 +17,9 @@ import {
 import { loadConfig } from '../src/config/load.js';
 import { Gateway } from '../src/runtime/gateway.js';
 import { setLogSink } from '../src/util/logger.js';
+import { writeGatewayConfig } from './helpers/config-file.js';
 import { freshDatabase } from './helpers/gateway.js';
 import { RawClient } from './helpers/raw.js';
-import { testPg } from './pg-env.js';
 
 const DB = 'reload_devkey';
 const POLICY =
@@ -28,33 +28,11 @@ const POLICY =
 describe('a reload that leaves only the development key trusted', () => {
   let dir: string;
   const write = (auth: Record<string, unknown>) =>
-    writeFileSync(
-      join(dir, 'gateway.config.json'),
-      JSON.stringify({
-        listen: { host: '127.0.0.1', port: 0 },
-        admin: { host: '127.0.0.1', port: 0 },
-        upstream: {
-          targets: {
-            main: {
-              host: testPg().host,
-              port: testPg().port,
-              database: DB,
-              user: testPg().user,
-              password: { file: 'pgpass' },
-            },
-          },
-        },
-        auth,
-        policy: { files: ['policies.rego'] },
-        recording: { enabled: false },
-        dataDir: 'data',
-      }),
-    );
+    writeGatewayConfig(dir, DB, { auth, dataDir: 'data' });
 
   beforeAll(async () => {
     await freshDatabase(DB, 'CREATE TABLE items (id int);');
     dir = mkdtempSync(join(tmpdir(), 'portcullis-reload-devkey-'));
-    writeFileSync(join(dir, 'pgpass'), testPg().password + '\n');
     writeFileSync(join(dir, 'policies.rego'), POLICY);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

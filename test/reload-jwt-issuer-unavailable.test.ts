@@ -11,9 +11,9 @@ import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
 import { Gateway } from '../src/runtime/gateway.js';
+import { writeGatewayConfig } from './helpers/config-file.js';
 import { freshDatabase } from './helpers/gateway.js';
 import { RawClient, fields } from './helpers/raw.js';
-import { testPg } from './pg-env.js';
 
 const DB = 'reload_jwt_unavail';
 const OLD_ISSUER = 'https://compromised-idp.example.test';
@@ -36,33 +36,11 @@ describe('a reload that withdraws an issuer while the new JWKS is unreachable', 
   let priv: CryptoKey;
   let pub: JWK;
 
-  const write = (jwt: Record<string, unknown>) =>
-    writeFileSync(
-      join(dir, 'gateway.config.json'),
-      JSON.stringify({
-        listen: { host: '127.0.0.1', port: 0 },
-        admin: { host: '127.0.0.1', port: 0 },
-        upstream: {
-          targets: {
-            main: {
-              host: testPg().host,
-              port: testPg().port,
-              database: DB,
-              user: testPg().user,
-              password: { file: 'pgpass' },
-            },
-          },
-        },
-        auth: { jwt },
-        policy: { files: ['policies.rego'] },
-        recording: { enabled: false },
-      }),
-    );
+  const write = (jwt: Record<string, unknown>) => writeGatewayConfig(dir, DB, { auth: { jwt } });
 
   beforeAll(async () => {
     await freshDatabase(DB, 'CREATE TABLE items (id int); INSERT INTO items VALUES (1);');
     dir = mkdtempSync(join(tmpdir(), 'portcullis-reload-unavail-'));
-    writeFileSync(join(dir, 'pgpass'), testPg().password + '\n');
     writeFileSync(join(dir, 'policies.rego'), POLICY);
     const kp = await generateKeyPair('ES256');
     priv = kp.privateKey;

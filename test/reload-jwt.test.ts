@@ -8,10 +8,10 @@ import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
 import { Gateway } from '../src/runtime/gateway.js';
+import { writeGatewayConfig } from './helpers/config-file.js';
 import { adminClient, freshDatabase } from './helpers/gateway.js';
 import { untilNotRunning } from './helpers/gateway-process.js';
 import { RawClient, fields, password, query, startup } from './helpers/raw.js';
-import { testPg } from './pg-env.js';
 
 const DB = 'reload_jwt';
 const ISSUER = 'https://idp.example.test';
@@ -48,27 +48,9 @@ describe('a reload and the JWT sessions it finds', () => {
   const jwks = (...keys: Key[]) =>
     writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: keys.map((k) => k.pub) }));
   const config = (issuer: string | string[] = ISSUER) =>
-    writeFileSync(
-      join(dir, 'gateway.config.json'),
-      JSON.stringify({
-        listen: { host: '127.0.0.1', port: 0 },
-        admin: { host: '127.0.0.1', port: 0 },
-        upstream: {
-          targets: {
-            main: {
-              host: testPg().host,
-              port: testPg().port,
-              database: DB,
-              user: testPg().user,
-              password: { file: 'pgpass' },
-            },
-          },
-        },
-        auth: { jwt: { jwks: { file: 'jwks.json' }, issuer, audience: AUDIENCE } },
-        policy: { files: ['policies.rego'] },
-        recording: { enabled: false },
-      }),
-    );
+    writeGatewayConfig(dir, DB, {
+      auth: { jwt: { jwks: { file: 'jwks.json' }, issuer, audience: AUDIENCE } },
+    });
   const gateway = async (opts: { recorder?: unknown } = {}) => {
     const file = join(dir, 'gateway.config.json');
     const gw = new Gateway({
@@ -90,7 +72,6 @@ describe('a reload and the JWT sessions it finds', () => {
   beforeAll(async () => {
     await freshDatabase(DB, 'CREATE TABLE items (id int); INSERT INTO items VALUES (1), (2);');
     dir = mkdtempSync(join(tmpdir(), 'portcullis-reload-jwt-'));
-    writeFileSync(join(dir, 'pgpass'), testPg().password + '\n');
     writeFileSync(join(dir, 'policies.rego'), POLICY);
     [a, b] = await Promise.all([key('a'), key('b')]);
   });

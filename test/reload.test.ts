@@ -17,6 +17,7 @@ import {
 import { loadConfig } from '../src/config/load.js';
 import { Gateway } from '../src/runtime/gateway.js';
 import { setLogSink } from '../src/util/logger.js';
+import { writeGatewayConfig } from './helpers/config-file.js';
 import { adminClient, freshDatabase, gatewayClient } from './helpers/gateway.js';
 import {
   gatewayDir,
@@ -24,7 +25,6 @@ import {
   until,
   untilNotRunning,
 } from './helpers/gateway-process.js';
-import { testPg } from './pg-env.js';
 import {
   RawClient,
   bind,
@@ -90,36 +90,15 @@ describe('Gateway.reload()', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'portcullis-reload-'));
-    const t = testPg();
-    writeFileSync(join(dir, 'pgpass'), t.password + '\n');
-    writeFileSync(
-      join(dir, 'gateway.config.json'),
-      JSON.stringify({
-        listen: { host: '127.0.0.1', port: 0 },
-        admin: { host: '127.0.0.1', port: 0 },
-        upstream: {
-          targets: {
-            main: {
-              host: t.host,
-              port: t.port,
-              database: DB,
-              user: t.user,
-              // Relative to the config's folder (the test runs elsewhere).
-              password: { file: 'pgpass' },
-            },
-          },
-        },
-        auth: {
-          jwt: { jwks: { dev: true } },
-          apiKeys: [
-            { id: 'etl', hash: ETL.hash, sub: 'svc-etl' },
-            { id: 'bi', hash: BI.hash, sub: 'svc-bi' },
-          ],
-        },
-        policy: { files: ['policies.rego'] },
-        recording: { enabled: false },
-      }),
-    );
+    writeGatewayConfig(dir, DB, {
+      auth: {
+        jwt: { jwks: { dev: true } },
+        apiKeys: [
+          { id: 'etl', hash: ETL.hash, sub: 'svc-etl' },
+          { id: 'bi', hash: BI.hash, sub: 'svc-bi' },
+        ],
+      },
+    });
     policy(NO_TABLES);
     const file = join(dir, 'gateway.config.json');
     const { config } = await loadConfig(file);
