@@ -65,4 +65,12 @@ bench(
       opts,
     ),
 );
+// Not cached (over 64 KiB): a 1 MB string of 1,000 statements, non-ASCII and ASCII.
+const manyStatements = (ch: string) =>
+  Array.from({ length: 1000 }, () => `SELECT '${ch.repeat(480)}'`).join(';');
+const nonAscii = manyStatements('é');
+const ascii = manyStatements('e');
+const many = { ...opts, maxStatements: 1000 };
+bench('analyze 1,000 statements in 1 MB, non-ASCII', 5, () => void analyze(nonAscii, many));
+bench('analyze 1,000 statements in 1 MB, ASCII', 5, () => void analyze(ascii, many));
 console.log('cache', sqlCacheStats(), sink > 0 ? '' : ' ');
