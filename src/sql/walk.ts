@@ -155,10 +155,12 @@ const CATALOG_TYPES = new Set(PG_CATALOG_TYPES);
 const TEXT_TYPES = new Set(['text', 'varchar', 'bpchar']);
 
 /**
- * Most FROM items one statement's column references may be matched against, in all. An
- * unqualified name is a candidate column of every item whose columns are not known, so
- * names × items grows with the square of the text: 2,000 tables and 2,000 names (34 KB)
- * took 17 s and 4 million facts on the gateway's one thread.
+ * Most FROM items one statement's column references may be matched against, and columns
+ * its `*`s expand to, in all. An unqualified name is a candidate column of every item whose
+ * columns are not known, so names × items grows with the square of the text: 2,000 tables
+ * and 2,000 names (34 KB) took 17 s and 4 million facts on the gateway's one thread. A `*`
+ * over a subquery or CTE copies its columns: repeated, they grow with the square of the
+ * text (a 20,000-column CTE read 1,000 times: 9 s) or doubled per level, exponentially.
  */
 export const MAX_RESOLVE_WORK = 50_000;
 
@@ -805,6 +807,7 @@ export class Walker {
               if (it.inMergedJoin) shape.inexact = worse(shape.inexact, 'order');
               if (it.rel) shape.stars.push(it.rel);
               else if (it.shape) {
+                this.spend(it.shape.cols.length + it.shape.stars.length);
                 shape.cols.push(...it.shape.cols);
                 shape.stars.push(...it.shape.stars);
                 shape.inexact = worse(shape.inexact, it.shape.inexact);
@@ -976,6 +979,9 @@ export class Walker {
             if (it.open) out.inexact = 'names';
             if (it.rel) out.stars.push(it.rel);
             else if (it.shape) {
+              // Each column a `*` brings is a fact to carry: a CTE of `*` over itself
+              // twice doubles them per level (23 levels: 8 million, 2 GB).
+              this.spend(it.shape.cols.length + it.shape.stars.length);
               for (const col of it.shape.cols)
                 out.cols.push({ ...col, derived: col.derived || forceDerived });
               out.stars.push(...it.shape.stars);
