@@ -211,10 +211,13 @@ export class SessionNames {
       // The prepared statement's facts, plus whatever the EXECUTE's own parameter
       // expressions touch (EXECUTE p(pg_sleep(9)) calls a function too).
       if (p) {
+        // CREATE TABLE t AS EXECUTE p writes t with what p reads: a CREATE TABLE AS still.
+        const wraps = st.command === 'CREATE TABLE AS';
         const merged: StatementFacts = {
           ...p.facts,
           text: st.text,
-          command: p.facts.command,
+          command: wraps ? st.command : p.facts.command,
+          class: wraps ? st.class : p.facts.class,
           execute: ex,
           relations: [...p.facts.relations, ...st.relations],
           // EXPLAIN EXECUTE shows what the statement would return only derived.

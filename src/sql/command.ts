@@ -293,7 +293,16 @@ export function describe(
         'write',
         b.objtype === 'OBJECT_MATVIEW' ? 'matview' : 'table',
       );
-      w.walkQuery(b.query, Walker.rootCtx());
+      const q = body(b.query);
+      if (nodeType(b.query) === 'ExecuteStmt') {
+        // CREATE TABLE t AS EXECUTE p: what it reads is what p holds, which the session
+        // merges in as for EXECUTE p (the statement stays a CREATE TABLE AS).
+        d.extra.execute = {
+          name: String(q.name ?? ''),
+          params: (q.params ?? []).map((p: N) => constText(p)),
+        };
+        w.walk(q.params, Walker.rootCtx());
+      } else w.walkQuery(b.query, Walker.rootCtx());
       break;
     }
     case 'CopyStmt': {
