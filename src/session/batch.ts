@@ -427,7 +427,7 @@ function decideIn(
       }
       case 'close':
         if (m.kind === 'S') names.prepared.stage(m.name, null, i);
-        else names.portals.stage(m.name, null, i);
+        else names.portalClosed(m.name, i);
         break;
       case 'describe':
         break;

@@ -128,6 +128,9 @@ export class Cursors {
           kind: 'end',
           drop: (c) => !held(c),
           kept: tx.chain === true ? (c) => void (c.outlived = true) : undefined,
+          // COMMIT AND CHAIN of a failed block rolls it back: its WITH HOLD cursors go too
+          // (a plain COMMIT's shows at its ReadyForQuery, see transactionEnded).
+          ifRolledBack: { drop: (c) => !held(c) || !c.outlived },
         },
         at,
       );

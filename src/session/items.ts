@@ -28,6 +28,8 @@ export interface StatementRun {
    * (an opaque statement: a procedure that COMMITs).
    */
   txn?: 'begin' | 'end' | 'end_chain' | 'opaque';
+  /** It ended a block that PostgreSQL rolled back (a COMMIT answered ROLLBACK). */
+  rolledBack?: boolean;
 }
 
 /** A unit of upstream work that ends with one ReadyForQuery (a Query or a Sync). */

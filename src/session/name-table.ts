@@ -22,8 +22,9 @@ export interface Change {
   readonly at: At;
   /** Set by the session: the message's index within its item … */
   pos: number;
-  /** … or the statement whose completion makes the change. */
-  ran: { ok?: boolean } | undefined;
+  /** … or the statement whose completion makes the change (`rolledBack`: a COMMIT answered
+   * ROLLBACK, its block having failed). */
+  ran: { ok?: boolean; rolledBack?: boolean } | undefined;
   settle(made: boolean): void;
   /** Its Sync was ignored (it came during a COPY): it is seen by what follows again. */
   resume(): void;
@@ -36,14 +37,20 @@ export interface Change {
  */
 export type TxnEvent<T> =
   | { kind: 'savepoint' | 'release' | 'rollback_to'; name: string }
-  | { kind: 'end'; drop: (v: T) => boolean; kept?: (v: T) => void };
+  | {
+      kind: 'end';
+      drop: (v: T) => boolean;
+      kept?: (v: T) => void;
+      /** What the end does instead when PostgreSQL rolled the block back (see Change.ran). */
+      ifRolledBack?: { drop: (v: T) => boolean; kept?: (v: T) => void };
+    };
 
 class Rec<T> implements Change {
   /** Counted as uncertain (its group has ended). */
   unsure = false;
   settled = false;
   pos = 0;
-  ran: { ok?: boolean } | undefined = undefined;
+  ran: { ok?: boolean; rolledBack?: boolean } | undefined = undefined;
   constructor(
     readonly table: NameTable<T>,
     /** The name changed, or null: every name removed (or those `txn` says). */
@@ -292,7 +299,9 @@ export class NameTable<T> {
       }
     }
     if (!made) return;
-    if (r.txn) this.applyTxn(r.txn);
+    if (r.txn?.kind === 'end' && r.ran?.rolledBack && r.txn.ifRolledBack)
+      this.applyTxn({ kind: 'end', ...r.txn.ifRolledBack });
+    else if (r.txn) this.applyTxn(r.txn);
     else if (r.name === null) {
       const kept = this.keep === undefined ? undefined : this.live.get(this.keep);
       this.remembered();

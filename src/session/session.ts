@@ -1486,6 +1486,12 @@ export class Session {
       );
       if (run.seq >= 0) (item.okSeqs ??= []).push(run.seq);
     }
+    if (
+      run?.txn === 'end_chain' &&
+      type === B.CommandComplete &&
+      body.toString('latin1', 0, 9) === 'ROLLBACK\0'
+    )
+      run.rolledBack = true;
     if (run?.txn) {
       // A BEGIN takes what ran before it into its block; a COMMIT or ROLLBACK ends what a
       // later error could undo, and so may a procedure outside a block (it may COMMIT).

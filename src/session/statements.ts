@@ -306,6 +306,15 @@ export class SessionNames {
     this.cursors.stage(st, rec, run, this.decisions.session.in_transaction);
   }
 
+  /**
+   * A protocol Close of portal `name`: PostgreSQL's SQL cursors are portals too, so it
+   * closes a cursor of that name as well (as SQL CLOSE closes a protocol portal).
+   */
+  portalClosed(name: string, at: number): void {
+    this.portals.stage(name, null, at);
+    this.cursors.forget(name, at);
+  }
+
   /** A protocol Bind of portal `name` succeeds only when no cursor of that name exists. */
   bound(name: string, at: number): void {
     this.cursors.forget(name, at);
