@@ -242,12 +242,13 @@ function decideIn(
         // Drivers re-send the same Parse text for every execution (unnamed statements):
         // reuse the facts and decision when nothing they depend on has changed.
         const typed = paramTypeFacts(m.types);
-        const hit = typed ? undefined : names.memo(m.sql, engine, runTxn);
+        const opts = c.analyzeOpts();
+        const hit = typed ? undefined : names.memo(m.sql, engine, runTxn, opts.catalog);
         if (hit) {
           names.prepared.stage(m.name, hit, i);
           break;
         }
-        const a = analyze(m.sql, c.analyzeOpts());
+        const a = analyze(m.sql, opts);
         if (a.error) {
           return refuse({
             fields: ClientError.unanalysed(a.error),
@@ -270,7 +271,7 @@ function decideIn(
           return refuse({ fields: refusalFields(rec), facts, rec });
         const prepared = { facts, decision: rec, inTxn: runTxn };
         names.prepared.stage(m.name, prepared, i);
-        if (!typed) names.remember(m.sql, prepared, engine, runTxn);
+        if (!typed) names.remember(m.sql, prepared, engine, runTxn, opts.catalog);
         break;
       }
       case 'bind': {

@@ -19,17 +19,24 @@ const allowed: DecisionRecord = {
 
 function remember(names: SessionNames, sql: string): void {
   const facts = analyze(sql, { searchPath: ['public'] }).statements[0];
-  names.remember(sql, { facts, decision: allowed, inTxn: false }, engine, false);
+  names.remember(sql, { facts, decision: allowed, inTxn: false }, engine, false, undefined);
 }
 
 describe('the Parse memo', () => {
   it('remembers a Parse text, but not a long one', () => {
     const names = new SessionNames({} as DecisionPoint);
     remember(names, 'SELECT a FROM t WHERE b = $1');
-    expect(names.memo('SELECT a FROM t WHERE b = $1', engine, false)).toBeDefined();
+    expect(names.memo('SELECT a FROM t WHERE b = $1', engine, false, undefined)).toBeDefined();
     const long = `SELECT a FROM t WHERE b = '${'x'.repeat(20_000)}'`;
     remember(names, long);
-    expect(names.memo(long, engine, false)).toBeUndefined();
+    expect(names.memo(long, engine, false, undefined)).toBeUndefined();
+  });
+
+  it('is not used under another catalog (a DDL changes what a `*` expands to)', () => {
+    const names = new SessionNames({} as DecisionPoint);
+    remember(names, 'SELECT * FROM t');
+    expect(names.memo('SELECT * FROM t', engine, false, undefined)).toBeDefined();
+    expect(names.memo('SELECT * FROM t', engine, false, {})).toBeUndefined();
   });
 
   it('is bounded by the memory of its facts, not only by its entries', () => {
@@ -38,8 +45,8 @@ describe('the Parse memo', () => {
     const cols = Array.from({ length: 1500 }, (_, j) => `c${j}`).join(',');
     const texts = Array.from({ length: 40 }, (_, i) => `SELECT ${cols} FROM t${i}`);
     for (const t of texts) remember(names, t);
-    expect(names.memo(texts[39], engine, false)).toBeDefined();
-    expect(names.memo(texts[0], engine, false)).toBeUndefined();
+    expect(names.memo(texts[39], engine, false, undefined)).toBeDefined();
+    expect(names.memo(texts[0], engine, false, undefined)).toBeUndefined();
   });
 });
 

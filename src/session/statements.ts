@@ -151,6 +151,8 @@ interface Memo {
   prepared: Prepared;
   engine: PolicyEngine;
   inTxn: boolean;
+  /** The catalog the text was analysed against (a DDL changes what `*` expands to). */
+  catalog: object | undefined;
 }
 
 /**
@@ -485,17 +487,30 @@ export class SessionNames {
     this.cursors.transactionEnded(committed);
   }
 
-  /** A remembered Parse of this text, if the policy and transaction state are unchanged. */
-  memo(sql: string, engine: PolicyEngine, inTxn: boolean): Prepared | undefined {
+  /** A remembered Parse of this text, if the policy, catalog and transaction state are unchanged. */
+  memo(
+    sql: string,
+    engine: PolicyEngine,
+    inTxn: boolean,
+    catalog: object | undefined,
+  ): Prepared | undefined {
     const hit = this.parseMemo.get(sql);
-    return hit && hit.engine === engine && hit.inTxn === inTxn ? hit.prepared : undefined;
+    return hit && hit.engine === engine && hit.inTxn === inTxn && hit.catalog === catalog
+      ? hit.prepared
+      : undefined;
   }
 
   /**
    * Remember a Parse when its effect is the decision alone: no name changes (PREPARE,
    * DEALLOCATE, DISCARD, EXECUTE) and a decision that read nothing volatile.
    */
-  remember(sql: string, prepared: Prepared, engine: PolicyEngine, inTxn: boolean): void {
+  remember(
+    sql: string,
+    prepared: Prepared,
+    engine: PolicyEngine,
+    inTxn: boolean,
+    catalog: object | undefined,
+  ): void {
     const { facts: f, decision: rec } = prepared;
     if (
       rec.volatile ||
@@ -506,6 +521,6 @@ export class SessionNames {
       f.execute !== undefined
     )
       return;
-    if (sql.length <= MEMO_MAX_CHARS) this.parseMemo.set(sql, { prepared, engine, inTxn });
+    if (sql.length <= MEMO_MAX_CHARS) this.parseMemo.set(sql, { prepared, engine, inTxn, catalog });
   }
 }
