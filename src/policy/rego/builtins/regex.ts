@@ -5,64 +5,288 @@ import { def, int, str } from './registry.js';
 
 const cache = new Map<string, RegExp>();
 
-/** Translates an RE2 pattern to a JS RegExp; throws BuiltinError when it cannot. */
+/** RE2's \s: ASCII whitespace only (JS's \s also matches Unicode spaces). */
+const RE2_SPACE = '\\t\\n\\f\\r ';
+const POSIX: Record<string, string> = {
+  alpha: 'A-Za-z',
+  digit: '0-9',
+  alnum: 'A-Za-z0-9',
+  upper: 'A-Z',
+  lower: 'a-z',
+  space: '\\t\\n\\v\\f\\r ',
+  punct: '!-\\/:-@\\[-`{-~',
+  xdigit: '0-9A-Fa-f',
+  word: '0-9A-Za-z_',
+  blank: '\\t ',
+  cntrl: '\\x00-\\x1f\\x7f',
+  print: ' -~',
+  graph: '!-~',
+  ascii: '\\x00-\\x7f',
+};
+
+/**
+ * A pattern RE2 accepts whose meaning this translation cannot keep: evaluation fails (the
+ * decision is a refusal), never a match that RE2 would not make, nor a miss it would not.
+ */
+function untranslatable(name: string, what: string): Error {
+  return new Error(`${name}: regex ${what} is not supported by this evaluator`);
+}
+
+/** `\p{X}` as JS reads it: a general category as is, a script as Script=X. */
+function unicodeProperty(neg: boolean, prop: string, name: string): string {
+  const p = neg ? 'P' : 'p';
+  for (const form of [prop, `Script=${prop}`]) {
+    try {
+      new RegExp(`\\${p}{${form}}`, 'u');
+      return `\\${p}{${form}}`;
+    } catch {
+      /* next form */
+    }
+  }
+  throw new BuiltinError(
+    'eval_builtin_error',
+    `${name}: error parsing regexp: invalid character class range: \\${p}{${prop}}`,
+  );
+}
+
+/**
+ * A class body under a case-folding group (the pattern as a whole is not `(?i)`): each
+ * ASCII letter and letter range gains its other case. Other letters in ranges cannot be
+ * folded here.
+ */
+function foldClass(body: string, name: string): string {
+  let extra = '';
+  for (let k = 0; k < body.length; k++) {
+    const ch = body[k];
+    if (ch === '\\') {
+      k++;
+      continue;
+    }
+    if (body[k + 1] === '-' && body[k + 2] !== undefined && body[k + 2] !== '\\') {
+      const hi = body[k + 2];
+      const both = ch + hi;
+      if (/^[a-z]{2}$/.test(both)) extra += ch.toUpperCase() + '-' + hi.toUpperCase();
+      else if (/^[A-Z]{2}$/.test(both)) extra += ch.toLowerCase() + '-' + hi.toLowerCase();
+      else if (/[^\x00-\x7f]/.test(both) || /[A-Za-z]/.test(both))
+        throw untranslatable(name, 'a case-folded class range');
+      k += 2;
+      continue;
+    }
+    const lo = ch.toLowerCase();
+    const up = ch.toUpperCase();
+    if (lo !== up && lo.length === 1 && up.length === 1) extra += ch === lo ? up : lo;
+  }
+  return body + extra;
+}
+
+/**
+ * Translates an RE2 pattern to a JS RegExp with RE2's meaning: `.` stops at \n only, \s is
+ * ASCII whitespace, (?m) ^ and $ stop at \n only, \A \z \x{…} \pX \p{Script} and POSIX
+ * classes; a leading (?flags). Invalid RE2 is a builtin error (undefined, as in OPA); valid
+ * RE2 this cannot express ((?U), (?-i) after (?i)) fails the evaluation.
+ */
 export function re2(pat: string, name = 'regex.match', global = false): RegExp {
   const key = (global ? 'g' : '') + pat;
   const hit = cache.get(key);
   if (hit) return hit;
-  let src = pat;
+  let i = 0;
+  /** The flags in force: `i` here is case folding done by this translation (see lit). */
+  let f = { i: false, m: false, s: false };
   let flags = global ? 'gu' : 'u';
-  const m = /^\(\?([imsU]+)\)/.exec(src);
-  if (m) {
-    if (m[1].includes('U'))
-      throw new BuiltinError('eval_builtin_error', `${name}: unsupported regex flag U`);
-    for (const f of m[1]) if (!flags.includes(f)) flags += f;
-    src = src.slice(m[0].length);
+  const lead = /^\(\?([imsU]+)\)/.exec(pat);
+  if (lead) {
+    if (lead[1].includes('U')) throw untranslatable(name, 'flag U');
+    if (lead[1].includes('i')) flags += 'i';
+    f = { i: false, m: lead[1].includes('m'), s: lead[1].includes('s') };
+    i = lead[0].length;
   }
-  if (/\(\?[=!<][^P]/.test(src) && !/\(\?P</.test(src))
-    throw new BuiltinError(
-      'eval_builtin_error',
-      `${name}: error parsing regexp: invalid or unsupported Perl syntax`,
-    );
-  if (/\\[1-9]/.test(src))
-    throw new BuiltinError(
-      'eval_builtin_error',
-      `${name}: error parsing regexp: invalid escape sequence`,
-    );
-  // \Q...\E quotes literally in RE2
-  src = src.replace(/\\Q([\s\S]*?)(?:\\E|$)/g, (_m, lit: string) =>
-    lit.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&'),
-  );
-  src = src
-    .replace(/\\([pP])([A-Za-z])/g, '\\$1{$2}')
-    .replace(/\(\?P</g, '(?<')
-    .replace(/\\A/g, '^')
-    .replace(/\\z/g, '$(?![\\s\\S])')
-    .replace(/\[\[:alpha:\]\]/g, '[A-Za-z]')
-    .replace(/\[\[:digit:\]\]/g, '[0-9]')
-    .replace(/\[\[:alnum:\]\]/g, '[A-Za-z0-9]')
-    .replace(/\[\[:space:\]\]/g, '[\\t\\n\\v\\f\\r ]')
-    .replace(/\[:alpha:\]/g, 'A-Za-z')
-    .replace(/\[:digit:\]/g, '0-9')
-    .replace(/\[:alnum:\]/g, 'A-Za-z0-9')
-    .replace(/\[:upper:\]/g, 'A-Z')
-    .replace(/\[:lower:\]/g, 'a-z')
-    .replace(/\[:space:\]/g, '\\t\\n\\v\\f\\r ')
-    .replace(/\[:punct:\]/g, '!-\\/:-@\\[-`{-~')
-    .replace(/\[:xdigit:\]/g, '0-9A-Fa-f')
-    .replace(/\[:word:\]/g, '\\w');
+  const foldAll = flags.includes('i');
+  const bad = (what: string) =>
+    new BuiltinError('eval_builtin_error', `${name}: error parsing regexp: ${what}`);
+  /** Flags of the enclosing groups, restored at their `)`. */
+  const saved: (typeof f)[] = [];
+  /** `(?flags)` or `(?flags:` at `at` (after `(?`): the flags, and where they end. */
+  const inline = (at: number): { next: typeof f; end: number; group: boolean } => {
+    const m = /^([imsU]*)(?:-([imsU]*))?([:)])/.exec(pat.slice(at));
+    if (!m || (!m[1] && !m[2])) throw bad('invalid or unsupported Perl syntax');
+    if ((m[1] + (m[2] ?? '')).includes('U')) throw untranslatable(name, 'flag U');
+    if (foldAll && m[2]?.includes('i')) throw untranslatable(name, 'turning (?i) off');
+    const next = { ...f };
+    for (const x of m[1]) next[x as 'i' | 'm' | 's'] = true;
+    for (const x of m[2] ?? '') next[x as 'i' | 'm' | 's'] = false;
+    if (foldAll) next.i = false;
+    return { next, end: at + m[0].length, group: m[3] === ':' };
+  };
+  /** A literal character: both cases of it where the pattern folds case here. */
+  const lit = (ch: string): string => {
+    const e = /[\\^$.*+?()[\]{}|/]/.test(ch) ? '\\' + ch : ch;
+    if (!f.i || inClass) return e;
+    const lo = ch.toLowerCase();
+    const up = ch.toUpperCase();
+    if (lo === up || [...lo].length !== 1 || [...up].length !== 1) return e;
+    return `[${lo}${up}]`;
+  };
+  let out = '';
+  let inClass = false;
+  /** Where the open class's body starts in `out` (to fold its letters at its end). */
+  let classAt = 0;
+  while (i < pat.length) {
+    const c = pat[i];
+    if (c === '\\') {
+      const d = pat[i + 1];
+      if (d === undefined) throw bad('trailing backslash at end of expression');
+      i += 2;
+      if (d === 'Q') {
+        const e = pat.indexOf('\\E', i);
+        const quoted = pat.slice(i, e < 0 ? pat.length : e);
+        i = e < 0 ? pat.length : e + 2;
+        for (const ch of quoted) out += inClass && ch === '-' ? '\\-' : lit(ch);
+      } else if (d === 'x' && pat[i] === '{') {
+        const e = pat.indexOf('}', i);
+        const hex = e < 0 ? '' : pat.slice(i + 1, e);
+        if (!/^[0-9A-Fa-f]{1,6}$/.test(hex) || parseInt(hex, 16) > 0x10ffff)
+          throw bad('invalid escape sequence');
+        out += `\\u{${hex}}`;
+        i = e + 1;
+      } else if (d === 'p' || d === 'P') {
+        let prop: string;
+        if (pat[i] === '{') {
+          const e = pat.indexOf('}', i);
+          if (e < 0) throw bad('invalid character class range');
+          prop = pat.slice(i + 1, e);
+          i = e + 1;
+        } else {
+          prop = pat[i] ?? '';
+          i++;
+        }
+        let neg = d === 'P';
+        if (prop.startsWith('^')) {
+          neg = !neg;
+          prop = prop.slice(1);
+        }
+        out += unicodeProperty(neg, prop, name);
+      } else if (d === 's') out += inClass ? RE2_SPACE : `[${RE2_SPACE}]`;
+      else if (d === 'S') {
+        if (inClass) throw untranslatable(name, '\\S inside a class');
+        out += `[^${RE2_SPACE}]`;
+      } else if (d === 'A') {
+        if (inClass) throw bad('invalid escape sequence');
+        out += '(?<![\\s\\S])';
+      } else if (d === 'z') {
+        if (inClass) throw bad('invalid escape sequence');
+        out += '(?![\\s\\S])';
+      } else if (/[1-9]/.test(d)) throw bad('invalid escape sequence');
+      else if (/[dDwWbBfnrtv0x^$\\.*+?()[\]{}|/]/.test(d)) out += '\\' + d;
+      else if (/[A-Za-z0-9]/.test(d)) throw bad('invalid escape sequence');
+      // Other punctuation escaped in RE2 is itself (JS's u mode refuses most such escapes).
+      else out += d === '-' && inClass ? '\\-' : d;
+      continue;
+    }
+    if (inClass) {
+      if (c === '[' && pat[i + 1] === ':') {
+        const e = pat.indexOf(':]', i + 2);
+        let cls = e < 0 ? '' : pat.slice(i + 2, e);
+        const neg = cls.startsWith('^');
+        if (neg) cls = cls.slice(1);
+        const body = POSIX[cls];
+        if (body === undefined) throw bad('invalid character class range');
+        if (neg) throw untranslatable(name, 'negated POSIX class');
+        out += body;
+        i = e + 2;
+        continue;
+      }
+      if (c === ']') {
+        inClass = false;
+        if (f.i) out = out.slice(0, classAt) + foldClass(out.slice(classAt), name);
+      }
+      out += c === '[' ? '\\[' : c;
+      i++;
+      continue;
+    }
+    if (c === '[') {
+      inClass = true;
+      out += '[';
+      i++;
+      if (pat[i] === '^') {
+        out += '^';
+        i++;
+      }
+      classAt = out.length;
+      // A ] first in a class is a literal.
+      if (pat[i] === ']') {
+        out += '\\]';
+        i++;
+      }
+      continue;
+    }
+    if (c === '(' && pat[i + 1] === '?') {
+      if (pat[i + 2] === 'P' && pat[i + 3] === '<') {
+        saved.push(f);
+        out += '(?<';
+        i += 4;
+      } else if (pat[i + 2] === ':') {
+        saved.push(f);
+        out += '(?:';
+        i += 3;
+      } else if (pat[i + 2] === '<') {
+        saved.push(f);
+        out += '(?<';
+        i += 3;
+      } else if (/[imsU-]/.test(pat[i + 2] ?? '')) {
+        // (?flags) holds to the end of the enclosing group; (?flags:…) within its own.
+        const { next, end, group } = inline(i + 2);
+        if (group) {
+          saved.push(f);
+          out += '(?:';
+        }
+        f = next;
+        i = end;
+      } else throw bad('invalid or unsupported Perl syntax');
+      continue;
+    }
+    if (c === '(') {
+      saved.push(f);
+      out += c;
+      i++;
+      continue;
+    }
+    if (c === ')') {
+      f = saved.pop() ?? f;
+      out += c;
+      i++;
+      continue;
+    }
+    if (c === '{' || c === '}' || c === ']') {
+      // A brace that is no repetition, and a lone ], are literals in RE2.
+      const rep = c === '{' ? /^\{\d+(,\d*)?\}/.exec(pat.slice(i)) : null;
+      if (rep) {
+        out += rep[0];
+        i += rep[0].length;
+      } else {
+        out += '\\' + c;
+        i++;
+      }
+      continue;
+    }
+    if (c === '.') out += f.s ? '[\\s\\S]' : '[^\\n]';
+    else if (c === '^') out += f.m ? '(?<![^\\n])' : '^';
+    else if (c === '$') out += f.m ? '(?![^\\n])' : '$';
+    else if ('*+?|'.includes(c)) out += c;
+    else {
+      const cp = pat.codePointAt(i)!;
+      const ch = String.fromCodePoint(cp);
+      out += lit(ch);
+      i += ch.length;
+      continue;
+    }
+    i++;
+  }
+  if (inClass) throw bad('missing closing ]');
   let re: RegExp;
   try {
-    re = new RegExp(src, flags);
-  } catch {
-    try {
-      re = new RegExp(src, flags.replace('u', ''));
-    } catch (e) {
-      throw new BuiltinError(
-        'eval_builtin_error',
-        `${name}: error parsing regexp: ${(e as Error).message}`,
-      );
-    }
+    re = new RegExp(out, flags);
+  } catch (e) {
+    throw bad((e as Error).message);
   }
   if (cache.size > 1000) cache.clear();
   cache.set(key, re);
