@@ -34,20 +34,90 @@ function nsOf(name: string, a: Value[]): bigint {
 function dateOf(ns: bigint): Date {
   return new Date(Number(ns / 1000000n));
 }
+
+const zones = new Map<string, Intl.DateTimeFormat>();
+/**
+ * The calendar fields of `[ns, "zone"]` (or a number, in UTC) as OPA gives them: the
+ * zone is an IANA name, "" or "UTC" is UTC, and "Local" the machine's zone; an unknown
+ * zone is a builtin error (undefined), as in OPA.
+ */
+function fieldsOf(
+  name: string,
+  a: Value[],
+): {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+  weekday: number;
+} {
+  const v = a[0];
+  const d = dateOf(nsOf(name, a));
+  const z = Array.isArray(v) ? v[1] : undefined;
+  if (Array.isArray(v) && typeof z !== 'string')
+    throw new BuiltinError(
+      'eval_type_error',
+      `${name}: operand 1 must be a number or [number, string]`,
+    );
+  const zone = typeof z === 'string' ? z : '';
+  if (zone === '' || zone === 'UTC')
+    return {
+      year: d.getUTCFullYear(),
+      month: d.getUTCMonth() + 1,
+      day: d.getUTCDate(),
+      hour: d.getUTCHours(),
+      minute: d.getUTCMinutes(),
+      second: d.getUTCSeconds(),
+      weekday: d.getUTCDay(),
+    };
+  let fmt = zones.get(zone);
+  if (!fmt) {
+    try {
+      fmt = new Intl.DateTimeFormat('en-US', {
+        timeZone: zone === 'Local' ? undefined : zone,
+        hourCycle: 'h23',
+        year: 'numeric',
+        month: 'numeric',
+        day: 'numeric',
+        hour: 'numeric',
+        minute: 'numeric',
+        second: 'numeric',
+        weekday: 'short',
+      });
+    } catch {
+      throw new BuiltinError('eval_builtin_error', `${name}: unknown time zone ${zone}`);
+    }
+    if (zones.size > 100) zones.clear();
+    zones.set(zone, fmt);
+  }
+  const part: Record<string, string> = {};
+  for (const p of fmt.formatToParts(d)) part[p.type] = p.value;
+  return {
+    year: Number(part.year),
+    month: Number(part.month),
+    day: Number(part.day),
+    hour: Number(part.hour),
+    minute: Number(part.minute),
+    second: Number(part.second),
+    weekday: ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'].indexOf(part.weekday),
+  };
+}
 def('time.date', 1, (a) => {
-  const d = dateOf(nsOf('time.date', a));
-  return [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate()];
+  const f = fieldsOf('time.date', a);
+  return [f.year, f.month, f.day];
 });
 def('time.clock', 1, (a) => {
-  const d = dateOf(nsOf('time.clock', a));
-  return [d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()];
+  const f = fieldsOf('time.clock', a);
+  return [f.hour, f.minute, f.second];
 });
 def(
   'time.weekday',
   1,
   (a) =>
     ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'][
-      dateOf(nsOf('time.weekday', a)).getUTCDay()
+      fieldsOf('time.weekday', a).weekday
     ],
 );
 def('time.add_date', 4, (a) => {
