@@ -30,6 +30,7 @@ import {
   parseErrorFields,
   parseExecute,
   closeMessage,
+  copyFailMessage,
   parseMessage,
   parseParameterStatus,
   parseParse,
@@ -1162,6 +1163,14 @@ export class Session {
         item.overdue = true;
         return;
       }
+    }
+    if (this.copyIn) {
+      // PostgreSQL holds a cancel while a COPY FROM STDIN waits for data: a client that sends
+      // none would keep it (and its locks) past the limit. A CopyFail ends it now, with
+      // 57014; what the client still sends for it is dropped, as PostgreSQL would drop it.
+      this.copyIn = false;
+      this.upstream.write(copyFailMessage("the statement's time limit (timeout_ms) ran out"));
+      return;
     }
     void this.cancelUpstream();
   }

@@ -173,6 +173,11 @@ export function parseMessage(name: string, sql: string): Buffer {
   return new MessageWriter(0x50).cstring(name).cstring(sql).int16(0).end();
 }
 
+/** CopyFail: the COPY FROM STDIN in progress ends with an error (57014) naming `reason`. */
+export function copyFailMessage(reason: string): Buffer {
+  return new MessageWriter(0x66).cstring(reason).end();
+}
+
 export function closeMessage(kind: 'S' | 'P', name: string): Buffer {
   return new MessageWriter(0x43).byte(kind.charCodeAt(0)).cstring(name).end();
 }
