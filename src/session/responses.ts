@@ -197,6 +197,21 @@ export class ResponseScanner {
         );
       const total = mlen + 1;
       if (WATCHED[type] === 0) {
+        if (
+          this.binaryCopy &&
+          this.rowsLeft >= 0 &&
+          !this.rowsOver &&
+          type === B.CopyData &&
+          pos + total > len &&
+          total <= BINARY_TRAILER_MAX
+        ) {
+          // A CopyData of a binary COPY under a row limit, small enough to be its trailer
+          // (no row) and split across reads: only its whole body tells, so it waits for it.
+          if (pos > runStart) out.push(buf.subarray(runStart, pos));
+          this.partial = Buffer.from(buf.subarray(pos));
+          runStart = pos = len;
+          break;
+        }
         this.terminals += TERMINAL[type];
         if (this.rowsLeft >= 0 && (type === B.DataRow || type === B.CopyData)) {
           if (
@@ -294,6 +309,8 @@ export class ResponseScanner {
 
 /** The binary COPY file header (signature, flags, header extension length). */
 const BINARY_COPY_HEADER = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
+/** The longest CopyData that can be a binary COPY's trailer: with the file header, no rows. */
+const BINARY_TRAILER_MAX = 5 + BINARY_COPY_HEADER.length + 8 + 2;
 
 /**
  * Whether the CopyData at `pos`, whole in `buf` (up to `len`), is a binary COPY's trailer:
