@@ -145,8 +145,22 @@ export function objPut(o: Obj, k: Value, v: Value): Obj {
   return r;
 }
 
+/**
+ * Strings in code-point order, as OPA (Go) orders them. JS's < compares UTF-16 units,
+ * which differs where a surrogate (a code point past U+FFFF) meets a unit from U+E000 up.
+ */
 export function cmpStr(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  if (i === n) return a.length < b.length ? -1 : 1;
+  const x = a.charCodeAt(i);
+  const y = b.charCodeAt(i);
+  const sx = x >= 0xd800 && x <= 0xdfff;
+  const sy = y >= 0xd800 && y <= 0xdfff;
+  if (sx !== sy) return sx ? 1 : -1;
+  return x < y ? -1 : 1;
 }
 
 function rank(v: Value): number {

@@ -14,8 +14,20 @@ def('concat', 2, (a) => {
 def('contains', 2, (a) => str('contains', a, 0).includes(str('contains', a, 1)));
 def('startswith', 2, (a) => str('startswith', a, 0).startsWith(str('startswith', a, 1)));
 def('endswith', 2, (a) => str('endswith', a, 0).endsWith(str('endswith', a, 1)));
-def('lower', 1, (a) => str('lower', a, 0).toLowerCase());
-def('upper', 1, (a) => str('upper', a, 0).toUpperCase());
+/**
+ * Case mapping one code point at a time, as Go's strings.ToLower/ToUpper (OPA's) do: the
+ * simple mappings, no context (a final Σ is σ) and no expansions (ß stays ß; İ is i).
+ */
+function mapCase(s: string, up: boolean): string {
+  let out = '';
+  for (const ch of s) {
+    const m = up ? ch.toUpperCase() : ch.toLowerCase();
+    out += m.length === ch.length || [...m].length === 1 ? m : !up && ch === '\u0130' ? 'i' : ch;
+  }
+  return out;
+}
+def('lower', 1, (a) => mapCase(str('lower', a, 0), false));
+def('upper', 1, (a) => mapCase(str('upper', a, 0), true));
 def('split', 2, (a) => {
   const s = str('split', a, 0);
   const d = str('split', a, 1);
