@@ -518,7 +518,14 @@ export class Session {
         this.ctx.metrics.protocolErrors.inc();
         // The messages before the bad one run, as in PostgreSQL (and as recorded).
         this.flushOut();
-        this.fatal(ClientError.protocolViolation(err.message), 'protocol_error');
+        this.fatal(
+          ClientError.protocolViolation(
+            /exceeds the limit/.test(err.message)
+              ? `${err.message} (session.maxMessageBytes)`
+              : err.message,
+          ),
+          'protocol_error',
+        );
       } else {
         this.log.error('session error', { err });
         this.fatal(ClientError.internal());

@@ -120,7 +120,10 @@ export class FrameReader {
     const min = this.typed ? 4 : 8;
     if (len < min) throw new FrameError(`invalid message length ${len}`, '08P01');
     if (len > this.maxLength)
-      throw new FrameError(`message length ${len} exceeds the limit`, '08P01');
+      throw new FrameError(
+        `message length ${len} exceeds the limit of ${this.maxLength} bytes`,
+        '08P01',
+      );
     const end = pos + len + off;
     if (buf.length < end) return undefined;
     const raw = pos === 0 && end === buf.length ? buf : buf.subarray(pos, end);
