@@ -6,7 +6,7 @@
 // that situation (for example both allow and deny). Scenarios an engine cannot produce are
 // left out and reported as skipped.
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { StatementClass } from '../sql/types.js';
+import type { ColumnFact, RelationFact, StatementClass } from '../sql/types.js';
 import type { Decision, PolicyEngine, PolicyInput } from './types.js';
 
 export type Scenario =
@@ -42,6 +42,10 @@ export interface InputOptions {
   claims?: Record<string, unknown>;
   /** No statement (as for `connect`). */
   noStatement?: boolean;
+  relations?: RelationFact[];
+  columns?: ColumnFact[];
+  hasWhere?: boolean;
+  nowNs?: number;
 }
 
 /** A complete, realistic PolicyInput with the given variations. */
@@ -64,7 +68,7 @@ export function contractInput(o: InputOptions = {}): PolicyInput {
       tls: true,
       in_transaction: false,
     },
-    now_ns: 1_700_000_000_000_000_000,
+    now_ns: o.nowNs ?? 1_700_000_000_000_000_000,
   };
   if (!o.noStatement) {
     input.statement = {
@@ -72,10 +76,14 @@ export function contractInput(o: InputOptions = {}): PolicyInput {
       fingerprint: 'fp',
       command: o.command ?? 'SELECT',
       class: o.class ?? 'read',
-      relations: [{ schema: 'public', name: 'customers', kind: 'table', access: 'read' }],
-      columns: [{ schema: 'public', table: 'customers', column: 'card', clause: 'select' }],
+      relations: o.relations ?? [
+        { schema: 'public', name: 'customers', kind: 'table', access: 'read' },
+      ],
+      columns: o.columns ?? [
+        { schema: 'public', table: 'customers', column: 'card', clause: 'select' },
+      ],
       functions: [],
-      has_where: false,
+      has_where: o.hasWhere ?? false,
       opaque: false,
       protocol: 'simple',
       params: null,

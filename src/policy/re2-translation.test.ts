@@ -1,7 +1,7 @@
 // RE2 patterns (as OPA's regex.* builtins read them) translated to JS RegExps: each case is
 // what RE2 answers (https://pkg.go.dev/regexp/syntax), including where JS would differ.
 import { describe, expect, it } from 'vitest';
-import type { PolicyInput } from './types.js';
+import { contractInput } from './engine.contract.js';
 import { regoEngine } from './rego-engine.js';
 import { re2 } from './rego/builtins/regex.js';
 
@@ -72,34 +72,7 @@ deny contains "x" if regex.match(\`(?U)a+\`, input.statement.text)
 `,
     },
   ]);
-  const d = engine.decide({
-    identity: { sub: 'a', groups: [], method: 'jwt', claims: {} },
-    session: {
-      id: 's',
-      database: 'd',
-      target: 't',
-      application_name: '',
-      client_addr: '127.0.0.1',
-      tls: false,
-      in_transaction: false,
-    },
-    statement: {
-      text: 'SELECT 1',
-      fingerprint: 'f',
-      command: 'SELECT',
-      class: 'read',
-      relations: [],
-      columns: [],
-      functions: [],
-      has_where: false,
-      opaque: false,
-      protocol: 'simple',
-      params: null,
-      index: 0,
-      count: 1,
-    },
-    now_ns: 0,
-  } as unknown as PolicyInput);
+  const d = engine.decide(contractInput({ relations: [], columns: [] }));
   expect(d.kind).toBe('deny');
   expect(d.reasons.join()).toMatch(/not supported by this evaluator/);
 });

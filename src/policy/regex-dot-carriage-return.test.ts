@@ -6,6 +6,7 @@
 // a deny rule on the statement text stopped firing once the client put a carriage return
 // between the keywords (PostgreSQL's scanner treats \r as whitespace, so it ran).
 import { describe, expect, it } from 'vitest';
+import { contractInput } from './engine.contract.js';
 import { regoEngine } from './rego-engine.js';
 import { compileModules } from './rego/index.js';
 import type { PolicyInput } from './types.js';
@@ -23,43 +24,7 @@ deny contains "COPY ... PROGRAM runs a shell command on the database server" if 
 }
 `;
 
-function input(text: string): PolicyInput {
-  return {
-    identity: {
-      sub: 'agent-7',
-      iss: 'https://issuer.example',
-      groups: ['agents'],
-      agent: 'bot',
-      method: 'jwt',
-      claims: {},
-    },
-    session: {
-      id: 's-1',
-      database: 'app',
-      target: 'primary',
-      application_name: 'psql',
-      client_addr: '127.0.0.1',
-      tls: true,
-      in_transaction: false,
-    },
-    statement: {
-      text,
-      fingerprint: 'fp',
-      command: 'COPY',
-      class: 'read',
-      relations: [{ schema: 'public', name: 'customers', kind: 'table', access: 'read' }],
-      columns: [],
-      functions: [],
-      has_where: false,
-      opaque: false,
-      protocol: 'simple',
-      params: null,
-      index: 0,
-      count: 1,
-    },
-    now_ns: 1_700_000_000_000_000_000,
-  } as unknown as PolicyInput;
-}
+const input = (text: string): PolicyInput => contractInput({ text, command: 'COPY', columns: [] });
 
 describe('regex.match: RE2 `.` matches \\r (OPA), the evaluator does not', () => {
   it('evaluates regex.match like RE2', () => {

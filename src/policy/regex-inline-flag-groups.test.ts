@@ -5,6 +5,7 @@
 // (non-strict, as in OPA) made the expression undefined, and a deny rule using a scoped
 // case-insensitive group never fired (fail open).
 import { describe, expect, it } from 'vitest';
+import { contractInput } from './engine.contract.js';
 import { regoEngine } from './rego-engine.js';
 import { compileModules } from './rego/index.js';
 import type { PolicyInput } from './types.js';
@@ -22,43 +23,7 @@ deny contains "sleeping queries hold connections" if {
 }
 `;
 
-function input(text: string): PolicyInput {
-  return {
-    identity: {
-      sub: 'agent-7',
-      iss: 'https://issuer.example',
-      groups: ['agents'],
-      agent: 'bot',
-      method: 'jwt',
-      claims: {},
-    },
-    session: {
-      id: 's-1',
-      database: 'app',
-      target: 'primary',
-      application_name: 'psql',
-      client_addr: '127.0.0.1',
-      tls: true,
-      in_transaction: false,
-    },
-    statement: {
-      text,
-      fingerprint: 'fp',
-      command: 'SELECT',
-      class: 'read',
-      relations: [],
-      columns: [],
-      functions: [],
-      has_where: false,
-      opaque: false,
-      protocol: 'simple',
-      params: null,
-      index: 0,
-      count: 1,
-    },
-    now_ns: 1_700_000_000_000_000_000,
-  } as unknown as PolicyInput;
-}
+const input = (text: string): PolicyInput => contractInput({ text, relations: [], columns: [] });
 
 describe('regex.match: RE2 flag groups (?i:...) and mid-pattern (?i)', () => {
   it('evaluates them like RE2 (OPA: true)', () => {

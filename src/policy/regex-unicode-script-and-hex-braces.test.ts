@@ -4,6 +4,7 @@
 // changed their meaning: `\p{Cyrillic}` matched the text "p{Cyrillic}", `\x{41}` forty-one
 // x's, and a deny rule built on them never fired (fail open).
 import { describe, expect, it } from 'vitest';
+import { contractInput } from './engine.contract.js';
 import { regoEngine } from './rego-engine.js';
 import { compileModules } from './rego/index.js';
 import type { PolicyInput } from './types.js';
@@ -24,43 +25,12 @@ deny contains msg if {
 }
 `;
 
-function input(name: string, text = 'SELECT 1'): PolicyInput {
-  return {
-    identity: {
-      sub: 'agent-7',
-      iss: 'https://issuer.example',
-      groups: ['agents'],
-      agent: 'bot',
-      method: 'jwt',
-      claims: {},
-    },
-    session: {
-      id: 's-1',
-      database: 'app',
-      target: 'primary',
-      application_name: 'psql',
-      client_addr: '127.0.0.1',
-      tls: true,
-      in_transaction: false,
-    },
-    statement: {
-      text,
-      fingerprint: 'fp',
-      command: 'SELECT',
-      class: 'read',
-      relations: [{ schema: 'public', name, kind: 'table', access: 'read' }],
-      columns: [],
-      functions: [],
-      has_where: false,
-      opaque: false,
-      protocol: 'simple',
-      params: null,
-      index: 0,
-      count: 1,
-    },
-    now_ns: 1_700_000_000_000_000_000,
-  } as unknown as PolicyInput;
-}
+const input = (name: string, text = 'SELECT 1'): PolicyInput =>
+  contractInput({
+    text,
+    relations: [{ schema: 'public', name, kind: 'table', access: 'read' }],
+    columns: [],
+  });
 
 describe('regex.match: RE2 syntax that JS `u` mode rejects must not change meaning', () => {
   it('\\p{Script} classes match letters of that script (OPA: true)', () => {

@@ -6,6 +6,7 @@
 // a "writes only during business hours, local time" deny rule used the UTC hour, so at
 // 06:30 in New York (10:30 UTC) a write was allowed although the policy denies it.
 import { describe, expect, it } from 'vitest';
+import { contractInput } from './engine.contract.js';
 import { regoEngine } from './rego-engine.js';
 import { compileModules } from './rego/index.js';
 import type { PolicyInput } from './types.js';
@@ -31,43 +32,16 @@ deny contains "writes only between 09:00 and 17:00 New York time, Monday to Frid
 }
 `;
 
-function input(nowNs: number): PolicyInput {
-  return {
-    identity: {
-      sub: 'agent-7',
-      iss: 'https://issuer.example',
-      groups: ['agents'],
-      agent: 'bot',
-      method: 'jwt',
-      claims: {},
-    },
-    session: {
-      id: 's-1',
-      database: 'app',
-      target: 'primary',
-      application_name: 'psql',
-      client_addr: '127.0.0.1',
-      tls: true,
-      in_transaction: false,
-    },
-    statement: {
-      text: 'UPDATE orders SET status = 1 WHERE id = 2',
-      fingerprint: 'fp',
-      command: 'UPDATE',
-      class: 'write',
-      relations: [{ schema: 'public', name: 'orders', kind: 'table', access: 'write' }],
-      columns: [],
-      functions: [],
-      has_where: true,
-      opaque: false,
-      protocol: 'simple',
-      params: null,
-      index: 0,
-      count: 1,
-    },
-    now_ns: nowNs,
-  } as unknown as PolicyInput;
-}
+const input = (nowNs: number): PolicyInput =>
+  contractInput({
+    text: 'UPDATE orders SET status = 1 WHERE id = 2',
+    command: 'UPDATE',
+    class: 'write',
+    relations: [{ schema: 'public', name: 'orders', kind: 'table', access: 'write' }],
+    columns: [],
+    hasWhere: true,
+    nowNs,
+  });
 
 describe('time.clock / time.weekday with a timezone', () => {
   it('answers in the given zone (OPA)', () => {
