@@ -1,7 +1,9 @@
 // Cursors and portals PostgreSQL drops (at ROLLBACK TO SAVEPOINT, ROLLBACK, COMMIT) leave the
 // gateway's tables with them. Were one kept, a cursor a function later opens under its name
 // would be read under the dropped one's decision (no row limit), where a cursor the gateway
-// never saw declared is refused (34000). Those PostgreSQL keeps stay readable.
+// never saw declared is refused (34000). Those PostgreSQL keeps stay readable. (A protocol
+// Close of a portal closes a SQL cursor of its name too; a COMMIT AND CHAIN answered ROLLBACK
+// drops the WITH HOLD cursors of its failed block.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   adminClient,
@@ -10,7 +12,7 @@ import {
   startTestGateway,
   type TestGateway,
 } from './helpers/gateway.js';
-import { bind, execute, fields, parse, rows, sync, errorCodes } from './helpers/raw.js';
+import { bind, close, execute, fields, parse, rows, sync, errorCodes } from './helpers/raw.js';
 
 const DB = 'cursors_dropped';
 let g: TestGateway;
@@ -93,6 +95,19 @@ describe('a cursor or portal PostgreSQL dropped leaves the gateway table', () =>
     }
   });
 
+  it('after a protocol Close of a portal of its name (cursors are portals upstream), a function cursor of the name is refused', async () => {
+    const c = await rawLogin(g, DB);
+    try {
+      expect(errorCodes(await c.simple('BEGIN'))).toEqual([]);
+      expect(errorCodes(await c.simple('DECLARE x CURSOR FOR SELECT 1 AS one'))).toEqual([]);
+      await c.write(Buffer.concat([close('P', 'x'), sync()]));
+      expect(errorCodes(await c.until('Z'))).toEqual([]);
+      await expectNotReadUnlimited(c, 'x', true);
+    } finally {
+      c.destroy();
+    }
+  });
+
   it('keeps what PostgreSQL keeps: cursors declared before the savepoint, or in one released, and WITH HOLD ones of a committed block', async () => {
     const c = await rawLogin(g, DB);
     try {
@@ -136,7 +151,12 @@ const names = async (c: Awaited<ReturnType<typeof rawLogin>>) =>
   rows(await c.simple('SELECT name FROM pg_cursors ORDER BY 1')).map((r) => r[0]);
 
 /** PostgreSQL has no cursor x (pg_cursors): a function opens one; the gateway must not read it unlimited. */
-async function expectNotReadUnlimited(c: Awaited<ReturnType<typeof rawLogin>>, x: string) {
+/** `refused`: the FETCH is refused as for a name never declared (34000), not only limited. */
+async function expectNotReadUnlimited(
+  c: Awaited<ReturnType<typeof rawLogin>>,
+  x: string,
+  refused = false,
+) {
   expect(errorCodes(await c.simple('BEGIN'))).toEqual([]);
   expect(await names(c)).not.toContain(x);
   expect(errorCodes(await c.simple(`SELECT opencur('${x}')`))).toEqual([]);
@@ -144,6 +164,7 @@ async function expectNotReadUnlimited(c: Awaited<ReturnType<typeof rawLogin>>, x
   const n = rows(ms).length;
   await c.simple('ROLLBACK');
   expect(n, `rows read from function cursor ${x}`).toBeLessThanOrEqual(5);
+  if (refused) expect(errorCodes(ms)).toEqual(['34000']);
 }
 
 describe('a WITH HOLD cursor lives on only past a transaction that committed', () => {
@@ -273,6 +294,21 @@ describe('a WITH HOLD cursor lives on only past a transaction that committed', (
       ])
         await c.simple(s);
       await expectNotReadUnlimited(c, 'h');
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it('so is one declared in a failed block that COMMIT AND CHAIN ends (answered ROLLBACK, the next block open)', async () => {
+    const c = await rawLogin(g, DB);
+    try {
+      for (const s of ['BEGIN', 'DECLARE h CURSOR WITH HOLD FOR SELECT 1 AS one'])
+        expect(errorCodes(await c.simple(s)), s).toEqual([]);
+      expect(errorCodes(await c.simple('SELECT 1/0'))).toEqual(['22012']);
+      const chained = await c.simple('COMMIT AND CHAIN');
+      expect(errorCodes(chained)).toEqual([]);
+      expect(chained.at(-1)?.body[0]).toBe('T'.charCodeAt(0));
+      await expectNotReadUnlimited(c, 'h', true);
     } finally {
       c.destroy();
     }
