@@ -4,9 +4,6 @@
 // HOLD_CANCEL_INTERRUPTS around the message read), so a CancelRequest does nothing until the
 // client sends another message: the gateway ends the COPY with a CopyFail instead. Before,
 // the COPY ran on past its limit, holding its lock, for as long as the client stayed silent.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   adminClient,
@@ -22,13 +19,7 @@ let g: TestGateway;
 
 beforeAll(async () => {
   await freshDatabase(DB, 'CREATE TABLE t (id int)');
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-copy-in-limit-'));
-  const policy = join(dir, 'p.rego');
-  writeFileSync(
-    policy,
-    'package portcullis\n\nimport rego.v1\n\ndefault allow := true\n\nlimits := {"timeout_ms": 300}\n',
-  );
-  g = await startTestGateway(DB, { policy: { files: [policy] } });
+  g = await startTestGateway(DB, { policy: { files: ['test/policies/timeout-all.rego'] } });
 });
 afterAll(async () => g?.stop());
 
