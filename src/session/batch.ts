@@ -105,6 +105,8 @@ export interface BatchContext {
   engine: () => PolicyEngine;
   session: SessionFacts;
   analyzeOpts: () => AnalyzeOptions;
+  /** The catalog analysis reads names against (analyzeOpts().catalog, without the rest). */
+  catalog: () => AnalyzeOptions['catalog'];
 }
 
 const EMPTY_ALLOWED: DecisionRecord = {
@@ -242,13 +244,13 @@ function decideIn(
         // Drivers re-send the same Parse text for every execution (unnamed statements):
         // reuse the facts and decision when nothing they depend on has changed.
         const typed = paramTypeFacts(m.types);
-        const opts = c.analyzeOpts();
-        const hit = typed ? undefined : names.memo(m.sql, engine, runTxn, opts.catalog);
+        const catalog = c.catalog();
+        const hit = typed ? undefined : names.memo(m.sql, engine, runTxn, catalog);
         if (hit) {
           names.prepared.stage(m.name, hit, i);
           break;
         }
-        const a = analyze(m.sql, opts);
+        const a = analyze(m.sql, c.analyzeOpts());
         if (a.error) {
           return refuse({
             fields: ClientError.unanalysed(a.error),
@@ -271,7 +273,7 @@ function decideIn(
           return refuse({ fields: refusalFields(rec), facts, rec });
         const prepared = { facts, decision: rec, inTxn: runTxn };
         names.prepared.stage(m.name, prepared, i);
-        if (!typed) names.remember(m.sql, prepared, engine, runTxn, opts.catalog);
+        if (!typed) names.remember(m.sql, prepared, engine, runTxn, catalog);
         break;
       }
       case 'bind': {

@@ -284,6 +284,7 @@ export class Session {
       engine: () => ctx.policy(),
       session: this.facts,
       analyzeOpts: () => this.analyzeOpts(),
+      catalog: () => this.ctx.catalog(this.target.name),
     };
     this.log = log.child({ session: this.id });
     this.audit = new SessionAudit(
