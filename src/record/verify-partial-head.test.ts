@@ -56,8 +56,42 @@ describe('verify --partial', () => {
     await writeFile(join(dir, segs[1]), [lines[0], ...lines.slice(4)].join('\n') + '\n');
     const r2 = await verify();
     expect(r2.ok).toBe(false);
-    expect(r2.breaks.map((b) => b.reason)).toContainEqual(
-      expect.stringMatching(/does not go on from seq \d+, where the segment_start says it stood/),
+    expect(r2.breaks).toContainEqual(
+      expect.objectContaining({
+        session_id: 'victim',
+        reason: expect.stringMatching(
+          /^expected seq \d+, found seq \d+: events \d+\.\.\d+ deleted/,
+        ),
+      }),
     );
+  });
+
+  it('a session idle across several segments, their first pruned, is intact and sealed', async () => {
+    const spool = await tempDir('partial-idle-spool');
+    const dir = await tempDir('partial-idle-sink');
+    const rec = createRecorder({
+      spoolDir: spool,
+      sinks: [fileSink({ dir, rotateBytes: 6000 })],
+      checkpoint: { signingKey: keys.privateJwk, kid: 'k', everyEvents: 1000 },
+    });
+    const idle = await rec.openSession(startInfo({ sessionId: 'idle' }));
+    const q0 = await idle.statement(stmt('SELECT 1 FROM orders'));
+    idle.result(q0, { outcome: 'ok', duration_ms: 1, rows: 1, command_tag: 'SELECT 1' });
+    const busy = await rec.openSession(startInfo({ sessionId: 'busy' }));
+    for (let i = 0; i < 60; i++) {
+      const q = await busy.statement(stmt(`SELECT ${i} FROM orders`));
+      busy.result(q, { outcome: 'ok', duration_ms: 1, rows: 1, command_tag: 'SELECT 1' });
+    }
+    const q1 = await idle.statement(stmt('SELECT 2 FROM orders'));
+    idle.result(q1, { outcome: 'ok', duration_ms: 1, rows: 1, command_tag: 'SELECT 1' });
+    await busy.end(totals());
+    await idle.end(totals());
+    await rec.close();
+    const segs = (await readdir(dir)).filter((n) => n.endsWith('.jsonl')).sort();
+    expect(segs.length).toBeGreaterThanOrEqual(4);
+    await rm(join(dir, segs[0]));
+    const r = await verifyRecording(dirSource(dir), { publicKey: keys.publicJwk, partial: true });
+    expect(r.breaks).toEqual([]);
+    expect(r.sealed).toBe(true);
   });
 });

@@ -209,11 +209,11 @@ async function verifyInstance(
     /** Whether a line of this segment was read (its first must be its segment_start). */
     let begun = false;
     /**
-     * In the first segment of a partial recording: the session chains its segment_start
-     * says were open, where each stood. Every other chain starts in it. Undefined for
-     * segments written before segment_start listed them (chains may then start mid-way).
+     * In the first segment of a partial recording: its segment_start said where each open
+     * session chain stood (they go on from there), so every other chain starts in it. Not
+     * for segments written before segment_start listed them (chains may start mid-way).
      */
-    let anchors: Map<string, [number, string]> | undefined;
+    let anchored = false;
     for (const { text, offset, length } of split.lines) {
       const at = { segment: seg.name, offset };
       // Hashes cover the line's text: bytes that are not UTF-8 would read as U+FFFD, the
@@ -252,8 +252,12 @@ async function verifyInstance(
       }
       if (ev.session_id === gwId && ev.type === 'segment_start' && isHeads(ev.heads)) {
         const heads = Object.entries(ev.heads);
-        if (mayStartMidway) anchors = new Map(heads);
-        else
+        if (mayStartMidway) {
+          anchored = true;
+          for (const [id, [seq, hash]] of heads)
+            if (!chains.has(id))
+              chains.set(id, { seq, hash, segment: seg.name, covered: seq, coveredIn: '' });
+        } else
           for (const [id, [seq, hash]] of heads) {
             const st = chains.get(id);
             if (!st || st.seq !== seq || st.hash !== hash)
@@ -285,19 +289,10 @@ async function verifyInstance(
       }
       const st = chains.get(ev.session_id);
       if (!st) {
-        const anchor = ev.session_id === gwId ? undefined : anchors?.get(ev.session_id);
         // A chain may start mid-way only where nothing says where it stood: the gateway
         // chain of a partial recording, or a segment from before segment_start listed heads.
-        const midway = mayStartMidway && (ev.session_id === gwId || anchors === undefined);
-        if (anchor) {
-          if (ev.seq !== anchor[0] + 1 || ev.prev_hash !== anchor[1])
-            brk(r, {
-              ...at,
-              session_id: ev.session_id,
-              seq: ev.seq,
-              reason: `chain does not go on from seq ${anchor[0]}, where the segment_start says it stood: events deleted`,
-            });
-        } else if (ev.seq !== 1 || ev.prev_hash !== GENESIS) {
+        const midway = mayStartMidway && (ev.session_id === gwId || !anchored);
+        if (ev.seq !== 1 || ev.prev_hash !== GENESIS) {
           if (!midway)
             brk(r, {
               ...at,
@@ -310,7 +305,7 @@ async function verifyInstance(
           seq: ev.seq,
           hash: ev.hash,
           segment: seg.name,
-          covered: anchor ? anchor[0] : midway ? ev.seq - 1 : 0,
+          covered: midway ? ev.seq - 1 : 0,
           coveredIn: '',
         });
       } else {
