@@ -40,7 +40,8 @@ describe('pgjdbc through the gateway', () => {
     expect(out.refused_batch).toBe('42501');
     expect(out.refused_message).toContain('the secrets table is off limits');
     expect(out.tables).toEqual(['items']);
-    expect(out.final_count).toBe(75);
+    expect(out.opaque_batch).toBe(3);
+    expect(out.final_count).toBe(77);
 
     const a = await adminClient(DB);
     const rows = await a.query("SELECT count(*)::int AS n FROM items WHERE name LIKE 'copied %'");
@@ -49,6 +50,8 @@ describe('pgjdbc through the gateway', () => {
     const batch = await a.query('SELECT count(*)::int AS n FROM items WHERE id IN (900, 901)');
     expect(batch.rows[0].n).toBe(0);
     expect((await a.query('SELECT count(*)::int AS n FROM secrets')).rows[0].n).toBe(0);
+    const opaque = await a.query('SELECT name FROM items WHERE id IN (910, 911) ORDER BY id');
+    expect(opaque.rows.map((r) => r.name)).toEqual(['before do', 'after do']);
     await a.end();
   }, 120_000);
 });

@@ -7,7 +7,7 @@ import type { DecisionRecord, PolicyEngine, SessionFacts } from '../policy/types
 import { ClientError, type ErrorFields, type Frame } from '../wire/index.js';
 import { rowBudget, type RowBudget } from './cursors.js';
 import { refusalFields, type DecisionPoint } from './decide.js';
-import { mayChangeSettings, settingsInDoubtError } from './parser-settings.js';
+import { mayChangeSettings } from './parser-settings.js';
 import {
   executeOf,
   withParamTypes,
@@ -76,10 +76,18 @@ export type Verdict =
   | {
       allowed: true;
       runs: DecidedRun[];
-      /** A run may change a parser setting: statement text after it waits for a Sync. */
+      /** A run may change a parser setting, and no statement text came after it. */
       doubt: boolean;
+      /** Messages a settings guard goes before (see guard.ts). */
+      guards?: number[];
     }
-  | { allowed: false; refusal: Refusal; runs?: DecidedRun[]; doubt?: boolean }
+  | {
+      allowed: false;
+      refusal: Refusal;
+      runs?: DecidedRun[];
+      doubt?: boolean;
+      guards?: number[];
+    }
   /** It names something an earlier group changed, whose answer has not come: decide later. */
   | { allowed: false; wait: true };
 
@@ -226,13 +234,18 @@ function decideIn(
   let runTxn = start;
   const runs: DecidedRun[] = [];
   let doubt = inDoubt;
+  /** Statement text after a run that may have changed a parser setting: see guard.ts. */
+  let guards: number[] | undefined;
   for (let i = 0; i < batch.length; i++) {
     const m = batch[i];
     if (pullAt?.has(i)) runTxn = true;
     session.in_transaction = runTxn;
     switch (m.type) {
       case 'parse': {
-        if (doubt) return refuse({ fields: settingsInDoubtError(), text: m.sql });
+        if (doubt) {
+          (guards ??= []).push(i);
+          doubt = false;
+        }
         // The name and the text; the parameter type OIDs after them are binary.
         const body = m.frame.body;
         if (!isUtf8(body.subarray(0, body.length - 2 - 4 * m.types.length))) {
@@ -282,7 +295,7 @@ function decideIn(
         const p = names.prepared.get(m.statement);
         if (p === UNCERTAIN) return WAIT;
         // Not a statement prepared through the gateway: PostgreSQL would refuse it too.
-        if (!p) return failAt(i, ClientError.unknownStatement(m.statement), runs, doubt);
+        if (!p) return failAt(i, ClientError.unknownStatement(m.statement), runs, doubt, guards);
         let rec = p.decision;
         // Decided again when the decision read the parameters, when the transaction state
         // changed, and when a reload changed the policy since the Parse (an empty query
@@ -326,7 +339,7 @@ function decideIn(
             const name = (of.st.execute as { name: string }).name;
             const now = names.prepared.get(name);
             if (now === UNCERTAIN) return WAIT;
-            if (!now) return failAt(i, ClientError.unknownStatement(name), runs, doubt);
+            if (!now) return failAt(i, ClientError.unknownStatement(name), runs, doubt, guards);
             if (now !== of.prepared) {
               const f = names.effective(of.st);
               if (f === UNCERTAIN) return WAIT;
@@ -374,7 +387,7 @@ function decideIn(
           // What a FETCH reads is decided again when a reload changed the policy since.
           const refetched = names.redecideFetched(facts, engine.version, 'extended', runTxn);
           // A cursor it never saw fails where PostgreSQL's missing one would: at this Execute.
-          if (refetched?.fields) return failAt(i, refetched.fields, runs, doubt);
+          if (refetched?.fields) return failAt(i, refetched.fields, runs, doubt, guards);
           if (refetched)
             return refuse({
               fields: refusalFields(refetched.rec),
@@ -405,7 +418,7 @@ function decideIn(
         // decision and row limit. Any other name the gateway never saw is refused.
         const cursor = names.cursors.get(m.portal);
         if (cursor === UNCERTAIN) return WAIT;
-        if (!cursor) return failAt(i, ClientError.unknownPortal(m.portal), runs, doubt);
+        if (!cursor) return failAt(i, ClientError.unknownPortal(m.portal), runs, doubt, guards);
         let rec = cursor.decision;
         if (cursor.inTxn !== runTxn || stale(rec)) {
           // A WITH HOLD cursor read after its block ended (or one declared outside a block
@@ -436,12 +449,18 @@ function decideIn(
         break;
     }
   }
-  return { allowed: true, runs, doubt };
+  return { allowed: true, runs, doubt, guards };
 }
 
 /** The group runs up to message `at`, which fails as it would upstream (see Refusal.at). */
-function failAt(at: number, fields: ErrorFields, runs: DecidedRun[], doubt: boolean): Verdict {
-  return { allowed: false, refusal: { fields, at }, runs, doubt };
+function failAt(
+  at: number,
+  fields: ErrorFields,
+  runs: DecidedRun[],
+  doubt: boolean,
+  guards: number[] | undefined,
+): Verdict {
+  return { allowed: false, refusal: { fields, at }, runs, doubt, guards };
 }
 
 function refuse(refusal: Refusal): Verdict {

@@ -89,6 +89,11 @@ export interface Item {
   inBlock?: boolean;
   /** Extended-protocol messages sent in this item (each is answered once, or skipped). */
   sent?: number;
+  /**
+   * Settings guards sent in this item and not answered yet: the index of each one's first
+   * message among the item's extended messages (see guard.ts).
+   */
+  guards?: number[];
   /** Index of the first of them that failed, once an ErrorResponse came. */
   errAt?: number;
   /** Name changes its messages and statements make, in order, settled at its ReadyForQuery. */

@@ -27,6 +27,15 @@ export function safeParameterStatus(name: string, value: string): boolean {
   return true;
 }
 
+/** A settings guard found them changed within a pipelined group (see guard.ts). */
+export function settingsChangedError(): ErrorFields {
+  return ClientError.denied(
+    'statement refused: a statement earlier in this pipeline changed standard_conforming_strings or client_encoding, which decide how the statements after it are read',
+    undefined,
+    'the gateway reads SQL with standard_conforming_strings on and client_encoding UTF8; leave them so',
+  );
+}
+
 export function settingsInDoubtError(): ErrorFields {
   return ClientError.denied(
     'statement refused: an earlier statement in this pipeline may have changed a setting that decides how SQL is parsed',

@@ -27,6 +27,11 @@ const WATCHED = typeSet([
   B.BackendKeyData,
 ]);
 
+/** The same, and the answers a settings guard's messages get (see guard.ts). */
+const WATCHED_GUARDS = WATCHED.slice();
+WATCHED_GUARDS[B.ParseComplete] = 1;
+WATCHED_GUARDS[B.BindComplete] = 1;
+
 /**
  * The one answer each single extended-protocol message gets when it succeeds (Parse, Bind,
  * Close, Describe, Execute): counted, so that the session can tell which message an
@@ -105,6 +110,13 @@ export class ResponseScanner {
 
   /** Messages passed so far that answer one extended-protocol message (see TERMINAL). */
   terminals = 0;
+
+  private watched = WATCHED;
+
+  /** While settings guards are in flight the handler also sees ParseComplete and BindComplete. */
+  watchGuards(on: boolean): void {
+    this.watched = on ? WATCHED_GUARDS : WATCHED;
+  }
 
   /** Set by halt(): nothing after the current message reaches the client. */
   private halted = false;
@@ -196,7 +208,7 @@ export class ResponseScanner {
           `unexpected backend message type 0x${type.toString(16)}`,
         );
       const total = mlen + 1;
-      if (WATCHED[type] === 0) {
+      if (this.watched[type] === 0) {
         if (
           this.binaryCopy &&
           this.rowsLeft >= 0 &&

@@ -53,7 +53,13 @@ import {
   type DecidedRun,
   type Pending,
 } from './batch.js';
-import { mayChangeSettings, safeParameterStatus, settingsInDoubtError } from './parser-settings.js';
+import {
+  mayChangeSettings,
+  safeParameterStatus,
+  settingsChangedError,
+  settingsInDoubtError,
+} from './parser-settings.js';
+import { GUARD_FAILED_CODE, GUARD_MESSAGES, guardMessages, guardsBefore } from './guard.js';
 import type { Authenticated } from './startup.js';
 import { ResponseScanner } from './responses.js';
 import { foldInto, newItem, settleChanges, type Item, type StatementRun } from './items.js';
@@ -96,6 +102,14 @@ const MAX_ITEMS_IN_FLIGHT = 5_000;
  */
 const MAX_UNSYNCED_RUNS = 100_000;
 const MAX_UNSYNCED_BYTES = 64 * 1024 * 1024;
+
+/** Answers to single extended messages that a settings guard's may be (see guard.ts). */
+const TERMINAL_ANSWERS = new Set<number>([
+  B.ParseComplete,
+  B.BindComplete,
+  B.CommandComplete,
+  B.CloseComplete,
+]);
 
 /** SQL that fails in PostgreSQL's parser, used to mirror a refusal upstream. */
 const MARKER_SQL = '/* refused by the gateway */ portcullis_refused_statement';
@@ -155,6 +169,10 @@ export class Session {
   private waitRuns = false;
   /** The upstream sent a FATAL (or PANIC) error: its close needs no error of ours. */
   private upstreamFatal = false;
+  /** The session's settings guard (see guard.ts). */
+  private guard: Buffer | undefined;
+  /** Guards sent and not answered or skipped yet: while any is, their answers are watched. */
+  private guardsOut = 0;
   /** See markerParse. */
   private marker: Buffer | undefined;
   private deferred: Frame | undefined;
@@ -961,8 +979,14 @@ export class Session {
     this.countDecision('allow', runs.length);
     this.audit.allowed += runs.length;
     const raws: Buffer[] = [];
-    let msgs = failAt ?? batch.length;
-    for (let i = 0; i < msgs; i++) raws.push(batch[i].frame.raw);
+    /** Where the settings guards go among the messages sent (see guard.ts). */
+    let guards: number[] | undefined;
+    let msgs = 0;
+    for (let i = 0; i < (failAt ?? batch.length); i++) {
+      if (v.guards?.includes(i)) msgs = this.pushGuard(raws, (guards ??= []), msgs);
+      raws.push(batch[i].frame.raw);
+      msgs++;
+    }
     let fail: Buffer | undefined;
     if (refusal && failAt !== undefined) {
       // The messages before the one naming what PostgreSQL does not have run; that one
@@ -980,18 +1004,27 @@ export class Session {
     }
     if (boundary && (sync || failAt === undefined)) raws.push(boundary);
     if (probe && failAt === undefined) {
+      // The held Query is statement text too.
+      if (v.doubt) msgs = this.pushGuard(raws, (guards ??= []), msgs);
       // Close of a portal no client can have named, then Flush: answered unless an error
       // came first.
       raws.push(closeMessage('P', `probe ${randomUUID()}`), FLUSH);
       this.probeAt = (this.openItem.sent ?? 0) + msgs++;
       this.probing = true;
     }
-    this.forwardRecorded(runs, coalesce(raws), sync, changes, msgs, fail);
+    this.forwardRecorded(runs, coalesce(raws), sync, changes, msgs, fail, guards);
     if (!sync && batch.length) this.unsynced = true;
     // Only a Sync brings a ReadyForQuery to lift the barrier.
     if (sync && runs.some((r) => mayChangeSettings(r.facts))) this.barrier = true;
-    if (!sync) this.settingsInDoubt = v.doubt ?? false;
+    if (!sync) this.settingsInDoubt = !probe && (v.doubt ?? false);
     return true;
+  }
+
+  /** Add a settings guard to `raws` after `msgs` messages; the count after it. */
+  private pushGuard(raws: Buffer[], at: number[], msgs: number): number {
+    raws.push((this.guard ??= guardMessages()));
+    at.push(msgs);
+    return msgs + GUARD_MESSAGES;
   }
 
   /**
@@ -1005,16 +1038,17 @@ export class Session {
     changes: Change[],
     msgs: number,
     fail?: Buffer,
+    guards?: number[],
   ): void {
     const rec = this.audit.port;
     if (!rec || runs.length === 0) {
-      this.forward(frames, endsItem, runs, undefined, changes, msgs, fail);
+      this.forward(frames, endsItem, runs, undefined, changes, msgs, fail, guards);
       return;
     }
     const written = rec.statements(this.audit.events(runs));
     if (Array.isArray(written)) {
       // Nothing to wait for ('off' durability): forward in this turn.
-      this.forward(frames, endsItem, runs, written, changes, msgs, fail);
+      this.forward(frames, endsItem, runs, written, changes, msgs, fail, guards);
       return;
     }
     this.busy = true;
@@ -1027,7 +1061,7 @@ export class Session {
         // The client left while the records were written: nothing went upstream.
         if (this.closed) return this.audit.notForwarded(seqs);
         this.upstream.cork();
-        this.forward(frames, endsItem, runs, seqs, changes, msgs, fail);
+        this.forward(frames, endsItem, runs, seqs, changes, msgs, fail, guards);
         this.upstream.uncork();
         this.pump();
       },
@@ -1054,7 +1088,8 @@ export class Session {
   /**
    * Send a decided batch upstream; each statement's outcome and row limit are tracked, and
    * its name changes settle at the item's ReadyForQuery. `msgs`: its extended messages;
-   * with `fail`, the last is a marker Parse whose error is replaced by this one.
+   * with `fail`, the last is a marker Parse whose error is replaced by this one; `guards`:
+   * where settings guards start among them.
    */
   private forward(
     frames: Buffer[],
@@ -1064,6 +1099,7 @@ export class Session {
     changes: Change[],
     msgs: number,
     fail?: Buffer,
+    guards?: number[],
   ): void {
     const now = performance.now();
     const item = this.openItem;
@@ -1098,17 +1134,23 @@ export class Session {
         ...(txn ? { txn } : {}),
       });
     }
+    const base = item.sent ?? 0;
     if (changes.length) {
-      const base = item.sent ?? 0;
       for (const c of changes) {
-        if (c.at >= 0) c.pos = base + c.at;
+        // A change's message index in the group, past the guards sent before it.
+        if (c.at >= 0) c.pos = base + c.at + guardsBefore(guards, c.at) * GUARD_MESSAGES;
         else c.ran = item.runs[first + runOf(c.at)];
       }
       if (item.changes) item.changes.push(...changes);
       else item.changes = changes;
     }
-    if (fail) item.replace.push({ at: (item.sent ?? 0) + msgs - 1, err: fail });
-    if (msgs) item.sent = (item.sent ?? 0) + msgs;
+    if (fail) item.replace.push({ at: base + msgs - 1, err: fail });
+    if (guards) {
+      for (const g of guards) (item.guards ??= []).push(base + g);
+      this.guardsOut += guards.length;
+      this.scanner.watchGuards(true);
+    }
+    if (msgs) item.sent = base + msgs;
     // The first statement of an idle session: its rows are counted from now.
     if (head && decided.length > 0) this.armRows();
     for (const b of frames) this.write(b);
@@ -1313,6 +1355,7 @@ export class Session {
 
   /** Handle a watched backend message (see responses.ts). */
   onBackendMessage(type: number, body: Buffer): Buffer | null | undefined {
+    if (this.guardsOut > 0 && this.guardAnswered(type)) return null;
     switch (type) {
       case B.ReadyForQuery:
         return this.onReadyForQuery(body);
@@ -1331,6 +1374,10 @@ export class Session {
         return this.onCopyOut(body);
       case B.CloseComplete:
         return this.onCloseComplete();
+      case B.ParseComplete:
+      case B.BindComplete:
+        // Watched for the guards'.
+        return undefined;
       default:
         // Authentication or BackendKeyData after login: the upstream is not behaving.
         setImmediate(() => this.upstreamGone());
@@ -1348,6 +1395,48 @@ export class Session {
     if (body[0] === 1) this.scanner.copyOutBinary();
     this.scanner.countNotRows(run?.copyHeader ? 1 : 0);
     return undefined;
+  }
+
+  /**
+   * Whether a message is the answer to a message of a settings guard: the client never sees
+   * those. The first guard of the item being answered is settled by its last answer.
+   */
+  private guardAnswered(type: number): boolean {
+    if (!TERMINAL_ANSWERS.has(type)) return false;
+    const item = this.items[0] ?? this.openItem;
+    const g = item.guards?.[0];
+    if (g === undefined) return false;
+    const at = this.scanner.terminals - this.termBase - 1;
+    if (at < g || at >= g + GUARD_MESSAGES) return false;
+    if (at === g + GUARD_MESSAGES - 1) this.guardsSettled(item, 1);
+    return true;
+  }
+
+  /**
+   * A guard failed, and PostgreSQL skips the rest of its group: what the client gets. Its
+   * check failing means a setting changed; any other error (a cancel, a FATAL) is
+   * PostgreSQL's, passed on as it came.
+   */
+  private guardFailed(body: Buffer, code: string | undefined): Buffer {
+    if (code === GUARD_FAILED_CODE) {
+      this.log.warn(
+        'a pipelined statement changed a parser setting: the rest of its group refused',
+      );
+      this.countDecision('deny');
+      return errorResponse(settingsChangedError());
+    }
+    const whole = Buffer.allocUnsafe(5 + body.length);
+    whole[0] = B.ErrorResponse;
+    whole.writeInt32BE(4 + body.length, 1);
+    body.copy(whole, 5);
+    return whole;
+  }
+
+  /** The first `n` guards of `item` were answered, or skipped after an error. */
+  private guardsSettled(item: Item, n: number): void {
+    item.guards!.splice(0, n);
+    this.guardsOut -= n;
+    if (this.guardsOut === 0) this.scanner.watchGuards(false);
   }
 
   /** The unit at the head of the queue is answered whole. */
@@ -1370,6 +1459,8 @@ export class Session {
     if (done) {
       this.countInFlight(done, -1);
       this.copyStartsSettled(done);
+      // Guards behind an error were skipped.
+      if (done.guards?.length) this.guardsSettled(done, done.guards.length);
       clearTimeout(done.timer);
       if (done.changes) settleChanges(done);
       // Protocol portals end with their transaction.
@@ -1449,9 +1540,14 @@ export class Session {
       }
     }
     // The gateway's own error in place of PostgreSQL's (a refusal's marker, a name it does
-    // not have): it ends the implicit transaction all the same.
-    const replaced =
-      item.replace.length && item.replace[0].at === at ? item.replace.shift()!.err : undefined;
+    // not have, a settings guard's): it ends the implicit transaction all the same.
+    const g = item.guards?.[0];
+    let replaced: Buffer | null | undefined;
+    if (g !== undefined && at >= g && at < g + GUARD_MESSAGES) {
+      replaced = this.guardFailed(body, fields.C);
+      this.guardsSettled(item, item.guards!.length);
+    } else if (item.replace.length && item.replace[0].at === at)
+      replaced = item.replace.shift()!.err;
     if (replaced === undefined) {
       const run = item.runs.shift();
       this.spendRows(run);

@@ -161,6 +161,14 @@ public class JdbcSmoke {
         }
       }
 
+      // A batch with code the gateway cannot see into (DO) between its inserts runs whole.
+      try (Statement st = c.createStatement()) {
+        st.addBatch("INSERT INTO items (id, name) VALUES (910, 'before do')");
+        st.addBatch("DO $$ BEGIN PERFORM 1; END $$");
+        st.addBatch("INSERT INTO items (id, name) VALUES (911, 'after do')");
+        put("opaque_batch", st.executeBatch().length);
+      }
+
       // Metadata: the driver's own catalog queries.
       List<Object> tables = new ArrayList<>();
       try (ResultSet rs = c.getMetaData().getTables(null, "public", "items", new String[] {"TABLE"})) {

@@ -25,7 +25,9 @@ import { rng } from './rng.js';
 
 /** Schema the runs assume in their database (created once by the test). */
 export const DIFF_SCHEMA =
-  "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT i, 'v' || i FROM generate_series(1, 20) i;";
+  "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT i, 'v' || i FROM generate_series(1, 20) i;" +
+  // A function the gateway cannot see into: statement text after it in a group is guarded.
+  'CREATE FUNCTION opaque_fn() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN 7; END $$;';
 /** Run at the start of every connection: a private table to write to. */
 export const DIFF_SESSION_SETUP = 'CREATE TEMP TABLE w (id int, v text)';
 
@@ -68,6 +70,8 @@ const PLAIN = [
   'DROP TABLE IF EXISTS nosuch',
   'LISTEN ch',
   "NOTIFY ch, 'payload'",
+  'SELECT opaque_fn() AS f',
+  "SELECT set_config('extra_float_digits', '1', false) AS s",
 ];
 /** Statements with one parameter (an int). */
 const WITH_PARAM = [
