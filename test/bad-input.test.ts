@@ -48,6 +48,8 @@ let g: TestGateway;
 let gt: TestGateway;
 /** Third gateway: no TLS, default timeouts. */
 let gn: TestGateway;
+/** Fourth gateway: no TLS, 1 MiB message cap, default timeouts. */
+let gb: TestGateway;
 let certDir: string;
 let admin: pg.Client;
 
@@ -88,6 +90,7 @@ beforeAll(async () => {
   });
   gt = await startTestGateway(DB, { auth: { jwt: { jwks: { dev: true } }, timeoutMs: 2000 } });
   gn = await startTestGateway(DB);
+  gb = await startTestGateway(DB, { session: { maxMessageBytes: MiB } });
   admin = await adminClient(DB);
 });
 afterAll(async () => {
@@ -95,6 +98,7 @@ afterAll(async () => {
   await g?.stop();
   await gt?.stop();
   await gn?.stop();
+  await gb?.stop();
   if (certDir) rmSync(certDir, { recursive: true, force: true });
 });
 
@@ -157,9 +161,80 @@ describe('framing after login', () => {
     await canary();
   });
 
-  it('a header claiming 2 MiB with a 1 MiB cap: FATAL 08P01 before the body is sent', async () => {
+  it('a Query claiming 2 MiB with a 1 MiB cap: 54000 before the body is sent; the body is dropped, the session goes on', async () => {
+    const c = await loggedIn(gb);
+    await c.write(Buffer.concat([Buffer.from('Q'), i32(2 * MiB + 4)]));
+    const refused = await c.until('Z');
+    expect(refused.map((m) => m.type).join('')).toBe('EZ');
+    expect(fields(refused[0]).C).toBe('54000');
+    expect(fields(refused[0]).M).toBe(
+      `a message of ${2 * MiB + 5} bytes is over the gateway's limit of ${MiB} bytes`,
+    );
+    // The body, a statement that would have emptied the table, never runs.
+    const body = Buffer.alloc(2 * MiB, 0x20);
+    body.write('DELETE FROM victims;');
+    body[body.length - 1] = 0;
+    for (let i = 0; i < body.length; i += 256 << 10)
+      await c.write(body.subarray(i, i + (256 << 10)));
+    expect(rows(await c.simple('SELECT count(*) FROM victims'))).toEqual([['10']]);
+    c.destroy();
+    await canary(gb);
+  });
+
+  it('a Bind over the cap in a pipelined group: the group fails with 54000 at its Sync, the next one runs', async () => {
+    const c = await loggedIn(gb);
+    const big = bind('', 's', ['x'.repeat(MiB + 100)]);
+    await c.write(
+      Buffer.concat([
+        parse('s', 'INSERT INTO victims VALUES ($1::text::int * 0 + 99)'),
+        big,
+        execute(),
+        sync(),
+        parse('', 'SELECT count(*) FROM victims'),
+        bind('', ''),
+        execute(),
+        sync(),
+      ]),
+    );
+    const first = await c.until('Z');
+    expect(first.map((m) => m.type).join('')).toBe('EZ');
+    expect(fields(first[0]).C).toBe('54000');
+    const second = await c.until('Z');
+    expect(rows(second)).toEqual([['10']]);
+    c.destroy();
+  });
+
+  it('CopyData over the cap: the COPY fails (57014 naming the limit), the rest of its data is dropped, the session goes on', async () => {
+    const c = await loggedIn(gb);
+    await c.simple('CREATE TEMP TABLE copied (id int)');
+    await c.write(query('COPY copied FROM STDIN'));
+    await c.until('G');
+    await c.write(
+      Buffer.concat([
+        copyData('11\n'),
+        copyData('12\n'.repeat(400_000)),
+        copyData('13\n'),
+        msg('c'),
+      ]),
+    );
+    const ms = await c.until('Z');
+    const err = fields(ms.find((m) => m.type === 'E')!);
+    expect(err.C).toBe('57014');
+    expect(err.M).toMatch(/over the gateway's limit of 1048576 bytes \(session\.maxMessageBytes\)/);
+    expect(rows(await c.simple('SELECT count(*) FROM copied'))).toEqual([['0']]);
+    c.destroy();
+  });
+
+  it('a Query claiming 1 GiB or more (more than PostgreSQL reads): FATAL 08P01', async () => {
     const c = await loggedIn();
-    await c.write(Buffer.concat([Buffer.from('Q'), i32(2 * MiB)]));
+    await c.write(Buffer.concat([Buffer.from('Q'), i32(0x40000000)]));
+    await expectFatal(c, '08P01', /exceeds the limit/);
+    await canary();
+  });
+
+  it('a message of a small kind (Describe) over the cap: FATAL 08P01 before the body is sent', async () => {
+    const c = await loggedIn();
+    await c.write(Buffer.concat([Buffer.from('D'), i32(2 * MiB)]));
     await expectFatal(c, '08P01', /exceeds the limit/);
     await canary();
   });

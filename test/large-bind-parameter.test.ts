@@ -1,7 +1,8 @@
 // A message over session.maxMessageBytes (16 MiB by default): a 20 MiB bytea parameter, an
-// application storing a file. The session ends with 08P01 naming the limit and the setting
-// (node pg reads it; psycopg 3, still sending, reports the closed connection), and with the
-// setting raised the statement runs, through node pg and psycopg 3 alike.
+// application storing a file. The statement fails with 54000 naming the limit and the
+// setting, and the session goes on, for node pg and psycopg 3 alike (before, the session
+// ended, and psycopg 3, still sending, reported only a closed connection). With the setting
+// raised the statement runs.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,8 +25,12 @@ const PY = `
 import json, sys, psycopg
 host, port, db, user = sys.argv[1:5]
 with psycopg.connect(host=host, port=port, dbname=db, user=user, password=sys.argv[5], autocommit=True) as c:
-    c.execute("INSERT INTO files (data) VALUES (%s)", (b"\\x01" * ${SIZE},))
-    print(json.dumps(c.execute("SELECT max(length(data)) FROM files").fetchone()[0]))
+    try:
+        c.execute("INSERT INTO files (data) VALUES (%s)", (b"\\x01" * ${SIZE},))
+        refused = None
+    except psycopg.Error as e:
+        refused = [e.sqlstate, str(e)]
+    print(json.dumps({"refused": refused, "max": c.execute("SELECT max(length(data)) FROM files").fetchone()[0]}))
 `;
 
 beforeAll(async () => {
@@ -44,17 +49,30 @@ afterAll(async () => {
 });
 
 describe('a 20 MiB bind parameter', () => {
-  it('over the limit: node pg reads 08P01 naming the limit and the setting', async () => {
-    const c = await gatewayClient(small, DB, { ignoreErrors: true });
+  it('over the limit: the statement fails with 54000 naming the limit, and the session goes on (node pg, psycopg 3)', async () => {
+    const c = await gatewayClient(small, DB);
     const err = await c.query('SELECT length($1::bytea) AS n', [Buffer.alloc(SIZE, 1)]).then(
       () => undefined,
-      (e: { code?: string; message: string }) => e,
+      (e: { code?: string; message: string; hint?: string }) => e,
     );
-    await c.end().catch(() => undefined);
-    expect(err?.code).toBe('08P01');
-    expect(err?.message).toMatch(
-      /exceeds the limit of 16777216 bytes \(session\.maxMessageBytes\)/,
+    expect(err?.code).toBe('54000');
+    const said = /^a message of (\d+) bytes is over the gateway's limit of 16777216 bytes$/.exec(
+      err?.message ?? '',
     );
+    // The Bind: the parameter, and the names and counts around it.
+    expect(Number(said?.[1])).toBeGreaterThan(SIZE);
+    expect(Number(said?.[1])).toBeLessThan(SIZE + 100);
+    expect(err?.hint).toMatch(/session\.maxMessageBytes/);
+    expect((await c.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    await c.end();
+
+    const args = ['127.0.0.1', String(small.port), DB, 'agent-1', await small.token()];
+    const py = await run('/usr/bin/python3', [join(dir, 'big.py'), ...args], { timeoutMs: 60_000 });
+    expect(py.stderr).toBe('');
+    const out = JSON.parse(py.stdout);
+    expect(out.refused[0]).toBe('54000');
+    expect(out.refused[1]).toMatch(/over the gateway's limit of 16777216 bytes/);
+    expect(out.max).toBeNull();
   });
 
   it('with session.maxMessageBytes raised, it runs: node pg and psycopg 3', async () => {
@@ -66,6 +84,6 @@ describe('a 20 MiB bind parameter', () => {
     expect(r.rows[0].n).toBe(SIZE);
     const args = ['127.0.0.1', String(raised.port), DB, 'agent-1', await raised.token()];
     const py = await run('/usr/bin/python3', [join(dir, 'big.py'), ...args], { timeoutMs: 60_000 });
-    expect(JSON.parse(py.stdout)).toBe(SIZE);
+    expect(JSON.parse(py.stdout)).toEqual({ refused: null, max: SIZE });
   });
 });

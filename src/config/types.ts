@@ -155,7 +155,11 @@ export interface SessionConfig {
    * Default 300000 (5 minutes).
    */
   idleInTransactionTimeoutMs?: number;
-  /** Largest frontend message accepted (bytes). Default 16 MiB. */
+  /**
+   * Largest frontend message accepted (bytes). Default 16 MiB. A larger Query, Parse or Bind
+   * fails (54000) and a larger CopyData fails its COPY; a larger message of another kind
+   * ends the session.
+   */
   maxMessageBytes?: number;
   /**
    * Most bytes of client messages the gateway holds undecided, all sessions together

@@ -103,6 +103,12 @@ const MAX_ITEMS_IN_FLIGHT = 5_000;
 const MAX_UNSYNCED_RUNS = 100_000;
 const MAX_UNSYNCED_BYTES = 64 * 1024 * 1024;
 
+/**
+ * Messages that carry a client's data, and may be large: one over session.maxMessageBytes
+ * fails as a statement would (see onOversized); of any other type, it ends the session.
+ */
+const DATA_TYPES = new Set<number>([F.Query, F.Parse, F.Bind, F.CopyData]);
+
 /** Answers to single extended messages that a settings guard's may be (see guard.ts). */
 const TERMINAL_ANSWERS = new Set<number>([
   B.ParseComplete,
@@ -281,7 +287,7 @@ export class Session {
       superuser: up.parameters.get('is_superuser') === 'on',
       authorization: up.parameters.get('session_authorization'),
     };
-    this.reader = new FrameReader(s.limits.maxMessageBytes);
+    this.reader = new FrameReader(s.limits.maxMessageBytes, true, DATA_TYPES);
     this.facts = {
       id: this.id,
       database: auth.startup.database,
@@ -530,7 +536,8 @@ export class Session {
         const f = this.reader.next();
         if (!f) break;
         this.releaseReaderHeld();
-        this.handle(f);
+        if (f.oversized !== undefined) this.onOversized(f.type, f.oversized);
+        else this.handle(f);
       }
     } catch (err) {
       if (err instanceof FrameError) {
@@ -568,7 +575,7 @@ export class Session {
 
   /** A message left half-sent for too long ends the session (slowloris). */
   private armMessageTimer(): void {
-    if (this.reader.pending > 0 && !this.closed && !this.holding()) {
+    if (this.reader.midMessage && !this.closed && !this.holding()) {
       if (!this.messageTimer) {
         this.messageTimer = setTimeout(
           () =>
@@ -583,6 +590,33 @@ export class Session {
       clearTimeout(this.messageTimer);
       this.messageTimer = undefined;
     }
+  }
+
+  /**
+   * A Query, Parse, Bind or CopyData over session.maxMessageBytes, dropped as it arrives: it
+   * fails as a statement PostgreSQL cannot take would, and the session goes on (a client
+   * storing a large file reads why, instead of finding its connection closed).
+   */
+  private onOversized(type: number, length: number): void {
+    const limit = this.ctx.settings().limits.maxMessageBytes;
+    const why = `a message of ${length + 1} bytes is over the gateway's limit of ${limit} bytes`;
+    this.log.warn('message over the limit dropped', { bytes: length + 1, limit });
+    if (this.copyIn) {
+      // The COPY fails (57014, naming the reason); what the client still sends for it is
+      // dropped, as PostgreSQL drops it.
+      this.copyIn = false;
+      this.write(copyFailMessage(`${why} (session.maxMessageBytes)`));
+      return;
+    }
+    // After an error in an extended group PostgreSQL skips everything up to Sync.
+    if (this.skipUntilSync) return;
+    const err = ClientError.tooLarge(why, 'raise session.maxMessageBytes, or send less at once');
+    this.audit.unread('', why);
+    this.countDecision('deny');
+    if (type === F.Query) return this.refuse(err, 'simple');
+    // A Parse or Bind: its group fails there, as at an error; the client's Sync ends it.
+    this.dropBatch();
+    this.refuse(err, 'flush');
   }
 
   private handle(f: Frame): void {

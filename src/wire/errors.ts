@@ -55,7 +55,7 @@ export const ClientError = {
   unsafeSetting: (msg: string) => fatal('42501', msg),
 
   syntax: (msg: string) => e('42601', msg),
-  tooLarge: (msg: string) => e('54000', msg),
+  tooLarge: (msg: string, hint?: string) => e('54000', msg, { hint }),
   /** 53200: the gateway holds as much undecided client input as it may, all sessions together. */
   outOfMemory: () =>
     e(

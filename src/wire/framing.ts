@@ -9,7 +9,15 @@ export interface Frame {
   body: Buffer;
   /** The exact bytes received, for forwarding untouched. */
   raw: Buffer;
+  /**
+   * The message was longer than the reader's limit and is being dropped (see
+   * FrameReader's `skippable`): its claimed length. `body` and `raw` are empty.
+   */
+  oversized?: number;
 }
+
+/** The most PostgreSQL reads of any message (MaxAllocSize): past it a length is garbage. */
+export const MAX_SKIPPABLE_LENGTH = 0x3fffffff;
 
 export class FrameError extends Error {
   constructor(
@@ -36,11 +44,19 @@ export class FrameReader {
    */
   private parts: Buffer[] | undefined;
   private partsLen = 0;
+  /** Bytes of an oversized message still to come, dropped as they do. */
+  private skipping = 0;
   typed: boolean;
 
   constructor(
     public maxLength: number,
     typed = true,
+    /**
+     * Types a message of which over `maxLength` (but within what PostgreSQL itself reads)
+     * is dropped as it arrives and handed out as `oversized`, instead of ending the stream:
+     * the types that carry a client's data (Query, Parse, Bind, CopyData).
+     */
+    private readonly skippable?: ReadonlySet<number>,
   ) {
     this.typed = typed;
   }
@@ -48,6 +64,11 @@ export class FrameReader {
   /** Bytes held that do not yet form a whole frame. */
   get pending(): number {
     return this.buf.length - this.pos + this.partsLen;
+  }
+
+  /** A message has begun and not ended (held, or being dropped). */
+  get midMessage(): boolean {
+    return this.skipping > 0 || this.pending > 0;
   }
 
   /** A whole frame is buffered (next() would return one or throw). */
@@ -65,6 +86,14 @@ export class FrameReader {
   }
 
   push(chunk: Buffer): void {
+    if (this.skipping > 0) {
+      if (chunk.length <= this.skipping) {
+        this.skipping -= chunk.length;
+        return;
+      }
+      chunk = chunk.subarray(this.skipping);
+      this.skipping = 0;
+    }
     if (this.parts) {
       this.parts.push(chunk);
       this.partsLen += chunk.length;
@@ -119,6 +148,8 @@ export class FrameReader {
     // The length counts itself: a startup packet is at least 8 bytes, a message at least 4.
     const min = this.typed ? 4 : 8;
     if (len < min) throw new FrameError(`invalid message length ${len}`, '08P01');
+    if (len > this.maxLength && len <= MAX_SKIPPABLE_LENGTH && this.skippable?.has(buf[pos]))
+      return this.skip(len);
     if (len > this.maxLength)
       throw new FrameError(
         `message length ${len} exceeds the limit of ${this.maxLength} bytes`,
@@ -133,5 +164,19 @@ export class FrameReader {
       this.pos = 0;
     } else this.pos = end;
     return { type: this.typed ? buf[pos] : 0, body: raw.subarray(head), raw };
+  }
+
+  /** Drop the message at `pos` (held, and the rest as it comes): see `skippable`. */
+  private skip(len: number): Frame {
+    const type = this.buf[this.pos];
+    const total = len + 1;
+    const have = this.buf.length - this.pos;
+    if (have >= total) this.pos += total;
+    else {
+      this.skipping = total - have;
+      this.buf = EMPTY;
+      this.pos = 0;
+    }
+    return { type, body: EMPTY, raw: EMPTY, oversized: len };
   }
 }

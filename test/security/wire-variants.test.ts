@@ -353,10 +353,22 @@ describe('wire-framing variants', () => {
     await canary();
   });
 
-  it('SEC-WF-004/w3: a header one byte over the 1 MiB cap: FATAL 08P01 at once, before any body', async () => {
+  it('SEC-WF-004/w3: a Query header one byte over the 1 MiB cap: 54000 at once, before any body; with no body, closed at the message timeout', async () => {
     const c = await loggedIn();
     const t0 = Date.now();
     await c.write(Buffer.concat([Buffer.from('Q'), i32(MiB + 1)]));
+    const refused = await c.until('Z');
+    expect(Date.now() - t0).toBeLessThan(400);
+    expect(fields(refused[0]).C).toBe('54000');
+    expect(fields(refused[0]).M).toMatch(/over the gateway's limit of 1048576 bytes/);
+    await expectFatal(c, '08P01', /incomplete message timed out/);
+    await canary();
+  });
+
+  it('SEC-WF-004/w3b: a Describe header over the cap (a kind that is never large): FATAL 08P01 at once', async () => {
+    const c = await loggedIn();
+    const t0 = Date.now();
+    await c.write(Buffer.concat([Buffer.from('D'), i32(MiB + 1)]));
     await expectFatal(c, '08P01', /exceeds the limit/);
     expect(Date.now() - t0).toBeLessThan(400);
     await canary();
@@ -1585,9 +1597,19 @@ describe('wire-resource variants', () => {
     await canary(gn);
   }, 60_000);
 
-  it('SEC-WX-007/w2: a header claiming 100 MB with the default 16 MiB cap: FATAL 08P01 at once', async () => {
+  it('SEC-WX-007/w2: a Query header claiming 100 MB with the default 16 MiB cap: 54000 at once, nothing of it held', async () => {
     const c = await loggedIn(gn);
     await c.write(Buffer.concat([Buffer.from('Q'), i32(100 * MiB)]));
+    const refused = await c.until('Z');
+    expect(fields(refused[0]).C).toBe('54000');
+    // The body is dropped as it comes (here: never), and the session ends at the timeout.
+    await expectFatal(c, '08P01', /incomplete message timed out/);
+    await canary(gn);
+  });
+
+  it('SEC-WX-007/w2b: a header claiming 1 GiB (more than PostgreSQL reads): FATAL 08P01 at once', async () => {
+    const c = await loggedIn(gn);
+    await c.write(Buffer.concat([Buffer.from('Q'), i32(0x40000000)]));
     await expectFatal(c, '08P01', /exceeds the limit/);
     await canary(gn);
   });
