@@ -7,7 +7,7 @@ import type { DecisionRecord, PolicyEngine, SessionFacts } from '../policy/types
 import { ClientError, type ErrorFields, type Frame } from '../wire/index.js';
 import { rowBudget, type RowBudget } from './cursors.js';
 import { refusalFields, type DecisionPoint } from './decide.js';
-import { mayChangeSettings } from './parser-settings.js';
+import { mayRunCode } from './parser-settings.js';
 import {
   executeOf,
   withParamTypes,
@@ -411,7 +411,7 @@ function decideIn(
           if (runTxn !== inTxn) run.inTransaction = runTxn;
           runs.push(run);
           runTxn = inTransactionAfter(facts, runTxn);
-          if (mayChangeSettings(facts)) doubt = true;
+          if (mayRunCode(facts)) doubt = true;
           break;
         }
         // A SQL cursor is a portal upstream: reading it is a FETCH under its DECLARE's
@@ -439,6 +439,8 @@ function decideIn(
         };
         if (runTxn !== inTxn) read.inTransaction = runTxn;
         runs.push(read);
+        // Reading runs the cursor's query.
+        doubt = true;
         break;
       }
       case 'close':

@@ -1,42 +1,60 @@
-// The settings guard. Within one pipelined group a call the gateway cannot see into (a user
-// function, DO, set_config) may change standard_conforming_strings or client_encoding, which
-// decide how PostgreSQL reads the statement text sent after it; PostgreSQL reports such a
-// change only at the group's ReadyForQuery, after that text has run. So the gateway puts a
-// guard before that text: a statement of its own that fails unless both settings still have
-// the values the gateway parsed with. When it fails, PostgreSQL skips the rest of the group
-// up to its Sync (and undoes the implicit transaction), and the client gets 42501.
+// The settings guard. Code PostgreSQL runs for a statement (a function the gateway cannot see
+// into, a trigger, a default, a view, a cursor's query) may change standard_conforming_strings
+// or client_encoding, which decide how PostgreSQL reads the statement text sent after it;
+// PostgreSQL reports such a change only at the ReadyForQuery that ends the work, after text
+// pipelined behind it has run. So the gateway puts a guard before that text, in the same
+// pipelined group: a Parse of its own that fails unless both settings still have the values
+// the gateway parses with. When it fails, PostgreSQL skips the rest of the group up to its
+// Sync (and undoes the implicit transaction), and the client gets 42501.
+//
+// It is a Parse and a Close only: nothing is executed, so the transaction and what may run
+// in it (DISCARD ALL, VACUUM, a Query after the group) are as without it, and nothing is left
+// behind when it fails (a Parse that fails creates no statement).
 import { randomUUID } from 'node:crypto';
-import { bindMessage, closeMessage, executeMessage, parseMessage } from '../wire/index.js';
+import { closeMessage, parseMessage } from '../wire/index.js';
+
+/** 31 two-byte characters: 62 bytes in UTF-8. */
+const WIDE = 'ā'.repeat(31);
 
 /**
- * Written without backslashes, so it reads the same under either setting, and with every name
- * qualified (a search_path the client set cannot stand in). It returns no row when the
- * settings are safe, and fails casting their text to an integer when not. current_setting is
- * stable: the planner does not fold it.
+ * Parses in UTF-8 with standard_conforming_strings on, and in nothing else:
+ * - `'\' = '\'` compares two one-backslash strings; with standard_conforming_strings off the
+ *   backslashes escape the quotes and the text ends inside a string (42601);
+ * - the two aliases are 63 bytes in UTF-8 and differ in their last byte. Read in any other
+ *   client encoding their bytes are either invalid there (22021, 22P05) or become longer
+ *   text, which PostgreSQL cuts to 63 bytes: the aliases then collide (42712).
+ * Every name in it is the gateway's: a search_path the client set cannot stand in.
  */
-export const GUARD_SQL =
-  'SELECT CAST(s AS pg_catalog.int4) FROM (SELECT pg_catalog.concat(' +
-  "pg_catalog.current_setting('client_encoding'), ' ', " +
-  "pg_catalog.current_setting('standard_conforming_strings')) AS s) AS portcullis_guard " +
-  "WHERE s OPERATOR(pg_catalog.<>) 'UTF8 on'";
-
-/** The SQLSTATE of the guard's check failing (invalid_text_representation). */
-export const GUARD_FAILED_CODE = '22P02';
-
-/** Extended messages in one guard: Parse, Bind, Execute, Close of the portal and statement. */
-export const GUARD_MESSAGES = 5;
+export const GUARD_SQL = `SELECT 1 FROM (SELECT 1) AS "${WIDE}x", (SELECT 1) AS "${WIDE}y" WHERE '\\' = '\\'`;
 
 /**
- * One guard's messages, under names no client can use (the gateway refuses names it never
- * saw): a guard closes what it opens, so a session reuses its names.
+ * The same for an upstream database whose encoding is neither UTF8 nor SQL_ASCII: the wide
+ * characters would not convert to it, so only standard_conforming_strings is checked (a
+ * changed client_encoding there is known at the ReadyForQuery, as before the guard).
  */
-export function guardMessages(): Buffer {
+export const GUARD_SQL_SCS_ONLY = "SELECT 1 WHERE '\\' = '\\'";
+
+/** What the guard's Parse fails with when a setting changed. */
+export const GUARD_FAILED_CODES: ReadonlySet<string> = new Set([
+  '42601', // syntax_error: standard_conforming_strings off
+  '42712', // duplicate_alias: text read in another encoding
+  '22021', // character_not_in_repertoire: bytes invalid in that encoding
+  '22P05', // untranslatable_character
+]);
+
+/** Extended messages in one guard: Parse of its statement, Close of it. */
+export const GUARD_MESSAGES = 2;
+
+/**
+ * One guard's messages, under a name no client can use (the gateway refuses names it never
+ * saw): a guard closes what it opens, so a session reuses its name.
+ * `serverEncoding`: the upstream database's, as reported at login.
+ */
+export function guardMessages(serverEncoding: string | undefined): Buffer {
   const name = `portcullis guard ${randomUUID()}`;
+  const full = serverEncoding === undefined || ['UTF8', 'SQL_ASCII'].includes(serverEncoding);
   return Buffer.concat([
-    parseMessage(name, GUARD_SQL),
-    bindMessage(name, name),
-    executeMessage(name),
-    closeMessage('P', name),
+    parseMessage(name, full ? GUARD_SQL : GUARD_SQL_SCS_ONLY),
     closeMessage('S', name),
   ]);
 }

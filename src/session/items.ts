@@ -134,8 +134,10 @@ export function foldInto(head: Item, next: Item): number {
   if (head.startsDue) next.startsDue = (next.startsDue ?? 0) + head.startsDue;
   if (shift) {
     for (const c of next.changes ?? []) if (!c.ran) c.pos += shift;
+    if (next.guards) next.guards = next.guards.map((g) => g + shift);
     next.sent = (next.sent ?? 0) + shift;
   }
+  if (head.guards?.length) next.guards = head.guards.concat(next.guards ?? []);
   if (head.changes) next.changes = head.changes.concat(next.changes ?? []);
   if (head.timeoutMs !== undefined)
     next.timeoutMs = Math.min(next.timeoutMs ?? Infinity, head.timeoutMs);

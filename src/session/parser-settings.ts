@@ -5,9 +5,10 @@ import { ClientError, type ErrorFields } from '../wire/index.js';
 const PARSER_SETTINGS = new Set(['standard_conforming_strings', 'client_encoding']);
 
 /**
- * Whether a statement may change a setting the parser depends on: SET/RESET of one of them
- * (or RESET ALL), set_config(), opaque code (DO), and functions the gateway does not know
- * (they may call set_config). Not covered: a trigger changing them.
+ * Whether a statement names a change to a setting the parser depends on: SET/RESET of one of
+ * them (or RESET ALL), set_config(), opaque code (DO), and functions the gateway does not
+ * know (they may call set_config). Its answer is awaited before anything after it is read;
+ * code it runs without naming it is met by the settings guard (see mayRunCode).
  */
 export function mayChangeSettings(f: StatementFacts): boolean {
   const set = f.set as { name?: string | null } | undefined;
@@ -17,6 +18,43 @@ export function mayChangeSettings(f: StatementFacts): boolean {
     f.opaque ||
     f.functions.some((fn) => fn.name === 'set_config' || fn.effect === 'unknown')
   );
+}
+
+/** Transaction statements that run no code (COMMIT may run deferred triggers). */
+const QUIET_TRANSACTION = new Set([
+  'begin',
+  'start',
+  'rollback',
+  'savepoint',
+  'release',
+  'rollback_to',
+  'set_transaction',
+]);
+
+/** Statements that run no code: nothing in them is executed, or planned. */
+const QUIET_COMMANDS = new Set([
+  'SHOW',
+  'LISTEN',
+  'UNLISTEN',
+  'NOTIFY',
+  'PREPARE',
+  'DEALLOCATE',
+  'DEALLOCATE ALL',
+  'CLOSE CURSOR',
+  'CLOSE CURSOR ALL',
+]);
+
+/**
+ * Whether running a statement may change a setting the parser depends on, counting code
+ * PostgreSQL runs that the statement does not name: a trigger, a column default, a view's
+ * query, a domain's CHECK, a row-level security policy, a function folded while planning.
+ * That is any statement but a SET of another setting and a few that run no code.
+ */
+export function mayRunCode(f: StatementFacts): boolean {
+  if (f.set) return mayChangeSettings(f);
+  const tx = f.transaction as { kind?: string } | undefined;
+  if (tx?.kind) return !QUIET_TRANSACTION.has(tx.kind);
+  return f.opaque || !QUIET_COMMANDS.has(f.command);
 }
 
 /** Whether a reported setting value leaves the parser's assumptions intact. */

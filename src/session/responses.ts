@@ -30,7 +30,6 @@ const WATCHED = typeSet([
 /** The same, and the answers a settings guard's messages get (see guard.ts). */
 const WATCHED_GUARDS = WATCHED.slice();
 WATCHED_GUARDS[B.ParseComplete] = 1;
-WATCHED_GUARDS[B.BindComplete] = 1;
 
 /**
  * The one answer each single extended-protocol message gets when it succeeds (Parse, Bind,
@@ -113,7 +112,7 @@ export class ResponseScanner {
 
   private watched = WATCHED;
 
-  /** While settings guards are in flight the handler also sees ParseComplete and BindComplete. */
+  /** While settings guards are in flight the handler also sees ParseComplete. */
   watchGuards(on: boolean): void {
     this.watched = on ? WATCHED_GUARDS : WATCHED;
   }

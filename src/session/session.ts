@@ -59,7 +59,7 @@ import {
   settingsChangedError,
   settingsInDoubtError,
 } from './parser-settings.js';
-import { GUARD_FAILED_CODE, GUARD_MESSAGES, guardMessages, guardsBefore } from './guard.js';
+import { GUARD_FAILED_CODES, GUARD_MESSAGES, guardMessages, guardsBefore } from './guard.js';
 import type { Authenticated } from './startup.js';
 import { ResponseScanner } from './responses.js';
 import { foldInto, newItem, settleChanges, type Item, type StatementRun } from './items.js';
@@ -110,12 +110,7 @@ const MAX_UNSYNCED_BYTES = 64 * 1024 * 1024;
 const DATA_TYPES = new Set<number>([F.Query, F.Parse, F.Bind, F.CopyData]);
 
 /** Answers to single extended messages that a settings guard's may be (see guard.ts). */
-const TERMINAL_ANSWERS = new Set<number>([
-  B.ParseComplete,
-  B.BindComplete,
-  B.CommandComplete,
-  B.CloseComplete,
-]);
+const TERMINAL_ANSWERS = new Set<number>([B.ParseComplete, B.CloseComplete]);
 
 /** SQL that fails in PostgreSQL's parser, used to mirror a refusal upstream. */
 const MARKER_SQL = '/* refused by the gateway */ portcullis_refused_statement';
@@ -175,10 +170,14 @@ export class Session {
   private waitRuns = false;
   /** The upstream sent a FATAL (or PANIC) error: its close needs no error of ours. */
   private upstreamFatal = false;
+  /** The upstream database's encoding, as reported at login (see guard.ts). */
+  private readonly serverEncoding: string | undefined;
   /** The session's settings guard (see guard.ts). */
   private guard: Buffer | undefined;
   /** Guards sent and not answered or skipped yet: while any is, their answers are watched. */
   private guardsOut = 0;
+  /** A barrier is due at the next Sync (see onCopyIn). */
+  private barrierAtSync = false;
   /** See markerParse. */
   private marker: Buffer | undefined;
   private deferred: Frame | undefined;
@@ -283,6 +282,7 @@ export class Session {
     this.upstreamLeftover = up.leftover;
     this.status = up.status;
     this.upstreamKey = { pid: up.pid, secret: up.secret };
+    this.serverEncoding = up.parameters.get('server_encoding');
     this.loginIdentity = {
       superuser: up.parameters.get('is_superuser') === 'on',
       authorization: up.parameters.get('session_authorization'),
@@ -672,6 +672,10 @@ export class Session {
           this.skipUntilSync = false;
           this.settingsInDoubt = false;
           this.sendItem(SYNC);
+          if (this.barrierAtSync) {
+            this.barrier = true;
+            this.barrierAtSync = false;
+          }
           return;
         }
         if (!this.flushBatch(true, f.raw)) this.awaitAnswers(f);
@@ -763,6 +767,10 @@ export class Session {
         'simple',
       );
     }
+    // PostgreSQL reads a Query's text as it comes, under the settings the work before it
+    // left, which are reported only at that work's ReadyForQuery: a Query pipelined behind
+    // unanswered work waits for it (see guard.ts for the extended protocol).
+    if (this.items.length > 0) return this.awaitAnswers(f);
     const a = analyze(bytes.toString('utf8'), this.analyzeOpts());
     if (a.error) {
       this.countDecision('deny');
@@ -961,7 +969,9 @@ export class Session {
   private flushBatch(sync: boolean, boundary: Buffer | undefined, probe = false): boolean {
     const batch = this.batch;
     const t0 = performance.now();
-    const inDoubt = this.settingsInDoubt;
+    // Statement text behind work not yet answered is guarded too: the settings a statement
+    // of it changes are reported only at its ReadyForQuery.
+    const inDoubt = this.settingsInDoubt || this.items.length > 0;
     const ahead = this.txnAhead();
     if (ahead === UNCERTAIN) return false;
     const v = decideBatch(batch, inDoubt, this.batchContext, ahead);
@@ -1049,14 +1059,17 @@ export class Session {
     this.forwardRecorded(runs, coalesce(raws), sync, changes, msgs, fail, guards);
     if (!sync && batch.length) this.unsynced = true;
     // Only a Sync brings a ReadyForQuery to lift the barrier.
-    if (sync && runs.some((r) => mayChangeSettings(r.facts))) this.barrier = true;
+    if (sync && (this.barrierAtSync || runs.some((r) => mayChangeSettings(r.facts)))) {
+      this.barrier = true;
+      this.barrierAtSync = false;
+    }
     if (!sync) this.settingsInDoubt = !probe && (v.doubt ?? false);
     return true;
   }
 
   /** Add a settings guard to `raws` after `msgs` messages; the count after it. */
   private pushGuard(raws: Buffer[], at: number[], msgs: number): number {
-    raws.push((this.guard ??= guardMessages()));
+    raws.push((this.guard ??= guardMessages(this.serverEncoding)));
     at.push(msgs);
     return msgs + GUARD_MESSAGES;
   }
@@ -1409,7 +1422,6 @@ export class Session {
       case B.CloseComplete:
         return this.onCloseComplete();
       case B.ParseComplete:
-      case B.BindComplete:
         // Watched for the guards'.
         return undefined;
       default:
@@ -1436,10 +1448,10 @@ export class Session {
    * those. The first guard of the item being answered is settled by its last answer.
    */
   private guardAnswered(type: number): boolean {
-    if (!TERMINAL_ANSWERS.has(type)) return false;
     const item = this.items[0] ?? this.openItem;
     const g = item.guards?.[0];
     if (g === undefined) return false;
+    if (!TERMINAL_ANSWERS.has(type)) return false;
     const at = this.scanner.terminals - this.termBase - 1;
     if (at < g || at >= g + GUARD_MESSAGES) return false;
     if (at === g + GUARD_MESSAGES - 1) this.guardsSettled(item, 1);
@@ -1452,7 +1464,7 @@ export class Session {
    * PostgreSQL's, passed on as it came.
    */
   private guardFailed(body: Buffer, code: string | undefined): Buffer {
-    if (code === GUARD_FAILED_CODE) {
+    if (code !== undefined && GUARD_FAILED_CODES.has(code)) {
       this.log.warn(
         'a pipelined statement changed a parser setting: the rest of its group refused',
       );
@@ -1659,6 +1671,8 @@ export class Session {
     const p = parseParameterStatus(body);
     // The parser assumes these; a session where they change is closed (fail closed).
     if (!safeParameterStatus(p.name, p.value) || this.escalated(p.name, p.value)) {
+      // Nothing PostgreSQL ran after the change reaches the client.
+      this.scanner.halt();
       setImmediate(() =>
         this.fatal(
           ClientError.unsafeSetting(`the session setting ${p.name} changed to an unsafe value`),
@@ -1713,6 +1727,13 @@ export class Session {
         // For PostgreSQL the group goes on to the client's next Sync: a Query before it
         // is skipped if the COPY fails, so it must be probed as after any unsynced group.
         this.unsynced = true;
+        // Statement text after the COPY runs behind what ran before it in the group.
+        this.settingsInDoubt = true;
+        // A barrier for its answer would hold the Sync that brings it: the next one raises it.
+        if (this.barrier) {
+          this.barrier = false;
+          this.barrierAtSync = true;
+        }
         // Its name changes are seen by the open item's groups, as within one item.
         for (const c of head.changes ?? []) c.resume();
         // A message held for the answers may have waited for `head`, whose answer now

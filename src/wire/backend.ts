@@ -173,21 +173,6 @@ export function parseMessage(name: string, sql: string): Buffer {
   return new MessageWriter(0x50).cstring(name).cstring(sql).int16(0).end();
 }
 
-/** Bind of `statement` to `portal`, with no parameters and text results. */
-export function bindMessage(portal: string, statement: string): Buffer {
-  return new MessageWriter(0x42)
-    .cstring(portal)
-    .cstring(statement)
-    .int16(0)
-    .int16(0)
-    .int16(0)
-    .end();
-}
-
-export function executeMessage(portal: string, maxRows = 0): Buffer {
-  return new MessageWriter(0x45).cstring(portal).int32(maxRows).end();
-}
-
 /** CopyFail: the COPY FROM STDIN in progress ends with an error (57014) naming `reason`. */
 export function copyFailMessage(reason: string): Buffer {
   return new MessageWriter(0x66).cstring(reason).end();
