@@ -15,17 +15,16 @@ import {
   type TestGateway,
 } from './helpers/gateway.js';
 import {
-  type Message,
   type RawClient,
-  bind,
   close,
-  execute,
+  extendedStep,
   fields,
   flush,
-  parse,
+  messageTypes,
   query,
   rows,
   sync,
+  untilQuiet,
 } from './helpers/raw.js';
 import { run } from './helpers/spawn.js';
 
@@ -56,15 +55,6 @@ afterAll(async () => {
 });
 
 const raw = (): Promise<RawClient> => rawLogin(g, DB);
-const types = (ms: Message[]): string => ms.map((m) => m.type).join('');
-/**
- * The messages up to one of `type`, notices left out: a guard that fails may warn first of
- * what it could not read as the gateway does.
- */
-async function until(c: RawClient, type: string): Promise<Message[]> {
-  return (await c.until(type)).filter((m) => m.type !== 'N');
-}
-const step = (sql: string, name = ''): Buffer[] => [parse(name, sql), bind('', name), execute()];
 
 async function logged(): Promise<number[]> {
   return (await admin.query('SELECT n FROM log ORDER BY n')).rows.map((r) => r.n);
@@ -79,16 +69,16 @@ describe('statement text pipelined behind a call the gateway cannot see into', (
     const c = await raw();
     await c.write(
       Buffer.concat([
-        ...step('SELECT bump(1)'),
-        ...step('SELECT bump(10)', 'named'),
-        ...step("SELECT set_config('application_name', 'batch', false)"),
-        ...step('SELECT count(*) FROM log'),
+        ...extendedStep('SELECT bump(1)'),
+        ...extendedStep('SELECT bump(10)', 'named'),
+        ...extendedStep("SELECT set_config('application_name', 'batch', false)"),
+        ...extendedStep('SELECT count(*) FROM log'),
         close('S', 'named'),
         sync(),
       ]),
     );
-    const ms = await until(c, 'Z');
-    expect(types(ms.filter((m) => m.type !== 'S'))).toBe('12DC12DC12DC12DC3Z');
+    const ms = await untilQuiet(c, 'Z');
+    expect(messageTypes(ms.filter((m) => m.type !== 'S'))).toBe('12DC12DC12DC12DC3Z');
     expect(rows(ms)).toEqual([['2'], ['11'], ['batch'], ['2']]);
     expect(await logged()).toEqual([1, 10]);
     // Nothing of the gateway's is left behind in the session.
@@ -102,15 +92,15 @@ describe('statement text pipelined behind a call the gateway cannot see into', (
     const c = await raw();
     await c.write(
       Buffer.concat([
-        ...step('SELECT bump(1)'),
-        ...step('SELECT quietly_off()'),
-        ...step(SMUGGLED),
-        ...step('SELECT bump(2)'),
+        ...extendedStep('SELECT bump(1)'),
+        ...extendedStep('SELECT quietly_off()'),
+        ...extendedStep(SMUGGLED),
+        ...extendedStep('SELECT bump(2)'),
         sync(),
       ]),
     );
-    const ms = await until(c, 'Z');
-    expect(types(ms)).toBe('12DC12DCEZ');
+    const ms = await untilQuiet(c, 'Z');
+    expect(messageTypes(ms)).toBe('12DC12DCEZ');
     expect(fields(ms[8]).C).toBe('42501');
     expect(fields(ms[8]).M).toMatch(/standard_conforming_strings or client_encoding/);
     // The implicit transaction failed: the first call's insert and the setting are undone.
@@ -124,10 +114,14 @@ describe('statement text pipelined behind a call the gateway cannot see into', (
     await admin.query('TRUNCATE log');
     const c = await raw();
     await c.write(
-      Buffer.concat([...step('SELECT to_latin1()'), ...step('SELECT bump(5)'), sync()]),
+      Buffer.concat([
+        ...extendedStep('SELECT to_latin1()'),
+        ...extendedStep('SELECT bump(5)'),
+        sync(),
+      ]),
     );
-    const ms = await until(c, 'Z');
-    expect(types(ms)).toBe('12DCEZ');
+    const ms = await untilQuiet(c, 'Z');
+    expect(messageTypes(ms)).toBe('12DCEZ');
     expect(fields(ms[4]).C).toBe('42501');
     expect(await logged()).toEqual([]);
     expect(rows(await c.simple('SHOW client_encoding'))).toEqual([['UTF8']]);
@@ -137,17 +131,17 @@ describe('statement text pipelined behind a call the gateway cannot see into', (
   it('a Flush between the call and the text changes nothing', async () => {
     await admin.query('TRUNCATE log');
     const c = await raw();
-    await c.write(Buffer.concat([...step('SELECT bump(3)'), flush()]));
-    expect(types(await until(c, 'C'))).toBe('12DC');
-    await c.write(Buffer.concat([...step('SELECT bump(4)'), sync()]));
-    expect(types(await until(c, 'Z'))).toBe('12DCZ');
+    await c.write(Buffer.concat([...extendedStep('SELECT bump(3)'), flush()]));
+    expect(messageTypes(await untilQuiet(c, 'C'))).toBe('12DC');
+    await c.write(Buffer.concat([...extendedStep('SELECT bump(4)'), sync()]));
+    expect(messageTypes(await untilQuiet(c, 'Z'))).toBe('12DCZ');
     expect(await logged()).toEqual([3, 4]);
 
-    await c.write(Buffer.concat([...step('SELECT quietly_off()'), flush()]));
-    expect(types(await until(c, 'C'))).toBe('12DC');
-    await c.write(Buffer.concat([...step(SMUGGLED), sync()]));
-    const ms = await until(c, 'Z');
-    expect(types(ms)).toBe('EZ');
+    await c.write(Buffer.concat([...extendedStep('SELECT quietly_off()'), flush()]));
+    expect(messageTypes(await untilQuiet(c, 'C'))).toBe('12DC');
+    await c.write(Buffer.concat([...extendedStep(SMUGGLED), sync()]));
+    const ms = await untilQuiet(c, 'Z');
+    expect(messageTypes(ms)).toBe('EZ');
     expect(fields(ms[0]).C).toBe('42501');
     expect(rows(await c.simple('SHOW standard_conforming_strings'))).toEqual([['on']]);
     c.destroy();
@@ -156,20 +150,20 @@ describe('statement text pipelined behind a call the gateway cannot see into', (
   it('a simple Query behind the call, before any Sync, runs after it (or not at all)', async () => {
     await admin.query('TRUNCATE log');
     const c = await raw();
-    await c.write(Buffer.concat([...step('SELECT bump(7)'), query('SELECT bump(8)')]));
-    const ms = await until(c, 'Z');
+    await c.write(Buffer.concat([...extendedStep('SELECT bump(7)'), query('SELECT bump(8)')]));
+    const ms = await untilQuiet(c, 'Z');
     // As directly: the Query runs in the transaction the extended messages opened.
-    expect(types(ms.filter((m) => m.type !== 'S'))).toBe('12DCTDCZ');
+    expect(messageTypes(ms.filter((m) => m.type !== 'S'))).toBe('12DCTDCZ');
     expect(rows(await c.simple('SELECT n FROM log ORDER BY n'))).toEqual([['7'], ['8']]);
     await c.simple('ROLLBACK');
 
-    await c.write(Buffer.concat([...step('SELECT quietly_off()'), query(SMUGGLED)]));
+    await c.write(Buffer.concat([...extendedStep('SELECT quietly_off()'), query(SMUGGLED)]));
     // PostgreSQL skips the Query after the error, up to the Sync the client sends.
-    const failed = await until(c, 'E');
-    expect(types(failed)).toBe('12DCE');
+    const failed = await untilQuiet(c, 'E');
+    expect(messageTypes(failed)).toBe('12DCE');
     expect(fields(failed[4]).C).toBe('42501');
     await c.write(sync());
-    expect(types(await until(c, 'Z'))).toBe('Z');
+    expect(messageTypes(await untilQuiet(c, 'Z'))).toBe('Z');
     expect(rows(await c.simple('SHOW standard_conforming_strings'))).toEqual([['on']]);
     c.destroy();
   });

@@ -16,12 +16,15 @@ import {
   copyData,
   copyDone,
   execute,
+  extendedStep,
   fields,
   flush,
+  messageTypes,
   parse,
   query,
   rows,
   sync,
+  untilQuiet,
 } from './helpers/raw.js';
 
 const DB = 'dp_settings_guard';
@@ -53,15 +56,6 @@ afterAll(async () => {
   await g?.stop();
 });
 
-const types = (ms: Message[]): string => ms.map((m) => m.type).join('');
-/**
- * The messages up to one of `type`, notices left out: a guard that fails may warn first of
- * what it could not read as the gateway does.
- */
-async function until(c: RawClient, type: string): Promise<Message[]> {
-  return (await c.until(type)).filter((m) => m.type !== 'N');
-}
-const step = (sql: string, name = ''): Buffer[] => [parse(name, sql), bind('', name), execute()];
 /** Two constants with standard_conforming_strings on; reads `forbidden` with it off. */
 const SMUGGLED = "SELECT 'a\\' , ' , secret FROM forbidden --'";
 /** The same, calling a function that writes when read with it off. */
@@ -102,8 +96,8 @@ describe('statement text behind code a statement runs without naming it', () => 
     ["a domain's CHECK", 'SELECT 1::dom'],
   ])('%s, in the same group: refused, nothing leaks', async (_what, sql) => {
     const c = await rawLogin(g, DB);
-    await c.write(Buffer.concat([...step(sql), ...step(SMUGGLED), sync()]));
-    await refusedAndUsable(c, await until(c, 'Z'));
+    await c.write(Buffer.concat([...extendedStep(sql), ...extendedStep(SMUGGLED), sync()]));
+    await refusedAndUsable(c, await untilQuiet(c, 'Z'));
     c.destroy();
   });
 
@@ -111,9 +105,9 @@ describe('statement text behind code a statement runs without naming it', () => 
     const c = await rawLogin(g, DB);
     await c.write(
       Buffer.concat([
-        ...step('INSERT INTO trig VALUES (1)'),
+        ...extendedStep('INSERT INTO trig VALUES (1)'),
         sync(),
-        ...step(SMUGGLED_WRITE),
+        ...extendedStep(SMUGGLED_WRITE),
         sync(),
       ]),
     );
@@ -121,7 +115,7 @@ describe('statement text behind code a statement runs without naming it', () => 
     // closed (42501) with nothing after it passed on.
     const ms = await c.rest(20_000);
     expect(c.ended).toBe(true);
-    expect(types(ms)).toBe('12CE');
+    expect(messageTypes(ms)).toBe('12CE');
     expect(fields(ms[3]).C).toBe('42501');
     // The second group, already sent upstream, failed at its guard.
     expect(await smuggledWrites()).toBe(0);
@@ -144,8 +138,8 @@ describe('statement text behind a cursor whose query calls a function, read in t
     const c = await rawLogin(g, DB);
     await c.simple('BEGIN');
     await c.simple('DECLARE c CURSOR FOR SELECT quietly_off()');
-    await c.write(Buffer.concat([...step('FETCH c'), ...step(SMUGGLED), sync()]));
-    const ms = await until(c, 'Z');
+    await c.write(Buffer.concat([...extendedStep('FETCH c'), ...extendedStep(SMUGGLED), sync()]));
+    const ms = await untilQuiet(c, 'Z');
     expect(leaked(ms)).toBe(false);
     expect(ms.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual(['42501']);
     c.destroy();
@@ -155,8 +149,8 @@ describe('statement text behind a cursor whose query calls a function, read in t
     const c = await rawLogin(g, DB);
     await c.simple('BEGIN');
     await c.simple('DECLARE c CURSOR FOR SELECT quietly_off()');
-    await c.write(Buffer.concat([execute('c'), ...step(SMUGGLED), sync()]));
-    const ms = await until(c, 'Z');
+    await c.write(Buffer.concat([execute('c'), ...extendedStep(SMUGGLED), sync()]));
+    const ms = await untilQuiet(c, 'Z');
     expect(leaked(ms)).toBe(false);
     expect(ms.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual(['42501']);
     c.destroy();
@@ -166,10 +160,10 @@ describe('statement text behind a cursor whose query calls a function, read in t
     const c = await rawLogin(g, DB);
     await c.write(
       Buffer.concat([
-        ...step('BEGIN'),
-        ...step('DECLARE h CURSOR WITH HOLD FOR SELECT quietly_off()'),
-        ...step('COMMIT'),
-        ...step(SMUGGLED),
+        ...extendedStep('BEGIN'),
+        ...extendedStep('DECLARE h CURSOR WITH HOLD FOR SELECT quietly_off()'),
+        ...extendedStep('COMMIT'),
+        ...extendedStep(SMUGGLED),
         sync(),
       ]),
     );
@@ -190,16 +184,16 @@ describe('statement text after a COPY that makes PostgreSQL ignore the Sync befo
     await c.write(
       Buffer.concat([
         parse('cp', 'COPY sink FROM STDIN'),
-        ...step('SELECT quietly_off()'),
+        ...extendedStep('SELECT quietly_off()'),
         flush(),
       ]),
     );
-    await until(c, 'C');
+    await untilQuiet(c, 'C');
     // Bind/Execute of the COPY and a Sync: PostgreSQL ignores that Sync in COPY IN.
     await c.write(Buffer.concat([bind('', 'cp'), execute(), sync()]));
-    expect((await until(c, 'G')).at(-1)?.type).toBe('G');
-    await c.write(Buffer.concat([copyData('1\n'), copyDone(), ...step(SMUGGLED), sync()]));
-    await refusedAndUsable(c, await until(c, 'Z'));
+    expect((await untilQuiet(c, 'G')).at(-1)?.type).toBe('G');
+    await c.write(Buffer.concat([copyData('1\n'), copyDone(), ...extendedStep(SMUGGLED), sync()]));
+    await refusedAndUsable(c, await untilQuiet(c, 'Z'));
     c.destroy();
   });
 
@@ -207,16 +201,16 @@ describe('statement text after a COPY that makes PostgreSQL ignore the Sync befo
     const c = await rawLogin(g, DB);
     await c.write(
       Buffer.concat([
-        ...step('SELECT harmless()'),
+        ...extendedStep('SELECT harmless()'),
         parse('', 'COPY sink FROM STDIN'),
         bind('', ''),
         execute(),
         sync(),
       ]),
     );
-    expect((await until(c, 'G')).at(-1)?.type).toBe('G');
+    expect((await untilQuiet(c, 'G')).at(-1)?.type).toBe('G');
     await c.write(Buffer.concat([copyData('5\n'), copyDone(), sync()]));
-    const ms = await until(c, 'Z');
+    const ms = await untilQuiet(c, 'Z');
     expect(ms.filter((m) => m.type === 'E')).toEqual([]);
     expect(rows(await c.simple('SELECT count(*) FROM sink WHERE id = 5'))).toEqual([['1']]);
     c.destroy();
@@ -226,16 +220,20 @@ describe('statement text after a COPY that makes PostgreSQL ignore the Sync befo
 describe('a settings guard that failed', () => {
   it('does not get in the way of later guards, which leave nothing behind', async () => {
     const c = await rawLogin(g, DB);
-    await c.write(Buffer.concat([...step('SELECT quietly_off()'), ...step('SELECT 1'), sync()]));
-    const first = await until(c, 'Z');
-    expect(types(first)).toBe('12DCEZ');
+    await c.write(
+      Buffer.concat([...extendedStep('SELECT quietly_off()'), ...extendedStep('SELECT 1'), sync()]),
+    );
+    const first = await untilQuiet(c, 'Z');
+    expect(messageTypes(first)).toBe('12DCEZ');
     expect(fields(first[4]).C).toBe('42501');
 
     // A later group whose call changes nothing runs as it does directly.
-    await c.write(Buffer.concat([...step('SELECT harmless()'), ...step('SELECT 2'), sync()]));
-    const second = await until(c, 'Z');
+    await c.write(
+      Buffer.concat([...extendedStep('SELECT harmless()'), ...extendedStep('SELECT 2'), sync()]),
+    );
+    const second = await untilQuiet(c, 'Z');
     expect(second.filter((m) => m.type === 'E').map((m) => fields(m).M)).toEqual([]);
-    expect(types(second)).toBe('12DC12DCZ');
+    expect(messageTypes(second)).toBe('12DC12DCZ');
     expect(rows(second)).toEqual([['7'], ['2']]);
     expect(rows(await c.simple('SELECT name FROM pg_prepared_statements'))).toEqual([]);
     c.destroy();

@@ -21,6 +21,7 @@ import {
   startup,
   sync,
   type Message,
+  untilQuiet,
 } from './helpers/raw.js';
 
 const DB = 'dp_settings';
@@ -213,8 +214,7 @@ describe('session settings', () => {
         sync(),
       ]),
     );
-    // A notice may come first: the guard warns of what it could not read as the gateway does.
-    const ms = (await c.until('Z')).filter((m) => m.type !== 'N');
+    const ms = await untilQuiet(c, 'Z');
     expect(rows(ms)).toEqual([]);
     expect(ms.map((m) => m.type).join('')).toBe('12CEZ');
     expect(fields(ms[3]).C).toBe('42501');
@@ -236,8 +236,7 @@ describe('session settings', () => {
         sync(),
       ]),
     );
-    // A notice may come first: the guard warns of what it could not read as the gateway does.
-    const ms = (await c.until('Z')).filter((m) => m.type !== 'N');
+    const ms = await untilQuiet(c, 'Z');
     // The set_config ran; the SELECT after it got the refusal in its place.
     expect(ms.map((m) => m.type).join('')).toBe('12DCEZ');
     expect(rows(ms)).toEqual([['off']]);

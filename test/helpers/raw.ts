@@ -364,3 +364,21 @@ export function errorsOf(ms: Message[]): [string, string][] {
 export function errorCodes(ms: Message[]): string[] {
   return ms.filter((m) => m.type === 'E').map((m) => fields(m).C);
 }
+
+/** The type letters of a message list, in order ("12DCZ"). */
+export function messageTypes(ms: Message[]): string {
+  return ms.map((m) => m.type).join('');
+}
+
+/** Parse, Bind and Execute of one statement (into the unnamed portal). */
+export function extendedStep(sql: string, name = ''): Buffer[] {
+  return [parse(name, sql), bind('', name), execute()];
+}
+
+/**
+ * The messages up to one of `type`, notices left out: a settings guard that fails may be
+ * warned about first (what it could not read as the gateway does).
+ */
+export async function untilQuiet(c: RawClient, type: string): Promise<Message[]> {
+  return (await c.until(type)).filter((m) => m.type !== 'N');
+}
