@@ -7,7 +7,7 @@ import type { DecisionRecord, PolicyEngine, SessionFacts } from '../policy/types
 import { ClientError, type ErrorFields, type Frame } from '../wire/index.js';
 import { rowBudget, type RowBudget } from './cursors.js';
 import { refusalFields, type DecisionPoint } from './decide.js';
-import { mayRunCode } from './parser-settings.js';
+import { mayRunCode, settingsInDoubtError } from './parser-settings.js';
 import {
   executeOf,
   withParamTypes,
@@ -32,7 +32,9 @@ export type Pending =
     }
   | { type: 'execute'; frame: Frame; portal: string; maxRows: number }
   | { type: 'close'; frame: Frame; kind: 'S' | 'P'; name: string }
-  | { type: 'describe'; frame: Frame };
+  | { type: 'describe'; frame: Frame }
+  /** A Parse or Bind over the message size limit, dropped: the group fails there. */
+  | { type: 'oversized'; frame: Frame; fields: ErrorFields };
 
 /** A statement allowed to run upstream (a Query's, or an Execute's): its decision and limits. */
 export interface DecidedRun {
@@ -115,7 +117,20 @@ export interface BatchContext {
   analyzeOpts: () => AnalyzeOptions;
   /** The catalog analysis reads names against (analyzeOpts().catalog, without the rest). */
   catalog: () => AnalyzeOptions['catalog'];
+  /**
+   * Settings guards can be sent (the upstream database's encoding is UTF8 or SQL_ASCII; see
+   * guard.ts). Where not, statement text behind work that may have changed a setting waits
+   * for that work's answer, or, in the same group, is refused.
+   */
+  guardable: boolean;
 }
+
+/**
+ * Whether statement text may meet settings other than the gateway parses with: 'group', an
+ * earlier message of the group (sent at a Flush) may have run code; 'in_flight', only work
+ * not yet answered may have.
+ */
+export type Doubt = 'none' | 'in_flight' | 'group';
 
 const EMPTY_ALLOWED: DecisionRecord = {
   decision: { kind: 'allow', mask: {}, limits: {}, reasons: [] },
@@ -131,7 +146,7 @@ const EMPTY_ALLOWED: DecisionRecord = {
  */
 export function decideBatch(
   batch: readonly Pending[],
-  inDoubt: boolean,
+  inDoubt: Doubt,
   c: BatchContext,
   start = c.session.in_transaction,
 ): Verdict {
@@ -219,7 +234,7 @@ function executedTransactions(batch: readonly Pending[], c: BatchContext): State
  */
 function decideIn(
   batch: readonly Pending[],
-  inDoubt: boolean,
+  inDoubt: Doubt,
   c: BatchContext,
   start: boolean,
   inTxn: boolean,
@@ -233,18 +248,25 @@ function decideIn(
   /** The transaction state each run executes in (a BEGIN earlier in the group opens one). */
   let runTxn = start;
   const runs: DecidedRun[] = [];
-  let doubt = inDoubt;
+  let doubt: Doubt = inDoubt;
   /** Statement text after a run that may have changed a parser setting: see guard.ts. */
   let guards: number[] | undefined;
+  /** Running (or parsing, or binding) `f` may run code, so may change a setting. */
+  const ran = (f: StatementFacts) => {
+    if (mayRunCode(f)) doubt = 'group';
+  };
   for (let i = 0; i < batch.length; i++) {
     const m = batch[i];
     if (pullAt?.has(i)) runTxn = true;
     session.in_transaction = runTxn;
     switch (m.type) {
       case 'parse': {
-        if (doubt) {
-          (guards ??= []).push(i);
-          doubt = false;
+        if (doubt !== 'none') {
+          if (c.guardable) {
+            (guards ??= []).push(i);
+            doubt = 'none';
+          } else if (doubt === 'in_flight') return WAIT;
+          else return refuse({ fields: settingsInDoubtError(), text: m.sql });
         }
         // The name and the text; the parameter type OIDs after them are binary.
         const body = m.frame.body;
@@ -261,6 +283,7 @@ function decideIn(
         const hit = typed ? undefined : names.memo(m.sql, engine, runTxn, catalog);
         if (hit) {
           names.prepared.stage(m.name, hit, i);
+          ran(hit.facts);
           break;
         }
         const a = analyze(m.sql, c.analyzeOpts());
@@ -286,6 +309,8 @@ function decideIn(
           return refuse({ fields: refusalFields(rec), facts, rec });
         const prepared = { facts, decision: rec, inTxn: runTxn };
         names.prepared.stage(m.name, prepared, i);
+        // Its analysis may run code (a domain's CHECK on a literal).
+        ran(facts);
         if (!typed) names.remember(m.sql, prepared, engine, runTxn, catalog);
         break;
       }
@@ -321,6 +346,9 @@ function decideIn(
           i,
         );
         names.bound(m.portal, i);
+        // Binding plans the statement and converts its parameters: both may run code (an
+        // immutable function folded, a domain's CHECK).
+        ran(p.facts);
         break;
       }
       case 'execute': {
@@ -411,7 +439,7 @@ function decideIn(
           if (runTxn !== inTxn) run.inTransaction = runTxn;
           runs.push(run);
           runTxn = inTransactionAfter(facts, runTxn);
-          if (mayRunCode(facts)) doubt = true;
+          ran(facts);
           break;
         }
         // A SQL cursor is a portal upstream: reading it is a FETCH under its DECLARE's
@@ -440,7 +468,7 @@ function decideIn(
         if (runTxn !== inTxn) read.inTransaction = runTxn;
         runs.push(read);
         // Reading runs the cursor's query.
-        doubt = true;
+        doubt = 'group';
         break;
       }
       case 'close':
@@ -449,9 +477,11 @@ function decideIn(
         break;
       case 'describe':
         break;
+      case 'oversized':
+        return failAt(i, m.fields, runs, doubt, guards);
     }
   }
-  return { allowed: true, runs, doubt, guards };
+  return { allowed: true, runs, doubt: doubt === 'group', guards };
 }
 
 /** The group runs up to message `at`, which fails as it would upstream (see Refusal.at). */
@@ -459,10 +489,10 @@ function failAt(
   at: number,
   fields: ErrorFields,
   runs: DecidedRun[],
-  doubt: boolean,
+  doubt: Doubt,
   guards: number[] | undefined,
 ): Verdict {
-  return { allowed: false, refusal: { fields, at }, runs, doubt, guards };
+  return { allowed: false, refusal: { fields, at }, runs, doubt: doubt === 'group', guards };
 }
 
 function refuse(refusal: Refusal): Verdict {

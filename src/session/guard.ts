@@ -28,11 +28,16 @@ const WIDE = 'ā'.repeat(31);
 export const GUARD_SQL = `SELECT 1 FROM (SELECT 1) AS "${WIDE}x", (SELECT 1) AS "${WIDE}y" WHERE '\\' = '\\'`;
 
 /**
- * The same for an upstream database whose encoding is neither UTF8 nor SQL_ASCII: the wide
- * characters would not convert to it, so only standard_conforming_strings is checked (a
- * changed client_encoding there is known at the ReadyForQuery, as before the guard).
+ * Whether guards can be sent to a database of this encoding (as reported at login): its
+ * wide characters convert to UTF8 and pass SQL_ASCII as they are. Anything else holds
+ * statement text behind work that may run code until its answer (or refuses it, in the same
+ * group: see batch.ts).
  */
-export const GUARD_SQL_SCS_ONLY = "SELECT 1 WHERE '\\' = '\\'";
+export function guardable(serverEncoding: string | undefined): boolean {
+  return (
+    serverEncoding === undefined || serverEncoding === 'UTF8' || serverEncoding === 'SQL_ASCII'
+  );
+}
 
 /** What the guard's Parse fails with when a setting changed. */
 export const GUARD_FAILED_CODES: ReadonlySet<string> = new Set([
@@ -48,15 +53,10 @@ export const GUARD_MESSAGES = 2;
 /**
  * One guard's messages, under a name no client can use (the gateway refuses names it never
  * saw): a guard closes what it opens, so a session reuses its name.
- * `serverEncoding`: the upstream database's, as reported at login.
  */
-export function guardMessages(serverEncoding: string | undefined): Buffer {
+export function guardMessages(): Buffer {
   const name = `portcullis guard ${randomUUID()}`;
-  const full = serverEncoding === undefined || ['UTF8', 'SQL_ASCII'].includes(serverEncoding);
-  return Buffer.concat([
-    parseMessage(name, full ? GUARD_SQL : GUARD_SQL_SCS_ONLY),
-    closeMessage('S', name),
-  ]);
+  return Buffer.concat([parseMessage(name, GUARD_SQL), closeMessage('S', name)]);
 }
 
 /**

@@ -31,13 +31,12 @@ const QUIET_TRANSACTION = new Set([
   'set_transaction',
 ]);
 
-/** Statements that run no code: nothing in them is executed, or planned. */
+/** Statements that run no code: nothing in them is executed, planned or analysed. */
 const QUIET_COMMANDS = new Set([
   'SHOW',
   'LISTEN',
   'UNLISTEN',
   'NOTIFY',
-  'PREPARE',
   'DEALLOCATE',
   'DEALLOCATE ALL',
   'CLOSE CURSOR',

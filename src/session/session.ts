@@ -51,6 +51,7 @@ import {
   coalesce,
   decideBatch,
   type DecidedRun,
+  type Doubt,
   type Pending,
 } from './batch.js';
 import {
@@ -59,7 +60,13 @@ import {
   settingsChangedError,
   settingsInDoubtError,
 } from './parser-settings.js';
-import { GUARD_FAILED_CODES, GUARD_MESSAGES, guardMessages, guardsBefore } from './guard.js';
+import {
+  GUARD_FAILED_CODES,
+  GUARD_MESSAGES,
+  guardable,
+  guardMessages,
+  guardsBefore,
+} from './guard.js';
 import type { Authenticated } from './startup.js';
 import { ResponseScanner } from './responses.js';
 import { foldInto, newItem, settleChanges, type Item, type StatementRun } from './items.js';
@@ -108,6 +115,9 @@ const MAX_UNSYNCED_BYTES = 64 * 1024 * 1024;
  * fails as a statement would (see onOversized); of any other type, it ends the session.
  */
 const DATA_TYPES = new Set<number>([F.Query, F.Parse, F.Bind, F.CopyData]);
+
+/** A message's bytes when it has none (see onOversized). */
+const EMPTY = Buffer.alloc(0);
 
 /** Answers to single extended messages that a settings guard's may be (see guard.ts). */
 const TERMINAL_ANSWERS = new Set<number>([B.ParseComplete, B.CloseComplete]);
@@ -309,6 +319,7 @@ export class Session {
       session: this.facts,
       analyzeOpts: () => this.analyzeOpts(),
       catalog: () => this.ctx.catalog(this.target.name),
+      guardable: guardable(this.serverEncoding),
     };
     this.log = log.child({ session: this.id });
     this.audit = new SessionAudit(
@@ -602,21 +613,27 @@ export class Session {
     const why = `a message of ${length + 1} bytes is over the gateway's limit of ${limit} bytes`;
     this.log.warn('message over the limit dropped', { bytes: length + 1, limit });
     if (this.copyIn) {
+      // In COPY IN only COPY messages may come (see handle).
+      if (type !== F.CopyData) return this.copyViolation(type);
       // The COPY fails (57014, naming the reason); what the client still sends for it is
       // dropped, as PostgreSQL drops it.
       this.copyIn = false;
       this.write(copyFailMessage(`${why} (session.maxMessageBytes)`));
       return;
     }
+    // COPY data outside a COPY is ignored, as PostgreSQL ignores it (and as handle does).
+    if (type === F.CopyData) return;
     // After an error in an extended group PostgreSQL skips everything up to Sync.
     if (this.skipUntilSync) return;
     const err = ClientError.tooLarge(why, 'raise session.maxMessageBytes, or send less at once');
     this.audit.unread('', why);
-    this.countDecision('deny');
-    if (type === F.Query) return this.refuse(err, 'simple');
-    // A Parse or Bind: its group fails there, as at an error; the client's Sync ends it.
-    this.dropBatch();
-    this.refuse(err, 'flush');
+    if (type === F.Query) {
+      this.countDecision('deny');
+      return this.refuse(err, 'simple');
+    }
+    // A Parse or Bind: the messages before it in its group run, and the group fails there,
+    // as at an error (see batch.ts); the client's Sync ends it.
+    this.add({ type: 'oversized', frame: { type, body: EMPTY, raw: EMPTY }, fields: err });
   }
 
   private handle(f: Frame): void {
@@ -971,7 +988,11 @@ export class Session {
     const t0 = performance.now();
     // Statement text behind work not yet answered is guarded too: the settings a statement
     // of it changes are reported only at its ReadyForQuery.
-    const inDoubt = this.settingsInDoubt || this.items.length > 0;
+    const inDoubt: Doubt = this.settingsInDoubt
+      ? 'group'
+      : this.items.length > 0
+        ? 'in_flight'
+        : 'none';
     const ahead = this.txnAhead();
     if (ahead === UNCERTAIN) return false;
     const v = decideBatch(batch, inDoubt, this.batchContext, ahead);
@@ -1048,8 +1069,9 @@ export class Session {
     }
     if (boundary && (sync || failAt === undefined)) raws.push(boundary);
     if (probe && failAt === undefined) {
-      // The held Query is statement text too.
-      if (v.doubt) msgs = this.pushGuard(raws, (guards ??= []), msgs);
+      // The held Query is statement text too (where no guard can be sent, it is refused).
+      if (v.doubt && this.batchContext.guardable)
+        msgs = this.pushGuard(raws, (guards ??= []), msgs);
       // Close of a portal no client can have named, then Flush: answered unless an error
       // came first.
       raws.push(closeMessage('P', `probe ${randomUUID()}`), FLUSH);
@@ -1063,13 +1085,13 @@ export class Session {
       this.barrier = true;
       this.barrierAtSync = false;
     }
-    if (!sync) this.settingsInDoubt = !probe && (v.doubt ?? false);
+    if (!sync) this.settingsInDoubt = (v.doubt ?? false) && !(probe && this.batchContext.guardable);
     return true;
   }
 
   /** Add a settings guard to `raws` after `msgs` messages; the count after it. */
   private pushGuard(raws: Buffer[], at: number[], msgs: number): number {
-    raws.push((this.guard ??= guardMessages(this.serverEncoding)));
+    raws.push((this.guard ??= guardMessages()));
     at.push(msgs);
     return msgs + GUARD_MESSAGES;
   }
