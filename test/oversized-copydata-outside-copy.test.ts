@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freshDatabase, rawLogin, startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { copyData, copyDone, fields, query, rows } from './helpers/raw.js';
 
-const DB = 'g2_oversized_copydata';
+const DB = 'dp_oversized_copydata';
 const LIMIT = 64 * 1024;
 let g: TestGateway;
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freshDatabase, rawLogin, startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { bind, execute, fields, parse, rows, sync, type Message } from './helpers/raw.js';
 
-const DB = 'g2_oversized_mid_group';
+const DB = 'dp_oversized_mid_group';
 const LIMIT = 64 * 1024;
 let g: TestGateway;
 

@@ -7,16 +7,16 @@
 // constants read a table the policy refuses.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freshDatabase, rawLogin, startTestGateway, type TestGateway } from './helpers/gateway.js';
-import { bind, execute, fields, parse, query, sync, type Message } from './helpers/raw.js';
+import { bind, execute, fields, parse, query, sync } from './helpers/raw.js';
+import { FORBIDDEN_SQL, leaked, SMUGGLED } from './helpers/smuggling.js';
 
-const DB = 'g2_bind_runs_code';
+const DB = 'dp_settings_guard_bind';
 let g: TestGateway;
 
 beforeAll(async () => {
   await freshDatabase(
     DB,
-    `CREATE TABLE forbidden (secret text);
-     INSERT INTO forbidden VALUES ('hunter2-secret');
+    `${FORBIDDEN_SQL}
      CREATE FUNCTION folded_off() RETURNS int LANGUAGE plpgsql IMMUTABLE AS
        $$ BEGIN PERFORM set_config('standard_conforming_strings', 'off', true); RETURN 1; END $$;
      CREATE FUNCTION check_off(int) RETURNS boolean LANGUAGE plpgsql AS
@@ -28,11 +28,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await g?.stop();
 });
-
-/** Two constants with standard_conforming_strings on; reads `forbidden` with it off. */
-const SMUGGLED = "SELECT 'a\\' , ' , secret FROM forbidden --'";
-const leaked = (ms: Message[]): boolean =>
-  ms.some((m) => m.body.toString('latin1').includes('hunter2-secret'));
 
 it.each([
   [

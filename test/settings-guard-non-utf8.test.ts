@@ -8,9 +8,10 @@
 // earlier groups.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { adminClient, rawLogin, startTestGateway, type TestGateway } from './helpers/gateway.js';
-import { bind, execute, fields, parse, sync, type Message } from './helpers/raw.js';
+import { bind, execute, fields, parse, sync } from './helpers/raw.js';
+import { FORBIDDEN_SQL, leaked } from './helpers/smuggling.js';
 
-const DB = 'g2_eucjp';
+const DB = 'dp_settings_guard_eucjp';
 let g: TestGateway;
 
 beforeAll(async () => {
@@ -22,8 +23,7 @@ beforeAll(async () => {
   await a.end();
   const d = await adminClient(DB);
   await d.query(
-    `CREATE TABLE forbidden (secret text);
-     INSERT INTO forbidden VALUES ('hunter2-secret');
+    `${FORBIDDEN_SQL}
      CREATE FUNCTION to_sjis() RETURNS int LANGUAGE plpgsql AS
        $$ BEGIN PERFORM set_config('client_encoding', 'SJIS', true); RETURN 1; END $$;
      CREATE FUNCTION to_sjis_for_good() RETURNS int LANGUAGE plpgsql AS
@@ -38,8 +38,6 @@ afterAll(async () => {
 
 /** One escape-string constant read in UTF-8; reads `forbidden` when read in SJIS. */
 const SMUGGLED = "SELECT E'\u0101\\' , (SELECT secret FROM forbidden) AS s --'";
-const leaked = (ms: Message[]): boolean =>
-  ms.some((m) => m.body.toString('latin1').includes('hunter2-secret'));
 
 it('the policy refuses the table read directly', async () => {
   const c = await rawLogin(g, DB);

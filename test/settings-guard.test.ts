@@ -26,6 +26,7 @@ import {
   sync,
   untilQuiet,
 } from './helpers/raw.js';
+import { FORBIDDEN_SQL, leaked, SMUGGLED } from './helpers/smuggling.js';
 
 const DB = 'dp_settings_guard';
 let g: TestGateway;
@@ -33,8 +34,7 @@ let g: TestGateway;
 beforeAll(async () => {
   await freshDatabase(
     DB,
-    `CREATE TABLE forbidden (secret text);
-     INSERT INTO forbidden VALUES ('hunter2-secret');
+    `${FORBIDDEN_SQL}
      CREATE TABLE sink (id int);
      CREATE FUNCTION note_smuggled() RETURNS int LANGUAGE sql AS
        $$ INSERT INTO sink VALUES (666) RETURNING 1 $$;
@@ -56,12 +56,8 @@ afterAll(async () => {
   await g?.stop();
 });
 
-/** Two constants with standard_conforming_strings on; reads `forbidden` with it off. */
-const SMUGGLED = "SELECT 'a\\' , ' , secret FROM forbidden --'";
 /** The same, calling a function that writes when read with it off. */
 const SMUGGLED_WRITE = "SELECT 'a\\' , ' , note_smuggled() --'";
-const leaked = (ms: Message[]): boolean =>
-  ms.some((m) => m.body.toString('latin1').includes('hunter2-secret'));
 
 /** Rows the smuggled write left. */
 async function smuggledWrites(): Promise<number> {
