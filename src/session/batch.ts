@@ -251,10 +251,6 @@ function decideIn(
   let doubt: Doubt = inDoubt;
   /** Statement text after a run that may have changed a parser setting: see guard.ts. */
   let guards: number[] | undefined;
-  /** Running (or parsing, or binding) `f` may run code, so may change a setting. */
-  const ran = (f: StatementFacts) => {
-    if (mayRunCode(f)) doubt = 'group';
-  };
   for (let i = 0; i < batch.length; i++) {
     const m = batch[i];
     if (pullAt?.has(i)) runTxn = true;
@@ -283,7 +279,8 @@ function decideIn(
         const hit = typed ? undefined : names.memo(m.sql, engine, runTxn, catalog);
         if (hit) {
           names.prepared.stage(m.name, hit, i);
-          ran(hit.facts);
+          // Its analysis may run code (a domain's CHECK on a literal).
+          if (mayRunCode(hit.facts)) doubt = 'group';
           break;
         }
         const a = analyze(m.sql, c.analyzeOpts());
@@ -309,8 +306,7 @@ function decideIn(
           return refuse({ fields: refusalFields(rec), facts, rec });
         const prepared = { facts, decision: rec, inTxn: runTxn };
         names.prepared.stage(m.name, prepared, i);
-        // Its analysis may run code (a domain's CHECK on a literal).
-        ran(facts);
+        if (mayRunCode(facts)) doubt = 'group';
         if (!typed) names.remember(m.sql, prepared, engine, runTxn, catalog);
         break;
       }
@@ -348,7 +344,7 @@ function decideIn(
         names.bound(m.portal, i);
         // Binding plans the statement and converts its parameters: both may run code (an
         // immutable function folded, a domain's CHECK).
-        ran(p.facts);
+        if (doubt !== 'group' && mayRunCode(p.facts)) doubt = 'group';
         break;
       }
       case 'execute': {
@@ -439,7 +435,7 @@ function decideIn(
           if (runTxn !== inTxn) run.inTransaction = runTxn;
           runs.push(run);
           runTxn = inTransactionAfter(facts, runTxn);
-          ran(facts);
+          if (doubt !== 'group' && mayRunCode(facts)) doubt = 'group';
           break;
         }
         // A SQL cursor is a portal upstream: reading it is a FETCH under its DECLARE's

@@ -25,6 +25,7 @@ import {
   TERMINATE,
   cancelRequest,
   errorResponse,
+  MessageWriter,
   parseBind,
   parseDescribeOrClose,
   parseErrorFields,
@@ -116,9 +117,6 @@ const MAX_UNSYNCED_BYTES = 64 * 1024 * 1024;
  */
 const DATA_TYPES = new Set<number>([F.Query, F.Parse, F.Bind, F.CopyData]);
 
-/** A message's bytes when it has none (see onOversized). */
-const EMPTY = Buffer.alloc(0);
-
 /** Answers to single extended messages that a settings guard's may be (see guard.ts). */
 const TERMINAL_ANSWERS = new Set<number>([B.ParseComplete, B.CloseComplete]);
 
@@ -180,8 +178,6 @@ export class Session {
   private waitRuns = false;
   /** The upstream sent a FATAL (or PANIC) error: its close needs no error of ours. */
   private upstreamFatal = false;
-  /** The upstream database's encoding, as reported at login (see guard.ts). */
-  private readonly serverEncoding: string | undefined;
   /** The session's settings guard (see guard.ts). */
   private guard: Buffer | undefined;
   /** Guards sent and not answered or skipped yet: while any is, their answers are watched. */
@@ -292,7 +288,6 @@ export class Session {
     this.upstreamLeftover = up.leftover;
     this.status = up.status;
     this.upstreamKey = { pid: up.pid, secret: up.secret };
-    this.serverEncoding = up.parameters.get('server_encoding');
     this.loginIdentity = {
       superuser: up.parameters.get('is_superuser') === 'on',
       authorization: up.parameters.get('session_authorization'),
@@ -319,7 +314,7 @@ export class Session {
       session: this.facts,
       analyzeOpts: () => this.analyzeOpts(),
       catalog: () => this.ctx.catalog(this.target.name),
-      guardable: guardable(this.serverEncoding),
+      guardable: guardable(up.parameters.get('server_encoding')),
     };
     this.log = log.child({ session: this.id });
     this.audit = new SessionAudit(
@@ -547,7 +542,7 @@ export class Session {
         const f = this.reader.next();
         if (!f) break;
         this.releaseReaderHeld();
-        if (f.oversized !== undefined) this.onOversized(f.type, f.oversized);
+        if (f.oversized !== undefined) this.onOversized(f, f.oversized);
         else this.handle(f);
       }
     } catch (err) {
@@ -608,7 +603,8 @@ export class Session {
    * fails as a statement PostgreSQL cannot take would, and the session goes on (a client
    * storing a large file reads why, instead of finding its connection closed).
    */
-  private onOversized(type: number, length: number): void {
+  private onOversized(f: Frame, length: number): void {
+    const type = f.type;
     const limit = this.ctx.settings().limits.maxMessageBytes;
     const why = `a message of ${length + 1} bytes is over the gateway's limit of ${limit} bytes`;
     this.log.warn('message over the limit dropped', { bytes: length + 1, limit });
@@ -633,7 +629,7 @@ export class Session {
     }
     // A Parse or Bind: the messages before it in its group run, and the group fails there,
     // as at an error (see batch.ts); the client's Sync ends it.
-    this.add({ type: 'oversized', frame: { type, body: EMPTY, raw: EMPTY }, fields: err });
+    this.add({ type: 'oversized', frame: f, fields: err });
   }
 
   private handle(f: Frame): void {
@@ -689,10 +685,7 @@ export class Session {
           this.skipUntilSync = false;
           this.settingsInDoubt = false;
           this.sendItem(SYNC);
-          if (this.barrierAtSync) {
-            this.barrier = true;
-            this.barrierAtSync = false;
-          }
+          this.syncSent(false);
           return;
         }
         if (!this.flushBatch(true, f.raw)) this.awaitAnswers(f);
@@ -1047,8 +1040,12 @@ export class Session {
     /** Where the settings guards go among the messages sent (see guard.ts). */
     let guards: number[] | undefined;
     let msgs = 0;
+    let nextGuard = 0;
     for (let i = 0; i < (failAt ?? batch.length); i++) {
-      if (v.guards?.includes(i)) msgs = this.pushGuard(raws, (guards ??= []), msgs);
+      if (v.guards?.[nextGuard] === i) {
+        nextGuard++;
+        msgs = this.pushGuard(raws, (guards ??= []), msgs);
+      }
       raws.push(batch[i].frame.raw);
       msgs++;
     }
@@ -1080,13 +1077,19 @@ export class Session {
     }
     this.forwardRecorded(runs, coalesce(raws), sync, changes, msgs, fail, guards);
     if (!sync && batch.length) this.unsynced = true;
-    // Only a Sync brings a ReadyForQuery to lift the barrier.
-    if (sync && (this.barrierAtSync || runs.some((r) => mayChangeSettings(r.facts)))) {
-      this.barrier = true;
-      this.barrierAtSync = false;
-    }
+    if (sync) this.syncSent(runs.some((r) => mayChangeSettings(r.facts)));
     if (!sync) this.settingsInDoubt = (v.doubt ?? false) && !(probe && this.batchContext.guardable);
     return true;
+  }
+
+  /**
+   * A Sync went upstream, behind statements that may have changed a parser setting
+   * (`changed`, or a group whose Sync PostgreSQL ignored: see onCopyIn): nothing more is
+   * read until its ReadyForQuery, the only answer that lifts the barrier.
+   */
+  private syncSent(changed: boolean): void {
+    if (changed || this.barrierAtSync) this.barrier = true;
+    this.barrierAtSync = false;
   }
 
   /** Add a settings guard to `raws` after `msgs` messages; the count after it. */
@@ -1493,11 +1496,7 @@ export class Session {
       this.countDecision('deny');
       return errorResponse(settingsChangedError());
     }
-    const whole = Buffer.allocUnsafe(5 + body.length);
-    whole[0] = B.ErrorResponse;
-    whole.writeInt32BE(4 + body.length, 1);
-    body.copy(whole, 5);
-    return whole;
+    return new MessageWriter(B.ErrorResponse).bytes(body).end();
   }
 
   /** The first `n` guards of `item` were answered, or skipped after an error. */
