@@ -1249,6 +1249,10 @@ export class Session {
     // Its time ran out while the client held its Sync back: the commit it sets off is not
     // given time of its own (the cancel connects after the Sync is written).
     if (item.overdue) void this.cancelUpstream();
+    // A time limit cancels what PostgreSQL runs when it runs out: work sent behind the item
+    // would take that cancel when the item completes just as it is sent. Nothing more goes
+    // upstream until the item is answered (and a cancel it set off has landed).
+    if (item.timeoutMs !== undefined) this.barrier = true;
     this.openItem = newItem();
     // What it changed is uncertain to later groups until its ReadyForQuery.
     this.names.endSpan();
