@@ -260,6 +260,11 @@ export class Session {
   private readonly upstreamKey: { pid: number; secret: Buffer };
   /** Who the gateway's credential logged in as upstream (its ParameterStatus at login). */
   private readonly loginIdentity: { superuser: boolean; authorization: string | undefined };
+  /**
+   * The search_path PostgreSQL reported at login, after the gateway pinned it: names are read
+   * against that. Undefined before PostgreSQL 18, which does not report search_path.
+   */
+  private readonly loginSearchPath: string | undefined;
   private endReason = 'client_disconnect';
   private readonly log;
 
@@ -292,6 +297,7 @@ export class Session {
       superuser: up.parameters.get('is_superuser') === 'on',
       authorization: up.parameters.get('session_authorization'),
     };
+    this.loginSearchPath = up.parameters.get('search_path');
     this.reader = new FrameReader(s.limits.maxMessageBytes, true, DATA_TYPES);
     this.facts = {
       id: this.id,
@@ -1691,11 +1697,18 @@ export class Session {
     return undefined;
   }
 
-  /** A setting the parser depends on must keep its safe value. */
+  /**
+   * Settings the parser, the names and the policy depend on (the parser's settings, the
+   * identity, the search_path) must keep the values they were decided under.
+   */
   private onParameterStatus(body: Buffer): null | undefined {
     const p = parseParameterStatus(body);
-    // The parser assumes these; a session where they change is closed (fail closed).
-    if (!safeParameterStatus(p.name, p.value) || this.escalated(p.name, p.value)) {
+    // Decisions assume these; a session where they change is closed (fail closed).
+    if (
+      !safeParameterStatus(p.name, p.value) ||
+      this.escalated(p.name, p.value) ||
+      this.leftPinnedPath(p.name, p.value)
+    ) {
       // Nothing PostgreSQL ran after the change reaches the client.
       this.scanner.halt();
       setImmediate(() =>
@@ -1718,6 +1731,23 @@ export class Session {
     if (name === 'is_superuser') return value === 'on';
     if (name === 'session_authorization') return value !== this.loginIdentity.authorization;
     return false;
+  }
+
+  /**
+   * The search_path moved off the one pinned at login: a function the policy allowed called
+   * set_config('search_path', …), and later statements' unqualified names would read other
+   * schemas' tables than the ones decided. PostgreSQL (18 on) reports the value a Query or
+   * Sync leaves, formatted as it reported the pinned one at login, so a report that differs
+   * from the login one is a change (a SET of the pinned value, a SET LOCAL, a function's own
+   * `SET search_path` clause leave none). Before 18 there is no login report and no later one:
+   * such a change goes unseen, as it always did.
+   */
+  private leftPinnedPath(name: string, value: string): boolean {
+    if (name !== 'search_path' || this.loginSearchPath === undefined) return false;
+    // An empty path (pg_dump and pg_restore set one with set_config) resolves a name only
+    // where the pinned one resolves it the same (pg_temp and pg_catalog, searched anyway);
+    // PostgreSQL reports it as sent, '' from set_config and "" from SET.
+    return value !== this.loginSearchPath && value !== '' && value !== '""';
   }
 
   /** A COPY FROM STDIN starts reading. */

@@ -1,0 +1,131 @@
+// A function the policy allows can move the upstream session's search_path with set_config
+// (a multi-tenant set_tenant(text)); the gateway reads unqualified names against the pinned
+// one. Before, `SELECT * FROM data` after such a call was decided as public.data and read
+// secret.data: its secret reached the client. PostgreSQL 18 reports search_path when a Query
+// or Sync leaves it changed; the session is now closed at that report (FATAL 42501), and
+// nothing PostgreSQL sent after it reaches the client. Statements after the call in the
+// same Query string or Sync group still run before the report (not covered here).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshDatabase, rawLogin, startTestGateway, type TestGateway } from './helpers/gateway.js';
+import {
+  type Message,
+  type RawClient,
+  extendedStep,
+  fields,
+  query,
+  rows,
+  sync,
+} from './helpers/raw.js';
+
+const DB = 'dp_search_path';
+let g: TestGateway;
+
+beforeAll(async () => {
+  await freshDatabase(
+    DB,
+    `CREATE SCHEMA secret;
+     CREATE TABLE secret.data (v text);
+     INSERT INTO secret.data VALUES ('tenant-secret-row');
+     CREATE TABLE public.data (v text);
+     INSERT INTO public.data VALUES ('harmless');
+     CREATE FUNCTION set_tenant(t text) RETURNS int LANGUAGE plpgsql AS
+       $$ BEGIN PERFORM set_config('search_path', t, false); RETURN 1; END $$;
+     CREATE FUNCTION definer_path() RETURNS text LANGUAGE sql SECURITY DEFINER
+       SET search_path = pg_catalog AS $$ SELECT current_setting('search_path') $$;`,
+  );
+  // Everything is allowed but relations in the schema `secret`.
+  g = await startTestGateway(DB, { policy: { files: ['test/policies/search-path.rego'] } });
+});
+afterAll(async () => {
+  await g?.stop();
+});
+
+const raw = (): Promise<RawClient> => rawLogin(g, DB);
+
+function leaked(ms: Message[]): boolean {
+  return ms.some((m) => m.body.toString('latin1').includes('tenant-secret-row'));
+}
+
+/** Messages up to the second ReadyForQuery, or until the session is closed. */
+async function twoAnswers(c: RawClient): Promise<Message[]> {
+  return [...(await c.until('Z')), ...(await c.until('Z'))];
+}
+
+/** The session was closed with the unsafe-setting error, and no secret reached the client. */
+function closedUnleaked(c: RawClient, ms: Message[]): void {
+  expect(leaked(ms)).toBe(false);
+  expect(c.ended).toBe(true);
+  const last = ms
+    .filter((m) => m.type === 'E')
+    .map(fields)
+    .at(-1);
+  expect(last).toMatchObject({ S: 'FATAL', C: '42501' });
+  expect(last?.M).toMatch(/search_path changed/);
+  // The changed value itself is not passed on either.
+  expect(ms.some((m) => m.type === 'S')).toBe(false);
+}
+
+describe('a search_path moved by a function the policy allows', () => {
+  it('regression: set_tenant() then SELECT * FROM data (separate Queries): the session is closed, the secret schema is never read to the client', async () => {
+    const c = await raw();
+    await c.write(query("SELECT set_tenant('secret, public')"));
+    const first = await c.until('Z');
+    await c.write(query('SELECT * FROM data'));
+    const second = await c.until('Z');
+    closedUnleaked(c, [...first, ...second]);
+  });
+
+  it('the same pipelined (both Queries written at once)', async () => {
+    const c = await raw();
+    await c.write(
+      Buffer.concat([query("SELECT set_tenant('secret, public')"), query('SELECT * FROM data')]),
+    );
+    closedUnleaked(c, await twoAnswers(c));
+  });
+
+  it('the same in extended protocol, a Sync between the call and the read', async () => {
+    const c = await raw();
+    await c.write(
+      Buffer.concat([
+        ...extendedStep("SELECT set_tenant('secret, public')"),
+        sync(),
+        ...extendedStep('SELECT * FROM data'),
+        sync(),
+      ]),
+    );
+    closedUnleaked(c, await twoAnswers(c));
+  });
+
+  it('SET search_path to the pinned value, SET LOCAL, set_config of the same value or of the empty path pg_dump sets, and a function with its own SET search_path keep the session usable', async () => {
+    const c = await raw();
+    for (const sql of [
+      'SET search_path TO public',
+      'SET search_path = "public"',
+      "BEGIN; SET LOCAL search_path = 'public'; COMMIT",
+      "SELECT set_tenant('public')",
+    ]) {
+      const ms = await c.simple(sql);
+      expect(ms.filter((m) => m.type === 'E').map(fields), sql).toEqual([]);
+    }
+    expect(rows(await c.simple('SELECT definer_path()'))).toEqual([['pg_catalog']]);
+    expect(rows(await c.simple('SELECT * FROM data'))).toEqual([['harmless']]);
+    expect(rows(await c.simple('SHOW search_path'))).toEqual([['public']]);
+    // pg_dump's and pg_restore's empty path: unqualified names resolve nowhere but
+    // pg_catalog (and pg_temp), as under the pinned one.
+    expect(rows(await c.simple("SELECT pg_catalog.set_config('search_path', '', false)"))).toEqual([
+      [''],
+    ]);
+    const none = await c.simple('SELECT * FROM data');
+    expect(none.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual(['42P01']);
+    expect(rows(await c.simple('SELECT count(*) FROM public.data'))).toEqual([['1']]);
+    expect(rows(await c.simple('SET search_path TO public; SELECT * FROM data'))).toEqual([
+      ['harmless'],
+    ]);
+    // The policy refuses the secret schema when it is named; the session goes on.
+    const named = await c.simple('SELECT * FROM secret.data');
+    expect(leaked(named)).toBe(false);
+    expect(named.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual(['42501']);
+    expect(c.ended).toBe(false);
+    c.destroy();
+  });
+});
