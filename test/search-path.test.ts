@@ -6,7 +6,13 @@
 // nothing PostgreSQL sent after it reaches the client. Statements after the call in the
 // same Query string or Sync group still run before the report (not covered here).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshDatabase, rawLogin, startTestGateway, type TestGateway } from './helpers/gateway.js';
+import {
+  adminClient,
+  freshDatabase,
+  rawLogin,
+  startTestGateway,
+  type TestGateway,
+} from './helpers/gateway.js';
 import {
   type Message,
   type RawClient,
@@ -94,6 +100,28 @@ describe('a search_path moved by a function the policy allows', () => {
       ]),
     );
     closedUnleaked(c, await twoAnswers(c));
+  });
+
+  it('a write in a group pipelined behind the call waits for its answer and never runs', async () => {
+    const c = await raw();
+    await c.write(
+      Buffer.concat([
+        ...extendedStep("SELECT set_tenant('secret, public')"),
+        sync(),
+        ...extendedStep("INSERT INTO data VALUES ('pipelined-write')"),
+        sync(),
+      ]),
+    );
+    closedUnleaked(c, await twoAnswers(c));
+    const admin = await adminClient(DB);
+    try {
+      const found = await admin.query(
+        "SELECT count(*)::int AS n FROM (SELECT v FROM public.data UNION ALL SELECT v FROM secret.data) t WHERE v = 'pipelined-write'",
+      );
+      expect(found.rows[0].n).toBe(0);
+    } finally {
+      await admin.end();
+    }
   });
 
   it('SET search_path to the pinned value, SET LOCAL, set_config of the same value or of the empty path pg_dump sets, and a function with its own SET search_path keep the session usable', async () => {
