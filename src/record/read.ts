@@ -57,7 +57,8 @@ function newSummary(ev: RecordedEvent): SessionSummary {
     session_id: ev.session_id,
     sub: ev.sub,
     auth_method: ev.auth_method,
-    groups: ev.groups,
+    // A list whatever the line says (an edited one, which verify names, may hold anything).
+    groups: Array.isArray(ev.groups) ? ev.groups.map(String) : [],
     agent: ev.agent,
     on_behalf_of: ev.on_behalf_of,
     client_addr: null,

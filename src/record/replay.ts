@@ -10,10 +10,18 @@ function oneLine(sql: string, max: number): string {
 }
 
 function who(ev: RecordedEvent): string {
-  let s = ev.sub ?? '-';
-  if (ev.agent) s += ` via ${ev.agent}`;
-  if (ev.on_behalf_of) s += ` for ${ev.on_behalf_of}`;
+  // Fields are read as text whatever their recorded type: an edited line (which verify
+  // names) must not keep the rest of the timeline from being shown.
+  let s = String(ev.sub ?? '-');
+  if (ev.agent) s += ` via ${String(ev.agent)}`;
+  if (ev.on_behalf_of) s += ` for ${String(ev.on_behalf_of)}`;
   return s;
+}
+
+/** A field recorded as a list of strings, read whatever its recorded type. */
+function texts(v: unknown): string[] {
+  if (Array.isArray(v)) return v.map(String);
+  return v === undefined || v === null ? [] : [String(v)];
 }
 
 /**
@@ -65,13 +73,13 @@ export function formatTimeline(events: RecordedEvent[], opts: { width?: number }
         else if (runs.params === 'redacted') ran += '  params=[redacted]';
         out.push(ran);
       }
-      const reasons = (ev.reasons as string[] | undefined) ?? [];
+      const reasons = texts(ev.reasons);
       const extra = [
         reasons.length ? `reasons: ${reasons.join('; ')}` : '',
         r?.sqlstate ? `sqlstate ${String(r.sqlstate)}` : '',
         r?.command_tag ? `tag ${String(r.command_tag)}` : '',
         `policy ${String(ev.policy_version)}`,
-        Array.isArray(ev.redact) ? `redacted: ${ev.redact.join(', ')}` : '',
+        Array.isArray(ev.redact) ? `redacted: ${texts(ev.redact).join(', ')}` : '',
       ].filter(Boolean);
       out.push(' '.repeat(33) + extra.join('  '));
     } else {
