@@ -165,7 +165,10 @@ export interface SessionConfig {
    * Most bytes of client messages the gateway holds undecided, all sessions together
    * (extended-protocol groups waiting for their Sync, up to 4 × maxMessageBytes each, and
    * messages half received). Past it, a group that would hold more is refused (53200), and a
-   * session whose half-received message does not fit is closed (53200). Default 256 MiB.
+   * session whose half-received message does not fit is closed (53200). A group waiting for
+   * its Sync with nothing more coming is sent as at a Flush after a second, and a message
+   * half received times out (messageTimeoutMs), so an idle client keeps no share of it.
+   * Default 256 MiB.
    * The process may grow to some three times it (buffers being joined, and those let go
    * but not yet collected).
    */

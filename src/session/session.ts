@@ -110,6 +110,14 @@ const MAX_ITEMS_IN_FLIGHT = 5_000;
  */
 const MAX_UNSYNCED_RUNS = 100_000;
 const MAX_UNSYNCED_BYTES = 64 * 1024 * 1024;
+/**
+ * How long a group may wait for its Sync with nothing more coming before it is decided and
+ * sent as at a Flush (ms). PostgreSQL runs each message as it comes; the gateway holds a
+ * group to decide it whole, and what it holds counts against a budget all sessions share
+ * (session.maxHeldInputBytes): a client that sent a group and went quiet would keep its
+ * share, and a few such clients would lock everyone out.
+ */
+const HELD_GROUP_MS = 1_000;
 
 /**
  * Messages that carry a client's data, and may be large: one over session.maxMessageBytes
@@ -237,6 +245,9 @@ export class Session {
   private clientEnded = false;
   private upstreamPaused = false;
   private messageTimer: NodeJS.Timeout | undefined;
+  /** Sends a group left waiting for its Sync (see HELD_GROUP_MS); `heldDue` once it fired. */
+  private heldTimer: NodeJS.Timeout | undefined;
+  private heldDue = false;
   private expiryTimer: LongTimeout | undefined;
   private readonly names: SessionNames;
   private readonly batchContext: BatchContext;
@@ -515,6 +526,14 @@ export class Session {
           this.handle(d);
           continue;
         }
+        if (this.heldDue) {
+          // A group waited too long for its Sync: it goes as at a Flush (a message half
+          // received behind it has a timeout of its own).
+          this.heldDue = false;
+          if (this.batch.length > 0 && !this.skipUntilSync)
+            if (!this.flushBatch(false, undefined)) this.awaitAnswers(undefined);
+          continue;
+        }
         // Judge the type byte before waiting for a body, as PostgreSQL does: an unknown type
         // claiming a long length would otherwise hold the session until the message timeout.
         const t = this.reader.peekType();
@@ -572,7 +591,24 @@ export class Session {
       this.flushOut();
     }
     if (this.clientEnded) this.closeWhenAnswered();
-    else this.armMessageTimer();
+    else {
+      this.armMessageTimer();
+      this.armHeldTimer();
+    }
+  }
+
+  /** A group waiting for its Sync, with the session free to send it, is sent in time. */
+  private armHeldTimer(): void {
+    if (this.batch.length > 0 && !this.closed && !this.holding()) {
+      this.heldTimer ??= setTimeout(() => {
+        this.heldTimer = undefined;
+        this.heldDue = true;
+        this.pump();
+      }, HELD_GROUP_MS);
+    } else if (this.heldTimer) {
+      clearTimeout(this.heldTimer);
+      this.heldTimer = undefined;
+    }
   }
 
   private flushOut(): void {
@@ -1546,6 +1582,7 @@ export class Session {
       this.ctx.metrics.statementSeconds.observe((performance.now() - done.started) / 1000);
       // Statements that produced no completion (skipped after an earlier error).
       this.audit.cancelled(done.runs);
+
       if (done.abortOpenTxn) {
         this.releaseRowHold();
         if (st === 'T') {
@@ -1997,6 +2034,7 @@ export class Session {
     this.ctx.heldInput.release(this.readerHeld);
     this.readerHeld = 0;
     clearTimeout(this.messageTimer);
+    clearTimeout(this.heldTimer);
     this.expiryTimer?.clear();
     for (const it of this.items) clearTimeout(it.timer);
     clearTimeout(this.openItem.timer);
