@@ -176,6 +176,13 @@ export const VARIANTS: Case[] = [
     'allow',
   ),
   v('SEC-IL-001/v1', 'catalog-info-leak', P1, "SELECT current_setting('data_directory')", 'deny'),
+  v(
+    'SEC-IL-001/v2',
+    'catalog-info-leak',
+    P2V,
+    'EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM customer_v',
+    'deny',
+  ),
   v('SEC-IL-013/v1', 'catalog-info-leak', P1, 'LISTEN orders_events', 'deny'),
   v('SEC-PC-004/v1', 'prepared-cursor', P1, 'DECLARE c CURSOR FOR SELECT * FROM customers', 'deny'),
   v(

@@ -86,6 +86,16 @@ relation_ok(r) if {
 	function_ok({"schema": r.schema, "name": r.name, "effect": "read"})
 }
 
+# EXPLAIN of the view prints its plan: the tables it is built from, their columns and any
+# filter constants, which is its definition (pg_get_viewdef and pg_views are refused above).
+views := {"public.customer_v"}
+
+deny contains "EXPLAIN of a view shows its definition" if {
+	stmt.explain
+	some r in stmt.relations
+	sprintf("%s.%s", [r.schema, r.name]) in views
+}
+
 same_database(r) if not r.catalog
 
 same_database(r) if r.catalog == input.session.database
