@@ -1185,7 +1185,10 @@ export class Session {
         this.syncWaiting = false;
         if (this.closed) return;
         this.log.error('recording unavailable: statement refused');
-        // Nothing of the group went upstream.
+        // Nothing of the group went upstream: its statements count as refused, not allowed
+        // (refuse counts one).
+        this.audit.allowed -= runs.length;
+        this.audit.refused += runs.length - 1;
         for (const c of changes) c.settle(false);
         this.probing = false;
         this.upstream.cork();
