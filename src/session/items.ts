@@ -143,3 +143,12 @@ export function foldInto(head: Item, next: Item): number {
     next.timeoutMs = Math.min(next.timeoutMs ?? Infinity, head.timeoutMs);
   return shift;
 }
+
+/**
+ * The item's next statement starts running now, if it was sent earlier (behind statements
+ * PostgreSQL was still running): its recorded duration is its own, not theirs too.
+ */
+export function startsNow(item: Item): void {
+  const now = performance.now();
+  if (item.runs[0].started < now) item.runs[0].started = now;
+}

@@ -70,7 +70,14 @@ import {
 } from './guard.js';
 import type { Authenticated } from './startup.js';
 import { ResponseScanner } from './responses.js';
-import { foldInto, newItem, settleChanges, type Item, type StatementRun } from './items.js';
+import {
+  foldInto,
+  newItem,
+  settleChanges,
+  startsNow,
+  type Item,
+  type StatementRun,
+} from './items.js';
 import { SessionAudit } from './audit.js';
 import {
   commitWaits,
@@ -1585,7 +1592,9 @@ export class Session {
       this.ctx.metrics.statementSeconds.observe((performance.now() - done.started) / 1000);
       // Statements that produced no completion (skipped after an earlier error).
       this.audit.cancelled(done.runs);
-
+      // A group pipelined behind it starts now (its time limit likewise: see below).
+      const next = this.items[0] ?? this.openItem;
+      if (next.runs.length > 0) startsNow(next);
       if (done.abortOpenTxn) {
         this.releaseRowHold();
         if (st === 'T') {
@@ -1691,6 +1700,8 @@ export class Session {
     const item = this.items[0] ?? this.openItem;
     const run = item.runs.shift();
     if (run) run.ok = true;
+    // PostgreSQL runs a group's statements one after another: the next one starts now.
+    if (item.runs.length > 0) startsNow(item);
     const over = this.scanner.rowsOver;
     // A suspended portal has no command tag: its rows are known when they were counted
     // (under a limit), else not at all.
