@@ -2061,6 +2061,9 @@ export class Session {
     // Every recorded statement gets an outcome before session_end closes the chain.
     for (const it of this.items) this.audit.unanswered(it.runs);
     this.audit.unanswered(this.openItem.runs);
+    // Statements answered in a group no Sync ended (sent at a Flush) ran in a transaction
+    // nothing committed: PostgreSQL undoes them as the session ends.
+    if (this.openItem.okSeqs?.length) this.audit.rolledBack(this.openItem.okSeqs, '');
     if (this.writeAhead) void this.writeAhead.finally(() => this.audit.end(this.endReason));
     else this.audit.end(this.endReason);
   }
