@@ -347,10 +347,7 @@ class SpoolRecorder implements Recorder {
         onRecovered: () => {
           this.lastWriteAlert = 0;
           this.alert('recording spool recovered', { dir: spoolDir });
-          if (this.dropped) {
-            this.gwAppend('recording_gap', ',"dropped_events":' + this.dropped, false);
-            this.dropped = 0;
-          }
+          this.reportGap();
         },
         onFillError: (e, ahead) =>
           this.alert(
@@ -487,6 +484,8 @@ class SpoolRecorder implements Recorder {
         ? Promise.resolve()
         : Promise.reject(new RecordingUnavailable('recording backlog full'));
     }
+    // The backlog is under its bound again (a spool slower than the load, not failing).
+    if (this.dropped > 0 && !this.writer.failed) this.reportGap();
     const prefix = eventPrefix(type, chain.idJson, chain.seq + 1, this.now(), chain.hash, rest);
     const { line, hash } = sealLine(prefix);
     chain.seq++;
@@ -500,6 +499,14 @@ class SpoolRecorder implements Recorder {
       if (this.segQueued >= this.maxBytes) this.rotate();
     }
     return p;
+  }
+
+  /** Events were dropped (see push): the gateway chain says how many, for verify. */
+  private reportGap(): void {
+    const n = this.dropped;
+    if (n === 0) return;
+    this.dropped = 0;
+    this.gwAppend('recording_gap', ',"dropped_events":' + n, false);
   }
 
   private gwAppend(type: string, rest: string, wait: boolean): Promise<void> | undefined {

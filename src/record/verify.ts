@@ -43,6 +43,12 @@ export interface VerifyReport {
    * checkpoints were deleted too. A crash leaves about a second's worth.
    */
   recovered: Array<Finding & { last_seq: number; events: number }>;
+  /**
+   * Events the recorder dropped, as its recording_gap events say: its backlog of lines not
+   * yet written passed its bound (the spool failing, or slower than the load).
+   * They never entered a chain, so the chains still link: only these say what is missing.
+   */
+  gaps: Array<Finding & { dropped: number }>;
   warnings: string[];
 }
 
@@ -101,6 +107,7 @@ export async function verifyRecording(
     torn: [],
     unsealed: [],
     recovered: [],
+    gaps: [],
     warnings: [],
   };
   const where = await collectSegments(list);
@@ -133,6 +140,7 @@ export async function verifyRecording(
     r.events > 0 &&
     r.unsealed.length === 0 &&
     r.recovered.length === 0 &&
+    r.gaps.length === 0 &&
     r.torn.every((t) => t.acknowledged);
   if (!key && r.checkpoints)
     r.warnings.push('checkpoint signatures not checked: no public key given');
@@ -356,6 +364,16 @@ async function verifyInstance(
             events: 0,
             reason: `the run before segment ${at.segment} ended without its final checkpoint, right after a checkpoint (a crash there, or its tail cut back to that checkpoint while the gateway was stopped): nothing it recorded after that checkpoint is attested`,
           });
+      }
+      if (ev.type === 'recording_gap') {
+        const dropped = Number(ev.dropped_events);
+        r.gaps.push({
+          ...at,
+          session_id: ev.session_id,
+          seq: ev.seq,
+          dropped,
+          reason: `${dropped} events were dropped before ${ev.ts}: the recorder's backlog of lines not yet written passed its bound, so the chains they belonged to lack them (statements, their outcomes, session ends)`,
+        });
       }
       clean = ev.type === 'checkpoint' && ev.final === true;
       lastGw = { segment: seg.name, session_id: ev.session_id, seq: ev.seq, reason: '' };

@@ -13,7 +13,8 @@ export const VERIFY_USAGE = `usage: portcullis verify [--dir DIR]... [--s3-bucke
   --partial: the oldest segments were removed by retention on purpose
   exit 0: intact and sealed (signatures checked); 1: a broken link, or no segment found;
   2: intact, but a tail is not sealed (a live recording, a crash not yet recovered, or a
-  truncated tail), or no key to check the checkpoint signatures with;
+  truncated tail), or no key to check the checkpoint signatures with, or the recorder
+  dropped events (GAP: its backlog of lines not yet written passed its bound);
   3: intact and sealed, but for runs that ended without their final checkpoint (a crash)
   and the events they left unsigned, which the next start recorded as found (RECOVERED
   UNSIGNED: a few per crash, or none; more may have been rewritten)
@@ -64,6 +65,7 @@ export async function verifyCommand(
     for (const t of r.torn) line(`${t.acknowledged ? 'recovered' : 'TORN'}: ${t.reason}`);
     for (const u of r.unsealed) line(`UNSEALED: ${u.session_id}: ${u.reason}`);
     for (const u of r.recovered) line(`RECOVERED UNSIGNED: ${u.session_id}: ${u.reason}`);
+    for (const g of r.gaps) line(`GAP: ${at(g)}: ${g.reason}`);
     for (const w of r.warnings) line(`warning: ${w}`);
     if (r.segments === 0) line('NOTHING TO VERIFY: no segment found in the sources');
     else if (r.events === 0 && r.breaks.length === 0)
@@ -89,6 +91,10 @@ export async function verifyCommand(
 /** Intact, and nothing unsealed but what recoveries recorded (see VerifyReport.recovered). */
 function onlyRecovered(r: VerifyReport): boolean {
   return (
-    r.ok && r.recovered.length > 0 && r.unsealed.length === 0 && r.torn.every((t) => t.acknowledged)
+    r.ok &&
+    r.recovered.length > 0 &&
+    r.unsealed.length === 0 &&
+    r.gaps.length === 0 &&
+    r.torn.every((t) => t.acknowledged)
   );
 }
