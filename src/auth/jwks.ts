@@ -87,7 +87,12 @@ export function resolveKeys(source: JwksSource): ResolvedKey {
       try {
         parsed = JSON.parse(readFileSync(source.path, 'utf8'));
       } catch (e) {
-        throw new AuthError('config', `jwks file ${source.path}: ${(e as Error).message}`);
+        const err = e as NodeJS.ErrnoException;
+        // A read error names the file; JSON.parse's message quotes the text around the
+        // fault, which may be a private key's `d`: only where it failed is told.
+        const at = /at position (\d+)/.exec(err.message)?.[1];
+        const why = err.code ? err.message : `not valid JSON${at ? ` (at position ${at})` : ''}`;
+        throw new AuthError('config', `jwks file ${source.path}: ${why}`);
       }
       return createLocalJWKSet(checkJwks(parsed, `jwks file ${source.path}`));
     }

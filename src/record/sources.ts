@@ -81,7 +81,13 @@ export function resolveSources(f: SourceFlags, ctx: RecordingCommandContext): Se
 export async function readKeyFile(path: string): Promise<SigningKeyInput> {
   const text = await readFile(path, 'utf8');
   if (!text.trim().startsWith('{')) return text;
-  const v = JSON.parse(text) as Record<string, unknown>;
+  let v: Record<string, unknown>;
+  try {
+    v = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    // Its message would quote the text around the fault: key material.
+    throw new Error(`${path} is not valid JSON`);
+  }
   if (Array.isArray(v.keys)) return v.keys[0] as Record<string, unknown>;
   if (v.publicJwk && typeof v.publicJwk === 'object') return v.publicJwk as Record<string, unknown>;
   return v;
