@@ -16,6 +16,27 @@ export interface RemoteJwksOptions {
   now?: () => number;
 }
 
+/** The most a key set document may take: real ones are a few KiB. */
+const MAX_JWKS_BYTES = 1024 * 1024;
+
+/** The response body as text, refused past `max` bytes (read no further). */
+async function cappedText(res: Response, max: number): Promise<string> {
+  const declared = Number(res.headers.get('content-length'));
+  if (declared > max) throw new Error(`response over ${max} bytes`);
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+    n += chunk.length;
+    if (n > max) {
+      await res.body.cancel().catch(() => undefined);
+      throw new Error(`response over ${max} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /** Raised when no keys are held and none could be fetched (the gateway says "unavailable"). */
 function unavailable(cause: string): Error {
   return new errors.JOSEError(`jwks unavailable: ${cause}`);
@@ -39,7 +60,7 @@ export function remoteJwks(url: URL, o: RemoteJwksOptions): JWTVerifyGetKey {
           headers: { accept: 'application/json' },
         });
         if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
-        local = createLocalJWKSet(o.check(await res.json()));
+        local = createLocalJWKSet(o.check(JSON.parse(await cappedText(res, MAX_JWKS_BYTES))));
         fetchedAt = now();
         lastError = '';
       } catch (e) {
@@ -53,15 +74,21 @@ export function remoteJwks(url: URL, o: RemoteJwksOptions): JWTVerifyGetKey {
   const mayFetch = () => now() - triedAt >= o.cooldownMs;
 
   return async (...args: Parameters<JWTVerifyGetKey>) => {
-    if (pending) await pending;
-    else if ((!local || now() - fetchedAt >= o.cacheMaxAgeMs) && mayFetch()) await fetchKeys();
+    // Keys held and fresh are used at once, also while a fetch for an unknown kid runs (any
+    // client can start one: it must not hold up logins whose key is known).
+    if (!local || now() - fetchedAt >= o.cacheMaxAgeMs) {
+      if (pending) await pending;
+      else if (mayFetch()) await fetchKeys();
+    }
     if (!local) throw unavailable(lastError.slice(0, 200) || 'not fetched yet');
     try {
       return await local(...args);
     } catch (e) {
       // A kid not in the set: the provider may have rotated keys since the last fetch.
-      if ((e as { code?: string }).code !== 'ERR_JWKS_NO_MATCHING_KEY' || !mayFetch()) throw e;
-      await fetchKeys();
+      if ((e as { code?: string }).code !== 'ERR_JWKS_NO_MATCHING_KEY') throw e;
+      if (pending) await pending;
+      else if (mayFetch()) await fetchKeys();
+      else throw e;
       return await local(...args);
     }
   };
