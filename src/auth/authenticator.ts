@@ -76,6 +76,8 @@ export interface Authenticator {
    * nothing against it.
    */
   recheck(password: string, ctx: AuthContext): Promise<RecheckResult>;
+  /** Whether a login of `identity` under startup user `user` meets bindUser (see bind). */
+  binds(identity: Identity, user: string): boolean;
 }
 
 export type RecheckResult =
@@ -177,6 +179,9 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
       attempt?.finish(result.unavailable ? 'neutral' : 'failure');
       const code = result.unavailable ? 'unavailable' : 'invalid';
       return { ok: false, code, reason: result.reason };
+    },
+    binds(identity, user) {
+      return bind({ ok: true, identity }, { user, clientAddr: '' }).ok;
     },
     async recheck(password, ctx) {
       const r = await verify(password, ctx).catch((e: unknown): Verified => ({

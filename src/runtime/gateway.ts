@@ -121,10 +121,14 @@ export class Gateway {
       releaseUpstream: (target) => {
         gw.upstreamInUse.set(target, Math.max(0, (gw.upstreamInUse.get(target) ?? 0) - 1));
       },
-      revokedKey: ({ id, fingerprint }) => {
+      revokedKey: ({ id, fingerprint, user, identity }) => {
         const now = gw.snapshot.apiKeys.get(id);
-        if (now === fingerprint) return undefined;
-        return now === undefined ? `API key ${id} was removed` : `API key ${id} was changed`;
+        if (now === undefined) return `API key ${id} was removed`;
+        if (now !== fingerprint) return `API key ${id} was changed`;
+        // A reload that binds the startup user (auth.jwt.bindUser) binds key logins too.
+        if (!gw.snapshot.authenticator.binds(identity, user))
+          return `API key ${id}: the startup user does not match auth.jwt.bindUser`;
+        return undefined;
       },
       authGeneration: () => gw.authGeneration,
       staleJwt: (login) => gw.staleJwt(login),

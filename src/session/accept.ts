@@ -161,7 +161,9 @@ export async function acceptClient(
   ctx.sessions.add(session);
   // So for an API key a reload revoked (Gateway.revokeChangedKeys saw no session yet):
   // nothing it sent runs. So for a shutdown that began meanwhile.
-  const revoked = (a.apiKey && ctx.revokedKey(a.apiKey)) || stale;
+  const revoked =
+    (a.apiKey && ctx.revokedKey({ ...a.apiKey, user: a.startup.user, identity: a.identity })) ||
+    stale;
   if (revoked || ctx.isShuttingDown()) {
     session.start(recording, []);
     return revoked ? session.revoke(revoked) : session.shutdown('shutdown');

@@ -58,7 +58,7 @@ export interface LiveSession {
   /** Close now. */
   close(): void;
   /** The API key it logged in with, if one (for a reload that revokes it). */
-  readonly apiKey: { id: string; fingerprint: string } | undefined;
+  readonly apiKey: ApiKeyLogin | undefined;
   /** The JWT it logged in with, if one (verified again after a reload). */
   readonly jwt: JwtLogin | undefined;
   /** End the session because its credential was revoked: a running statement is cancelled. */
@@ -75,6 +75,14 @@ export interface JwtLogin {
   identity: Identity;
 }
 
+/** What a session logged in with an API key: the key, and under which startup user. */
+export interface ApiKeyLogin {
+  id: string;
+  fingerprint: string;
+  user: string;
+  identity: Identity;
+}
+
 export interface GatewayContext {
   settings(): SessionSettings;
   /** Client messages held undecided, every session's, against one budget. */
@@ -85,7 +93,7 @@ export interface GatewayContext {
    * Why a session logged in with this API key may no longer run (the running config has no
    * such entry, or a changed one), or undefined while it may.
    */
-  revokedKey(key: { id: string; fingerprint: string }): string | undefined;
+  revokedKey(key: ApiKeyLogin): string | undefined;
   /** Counts reloads: a login verified under an older count is verified again. */
   authGeneration(): number;
   /**

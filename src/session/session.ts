@@ -43,7 +43,13 @@ import {
 import type { ErrorFields } from '../wire/backend.js';
 import { log } from '../util/logger.js';
 import { timeoutAt, type LongTimeout } from '../util/timeout-at.js';
-import type { GatewayContext, JwtLogin, SessionRecordingPort, SessionSettings } from './context.js';
+import type {
+  ApiKeyLogin,
+  GatewayContext,
+  JwtLogin,
+  SessionRecordingPort,
+  SessionSettings,
+} from './context.js';
 import { DecisionPoint, refusalFields } from './decide.js';
 import { BindParams, SessionNames } from './statements.js';
 import { UNCERTAIN, runOf, type Change } from './name-table.js';
@@ -394,8 +400,9 @@ export class Session {
     client.resume();
   }
 
-  get apiKey(): { id: string; fingerprint: string } | undefined {
-    return this.auth.apiKey;
+  get apiKey(): ApiKeyLogin | undefined {
+    const a = this.auth;
+    return a.apiKey && { ...a.apiKey, user: a.startup.user, identity: a.identity };
   }
 
   get jwt(): JwtLogin | undefined {
