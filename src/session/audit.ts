@@ -147,6 +147,16 @@ export class SessionAudit {
       for (const seq of seqs) this.port.result(seq, { outcome: 'cancelled', duration_ms: 0 });
   }
 
+  /**
+   * Binds forwarded with no Execute to run them, of statements that may run code when bound
+   * (a domain's CHECK on a parameter, a function folded as the statement is planned): what
+   * they ran is not answered on its own, so their outcome is unknown.
+   */
+  boundOnly(seqs: readonly number[]): void {
+    if (this.port)
+      for (const seq of seqs) this.port.result(seq, { outcome: 'unknown', duration_ms: 0 });
+  }
+
   /** Forwarded statements whose answer never came (the session ended first). */
   unanswered(runs: readonly StatementRun[]): void {
     if (!this.port) return;

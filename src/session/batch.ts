@@ -78,6 +78,8 @@ export type Verdict =
   | {
       allowed: true;
       runs: DecidedRun[];
+      /** Binds no Execute of the group runs, of statements that may run code at Bind. */
+      bound?: DecidedRun[];
       /** A run may change a parser setting, and no statement text came after it. */
       doubt: boolean;
       /** Messages a settings guard goes before (see guard.ts). */
@@ -87,6 +89,7 @@ export type Verdict =
       allowed: false;
       refusal: Refusal;
       runs?: DecidedRun[];
+      bound?: DecidedRun[];
       doubt?: boolean;
       guards?: number[];
     }
@@ -251,6 +254,12 @@ function decideIn(
   let doubt: Doubt = inDoubt;
   /** Statement text after a run that may have changed a parser setting: see guard.ts. */
   let guards: number[] | undefined;
+  /**
+   * Binds of statements that may run code when bound (a domain's CHECK on a parameter, a
+   * function folded as the statement is planned), by portal, until an Execute runs them;
+   * those no Execute runs are recorded on their own (`bound`).
+   */
+  const bindsRun = new BoundOnly();
   for (let i = 0; i < batch.length; i++) {
     const m = batch[i];
     if (pullAt?.has(i)) runTxn = true;
@@ -316,7 +325,15 @@ function decideIn(
         const p = names.prepared.get(m.statement);
         if (p === UNCERTAIN) return WAIT;
         // Not a statement prepared through the gateway: PostgreSQL would refuse it too.
-        if (!p) return failAt(i, ClientError.unknownStatement(m.statement), runs, doubt, guards);
+        if (!p)
+          return failAt(
+            i,
+            ClientError.unknownStatement(m.statement),
+            runs,
+            doubt,
+            guards,
+            bindsRun.left(),
+          );
         let rec = p.decision;
         // Decided again when the decision read the parameters, when the transaction state
         // changed, and when a reload changed the policy since the Parse (an empty query
@@ -344,7 +361,12 @@ function decideIn(
         names.bound(m.portal, i);
         // Binding plans the statement and converts its parameters: both may run code (an
         // immutable function folded, a domain's CHECK).
-        if (doubt !== 'group' && mayRunCode(p.facts)) doubt = 'group';
+        if (rec !== EMPTY_ALLOWED && mayRunCode(p.facts)) {
+          if (doubt !== 'group') doubt = 'group';
+          const b: DecidedRun = { facts: p.facts, rec, protocol: 'extended', params: m.params };
+          if (runTxn !== inTxn) b.inTransaction = runTxn;
+          bindsRun.bind(m.portal, b);
+        } else bindsRun.bind(m.portal, undefined);
         break;
       }
       case 'execute': {
@@ -363,7 +385,15 @@ function decideIn(
             const name = (of.st.execute as { name: string }).name;
             const now = names.prepared.get(name);
             if (now === UNCERTAIN) return WAIT;
-            if (!now) return failAt(i, ClientError.unknownStatement(name), runs, doubt, guards);
+            if (!now)
+              return failAt(
+                i,
+                ClientError.unknownStatement(name),
+                runs,
+                doubt,
+                guards,
+                bindsRun.left(),
+              );
             if (now !== of.prepared) {
               const f = names.effective(of.st);
               if (f === UNCERTAIN) return WAIT;
@@ -411,7 +441,8 @@ function decideIn(
           // What a FETCH reads is decided again when a reload changed the policy since.
           const refetched = names.redecideFetched(facts, engine.version, 'extended', runTxn);
           // A cursor it never saw fails where PostgreSQL's missing one would: at this Execute.
-          if (refetched?.fields) return failAt(i, refetched.fields, runs, doubt, guards);
+          if (refetched?.fields)
+            return failAt(i, refetched.fields, runs, doubt, guards, bindsRun.left());
           if (refetched)
             return refuse({
               fields: refusalFields(refetched.rec),
@@ -434,6 +465,7 @@ function decideIn(
           };
           if (runTxn !== inTxn) run.inTransaction = runTxn;
           runs.push(run);
+          bindsRun.execute(m.portal);
           runTxn = inTransactionAfter(facts, runTxn);
           if (doubt !== 'group' && mayRunCode(facts)) doubt = 'group';
           break;
@@ -442,7 +474,15 @@ function decideIn(
         // decision and row limit. Any other name the gateway never saw is refused.
         const cursor = names.cursors.get(m.portal);
         if (cursor === UNCERTAIN) return WAIT;
-        if (!cursor) return failAt(i, ClientError.unknownPortal(m.portal), runs, doubt, guards);
+        if (!cursor)
+          return failAt(
+            i,
+            ClientError.unknownPortal(m.portal),
+            runs,
+            doubt,
+            guards,
+            bindsRun.left(),
+          );
         let rec = cursor.decision;
         if (cursor.inTxn !== runTxn || stale(rec)) {
           // A WITH HOLD cursor read after its block ended (or one declared outside a block
@@ -469,15 +509,62 @@ function decideIn(
       }
       case 'close':
         if (m.kind === 'S') names.prepared.stage(m.name, null, i);
-        else names.portalClosed(m.name, i);
+        else {
+          names.portalClosed(m.name, i);
+          bindsRun.bind(m.name, undefined);
+        }
         break;
       case 'describe':
         break;
       case 'oversized':
-        return failAt(i, m.fields, runs, doubt, guards);
+        return failAt(i, m.fields, runs, doubt, guards, bindsRun.left());
     }
   }
-  return { allowed: true, runs, doubt: doubt === 'group', guards };
+  return { allowed: true, runs, bound: bindsRun.left(), doubt: doubt === 'group', guards };
+}
+
+/** Binds that may run code, and which of them an Execute of the group runs (see decideIn). */
+class BoundOnly {
+  /** The last Bind not yet run (most groups bind and execute one portal at a time). */
+  private portal: string | undefined;
+  private run: DecidedRun | undefined;
+  /** Other portals' Binds not yet run, when a group binds several before executing. */
+  private others: Map<string, DecidedRun> | undefined;
+  private done: DecidedRun[] | undefined;
+
+  /** A Bind into `portal` (`run` when it may run code); one bound there before is done. */
+  bind(portal: string, run: DecidedRun | undefined): void {
+    const before = this.take(portal);
+    if (before) (this.done ??= []).push(before);
+    if (!run) return;
+    if (this.run) (this.others ??= new Map()).set(this.portal!, this.run);
+    this.portal = portal;
+    this.run = run;
+  }
+
+  /** An Execute runs what `portal` holds: its Bind is recorded with it. */
+  execute(portal: string): void {
+    this.take(portal);
+  }
+
+  private take(portal: string): DecidedRun | undefined {
+    if (this.run && this.portal === portal) {
+      const r = this.run;
+      this.run = this.portal = undefined;
+      return r;
+    }
+    const r = this.others?.get(portal);
+    if (r) this.others!.delete(portal);
+    return r;
+  }
+
+  /** The Binds no Execute ran (undefined when none). */
+  left(): DecidedRun[] | undefined {
+    if (!this.run && !this.others?.size) return this.done;
+    const out = [...(this.done ?? []), ...(this.others?.values() ?? [])];
+    if (this.run) out.push(this.run);
+    return out;
+  }
 }
 
 /** The group runs up to message `at`, which fails as it would upstream (see Refusal.at). */
@@ -487,8 +574,9 @@ function failAt(
   runs: DecidedRun[],
   doubt: Doubt,
   guards: number[] | undefined,
+  bound: DecidedRun[] | undefined,
 ): Verdict {
-  return { allowed: false, refusal: { fields, at }, runs, doubt: doubt === 'group', guards };
+  return { allowed: false, refusal: { fields, at }, runs, bound, doubt: doubt === 'group', guards };
 }
 
 function refuse(refusal: Refusal): Verdict {

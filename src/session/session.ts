@@ -1131,7 +1131,7 @@ export class Session {
       this.probeAt = (this.openItem.sent ?? 0) + msgs++;
       this.probing = true;
     }
-    this.forwardRecorded(runs, coalesce(raws), sync, changes, msgs, fail, guards);
+    this.forwardRecorded(runs, coalesce(raws), sync, changes, msgs, fail, guards, v.bound);
     if (!sync && batch.length) this.unsynced = true;
     if (sync) this.syncSent(runs.some((r) => mayChangeSettings(r.facts)));
     if (!sync) this.settingsInDoubt = (v.doubt ?? false) && !(probe && this.batchContext.guardable);
@@ -1167,16 +1167,19 @@ export class Session {
     msgs: number,
     fail?: Buffer,
     guards?: number[],
+    /** Binds no Execute runs, whose code PostgreSQL runs all the same: recorded too. */
+    bound?: readonly DecidedRun[],
   ): void {
     const rec = this.audit.port;
-    if (!rec || runs.length === 0) {
+    if (!rec || (runs.length === 0 && !bound)) {
       this.forward(frames, endsItem, runs, undefined, changes, msgs, fail, guards);
       return;
     }
-    const written = rec.statements(this.audit.events(runs));
+    const written = rec.statements(this.audit.events(bound ? [...runs, ...bound] : runs));
     if (Array.isArray(written)) {
       // Nothing to wait for ('off' durability): forward in this turn.
       this.forward(frames, endsItem, runs, written, changes, msgs, fail, guards);
+      if (bound) this.audit.boundOnly(written.slice(runs.length));
       return;
     }
     this.busy = true;
@@ -1191,6 +1194,7 @@ export class Session {
         this.upstream.cork();
         this.forward(frames, endsItem, runs, seqs, changes, msgs, fail, guards);
         this.upstream.uncork();
+        if (bound) this.audit.boundOnly(seqs.slice(runs.length));
         this.pump();
       },
       () => {

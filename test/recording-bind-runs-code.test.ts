@@ -1,0 +1,117 @@
+// A Bind runs code in PostgreSQL before any Execute: a parameter of a domain type is checked
+// by the domain's CHECK when it is bound, and that CHECK may call a volatile function with
+// effects; an immutable function is folded when Bind plans the statement. A client that
+// sends Parse, Bind, Sync (no Execute) makes PostgreSQL run it (here: a row inserted into
+// `side`, holding the bound value). Before, the recording held nothing about it: no
+// statement event, no parameter, and it ran with the spool broken too (write-ahead was
+// never asked). Such a Bind is now recorded ahead like a statement, its outcome unknown.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRecordedGateway, type RecordedGateway } from './helpers/recorded.js';
+import { adminClient, freshDatabase, type TestGateway } from './helpers/gateway.js';
+import { RawClient, bind, execute, parse, sync } from './helpers/raw.js';
+
+const DB = 'recording_bind_runs_code';
+let rec: RecordedGateway;
+let g: TestGateway;
+
+beforeAll(async () => {
+  await freshDatabase(
+    DB,
+    `CREATE TABLE side (v text);
+     CREATE FUNCTION note(x text) RETURNS boolean LANGUAGE plpgsql VOLATILE
+       AS $$ BEGIN INSERT INTO side VALUES (x); RETURN true; END $$;
+     CREATE DOMAIN noted AS text CHECK (note(VALUE));
+     CREATE FUNCTION folded(x text) RETURNS boolean LANGUAGE plpgsql IMMUTABLE
+       AS $$ BEGIN RETURN note(x); END $$;`,
+  );
+  rec = await startRecordedGateway(DB);
+  g = rec.g;
+});
+afterAll(async () => {
+  await rec?.stop();
+});
+
+describe('a Bind that runs code, with no Execute', () => {
+  it('what it ran in PostgreSQL is in the recording, with its parameter', async () => {
+    const c = await RawClient.connect(g.port);
+    await c.login(DB, await g.token('binder', ['agents']));
+    await c.write(
+      Buffer.concat([parse('', 'SELECT $1::noted'), bind('', '', ['bound-only']), sync()]),
+    );
+    await c.until('Z');
+    c.destroy();
+    const ended = () => rec.events().some((e) => e.sub === 'binder' && e.type === 'session_end');
+    for (let t = 0; t < 100 && !ended(); t++) await new Promise((r) => setTimeout(r, 50));
+
+    // PostgreSQL ran the domain's CHECK at Bind: the function's insert is committed.
+    const admin = await adminClient(DB);
+    const side = (await admin.query<{ v: string }>('SELECT v FROM side')).rows.map((r) => r.v);
+    await admin.end();
+    expect(side).toEqual(['bound-only']);
+
+    // The auditor finds that statement, and the value it was bound with, in the recording.
+    const statements = rec.events().filter((e) => e.sub === 'binder' && e.type === 'statement');
+    const bound = statements.find((e) => String(e.sql).includes('$1::noted'));
+    expect(bound, 'a statement event for the Bind that ran code').toBeDefined();
+    expect(JSON.stringify(bound?.params ?? bound?.runs)).toContain('bound-only');
+    // Nothing answers what a Bind ran on its own: its outcome is unknown, not ok.
+    const result = rec
+      .events()
+      .find(
+        (e) =>
+          e.sub === 'binder' && e.type === 'statement_result' && e.statement_seq === bound?.seq,
+      );
+    expect(result?.outcome).toBe('unknown');
+  });
+
+  it('a Bind an Execute runs is recorded once, with the Execute', async () => {
+    const c = await RawClient.connect(g.port);
+    await c.login(DB, await g.token('executor', ['agents']));
+    await c.write(
+      Buffer.concat([
+        parse('', 'SELECT $1::noted'),
+        bind('', '', ['bound-and-run']),
+        execute(''),
+        sync(),
+      ]),
+    );
+    await c.until('Z');
+    c.destroy();
+    const ended = () => rec.events().some((e) => e.sub === 'executor' && e.type === 'session_end');
+    for (let t = 0; t < 100 && !ended(); t++) await new Promise((r) => setTimeout(r, 50));
+    const statements = rec.events().filter((e) => e.sub === 'executor' && e.type === 'statement');
+    expect(statements).toHaveLength(1);
+    const result = rec
+      .events()
+      .find(
+        (e) =>
+          e.sub === 'executor' &&
+          e.type === 'statement_result' &&
+          e.statement_seq === statements[0].seq,
+      );
+    expect(result).toMatchObject({ outcome: 'ok', rows: 1 });
+  });
+
+  it('an immutable function folded when a Bind plans the statement: what it ran is recorded', async () => {
+    const c = await RawClient.connect(g.port);
+    await c.login(DB, await g.token('folder', ['agents']));
+    await c.write(
+      Buffer.concat([parse('', "SELECT folded('planned-only')"), bind('', ''), sync()]),
+    );
+    await c.until('Z');
+    c.destroy();
+    const ended = () => rec.events().some((e) => e.sub === 'folder' && e.type === 'session_end');
+    for (let t = 0; t < 100 && !ended(); t++) await new Promise((r) => setTimeout(r, 50));
+
+    const admin = await adminClient(DB);
+    const side = (await admin.query<{ v: string }>('SELECT v FROM side')).rows.map((r) => r.v);
+    await admin.end();
+    expect(side).toContain('planned-only');
+
+    const statements = rec.events().filter((e) => e.sub === 'folder' && e.type === 'statement');
+    expect(
+      statements.some((e) => String(e.sql).includes('planned-only')),
+      'a statement event for the Bind that ran code',
+    ).toBe(true);
+  });
+});
