@@ -75,6 +75,8 @@ export interface Item {
    * query whole.
    */
   holdAtEnd?: boolean;
+  /** A Bind no Execute runs may run code (see DecidedRun `bound`): it runs under the limit. */
+  bindsRun?: boolean;
   /** Its time limit ran out before its Sync came: the commit at the Sync is cancelled. */
   overdue?: boolean;
   /** Ended by a Sync (extended protocol) rather than by a Query. */

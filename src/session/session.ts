@@ -1172,13 +1172,13 @@ export class Session {
   ): void {
     const rec = this.audit.port;
     if (!rec || (runs.length === 0 && !bound)) {
-      this.forward(frames, endsItem, runs, undefined, changes, msgs, fail, guards);
+      this.forward(frames, endsItem, runs, undefined, changes, msgs, fail, guards, bound);
       return;
     }
     const written = rec.statements(this.audit.events(bound ? [...runs, ...bound] : runs));
     if (Array.isArray(written)) {
       // Nothing to wait for ('off' durability): forward in this turn.
-      this.forward(frames, endsItem, runs, written, changes, msgs, fail, guards);
+      this.forward(frames, endsItem, runs, written, changes, msgs, fail, guards, bound);
       if (bound) this.audit.boundOnly(written.slice(runs.length));
       return;
     }
@@ -1192,7 +1192,7 @@ export class Session {
         // The client left while the records were written: nothing went upstream.
         if (this.closed) return this.audit.notForwarded(seqs);
         this.upstream.cork();
-        this.forward(frames, endsItem, runs, seqs, changes, msgs, fail, guards);
+        this.forward(frames, endsItem, runs, seqs, changes, msgs, fail, guards, bound);
         this.upstream.uncork();
         if (bound) this.audit.boundOnly(seqs.slice(runs.length));
         this.pump();
@@ -1235,6 +1235,7 @@ export class Session {
     msgs: number,
     fail?: Buffer,
     guards?: number[],
+    bound?: readonly DecidedRun[],
   ): void {
     const now = performance.now();
     const item = this.openItem;
@@ -1268,6 +1269,14 @@ export class Session {
         ...(copy?.direction === 'to' && copy.header ? { copyHeader: true } : {}),
         ...(txn ? { txn } : {}),
       });
+    }
+    // A Bind no Execute runs plans its statement, which may run code: under its limit too.
+    if (bound) {
+      item.bindsRun = true;
+      for (const b of bound) {
+        const ms = b.rec.decision.kind === 'allow' ? b.rec.decision.limits?.timeout_ms : undefined;
+        if (ms !== undefined && ms < (groupMs ?? Infinity)) groupMs = ms;
+      }
     }
     const base = item.sent ?? 0;
     if (changes.length) {
@@ -1347,7 +1356,7 @@ export class Session {
     // its Sync may still do the statements' work (a WITH HOLD cursor's query run whole,
     // deferred triggers): it is cancelled as it goes, or now if it is going.
     if (item.runs.length === 0) {
-      if (!item.implicitChanges && !item.holdAtEnd) return;
+      if (!item.implicitChanges && !item.holdAtEnd && !item.bindsRun) return;
       if (item === this.openItem) {
         item.overdue = true;
         return;
@@ -1355,10 +1364,13 @@ export class Session {
     }
     if (this.copyIn) {
       // PostgreSQL holds a cancel while a COPY FROM STDIN waits for data: a client that sends
-      // none would keep it (and its locks) past the limit. A CopyFail ends it now, with
+      // none would keep it (and its locks) past the limit. A CopyFail ends it then, with
       // 57014; what the client still sends for it is dropped, as PostgreSQL would drop it.
+      // But PostgreSQL reads the CopyFail only after the data sent before it: one still
+      // loading rows (a trigger on each) is cancelled too.
       this.copyIn = false;
       this.upstream.write(copyFailMessage("the statement's time limit (timeout_ms) ran out"));
+      void this.cancelUpstream();
       return;
     }
     void this.cancelUpstream();
