@@ -12,7 +12,8 @@ import { analyze } from '../sql/index.js';
 import type { CopyFact, StatementFacts } from '../sql/types.js';
 import { runLimit, statedLimit } from './cursors.js';
 import type { DecisionRecord, SessionFacts } from '../policy/types.js';
-import type { UpstreamSession, UpstreamTarget } from '../upstream/connect.js';
+import { connectUpstream, type UpstreamSession, type UpstreamTarget } from '../upstream/connect.js';
+import { runSql } from '../upstream/sql.js';
 import { onUpstreamData } from '../upstream/direct-read.js';
 import {
   B,
@@ -131,6 +132,12 @@ const MAX_UNSYNCED_BYTES = 64 * 1024 * 1024;
  * share, and a few such clients would lock everyone out.
  */
 const HELD_GROUP_MS = 1_000;
+/**
+ * How long a statement may go on after its time limit's cancel before its session is ended
+ * and its upstream backend terminated (ms): PL/pgSQL can catch a cancel and carry on, and a
+ * backend blocked sending rows to a client that does not read holds it back.
+ */
+const CANCEL_GRACE_MS = 500;
 
 /**
  * Messages that carry a client's data, and may be large: one over session.maxMessageBytes
@@ -1370,10 +1377,34 @@ export class Session {
       // loading rows (a trigger on each) is cancelled too.
       this.copyIn = false;
       this.upstream.write(copyFailMessage("the statement's time limit (timeout_ms) ran out"));
-      void this.cancelUpstream();
-      return;
     }
-    void this.cancelUpstream();
+    // Still running once PostgreSQL has had the cancel a while: the session is ended.
+    void this.cancelUpstream().then(() =>
+      setTimeout(() => this.pastCancel(item), CANCEL_GRACE_MS).unref(),
+    );
+  }
+
+  /**
+   * The item whose time limit ran out is still unanswered a while after its cancel: the code
+   * it runs caught the cancel, or it is stuck sending rows the client does not read. The
+   * client is told (57014) and the session ends; the upstream backend is terminated, as
+   * closing its connection alone would let it run on until it next writes.
+   */
+  private pastCancel(item: Item): void {
+    if (this.closed) return;
+    const running = this.items[0] ?? this.openItem;
+    if (running !== item || (item === this.openItem && item.runs.length === 0)) return;
+    this.log.warn('statement went on past its time limit after it was cancelled: session ended', {
+      sub: this.auth.identity.sub,
+    });
+    const pid = this.upstreamKey.pid;
+    const target = this.target;
+    this.fatal(ClientError.timeLimitIgnored(), 'error');
+    void terminateBackend(target, pid).catch((err: unknown) =>
+      this.log.warn('could not terminate the upstream backend of a statement past its time limit', {
+        err: (err as Error).message,
+      }),
+    );
   }
 
   /** Count an item into (1) or out of (-1) the items in flight (see `inFlight`). */
@@ -2101,3 +2132,15 @@ const DECISION_LABELS: Record<string, { decision: string }> = {
   deny: { decision: 'deny' },
   approval: { decision: 'approval' },
 };
+
+/** End an upstream backend with pg_terminate_backend, over a connection of its own. */
+async function terminateBackend(target: UpstreamTarget, pid: number): Promise<void> {
+  const up = await connectUpstream(target, {});
+  try {
+    up.socket.on('error', () => up.socket.destroy());
+    up.socket.resume();
+    await runSql(up.socket, `SELECT pg_catalog.pg_terminate_backend(${pid})`);
+  } finally {
+    up.socket.destroy();
+  }
+}

@@ -53,6 +53,12 @@ export const ClientError = {
   unsupportedProtocol: (msg: string) => fatal('0A000', msg),
   shuttingDown: () => fatal('57P01', 'terminating connection because the gateway is shutting down'),
   unsafeSetting: (msg: string) => fatal('42501', msg),
+  /** A statement went on after the cancel its time limit sent (it caught it, or is stuck). */
+  timeLimitIgnored: () =>
+    fatal(
+      '57014',
+      'terminating connection: the statement ran past its time limit (timeout_ms) and went on after it was cancelled',
+    ),
 
   syntax: (msg: string) => e('42601', msg),
   tooLarge: (msg: string, hint?: string) => e('54000', msg, { hint }),
