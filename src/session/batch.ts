@@ -454,6 +454,7 @@ function decideIn(
           if (cursorBudget === UNCERTAIN) return WAIT;
           // … and runs its cursor's statement, in that statement's time.
           decision = names.timeRuling(facts, decision) ?? decision;
+          names.noteBlockLimit(decision, runTxn);
           names.stage(facts, decision, runs.length, m.portal);
           const run: DecidedRun = {
             facts,

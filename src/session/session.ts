@@ -905,6 +905,7 @@ export class Session {
         let rec = this.decisions.decide(facts, 'simple', null, i, count);
         // A FETCH, MOVE or COMMIT that runs a cursor's query runs in that query's time.
         rec = this.names.timeRuling(facts, rec) ?? rec;
+        this.names.noteBlockLimit(rec, runTxn);
         if (rec.decision.kind === 'approval') held ??= { facts, rec, index: i, inTxn: runTxn };
         else if (rec.decision.kind !== 'allow') {
           this.countDecision(rec.decision.kind);

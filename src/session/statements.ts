@@ -191,6 +191,8 @@ export class SessionNames {
   );
   /** SQL cursors sent upstream, for their decisions and row limits across FETCHes. */
   readonly cursors = new Cursors();
+  /** The least time limit of the statements decided in the open block (see noteBlockLimit). */
+  private blockLimitMs: number | undefined;
   /** Parse text → facts and decision, for drivers that re-send the same Parse. */
   private readonly parseMemo = new Lru<string, Memo>(
     256,
@@ -410,6 +412,16 @@ export class SessionNames {
    * statement's own decision with the lowest such limit when it is lower than its own,
    * else `undefined`. Call after `redecideFetched` (which decides a cursor again where due).
    */
+  /**
+   * A statement decided to run in a transaction block: work it defers (a deferred
+   * constraint trigger) runs at the block's COMMIT, which is held to its time limit too.
+   */
+  noteBlockLimit(decision: DecisionRecord, inBlock: boolean): void {
+    if (!inBlock || decision.decision.kind !== 'allow') return;
+    const ms = decision.decision.limits?.timeout_ms;
+    if (ms !== undefined && ms < (this.blockLimitMs ?? Infinity)) this.blockLimitMs = ms;
+  }
+
   timeRuling(facts: StatementFacts, own: DecisionRecord): DecisionRecord | undefined {
     // The hot path: most statements are neither.
     if (facts.cursor_op === undefined && facts.transaction === undefined) return undefined;
@@ -427,8 +439,10 @@ export class SessionNames {
       const p = this.portals.get(name);
       if (c && c !== UNCERTAIN) lower(c.decision);
       else if (p && p !== UNCERTAIN) lower((p.ran ?? p.prepared).decision);
-    } else if ((facts.transaction as { kind?: string } | undefined)?.kind === 'commit')
+    } else if ((facts.transaction as { kind?: string } | undefined)?.kind === 'commit') {
       for (const c of this.cursors.heldOver()) lower(c.decision);
+      if (this.blockLimitMs !== undefined && this.blockLimitMs < limit) limit = this.blockLimitMs;
+    }
     if (limit === Infinity || (d.limits?.timeout_ms ?? Infinity) <= limit) return undefined;
     return { ...own, decision: { ...d, limits: { ...d.limits, timeout_ms: limit } } };
   }
@@ -483,6 +497,7 @@ export class SessionNames {
 
   /** The upstream transaction ended: its protocol portals are gone, and its cursors. */
   transactionEnded(committed: boolean): void {
+    this.blockLimitMs = undefined;
     this.portals.clearLive();
     this.cursors.transactionEnded(committed);
   }
