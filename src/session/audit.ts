@@ -141,6 +141,15 @@ export class SessionAudit {
       for (const r of runs) this.port.result(r.seq, { outcome: 'cancelled', duration_ms: 0 });
   }
 
+  /**
+   * A group of `n` statements counted as allowed whose records could not be written: it is
+   * refused whole (the refusal counts once), so they count as refused.
+   */
+  unwritten(n: number): void {
+    this.allowed -= n;
+    this.refused += n - 1;
+  }
+
   /** Recorded statements the client left before they were forwarded: not run. */
   notForwarded(seqs: readonly number[]): void {
     if (this.port)

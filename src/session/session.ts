@@ -12,8 +12,8 @@ import { analyze } from '../sql/index.js';
 import type { CopyFact, StatementFacts } from '../sql/types.js';
 import { runLimit, statedLimit } from './cursors.js';
 import type { DecisionRecord, SessionFacts } from '../policy/types.js';
-import { connectUpstream, type UpstreamSession, type UpstreamTarget } from '../upstream/connect.js';
-import { runSql } from '../upstream/sql.js';
+import type { UpstreamSession, UpstreamTarget } from '../upstream/connect.js';
+import { terminateBackend } from '../upstream/terminate.js';
 import { onUpstreamData } from '../upstream/direct-read.js';
 import {
   B,
@@ -1211,10 +1211,9 @@ export class Session {
         this.syncWaiting = false;
         if (this.closed) return;
         this.log.error('recording unavailable: statement refused');
-        // Nothing of the group went upstream: its statements count as refused, not allowed
-        // (refuse counts one).
-        this.audit.allowed -= runs.length;
-        this.audit.refused += runs.length - 1;
+        // Nothing of the group went upstream: its statements count as refused (refuse
+        // counts the group once).
+        this.audit.unwritten(runs.length);
         for (const c of changes) c.settle(false);
         this.probing = false;
         this.upstream.cork();
@@ -2133,15 +2132,3 @@ const DECISION_LABELS: Record<string, { decision: string }> = {
   deny: { decision: 'deny' },
   approval: { decision: 'approval' },
 };
-
-/** End an upstream backend with pg_terminate_backend, over a connection of its own. */
-async function terminateBackend(target: UpstreamTarget, pid: number): Promise<void> {
-  const up = await connectUpstream(target, {});
-  try {
-    up.socket.on('error', () => up.socket.destroy());
-    up.socket.resume();
-    await runSql(up.socket, `SELECT pg_catalog.pg_terminate_backend(${pid})`);
-  } finally {
-    up.socket.destroy();
-  }
-}
