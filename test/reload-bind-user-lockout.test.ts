@@ -1,8 +1,10 @@
-// The login limiter is one for every config: a reload that changes auth.jwt.bindUser (say,
-// turning it on as a hardening step) keeps every address's lockout. Before, limiters were
-// kept per bindUser setting, so the change swapped in a fresh one: an address locked out for
-// guessing API keys was let in again at once with a fresh budget of 20 guesses (the README:
-// "a reload keeps the lockout").
+// A reload that changes auth.jwt.bindUser. The login limiter is one for every config: a
+// reload that turns bindUser on (a hardening step) keeps every address's lockout. Before,
+// limiters were kept per bindUser setting, so the change swapped in a fresh one: an address
+// locked out for guessing API keys was let in again at once with a fresh budget of 20
+// guesses (the README: "a reload keeps the lockout"). And an API-key session opened under
+// a startup user the reloaded setting refuses ends, as a JWT session does; before, only the
+// key's config entry was compared, so it ran on under a name the running config refuses.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +14,7 @@ import { loadConfig } from '../src/config/load.js';
 import { Gateway } from '../src/runtime/gateway.js';
 import { writeGatewayConfig } from './helpers/config-file.js';
 import { freshDatabase } from './helpers/gateway.js';
-import { RawClient } from './helpers/raw.js';
+import { RawClient, fields } from './helpers/raw.js';
 
 const DB = 'reload_binduser';
 const POLICY =
@@ -65,6 +67,44 @@ describe('a reload that changes bindUser', () => {
       // Still locked out (the 5 minutes have not passed).
       expect(await login(ETL.key), 'the lockout was dropped by the reload').toBe('refused');
     } finally {
+      await gw.stop(1000);
+    }
+  });
+
+  it('ends an API-key session whose startup user is no longer accepted', async () => {
+    write({ jwks: { dev: true } });
+    const file = join(dir, 'gateway.config.json');
+    const gw = new Gateway({
+      config: (await loadConfig(file)).config,
+      baseDir: dir,
+      configFile: file,
+    });
+    await gw.start();
+    const clients: RawClient[] = [];
+    try {
+      // Unbound: the startup user is a label; the key logs in under any name.
+      const s = await RawClient.connect(gw.port);
+      clients.push(s);
+      await s.login(DB, ETL.key, { user: 'someone-else' });
+      expect((await s.simple('SELECT 1')).some((m) => m.type === 'E')).toBe(false);
+
+      write({ jwks: { dev: true }, bindUser: 'sub' });
+      expect(await gw.reload()).toBe(true);
+
+      // The running config refuses that login now.
+      const again = await RawClient.connect(gw.port);
+      clients.push(again);
+      await expect(again.login(DB, ETL.key, { user: 'someone-else' })).rejects.toThrow(
+        /login failed/,
+      );
+
+      // So the open session must end too (as a JWT session would: FATAL 28000).
+      const ms = await s.simple('SELECT 1').catch(() => [] as never[]);
+      const err = ms.find((m) => m.type === 'E');
+      expect(err, 'the API-key session kept running under a refused user name').toBeDefined();
+      expect(fields(err!)).toMatchObject({ C: '28000' });
+    } finally {
+      for (const c of clients) c.destroy();
       await gw.stop(1000);
     }
   });

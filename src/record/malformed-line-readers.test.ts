@@ -2,6 +2,10 @@
 // string) is skipped by every reader (GET /sessions, GET /sessions/:id, `portcullis
 // replay`) and named by `verify` as a broken link. Before, readers threw (GET /sessions
 // answered 500) and so did verify, for a line with its own hash but no session_id.
+// A line that passes the readers' event check but whose other fields have unexpected types
+// (an appended or edited line, which `verify` names) must not stop `portcullis replay` from
+// showing the rest of the session either. Before, `"reasons":"no"` or `"groups":null` made
+// replay throw a TypeError and show nothing.
 import { appendFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -57,4 +61,37 @@ describe('a line that is JSON but no event', () => {
     const r = await verifyRecording(dirSource(dir), { publicKey: keys.publicJwk });
     expect(r.ok).toBe(false);
   });
+});
+
+const head = '"v":1,"session_id":"m-1","ts":"2026-01-01T00:00:00.000Z","prev_hash":"0"';
+const lines = [
+  // a statement whose reasons are a string, not a list
+  `{${head},"type":"statement","seq":50,"sql":"SELECT 2","decision":"deny","reasons":"no","hash":"x"}`,
+  // an event sorting first whose groups are null
+  `{${head},"type":"note","seq":0,"groups":null,"hash":"x"}`,
+];
+
+describe('an event-shaped line with fields of unexpected types', () => {
+  for (const line of lines) {
+    it(`replay still shows the session (${line.slice(line.indexOf('"type"'), line.indexOf('"type"') + 30)})`, async () => {
+      const { dir, seg } = await recording();
+      await appendFile(join(dir, seg), line + '\n');
+      // verify names it (it is no event the recorder wrote)
+      const v = await verifyRecording(dirSource(dir), { publicKey: keys.publicJwk });
+      expect(v.ok).toBe(false);
+      const app = sessionsRoutes(createReader([dirSource(dir)]));
+      expect((await app.request('/sessions/m-1')).status).toBe(200);
+      let shown = '';
+      let code: number | undefined;
+      let thrown: unknown;
+      try {
+        code = await replayCommand(['m-1', '--dir', dir], { out: (t) => void (shown += t) });
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown, String(thrown)).toBeUndefined();
+      expect(code).toBe(0);
+      expect(shown).toContain('SELECT 1');
+    });
+  }
 });

@@ -332,7 +332,7 @@ function decideIn(
             runs,
             doubt,
             guards,
-            bindsRun.left(),
+            bindsRun,
           );
         let rec = p.decision;
         // Decided again when the decision read the parameters, when the transaction state
@@ -386,14 +386,7 @@ function decideIn(
             const now = names.prepared.get(name);
             if (now === UNCERTAIN) return WAIT;
             if (!now)
-              return failAt(
-                i,
-                ClientError.unknownStatement(name),
-                runs,
-                doubt,
-                guards,
-                bindsRun.left(),
-              );
+              return failAt(i, ClientError.unknownStatement(name), runs, doubt, guards, bindsRun);
             if (now !== of.prepared) {
               const f = names.effective(of.st);
               if (f === UNCERTAIN) return WAIT;
@@ -441,8 +434,7 @@ function decideIn(
           // What a FETCH reads is decided again when a reload changed the policy since.
           const refetched = names.redecideFetched(facts, engine.version, 'extended', runTxn);
           // A cursor it never saw fails where PostgreSQL's missing one would: at this Execute.
-          if (refetched?.fields)
-            return failAt(i, refetched.fields, runs, doubt, guards, bindsRun.left());
+          if (refetched?.fields) return failAt(i, refetched.fields, runs, doubt, guards, bindsRun);
           if (refetched)
             return refuse({
               fields: refusalFields(refetched.rec),
@@ -476,14 +468,7 @@ function decideIn(
         const cursor = names.cursors.get(m.portal);
         if (cursor === UNCERTAIN) return WAIT;
         if (!cursor)
-          return failAt(
-            i,
-            ClientError.unknownPortal(m.portal),
-            runs,
-            doubt,
-            guards,
-            bindsRun.left(),
-          );
+          return failAt(i, ClientError.unknownPortal(m.portal), runs, doubt, guards, bindsRun);
         let rec = cursor.decision;
         if (cursor.inTxn !== runTxn || stale(rec)) {
           // A WITH HOLD cursor read after its block ended (or one declared outside a block
@@ -518,7 +503,7 @@ function decideIn(
       case 'describe':
         break;
       case 'oversized':
-        return failAt(i, m.fields, runs, doubt, guards, bindsRun.left());
+        return failAt(i, m.fields, runs, doubt, guards, bindsRun);
     }
   }
   return { allowed: true, runs, bound: bindsRun.left(), doubt: doubt === 'group', guards };
@@ -575,8 +560,9 @@ function failAt(
   runs: DecidedRun[],
   doubt: Doubt,
   guards: number[] | undefined,
-  bound: DecidedRun[] | undefined,
+  bindsRun: BoundOnly,
 ): Verdict {
+  const bound = bindsRun.left();
   return { allowed: false, refusal: { fields, at }, runs, bound, doubt: doubt === 'group', guards };
 }
 
