@@ -40,8 +40,7 @@ describe('a Bind that runs code, with no Execute', () => {
     );
     await c.until('Z');
     c.destroy();
-    const ended = () => rec.events().some((e) => e.sub === 'binder' && e.type === 'session_end');
-    for (let t = 0; t < 100 && !ended(); t++) await new Promise((r) => setTimeout(r, 50));
+    await rec.ended('binder');
 
     // PostgreSQL ran the domain's CHECK at Bind: the function's insert is committed.
     const admin = await adminClient(DB);
@@ -77,8 +76,7 @@ describe('a Bind that runs code, with no Execute', () => {
     );
     await c.until('Z');
     c.destroy();
-    const ended = () => rec.events().some((e) => e.sub === 'executor' && e.type === 'session_end');
-    for (let t = 0; t < 100 && !ended(); t++) await new Promise((r) => setTimeout(r, 50));
+    await rec.ended('executor');
     const statements = rec.events().filter((e) => e.sub === 'executor' && e.type === 'statement');
     expect(statements).toHaveLength(1);
     const result = rec
@@ -100,8 +98,7 @@ describe('a Bind that runs code, with no Execute', () => {
     );
     await c.until('Z');
     c.destroy();
-    const ended = () => rec.events().some((e) => e.sub === 'folder' && e.type === 'session_end');
-    for (let t = 0; t < 100 && !ended(); t++) await new Promise((r) => setTimeout(r, 50));
+    await rec.ended('folder');
 
     const admin = await adminClient(DB);
     const side = (await admin.query<{ v: string }>('SELECT v FROM side')).rows.map((r) => r.v);

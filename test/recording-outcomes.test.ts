@@ -1,11 +1,32 @@
 // Every recorded statement gets an outcome, also when the client leaves while its record is
 // being made durable (write-ahead) or while PostgreSQL runs it: an auditor can tell what
 // never ran from what may have run.
+// Extended-protocol statements run in an implicit transaction that only a Sync commits. A
+// client that gets an INSERT's CommandComplete (after a Flush) and then leaves, without ever
+// sending Sync (a reset or a clean Terminate), has its INSERT undone by PostgreSQL. Before,
+// the recording said the INSERT completed `ok` with 1 row, outside any transaction, with no
+// `rolled_back` event: it read as a committed write that is not in the table.
+// A statement's recorded duration_ms is its own: from when PostgreSQL could start it (the
+// statement before it in its group, or the group before it, answered) to its answer. Before,
+// it was counted from when its whole group (a multi-statement Query, or pipelined extended
+// messages) was forwarded: `SELECT 42` behind `SELECT pg_sleep(0.5)` in one Query was
+// recorded as taking half a second, and an auditor could not tell which statement was slow.
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRecordedGateway, type RecordedGateway } from './helpers/recorded.js';
 import { adminClient, freshDatabase, type TestGateway } from './helpers/gateway.js';
-import { RawClient, bind, execute, functionCall, msg, parse, query, sync } from './helpers/raw.js';
+import {
+  RawClient,
+  bind,
+  execute,
+  flush,
+  functionCall,
+  msg,
+  parse,
+  query,
+  sync,
+  terminate,
+} from './helpers/raw.js';
 
 const DB = 'recording_outcomes';
 let rec: RecordedGateway;
@@ -97,8 +118,7 @@ describe('what is refused before it reads as a statement', () => {
       ]),
     );
     c.sock.resetAndDestroy();
-    const ended = () => events().some((e) => e.sub === 'odd-client' && e.type === 'session_end');
-    for (let t = 0; t < 100 && !ended(); t++) await new Promise((r) => setTimeout(r, 50));
+    await rec.ended('odd-client');
     const ev = events().filter((e) => e.sub === 'odd-client');
     const statements = ev.filter((e) => e.type === 'statement');
     expect(statements.map((s) => [s.sql, s.decision, s.reasons])).toEqual([
@@ -123,8 +143,7 @@ describe('what is refused before it reads as a statement', () => {
     await c.write(query(text));
     await c.until('Z');
     c.destroy();
-    const ended = () => events().some((e) => e.sub === 'big-refusal' && e.type === 'session_end');
-    for (let t = 0; t < 100 && !ended(); t++) await new Promise((r) => setTimeout(r, 50));
+    await rec.ended('big-refusal');
     const st = events().find((e) => e.sub === 'big-refusal' && e.type === 'statement')!;
     const sha = createHash('sha256').update(text).digest('hex');
     expect(st.sql).toBe(
@@ -148,8 +167,7 @@ describe('what is refused before it reads as a statement', () => {
     await c.until('Z');
     await c.simple('COMMIT');
     c.destroy();
-    const ended = () => events().some((e) => e.sub === 'suspender' && e.type === 'session_end');
-    for (let t = 0; t < 100 && !ended(); t++) await new Promise((r) => setTimeout(r, 50));
+    await rec.ended('suspender');
     const ev = events().filter((e) => e.sub === 'suspender');
     const reads = ev.filter(
       (e) => e.type === 'statement' && String(e.sql).includes('generate_series'),
@@ -157,5 +175,122 @@ describe('what is refused before it reads as a statement', () => {
     const rowsOf = (st: Record<string, unknown>) =>
       ev.find((e) => e.type === 'statement_result' && e.statement_seq === st.seq)?.rows;
     expect(reads.map(rowsOf)).toEqual([null, 3]);
+  });
+});
+
+async function ids(): Promise<number[]> {
+  const admin = await adminClient(DB);
+  const rows = (await admin.query<{ id: number }>('SELECT id FROM w')).rows.map((r) => r.id);
+  await admin.end();
+  return rows;
+}
+
+describe('an extended INSERT answered after a Flush, the client leaving before any Sync', () => {
+  for (const [sub, id, leave] of [
+    ['unsynced-reset', 1001, 'reset'],
+    ['unsynced-terminate', 1002, 'terminate'],
+  ] as const) {
+    it(`(${leave}) is recorded as undone, not as a completed write`, async () => {
+      const c = await RawClient.connect(g.port);
+      await c.login(DB, await g.token(sub, ['agents']));
+      await c.write(
+        Buffer.concat([
+          parse('', `INSERT INTO w VALUES (${id})`),
+          bind('', ''),
+          execute(''),
+          flush(),
+        ]),
+      );
+      await c.until('C'); // INSERT 0 1
+      if (leave === 'terminate') await c.write(terminate());
+      c.destroy();
+      await rec.ended(sub);
+
+      // PostgreSQL discarded the implicit transaction: the row is not there.
+      expect(await ids()).not.toContain(id);
+
+      const ev = rec.events().filter((e) => e.sub === sub);
+      const st = ev.find(
+        (e) => e.type === 'statement' && String(e.sql).includes(`VALUES (${id})`),
+      )!;
+      expect(st).toBeDefined();
+      const result = ev.find((e) => e.type === 'statement_result' && e.statement_seq === st.seq);
+      const undone = ev.some(
+        (e) =>
+          e.type === 'rolled_back' &&
+          Array.isArray(e.statement_seqs) &&
+          (e.statement_seqs as number[]).includes(Number(st.seq)),
+      );
+      // The auditor can tell the INSERT's change did not stay: a rolled_back event names it,
+      // or its outcome is not a plain `ok`.
+      expect(undone || result?.outcome !== 'ok', JSON.stringify(result)).toBe(true);
+    });
+  }
+});
+
+async function durations(sub: string): Promise<Record<string, number>> {
+  await rec.ended(sub);
+  const ev = rec.events().filter((e) => e.sub === sub);
+  const out: Record<string, number> = {};
+  for (const st of ev.filter((e) => e.type === 'statement')) {
+    const r = ev.find((e) => e.type === 'statement_result' && e.statement_seq === st.seq);
+    out[String(st.sql)] = Number(r?.duration_ms);
+  }
+  return out;
+}
+
+describe('duration_ms of a statement queued behind a slow one', () => {
+  it('in one Query: the fast statement is not recorded as slow', async () => {
+    const c = await RawClient.connect(g.port);
+    await c.login(DB, await g.token('dur-simple', ['agents']));
+    await c.write(query('SELECT pg_sleep(0.5); SELECT 42'));
+    await c.until('Z');
+    c.destroy();
+    const d = await durations('dur-simple');
+    expect(d['SELECT pg_sleep(0.5)']).toBeGreaterThanOrEqual(450);
+    expect(d['SELECT 42']).toBeLessThan(200);
+  });
+
+  it('pipelined extended: the fast statement is not recorded as slow', async () => {
+    const c = await RawClient.connect(g.port);
+    await c.login(DB, await g.token('dur-ext', ['agents']));
+    await c.write(
+      Buffer.concat([
+        parse('', 'SELECT pg_sleep(0.5)'),
+        bind('', ''),
+        execute(''),
+        parse('', 'SELECT 43'),
+        bind('', ''),
+        execute(''),
+        sync(),
+      ]),
+    );
+    await c.until('Z');
+    c.destroy();
+    const d = await durations('dur-ext');
+    expect(d['SELECT pg_sleep(0.5)']).toBeGreaterThanOrEqual(450);
+    expect(d['SELECT 43']).toBeLessThan(200);
+  });
+  it('pipelined in a later group: the fast statement is not recorded as slow', async () => {
+    const c = await RawClient.connect(g.port);
+    await c.login(DB, await g.token('dur-groups', ['agents']));
+    await c.write(
+      Buffer.concat([
+        parse('', 'SELECT pg_sleep(0.5)'),
+        bind('', ''),
+        execute(''),
+        sync(),
+        parse('', 'SELECT 44'),
+        bind('', ''),
+        execute(''),
+        sync(),
+      ]),
+    );
+    await c.until('Z');
+    await c.until('Z');
+    c.destroy();
+    const d = await durations('dur-groups');
+    expect(d['SELECT pg_sleep(0.5)']).toBeGreaterThanOrEqual(450);
+    expect(d['SELECT 44']).toBeLessThan(200);
   });
 });

@@ -35,7 +35,8 @@ describe('a reload that changes bindUser', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('keeps the per-address lockout', async () => {
+  /** A gateway on the config as written with bindUser off. */
+  async function start(): Promise<Gateway> {
     write({ jwks: { dev: true } });
     const file = join(dir, 'gateway.config.json');
     const gw = new Gateway({
@@ -44,6 +45,11 @@ describe('a reload that changes bindUser', () => {
       configFile: file,
     });
     await gw.start();
+    return gw;
+  }
+
+  it('keeps the per-address lockout', async () => {
+    const gw = await start();
     const login = async (key: string) => {
       const c = await RawClient.connect(gw.port, '127.0.0.1', '127.0.0.23');
       try {
@@ -72,14 +78,7 @@ describe('a reload that changes bindUser', () => {
   });
 
   it('ends an API-key session whose startup user is no longer accepted', async () => {
-    write({ jwks: { dev: true } });
-    const file = join(dir, 'gateway.config.json');
-    const gw = new Gateway({
-      config: (await loadConfig(file)).config,
-      baseDir: dir,
-      configFile: file,
-    });
-    await gw.start();
+    const gw = await start();
     const clients: RawClient[] = [];
     try {
       // Unbound: the startup user is a label; the key logs in under any name.

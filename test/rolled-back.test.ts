@@ -27,8 +27,7 @@ async function session(sub: string, fn: (c: RawClient) => Promise<void>) {
   await c.login(DB, await g.token(sub, ['writers']));
   await fn(c);
   c.destroy();
-  const ended = () => events().some((e) => e.sub === sub && e.type === 'session_end');
-  for (let t = 0; t < 100 && !ended(); t++) await new Promise((r) => setTimeout(r, 50));
+  await rec.ended(sub);
   const ev = events().filter((e) => e.sub === sub);
   const outcome = (seq: unknown) =>
     ev.find((e) => e.type === 'statement_result' && e.statement_seq === seq)?.outcome;

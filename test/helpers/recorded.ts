@@ -13,6 +13,8 @@ export interface RecordedGateway {
   spool: string;
   /** Every event in the spool, in file order. */
   events(): Record<string, unknown>[];
+  /** Resolves once the session of identity `sub` has its session_end (or after 5 s). */
+  ended(sub: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -41,6 +43,10 @@ export async function startRecordedGateway(
     g,
     spool,
     events: () => spoolEvents(spool),
+    async ended(sub) {
+      const done = () => spoolEvents(spool).some((e) => e.sub === sub && e.type === 'session_end');
+      for (let t = 0; t < 100 && !done(); t++) await new Promise((r) => setTimeout(r, 50));
+    },
     async stop() {
       await g.stop();
       await recorder.close().catch(() => undefined);
