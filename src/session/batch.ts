@@ -362,11 +362,9 @@ function decideIn(
         // Binding plans the statement and converts its parameters: both may run code (an
         // immutable function folded, a domain's CHECK).
         if (rec !== EMPTY_ALLOWED && mayRunCode(p.facts)) {
-          if (doubt !== 'group') doubt = 'group';
-          const b: DecidedRun = { facts: p.facts, rec, protocol: 'extended', params: m.params };
-          if (runTxn !== inTxn) b.inTransaction = runTxn;
-          bindsRun.bind(m.portal, b);
-        } else bindsRun.bind(m.portal, undefined);
+          doubt = 'group';
+          bindsRun.bind(m.portal, p.facts, rec, m.params, runTxn !== inTxn ? runTxn : undefined);
+        } else bindsRun.closed(m.portal);
         break;
       }
       case 'execute': {
@@ -497,7 +495,7 @@ function decideIn(
         if (m.kind === 'S') names.prepared.stage(m.name, null, i);
         else {
           names.portalClosed(m.name, i);
-          bindsRun.bind(m.name, undefined);
+          bindsRun.closed(m.name);
         }
         break;
       case 'describe':
@@ -511,32 +509,52 @@ function decideIn(
 
 /** Binds that may run code, and which of them an Execute of the group runs (see decideIn). */
 class BoundOnly {
-  /** The last Bind not yet run (most groups bind and execute one portal at a time). */
+  /**
+   * The last Bind not yet run, kept as its parts: most groups bind and execute one portal at
+   * a time, and a run is made of them only when no Execute runs it.
+   */
   private portal: string | undefined;
-  private run: DecidedRun | undefined;
+  private facts: StatementFacts | undefined;
+  private rec: DecisionRecord | undefined;
+  private params: BindParams | undefined;
+  private inTransaction: boolean | undefined;
   /** Other portals' Binds not yet run, when a group binds several before executing. */
   private others: Map<string, DecidedRun> | undefined;
   private done: DecidedRun[] | undefined;
 
-  /** A Bind into `portal` (`run` when it may run code); one bound there before is done. */
-  bind(portal: string, run: DecidedRun | undefined): void {
+  /** A Bind into `portal` that may run code; one bound there before is done. */
+  bind(
+    portal: string,
+    facts: StatementFacts,
+    rec: DecisionRecord,
+    params: BindParams,
+    inTransaction: boolean | undefined,
+  ): void {
+    this.closed(portal);
+    if (this.portal !== undefined) (this.others ??= new Map()).set(this.portal, this.slot());
+    this.portal = portal;
+    this.facts = facts;
+    this.rec = rec;
+    this.params = params;
+    this.inTransaction = inTransaction;
+  }
+
+  /** A Bind that runs no code, or a Close, replaces what `portal` held: that is done. */
+  closed(portal: string): void {
     const before = this.take(portal);
     if (before) (this.done ??= []).push(before);
-    if (!run) return;
-    if (this.run) (this.others ??= new Map()).set(this.portal!, this.run);
-    this.portal = portal;
-    this.run = run;
   }
 
   /** An Execute runs what `portal` holds: its Bind is recorded with it. */
   execute(portal: string): void {
-    this.take(portal);
+    if (this.portal === portal) this.portal = undefined;
+    else this.others?.delete(portal);
   }
 
   private take(portal: string): DecidedRun | undefined {
-    if (this.run && this.portal === portal) {
-      const r = this.run;
-      this.run = this.portal = undefined;
+    if (this.portal === portal) {
+      const r = this.slot();
+      this.portal = undefined;
       return r;
     }
     const r = this.others?.get(portal);
@@ -544,11 +562,22 @@ class BoundOnly {
     return r;
   }
 
+  private slot(): DecidedRun {
+    const r: DecidedRun = {
+      facts: this.facts!,
+      rec: this.rec!,
+      protocol: 'extended',
+      params: this.params!,
+    };
+    if (this.inTransaction !== undefined) r.inTransaction = this.inTransaction;
+    return r;
+  }
+
   /** The Binds no Execute ran (undefined when none). */
   left(): DecidedRun[] | undefined {
-    if (!this.run && !this.others?.size) return this.done;
+    if (this.portal === undefined && !this.others?.size) return this.done;
     const out = [...(this.done ?? []), ...(this.others?.values() ?? [])];
-    if (this.run) out.push(this.run);
+    if (this.portal !== undefined) out.push(this.slot());
     return out;
   }
 }
