@@ -406,13 +406,6 @@ export class SessionNames {
   }
 
   /**
-   * A statement that runs another's query runs under that one's time limit too: a SQL
-   * FETCH or MOVE its cursor's or portal's, a COMMIT the queries of the WITH HOLD cursors
-   * declared in its block (PostgreSQL runs them whole to keep their rows). Returns the
-   * statement's own decision with the lowest such limit when it is lower than its own,
-   * else `undefined`. Call after `redecideFetched` (which decides a cursor again where due).
-   */
-  /**
    * A statement decided to run in a transaction block: work it defers (a deferred
    * constraint trigger) runs at the block's COMMIT, which is held to its time limit too.
    */
@@ -422,6 +415,14 @@ export class SessionNames {
     if (ms !== undefined && ms < (this.blockLimitMs ?? Infinity)) this.blockLimitMs = ms;
   }
 
+  /**
+   * A statement that runs another's query runs under that one's time limit too: a SQL
+   * FETCH or MOVE its cursor's or portal's, a COMMIT the queries of the WITH HOLD cursors
+   * declared in its block (PostgreSQL runs them whole to keep their rows) and the work its
+   * block's statements deferred (see noteBlockLimit). Returns the
+   * statement's own decision with the lowest such limit when it is lower than its own,
+   * else `undefined`. Call after `redecideFetched` (which decides a cursor again where due).
+   */
   timeRuling(facts: StatementFacts, own: DecisionRecord): DecisionRecord | undefined {
     // The hot path: most statements are neither.
     if (facts.cursor_op === undefined && facts.transaction === undefined) return undefined;
