@@ -9,8 +9,17 @@ import { createRecorder } from './recorder.js';
 import { createReader } from './read.js';
 import { dirSource, fileSink } from './sinks/file.js';
 import { nodeSpoolFs } from './spool.js';
-import { dataEnd, splitLines } from './segment.js';
-import { alice, edKeys, leaveDeadLock, startInfo, stmt, tempDir } from './testkit.js';
+import { dataEnd } from './segment.js';
+import {
+  alice,
+  countingFs,
+  edKeys,
+  leaveDeadLock,
+  lines,
+  startInfo,
+  stmt,
+  tempDir,
+} from './testkit.js';
 import { RecordingUnavailable, type SpoolFs } from './types.js';
 import { verifyRecording } from './verify.js';
 import { createSigner, verifyKey } from './sign.js';
@@ -25,55 +34,6 @@ const totals = {
   duration_ms: 3,
   reason: 'client_terminate',
 };
-
-async function lines(dir: string) {
-  const out = [];
-  for (const n of (await readdir(dir)).filter((n) => n.endsWith('.jsonl')).sort())
-    for (const { text } of splitLines(await readFile(join(dir, n))).lines)
-      out.push(JSON.parse(text));
-  return out;
-}
-
-/** node fs with counters, and a switch that makes writes fail (or only the zero fills). */
-function countingFs() {
-  const c = { writes: 0, syncWrites: 0, syncs: 0, fills: 0, failWrites: false, failFills: false };
-  const fs: SpoolFs = {
-    ...nodeSpoolFs,
-    async open(p, flags) {
-      if (c.failWrites) throw Object.assign(new Error('EIO: injected'), { code: 'EIO' });
-      const f = await nodeSpoolFs.open(p, flags);
-      return {
-        write: async (d) => {
-          if (c.failWrites) throw Object.assign(new Error('EIO: injected'), { code: 'EIO' });
-          c.writes++;
-          return f.write(d);
-        },
-        writeAt: async (d, pos) => {
-          if (c.failWrites) throw Object.assign(new Error('EIO: injected'), { code: 'EIO' });
-          // A line is never all NULs: those are the spool's zero fill ahead of the data.
-          if (d.every((b) => b === 0)) {
-            if (c.failFills) throw Object.assign(new Error('ENOSPC: injected'), { code: 'ENOSPC' });
-            c.fills++;
-          } else c.writes++;
-          return f.writeAt!(d, pos);
-        },
-        writeSync: (d) => {
-          if (c.failWrites) throw Object.assign(new Error('EIO: injected'), { code: 'EIO' });
-          c.writes++;
-          c.syncWrites++;
-          return f.writeSync!(d);
-        },
-        datasync: async () => {
-          c.syncs++;
-          return f.datasync();
-        },
-        truncate: (n) => f.truncate(n),
-        close: () => f.close(),
-      };
-    },
-  };
-  return { c, fs };
-}
 
 describe('recorder', () => {
   it('chains every event of a session and joins results by statement_seq', async () => {

@@ -2,12 +2,14 @@
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { readdirSync, renameSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Identity } from '../policy/types.js';
 import { LOCK_FILE } from './lock.js';
-import type { SessionStartInfo, SessionTotals, StatementEventInput } from './types.js';
+import { splitLines } from './segment.js';
+import { nodeSpoolFs } from './spool.js';
+import type { SessionStartInfo, SessionTotals, SpoolFs, StatementEventInput } from './types.js';
 
 export const alice: Identity = {
   sub: 'alice',
@@ -103,4 +105,54 @@ export function edKeys(): {
     privateJwk: privateKey.export({ format: 'jwk' }) as Record<string, unknown>,
     publicJwk: publicKey.export({ format: 'jwk' }) as Record<string, unknown>,
   };
+}
+
+/** Every event line of the segments in `dir`, in segment order. */
+export async function lines(dir: string) {
+  const out = [];
+  for (const n of (await readdir(dir)).filter((n) => n.endsWith('.jsonl')).sort())
+    for (const { text } of splitLines(await readFile(join(dir, n))).lines)
+      out.push(JSON.parse(text));
+  return out;
+}
+
+/** node fs with counters, and a switch that makes writes fail (or only the zero fills). */
+export function countingFs() {
+  const c = { writes: 0, syncWrites: 0, syncs: 0, fills: 0, failWrites: false, failFills: false };
+  const fs: SpoolFs = {
+    ...nodeSpoolFs,
+    async open(p, flags) {
+      if (c.failWrites) throw Object.assign(new Error('EIO: injected'), { code: 'EIO' });
+      const f = await nodeSpoolFs.open(p, flags);
+      return {
+        write: async (d) => {
+          if (c.failWrites) throw Object.assign(new Error('EIO: injected'), { code: 'EIO' });
+          c.writes++;
+          return f.write(d);
+        },
+        writeAt: async (d, pos) => {
+          if (c.failWrites) throw Object.assign(new Error('EIO: injected'), { code: 'EIO' });
+          // A line is never all NULs: those are the spool's zero fill ahead of the data.
+          if (d.every((b) => b === 0)) {
+            if (c.failFills) throw Object.assign(new Error('ENOSPC: injected'), { code: 'ENOSPC' });
+            c.fills++;
+          } else c.writes++;
+          return f.writeAt!(d, pos);
+        },
+        writeSync: (d) => {
+          if (c.failWrites) throw Object.assign(new Error('EIO: injected'), { code: 'EIO' });
+          c.writes++;
+          c.syncWrites++;
+          return f.writeSync!(d);
+        },
+        datasync: async () => {
+          c.syncs++;
+          return f.datasync();
+        },
+        truncate: (n) => f.truncate(n),
+        close: () => f.close(),
+      };
+    },
+  };
+  return { c, fs };
 }

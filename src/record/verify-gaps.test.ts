@@ -5,60 +5,18 @@
 // look at it and called the recording intact and sealed (exit 0): the statement read as one
 // whose gateway crashed before it could answer, the session as never ended. Now each gap is
 // reported (GAP, exit 2) and the recording is not sealed.
-import { readFile, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createRecorder } from './recorder.js';
 import { dirSource } from './sinks/file.js';
 import { nodeSpoolFs } from './spool.js';
-import { splitLines } from './segment.js';
-import { startInfo, stmt, tempDir, totals } from './testkit.js';
+import { countingFs, lines, startInfo, stmt, tempDir, totals } from './testkit.js';
 import type { SpoolFs } from './types.js';
 import { verifyRecording } from './verify.js';
-
-async function lines(dir: string): Promise<Record<string, unknown>[]> {
-  const out = [];
-  for (const n of (await readdir(dir)).filter((n) => n.endsWith('.jsonl')).sort())
-    for (const { text } of splitLines(await readFile(join(dir, n))).lines)
-      out.push(JSON.parse(text) as Record<string, unknown>);
-  return out;
-}
-
-/** node fs with a switch that makes writes fail (a full or broken disk). */
-function failingFs() {
-  const c = { fail: false };
-  const err = () => Object.assign(new Error('ENOSPC: injected'), { code: 'ENOSPC' });
-  const fs: SpoolFs = {
-    ...nodeSpoolFs,
-    async open(p, flags) {
-      if (c.fail) throw err();
-      const f = await nodeSpoolFs.open(p, flags);
-      return {
-        write: async (d) => {
-          if (c.fail) throw err();
-          return f.write(d);
-        },
-        writeAt: async (d, pos) => {
-          if (c.fail) throw err();
-          return f.writeAt!(d, pos);
-        },
-        writeSync: (d) => {
-          if (c.fail) throw err();
-          return f.writeSync!(d);
-        },
-        datasync: () => f.datasync(),
-        truncate: (n) => f.truncate(n),
-        close: () => f.close(),
-      };
-    },
-  };
-  return { c, fs };
-}
 
 describe('fail closed with the spool backlog over its bound', () => {
   it('verify does not call a recording that lost the outcome of a statement that ran intact and sealed', async () => {
     const dir = await tempDir('backlog-drop');
-    const { c, fs } = failingFs();
+    const { c, fs } = countingFs();
     const rec = createRecorder({ spoolDir: dir, fs, spoolBound: 20_000, onAlert: () => undefined });
     const a = await rec.openSession(startInfo({ sessionId: 'ran' }));
     // Durable before it is forwarded: the gateway forwards it, PostgreSQL runs it.
@@ -66,7 +24,7 @@ describe('fail closed with the spool backlog over its bound', () => {
 
     // The disk fills. Another agent's statements are refused by the policy; their records
     // are queued (nothing runs) until the backlog passes the bound.
-    c.fail = true;
+    c.failWrites = true;
     const b = await rec.openSession(startInfo({ sessionId: 'denied' })).catch(() => undefined);
     const other = b ?? a;
     for (let i = 0; i < 6; i++) {
@@ -84,7 +42,7 @@ describe('fail closed with the spool backlog over its bound', () => {
     await a.end(totals({ statements: 1, allowed: 1, rows: 1000 })).catch(() => undefined);
 
     // The disk is freed: the spool recovers and the recorder closes cleanly.
-    c.fail = false;
+    c.failWrites = false;
     await expect.poll(() => rec.healthy, { timeout: 5000 }).toBe(true);
     await rec.close();
 
