@@ -82,11 +82,11 @@ export class NameTable<T> {
   /** The group being decided. */
   private readonly staged = new Map<string, T | null>();
   private stagedClear = false;
-  private readonly stagedRecs: Rec<T>[] = [];
+  private stagedRecs: Rec<T>[] = [];
   /** Sent since the last Sync: visible to the groups that follow before that Sync. */
   private readonly span = new Map<string, T | null>();
   private spanClear = false;
-  private readonly spanRecs: Rec<T>[] = [];
+  private spanRecs: Rec<T>[] = [];
   /** Sent before a Sync whose answer has not come: names → changes outstanding. */
   private readonly unsure = new Map<string, number>();
   private unsureClears = 0;
@@ -128,7 +128,7 @@ export class NameTable<T> {
     v = this.span.get(name);
     if (v !== undefined) return v ?? undefined;
     if (this.spanClear && !kept) return undefined;
-    if ((this.unsureClears > 0 && !kept) || this.unsure.has(name)) return UNCERTAIN;
+    if ((this.unsureClears > 0 && !kept) || (this.unsure.get(name) ?? 0) > 0) return UNCERTAIN;
     return this.live.get(name);
   }
 
@@ -199,23 +199,26 @@ export class NameTable<T> {
       if (r.name === null) this.unsureClears++;
       else this.unsure.set(r.name, (this.unsure.get(r.name) ?? 0) + 1);
     }
-    this.spanRecs.length = 0;
+    // A new array: setting an array's length is a runtime call, and every group ends here.
+    this.spanRecs = [];
     if (this.span.size) this.span.clear();
     this.spanClear = false;
   }
 
   /** The transaction ended upstream: names that die with it (protocol portals) are gone. */
   clearLive(): void {
-    this.live.clear();
-    this.stamps.clear();
-    this.savepoints.length = 0;
+    // Map.clear() allocates a new table even when the map is empty: every transaction's
+    // end comes here.
+    if (this.live.size) this.live.clear();
+    if (this.stamps.size) this.stamps.clear();
+    if (this.savepoints.length) this.savepoints.length = 0;
     this.liveWeight = 0;
     this.remembered();
   }
 
   /** The transaction ended upstream: of the names, those `drop` says are gone. */
   endLive(drop: (v: T) => boolean, kept?: (v: T) => void): void {
-    this.savepoints.length = 0;
+    if (this.savepoints.length) this.savepoints.length = 0;
     for (const [k, v] of this.live) {
       if (drop(v)) this.deleteLive(k);
       else kept?.(v);
@@ -248,7 +251,7 @@ export class NameTable<T> {
 
   /** Every name PostgreSQL holds is known again (all removed, on both sides). */
   private remembered(): void {
-    this.forgotten.clear();
+    if (this.forgotten.size) this.forgotten.clear();
     this.forgotMany = false;
   }
 
@@ -278,9 +281,7 @@ export class NameTable<T> {
       this.unsureClears--;
       this.spanClear = true;
     } else {
-      const n = (this.unsure.get(r.name) ?? 1) - 1;
-      if (n > 0) this.unsure.set(r.name, n);
-      else this.unsure.delete(r.name);
+      this.unsureDone(r.name);
       if (!this.span.has(r.name)) this.span.set(r.name, r.value);
     }
     this.spanRecs.push(r);
@@ -293,9 +294,7 @@ export class NameTable<T> {
     if (r.unsure) {
       if (r.name === null) this.unsureClears--;
       else {
-        const n = (this.unsure.get(r.name) ?? 1) - 1;
-        if (n > 0) this.unsure.set(r.name, n);
-        else this.unsure.delete(r.name);
+        this.unsureDone(r.name);
       }
     }
     if (!made) return;
@@ -312,7 +311,10 @@ export class NameTable<T> {
     } else if (r.value === null) this.deleteLive(r.name);
     else {
       const made = r.update ? this.stamps.get(r.name) : undefined;
-      this.deleteLive(r.name);
+      // Made again as the only name (an unnamed statement or portal, group after group):
+      // replaced where it is, as deleting a small map's last entry reallocates its table.
+      if (this.live.size === 1 && this.live.has(r.name)) this.unweigh(r.name);
+      else this.deleteLive(r.name);
       this.setLive(r.name, r.value);
       if (made !== undefined) this.stamps.set(r.name, made);
       // The oldest go first; the name just made stays.
@@ -328,6 +330,19 @@ export class NameTable<T> {
     if (this.weigh) this.liveWeight += this.weigh(v);
   }
 
+  /** One fewer uncertain change of `name`. */
+  private unsureDone(name: string): void {
+    const n = (this.unsure.get(name) ?? 1) - 1;
+    // A count of 0 stands for none. It is kept while the map is small: deleting a small
+    // map's last entry reallocates its table, and most groups change the same one name.
+    if (n > 0 || this.unsure.size <= 8) this.unsure.set(name, n);
+    else this.unsure.delete(name);
+  }
+
+  private unweigh(name: string): void {
+    if (this.weigh) this.liveWeight -= this.weigh(this.live.get(name)!);
+  }
+
   private deleteLive(name: string): void {
     const v = this.live.get(name);
     if (v === undefined) return;
@@ -339,6 +354,6 @@ export class NameTable<T> {
   private dropStaged(): void {
     if (this.staged.size) this.staged.clear();
     this.stagedClear = false;
-    this.stagedRecs.length = 0;
+    this.stagedRecs = [];
   }
 }
