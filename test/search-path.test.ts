@@ -4,7 +4,9 @@
 // secret.data: its secret reached the client. PostgreSQL 18 reports search_path when a Query
 // or Sync leaves it changed; the session is now closed at that report (FATAL 42501), and
 // nothing PostgreSQL sent after it reaches the client. Statements after the call in the
-// same Query string or Sync group still run before the report (not covered here).
+// same Query string or Sync group run before that report: one of them that names a relation
+// without its schema is now refused, with the whole unit (before, `SELECT set_tenant(…);
+// SELECT * FROM data` in one Query string returned secret.data's rows).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   adminClient,
@@ -16,8 +18,12 @@ import {
 import {
   type Message,
   type RawClient,
+  bind,
+  execute,
   extendedStep,
   fields,
+  flush,
+  parse,
   query,
   rows,
   sync,
@@ -153,6 +159,120 @@ describe('a search_path moved by a function the policy allows', () => {
     const named = await c.simple('SELECT * FROM secret.data');
     expect(leaked(named)).toBe(false);
     expect(named.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual(['42501']);
+    expect(c.ended).toBe(false);
+    c.destroy();
+  });
+});
+
+describe('a statement after a search_path move in the same unit of work', () => {
+  /** Refused whole as one that may read by a moved path; the session goes on, unmoved. */
+  async function refusedUnmoved(c: RawClient, ms: Message[]): Promise<void> {
+    expect(leaked(ms)).toBe(false);
+    const errs = ms.filter((m) => m.type === 'E').map(fields);
+    expect(errs).toHaveLength(1);
+    expect(errs[0]).toMatchObject({ S: 'ERROR', C: '42501' });
+    expect(errs[0].M).toMatch(/without its schema after set_tenant\(\)/);
+    expect(ms.some((m) => m.type === 'S')).toBe(false);
+    expect(c.ended).toBe(false);
+    // Nothing of the unit ran: the path is the pinned one.
+    expect(rows(await c.simple('SHOW search_path'))).toEqual([['public']]);
+    expect(rows(await c.simple('SELECT * FROM data'))).toEqual([['harmless']]);
+  }
+
+  it('regression: set_tenant() then SELECT * FROM data in one Query string is refused; the secret schema is never read', async () => {
+    const c = await raw();
+    await c.write(query("SELECT set_tenant('secret, public'); SELECT * FROM data"));
+    await refusedUnmoved(c, await c.until('Z'));
+    c.destroy();
+  });
+
+  it('regression: the same in one extended group (one Sync), and a write there never runs', async () => {
+    const c = await raw();
+    await c.write(
+      Buffer.concat([
+        ...extendedStep("SELECT set_tenant('secret, public')"),
+        ...extendedStep("INSERT INTO data VALUES ('same-group-write')"),
+        ...extendedStep('SELECT * FROM data'),
+        sync(),
+      ]),
+    );
+    await refusedUnmoved(c, await c.until('Z'));
+    const admin = await adminClient(DB);
+    try {
+      const found = await admin.query(
+        "SELECT count(*)::int AS n FROM (SELECT v FROM public.data UNION ALL SELECT v FROM secret.data) t WHERE v = 'same-group-write'",
+      );
+      expect(found.rows[0].n).toBe(0);
+    } finally {
+      await admin.end();
+    }
+  });
+
+  it('regression: a statement prepared before the call and run after it in the group (PostgreSQL plans it again under the moved path) is refused', async () => {
+    const c = await raw();
+    await c.write(Buffer.concat([parse('read_data', 'SELECT * FROM data'), sync()]));
+    expect((await c.until('Z')).filter((m) => m.type === 'E')).toEqual([]);
+    await c.write(
+      Buffer.concat([
+        ...extendedStep("SELECT set_tenant('secret, public')"),
+        bind('', 'read_data'),
+        execute(),
+        sync(),
+      ]),
+    );
+    await refusedUnmoved(c, await c.until('Z'));
+    c.destroy();
+  });
+
+  it('regression: the call sent at a Flush and the read after it, before the Sync: the read is refused', async () => {
+    const c = await raw();
+    await c.write(Buffer.concat([...extendedStep("SELECT set_tenant('secret, public')"), flush()]));
+    await c.until('C');
+    await c.write(Buffer.concat([...extendedStep('SELECT * FROM data'), sync()]));
+    const ms = await c.until('Z');
+    expect(leaked(ms)).toBe(false);
+    expect(ms.filter((m) => m.type === 'E').map((m) => fields(m).C)).toEqual(['42501']);
+    // The call ran in the implicit transaction the refusal ended: it was undone with it.
+    expect(c.ended).toBe(false);
+    expect(rows(await c.simple('SHOW search_path'))).toEqual([['public']]);
+    c.destroy();
+  });
+
+  it('regression: SET search_path to another value, then an unqualified read in the same Query string, is refused', async () => {
+    const c = await raw();
+    const ms = await c.simple('SET search_path TO secret, public; SELECT * FROM data');
+    expect(leaked(ms)).toBe(false);
+    const errs = ms.filter((m) => m.type === 'E').map(fields);
+    expect(errs.map((e) => e.C)).toEqual(['42501']);
+    expect(errs[0].M).toMatch(/without its schema after SET/);
+    expect(c.ended).toBe(false);
+    expect(rows(await c.simple('SHOW search_path'))).toEqual([['public']]);
+    c.destroy();
+  });
+
+  it('names qualified with their schema, a SET of the pinned path, a DO block, and a call in a unit of its own still run', async () => {
+    const c = await raw();
+    expect(rows(await c.simple("SELECT set_tenant('public'); SELECT v FROM public.data"))).toEqual([
+      ['1'],
+      ['harmless'],
+    ]);
+    expect(rows(await c.simple('SET search_path TO public; SELECT * FROM data'))).toEqual([
+      ['harmless'],
+    ]);
+    // Code the client writes itself is not counted (a policy that allows it allows what it
+    // reads).
+    expect(rows(await c.simple('DO $$ BEGIN PERFORM 1; END $$; SELECT * FROM data'))).toEqual([
+      ['harmless'],
+    ]);
+    await c.write(
+      Buffer.concat([
+        ...extendedStep("SELECT set_tenant('public')"),
+        ...extendedStep('SELECT v FROM public.data'),
+        sync(),
+      ]),
+    );
+    expect(rows(await c.until('Z'))).toEqual([['1'], ['harmless']]);
+    expect(rows(await c.simple('SELECT * FROM data'))).toEqual([['harmless']]);
     expect(c.ended).toBe(false);
     c.destroy();
   });

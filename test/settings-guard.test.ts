@@ -179,7 +179,7 @@ describe('statement text after a COPY that makes PostgreSQL ignore the Sync befo
     // The COPY is parsed before the call; the call runs; Flush.
     await c.write(
       Buffer.concat([
-        parse('cp', 'COPY sink FROM STDIN'),
+        parse('cp', 'COPY public.sink FROM STDIN'),
         ...extendedStep('SELECT quietly_off()'),
         flush(),
       ]),
@@ -198,7 +198,7 @@ describe('statement text after a COPY that makes PostgreSQL ignore the Sync befo
     await c.write(
       Buffer.concat([
         ...extendedStep('SELECT harmless()'),
-        parse('', 'COPY sink FROM STDIN'),
+        parse('', 'COPY public.sink FROM STDIN'),
         bind('', ''),
         execute(),
         sync(),

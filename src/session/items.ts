@@ -82,6 +82,11 @@ export interface Item {
   /** Ended by a Sync (extended protocol) rather than by a Query. */
   bySync?: boolean;
   /**
+   * What a statement sent in it may have moved search_path by (see path-moves.ts): a later
+   * statement of it that names a relation without its schema is refused.
+   */
+  pathMovedBy?: string;
+  /**
    * Recorded statements of it that completed in its current implicit transaction (since
    * its start, or its last COMMIT or ROLLBACK): undone with it when that fails (a later
    * statement's error, or the commit's at its end).

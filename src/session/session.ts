@@ -52,7 +52,8 @@ import type {
   SessionSettings,
 } from './context.js';
 import { DecisionPoint, refusalFields } from './decide.js';
-import { BindParams, SessionNames } from './statements.js';
+import { BindParams, SessionNames, gatewayRefusal } from './statements.js';
+import { afterPathMove, pathMoveError, pathMoveReason } from './path-moves.js';
 import { UNCERTAIN, runOf, type Change } from './name-table.js';
 import {
   type BatchContext,
@@ -934,6 +935,21 @@ export class Session {
     } finally {
       this.facts.in_transaction = wasInTxn;
     }
+    // Each statement's names are resolved as it runs, under the search_path the ones before
+    // it left (see path-moves.ts).
+    const moved = count > 1 ? afterPathMove(decided).refused : undefined;
+    if (moved) {
+      const run = decided[moved.index];
+      const rec = gatewayRefusal(pathMoveReason(moved.by), this.ctx.policy().version);
+      this.countDecision('deny');
+      this.names.rollback();
+      this.audit.refusal(run.facts, run.facts.text, undefined, 'simple', rec, null, {
+        index: moved.index,
+        count,
+        inTransaction: run.inTransaction ?? wasInTxn,
+      });
+      return this.refuse(pathMoveError(moved.by, 'query'), 'simple', rec);
+    }
     if (!held && this.commitMustWait(decided)) {
       this.names.rollback();
       return this.awaitAnswers(f);
@@ -1095,8 +1111,29 @@ export class Session {
       this.refuse(r.fields, sync ? 'sync' : 'flush', r.rec);
       return true;
     }
-    this.ctx.metrics.decisionSeconds.observe((performance.now() - t0) / 1000);
     const runs = v.runs ?? [];
+    // Each statement is planned under the search_path the ones before it in the unit left
+    // (see path-moves.ts), a statement prepared earlier too: PostgreSQL plans it again then.
+    const path = afterPathMove(runs, open.pathMovedBy);
+    if (path.refused) {
+      const run = runs[path.refused.index];
+      const rec = gatewayRefusal(pathMoveReason(path.refused.by), this.ctx.policy().version);
+      this.names.rollback();
+      this.countDecision('deny');
+      this.audit.refusal(
+        run.facts,
+        run.facts.text,
+        undefined,
+        'extended',
+        rec,
+        run.params?.value ?? null,
+        { index: 0, count: 1, inTransaction: run.inTransaction ?? this.facts.in_transaction },
+      );
+      this.refuse(pathMoveError(path.refused.by, 'group'), sync ? 'sync' : 'flush', rec);
+      return true;
+    }
+    if (path.by !== undefined) open.pathMovedBy = path.by;
+    this.ctx.metrics.decisionSeconds.observe((performance.now() - t0) / 1000);
     const changes = this.names.commit();
     this.countDecision('allow', runs.length);
     this.audit.allowed += runs.length;

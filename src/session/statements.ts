@@ -43,7 +43,7 @@ const executes = new WeakMap<StatementFacts, ExecuteOf>();
 export const executeOf = (facts: StatementFacts): ExecuteOf | undefined => executes.get(facts);
 
 /** A refusal made by the gateway itself (not by the policy), recorded and shown like one. */
-function gatewayRefusal(reason: string, version: string): DecisionRecord {
+export function gatewayRefusal(reason: string, version: string): DecisionRecord {
   return {
     decision: { kind: 'deny', reasons: [reason] },
     id: randomUUID(),
