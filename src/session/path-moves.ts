@@ -2,23 +2,32 @@
 // statement's names as it runs it, under the search_path the statements before it left; it
 // reports a changed search_path only at the ReadyForQuery that ends the unit. The gateway
 // decided the unit's names against the pinned search_path, so a statement that may move it
-// (set_config, a SET, a function the gateway cannot see into) followed in the same Query
-// string or Sync group by one that names a relation without its schema is refused whole:
-// that name may read another schema's relation than the one the policy allowed.
+// (see mayMovePath) followed in the same Query string or Sync group by one that names a
+// relation without its schema is refused whole: that name may read another schema's
+// relation than the one the policy allowed.
 import type { StatementFacts } from '../sql/types.js';
 import { ClientError, type ErrorFields } from '../wire/index.js';
 
+/** A unit of work: a Query string, or an extended group up to its Sync. */
+export type Unit = 'query' | 'group';
+
 /**
  * Whether running a statement may move search_path, by what it names: a SET of it, RESET
- * ALL, set_config(), or a function the gateway cannot see into. Code the client writes
- * itself (DO, SQL text a function runs) is not counted: a policy that allows it allows
- * whatever that code reads, moving the path or not.
+ * ALL, set_config() of it (or of a setting not named by a literal), and, in a Query string,
+ * a function the gateway cannot see into. In a group, such a call is not counted: drivers
+ * pipeline calls and statements into one group (psycopg's pipeline mode, pgjdbc's batches),
+ * which would all be refused; a path such a call moves is met only by PostgreSQL's report
+ * at the group's end, after the rest of the group ran (see session/README.md). Code the
+ * client writes itself (DO, SQL text a function runs) is not counted either: a policy that
+ * allows it allows whatever that code reads.
  */
-export function mayMovePath(f: StatementFacts): boolean {
+export function mayMovePath(f: StatementFacts, unit: Unit): boolean {
   const set = f.set as { name?: string | null; keeps_pinned?: boolean } | undefined;
   // A SET of the pinned value changes nothing; RESET ALL resets search_path too.
   if (set) return set.name == null || (set.name === 'search_path' && !set.keeps_pinned);
-  return f.functions.some((fn) => fn.name === 'set_config' || fn.effect === 'unknown');
+  const named = f.settings_set as (string | null)[] | undefined;
+  if (named?.some((n) => n === null || n.toLowerCase() === 'search_path')) return true;
+  return unit === 'query' && f.functions.some((fn) => fn.effect === 'unknown');
 }
 
 /** Whether a statement names a relation without its schema: it reads it by search_path. */
@@ -26,9 +35,12 @@ export function namesByPath(f: StatementFacts): boolean {
   return f.relations.some((r) => r.unqualified === true);
 }
 
-/** What moved the path, for the error: the function named, or the statement's command. */
+/** What moved the path, for the error: the statement's command, or the function it calls. */
 function mover(f: StatementFacts): string {
-  const fn = f.functions.find((x) => x.name === 'set_config' || x.effect === 'unknown');
+  if (f.set) return f.command;
+  const named = f.settings_set as (string | null)[] | undefined;
+  if (named?.some((n) => n === null || n.toLowerCase() === 'search_path')) return 'set_config()';
+  const fn = f.functions.find((x) => x.effect === 'unknown');
   return fn ? `${fn.name}()` : f.command;
 }
 
@@ -40,19 +52,20 @@ function mover(f: StatementFacts): string {
  */
 export function afterPathMove(
   runs: readonly { facts: StatementFacts }[],
+  unit: Unit,
   moved?: string,
 ): { refused?: { index: number; by: string }; by?: string } {
   let by = moved;
   for (let i = 0; i < runs.length; i++) {
     const f = runs[i].facts;
     if (by !== undefined && namesByPath(f)) return { refused: { index: i, by } };
-    if (by === undefined && mayMovePath(f)) by = mover(f);
+    if (by === undefined && mayMovePath(f, unit)) by = mover(f);
   }
   return { by };
 }
 
 /** The refusal of such a unit. */
-export function pathMoveError(by: string, unit: 'query' | 'group'): ErrorFields {
+export function pathMoveError(by: string, unit: Unit): ErrorFields {
   return ClientError.denied(
     `statement refused: it names a relation without its schema after ${by}, earlier in the same ${unit === 'query' ? 'query string' : 'pipeline before a Sync'}, which may change search_path`,
     undefined,

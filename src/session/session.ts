@@ -937,7 +937,7 @@ export class Session {
     }
     // Each statement's names are resolved as it runs, under the search_path the ones before
     // it left (see path-moves.ts).
-    const moved = count > 1 ? afterPathMove(decided).refused : undefined;
+    const moved = count > 1 ? afterPathMove(decided, 'query').refused : undefined;
     if (moved) {
       const run = decided[moved.index];
       const rec = gatewayRefusal(pathMoveReason(moved.by), this.ctx.policy().version);
@@ -1114,7 +1114,7 @@ export class Session {
     const runs = v.runs ?? [];
     // Each statement is planned under the search_path the ones before it in the unit left
     // (see path-moves.ts), a statement prepared earlier too: PostgreSQL plans it again then.
-    const path = afterPathMove(runs, open.pathMovedBy);
+    const path = afterPathMove(runs, 'group', open.pathMovedBy);
     if (path.refused) {
       const run = runs[path.refused.index];
       const rec = gatewayRefusal(pathMoveReason(path.refused.by), this.ctx.policy().version);

@@ -85,6 +85,7 @@ export function buildTemplate(
     if (out.crossDatabase) t.cross_database = true;
     if (out.selectInto) t.select_into = true;
     if (out.settingsRead.size > 0) t.settings_read = [...out.settingsRead];
+    if (out.settingsSet.size > 0) t.settings_set = [...out.settingsSet];
     if (out.nestedWrite) {
       t.writes_cte = true;
       t.nested_commands = [...out.nestedCommands];

@@ -127,7 +127,7 @@ export interface StatementFacts {
    * Extra facts by statement kind (see README in this folder):
    * copy, transaction, set, show, discard, prepare, execute, deallocate, cursor,
    * cursor_op, explain, lock, notify, locking, cross_database, select_into, writes_cte,
-   * settings_read, where_false, where_true, where_open.
+   * settings_read, settings_set, where_false, where_true, where_open.
    */
   [extra: string]: unknown;
 }

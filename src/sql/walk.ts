@@ -1372,6 +1372,12 @@ export class Walker {
       if (sval !== undefined) this.out.literalSensitive = true;
       this.out.settingsRead.add(sval ?? null);
     }
+    if (r.schema === 'pg_catalog' && r.name === 'set_config') {
+      // set_config('name', …): which setting is set; facts now depend on the literal.
+      const sval = bareString(untyped(unnamed(args[0])));
+      if (sval !== undefined) this.out.literalSensitive = true;
+      this.out.settingsSet.add(sval ?? null);
+    }
     const seqAccess = r.schema === 'pg_catalog' ? SEQUENCE_FUNCS[r.name] : undefined;
     if (seqAccess) {
       // nextval('orders_id_seq'): the sequence is named by a literal; facts now depend on it.
