@@ -30,11 +30,35 @@ export const RESERVED = new Set([
 const IDENTITY_KEYS = ['sub', 'iss', 'auth_method', 'groups', 'agent', 'on_behalf_of'] as const;
 
 /** One-shot `crypto.hash` (Node >= 20.12) is about twice as fast as a Hash object. */
-const oneShot = (crypto as { hash?: (alg: string, data: string, enc: 'hex') => string }).hash;
+const oneShot = (
+  crypto as { hash?: (alg: string, data: string | Uint8Array, enc: 'hex') => string }
+).hash;
 
-export const sha256hex: (text: string) => string = oneShot
-  ? (text) => oneShot('sha256', text, 'hex')
-  : (text) => crypto.createHash('sha256').update(text).digest('hex');
+/** SHA-256 hex of a string (as UTF-8) or of bytes. */
+export const sha256hex: (data: string | Uint8Array) => string = oneShot
+  ? (data) => oneShot('sha256', data, 'hex')
+  : (data) => crypto.createHash('sha256').update(data).digest('hex');
+
+/** `,"hash":"`: the bytes between a line's prefix and its hash. */
+const HASH_OPEN = Buffer.from(',"hash":"', 'latin1');
+/** What sealing adds after a prefix: `,"hash":"<64 hex>"}` and the newline. */
+export const SEAL_BYTES = HASH_SUFFIX_LEN + 1;
+
+/**
+ * Seal the prefix held in `buf[start, end)` (its UTF-8 bytes) into a line in place: writes
+ * `,"hash":"<hex>"}\n` at `end`, where SEAL_BYTES must be free, and returns the hash. The
+ * same line as `sealLine` of the prefix's string, without encoding it twice.
+ */
+export function sealBytes(buf: Buffer, start: number, end: number): string {
+  const hash = sha256hex(buf.subarray(start, end));
+  HASH_OPEN.copy(buf, end);
+  let at = end + HASH_OPEN.length;
+  at += buf.write(hash, at, 'latin1');
+  buf[at] = 0x22; // "
+  buf[at + 1] = 0x7d; // }
+  buf[at + 2] = 0x0a; // \n
+  return hash;
+}
 
 /** `,"sub":…,"groups":[…]…`: identity fields denormalised onto every event of a session. */
 export function identityFragment(id: Identity | undefined): string {

@@ -10,7 +10,6 @@ import {
   fieldsFragment,
   identityFragment,
   identityFromFields,
-  sealLine,
   sha256hex,
 } from './event.js';
 import { dataEnd, parseSegmentName, segmentName, splitLines } from './segment.js';
@@ -487,13 +486,12 @@ class SpoolRecorder implements Recorder {
     // The backlog is under its bound again (a spool slower than the load, not failing).
     if (this.dropped > 0 && !this.writer.failed) this.reportGap();
     const prefix = eventPrefix(type, chain.idJson, chain.seq + 1, this.now(), chain.hash, rest);
-    const { line, hash } = sealLine(prefix);
-    chain.seq++;
-    chain.hash = hash;
-    chain.dirty = true;
-    this.segQueued += line.length;
     // Fail open: while the spool is broken nobody waits for it.
-    const p = this.writer.append(line, wait && !(this.failOpen && this.writer.failed));
+    const p = this.writer.append(prefix, wait && !(this.failOpen && this.writer.failed));
+    chain.seq++;
+    chain.hash = this.writer.lastHash;
+    chain.dirty = true;
+    this.segQueued += this.writer.lastBytes;
     if (!this.inCheckpoint) {
       if (++this.sinceCp >= this.everyEvents) this.checkpoint(false);
       if (this.segQueued >= this.maxBytes) this.rotate();
@@ -541,11 +539,10 @@ class SpoolRecorder implements Recorder {
           JSON.stringify(this.signer?.kid ?? null),
       );
       const sig = this.signer ? '"' + this.signer.sign(sha256hex(prefix0)) + '"' : 'null';
-      const { line, hash } = sealLine(prefix0 + ',"sig":' + sig);
+      this.writer.append(prefix0 + ',"sig":' + sig, false);
       this.gw.seq++;
-      this.gw.hash = hash;
-      this.segQueued += line.length;
-      this.writer.append(line, false);
+      this.gw.hash = this.writer.lastHash;
+      this.segQueued += this.writer.lastBytes;
       this.sinceCp = 0;
       this.lastCpAt = this.clock();
     } finally {

@@ -2,6 +2,7 @@
 import { constants, writeSync } from 'node:fs';
 import { open, mkdir, readdir, readFile, writeFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { SEAL_BYTES, sealBytes } from './event.js';
 import { DIR_MODE, FILE_MODE } from './private-dir.js';
 import type { Durability, SpoolFile, SpoolFs } from './types.js';
 
@@ -50,12 +51,23 @@ const ZERO_LOW = 2 << 20;
 const ZERO_PIECE = 1 << 20;
 let zeros: Buffer | undefined;
 
+/**
+ * Lines are encoded once, into a slab (a line longer than one gets a slab of its own size),
+ * hashed as those bytes, and written from it. Slab bytes handed to the async queue are
+ * never overwritten: the next line goes after them, and a full slab is replaced by a new
+ * one. A slab none of whose bytes went to the queue is reused once its lines are written.
+ */
+const SLAB_BYTES = 128 << 10;
+/** A slab grown past this (a loop turn's many lines, a large one) is let go once written. */
+const SLAB_KEEP = 4 << 20;
+const NO_SLAB = Buffer.alloc(0);
+
 interface Waiter {
   resolve(): void;
   reject(e: unknown): void;
 }
-/** A queued line, or a marker: seal the active segment and continue in `rotateTo`. */
-type Item = { line: string; w?: Waiter } | { rotateTo: string };
+/** Queued lines (their bytes), or a marker: seal the active segment and continue in `rotateTo`. */
+type Item = { line: Uint8Array; w?: Waiter } | { rotateTo: string };
 
 export interface SpoolWriterOptions {
   dir: string;
@@ -114,11 +126,22 @@ export class SpoolWriter {
   private positional = false;
   /** A fill failed (no space?): the segment's data goes on without one. */
   private noFill = false;
-  /** 'write'/'off' durability: lines not yet written, nobody waiting (written per turn). */
-  private syncText = '';
+  /** Where lines are encoded: `slab[0, used)` is taken. */
+  private slab = NO_SLAB;
+  private used = 0;
+  /** Bytes of the slab went to the async queue: they stay as they are. */
+  private shared = false;
+  /** The hash of the line `append` sealed last, and its length in bytes. */
+  lastHash = '';
+  lastBytes = 0;
+  /**
+   * 'write'/'off' durability: bytes of lines not yet written, written per turn; they are
+   * the last `syncBytes` of the slab's used part.
+   */
+  private syncBytes = 0;
   private syncImmediate = false;
   private syncLazy: NodeJS.Timeout | null = null;
-  /** The waiters of `syncText`, settled when it is written. */
+  /** The waiters of the synchronous batch, settled when it is written. */
   private syncBatch: { done: Promise<void>; w: Waiter } | null = null;
   private lazyTimer: NodeJS.Timeout | null = null;
   private lazyDue = false;
@@ -138,12 +161,17 @@ export class SpoolWriter {
   }
 
   /**
-   * Queue a line. With `wait`, returns a promise that settles per the durability mode, or
-   * `undefined` when nobody waits ('off').
+   * Seal an event's prefix into its line (see `sealBytes`; `lastHash` and `lastBytes` are
+   * its hash and length) and queue it. With `wait`, returns a promise that settles per the
+   * durability mode, or `undefined` when nobody waits ('off').
    */
-  append(line: string, wait: boolean): Promise<void> | undefined {
-    this.pendingBytes += line.length;
-    if (this.syncText || this.canWriteSync()) return this.appendSync(line, wait);
+  append(prefix: string, wait: boolean): Promise<void> | undefined {
+    const start = this.encode(prefix);
+    const n = this.lastBytes;
+    this.pendingBytes += n;
+    if (this.syncBytes || this.canWriteSync()) return this.appendSync(n, wait);
+    const line = this.slab.subarray(start, start + n);
+    this.shared = true;
     if (!wait || this.o.durability === 'off') {
       this.queue.push({ line });
       // With 'fsync' every write is a durable one: a line nobody waits for (a result, a
@@ -171,8 +199,40 @@ export class SpoolWriter {
     );
   }
 
-  private appendSync(line: string, wait: boolean): Promise<void> | undefined {
-    this.syncText += line;
+  /** Write the sealed line of `prefix` at the slab's free end; returns where it starts. */
+  private encode(prefix: string): number {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit; the exact length only when that is short.
+    let need = prefix.length * 3 + SEAL_BYTES;
+    if (this.used + need > this.slab.length) {
+      need = Buffer.byteLength(prefix) + SEAL_BYTES;
+      if (this.used + need > this.slab.length) this.newSlab(need);
+    }
+    const start = this.used;
+    const end = start + this.slab.write(prefix, start);
+    this.lastHash = sealBytes(this.slab, start, end);
+    this.used = end + SEAL_BYTES;
+    this.lastBytes = this.used - start;
+    return start;
+  }
+
+  /** Make room for `need` bytes past the open synchronous batch, which moves along. */
+  private newSlab(need: number): void {
+    const keep = this.syncBytes;
+    const from = this.used - keep;
+    if (!this.shared && keep + need <= this.slab.length) {
+      this.slab.copyWithin(0, from, this.used);
+    } else {
+      // The open batch grows geometrically: each line past a full slab would copy it again.
+      const next = Buffer.allocUnsafe(Math.max(SLAB_BYTES, keep ? 2 * (keep + need) : need));
+      this.slab.copy(next, 0, from, this.used);
+      this.slab = next;
+      this.shared = false;
+    }
+    this.used = keep;
+  }
+
+  private appendSync(n: number, wait: boolean): Promise<void> | undefined {
+    this.syncBytes += n;
     let p: Promise<void> | undefined;
     if (wait && this.o.durability === 'write') {
       // Every session's line of this loop turn goes out in one write at its end; they
@@ -209,29 +269,36 @@ export class SpoolWriter {
       clearTimeout(this.syncLazy);
       this.syncLazy = null;
     }
-    const text = this.syncText;
+    const len = this.syncBytes;
     const w = this.syncBatch?.w;
-    this.syncText = '';
+    this.syncBytes = 0;
     this.syncBatch = null;
-    if (!text) return w?.resolve();
+    if (!len) return w?.resolve();
+    const buf = this.slab.subarray(this.used - len, this.used);
     if (!this.canWriteSync()) {
-      this.queue.push({ line: text, w });
+      this.shared = true;
+      this.queue.push({ line: buf, w });
       this.schedule();
       return;
     }
-    const buf = Buffer.from(text);
     try {
       const n = this.file!.writeSync!(buf);
-      if (n < buf.length) throw new Error(`short write to spool (${n} of ${buf.length} bytes)`);
+      if (n < len) throw new Error(`short write to spool (${n} of ${len} bytes)`);
     } catch (e) {
       // The reopen cuts the file back to `written`; the batch is written again.
-      this.fail(e, [{ line: text, w }]);
+      this.shared = true;
+      this.fail(e, [{ line: buf, w }]);
       return;
     }
     this.writes++;
-    this.written += buf.length;
+    this.written += len;
     this.dirty = true;
-    this.pendingBytes -= text.length;
+    this.pendingBytes -= len;
+    // Every line of the slab is written: the next ones reuse it (a large one is let go).
+    if (!this.shared) {
+      this.used = 0;
+      if (this.slab.length > SLAB_KEEP) this.slab = NO_SLAB;
+    }
     w?.resolve();
   }
 
@@ -408,12 +475,10 @@ export class SpoolWriter {
         try {
           while (i < batch.length) {
             let j = i;
-            let text = '';
-            while (j < batch.length && 'line' in batch[j])
-              text += (batch[j++] as { line: string }).line;
-            if (text) {
+            while (j < batch.length && 'line' in batch[j]) j++;
+            if (j > i) {
               const f = await this.ensureOpen();
-              const buf = Buffer.from(text);
+              const buf = joinLines(batch, i, j);
               const before = this.written;
               try {
                 let r: { bytesWritten?: number } | undefined;
@@ -440,7 +505,7 @@ export class SpoolWriter {
                 this.written = before;
                 throw e;
               }
-              this.pendingBytes -= text.length;
+              this.pendingBytes -= buf.length;
             }
             for (let k = i; k < j; k++) (batch[k] as { w?: Waiter }).w?.resolve();
             i = j;
@@ -519,4 +584,20 @@ export class SpoolWriter {
     for (const r of this.drained.splice(0)) r();
     return n;
   }
+}
+
+/** The bytes of `batch[i, j)`, all lines: one view when they lie one after another in a slab. */
+function joinLines(batch: Item[], i: number, j: number): Uint8Array {
+  const first = (batch[i] as { line: Uint8Array }).line;
+  let end = first.byteOffset + first.length;
+  let k = i + 1;
+  for (; k < j; k++) {
+    const l = (batch[k] as { line: Uint8Array }).line;
+    if (l.buffer !== first.buffer || l.byteOffset !== end) break;
+    end += l.length;
+  }
+  if (k === j) return new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset);
+  const parts: Uint8Array[] = [];
+  for (k = i; k < j; k++) parts.push((batch[k] as { line: Uint8Array }).line);
+  return Buffer.concat(parts);
 }

@@ -196,7 +196,10 @@ export interface SpoolFile {
    * zero-filled ahead of the data, so each durable write overwrites allocated blocks.
    */
   writeAt?(data: Uint8Array, position: number): Promise<unknown>;
-  /** Optional: lets 'write' durability append without a thread-pool round trip. */
+  /**
+   * Optional: lets 'write' durability append without a thread-pool round trip. `data` is
+   * reused once the call returns: keep a copy, not the array.
+   */
   writeSync?(data: Uint8Array): number;
   datasync(): Promise<void>;
   truncate(len: number): Promise<void>;
