@@ -485,6 +485,11 @@ export class SpoolWriter {
                 if (this.positional) {
                   if (this.zeroing && this.written + buf.length > this.zeroedTo) await this.zeroing;
                   r = (await f.writeAt!(buf, this.written)) as typeof r;
+                } else if (this.o.durability !== 'fsync' && f.writeSync) {
+                  // A page-cache write, as on the synchronous path. Awaited, it would let
+                  // the next lines queue behind it, and under a steady load every line
+                  // would stay on this path (after a rotation or a periodic fdatasync).
+                  r = { bytesWritten: f.writeSync(buf) };
                 } else r = (await f.write(buf)) as typeof r;
                 if (typeof r?.bytesWritten === 'number' && r.bytesWritten < buf.length)
                   throw new Error(
