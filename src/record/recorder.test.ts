@@ -230,6 +230,48 @@ describe('recorder', () => {
     await rec.close();
   });
 
+  it.each(['fsync', 'write', 'off'] as const)(
+    "'%s' durability: lines longer than the spool's buffer and multi-byte text are written whole and verify",
+    async (durability) => {
+      const dir = await tempDir();
+      const rec = createRecorder({ spoolDir: dir, durability, syncIntervalMs: 60_000 });
+      const a = await rec.openSession(startInfo({ sessionId: 'big-a' }));
+      const b = await rec.openSession(startInfo({ sessionId: 'big-b' }));
+      // The segment is open ('off' opens it a turn after its first line).
+      await new Promise((r) => setTimeout(r, 20));
+      const sqls = [
+        "SELECT 'h\u00e9llo \u20ac \u{1F600}'",
+        "SELECT '" + 'x'.repeat(300_000) + "'",
+        "SELECT '" + '\u20ac'.repeat(100_000) + "'",
+        'SELECT 1',
+      ];
+      // One loop turn's lines, both sessions', far more than one buffer holds.
+      const written = await Promise.all(
+        [...sqls, ...sqls].map((sql, i) => {
+          const s = i % 2 ? b : a;
+          return s
+            .statement(stmt(sql, { params: ['\u00fc'.repeat(i * 1000)] }))
+            .then((seq) =>
+              s.result(seq, { outcome: 'ok', duration_ms: 1, rows: 1, command_tag: 'SELECT 1' }),
+            );
+        }),
+      );
+      expect(written).toHaveLength(8);
+      await rec.close();
+      const evs = (await lines(dir)).filter((e) => e.type === 'statement');
+      expect(evs.map((e) => [e.session_id, e.sql, e.params])).toEqual(
+        [...sqls, ...sqls].map((sql, i) => [
+          i % 2 ? 'big-b' : 'big-a',
+          sql,
+          ['\u00fc'.repeat(i * 1000)],
+        ]),
+      );
+      const report = await verifyRecording(dirSource(dir));
+      expect(report.breaks).toEqual([]);
+      expect(report.sealed).toBe(true);
+    },
+  );
+
   it("'write' durability fails closed when the synchronous write fails, and recovers", async () => {
     const dir = await tempDir();
     const { c, fs } = countingFs();
