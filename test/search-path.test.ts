@@ -45,7 +45,18 @@ beforeAll(async () => {
      CREATE FUNCTION set_tenant(t text) RETURNS int LANGUAGE plpgsql AS
        $$ BEGIN PERFORM set_config('search_path', t, false); RETURN 1; END $$;
      CREATE FUNCTION definer_path() RETURNS text LANGUAGE sql SECURITY DEFINER
-       SET search_path = pg_catalog AS $$ SELECT current_setting('search_path') $$;`,
+       SET search_path = pg_catalog AS $$ SELECT current_setting('search_path') $$;
+     CREATE TABLE secret.sink (v text);
+     CREATE TABLE public.sink (v text);
+     CREATE SEQUENCE secret.seq START 777000;
+     CREATE SEQUENCE public.seq START 1;
+     CREATE SEQUENCE secret.seq2 START 888000;
+     CREATE SEQUENCE public.seq2 START 1;
+     -- Per-tenant functions of the same name (multi-tenant schemas).
+     CREATE FUNCTION public.data_rows() RETURNS SETOF text LANGUAGE sql AS
+       $$ SELECT v FROM public.data $$;
+     CREATE FUNCTION secret.data_rows() RETURNS SETOF text LANGUAGE sql AS
+       $$ SELECT v FROM secret.data $$;`,
   );
   // Everything is allowed but relations in the schema `secret`.
   g = await startTestGateway(DB, { policy: { files: ['test/policies/search-path.rego'] } });
@@ -56,8 +67,9 @@ afterAll(async () => {
 
 const raw = (): Promise<RawClient> => rawLogin(g, DB);
 
+/** A secret row, or a secret sequence's value, in the messages. */
 function leaked(ms: Message[]): boolean {
-  return ms.some((m) => m.body.toString('latin1').includes('tenant-secret-row'));
+  return ms.some((m) => /tenant-secret-row|777000|888000/.test(m.body.toString('latin1')));
 }
 
 /** Messages up to the second ReadyForQuery, or until the session is closed. */
@@ -272,5 +284,97 @@ describe('a statement after a search_path move in the same unit of work', () => 
     expect(rows(await c.simple('SELECT * FROM data'))).toEqual([['harmless']]);
     expect(c.ended).toBe(false);
     c.destroy();
+  });
+});
+
+describe('other ways a unit of work moves search_path or names by it', () => {
+  const MOVE = "SELECT set_config('search_path', 'secret, public', false)";
+
+  /** No secret reached the client and the unit was refused with 42501. */
+  function refusedUnleaked(ms: Message[]): void {
+    expect(leaked(ms)).toBe(false);
+    expect(ms.filter((m) => m.type === 'E').map((m) => fields(m).C)).toContain('42501');
+  }
+
+  async function simpleUnit(sql: string): Promise<Message[]> {
+    const c = await raw();
+    await c.write(query(sql));
+    const ms = await c.until('Z');
+    c.destroy();
+    return ms;
+  }
+
+  async function groupUnit(stmts: string[]): Promise<Message[]> {
+    const c = await raw();
+    await c.write(Buffer.concat([...stmts.flatMap((s) => extendedStep(s)), sync()]));
+    const ms = await c.until('Z');
+    c.destroy();
+    return ms;
+  }
+
+  async function adminValue<T>(sql: string): Promise<T> {
+    const admin = await adminClient(DB);
+    try {
+      return (await admin.query(sql)).rows[0] as T;
+    } finally {
+      await admin.end();
+    }
+  }
+
+  // Before, each of these read or wrote the schema `secret` before PostgreSQL's report closed
+  // the session: the names were not marked as found by search_path, or the move not seen.
+  it("regression: nextval('seq') after the move in one Query string: secret.seq's value does not reach the client, nor is it advanced", async () => {
+    refusedUnleaked(await simpleUnit(`${MOVE}; SELECT nextval('seq')`));
+    expect(await adminValue('SELECT is_called FROM secret.seq')).toEqual({ is_called: false });
+  });
+
+  it("regression: setval('seq2', 5) after the move in one group: the write does not land in secret.seq2", async () => {
+    refusedUnleaked(await groupUnit([MOVE, "SELECT setval('seq2', 5)"]));
+    expect(await adminValue('SELECT last_value::int AS v FROM secret.seq2')).toEqual({ v: 888000 });
+  });
+
+  it('regression: a function named without its schema after the move (secret.data_rows() would run), in FROM or as a value, as a Query string and as a group', async () => {
+    refusedUnleaked(await simpleUnit(`${MOVE}; SELECT * FROM data_rows()`));
+    refusedUnleaked(await groupUnit([MOVE, 'SELECT * FROM data_rows()']));
+    refusedUnleaked(await simpleUnit(`${MOVE}; SELECT data_rows()`));
+  });
+
+  it('regression: UPDATE pg_settings (its rule calls set_config) moves it too: a read and a write after it are refused', async () => {
+    const pgs = "UPDATE pg_settings SET setting = 'secret, public' WHERE name = 'search_path'";
+    refusedUnleaked(await simpleUnit(`${pgs}; SELECT * FROM data`));
+    refusedUnleaked(await groupUnit([pgs, 'SELECT * FROM data']));
+    const ms = await simpleUnit(`${pgs}; INSERT INTO sink VALUES ('pg-settings-write')`);
+    expect(ms.filter((m) => m.type === 'E').map((m) => fields(m).C)).toContain('42501');
+    expect(
+      await adminValue("SELECT count(*)::int AS n FROM secret.sink WHERE v = 'pg-settings-write'"),
+    ).toEqual({ n: 0 });
+  });
+
+  it('regression: FETCH from a cursor declared earlier over set_config, then a read, as a Query string and as a group', async () => {
+    for (const send of [
+      () => query('FETCH c; SELECT * FROM data'),
+      () =>
+        Buffer.concat([...extendedStep('FETCH c'), ...extendedStep('SELECT * FROM data'), sync()]),
+    ]) {
+      const c = await raw();
+      await c.simple(`BEGIN; DECLARE c CURSOR FOR ${MOVE}`);
+      await c.write(send());
+      const ms = await c.until('Z');
+      c.destroy();
+      refusedUnleaked(ms);
+    }
+  });
+
+  it("regression: a Query sent behind a group with no Sync yet runs in its implicit transaction: written at once, or after the group's Flush was answered", async () => {
+    const c = await raw();
+    await c.write(Buffer.concat([...extendedStep(MOVE), query('SELECT * FROM data')]));
+    refusedUnleaked(await c.until('Z'));
+    c.destroy();
+    const d = await raw();
+    await d.write(Buffer.concat([...extendedStep(MOVE), flush()]));
+    const first = await d.until('C');
+    await d.write(query('SELECT * FROM data'));
+    refusedUnleaked([...first, ...(await d.until('Z'))]);
+    d.destroy();
   });
 });

@@ -6,8 +6,8 @@ const PARSER_SETTINGS = new Set(['standard_conforming_strings', 'client_encoding
 
 /**
  * Whether a statement names a change to a setting the parser depends on: SET/RESET of one of
- * them (or RESET ALL), set_config(), opaque code (DO), and functions the gateway does not
- * know (they may call set_config). Its answer is awaited before anything after it is read;
+ * them (or RESET ALL), set_config(), a write to pg_settings, opaque code (DO), and functions
+ * the gateway does not know (they may call set_config). Its answer is awaited before anything after it is read;
  * code it runs without naming it is met by the settings guard (see mayRunCode).
  */
 export function mayChangeSettings(f: StatementFacts): boolean {
@@ -16,7 +16,11 @@ export function mayChangeSettings(f: StatementFacts): boolean {
   return (
     f.class === 'unknown' ||
     f.opaque ||
-    f.functions.some((fn) => fn.name === 'set_config' || fn.effect === 'unknown')
+    f.functions.some((fn) => fn.name === 'set_config' || fn.effect === 'unknown') ||
+    // pg_settings' update rule calls set_config.
+    f.relations.some(
+      (r) => r.access === 'write' && r.schema === 'pg_catalog' && r.name === 'pg_settings',
+    )
   );
 }
 

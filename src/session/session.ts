@@ -937,7 +937,13 @@ export class Session {
     }
     // Each statement's names are resolved as it runs, under the search_path the ones before
     // it left (see path-moves.ts).
-    const moved = count > 1 ? afterPathMove(decided, 'query').refused : undefined;
+    // A Query behind a group with no Sync yet runs in its implicit transaction, before the
+    // report too.
+    const before = this.openItem.pathMovedBy;
+    const moved =
+      count > 1 || before !== undefined
+        ? afterPathMove(decided, 'query', before, this.fetchedFacts).refused
+        : undefined;
     if (moved) {
       const run = decided[moved.index];
       const rec = gatewayRefusal(pathMoveReason(moved.by), this.ctx.policy().version);
@@ -1114,7 +1120,7 @@ export class Session {
     const runs = v.runs ?? [];
     // Each statement is planned under the search_path the ones before it in the unit left
     // (see path-moves.ts), a statement prepared earlier too: PostgreSQL plans it again then.
-    const path = afterPathMove(runs, 'group', open.pathMovedBy);
+    const path = afterPathMove(runs, 'group', open.pathMovedBy, this.fetchedFacts);
     if (path.refused) {
       const run = runs[path.refused.index];
       const rec = gatewayRefusal(pathMoveReason(path.refused.by), this.ctx.policy().version);
@@ -1194,6 +1200,9 @@ export class Session {
   }
 
   /** Add a settings guard to `raws` after `msgs` messages; the count after it. */
+  private readonly fetchedFacts = (f: StatementFacts): StatementFacts | undefined =>
+    this.names.fetchedFacts(f);
+
   private pushGuard(raws: Buffer[], at: number[], msgs: number): number {
     raws.push((this.guard ??= guardMessages()));
     at.push(msgs);

@@ -454,6 +454,19 @@ export class SessionNames {
    * statement and Bind parameters a protocol portal holds, which a FETCH or MOVE of it runs
    * when the portal has not run yet (and reads the result of after).
    */
+  /**
+   * The facts of the query a FETCH or MOVE runs: its SQL cursor's, or the statement of the
+   * protocol portal it names; undefined when not known (or not yet answered).
+   */
+  fetchedFacts(facts: StatementFacts): StatementFacts | undefined {
+    const name = cursorName(facts, 'fetch') ?? cursorName(facts, 'move');
+    if (name === undefined) return undefined;
+    const c = this.cursors.get(name);
+    if (c && c !== UNCERTAIN) return c.facts;
+    const p = this.portals.get(name);
+    return p && p !== UNCERTAIN ? (p.ran ?? p.prepared).facts : undefined;
+  }
+
   runsOf(facts: StatementFacts): RunsOf | undefined {
     const of = executeOf(facts);
     if (of?.prepared) {

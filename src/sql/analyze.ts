@@ -194,7 +194,7 @@ function analyzeUnsafe(text: string, opts: AnalyzeOptions): AnalyzedText {
   return { statements: withTexts(text, templates, bounds), empty: false };
 }
 
-export { FACTS_KEY } from './facts.js';
+export { CALLS_BY_PATH, FACTS_KEY } from './facts.js';
 
 function tooMany(n: number, most: number): AnalyzedText {
   return {

@@ -22,6 +22,8 @@ export class Collector {
   opaque = false;
   /** Settings read with current_setting: a literal name, or null for one named otherwise. */
   readonly settingsRead = new Set<string | null>();
+  /** A function outside pg_catalog was called by a name without its schema. */
+  callsByPath = false;
   /** Settings set with set_config: a literal name, or null for one named otherwise. */
   readonly settingsSet = new Set<string | null>();
 

@@ -91,6 +91,7 @@ export function buildTemplate(
       t.nested_commands = [...out.nestedCommands];
     }
     if (inner && out.literalSensitive) t.literal_sensitive = true;
+    if (out.callsByPath) (t as unknown as Record<symbol, boolean>)[CALLS_BY_PATH] = true;
     return t;
   };
   const template = build(node, false);
@@ -106,6 +107,13 @@ export function buildTemplate(
  * the session's decision cache.
  */
 export const FACTS_KEY = Symbol.for('portcullis.factsKey');
+
+/**
+ * Set (true) on facts that call a function outside pg_catalog by a name without its schema,
+ * which PostgreSQL finds by search_path; a symbol key, like FACTS_KEY, so it is no input
+ * to a policy (see session/path-moves.ts).
+ */
+export const CALLS_BY_PATH = Symbol.for('portcullis.callsByPath');
 let nextTemplateId = 0;
 
 /** Freeze a plain tree without recursion. */

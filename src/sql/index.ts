@@ -1,5 +1,12 @@
 // Public API of the sql stage: parse a client SQL string into per-statement facts.
-export { analyze, clearSqlCache, sqlCacheStats, DEFAULT_MAX_BYTES, FACTS_KEY } from './analyze.js';
+export {
+  analyze,
+  clearSqlCache,
+  sqlCacheStats,
+  DEFAULT_MAX_BYTES,
+  CALLS_BY_PATH,
+  FACTS_KEY,
+} from './analyze.js';
 export { factsWeight } from './facts.js';
 export { initSql } from './parse.js';
 export { fingerprint } from './fingerprint.js';

@@ -735,6 +735,7 @@ export class Walker {
             name: r.name,
             kind: 'function',
             access: 'read',
+            ...(parts.length === 1 ? { unqualified: true } : {}),
           });
           const shadow = this.shadowingSchema(parts, r.schema, 'function');
           if (shadow !== undefined)
@@ -1332,6 +1333,8 @@ export class Walker {
   /** List the function `parts` resolves to, and a search_path one it may run in its place. */
   private addCall(parts: readonly string[]): { schema: string; name: string } {
     const r = resolveFunction(parts, this.searchPath);
+    // A function named without its schema is found by search_path (pg_catalog's first).
+    if (parts.length === 1 && r.schema !== 'pg_catalog') this.out.callsByPath = true;
     this.out.addFunction({
       schema: r.schema,
       name: r.name,
@@ -1400,6 +1403,7 @@ export class Walker {
           name: rr.name,
           kind: 'sequence',
           access: seqAccess,
+          ...(rr.unqualified ? { unqualified: true } : {}),
         });
       }
     }
