@@ -3,8 +3,8 @@
 // reports a changed search_path only at the ReadyForQuery that ends the unit. The gateway
 // decided the unit's names against the pinned search_path, so a statement that may move it
 // (see mayMovePath) followed in the same Query string or Sync group by one that names a
-// relation without its schema is refused whole: that name may read another schema's
-// relation than the one the policy allowed.
+// relation or a function without its schema is refused whole: that name may find another
+// schema's relation or function than the one the policy allowed.
 import { CALLS_BY_PATH } from '../sql/index.js';
 import type { StatementFacts } from '../sql/types.js';
 import { ClientError, type ErrorFields } from '../wire/index.js';
@@ -14,8 +14,8 @@ export type Unit = 'query' | 'group';
 
 /**
  * Whether running a statement may move search_path, by what it names: a SET of it, RESET
- * ALL, set_config() of it (or of a setting not named by a literal), and, in a Query string,
- * a function the gateway cannot see into. In a group, such a call is not counted: drivers
+ * ALL, set_config() of it (or of a setting not named by a literal), a write to pg_settings,
+ * and, in a Query string, a function the gateway cannot see into. In a group, such a call is not counted: drivers
  * pipeline calls and statements into one group (psycopg's pipeline mode, pgjdbc's batches),
  * which would all be refused; a path such a call moves is met only by PostgreSQL's report
  * at the group's end, after the rest of the group ran (see session/README.md). Code the
@@ -62,9 +62,9 @@ function mover(f: StatementFacts): string {
 }
 
 /**
- * Statements that run in this order in one unit of work (their facts): the first that names a relation by
- * search_path after one that may move it (`refused`: its index and what moved the path),
- * else what moved it, if anything did. `moved`: what a statement sent earlier in the same
+ * Statements that run in this order in one unit of work (their facts): the first that names
+ * something by search_path after one that may move it (`refused`: its index and what moved
+ * the path), else what moved it, if anything did. `moved`: what a statement sent earlier in the same
  * unit (before a Flush) moved it by; `fetched`: the facts of the query a FETCH or MOVE
  * runs, if known.
  */
@@ -97,7 +97,7 @@ function cursorOf(f: StatementFacts): string {
 /** The refusal of such a unit. */
 export function pathMoveError(by: string, unit: Unit): ErrorFields {
   return ClientError.denied(
-    `statement refused: it names a relation without its schema after ${by}, earlier in the same ${unit === 'query' ? 'query string' : 'pipeline before a Sync'}, which may change search_path`,
+    `statement refused: it names a relation or function without its schema after ${by}, earlier in the same ${unit === 'query' ? 'query string' : 'pipeline before a Sync'}, which may change search_path`,
     undefined,
     unit === 'query'
       ? 'qualify the names with their schema, or send that statement in a query of its own'
@@ -107,5 +107,5 @@ export function pathMoveError(by: string, unit: Unit): ErrorFields {
 
 /** The reason recorded for such a refusal. */
 export function pathMoveReason(by: string): string {
-  return `names a relation without its schema after ${by}, which may change search_path, earlier in the same unit of work`;
+  return `names a relation or function without its schema after ${by}, which may change search_path, earlier in the same unit of work`;
 }

@@ -936,9 +936,8 @@ export class Session {
       this.facts.in_transaction = wasInTxn;
     }
     // Each statement's names are resolved as it runs, under the search_path the ones before
-    // it left (see path-moves.ts).
-    // A Query behind a group with no Sync yet runs in its implicit transaction, before the
-    // report too.
+    // it left (see path-moves.ts); a Query behind a group with no Sync yet runs in that
+    // group's implicit transaction, so after what the group moved.
     const before = this.openItem.pathMovedBy;
     const moved =
       count > 1 || before !== undefined
@@ -1199,10 +1198,11 @@ export class Session {
     this.barrierAtSync = false;
   }
 
-  /** Add a settings guard to `raws` after `msgs` messages; the count after it. */
+  /** The facts of the query a FETCH or MOVE runs (see path-moves.ts). */
   private readonly fetchedFacts = (f: StatementFacts): StatementFacts | undefined =>
     this.names.fetchedFacts(f);
 
+  /** Add a settings guard to `raws` after `msgs` messages; the count after it. */
   private pushGuard(raws: Buffer[], at: number[], msgs: number): number {
     raws.push((this.guard ??= guardMessages()));
     at.push(msgs);
