@@ -72,6 +72,24 @@ function leaked(ms: Message[]): boolean {
   return ms.some((m) => /tenant-secret-row|777000|888000/.test(m.body.toString('latin1')));
 }
 
+/** The first row of an admin query (past the gateway). */
+async function adminValue<T>(sql: string): Promise<T> {
+  const admin = await adminClient(DB);
+  try {
+    return (await admin.query(sql)).rows[0] as T;
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Rows holding `v` in public.data and secret.data: a write that landed. */
+async function landed(v: string): Promise<number> {
+  const r = await adminValue<{ n: number }>(
+    `SELECT count(*)::int AS n FROM (SELECT v FROM public.data UNION ALL SELECT v FROM secret.data) t WHERE v = '${v}'`,
+  );
+  return r.n;
+}
+
 /** Messages up to the second ReadyForQuery, or until the session is closed. */
 async function twoAnswers(c: RawClient): Promise<Message[]> {
   return [...(await c.until('Z')), ...(await c.until('Z'))];
@@ -133,15 +151,7 @@ describe('a search_path moved by a function the policy allows', () => {
       ]),
     );
     closedUnleaked(c, await twoAnswers(c));
-    const admin = await adminClient(DB);
-    try {
-      const found = await admin.query(
-        "SELECT count(*)::int AS n FROM (SELECT v FROM public.data UNION ALL SELECT v FROM secret.data) t WHERE v = 'pipelined-write'",
-      );
-      expect(found.rows[0].n).toBe(0);
-    } finally {
-      await admin.end();
-    }
+    expect(await landed('pipelined-write')).toBe(0);
   });
 
   it('SET search_path to the pinned value, SET LOCAL, set_config of the same value or of the empty path pg_dump sets, and a function with its own SET search_path keep the session usable', async () => {
@@ -213,15 +223,7 @@ describe('a statement after a search_path move in the same unit of work', () => 
       ]),
     );
     await refusedUnmoved(c, await c.until('Z'), 'set_config');
-    const admin = await adminClient(DB);
-    try {
-      const found = await admin.query(
-        "SELECT count(*)::int AS n FROM (SELECT v FROM public.data UNION ALL SELECT v FROM secret.data) t WHERE v = 'same-group-write'",
-      );
-      expect(found.rows[0].n).toBe(0);
-    } finally {
-      await admin.end();
-    }
+    expect(await landed('same-group-write')).toBe(0);
   });
 
   it('regression: a statement prepared before the set_config and run after it in the group (PostgreSQL plans it again under the moved path) is refused', async () => {
@@ -310,15 +312,6 @@ describe('other ways a unit of work moves search_path or names by it', () => {
     const ms = await c.until('Z');
     c.destroy();
     return ms;
-  }
-
-  async function adminValue<T>(sql: string): Promise<T> {
-    const admin = await adminClient(DB);
-    try {
-      return (await admin.query(sql)).rows[0] as T;
-    } finally {
-      await admin.end();
-    }
   }
 
   // Before, each of these read or wrote the schema `secret` before PostgreSQL's report closed
