@@ -945,15 +945,11 @@ export class Session {
         : undefined;
     if (moved) {
       const run = decided[moved.index];
-      const rec = gatewayRefusal(pathMoveReason(moved.by), this.ctx.policy().version);
-      this.countDecision('deny');
-      this.names.rollback();
-      this.audit.refusal(run.facts, run.facts.text, undefined, 'simple', rec, null, {
+      return this.refusePathMove(run, moved.by, 'simple', {
         index: moved.index,
         count,
         inTransaction: run.inTransaction ?? wasInTxn,
       });
-      return this.refuse(pathMoveError(moved.by, 'query'), 'simple', rec);
     }
     if (!held && this.commitMustWait(decided)) {
       this.names.rollback();
@@ -1122,19 +1118,11 @@ export class Session {
     const path = afterPathMove(runs, 'group', open.pathMovedBy, this.fetchedFacts);
     if (path.refused) {
       const run = runs[path.refused.index];
-      const rec = gatewayRefusal(pathMoveReason(path.refused.by), this.ctx.policy().version);
-      this.names.rollback();
-      this.countDecision('deny');
-      this.audit.refusal(
-        run.facts,
-        run.facts.text,
-        undefined,
-        'extended',
-        rec,
-        run.params?.value ?? null,
-        { index: 0, count: 1, inTransaction: run.inTransaction ?? this.facts.in_transaction },
-      );
-      this.refuse(pathMoveError(path.refused.by, 'group'), sync ? 'sync' : 'flush', rec);
+      this.refusePathMove(run, path.refused.by, sync ? 'sync' : 'flush', {
+        index: 0,
+        count: 1,
+        inTransaction: run.inTransaction ?? this.facts.in_transaction,
+      });
       return true;
     }
     if (path.by !== undefined) open.pathMovedBy = path.by;
@@ -1196,6 +1184,32 @@ export class Session {
   private syncSent(changed: boolean): void {
     if (changed || this.barrierAtSync) this.barrier = true;
     this.barrierAtSync = false;
+  }
+
+  /**
+   * Refuse a unit of work whose statement `run` names something by a search_path that `by`
+   * may have moved earlier in it (see path-moves.ts); recorded as the gateway's refusal.
+   */
+  private refusePathMove(
+    run: DecidedRun,
+    by: string,
+    mode: 'simple' | 'sync' | 'flush',
+    at: { index: number; count: number; inTransaction: boolean },
+  ): void {
+    const rec = gatewayRefusal(pathMoveReason(by), this.ctx.policy().version);
+    this.countDecision('deny');
+    this.names.rollback();
+    const simple = mode === 'simple';
+    this.audit.refusal(
+      run.facts,
+      run.facts.text,
+      undefined,
+      simple ? 'simple' : 'extended',
+      rec,
+      run.params?.value ?? null,
+      at,
+    );
+    this.refuse(pathMoveError(by, simple ? 'query' : 'group'), mode, rec);
   }
 
   /** The facts of the query a FETCH or MOVE runs (see path-moves.ts). */
