@@ -31,42 +31,54 @@ afterAll(async () => {
   await rec?.stop();
 });
 
+/** Send `bytes` as `sub` and read the answer; the session's statement events once it ended. */
+async function statementsOf(sub: string, bytes: Buffer): Promise<Record<string, unknown>[]> {
+  const c = await RawClient.connect(g.port);
+  await c.login(DB, await g.token(sub, ['agents']));
+  await c.write(bytes);
+  await c.until('Z');
+  c.destroy();
+  await rec.ended(sub);
+  return rec.events().filter((e) => e.sub === sub && e.type === 'statement');
+}
+
+/** The statement_result of `sub`'s statement event `seq`. */
+function resultOf(sub: string, seq: unknown): Record<string, unknown> | undefined {
+  return rec
+    .events()
+    .find((e) => e.sub === sub && e.type === 'statement_result' && e.statement_seq === seq);
+}
+
+/** What the functions' inserts left in `side` (past the gateway). */
+async function sideRows(): Promise<string[]> {
+  const admin = await adminClient(DB);
+  try {
+    return (await admin.query<{ v: string }>('SELECT v FROM side')).rows.map((r) => r.v);
+  } finally {
+    await admin.end();
+  }
+}
+
 describe('a Bind that runs code, with no Execute', () => {
   it('what it ran in PostgreSQL is in the recording, with its parameter', async () => {
-    const c = await RawClient.connect(g.port);
-    await c.login(DB, await g.token('binder', ['agents']));
-    await c.write(
+    const statements = await statementsOf(
+      'binder',
       Buffer.concat([parse('', 'SELECT $1::noted'), bind('', '', ['bound-only']), sync()]),
     );
-    await c.until('Z');
-    c.destroy();
-    await rec.ended('binder');
-
     // PostgreSQL ran the domain's CHECK at Bind: the function's insert is committed.
-    const admin = await adminClient(DB);
-    const side = (await admin.query<{ v: string }>('SELECT v FROM side')).rows.map((r) => r.v);
-    await admin.end();
-    expect(side).toEqual(['bound-only']);
+    expect(await sideRows()).toEqual(['bound-only']);
 
     // The auditor finds that statement, and the value it was bound with, in the recording.
-    const statements = rec.events().filter((e) => e.sub === 'binder' && e.type === 'statement');
     const bound = statements.find((e) => String(e.sql).includes('$1::noted'));
     expect(bound, 'a statement event for the Bind that ran code').toBeDefined();
     expect(JSON.stringify(bound?.params ?? bound?.runs)).toContain('bound-only');
     // Nothing answers what a Bind ran on its own: its outcome is unknown, not ok.
-    const result = rec
-      .events()
-      .find(
-        (e) =>
-          e.sub === 'binder' && e.type === 'statement_result' && e.statement_seq === bound?.seq,
-      );
-    expect(result?.outcome).toBe('unknown');
+    expect(resultOf('binder', bound?.seq)?.outcome).toBe('unknown');
   });
 
   it('a Bind an Execute runs is recorded once, with the Execute', async () => {
-    const c = await RawClient.connect(g.port);
-    await c.login(DB, await g.token('executor', ['agents']));
-    await c.write(
+    const statements = await statementsOf(
+      'executor',
       Buffer.concat([
         parse('', 'SELECT $1::noted'),
         bind('', '', ['bound-and-run']),
@@ -74,38 +86,16 @@ describe('a Bind that runs code, with no Execute', () => {
         sync(),
       ]),
     );
-    await c.until('Z');
-    c.destroy();
-    await rec.ended('executor');
-    const statements = rec.events().filter((e) => e.sub === 'executor' && e.type === 'statement');
     expect(statements).toHaveLength(1);
-    const result = rec
-      .events()
-      .find(
-        (e) =>
-          e.sub === 'executor' &&
-          e.type === 'statement_result' &&
-          e.statement_seq === statements[0].seq,
-      );
-    expect(result).toMatchObject({ outcome: 'ok', rows: 1 });
+    expect(resultOf('executor', statements[0].seq)).toMatchObject({ outcome: 'ok', rows: 1 });
   });
 
   it('an immutable function folded when a Bind plans the statement: what it ran is recorded', async () => {
-    const c = await RawClient.connect(g.port);
-    await c.login(DB, await g.token('folder', ['agents']));
-    await c.write(
+    const statements = await statementsOf(
+      'folder',
       Buffer.concat([parse('', "SELECT folded('planned-only')"), bind('', ''), sync()]),
     );
-    await c.until('Z');
-    c.destroy();
-    await rec.ended('folder');
-
-    const admin = await adminClient(DB);
-    const side = (await admin.query<{ v: string }>('SELECT v FROM side')).rows.map((r) => r.v);
-    await admin.end();
-    expect(side).toContain('planned-only');
-
-    const statements = rec.events().filter((e) => e.sub === 'folder' && e.type === 'statement');
+    expect(await sideRows()).toContain('planned-only');
     expect(
       statements.some((e) => String(e.sql).includes('planned-only')),
       'a statement event for the Bind that ran code',

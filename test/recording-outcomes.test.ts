@@ -19,6 +19,7 @@ import {
   RawClient,
   bind,
   execute,
+  extendedStep,
   flush,
   functionCall,
   msg,
@@ -228,7 +229,16 @@ describe('an extended INSERT answered after a Flush, the client leaving before a
   }
 });
 
-async function durations(sub: string): Promise<Record<string, number>> {
+/**
+ * Send `bytes` as `sub`, read `answers` ReadyForQuery, and return each recorded statement's
+ * duration_ms by its text once the session has ended.
+ */
+async function durations(sub: string, bytes: Buffer, answers = 1): Promise<Record<string, number>> {
+  const c = await RawClient.connect(g.port);
+  await c.login(DB, await g.token(sub, ['agents']));
+  await c.write(bytes);
+  for (let i = 0; i < answers; i++) await c.until('Z');
+  c.destroy();
   await rec.ended(sub);
   const ev = rec.events().filter((e) => e.sub === sub);
   const out: Record<string, number> = {};
@@ -241,55 +251,35 @@ async function durations(sub: string): Promise<Record<string, number>> {
 
 describe('duration_ms of a statement queued behind a slow one', () => {
   it('in one Query: the fast statement is not recorded as slow', async () => {
-    const c = await RawClient.connect(g.port);
-    await c.login(DB, await g.token('dur-simple', ['agents']));
-    await c.write(query('SELECT pg_sleep(0.5); SELECT 42'));
-    await c.until('Z');
-    c.destroy();
-    const d = await durations('dur-simple');
+    const d = await durations('dur-simple', query('SELECT pg_sleep(0.5); SELECT 42'));
     expect(d['SELECT pg_sleep(0.5)']).toBeGreaterThanOrEqual(450);
     expect(d['SELECT 42']).toBeLessThan(200);
   });
 
   it('pipelined extended: the fast statement is not recorded as slow', async () => {
-    const c = await RawClient.connect(g.port);
-    await c.login(DB, await g.token('dur-ext', ['agents']));
-    await c.write(
+    const d = await durations(
+      'dur-ext',
       Buffer.concat([
-        parse('', 'SELECT pg_sleep(0.5)'),
-        bind('', ''),
-        execute(''),
-        parse('', 'SELECT 43'),
-        bind('', ''),
-        execute(''),
+        ...extendedStep('SELECT pg_sleep(0.5)'),
+        ...extendedStep('SELECT 43'),
         sync(),
       ]),
     );
-    await c.until('Z');
-    c.destroy();
-    const d = await durations('dur-ext');
     expect(d['SELECT pg_sleep(0.5)']).toBeGreaterThanOrEqual(450);
     expect(d['SELECT 43']).toBeLessThan(200);
   });
+
   it('pipelined in a later group: the fast statement is not recorded as slow', async () => {
-    const c = await RawClient.connect(g.port);
-    await c.login(DB, await g.token('dur-groups', ['agents']));
-    await c.write(
+    const d = await durations(
+      'dur-groups',
       Buffer.concat([
-        parse('', 'SELECT pg_sleep(0.5)'),
-        bind('', ''),
-        execute(''),
+        ...extendedStep('SELECT pg_sleep(0.5)'),
         sync(),
-        parse('', 'SELECT 44'),
-        bind('', ''),
-        execute(''),
+        ...extendedStep('SELECT 44'),
         sync(),
       ]),
+      2,
     );
-    await c.until('Z');
-    await c.until('Z');
-    c.destroy();
-    const d = await durations('dur-groups');
     expect(d['SELECT pg_sleep(0.5)']).toBeGreaterThanOrEqual(450);
     expect(d['SELECT 44']).toBeLessThan(200);
   });
